@@ -1,0 +1,5 @@
+//! `he-lab`.
+
+pub fn main() -> i32 {
+    0
+}

@@ -1,0 +1,16 @@
+//! hosted-engine: high availability for a self-hosted engine VM.
+//!
+//! A compatible successor of oVirt's Hosted Engine HA. The crate is one library
+//! shared by three binaries (`hosted-engine`, `ovirt-ha-agent`, `he-lab`); see
+//! `DESIGN.md` in the project's shared documents for the architecture: a pure
+//! decision core inside an I/O shell, with the byte-exact metadata codec below both.
+
+pub mod cli;
+pub mod config;
+pub mod lab;
+pub mod metadata;
+
+/// `ovirt-ha-agent`'s entry point; returns the process exit code.
+pub fn agent_main() -> i32 {
+    cli::agent_main()
+}

@@ -1,0 +1,372 @@
+//! The human-readable "extra" text of a host slot: bytes `[512, 4096)`
+//! (`reference/ovirt-compat.md` section 1).
+//!
+//! `key=value` lines, each ending in `\n`. The reference keys come first in the
+//! reference order; our own keys (wall clock, lease) follow. Readers of the
+//! reference format ignore keys they do not know.
+//!
+//! Deliberate difference: our writer ends the text with `extra-crc32=<hex>`, the
+//! CRC-32 of the record text followed by every extra line before it. The record's
+//! own CRC covers only the record, but the lease state lives here, so a torn write
+//! that mixes a new record with old extra text (or the reverse) must be detected,
+//! never read as a valid lease state.
+
+use super::record::{EncodeError, HostRecord};
+use super::{EXTRA_SIZE, SlotError};
+
+/// Key of the checksum line our writer appends last.
+pub const EXTRA_CRC_KEY: &str = "extra-crc32";
+/// Our key: the writer's wall clock (Unix seconds) when it wrote the slot. Display
+/// data for readers without the agent's liveness view; never used for control.
+pub const WALL_CLOCK_KEY: &str = "wall-clock";
+/// Our keys: the engine VM lease state and its epoch (the fencing token).
+pub const LEASE_KEY: &str = "lease";
+pub const LEASE_EPOCH_KEY: &str = "lease-epoch";
+/// Most lines an extra text can hold (each line is at least `k=\n`).
+const EXTRA_LINES_MAX: usize = EXTRA_SIZE / 3;
+
+/// The extra text as ordered `key=value` pairs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extra {
+    entries: Vec<(String, String)>,
+}
+
+impl Extra {
+    pub fn new() -> Self {
+        Extra::default()
+    }
+
+    pub fn entries(&self) -> &[(String, String)] {
+        &self.entries
+    }
+
+    /// The first value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Appends a line; keys may repeat (the text is shown as it is).
+    pub fn push(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.entries.push((key.into(), value.into()));
+    }
+
+    /// The text as shown by `--vm-status` (`key=value\n` per line).
+    pub fn to_text(&self) -> String {
+        let mut out = String::with_capacity(self.entries.len() * 24);
+        for (key, value) in &self.entries {
+            out.push_str(key);
+            out.push('=');
+            out.push_str(value);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The lease state our writer published, or `None` when the writer did not
+    /// publish one (the reference, or a host that never took part).
+    pub fn lease(&self) -> Result<Option<LeaseState>, SlotError> {
+        let Some(kind_text) = self.get(LEASE_KEY) else {
+            return Ok(None);
+        };
+        let kind = LeaseKind::from_str_exact(kind_text).ok_or_else(|| SlotError::BadExtra {
+            line: None,
+            reason: format!("unknown lease state {kind_text:?}"),
+        })?;
+        let epoch_text = self.get(LEASE_EPOCH_KEY).unwrap_or("");
+        let epoch = epoch_text.parse::<u64>().map_err(|_| SlotError::BadExtra {
+            line: None,
+            reason: format!("bad lease epoch {epoch_text:?}"),
+        })?;
+        Ok(Some(LeaseState { kind, epoch }))
+    }
+
+    /// The writer's wall clock in Unix seconds, when it wrote one.
+    pub fn wall_clock(&self) -> Option<i64> {
+        self.get(WALL_CLOCK_KEY)?.parse().ok()
+    }
+
+    fn validate(&self) -> Result<(), EncodeError> {
+        for (key, value) in &self.entries {
+            let key_ok =
+                !key.is_empty() && key.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'=');
+            if !key_ok || key == EXTRA_CRC_KEY {
+                return Err(EncodeError::BadExtraKey(key.clone()));
+            }
+            if value.bytes().any(|b| b == b'\n' || b == b'\r' || b == 0) {
+                return Err(EncodeError::BadExtraValue { key: key.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes written after the record: the lines, then our checksum line.
+    pub(super) fn encode(&self, record_text: &str) -> Result<String, EncodeError> {
+        self.validate()?;
+        let mut text = self.to_text();
+        let crc = extra_crc(record_text, &text);
+        text.push_str(&format!("{EXTRA_CRC_KEY}={crc:08x}\n"));
+        if text.len() > EXTRA_SIZE {
+            return Err(EncodeError::ExtraTooLong {
+                len: text.len(),
+                max: EXTRA_SIZE,
+            });
+        }
+        Ok(text)
+    }
+
+    /// Parses extra text (NUL padding removed). Returns the entries without our
+    /// checksum line and whether that line was present (and matched).
+    pub(super) fn decode(record_text: &str, text: &str) -> Result<(Extra, bool), SlotError> {
+        let mut entries = Vec::new();
+        let mut checked = false;
+        let mut consumed = 0usize;
+        for (index, line) in text.split_inclusive('\n').enumerate() {
+            let line_no = index + 1;
+            if checked {
+                return Err(SlotError::BadExtra {
+                    line: Some(line_no),
+                    reason: format!("text after {EXTRA_CRC_KEY}"),
+                });
+            }
+            if entries.len() >= EXTRA_LINES_MAX {
+                return Err(SlotError::BadExtra {
+                    line: Some(line_no),
+                    reason: "too many lines".into(),
+                });
+            }
+            let body = line.strip_suffix('\n').unwrap_or(line);
+            let Some((key, value)) = body.split_once('=') else {
+                return Err(SlotError::BadExtra {
+                    line: Some(line_no),
+                    reason: "line without '='".into(),
+                });
+            };
+            if key == EXTRA_CRC_KEY {
+                verify_extra_crc(record_text, &text[..consumed], value, line_no)?;
+                checked = true;
+            } else {
+                entries.push((key.to_owned(), value.to_owned()));
+            }
+            consumed += line.len();
+        }
+        let extra = Extra { entries };
+        if !checked && extra.get(LEASE_KEY).is_some() {
+            // Our writers always seal the lease state; unsealed means torn or forged.
+            return Err(SlotError::BadExtra {
+                line: None,
+                reason: format!("lease state without {EXTRA_CRC_KEY}"),
+            });
+        }
+        Ok((extra, checked))
+    }
+}
+
+fn extra_crc(record_text: &str, extra_text: &str) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(record_text.as_bytes());
+    hasher.update(extra_text.as_bytes());
+    hasher.finalize()
+}
+
+fn verify_extra_crc(
+    record_text: &str,
+    preceding: &str,
+    stored: &str,
+    line_no: usize,
+) -> Result<(), SlotError> {
+    let stored_value = (stored.len() == 8)
+        .then(|| u32::from_str_radix(stored, 16).ok())
+        .flatten()
+        .ok_or_else(|| SlotError::BadExtra {
+            line: Some(line_no),
+            reason: format!("bad {EXTRA_CRC_KEY} {stored:?}"),
+        })?;
+    let computed = extra_crc(record_text, preceding);
+    if computed != stored_value {
+        return Err(SlotError::Torn {
+            stored: stored_value,
+            computed,
+        });
+    }
+    Ok(())
+}
+
+/// Whether a host takes part in the engine VM lease (DESIGN.md, the lease).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LeaseKind {
+    None,
+    Claim,
+    Held,
+}
+
+impl LeaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaseKind::None => "none",
+            LeaseKind::Claim => "claim",
+            LeaseKind::Held => "held",
+        }
+    }
+
+    pub fn from_str_exact(s: &str) -> Option<LeaseKind> {
+        [LeaseKind::None, LeaseKind::Claim, LeaseKind::Held]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A host's published lease state: what it claims or holds, under which epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LeaseState {
+    pub kind: LeaseKind,
+    pub epoch: u64,
+}
+
+/// The state metadata the reference appends, sorted by key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateMetadata {
+    pub maintenance: bool,
+    /// The state machine's state name, e.g. `EngineUp`.
+    pub state: String,
+    pub stopped: bool,
+    /// Wall-clock Unix seconds at which the state's timeout fires, if it has one.
+    pub timeout_unix: Option<i64>,
+}
+
+/// What the writer knows besides the record to build its extra text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtraContext {
+    /// The writer's wall clock now (Unix seconds) and its offset from UTC, used to
+    /// show the monotonic timestamps as dates, as the reference does.
+    pub wall_now_unix: i64,
+    pub utc_offset_secs: i32,
+    pub state: StateMetadata,
+    pub lease: Option<LeaseState>,
+}
+
+fn py_bool(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
+}
+
+/// The extra text in the reference's order, then our keys.
+pub fn build_extra(record: &HostRecord, ctx: &ExtraContext) -> Extra {
+    // A monotonic timestamp stands for the wall time that was "now" when the
+    // writer's monotonic clock read it.
+    let wall_of = |mono: u64| -> i64 {
+        let age = record.host_ts.saturating_sub(mono);
+        ctx.wall_now_unix
+            .saturating_sub(i64::try_from(age).unwrap_or(i64::MAX))
+    };
+    let show = |unix: i64| ctime(unix, ctx.utc_offset_secs);
+    let mut extra = Extra::new();
+    extra.push("metadata_parse_version", record.parse_version.to_string());
+    extra.push(
+        "metadata_feature_version",
+        record.feature_version.to_string(),
+    );
+    extra.push(
+        "timestamp",
+        format!("{} ({})", record.host_ts, show(wall_of(record.host_ts))),
+    );
+    extra.push("host-id", record.host_id.to_string());
+    extra.push("score", record.score.to_string());
+    extra.push(
+        "vm_conf_refresh_time",
+        format!(
+            "{} ({})",
+            record.vm_conf_refresh_time,
+            show(wall_of(record.vm_conf_refresh_time))
+        ),
+    );
+    extra.push(
+        "conf_on_shared_storage",
+        py_bool(record.conf_on_shared_storage),
+    );
+    extra.push("maintenance", py_bool(ctx.state.maintenance));
+    extra.push("state", ctx.state.state.clone());
+    extra.push("stopped", py_bool(ctx.state.stopped));
+    if let Some(timeout) = ctx.state.timeout_unix {
+        extra.push("timeout", show(timeout));
+    }
+    extra.push(WALL_CLOCK_KEY, ctx.wall_now_unix.to_string());
+    if let Some(lease) = ctx.lease {
+        extra.push(LEASE_KEY, lease.kind.as_str());
+        extra.push(LEASE_EPOCH_KEY, lease.epoch.to_string());
+    }
+    extra
+}
+
+/// C `ctime()` without the newline, e.g. `Mon Mar  6 21:29:16 2023`, for Unix
+/// seconds shifted by `utc_offset_secs`.
+pub fn ctime(unix: i64, utc_offset_secs: i32) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let local = unix.saturating_add(i64::from(utc_offset_secs));
+    let days = local.div_euclid(86_400);
+    let secs = local.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{} {} {:>2} {:02}:{:02}:{:02} {}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        day,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        year
+    )
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctime_matches_c() {
+        // Values checked against glibc ctime() with TZ=UTC.
+        assert_eq!(ctime(0, 0), "Thu Jan  1 00:00:00 1970");
+        assert_eq!(ctime(1_678_138_156, 0), "Mon Mar  6 21:29:16 2023");
+        assert_eq!(ctime(1_773_051_342, 0), "Mon Mar  9 10:15:42 2026");
+        assert_eq!(ctime(951_782_400, 0), "Tue Feb 29 00:00:00 2000");
+        assert_eq!(ctime(-1, 0), "Wed Dec 31 23:59:59 1969");
+        assert_eq!(ctime(1_678_138_156, 3600), "Mon Mar  6 22:29:16 2023");
+    }
+
+    #[test]
+    fn lease_round_trip_and_errors() {
+        let mut extra = Extra::new();
+        extra.push(LEASE_KEY, "held");
+        extra.push(LEASE_EPOCH_KEY, "7");
+        assert_eq!(
+            extra.lease().unwrap(),
+            Some(LeaseState {
+                kind: LeaseKind::Held,
+                epoch: 7
+            })
+        );
+        let mut bad = Extra::new();
+        bad.push(LEASE_KEY, "maybe");
+        assert!(bad.lease().is_err());
+        assert_eq!(Extra::new().lease().unwrap(), None);
+    }
+}

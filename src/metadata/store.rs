@@ -1,0 +1,495 @@
+//! The metadata volume on shared storage: one read of the whole area, one write of
+//! one whole slot, each bounded by a deadline.
+//!
+//! Shared storage can hang (an NFS server gone, a FUSE daemon stopped). A thread
+//! blocked in the kernel cannot be cancelled, so every operation runs on one
+//! dedicated I/O thread per store while the caller waits at most its deadline.
+//! An operation that overran its deadline may still be blocked there; until it
+//! returns, further calls fail at once with [`StoreError::Stalled`] instead of
+//! queueing behind it. So a hung volume costs one thread, never an unbounded queue.
+//!
+//! Durability: the volume is opened with `O_DIRECT | O_DSYNC` so that a write has
+//! reached the storage (and a read bypasses this host's page cache, seeing other
+//! hosts' writes) before the call returns. Filesystems that refuse `O_DIRECT`
+//! (tmpfs, some FUSE) get `O_DSYNC` alone, with the page cache dropped before
+//! each read.
+
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::thread;
+use std::time::Duration;
+
+use super::{AREA_SIZE, HOST_ID_MAX, SLOT_SIZE, slot_offset};
+
+/// Alignment `O_DIRECT` needs for buffers, offsets and lengths on every
+/// filesystem we meet (the logical block size is at most 4096).
+const DIRECT_ALIGN: usize = 4096;
+
+/// A zeroed heap buffer aligned for `O_DIRECT`.
+pub struct AlignedBuf {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: AlignedBuf owns its allocation exclusively, like a Box<[u8]>.
+unsafe impl Send for AlignedBuf {}
+unsafe impl Sync for AlignedBuf {}
+
+impl AlignedBuf {
+    /// A zeroed buffer of `len` bytes (`len` > 0).
+    pub fn zeroed(len: usize) -> AlignedBuf {
+        assert!(len > 0, "aligned buffer of zero bytes");
+        let layout = Layout::from_size_align(len, DIRECT_ALIGN).expect("buffer layout");
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { alloc_zeroed(layout) };
+        let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        AlignedBuf { ptr, len }
+    }
+
+    pub fn from_slice(bytes: &[u8]) -> AlignedBuf {
+        let mut buf = AlignedBuf::zeroed(bytes.len());
+        buf.copy_from_slice(bytes);
+        buf
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        let layout = Layout::from_size_align(self.len, DIRECT_ALIGN).expect("buffer layout");
+        // SAFETY: allocated in `zeroed` with this very layout.
+        unsafe { dealloc(self.ptr.as_ptr(), layout) }
+    }
+}
+
+impl Deref for AlignedBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `ptr` is valid for `len` initialised bytes for our lifetime.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl DerefMut for AlignedBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `deref`, and `&mut self` makes the access exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AlignedBuf({} bytes)", self.len)
+    }
+}
+
+/// What the store was doing when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Read,
+    Write,
+    Init,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Read => "read",
+            Op::Write => "write",
+            Op::Init => "init",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {op} timed out after {} ms", after.as_millis())]
+    Timeout {
+        path: String,
+        op: Op,
+        after: Duration,
+    },
+    #[error("{path}: {op} refused: an earlier operation is still blocked on the storage")]
+    Stalled { path: String, op: Op },
+    #[error("{path}: {op}: {source}")]
+    Io {
+        path: String,
+        op: Op,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: the volume is smaller than the {AREA_SIZE}-byte metadata area")]
+    TooSmall { path: String },
+    #[error("{path}: the volume already holds metadata; refusing to overwrite it without force")]
+    NotEmpty { path: String },
+    #[error("slot {slot} is out of range 0..={HOST_ID_MAX}")]
+    BadSlot { slot: u32 },
+}
+
+impl StoreError {
+    /// Whether the storage did not answer in time (as opposed to answering badly).
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Timeout { .. } | StoreError::Stalled { .. }
+        )
+    }
+}
+
+/// The I/O a store performs, on its own thread. A test may supply a backend that
+/// stalls or fails; the daemon uses [`FileBackend`].
+pub trait VolumeBackend: Send + 'static {
+    /// Fills `buf` (exactly [`AREA_SIZE`] bytes) from offset 0.
+    fn read_area(&mut self, buf: &mut AlignedBuf) -> io::Result<()>;
+    /// Writes `buf` (exactly one slot) at `offset`, durably.
+    fn write_slot(&mut self, offset: u64, buf: &AlignedBuf) -> io::Result<()>;
+}
+
+/// The metadata volume as a file (or block device) path.
+///
+/// Separate read and write descriptors, opened on first use and dropped after any
+/// error so that the next call opens the path again (the storage may have been
+/// remounted underneath it).
+pub struct FileBackend {
+    path: PathBuf,
+    /// Whether to try `O_DIRECT` at all (it is still dropped where refused).
+    try_direct: bool,
+    reader: Option<OpenVolume>,
+    writer: Option<OpenVolume>,
+}
+
+struct OpenVolume {
+    file: File,
+    direct: bool,
+}
+
+impl FileBackend {
+    pub fn new(path: impl Into<PathBuf>) -> FileBackend {
+        FileBackend::with_direct_io(path, true)
+    }
+
+    /// With `try_direct` false the page-cache path is used from the start, for
+    /// storage known to mishandle `O_DIRECT`.
+    pub fn with_direct_io(path: impl Into<PathBuf>, try_direct: bool) -> FileBackend {
+        FileBackend {
+            path: path.into(),
+            try_direct,
+            reader: None,
+            writer: None,
+        }
+    }
+}
+
+fn open_volume(path: &Path, write: bool, direct: bool) -> io::Result<OpenVolume> {
+    let mut options = OpenOptions::new();
+    options.read(!write).write(write);
+    let mut flags = libc::O_DSYNC;
+    if direct {
+        flags |= libc::O_DIRECT;
+    }
+    options.custom_flags(flags);
+    match options.open(path) {
+        Ok(file) => Ok(OpenVolume { file, direct }),
+        // EINVAL: this filesystem does not do O_DIRECT (tmpfs, some FUSE).
+        Err(e) if direct && e.raw_os_error() == Some(libc::EINVAL) => {
+            open_volume(path, write, false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs `op` on the descriptor in `slot`, opening it first. When `O_DIRECT` was
+/// accepted at open but the I/O itself refuses it (EINVAL), retries once without.
+fn with_volume<T>(
+    slot: &mut Option<OpenVolume>,
+    path: &Path,
+    (write, try_direct): (bool, bool),
+    mut op: impl FnMut(&OpenVolume) -> io::Result<T>,
+) -> io::Result<T> {
+    if slot.is_none() {
+        *slot = Some(open_volume(path, write, try_direct)?);
+    }
+    let volume = slot.as_ref().expect("opened above");
+    let result = match op(volume) {
+        Err(e) if volume.direct && e.raw_os_error() == Some(libc::EINVAL) => {
+            let buffered = open_volume(path, write, false)?;
+            let retried = op(&buffered);
+            *slot = Some(buffered);
+            retried
+        }
+        other => other,
+    };
+    if result.is_err() {
+        *slot = None;
+    }
+    result
+}
+
+impl VolumeBackend for FileBackend {
+    fn read_area(&mut self, buf: &mut AlignedBuf) -> io::Result<()> {
+        with_volume(
+            &mut self.reader,
+            &self.path,
+            (false, self.try_direct),
+            |volume| {
+                if !volume.direct {
+                    // Without O_DIRECT, drop cached pages first so that other hosts'
+                    // writes are seen. Advisory: a failure here is not an I/O error.
+                    // SAFETY: plain syscall on a descriptor we own.
+                    unsafe {
+                        libc::posix_fadvise(
+                            volume.file.as_raw_fd(),
+                            0,
+                            AREA_SIZE as libc::off_t,
+                            libc::POSIX_FADV_DONTNEED,
+                        );
+                    }
+                }
+                volume.file.read_exact_at(buf, 0)
+            },
+        )
+    }
+
+    fn write_slot(&mut self, offset: u64, buf: &AlignedBuf) -> io::Result<()> {
+        with_volume(
+            &mut self.writer,
+            &self.path,
+            (true, self.try_direct),
+            |volume| {
+                volume.file.write_all_at(buf, offset)?;
+                if !volume.direct {
+                    // O_DSYNC already makes the write durable; fdatasync is for
+                    // filesystems that ignore the flag on buffered writes.
+                    volume.file.sync_data()?;
+                }
+                Ok(())
+            },
+        )
+    }
+}
+
+enum Job {
+    Read {
+        reply: SyncSender<io::Result<AlignedBuf>>,
+    },
+    Write {
+        offset: u64,
+        data: AlignedBuf,
+        reply: SyncSender<io::Result<()>>,
+    },
+}
+
+/// The metadata volume of one host's agent: reads the area, writes its slots,
+/// every call bounded by `timeout`. Single caller by design (`&mut self`).
+pub struct MetadataStore {
+    name: String,
+    timeout: Duration,
+    jobs: SyncSender<Job>,
+    busy: Arc<AtomicBool>,
+}
+
+impl MetadataStore {
+    /// A store over the volume file at `path`. Nothing is opened until the first call.
+    pub fn open(path: impl AsRef<Path>, timeout: Duration) -> MetadataStore {
+        let path = path.as_ref();
+        MetadataStore::with_backend(path.display().to_string(), FileBackend::new(path), timeout)
+    }
+
+    /// A store over any backend; `name` appears in errors.
+    pub fn with_backend(
+        name: impl Into<String>,
+        backend: impl VolumeBackend,
+        timeout: Duration,
+    ) -> MetadataStore {
+        // Capacity 1: at most one job waits while another runs; more means stalled.
+        let (jobs, queue) = mpsc::sync_channel(1);
+        let busy = Arc::new(AtomicBool::new(false));
+        let worker_busy = Arc::clone(&busy);
+        thread::Builder::new()
+            .name("metadata-io".into())
+            .spawn(move || io_worker(backend, queue, worker_busy))
+            .expect("spawn the metadata I/O thread");
+        MetadataStore {
+            name: name.into(),
+            timeout,
+            jobs,
+            busy,
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Reads the whole area (slot 0 and every host slot) in one read.
+    pub fn read_area(&mut self) -> Result<AlignedBuf, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.submit(Op::Read, Job::Read { reply }, answer)
+            .map_err(|e| self.too_small(e))
+    }
+
+    /// Writes `bytes` as slot `slot` (0 = global), durably, in one write.
+    pub fn write_slot(&mut self, slot: u16, bytes: &[u8; SLOT_SIZE]) -> Result<(), StoreError> {
+        if slot > HOST_ID_MAX {
+            return Err(StoreError::BadSlot {
+                slot: u32::from(slot),
+            });
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Job::Write {
+            offset: slot_offset(slot),
+            data: AlignedBuf::from_slice(bytes),
+            reply,
+        };
+        self.submit(Op::Write, job, answer)
+    }
+
+    fn submit<T>(
+        &self,
+        op: Op,
+        job: Job,
+        answer: Receiver<io::Result<T>>,
+    ) -> Result<T, StoreError> {
+        let stalled = || StoreError::Stalled {
+            path: self.name.clone(),
+            op,
+        };
+        if self.busy.load(Ordering::Acquire) {
+            return Err(stalled());
+        }
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(stalled()),
+            Err(TrySendError::Disconnected(_)) => {
+                panic!("metadata I/O thread exited while its store is alive")
+            }
+        }
+        match answer.recv_timeout(self.timeout) {
+            Ok(result) => result.map_err(|source| StoreError::Io {
+                path: self.name.clone(),
+                op,
+                source,
+            }),
+            Err(RecvTimeoutError::Timeout) => Err(StoreError::Timeout {
+                path: self.name.clone(),
+                op,
+                after: self.timeout,
+            }),
+            Err(RecvTimeoutError::Disconnected) => {
+                panic!("metadata I/O thread dropped a job without answering")
+            }
+        }
+    }
+
+    fn too_small(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Io { source, .. } if source.kind() == io::ErrorKind::UnexpectedEof => {
+                StoreError::TooSmall {
+                    path: self.name.clone(),
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+fn io_worker(mut backend: impl VolumeBackend, queue: Receiver<Job>, busy: Arc<AtomicBool>) {
+    // Ends when the store is dropped (the sender goes away).
+    while let Ok(job) = queue.recv() {
+        busy.store(true, Ordering::Release);
+        match job {
+            Job::Read { reply } => {
+                let mut buf = AlignedBuf::zeroed(AREA_SIZE);
+                let result = backend.read_area(&mut buf).map(|()| buf);
+                busy.store(false, Ordering::Release);
+                // The caller may have given up waiting; that is fine.
+                let _ = reply.send(result);
+            }
+            Job::Write {
+                offset,
+                data,
+                reply,
+            } => {
+                let result = backend.write_slot(offset, &data);
+                busy.store(false, Ordering::Release);
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// Creates (or, with `force`, wipes) a metadata volume at `path`: the whole area
+/// zeroed, durably. Refuses a volume whose area holds any non-zero byte unless
+/// `force`. A larger file or a block device keeps its size; only the area is
+/// written. Bounded by `timeout` like every other storage call.
+pub fn init_volume(path: &Path, force: bool, timeout: Duration) -> Result<(), StoreError> {
+    let name = path.display().to_string();
+    let owned = path.to_path_buf();
+    let (reply, answer) = mpsc::sync_channel(1);
+    thread::Builder::new()
+        .name("metadata-init".into())
+        .spawn(move || {
+            let _ = reply.send(init_blocking(&owned, force));
+        })
+        .expect("spawn the metadata init thread");
+    match answer.recv_timeout(timeout) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(InitFailure::NotEmpty)) => Err(StoreError::NotEmpty { path: name }),
+        Ok(Err(InitFailure::Io(source))) => Err(StoreError::Io {
+            path: name,
+            op: Op::Init,
+            source,
+        }),
+        Err(_) => Err(StoreError::Timeout {
+            path: name,
+            op: Op::Init,
+            after: timeout,
+        }),
+    }
+}
+
+enum InitFailure {
+    NotEmpty,
+    Io(io::Error),
+}
+
+impl From<io::Error> for InitFailure {
+    fn from(e: io::Error) -> Self {
+        InitFailure::Io(e)
+    }
+}
+
+fn init_blocking(path: &Path, force: bool) -> Result<(), InitFailure> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o660)
+        .open(path)?;
+    if !force {
+        let mut existing = vec![0u8; AREA_SIZE];
+        let mut filled = 0;
+        while filled < AREA_SIZE {
+            match file.read_at(&mut existing[filled..], filled as u64)? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        if existing[..filled].iter().any(|&b| b != 0) {
+            return Err(InitFailure::NotEmpty);
+        }
+    }
+    file.write_all_at(&vec![0u8; AREA_SIZE], 0)?;
+    file.sync_all()?;
+    Ok(())
+}
