@@ -130,7 +130,8 @@ fn version_checks() {
 #[test]
 fn encode_refuses_what_would_corrupt() {
     let good = record(1, 5, VECTORS[0].4, "h");
-    let cases: Vec<(HostRecord, fn(&EncodeError) -> bool)> = vec![
+    type Expect = fn(&EncodeError) -> bool;
+    let cases: Vec<(HostRecord, Expect)> = vec![
         (
             HostRecord {
                 hostname: "a|b".into(),

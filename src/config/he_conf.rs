@@ -1,0 +1,454 @@
+//! `hosted-engine.conf`: who this host is and where the shared storage is
+//! (`reference/ovirt-compat.md` section 9).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::ConfFile;
+use super::document::{FLAT_SECTION, KvDocument, Syntax};
+use super::error::{ConfigError, ConfigErrors};
+use super::values::{
+    Fields, Violation, errors_from, parse_absolute_path, parse_path_component, parse_port,
+    parse_word,
+};
+
+/// Highest host id: the metadata volume has slots 1..=2000
+/// (`reference/ovirt-compat.md` section 1).
+pub const HOST_ID_MAX: u16 = 2000;
+/// Where vdsm mounts storage domains; our key `mnt_root` overrides it.
+pub const DEFAULT_MNT_ROOT: &str = "/rhev/data-center/mnt";
+/// The management bridge whose state the score checks.
+pub const DEFAULT_BRIDGE: &str = "ovirtmgmt";
+/// The directory inside a storage domain that holds the agent's files.
+pub const HA_AGENT_DIR: &str = "ha_agent";
+/// The metadata volume's name inside [`HA_AGENT_DIR`].
+pub const METADATA_FILE: &str = "hosted-engine.metadata";
+
+/// Every key this file knows; the rest are kept but not interpreted.
+pub const HE_CONF_KEYS: &[&str] = &[
+    "fqdn",
+    "vmid",
+    "host_id",
+    "storage",
+    "domainType",
+    "sdUUID",
+    "mnt_root",
+    "gateway",
+    "bridge",
+    "network_test",
+    "tcp_t_address",
+    "tcp_t_port",
+    "vm_disk_id",
+    "conf",
+    "metadata_path",
+];
+
+/// The kind of storage that holds the metadata volume (key `domainType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DomainType {
+    Nfs,
+    Nfs3,
+    Nfs4,
+    Glusterfs,
+    Posixfs,
+    Iscsi,
+    Fc,
+    /// Ours: a plain shared directory (already mounted, or local for a lab), used
+    /// as it is: `<storage>/<sdUUID>/ha_agent/...`.
+    Dir,
+}
+
+impl DomainType {
+    /// Every kind, in the order of the help text.
+    pub const ALL: [DomainType; 8] = [
+        DomainType::Nfs,
+        DomainType::Nfs3,
+        DomainType::Nfs4,
+        DomainType::Glusterfs,
+        DomainType::Posixfs,
+        DomainType::Iscsi,
+        DomainType::Fc,
+        DomainType::Dir,
+    ];
+
+    /// The spelling in `hosted-engine.conf`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DomainType::Nfs => "nfs",
+            DomainType::Nfs3 => "nfs3",
+            DomainType::Nfs4 => "nfs4",
+            DomainType::Glusterfs => "glusterfs",
+            DomainType::Posixfs => "posixfs",
+            DomainType::Iscsi => "iscsi",
+            DomainType::Fc => "fc",
+            DomainType::Dir => "dir",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.as_str() == raw)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|d| d.as_str()).collect();
+                format!("{raw:?} is not a storage kind ({})", names.join(", "))
+            })
+    }
+
+    /// Block storage: the domain is LVM on a LUN, not a mounted file system.
+    pub fn is_block(self) -> bool {
+        matches!(self, DomainType::Iscsi | DomainType::Fc)
+    }
+}
+
+impl fmt::Display for DomainType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the gateway test of the score probes the network (key `network_test`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkTest {
+    /// Ping the `gateway`.
+    Ping,
+    /// Resolve a name through the configured DNS servers.
+    Dns,
+    /// Connect to `tcp_t_address`:`tcp_t_port`.
+    Tcp,
+    /// No test: the network never costs score.
+    None,
+}
+
+impl NetworkTest {
+    /// The spelling in `hosted-engine.conf`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkTest::Ping => "ping",
+            NetworkTest::Dns => "dns",
+            NetworkTest::Tcp => "tcp",
+            NetworkTest::None => "none",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, String> {
+        [
+            NetworkTest::Ping,
+            NetworkTest::Dns,
+            NetworkTest::Tcp,
+            NetworkTest::None,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == raw)
+        .ok_or_else(|| format!("{raw:?} is not a network test (ping, dns, tcp, none)"))
+    }
+}
+
+/// The parsed `hosted-engine.conf`. Fields are a read-only view of the document:
+/// change the file through [`ConfFile::edit`], which re-validates, so that unknown
+/// keys and comments are kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostedEngineConf {
+    /// The engine VM's host name (`fqdn`), for the liveliness check.
+    pub fqdn: String,
+    /// The engine VM's id (`vmid`); absent means "not deployed".
+    pub vmid: Option<String>,
+    /// This host's slot in the metadata volume (`host_id`), 1..=2000.
+    pub host_id: u16,
+    /// The storage spec (`storage`): `server:/export` for NFS and Gluster, the
+    /// device or remote path for posixfs, the portal for iSCSI, and for `dir` the
+    /// absolute path of the shared directory.
+    pub storage: String,
+    /// `domainType`.
+    pub domain_type: DomainType,
+    /// The storage domain id (`sdUUID`); optional only for `dir`.
+    pub sd_uuid: Option<String>,
+    /// Ours (`mnt_root`): where storage is mounted; default `/rhev/data-center/mnt`.
+    pub mnt_root: PathBuf,
+    /// Gateway address for the ping test (`gateway`).
+    pub gateway: Option<String>,
+    /// Management bridge (`bridge`), default `ovirtmgmt`.
+    pub bridge: String,
+    /// `network_test`, default `ping`.
+    pub network_test: NetworkTest,
+    /// Target of the `tcp` network test (`tcp_t_address`).
+    pub tcp_t_address: Option<String>,
+    /// Port of the `tcp` network test (`tcp_t_port`).
+    pub tcp_t_port: Option<u16>,
+    /// The engine VM's disk image id (`vm_disk_id`).
+    pub vm_disk_id: Option<String>,
+    /// Path of the VM definition the agent starts the VM from (`conf`).
+    pub conf: Option<PathBuf>,
+    /// Ours (`metadata_path`): an explicit metadata volume path; wins over the path
+    /// derived from the storage keys.
+    pub metadata_path: Option<PathBuf>,
+    doc: KvDocument,
+}
+
+impl ConfFile for HostedEngineConf {
+    const SYNTAX: Syntax = Syntax::Flat;
+    // Without it the host has no id and no storage: nothing can run.
+    const REQUIRED: bool = true;
+
+    fn from_document(doc: KvDocument) -> Result<Self, ConfigErrors> {
+        let s = FLAT_SECTION;
+        let mut f = Fields::new(&doc);
+        let fqdn = f.required(s, "fqdn", parse_word);
+        let vmid = f.value(s, "vmid", parse_word);
+        let host_id = f.required(s, "host_id", parse_host_id);
+        let storage = f.required(s, "storage", |raw| Ok(raw.to_string()));
+        let domain_type = f.required(s, "domainType", DomainType::parse);
+        let sd_uuid = f.value(s, "sdUUID", parse_path_component);
+        let mnt_root = f.or(s, "mnt_root", DEFAULT_MNT_ROOT.into(), parse_absolute_path);
+        let gateway = f.value(s, "gateway", parse_word);
+        let bridge = f.or(s, "bridge", DEFAULT_BRIDGE.into(), parse_word);
+        let network_test = f.or(s, "network_test", NetworkTest::Ping, NetworkTest::parse);
+        let tcp_t_address = f.value(s, "tcp_t_address", parse_word);
+        let tcp_t_port = f.value(s, "tcp_t_port", parse_port);
+        let vm_disk_id = f.value(s, "vm_disk_id", parse_word);
+        let conf = f.value(s, "conf", parse_absolute_path);
+        let metadata_path = f.value(s, "metadata_path", parse_absolute_path);
+        f.finish()?;
+        let missing = "finish() fails when a required key is missing";
+        let conf = HostedEngineConf {
+            fqdn: fqdn.expect(missing),
+            vmid,
+            host_id: host_id.expect(missing),
+            storage: storage.expect(missing),
+            domain_type: domain_type.expect(missing),
+            sd_uuid,
+            mnt_root,
+            gateway,
+            bridge,
+            network_test,
+            tcp_t_address,
+            tcp_t_port,
+            vm_disk_id,
+            conf,
+            metadata_path,
+            doc,
+        };
+        conf.validate()?;
+        Ok(conf)
+    }
+
+    fn document(&self) -> &KvDocument {
+        &self.doc
+    }
+
+    fn known_keys() -> Vec<(&'static str, &'static str)> {
+        HE_CONF_KEYS.iter().map(|k| (FLAT_SECTION, *k)).collect()
+    }
+
+    fn validate(&self) -> Result<(), ConfigErrors> {
+        let errors = self
+            .violations()
+            .into_iter()
+            .map(|v| v.into_error(&self.doc, FLAT_SECTION))
+            .collect();
+        errors_from(errors)
+    }
+}
+
+fn parse_host_id(raw: &str) -> Result<u16, String> {
+    match raw.parse::<u16>() {
+        Ok(id) if (1..=HOST_ID_MAX).contains(&id) => Ok(id),
+        _ => Err(format!("{raw:?} is not a host id (1..={HOST_ID_MAX})")),
+    }
+}
+
+impl HostedEngineConf {
+    /// Whether the engine VM has been deployed (`vmid` is set).
+    pub fn is_deployed(&self) -> bool {
+        self.vmid.is_some()
+    }
+
+    /// Every broken rule between keys.
+    pub fn violations(&self) -> Vec<Violation> {
+        let mut found = Vec::new();
+        self.check_network_test(&mut found);
+        self.check_storage(&mut found);
+        found
+    }
+
+    fn check_network_test(&self, found: &mut Vec<Violation>) {
+        match self.network_test {
+            NetworkTest::Tcp if self.tcp_t_address.is_none() || self.tcp_t_port.is_none() => {
+                found.push(Violation::new(
+                    &["network_test", "tcp_t_address", "tcp_t_port"],
+                    "network_test=tcp needs both tcp_t_address and tcp_t_port (1..=65535)".into(),
+                ));
+            }
+            NetworkTest::Ping if self.gateway.is_none() => found.push(Violation::new(
+                &["network_test", "gateway"],
+                "network_test=ping needs gateway (or choose network_test=dns, tcp or none)".into(),
+            )),
+            _ => {}
+        }
+    }
+
+    fn check_storage(&self, found: &mut Vec<Violation>) {
+        let kind = self.domain_type;
+        let mut push =
+            |keys: &[&'static str], message: String| found.push(Violation::new(keys, message));
+        if kind != DomainType::Dir && self.sd_uuid.is_none() {
+            push(
+                &["sdUUID", "domainType"],
+                format!("sdUUID is required when domainType is {kind}"),
+            );
+        }
+        match kind {
+            DomainType::Dir if !self.storage.starts_with('/') => push(
+                &["storage", "domainType"],
+                format!(
+                    "storage ({:?}) must be an absolute directory path when domainType is dir",
+                    self.storage
+                ),
+            ),
+            DomainType::Nfs | DomainType::Nfs3 | DomainType::Nfs4 | DomainType::Glusterfs
+                if !self.storage.contains(':') =>
+            {
+                push(
+                    &["storage", "domainType"],
+                    format!(
+                        "storage ({:?}) must be server:/path when domainType is {kind}",
+                        self.storage
+                    ),
+                )
+            }
+            DomainType::Posixfs
+                if matches!(vdsm_mount_name(&self.storage).as_str(), "." | "..") =>
+            {
+                push(
+                    &["storage", "domainType"],
+                    format!("storage ({:?}) does not name a mount point", self.storage),
+                )
+            }
+            _ => {}
+        }
+    }
+
+    /// Where the storage is mounted, for the kinds that are mounted file systems
+    /// (`None` for iSCSI and FC). The shell checks that this is still a mount of
+    /// the right storage before it trusts the metadata path below it.
+    pub fn storage_mount_point(&self) -> Option<PathBuf> {
+        let mount_name = || vdsm_mount_name(&self.storage);
+        match self.domain_type {
+            DomainType::Dir => Some(PathBuf::from(&self.storage)),
+            DomainType::Nfs | DomainType::Nfs3 | DomainType::Nfs4 | DomainType::Posixfs => {
+                Some(self.mnt_root.join(mount_name()))
+            }
+            DomainType::Glusterfs => Some(self.mnt_root.join("glusterSD").join(mount_name())),
+            DomainType::Iscsi | DomainType::Fc => None,
+        }
+    }
+
+    /// The storage domain's directory, the one that holds `ha_agent/`.
+    pub fn domain_dir(&self) -> Result<PathBuf, ConfigError> {
+        if self.domain_type == DomainType::Dir {
+            let storage = PathBuf::from(&self.storage);
+            return Ok(match &self.sd_uuid {
+                Some(sd_uuid) => storage.join(sd_uuid),
+                None => storage,
+            });
+        }
+        let Some(sd_uuid) = &self.sd_uuid else {
+            let message = format!("sdUUID is required when domainType is {}", self.domain_type);
+            return Err(ConfigError::relation(
+                self.doc.path(),
+                None,
+                &["sdUUID", "domainType"],
+                message,
+            ));
+        };
+        match self.storage_mount_point() {
+            Some(mount) => Ok(mount.join(sd_uuid)),
+            None => Ok(self.mnt_root.join("blockSD").join(sd_uuid)),
+        }
+    }
+
+    /// The metadata volume: `metadata_path` when set, otherwise
+    /// `<domain dir>/ha_agent/hosted-engine.metadata` where the domain dir is
+    /// - `dir`: `<storage>/<sdUUID>` (or `<storage>` without sdUUID);
+    /// - nfs, nfs3, nfs4, posixfs: `<mnt_root>/<vdsm mount name>/<sdUUID>`;
+    /// - glusterfs: `<mnt_root>/glusterSD/<vdsm mount name>/<sdUUID>`;
+    /// - iscsi, fc: `<mnt_root>/blockSD/<sdUUID>`.
+    pub fn metadata_volume_path(&self) -> Result<PathBuf, ConfigError> {
+        if let Some(path) = &self.metadata_path {
+            return Ok(path.clone());
+        }
+        Ok(self.domain_dir()?.join(HA_AGENT_DIR).join(METADATA_FILE))
+    }
+
+    /// The path this configuration was read from.
+    pub fn path(&self) -> &Path {
+        self.doc.path()
+    }
+}
+
+/// The directory name vdsm gives a mount of `remote` (its `transformPath`): `_`
+/// doubled, then every `/` replaced by `_`, so `192.168.1.1:/exports/he` becomes
+/// `192.168.1.1:_exports_he` and `srv:/my_share` becomes `srv:_my__share`. The
+/// path part of `server:/path` is normalised first (repeated and trailing slashes
+/// dropped), as vdsm normalises the remote path before naming the mount point.
+///
+/// The reference agent derives the name with `/` -> `_` only and falls back to
+/// scanning the mount root, which finds the wrong domain when two mounts hold the
+/// same sdUUID; with the exact name we need no scan.
+pub fn vdsm_mount_name(remote: &str) -> String {
+    normalize_remote(remote)
+        .replace('_', "__")
+        .replace('/', "_")
+}
+
+fn normalize_remote(remote: &str) -> String {
+    let (host, path) = match remote.find('/') {
+        Some(slash) if remote[..slash].ends_with(':') => remote.split_at(slash),
+        Some(0) => ("", remote),
+        _ => return remote.to_string(),
+    };
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    format!("{host}/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_names_follow_vdsm() {
+        assert_eq!(
+            vdsm_mount_name("192.168.1.1:/exports/he"),
+            "192.168.1.1:_exports_he"
+        );
+        assert_eq!(vdsm_mount_name("srv:/my_share"), "srv:_my__share");
+        assert_eq!(vdsm_mount_name("srv:/exports//he/"), "srv:_exports_he");
+        assert_eq!(vdsm_mount_name("[fd00::1]:/he"), "[fd00::1]:_he");
+        assert_eq!(vdsm_mount_name("/dev/sdb1"), "_dev_sdb1");
+        assert_eq!(vdsm_mount_name("cephmon:6789:/he"), "cephmon:6789:_he");
+    }
+
+    #[test]
+    fn host_ids_are_bounded() {
+        assert_eq!(parse_host_id("1"), Ok(1));
+        assert_eq!(parse_host_id("2000"), Ok(2000));
+        for raw in ["0", "2001", "-1", "abc", "65536"] {
+            assert_eq!(
+                parse_host_id(raw),
+                Err(format!("{raw:?} is not a host id (1..=2000)")),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn domain_types_parse_their_own_names() {
+        for kind in DomainType::ALL {
+            assert_eq!(DomainType::parse(kind.as_str()), Ok(kind));
+        }
+        assert!(DomainType::parse("NFS").unwrap_err().contains("nfs, nfs3"));
+    }
+}

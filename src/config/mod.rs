@@ -1,0 +1,170 @@
+//! Configuration: `hosted-engine.conf`, `agent.conf`, `ha.conf` and `broker.conf`
+//! (`reference/ovirt-compat.md` section 9), plus where they live.
+//!
+//! Every file is read into an order-preserving [`KvDocument`] and then into a typed
+//! view with defaults and a `validate()` that names every broken rule. Errors name
+//! the file, the line and the key ([`ConfigError`]). Keys we do not know are kept
+//! and written back; writes are atomic, and read-modify-write cycles hold a sidecar
+//! `flock` ([`ConfFile::edit`], [`HaConf::update`]).
+//!
+//! The example files under `packaging/etc/` document every key with its default;
+//! a test keeps them in step with the code.
+
+mod agent_conf;
+mod broker_conf;
+mod document;
+mod error;
+mod fsio;
+mod ha_conf;
+mod he_conf;
+mod paths;
+mod values;
+
+use std::path::Path;
+
+pub use agent_conf::{
+    AgentConf, BASE_SCORE_MAX, RECOVERY_ARGS_MAX, RECOVERY_SECTION, RecoveryConf, SCORE_SECTION,
+    ScoreConf, TIMING_COUNT_MAX, TIMING_SECTION, Timings,
+};
+pub use broker_conf::{
+    BrokerConf, DEFAULT_STATE_TRANSITION, DESTINATION_EMAILS_MAX, EMAIL_SECTION, EmailConf,
+    NOTIFY_SECTION, NotifyConf, SMTP_TIMEOUT_MAX_MS,
+};
+pub use document::{
+    EntryRef, FILE_SIZE_MAX_BYTES, FLAT_SECTION, KvDocument, LINE_LENGTH_MAX_BYTES, Syntax,
+    split_dotted_key,
+};
+pub use error::{ConfigError, ConfigErrors, ErrorKind};
+pub use fsio::{FileLock, LOCK_TIMEOUT_MS, lock_exclusive, lock_path, read_bounded, write_atomic};
+pub use ha_conf::{HaConf, LOCAL_MAINTENANCE, LOCAL_MAINTENANCE_MANUAL};
+pub use he_conf::{
+    DEFAULT_BRIDGE, DEFAULT_MNT_ROOT, DomainType, HA_AGENT_DIR, HE_CONF_KEYS, HOST_ID_MAX,
+    HostedEngineConf, METADATA_FILE, NetworkTest, vdsm_mount_name,
+};
+pub use paths::{
+    BROKER_CONF_NAME, ConfigPathArgs, ConfigPaths, DEFAULT_AGENT_CONF, DEFAULT_HE_CONF,
+    DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR, HA_CONF_NAME,
+};
+pub use values::{DURATION_MAX_MS, Violation, format_bool, format_secs, parse_bool, parse_secs_ms};
+
+/// What the four configuration files have in common: a syntax, whether the file
+/// must exist, a typed view built from a document, and validation.
+pub trait ConfFile: Sized {
+    /// Flat `key=value` or INI.
+    const SYNTAX: Syntax;
+    /// Whether a missing file is an error (otherwise it reads as all defaults).
+    const REQUIRED: bool;
+    /// Permission bits of the file when an edit creates it.
+    const NEW_FILE_MODE: u32 = 0o644;
+
+    /// The typed view of `doc`: every bad value, then (if all parsed) every broken
+    /// relation, as errors naming file, line and key.
+    fn from_document(doc: KvDocument) -> Result<Self, ConfigErrors>;
+
+    /// The document the view was built from (comments and unknown keys included).
+    fn document(&self) -> &KvDocument;
+
+    /// Every `(section, key)` the typed view interprets (section `""` for flat
+    /// files).
+    fn known_keys() -> Vec<(&'static str, &'static str)>;
+
+    /// Every broken rule between the typed values (already run by
+    /// [`ConfFile::from_document`]; public for callers that build values in code).
+    fn validate(&self) -> Result<(), ConfigErrors>;
+
+    /// Reads and checks the file at `path`.
+    fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        Self::from_document(fsio::read_document(path, Self::SYNTAX, Self::REQUIRED)?)
+    }
+
+    /// Parses and checks `text` as if read from `path`.
+    fn parse(path: &Path, text: &str) -> Result<Self, ConfigErrors> {
+        Self::from_document(KvDocument::parse(path, Self::SYNTAX, text)?)
+    }
+
+    /// Read-modify-write of the file under its lock: `change` edits the document
+    /// (e.g. `doc.set("email", "smtp-port", "587")`), the result must load without
+    /// errors, and only then is it written back atomically, every other line as it
+    /// was. Returns the new typed view.
+    fn edit(
+        path: &Path,
+        change: impl FnOnce(&mut KvDocument) -> Result<(), ConfigError>,
+    ) -> Result<Self, ConfigErrors> {
+        fsio::locked_edit(
+            path,
+            Self::SYNTAX,
+            Self::REQUIRED,
+            Self::NEW_FILE_MODE,
+            |doc| {
+                change(doc)?;
+                Self::from_document(doc.clone())
+            },
+        )
+    }
+
+    /// Entries the typed view does not interpret (kept and written back; the
+    /// agent logs them once, as they are often typos).
+    fn unknown_keys(&self) -> Vec<EntryRef<'_>> {
+        let known = Self::known_keys();
+        let syntax = Self::SYNTAX;
+        self.document()
+            .entries()
+            .filter(|e| {
+                !known.iter().any(|(section, key)| {
+                    *section == e.section
+                        && match syntax {
+                            Syntax::Flat => *key == e.key,
+                            Syntax::Ini => key.eq_ignore_ascii_case(e.key),
+                        }
+                })
+            })
+            .collect()
+    }
+}
+
+/// All four files of one host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where they were read from.
+    pub paths: ConfigPaths,
+    /// `hosted-engine.conf`.
+    pub hosted_engine: HostedEngineConf,
+    /// `agent.conf`.
+    pub agent: AgentConf,
+    /// `ha.conf`.
+    pub ha: HaConf,
+    /// `broker.conf`.
+    pub broker: BrokerConf,
+}
+
+impl Config {
+    /// Loads every file; on failure returns the problems of all of them, so one
+    /// run shows everything to fix.
+    pub fn load(paths: &ConfigPaths) -> Result<Config, ConfigErrors> {
+        let mut errors = Vec::new();
+        let hosted_engine = keep(HostedEngineConf::load(&paths.he_conf), &mut errors);
+        let agent = keep(AgentConf::load(&paths.agent_conf), &mut errors);
+        let ha = keep(HaConf::load(&paths.ha_conf), &mut errors);
+        let broker = keep(BrokerConf::load(&paths.broker_conf), &mut errors);
+        match (hosted_engine, agent, ha, broker) {
+            (Some(hosted_engine), Some(agent), Some(ha), Some(broker)) => Ok(Config {
+                paths: paths.clone(),
+                hosted_engine,
+                agent,
+                ha,
+                broker,
+            }),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+}
+
+fn keep<T>(result: Result<T, ConfigErrors>, errors: &mut Vec<ConfigError>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(ConfigErrors(found)) => {
+            errors.extend(found);
+            None
+        }
+    }
+}

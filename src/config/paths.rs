@@ -1,0 +1,133 @@
+//! Where the configuration files and run-time directories are. Every path can be
+//! overridden so that tests and the lab never touch `/etc`, `/var` or `/run`.
+//!
+//! Precedence for each path: its own option or environment variable, then the
+//! default placed under `--config-root`/`HE_CONFIG_ROOT`, then the reference's
+//! default. `ha.conf` and `broker.conf` live in the state directory unless given
+//! on their own, so `--state-dir` alone moves them too.
+
+use std::path::{Path, PathBuf};
+
+/// `hosted-engine.conf` of the reference.
+pub const DEFAULT_HE_CONF: &str = "/etc/ovirt-hosted-engine/hosted-engine.conf";
+/// `agent.conf` of the reference.
+pub const DEFAULT_AGENT_CONF: &str = "/etc/ovirt-hosted-engine-ha/agent.conf";
+/// Run-time directory (sockets, pid files) of the reference.
+pub const DEFAULT_RUNTIME_DIR: &str = "/run/ovirt-hosted-engine-ha";
+/// State directory (holds `ha.conf`, `broker.conf`) of the reference.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/ovirt-hosted-engine-ha";
+/// Name of `ha.conf` inside the state directory.
+pub const HA_CONF_NAME: &str = "ha.conf";
+/// Name of `broker.conf` inside the state directory.
+pub const BROKER_CONF_NAME: &str = "broker.conf";
+
+/// The resolved locations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigPaths {
+    /// `hosted-engine.conf`.
+    pub he_conf: PathBuf,
+    /// `agent.conf`.
+    pub agent_conf: PathBuf,
+    /// `ha.conf`.
+    pub ha_conf: PathBuf,
+    /// `broker.conf`.
+    pub broker_conf: PathBuf,
+    /// Sockets and other run-time files.
+    pub runtime_dir: PathBuf,
+    /// Persistent local state.
+    pub state_dir: PathBuf,
+}
+
+impl Default for ConfigPaths {
+    /// The reference's paths.
+    fn default() -> Self {
+        Self::under_root(Path::new("/"))
+    }
+}
+
+impl ConfigPaths {
+    /// The default layout placed under `root` (a lab host is a directory tree):
+    /// `<root>/etc/ovirt-hosted-engine/hosted-engine.conf` and so on.
+    pub fn under_root(root: &Path) -> Self {
+        let place = |default: &str| root.join(default.trim_start_matches('/'));
+        let state_dir = place(DEFAULT_STATE_DIR);
+        ConfigPaths {
+            he_conf: place(DEFAULT_HE_CONF),
+            agent_conf: place(DEFAULT_AGENT_CONF),
+            ha_conf: state_dir.join(HA_CONF_NAME),
+            broker_conf: state_dir.join(BROKER_CONF_NAME),
+            runtime_dir: place(DEFAULT_RUNTIME_DIR),
+            state_dir,
+        }
+    }
+
+    /// Applies the precedence described in the module documentation. An empty
+    /// value (e.g. `HE_CONF=`) counts as not given.
+    pub fn resolve(args: &ConfigPathArgs) -> Self {
+        let given = |arg: &Option<PathBuf>| arg.clone().filter(|p| !p.as_os_str().is_empty());
+        let base = match given(&args.config_root) {
+            Some(root) => Self::under_root(&root),
+            None => Self::default(),
+        };
+        let state_dir = given(&args.state_dir).unwrap_or(base.state_dir);
+        ConfigPaths {
+            he_conf: given(&args.he_conf).unwrap_or(base.he_conf),
+            agent_conf: given(&args.agent_conf).unwrap_or(base.agent_conf),
+            ha_conf: given(&args.ha_conf).unwrap_or_else(|| state_dir.join(HA_CONF_NAME)),
+            broker_conf: given(&args.broker_conf)
+                .unwrap_or_else(|| state_dir.join(BROKER_CONF_NAME)),
+            runtime_dir: given(&args.runtime_dir).unwrap_or(base.runtime_dir),
+            state_dir,
+        }
+    }
+}
+
+/// Command-line options (each with an environment variable) that move the
+/// configuration; flatten into a binary's arguments with `#[command(flatten)]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct ConfigPathArgs {
+    /// Directory under which every default path is placed (for labs and tests).
+    #[arg(long, env = "HE_CONFIG_ROOT", value_name = "DIR")]
+    pub config_root: Option<PathBuf>,
+    /// hosted-engine.conf [default: /etc/ovirt-hosted-engine/hosted-engine.conf]
+    #[arg(long, env = "HE_CONF", value_name = "FILE")]
+    pub he_conf: Option<PathBuf>,
+    /// agent.conf [default: /etc/ovirt-hosted-engine-ha/agent.conf]
+    #[arg(long, env = "HE_AGENT_CONF", value_name = "FILE")]
+    pub agent_conf: Option<PathBuf>,
+    /// ha.conf (local maintenance) [default: <state-dir>/ha.conf]
+    #[arg(long, env = "HE_HA_CONF", value_name = "FILE")]
+    pub ha_conf: Option<PathBuf>,
+    /// broker.conf (notifications) [default: <state-dir>/broker.conf]
+    #[arg(long, env = "HE_BROKER_CONF", value_name = "FILE")]
+    pub broker_conf: Option<PathBuf>,
+    /// Run-time directory for sockets [default: /run/ovirt-hosted-engine-ha]
+    #[arg(long, env = "HE_RUNTIME_DIR", value_name = "DIR")]
+    pub runtime_dir: Option<PathBuf>,
+    /// State directory [default: /var/lib/ovirt-hosted-engine-ha]
+    #[arg(long, env = "HE_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_reference_paths() {
+        let paths = ConfigPaths::default();
+        assert_eq!(paths.he_conf, Path::new(DEFAULT_HE_CONF));
+        assert_eq!(paths.agent_conf, Path::new(DEFAULT_AGENT_CONF));
+        assert_eq!(
+            paths.ha_conf,
+            Path::new("/var/lib/ovirt-hosted-engine-ha/ha.conf")
+        );
+        assert_eq!(
+            paths.broker_conf,
+            Path::new("/var/lib/ovirt-hosted-engine-ha/broker.conf")
+        );
+        assert_eq!(paths.runtime_dir, Path::new(DEFAULT_RUNTIME_DIR));
+        assert_eq!(paths.state_dir, Path::new(DEFAULT_STATE_DIR));
+        assert_eq!(ConfigPaths::resolve(&ConfigPathArgs::default()), paths);
+    }
+}
