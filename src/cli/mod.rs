@@ -1,9 +1,145 @@
 //! The `hosted-engine` and `ovirt-ha-agent` command lines.
+//!
+//! Foundation stage: `hosted-engine --check-deployed` and `ovirt-ha-agent
+//! --check-config` are real; the rest of the reference surface
+//! (`reference/ovirt-compat.md` section 8) arrives with the agent.
 
-pub fn main() -> i32 {
-    0
+use clap::Parser;
+
+use crate::config::{ConfFile, Config, ConfigPathArgs, ConfigPaths, ErrorKind, HostedEngineConf};
+
+/// `hosted-engine` exit codes.
+pub const EXIT_OK: i32 = 0;
+/// The command failed, or answered "no" (e.g. not deployed).
+pub const EXIT_FAILURE: i32 = 1;
+/// The configuration could not be read.
+pub const EXIT_CONFIG: i32 = 2;
+
+const USAGE: &str = "\
+Usage: hosted-engine [--help] <command> [<command-args>]
+    --check-deployed
+        Tell whether the hosted engine has been deployed on this host
+        (exit 0: deployed, 1: not deployed, 2: configuration unreadable)
+
+Configuration paths follow HE_CONFIG_ROOT, HE_CONF, HE_AGENT_CONF, HE_HA_CONF,
+HE_BROKER_CONF, HE_RUNTIME_DIR and HE_STATE_DIR when set.
+
+The other commands of the reference (--vm-status, --vm-start, --set-maintenance,
+...) are not part of this build yet.
+";
+
+/// Configuration paths from the environment only (the reference command line has
+/// no path options).
+#[derive(Debug, Parser)]
+#[command(name = "hosted-engine", no_binary_name = true)]
+struct EnvPaths {
+    #[command(flatten)]
+    paths: ConfigPathArgs,
 }
 
+fn env_paths() -> ConfigPaths {
+    let parsed =
+        EnvPaths::try_parse_from(std::iter::empty::<String>()).expect("no arguments always parse");
+    ConfigPaths::resolve(&parsed.paths)
+}
+
+/// `hosted-engine`'s entry point; returns the exit code.
+pub fn main() -> i32 {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        eprint!("{USAGE}");
+        return EXIT_FAILURE;
+    };
+    match command.as_str() {
+        "--help" | "-h" => {
+            print!("{USAGE}");
+            EXIT_OK
+        }
+        "--check-deployed" => check_deployed(&env_paths()),
+        other => {
+            eprintln!("Invalid option '{other}'");
+            eprint!("{USAGE}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// `--check-deployed`: deployed means `hosted-engine.conf` names the engine VM
+/// (`vmid`), as in the reference.
+fn check_deployed(paths: &ConfigPaths) -> i32 {
+    match HostedEngineConf::load(&paths.he_conf) {
+        Ok(conf) if conf.is_deployed() => {
+            println!("The hosted engine has been deployed");
+            EXIT_OK
+        }
+        Ok(_) => {
+            println!("The hosted engine has not been deployed");
+            EXIT_FAILURE
+        }
+        Err(errors) if errors.has_kind(ErrorKind::NotFound) => {
+            println!("The hosted engine has not been deployed");
+            EXIT_FAILURE
+        }
+        Err(errors) => {
+            eprintln!("hosted-engine: {errors}");
+            EXIT_CONFIG
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ovirt-ha-agent",
+    version,
+    about = "The hosted-engine HA agent (foundation stage: configuration check only)",
+    after_help = "Exit codes: 0 configuration valid, 1 configuration invalid or \
+                  agent not available, 2 bad command line."
+)]
+struct AgentArgs {
+    /// Load and validate every configuration file, print any problems (one per
+    /// line, file:line: key: message) and exit.
+    #[arg(long)]
+    check_config: bool,
+    #[command(flatten)]
+    paths: ConfigPathArgs,
+}
+
+/// `ovirt-ha-agent`'s entry point; returns the exit code.
 pub fn agent_main() -> i32 {
-    0
+    let args = match AgentArgs::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let paths = ConfigPaths::resolve(&args.paths);
+    if !args.check_config {
+        eprintln!(
+            "ovirt-ha-agent: the agent loop is not part of this build yet; \
+             only --check-config is available"
+        );
+        return EXIT_FAILURE;
+    }
+    match Config::load(&paths) {
+        Ok(config) => {
+            println!(
+                "configuration valid: {} (host id {}), metadata volume {}",
+                paths.he_conf.display(),
+                config.hosted_engine.host_id,
+                config
+                    .hosted_engine
+                    .metadata_volume_path()
+                    .map_or_else(|e| format!("unknown ({e})"), |p| p.display().to_string())
+            );
+            EXIT_OK
+        }
+        Err(errors) => {
+            for error in &errors.0 {
+                eprintln!("ovirt-ha-agent: {error}");
+            }
+            EXIT_FAILURE
+        }
+    }
 }

@@ -12,9 +12,8 @@ use super::values::{
     parse_word,
 };
 
-/// Highest host id: the metadata volume has slots 1..=2000
-/// (`reference/ovirt-compat.md` section 1).
-pub const HOST_ID_MAX: u16 = 2000;
+/// Highest host id: one per host slot of the metadata volume.
+pub use crate::metadata::HOST_ID_MAX;
 /// Where vdsm mounts storage domains; our key `mnt_root` overrides it.
 pub const DEFAULT_MNT_ROOT: &str = "/rhev/data-center/mnt";
 /// The management bridge whose state the score checks.

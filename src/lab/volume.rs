@@ -1,0 +1,236 @@
+//! `he-lab volume ...` and the foundation-stage `he-lab demo`.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use serde_json::{Map, Value, json};
+
+use crate::metadata::store::{MetadataStore, init_volume};
+use crate::metadata::{
+    Area, EngineStatus, ExtraContext, GlobalBlock, Health, HostRecord, HostSlot, LeaseKind,
+    LeaseState, SlotError, StateMetadata, VmStatus, build_extra, decode_area, encode_host_slot,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DumpFormat {
+    /// One line per slot.
+    Text,
+    /// One JSON object: `global` and `hosts` keyed by host id.
+    Json,
+}
+
+pub fn init(path: &Path, force: bool, timeout: Duration) -> anyhow::Result<()> {
+    init_volume(path, force, timeout)?;
+    println!("{}: metadata volume initialised", path.display());
+    Ok(())
+}
+
+/// Reads the volume once and writes every non-empty slot to `out`.
+pub fn dump_volume(
+    path: &Path,
+    format: DumpFormat,
+    timeout: Duration,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let mut store = MetadataStore::open(path, timeout);
+    let area = decode_area(&store.read_area()?);
+    let result = match format {
+        DumpFormat::Text => write_text(&area, out),
+        DumpFormat::Json => writeln!(out, "{}", area_json(&area)),
+    };
+    match result {
+        // A closed pipe (`| head`) is a clean end, not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing the dump"),
+    }
+}
+
+fn lease_text(slot: &HostSlot) -> String {
+    match slot.extra.lease() {
+        Ok(Some(lease)) => format!("{}/{}", lease.kind.as_str(), lease.epoch),
+        Ok(None) => "-".into(),
+        Err(e) => format!("invalid ({e})"),
+    }
+}
+
+fn write_text(area: &Area, out: &mut dyn Write) -> std::io::Result<()> {
+    match &area.global {
+        Ok(global) => {
+            let maintenance = match global.maintenance() {
+                Ok(on) => on.to_string(),
+                Err(e) => format!("invalid ({e})"),
+            };
+            writeln!(out, "global: maintenance={maintenance}")?;
+        }
+        Err(e) => writeln!(out, "global: invalid: {e}")?,
+    }
+    if area.hosts.is_empty() {
+        writeln!(out, "no host slots")?;
+    }
+    for (id, slot) in &area.hosts {
+        match slot {
+            Ok(slot) => writeln!(
+                out,
+                "host {id}: {} ts={} score={} state={} lease={} engine={}",
+                slot.record.hostname,
+                slot.record.host_ts,
+                slot.record.score,
+                slot.extra.get("state").unwrap_or("-"),
+                lease_text(slot),
+                slot.record.engine_status,
+            )?,
+            Err(e) => writeln!(out, "host {id}: invalid: {e}")?,
+        }
+    }
+    Ok(())
+}
+
+fn slot_error_json(e: &SlotError) -> Value {
+    json!({ "error": e.to_string() })
+}
+
+fn area_json(area: &Area) -> Value {
+    let global = match &area.global {
+        Ok(global) => {
+            let entries: Map<String, Value> = global
+                .entries()
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            Value::Object(entries)
+        }
+        Err(e) => slot_error_json(e),
+    };
+    let hosts: Map<String, Value> = area
+        .hosts
+        .iter()
+        .map(|(id, slot)| {
+            let value = match slot {
+                Ok(slot) => json!({
+                    "host-id": slot.record.host_id,
+                    "host-ts": slot.record.host_ts,
+                    "score": slot.record.score,
+                    "engine-status": slot.record.engine_status,
+                    "hostname": slot.record.hostname,
+                    "maintenance": slot.record.local_maintenance,
+                    "stopped": slot.record.stopped,
+                    "crc32": slot.crc32.map(|c| format!("{c:08x}")),
+                    "sealed": slot.sealed,
+                    "extra": slot.extra.to_text(),
+                }),
+                Err(e) => slot_error_json(e),
+            };
+            (id.to_string(), value)
+        })
+        .collect();
+    json!({ "global": global, "hosts": hosts })
+}
+
+/// One demo host's publication.
+struct DemoHost {
+    id: u16,
+    state: &'static str,
+    status: EngineStatus,
+    lease: LeaseState,
+}
+
+fn demo_hosts() -> [DemoHost; 3] {
+    let away = || {
+        EngineStatus::new(
+            VmStatus::Down,
+            Health::Bad,
+            "unknown",
+            Some("vm not running on this host"),
+        )
+    };
+    let none = LeaseState {
+        kind: LeaseKind::None,
+        epoch: 1,
+    };
+    [
+        DemoHost {
+            id: 1,
+            state: "EngineUp",
+            status: EngineStatus::new(VmStatus::Up, Health::Good, "Up", None),
+            lease: LeaseState {
+                kind: LeaseKind::Held,
+                epoch: 1,
+            },
+        },
+        DemoHost {
+            id: 2,
+            state: "EngineDown",
+            status: away(),
+            lease: none,
+        },
+        DemoHost {
+            id: 3,
+            state: "EngineDown",
+            status: away(),
+            lease: none,
+        },
+    ]
+}
+
+/// Writes three hosts' slots, each through its own store as separate agents
+/// would, then reads the area back once and shows it.
+pub fn demo() -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("he-lab-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let result = demo_in(&dir);
+    let cleanup = std::fs::remove_dir_all(&dir);
+    result?;
+    cleanup.with_context(|| format!("removing {}", dir.display()))
+}
+
+fn demo_in(dir: &Path) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(5);
+    let path = dir.join("hosted-engine.metadata");
+    init_volume(&path, false, timeout)?;
+    println!("he-lab demo: shared metadata volume {}", path.display());
+    let wall_now_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    for host in demo_hosts() {
+        let record = HostRecord {
+            parse_version: 1,
+            feature_version: 1,
+            host_ts: 1000 + u64::from(host.id),
+            host_id: host.id,
+            score: 3400,
+            engine_status: host.status.to_json(),
+            hostname: format!("host{}.lab", host.id),
+            local_maintenance: false,
+            stopped: false,
+            conf_on_shared_storage: true,
+            vm_conf_refresh_time: 1000,
+        };
+        let ctx = ExtraContext {
+            wall_now_unix,
+            utc_offset_secs: 0,
+            state: StateMetadata {
+                maintenance: false,
+                state: host.state.into(),
+                stopped: false,
+                timeout_unix: None,
+            },
+            lease: Some(host.lease),
+        };
+        let slot = encode_host_slot(host.id, &record, &build_extra(&record, &ctx))?;
+        MetadataStore::open(&path, timeout).write_slot(host.id, &slot)?;
+        println!(
+            "host{}.lab wrote slot {} ({}, lease {})",
+            host.id,
+            host.id,
+            host.state,
+            host.lease.kind.as_str()
+        );
+    }
+    let mut global = GlobalBlock::new();
+    global.set_maintenance(false);
+    MetadataStore::open(&path, timeout).write_slot(0, &*global.encode()?)?;
+    println!("\nOne read of the whole area, decoded slot by slot:");
+    dump_volume(&path, DumpFormat::Text, timeout, &mut std::io::stdout())
+}

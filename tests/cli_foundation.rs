@@ -1,0 +1,179 @@
+//! The three binaries as processes: exit codes, messages, and the volume tools.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const HOSTED_ENGINE: &str = env!("CARGO_BIN_EXE_hosted-engine");
+const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
+const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
+
+/// Runs `bin` with a clean configuration environment rooted at `root`.
+fn run(bin: &str, root: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(bin);
+    for var in [
+        "HE_CONF",
+        "HE_AGENT_CONF",
+        "HE_HA_CONF",
+        "HE_BROKER_CONF",
+        "HE_RUNTIME_DIR",
+        "HE_STATE_DIR",
+    ] {
+        command.env_remove(var);
+    }
+    command
+        .env("HE_CONFIG_ROOT", root)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write_he_conf(root: &Path, body: &str) -> std::path::PathBuf {
+    let path = root.join("etc/ovirt-hosted-engine/hosted-engine.conf");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+const DEPLOYED: &str = "fqdn=engine.lab\nvmid=1234\nhost_id=2\nstorage=/srv/he\n\
+                        domainType=dir\nnetwork_test=none\n";
+
+#[test]
+fn hosted_engine_usage_and_unknown_commands() {
+    let root = tempfile::tempdir().unwrap();
+    let out = run(HOSTED_ENGINE, root.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("Usage: hosted-engine"));
+
+    let out = run(HOSTED_ENGINE, root.path(), &["--bogus"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("Invalid option '--bogus'\nUsage:"));
+
+    let out = run(HOSTED_ENGINE, root.path(), &["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("--check-deployed"));
+}
+
+#[test]
+fn check_deployed_answers_from_hosted_engine_conf() {
+    let root = tempfile::tempdir().unwrap();
+    let out = run(HOSTED_ENGINE, root.path(), &["--check-deployed"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        "The hosted engine has not been deployed\n"
+    );
+
+    write_he_conf(root.path(), DEPLOYED);
+    let out = run(HOSTED_ENGINE, root.path(), &["--check-deployed"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "The hosted engine has been deployed\n");
+
+    write_he_conf(root.path(), &DEPLOYED.replace("vmid=1234\n", ""));
+    let out = run(HOSTED_ENGINE, root.path(), &["--check-deployed"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let path = write_he_conf(root.path(), &DEPLOYED.replace("host_id=2", "host_id=abc"));
+    let out = run(HOSTED_ENGINE, root.path(), &["--check-deployed"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:3: host_id:", path.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn agent_check_config_names_file_line_and_key() {
+    let root = tempfile::tempdir().unwrap();
+    write_he_conf(root.path(), DEPLOYED);
+    let out = run(AGENT, root.path(), &["--check-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("/srv/he/ha_agent/hosted-engine.metadata"));
+
+    let agent_conf = root.path().join("etc/ovirt-hosted-engine-ha/agent.conf");
+    std::fs::create_dir_all(agent_conf.parent().unwrap()).unwrap();
+    std::fs::write(
+        &agent_conf,
+        "[timing]\nloop-secs = 10\nlease-dead-secs = 20\n",
+    )
+    .unwrap();
+    let out = run(AGENT, root.path(), &["--check-config"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("ovirt-ha-agent: {}:3:", agent_conf.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("lease-dead-secs"), "{stderr}");
+
+    let out = run(AGENT, root.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("only --check-config"));
+    let out = run(AGENT, root.path(), &["--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn lab_volume_init_and_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("v.metadata");
+    let volume_arg = volume.to_str().unwrap();
+    let out = run(LAB, dir.path(), &["volume", "init", volume_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = run(LAB, dir.path(), &["volume", "dump", volume_arg]);
+    assert_eq!(
+        text(&out.stdout),
+        "global: maintenance=false\nno host slots\n"
+    );
+
+    // A slot with a broken CRC is reported as that slot's error in JSON.
+    let mut bytes = std::fs::read(&volume).unwrap();
+    let record =
+        br#"1|1|5|1|3400|{"vm": "up", "health": "good", "detail": "Up"}|h|0|0|deadbeef|1|5"#;
+    bytes[4096..4096 + record.len()].copy_from_slice(record);
+    std::fs::write(&volume, &bytes).unwrap();
+    let out = run(
+        LAB,
+        dir.path(),
+        &["volume", "dump", "--format", "json", volume_arg],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = json["hosts"]["1"]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("crc32 mismatch: stored deadbeef"),
+        "{error}"
+    );
+
+    let out = run(LAB, dir.path(), &["volume", "init", volume_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("without force"));
+
+    let out = run(
+        LAB,
+        dir.path(),
+        &["volume", "dump", "--timeout-secs=0", volume_arg],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--timeout-secs"));
+}
+
+#[test]
+fn lab_demo_runs_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(LAB)
+        .arg("demo")
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("host 1: host1.lab"), "{stdout}");
+    assert!(stdout.contains("lease=held/1"), "{stdout}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
