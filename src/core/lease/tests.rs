@@ -1,0 +1,245 @@
+//! The lease machine, step by step, from several hosts' points of view.
+
+use super::*;
+
+const TIMINGS: LeaseTimings = LeaseTimings {
+    settle_ms: 15_000,
+    fail_ms: 30_000,
+    dead_ms: 60_000,
+    claim_window_ms: 15_000,
+};
+
+fn at(secs: u64) -> Millis {
+    Millis::from_secs(secs)
+}
+
+fn state(kind: LeaseKind, epoch: u64) -> Option<LeaseState> {
+    Some(LeaseState { kind, epoch })
+}
+
+/// Liveness where each listed peer's heartbeat last changed at the given second.
+fn heartbeats(changes: &[(HostId, u64)]) -> PeerLiveness {
+    let mut live = PeerLiveness::new(at(0));
+    for &(host, secs) in changes {
+        live.observe(at(0), host, 0);
+        live.observe(at(secs), host, secs + 1);
+    }
+    live
+}
+
+/// Claims at `read`, writes successfully one second later, settles at `read + 17`.
+fn claim_and_settle(lease: &mut Lease, read: u64, live: &PeerLiveness) -> ClaimOutcome {
+    lease.may_claim(at(read), live).unwrap();
+    let published = lease.claim(at(read));
+    assert_eq!(published.kind, LeaseKind::Claim);
+    lease.published(at(read), at(read + 1), true);
+    assert_eq!(lease.settle(at(read + 15), live), ClaimOutcome::Pending);
+    lease.settle(at(read + 17), live)
+}
+
+#[test]
+fn a_lone_host_claims_settles_and_holds() {
+    let live = heartbeats(&[]);
+    let mut lease = Lease::new(1, TIMINGS);
+    assert_eq!(
+        lease.published_state(),
+        LeaseState {
+            kind: LeaseKind::None,
+            epoch: 0
+        }
+    );
+    assert_eq!(
+        claim_and_settle(&mut lease, 100, &live),
+        ClaimOutcome::Won { epoch: 1 }
+    );
+    assert_eq!(lease.phase(), Phase::Holding { epoch: 1 });
+    assert_eq!(
+        lease.published_state(),
+        LeaseState {
+            kind: LeaseKind::Held,
+            epoch: 1
+        }
+    );
+    assert!(lease.valid(at(117)));
+    assert_eq!(lease.may_claim(at(117), &live), Err(Blocker::NotIdle));
+}
+
+#[test]
+fn of_two_equal_claims_exactly_the_lower_host_id_wins() {
+    let live = heartbeats(&[(1, 100), (2, 100)]);
+    let mut one = Lease::new(1, TIMINGS);
+    let mut two = Lease::new(2, TIMINGS);
+    // Both read before either claim was visible, so both claim epoch 1.
+    one.may_claim(at(100), &live).unwrap();
+    two.may_claim(at(100), &live).unwrap();
+    let claim_one = one.claim(at(100));
+    let claim_two = two.claim(at(100));
+    one.published(at(100), at(101), true);
+    two.published(at(100), at(102), true);
+    // The settle read shows each the other's claim.
+    one.observe(2, Some(claim_two));
+    two.observe(1, Some(claim_one));
+    assert_eq!(one.settle(at(118), &live), ClaimOutcome::Won { epoch: 1 });
+    match two.settle(at(118), &live) {
+        ClaimOutcome::Lost { reason } => assert!(reason.contains("host 1 claims"), "{reason}"),
+        other => panic!("host 2 must lose, got {other:?}"),
+    }
+    assert_eq!(two.published_state().kind, LeaseKind::None);
+    assert_eq!(
+        two.published_state().epoch,
+        1,
+        "withdrawing keeps the epoch"
+    );
+}
+
+#[test]
+fn the_lower_epoch_wins_over_the_lower_host_id() {
+    let live = heartbeats(&[(3, 100)]);
+    let mut two = Lease::new(2, TIMINGS);
+    two.observe(3, state(LeaseKind::None, 5));
+    two.may_claim(at(100), &live).unwrap();
+    assert_eq!(two.claim(at(100)).epoch, 6);
+    two.published(at(100), at(101), true);
+    two.observe(3, state(LeaseKind::Claim, 5));
+    assert!(matches!(
+        two.settle(at(120), &live),
+        ClaimOutcome::Lost { .. }
+    ));
+}
+
+#[test]
+fn a_held_lease_blocks_until_its_holder_is_silent_for_lease_dead() {
+    let mut lease = Lease::new(2, TIMINGS);
+    lease.observe(1, state(LeaseKind::Held, 4));
+    let live = heartbeats(&[(1, 100)]);
+    let blocked = lease.may_claim(at(159), &live);
+    assert_eq!(
+        blocked,
+        Err(Blocker::Taken {
+            host: 1,
+            state: LeaseState {
+                kind: LeaseKind::Held,
+                epoch: 4
+            }
+        })
+    );
+    assert!(lease.may_claim(at(160), &live).is_ok());
+    assert_eq!(lease.claim(at(160)).epoch, 5, "epochs never go back");
+}
+
+#[test]
+fn a_claim_of_a_silent_host_blocks_like_a_hold() {
+    let mut lease = Lease::new(2, TIMINGS);
+    lease.observe(1, state(LeaseKind::Claim, 1));
+    let live = heartbeats(&[(1, 10)]);
+    assert!(lease.may_claim(at(69), &live).is_err());
+    assert!(lease.may_claim(at(70), &live).is_ok());
+}
+
+#[test]
+fn a_released_lease_is_free_at_once() {
+    let mut lease = Lease::new(2, TIMINGS);
+    lease.observe(1, state(LeaseKind::Held, 4));
+    lease.observe(1, state(LeaseKind::None, 4));
+    let live = heartbeats(&[(1, 100)]);
+    assert!(lease.may_claim(at(101), &live).is_ok());
+}
+
+#[test]
+fn a_torn_slot_keeps_the_last_valid_state() {
+    // The caller observes only valid reads: a torn slot leaves the last state.
+    let mut lease = Lease::new(2, TIMINGS);
+    lease.observe(1, state(LeaseKind::Held, 4));
+    let live = heartbeats(&[(1, 100)]);
+    assert!(lease.may_claim(at(120), &live).is_err());
+}
+
+#[test]
+fn a_holder_appearing_during_settle_wins_over_our_claim() {
+    let live = heartbeats(&[(3, 100)]);
+    let mut lease = Lease::new(1, TIMINGS);
+    lease.may_claim(at(100), &live).unwrap();
+    lease.claim(at(100));
+    lease.published(at(100), at(101), true);
+    lease.observe(3, state(LeaseKind::Held, 9));
+    assert!(matches!(
+        lease.settle(at(116), &live),
+        ClaimOutcome::Lost { .. }
+    ));
+    assert_eq!(lease.phase(), Phase::Idle);
+}
+
+#[test]
+fn a_claim_written_too_late_after_its_read_is_abandoned() {
+    let live = heartbeats(&[]);
+    let mut lease = Lease::new(1, TIMINGS);
+    lease.claim(at(100));
+    // The agent stalled between the read and the write.
+    lease.published(at(110), at(116), true);
+    assert_eq!(lease.phase(), Phase::Idle);
+    assert_eq!(lease.settle(at(140), &live), ClaimOutcome::Pending);
+}
+
+#[test]
+fn a_claim_whose_write_failed_is_abandoned() {
+    let mut lease = Lease::new(1, TIMINGS);
+    lease.claim(at(100));
+    lease.published(at(100), at(105), false);
+    assert_eq!(lease.phase(), Phase::Idle);
+    assert_eq!(lease.last_renewal(), None);
+}
+
+#[test]
+fn a_holder_that_cannot_renew_must_fence_at_lease_fail() {
+    let live = heartbeats(&[]);
+    let mut lease = Lease::new(1, TIMINGS);
+    claim_and_settle(&mut lease, 100, &live);
+    lease.published(at(120), at(121), true); // renewal as `held`
+    assert!(!lease.must_fence(at(149)));
+    lease.published(at(130), at(135), false); // storage lost
+    assert!(lease.valid(at(149)));
+    assert!(lease.must_fence(at(150)));
+    assert!(!lease.valid(at(150)));
+    lease.release();
+    assert!(!lease.must_fence(at(200)));
+}
+
+#[test]
+fn an_agent_restart_under_a_running_vm_keeps_the_lease() {
+    let mut lease = Lease::new(1, TIMINGS);
+    lease.adopt(state(LeaseKind::Held, 7), true);
+    assert_eq!(lease.phase(), Phase::Holding { epoch: 7 });
+    // Until the first renewal succeeds the lease is not valid to act under, and a
+    // first publish that fails means fencing.
+    assert!(lease.must_fence(at(5)));
+    lease.published(at(5), at(6), true);
+    assert!(lease.valid(at(6)));
+
+    let mut gone = Lease::new(1, TIMINGS);
+    gone.adopt(state(LeaseKind::Held, 7), false);
+    assert_eq!(gone.phase(), Phase::Idle);
+    assert_eq!(
+        gone.published_state(),
+        LeaseState {
+            kind: LeaseKind::None,
+            epoch: 7
+        }
+    );
+    assert_eq!(gone.claim(at(10)).epoch, 8);
+}
+
+#[test]
+fn our_own_slot_is_not_a_rival() {
+    let live = heartbeats(&[(1, 100)]);
+    let mut lease = Lease::new(1, TIMINGS);
+    lease.observe(1, state(LeaseKind::Held, 3));
+    assert!(lease.may_claim(at(101), &live).is_ok());
+}
+
+#[test]
+fn timings_come_from_the_configuration() {
+    let timings = LeaseTimings::from_timings(&Timings::default());
+    assert_eq!(timings.settle_ms, Timings::default().lease_settle_ms);
+    assert!(timings.settle_ms >= timings.claim_window_ms);
+    assert!(timings.dead_ms > timings.fail_ms);
+}
