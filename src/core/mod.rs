@@ -5,10 +5,16 @@
 //! in as [`Millis`], results go out as values. `tests/core_purity.rs` fails if
 //! this directory mentions any of them.
 
+pub mod classify;
 pub mod lease;
 pub mod liveness;
+pub mod score;
 pub mod time;
 
+pub use classify::{DownReason, LocalVm, VmManagerStatus, best_engine, classify};
 pub use lease::{Blocker, ClaimOutcome, Lease, LeaseTimings, Phase};
 pub use liveness::{PeerLiveness, PeerView};
+pub use score::{
+    ForcedZero, Penalty, PenaltyKind, ScoreBreakdown, ScoreInputs, ZeroReason, compute,
+};
 pub use time::Millis;
