@@ -247,7 +247,7 @@ fn agent_conf_bad_values_name_file_line_and_key() {
     assert_eq!(
         lines(&errors_of::<AgentConf>(&path)),
         vec![
-            format!("{p}:2: network-score-penalty: \"-5\" is not a whole number in 0..=100000"),
+            format!("{p}:2: network-score-penalty: \"-5\" is not a whole number in 0..=3400"),
             format!("{p}:5: loop-secs: \"ten\" is not a duration in seconds (e.g. 10 or 0.5)"),
             format!("{p}:6: start-retries-max: \"101\" is not a whole number in 1..=100"),
         ]
@@ -306,6 +306,21 @@ fn agent_conf_refuses_the_broken_lease_inequality() {
             path.display()
         )]
     );
+}
+
+#[test]
+fn agent_conf_base_score_is_at_most_what_a_record_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "agent.conf", "[score]\nbase-score=3401\n");
+    assert_eq!(
+        lines(&errors_of::<AgentConf>(&path)),
+        vec![format!(
+            "{}:2: base-score: base-score (3401) must be in 1..=3400 (the most a host record carries)",
+            path.display()
+        )]
+    );
+    let path = write(dir.path(), "max.conf", "[score]\nbase-score=3400\n");
+    assert_eq!(AgentConf::load(&path).unwrap().score.base_score, 3400);
 }
 
 #[test]

@@ -21,8 +21,9 @@ pub const TIMING_SECTION: &str = "timing";
 /// Section of the engine recovery command (ours).
 pub const RECOVERY_SECTION: &str = "recovery";
 
-/// Largest `base-score`: generous, but keeps score arithmetic small.
-pub const BASE_SCORE_MAX: u32 = 100_000;
+/// Largest `base-score`: the best score a host record can carry
+/// ([`crate::metadata::SCORE_MAX`]); the record encoder refuses anything above it.
+pub const BASE_SCORE_MAX: u32 = crate::metadata::SCORE_MAX;
 /// Largest value of any count in `[timing]` (retries, probes, restarts).
 pub const TIMING_COUNT_MAX: u32 = 100;
 /// Most words in the recovery command.
@@ -120,7 +121,9 @@ impl ScoreConf {
         let mut score = ScoreConf::default();
         let s = SCORE_SECTION;
         let parse_score = |raw: &str| parse_u32_in(raw, 0, BASE_SCORE_MAX);
-        score.base_score = f.or(s, "base-score", score.base_score, parse_score);
+        // Any whole number parses; `violations` names the allowed range and why.
+        let parse_base = |raw: &str| parse_u32_in(raw, 0, u32::MAX);
+        score.base_score = f.or(s, "base-score", score.base_score, parse_base);
         for spec in PENALTIES {
             let value = f.or(s, spec.key, (spec.get)(&score), parse_score);
             (spec.set)(&mut score, value);
@@ -140,13 +143,13 @@ impl ScoreConf {
         score
     }
 
-    /// Every broken rule: base-score in 1..=100000, each penalty within
+    /// Every broken rule: base-score in 1..=[`BASE_SCORE_MAX`], each penalty within
     /// 0..=base-score, and 0 <= cpu-load-penalty-min < cpu-load-penalty-max <= 1.
     pub fn violations(&self) -> Vec<Violation> {
         let mut found = Vec::new();
         if !(1..=BASE_SCORE_MAX).contains(&self.base_score) {
             let message = format!(
-                "base-score ({}) must be in 1..={BASE_SCORE_MAX}",
+                "base-score ({}) must be in 1..={BASE_SCORE_MAX} (the most a host record carries)",
                 self.base_score
             );
             found.push(Violation::new(&["base-score"], message));
@@ -614,6 +617,29 @@ mod tests {
         assert_eq!(Timings::default().violations(), vec![]);
         assert_eq!(ScoreConf::default().violations(), vec![]);
         assert_eq!(RecoveryConf::default().violations(), vec![]);
+    }
+
+    #[test]
+    fn base_score_fits_the_record() {
+        // The record encoder refuses a score above SCORE_MAX, so a base score above
+        // it would make every write of a perfect host fail.
+        let max = crate::metadata::SCORE_MAX;
+        let at_max = ScoreConf {
+            base_score: max,
+            ..ScoreConf::default()
+        };
+        assert_eq!(at_max.violations(), vec![]);
+        for base_score in [0, max + 1, 100_000] {
+            let found = ScoreConf {
+                base_score,
+                ..ScoreConf::default()
+            }
+            .violations();
+            assert!(
+                found.iter().any(|v| v.keys == ["base-score"]),
+                "{base_score}: {found:?}"
+            );
+        }
     }
 
     #[test]
