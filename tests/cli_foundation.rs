@@ -87,6 +87,61 @@ fn check_deployed_answers_from_hosted_engine_conf() {
 }
 
 #[test]
+fn empty_path_variables_count_as_not_given() {
+    // `HE_CONF=` (and every other path variable set empty) falls back to the
+    // default under HE_CONFIG_ROOT instead of failing to parse.
+    let root = tempfile::tempdir().unwrap();
+    write_he_conf(root.path(), DEPLOYED);
+    let empty_everywhere = |bin: &str, args: &[&str]| {
+        let mut command = Command::new(bin);
+        for var in [
+            "HE_CONF",
+            "HE_AGENT_CONF",
+            "HE_HA_CONF",
+            "HE_BROKER_CONF",
+            "HE_RUNTIME_DIR",
+            "HE_STATE_DIR",
+        ] {
+            command.env(var, "");
+        }
+        command
+            .env("HE_CONFIG_ROOT", root.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = empty_everywhere(HOSTED_ENGINE, &["--check-deployed"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "The hosted engine has been deployed\n");
+
+    let out = empty_everywhere(AGENT, &["--check-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("configuration valid: "));
+
+    // HE_CONF= alone, with no config root either: the reference default path.
+    for bin in [HOSTED_ENGINE, AGENT] {
+        let arg = if bin == AGENT {
+            "--check-config"
+        } else {
+            "--check-deployed"
+        };
+        let out = Command::new(bin)
+            .env_remove("HE_CONFIG_ROOT")
+            .env("HE_CONF", "")
+            .arg(arg)
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{bin}: {stderr}");
+        assert!(
+            !stderr.contains("a value is required"),
+            "{bin}: HE_CONF= refused: {stderr}"
+        );
+        assert_ne!(out.status.code(), Some(101), "{bin}: {stderr}");
+    }
+}
+
+#[test]
 fn agent_check_config_names_file_line_and_key() {
     let root = tempfile::tempdir().unwrap();
     write_he_conf(root.path(), DEPLOYED);

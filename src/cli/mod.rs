@@ -37,10 +37,11 @@ struct EnvPaths {
     paths: ConfigPathArgs,
 }
 
-fn env_paths() -> ConfigPaths {
-    let parsed =
-        EnvPaths::try_parse_from(std::iter::empty::<String>()).expect("no arguments always parse");
-    ConfigPaths::resolve(&parsed.paths)
+/// The paths named by the environment. An environment variable clap cannot take
+/// is a configuration error for the caller to report, never a panic.
+fn env_paths() -> Result<ConfigPaths, clap::Error> {
+    let parsed = EnvPaths::try_parse_from(std::iter::empty::<String>())?;
+    Ok(ConfigPaths::resolve(&parsed.paths))
 }
 
 /// `hosted-engine`'s entry point; returns the exit code.
@@ -55,7 +56,18 @@ pub fn main() -> i32 {
             print!("{USAGE}");
             EXIT_OK
         }
-        "--check-deployed" => check_deployed(&env_paths()),
+        "--check-deployed" => match env_paths() {
+            Ok(paths) => check_deployed(&paths),
+            Err(e) => {
+                // clap's rendering ends with a hint about `--help`, which means
+                // nothing for an environment variable: keep only the first line.
+                let rendered = e.to_string();
+                let first = rendered.lines().next().unwrap_or("bad environment");
+                let message = first.strip_prefix("error: ").unwrap_or(first);
+                eprintln!("hosted-engine: environment: {message}");
+                EXIT_CONFIG
+            }
+        },
         other => {
             eprintln!("Invalid option '{other}'");
             eprint!("{USAGE}");

@@ -82,30 +82,38 @@ impl ConfigPaths {
     }
 }
 
+/// Parses a path option without refusing an empty value: clap's own `PathBuf`
+/// parser rejects `HE_CONF=`, which [`ConfigPaths::resolve`] documents as "not
+/// given" (scripts commonly clear a variable by setting it empty).
+fn path_value() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
+}
+
 /// Command-line options (each with an environment variable) that move the
 /// configuration; flatten into a binary's arguments with `#[command(flatten)]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct ConfigPathArgs {
     /// Directory under which every default path is placed (for labs and tests).
-    #[arg(long, env = "HE_CONFIG_ROOT", value_name = "DIR")]
+    #[arg(long, env = "HE_CONFIG_ROOT", value_name = "DIR", value_parser = path_value())]
     pub config_root: Option<PathBuf>,
     /// hosted-engine.conf [default: /etc/ovirt-hosted-engine/hosted-engine.conf]
-    #[arg(long, env = "HE_CONF", value_name = "FILE")]
+    #[arg(long, env = "HE_CONF", value_name = "FILE", value_parser = path_value())]
     pub he_conf: Option<PathBuf>,
     /// agent.conf [default: /etc/ovirt-hosted-engine-ha/agent.conf]
-    #[arg(long, env = "HE_AGENT_CONF", value_name = "FILE")]
+    #[arg(long, env = "HE_AGENT_CONF", value_name = "FILE", value_parser = path_value())]
     pub agent_conf: Option<PathBuf>,
     /// ha.conf (local maintenance) [default: <state-dir>/ha.conf]
-    #[arg(long, env = "HE_HA_CONF", value_name = "FILE")]
+    #[arg(long, env = "HE_HA_CONF", value_name = "FILE", value_parser = path_value())]
     pub ha_conf: Option<PathBuf>,
     /// broker.conf (notifications) [default: <state-dir>/broker.conf]
-    #[arg(long, env = "HE_BROKER_CONF", value_name = "FILE")]
+    #[arg(long, env = "HE_BROKER_CONF", value_name = "FILE", value_parser = path_value())]
     pub broker_conf: Option<PathBuf>,
     /// Run-time directory for sockets [default: /run/ovirt-hosted-engine-ha]
-    #[arg(long, env = "HE_RUNTIME_DIR", value_name = "DIR")]
+    #[arg(long, env = "HE_RUNTIME_DIR", value_name = "DIR", value_parser = path_value())]
     pub runtime_dir: Option<PathBuf>,
     /// State directory [default: /var/lib/ovirt-hosted-engine-ha]
-    #[arg(long, env = "HE_STATE_DIR", value_name = "DIR")]
+    #[arg(long, env = "HE_STATE_DIR", value_name = "DIR", value_parser = path_value())]
     pub state_dir: Option<PathBuf>,
 }
 
@@ -129,5 +137,20 @@ mod tests {
         assert_eq!(paths.runtime_dir, Path::new(DEFAULT_RUNTIME_DIR));
         assert_eq!(paths.state_dir, Path::new(DEFAULT_STATE_DIR));
         assert_eq!(ConfigPaths::resolve(&ConfigPathArgs::default()), paths);
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        paths: ConfigPathArgs,
+    }
+
+    #[test]
+    fn empty_values_parse_and_count_as_not_given() {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["x", "--he-conf", "", "--state-dir=", "--config-root="])
+            .expect("empty path values parse");
+        assert_eq!(cli.paths.he_conf, Some(PathBuf::new()));
+        assert_eq!(ConfigPaths::resolve(&cli.paths), ConfigPaths::default());
     }
 }
