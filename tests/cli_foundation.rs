@@ -232,3 +232,69 @@ fn lab_demo_runs_and_cleans_up() {
     assert!(stdout.contains("lease=held/1"), "{stdout}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// Runs `bin` with stdout on a pipe whose read end is already closed, as with
+/// `bin | true`: every write to stdout fails with EPIPE.
+fn run_into_closed_pipe(bin: &str, args: &[&str], configure: impl Fn(&mut Command)) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut command = Command::new(bin);
+    configure(&mut command);
+    command.args(args).stdout(writer).output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_is_a_clean_exit() {
+    let root = tempfile::tempdir().unwrap();
+    write_he_conf(root.path(), DEPLOYED);
+    let with_root = |command: &mut Command| {
+        command
+            .env("HE_CONFIG_ROOT", root.path())
+            .env_remove("HE_CONF");
+    };
+    let cases: [(&str, &[&str], i32); 4] = [
+        (HOSTED_ENGINE, &["--help"], 0),
+        (HOSTED_ENGINE, &["--check-deployed"], 0),
+        (AGENT, &["--check-config"], 0),
+        (AGENT, &["--help"], 0),
+    ];
+    for (bin, args, code) in cases {
+        let out = run_into_closed_pipe(bin, args, with_root);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{bin} {args:?}: {stderr}");
+        assert_eq!(stderr, "", "{bin} {args:?}");
+    }
+}
+
+#[test]
+fn lab_demo_into_a_closed_pipe_exits_cleanly_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_into_closed_pipe(LAB, &["demo"], |command| {
+        command.env("TMPDIR", tmp.path());
+    });
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // The volume tools too.
+    let volume = tmp.path().join("v.metadata");
+    let volume_arg = volume.to_str().unwrap();
+    for args in [
+        ["volume", "init", volume_arg],
+        ["volume", "dump", volume_arg],
+    ] {
+        let out = run_into_closed_pipe(LAB, &args, |_| {});
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+    }
+}

@@ -4,6 +4,8 @@
 //! --check-config` are real; the rest of the reference surface
 //! (`reference/ovirt-compat.md` section 8) arrives with the agent.
 
+use std::io::{self, Write};
+
 use clap::Parser;
 
 use crate::config::{ConfFile, Config, ConfigPathArgs, ConfigPaths, ErrorKind, HostedEngineConf};
@@ -52,10 +54,7 @@ pub fn main() -> i32 {
         return EXIT_FAILURE;
     };
     match command.as_str() {
-        "--help" | "-h" => {
-            print!("{USAGE}");
-            EXIT_OK
-        }
+        "--help" | "-h" => answer("hosted-engine", USAGE, EXIT_OK),
         "--check-deployed" => match env_paths() {
             Ok(paths) => check_deployed(&paths),
             Err(e) => {
@@ -79,18 +78,13 @@ pub fn main() -> i32 {
 /// `--check-deployed`: deployed means `hosted-engine.conf` names the engine VM
 /// (`vmid`), as in the reference.
 fn check_deployed(paths: &ConfigPaths) -> i32 {
+    const DEPLOYED: &str = "The hosted engine has been deployed\n";
+    const NOT_DEPLOYED: &str = "The hosted engine has not been deployed\n";
     match HostedEngineConf::load(&paths.he_conf) {
-        Ok(conf) if conf.is_deployed() => {
-            println!("The hosted engine has been deployed");
-            EXIT_OK
-        }
-        Ok(_) => {
-            println!("The hosted engine has not been deployed");
-            EXIT_FAILURE
-        }
+        Ok(conf) if conf.is_deployed() => answer("hosted-engine", DEPLOYED, EXIT_OK),
+        Ok(_) => answer("hosted-engine", NOT_DEPLOYED, EXIT_FAILURE),
         Err(errors) if errors.has_kind(ErrorKind::NotFound) => {
-            println!("The hosted engine has not been deployed");
-            EXIT_FAILURE
+            answer("hosted-engine", NOT_DEPLOYED, EXIT_FAILURE)
         }
         Err(errors) => {
             eprintln!("hosted-engine: {errors}");
@@ -136,8 +130,8 @@ pub fn agent_main() -> i32 {
     }
     match Config::load(&paths) {
         Ok(config) => {
-            println!(
-                "configuration valid: {} (host id {}), metadata volume {}",
+            let text = format!(
+                "configuration valid: {} (host id {}), metadata volume {}\n",
                 paths.he_conf.display(),
                 config.hosted_engine.host_id,
                 config
@@ -145,12 +139,36 @@ pub fn agent_main() -> i32 {
                     .metadata_volume_path()
                     .map_or_else(|e| format!("unknown ({e})"), |p| p.display().to_string())
             );
-            EXIT_OK
+            answer("ovirt-ha-agent", &text, EXIT_OK)
         }
         Err(errors) => {
             for error in &errors.0 {
                 eprintln!("ovirt-ha-agent: {error}");
             }
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// Writes `text` to stdout through its lock. A closed pipe (`| head`, `| true`)
+/// is not an error: nobody is reading, so it counts as written (STYLE.md: a
+/// broken pipe is a clean exit).
+pub fn write_stdout(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Prints a command's answer and returns its exit code; if stdout fails for any
+/// reason but a closed pipe, says so on stderr and fails instead (never report an
+/// answer that was not delivered).
+fn answer(program: &str, text: &str, code: i32) -> i32 {
+    match write_stdout(text) {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("{program}: stdout: {e}");
             EXIT_FAILURE
         }
     }

@@ -81,6 +81,8 @@ pub fn main() -> i32 {
     };
     match run(args) {
         Ok(()) => EXIT_OK,
+        // Nobody reads our output any more (`| head`): a clean end.
+        Err(e) if is_broken_pipe(&e) => EXIT_OK,
         Err(e) => {
             eprintln!("he-lab: {e:#}");
             EXIT_FAILURE
@@ -88,20 +90,33 @@ pub fn main() -> i32 {
     }
 }
 
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn run(args: LabArgs) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
     match args.command {
-        LabCommand::Demo => volume::demo(),
+        LabCommand::Demo => volume::demo(&mut out)?,
         LabCommand::Volume(VolumeCommand::Init {
             path,
             force,
             timeout_secs,
-        }) => volume::init(&path, force, secs(timeout_secs)?),
+        }) => volume::init(&path, force, secs(timeout_secs)?, &mut out)?,
         LabCommand::Volume(VolumeCommand::Dump {
             path,
             format,
             timeout_secs,
-        }) => dump_volume(&path, format, secs(timeout_secs)?, &mut std::io::stdout()),
+        }) => dump_volume(&path, format, secs(timeout_secs)?, &mut out)?,
     }
+    // Stdout is line-buffered: flush a partial last line here so that a failure
+    // to write it is reported rather than lost at exit.
+    std::io::Write::flush(&mut out)?;
+    Ok(())
 }
 
 fn secs(value: f64) -> anyhow::Result<std::time::Duration> {

@@ -1,7 +1,7 @@
 //! `he-lab volume ...` and the foundation-stage `he-lab demo`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -21,9 +21,14 @@ pub enum DumpFormat {
     Json,
 }
 
-pub fn init(path: &Path, force: bool, timeout: Duration) -> anyhow::Result<()> {
+pub fn init(
+    path: &Path,
+    force: bool,
+    timeout: Duration,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     init_volume(path, force, timeout)?;
-    println!("{}: metadata volume initialised", path.display());
+    writeln!(out, "{}: metadata volume initialised", path.display())?;
     Ok(())
 }
 
@@ -174,22 +179,56 @@ fn demo_hosts() -> [DemoHost; 3] {
     ]
 }
 
-/// Writes three hosts' slots, each through its own store as separate agents
-/// would, then reads the area back once and shows it.
-pub fn demo() -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("he-lab-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let result = demo_in(&dir);
-    let cleanup = std::fs::remove_dir_all(&dir);
-    result?;
-    cleanup.with_context(|| format!("removing {}", dir.display()))
+/// The demo's temporary directory: removed when dropped, so that no way out of
+/// the demo (an error, a closed stdout, a panic) leaves it behind.
+struct DemoDir {
+    path: PathBuf,
+    removed: bool,
 }
 
-fn demo_in(dir: &Path) -> anyhow::Result<()> {
+impl DemoDir {
+    fn create() -> anyhow::Result<DemoDir> {
+        let path = std::env::temp_dir().join(format!("he-lab-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(DemoDir {
+            path,
+            removed: false,
+        })
+    }
+
+    /// Removes the directory now, reporting a failure (drop cannot).
+    fn remove(mut self) -> anyhow::Result<()> {
+        self.removed = true;
+        std::fs::remove_dir_all(&self.path)
+            .with_context(|| format!("removing {}", self.path.display()))
+    }
+}
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Writes three hosts' slots, each through its own store as separate agents
+/// would, then reads the area back once and shows it on `out`.
+pub fn demo(out: &mut dyn Write) -> anyhow::Result<()> {
+    let dir = DemoDir::create()?;
+    demo_in(&dir.path, out)?;
+    dir.remove()
+}
+
+fn demo_in(dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(5);
     let path = dir.join("hosted-engine.metadata");
     init_volume(&path, false, timeout)?;
-    println!("he-lab demo: shared metadata volume {}", path.display());
+    writeln!(
+        out,
+        "he-lab demo: shared metadata volume {}",
+        path.display()
+    )?;
     let wall_now_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -220,17 +259,18 @@ fn demo_in(dir: &Path) -> anyhow::Result<()> {
         };
         let slot = encode_host_slot(host.id, &record, &build_extra(&record, &ctx))?;
         MetadataStore::open(&path, timeout).write_slot(host.id, &slot)?;
-        println!(
+        writeln!(
+            out,
             "host{}.lab wrote slot {} ({}, lease {})",
             host.id,
             host.id,
             host.state,
             host.lease.kind.as_str()
-        );
+        )?;
     }
     let mut global = GlobalBlock::new();
     global.set_maintenance(false);
     MetadataStore::open(&path, timeout).write_slot(0, &*global.encode()?)?;
-    println!("\nOne read of the whole area, decoded slot by slot:");
-    dump_volume(&path, DumpFormat::Text, timeout, &mut std::io::stdout())
+    writeln!(out, "\nOne read of the whole area, decoded slot by slot:")?;
+    dump_volume(&path, DumpFormat::Text, timeout, out)
 }
