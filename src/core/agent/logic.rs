@@ -1,0 +1,472 @@
+//! Each state's own logic (`reference/ovirt-compat.md` section 5) with the
+//! deliberate improvements of DESIGN.md, and the lease bookkeeping around it.
+
+use super::{Agent, Facts, Observation, VmAction};
+use crate::core::classify::{LocalVm, VmManagerStatus};
+use crate::core::lease::{Blocker, ClaimOutcome, Phase};
+use crate::core::state::State;
+use crate::metadata::{Health, HostId, VmStatus};
+
+/// The score lead that makes a running engine move to a better host (section 5).
+const SCORE_LEAD_TO_MIGRATE: u32 = 800;
+
+/// A state's verdict: next state, why, and whether to run again at once (NOWAIT).
+type Verdict = (State, String, bool);
+
+impl Agent {
+    fn stay(&self) -> Verdict {
+        (self.state, String::new(), false)
+    }
+
+    pub(super) fn logic(&mut self, obs: &Observation<'_>, facts: &Facts) -> Verdict {
+        match self.state {
+            State::StartState => (State::ReinitializeFSM, "agent started".into(), true),
+            State::ReinitializeFSM if facts.vm_here => (
+                State::EngineStarting,
+                "engine VM runs on this host".into(),
+                true,
+            ),
+            State::ReinitializeFSM => {
+                (State::EngineDown, "engine VM not on this host".into(), true)
+            }
+            State::EngineDown => self.engine_down(obs, facts),
+            State::EngineStart => self.engine_start(facts),
+            State::EngineStarting => self.engine_starting(obs, facts),
+            State::EngineUp | State::EngineUpBadHealth => self.engine_up(obs, facts),
+            State::EngineMaybeAway => self.engine_maybe_away(facts),
+            State::EngineUnexpectedlyDown if facts.status.vm == VmStatus::Up => {
+                (State::EngineUp, "engine VM up again here".into(), false)
+            }
+            State::EngineUnexpectedlyDown => self.stay(),
+            State::EngineStop => self.engine_stop(facts),
+            State::EngineForceStop => self.engine_force_stop(facts),
+            State::GlobalMaintenance => self.global_maintenance(facts),
+            State::LocalMaintenance if !facts.local_maintenance => (
+                State::ReinitializeFSM,
+                "local maintenance cleared".into(),
+                true,
+            ),
+            State::UnknownLocalVmState if !facts.vm_unknown => (
+                State::ReinitializeFSM,
+                "local VM state known again".into(),
+                true,
+            ),
+            State::LocalMaintenance | State::UnknownLocalVmState | State::AgentStopped => {
+                self.stay()
+            }
+        }
+    }
+
+    fn engine_down(&mut self, obs: &Observation<'_>, facts: &Facts) -> Verdict {
+        let me = self.cfg.host_id;
+        if facts.vm_here && facts.status.vm == VmStatus::Up {
+            return (
+                State::EngineStarting,
+                "engine VM runs on this host".into(),
+                true,
+            );
+        }
+        if let Some((host, rank)) = facts.best
+            && host != me
+            && rank >= 2
+        {
+            return self.stay();
+        }
+        if self.manual_start.is_some() {
+            return (State::EngineStart, "manual start".into(), true);
+        }
+        if !facts.history {
+            return self.stay();
+        }
+        let mine = self.score_in(obs, State::EngineDown).score;
+        if mine == 0 {
+            return self.stay();
+        }
+        match better_candidate(me, mine, facts) {
+            Some(_) => self.stay(),
+            None => (
+                State::EngineStart,
+                format!("no better host to start the engine VM (score {mine})"),
+                true,
+            ),
+        }
+    }
+
+    fn engine_start(&mut self, facts: &Facts) -> Verdict {
+        if facts.vm_here {
+            return (
+                State::EngineStarting,
+                "engine VM already runs on this host".into(),
+                false,
+            );
+        }
+        match self.lease.phase() {
+            Phase::Holding { epoch } => self.start_vm(epoch, "lease held"),
+            Phase::Idle => match self.lease.may_claim(self.now, &self.liveness) {
+                Ok(()) => {
+                    let claim = self.lease.claim(self.now);
+                    self.say(format!(
+                        "claiming the engine VM lease (epoch {})",
+                        claim.epoch
+                    ));
+                    self.stay()
+                }
+                Err(Blocker::Taken { host, state }) => self.give_up_start(format!(
+                    "engine VM lease {} by host {host} (epoch {})",
+                    if state.kind == crate::metadata::LeaseKind::Held {
+                        "held"
+                    } else {
+                        "claimed"
+                    },
+                    state.epoch
+                )),
+                Err(Blocker::NotIdle) => unreachable!("phase is Idle"),
+            },
+            Phase::Claiming { .. } => match self.lease.settle(self.now, &self.liveness) {
+                ClaimOutcome::Pending => self.stay(),
+                ClaimOutcome::Won { epoch } => self.start_vm(epoch, "lease won"),
+                ClaimOutcome::Lost { reason } => {
+                    self.give_up_start(format!("lost the engine VM lease: {reason}"))
+                }
+            },
+        }
+    }
+
+    fn start_vm(&mut self, epoch: u64, why: &str) -> Verdict {
+        let paused = self.manual_start.unwrap_or(false);
+        self.pending.push(VmAction::Start { paused, epoch });
+        (
+            State::EngineStarting,
+            format!("{why} (epoch {epoch}), starting the engine VM"),
+            false,
+        )
+    }
+
+    fn give_up_start(&mut self, why: String) -> Verdict {
+        if self.manual_start.take().is_some() {
+            self.say("manual start abandoned".into());
+        }
+        self.restarting_locally = false;
+        (State::EngineDown, why, false)
+    }
+
+    fn engine_starting(&mut self, obs: &Observation<'_>, facts: &Facts) -> Verdict {
+        if facts.vm_here {
+            if facts.status.vm == VmStatus::Up && facts.status.health == Health::Good {
+                self.manual_start = None;
+                self.restarting_locally = false;
+                return (State::EngineUp, "engine healthy".into(), false);
+            }
+            return self.stay();
+        }
+        if vm_definitely_down(&obs.local_vm) {
+            self.record_failed_start();
+            self.manual_start = None;
+            if std::mem::take(&mut self.restarting_locally) {
+                return (
+                    State::EngineUnexpectedlyDown,
+                    "local restart failed, handing the engine over".into(),
+                    false,
+                );
+            }
+            return (
+                State::EngineForceStop,
+                "engine VM went down while starting".into(),
+                true,
+            );
+        }
+        (
+            State::EngineMaybeAway,
+            "engine VM not seen on this host".into(),
+            false,
+        )
+    }
+
+    fn engine_up(&mut self, obs: &Observation<'_>, facts: &Facts) -> Verdict {
+        let me = self.cfg.host_id;
+        match facts.status.vm {
+            VmStatus::DownUnexpected => return self.crashed(),
+            VmStatus::Down | VmStatus::DownMissing | VmStatus::Unknown => {
+                return (
+                    State::EngineMaybeAway,
+                    "engine VM not running on this host".into(),
+                    false,
+                );
+            }
+            VmStatus::Up => {}
+        }
+        let my_rank = facts.status.rank();
+        if let Some((host, rank)) = facts.best
+            && host != me
+            && rank > my_rank
+        {
+            return (
+                State::EngineStop,
+                format!("a better engine runs on host {host}"),
+                false,
+            );
+        }
+        let mine = self.score_in(obs, self.state).score;
+        let lead = mine.saturating_add(SCORE_LEAD_TO_MIGRATE);
+        if let Some((host, peer)) = facts
+            .alive
+            .iter()
+            .find(|(_, p)| !p.local_maintenance && !p.stopped && p.score >= lead)
+        {
+            return (
+                State::EngineStop,
+                format!(
+                    "host {host} scores {} against our {mine}, moving the engine",
+                    peer.score
+                ),
+                false,
+            );
+        }
+        if facts.status.health == Health::Good {
+            if self.state == State::EngineUpBadHealth {
+                return (State::EngineUp, "engine healthy again".into(), false);
+            }
+            return self.stay();
+        }
+        self.bad_health(obs, facts)
+    }
+
+    /// Bad health while the VM runs: recovery command first (improvement 2), no
+    /// stop during a cluster-wide network outage (improvement 4), else stop after
+    /// `bad_health_timeout`.
+    fn bad_health(&mut self, obs: &Observation<'_>, facts: &Facts) -> Verdict {
+        let reason = facts.status.reason.clone().unwrap_or_default();
+        if self.state == State::EngineUp {
+            self.bad_since = Some(self.now);
+            self.run_recovery_once();
+            return (
+                State::EngineUpBadHealth,
+                format!("engine health bad: {reason}"),
+                false,
+            );
+        }
+        if cluster_network_outage(obs, facts) {
+            if self.bad_since.is_some() {
+                self.say(
+                    "every live host's gateway test fails: not stopping the engine for bad health"
+                        .into(),
+                );
+            }
+            self.bad_since = None;
+            return self.stay();
+        }
+        let since = *self.bad_since.get_or_insert(self.now);
+        self.run_recovery_once();
+        let timeout = self.cfg.timings.bad_health_timeout_ms;
+        if self.now.since(since) >= timeout {
+            // Counted like a failed start so that a healthier host is preferred
+            // for the restart (test plan cases 1 and 2: "on another host").
+            self.record_failed_start();
+            return (
+                State::EngineStop,
+                format!("engine unhealthy for {} s ({reason})", timeout / 1000),
+                false,
+            );
+        }
+        self.stay()
+    }
+
+    fn run_recovery_once(&mut self) {
+        if self.cfg.recovery_configured && !self.recovery_ran {
+            self.recovery_ran = true;
+            self.say("running the engine recovery command".into());
+            self.pending.push(VmAction::RunRecovery);
+        }
+    }
+
+    /// The engine VM died here: restart it here first while the lease is still
+    /// ours and attempts remain (improvement 1, test plan case 3).
+    fn crashed(&mut self) -> Verdict {
+        let window = self.cfg.timings.retry_window_ms;
+        let now = self.now;
+        self.local_restarts.retain(|t| now.since(*t) <= window);
+        let attempts = self.local_restarts.len() as u32;
+        let max = self.cfg.timings.local_restart_attempts_max;
+        let holding = matches!(self.lease.phase(), Phase::Holding { .. });
+        if holding && attempts < max {
+            self.local_restarts.push(now);
+            self.restarting_locally = true;
+            return (
+                State::EngineStart,
+                format!(
+                    "engine VM crashed, restarting it on this host (attempt {} of {max})",
+                    attempts + 1
+                ),
+                true,
+            );
+        }
+        (
+            State::EngineUnexpectedlyDown,
+            "engine VM crashed".into(),
+            false,
+        )
+    }
+
+    fn engine_maybe_away(&mut self, facts: &Facts) -> Verdict {
+        let me = self.cfg.host_id;
+        match facts.status.vm {
+            VmStatus::Up => (State::EngineUp, "engine VM runs here again".into(), false),
+            VmStatus::DownUnexpected => self.crashed(),
+            VmStatus::Down => (
+                State::EngineDown,
+                "engine VM down on this host".into(),
+                false,
+            ),
+            _ => match facts.best {
+                Some((host, rank)) if host != me && rank >= 2 => (
+                    State::EngineDown,
+                    format!("engine VM up on host {host}"),
+                    false,
+                ),
+                _ => self.stay(),
+            },
+        }
+    }
+
+    fn engine_stop(&mut self, facts: &Facts) -> Verdict {
+        if !facts.vm_here {
+            return (State::EngineDown, "engine VM stopped".into(), false);
+        }
+        if facts.status.detail == VmManagerStatus::Paused.as_str() {
+            return (State::EngineForceStop, "engine VM paused".into(), true);
+        }
+        if !self.stop_sent {
+            self.stop_sent = true;
+            self.say("shutting the engine VM down".into());
+            self.pending.push(VmAction::Shutdown);
+        }
+        self.stay()
+    }
+
+    fn engine_force_stop(&mut self, facts: &Facts) -> Verdict {
+        if !facts.vm_here {
+            return (State::EngineDown, "engine VM is down".into(), false);
+        }
+        if !self.stop_sent {
+            self.stop_sent = true;
+            self.say("powering the engine VM off".into());
+            self.pending.push(VmAction::PowerOff);
+        }
+        self.stay()
+    }
+
+    fn global_maintenance(&mut self, facts: &Facts) -> Verdict {
+        if !facts.global_maintenance {
+            return (
+                State::ReinitializeFSM,
+                "global maintenance cleared".into(),
+                true,
+            );
+        }
+        if self.manual_start.is_some() && !facts.vm_here && !facts.local_maintenance {
+            return (
+                State::EngineStart,
+                "manual start in global maintenance".into(),
+                true,
+            );
+        }
+        self.stay()
+    }
+
+    /// Keeps the lease in step with the state and the VM after the state logic.
+    pub(super) fn reconcile_lease(&mut self, facts: &Facts) {
+        let stopping = matches!(self.state, State::EngineStop | State::EngineForceStop);
+        match self.lease.phase() {
+            Phase::Holding { epoch } => {
+                if !self.state.wants_vm() && !facts.vm_here && !facts.vm_unknown {
+                    self.lease.release();
+                    self.say(format!("engine VM lease released (epoch {epoch})"));
+                }
+            }
+            Phase::Claiming { .. } if self.state == State::EngineStart => {}
+            Phase::Claiming { .. } if facts.vm_here && !stopping => self.settle_adoption(),
+            Phase::Claiming { epoch, .. } => {
+                self.lease.release();
+                self.say(format!("engine VM lease claim withdrawn (epoch {epoch})"));
+            }
+            Phase::Idle if facts.vm_here && !stopping && self.state != State::EngineStart => {
+                self.adopt_or_fence();
+            }
+            Phase::Idle => {}
+        }
+    }
+
+    /// The VM runs here but we do not hold the lease (it was started outside the
+    /// agent): take the lease if it is free, else power the VM off.
+    fn adopt_or_fence(&mut self) {
+        match self.lease.may_claim(self.now, &self.liveness) {
+            Ok(()) => {
+                let claim = self.lease.claim(self.now);
+                self.say(format!(
+                    "engine VM runs here without the lease: claiming it (epoch {})",
+                    claim.epoch
+                ));
+            }
+            Err(Blocker::Taken { host, .. }) => self.force_stop(format!(
+                "engine VM runs here while host {host} holds the lease"
+            )),
+            Err(Blocker::NotIdle) => unreachable!("phase is Idle"),
+        }
+    }
+
+    fn settle_adoption(&mut self) {
+        match self.lease.settle(self.now, &self.liveness) {
+            ClaimOutcome::Pending => {}
+            ClaimOutcome::Won { epoch } => {
+                self.say(format!(
+                    "engine VM lease taken for the running VM (epoch {epoch})"
+                ));
+            }
+            ClaimOutcome::Lost { reason } => {
+                self.force_stop(format!("lost the lease for the running VM: {reason}"))
+            }
+        }
+    }
+
+    pub(super) fn force_stop(&mut self, why: String) {
+        self.say(format!(
+            "{} -> {}: {why}",
+            self.state,
+            State::EngineForceStop
+        ));
+        self.enter(State::EngineForceStop);
+        self.stop_sent = true;
+        if !self.pending.contains(&VmAction::PowerOff) {
+            self.pending.push(VmAction::PowerOff);
+        }
+    }
+}
+
+/// A VM manager answer that says the VM is not running here.
+fn vm_definitely_down(vm: &LocalVm) -> bool {
+    matches!(
+        vm,
+        LocalVm::NotPresent
+            | LocalVm::Present {
+                status: VmManagerStatus::Down,
+                ..
+            }
+    )
+}
+
+/// The alive host that should start the engine before us, if any: a higher
+/// score, or the same score and a lower host id (improvement 5: a deterministic
+/// order instead of the reference's start race on equal scores).
+fn better_candidate(me: HostId, mine: u32, facts: &Facts) -> Option<HostId> {
+    facts
+        .alive
+        .iter()
+        .filter(|(_, p)| !p.local_maintenance && !p.stopped && p.score > 0)
+        .find(|(id, p)| p.score > mine || (p.score == mine && *id < me))
+        .map(|(id, _)| *id)
+}
+
+/// Every live host's gateway test fails, ours included (improvement 4).
+fn cluster_network_outage(obs: &Observation<'_>, facts: &Facts) -> bool {
+    obs.sensors.gateway_probes_ok == Some(0) && facts.alive.iter().all(|(_, p)| p.gateway_down)
+}

@@ -1,0 +1,546 @@
+//! One host's decision core: what it saw in, what to publish and do out.
+//!
+//! Each loop the shell calls [`Agent::step`] with one [`Observation`] and gets a
+//! [`Decision`]: the slot to publish, log lines and notifications. It publishes
+//! the slot, then calls [`Agent::after_publish`] with the outcome and gets the VM
+//! actions to run now. That split is the ordering rule of the lease: a VM start is
+//! only ever handed out after the publish that renewed a held lease succeeded in
+//! the same loop; stops and power-offs are handed out whatever the outcome,
+//! because stopping the engine is always safe.
+
+mod logic;
+mod publish;
+
+use std::collections::BTreeMap;
+
+use crate::config::{ScoreConf, Timings};
+use crate::core::classify::{LocalVm, VmManagerStatus, best_engine, classify};
+use crate::core::lease::{Lease, LeaseTimings, Phase};
+use crate::core::liveness::PeerLiveness;
+use crate::core::score::ScoreBreakdown;
+use crate::core::state::State;
+use crate::core::time::Millis;
+use crate::metadata::{Area, EngineStatus, Extra, HostId, HostRecord, LeaseState, VmStatus};
+
+/// Our extra key: the gateway test result, `<ok>/<total>` or `unknown`, so that
+/// every host can tell a cluster-wide network outage from its own.
+pub const GATEWAY_KEY: &str = "gateway";
+/// Our extra key: the score breakdown in one line.
+pub const SCORE_DETAIL_KEY: &str = "score-detail";
+/// NOWAIT transitions followed within one step at most (the reference's chains
+/// are at most three long; more means a loop in the table).
+const NOWAIT_CHAIN_MAX: usize = 8;
+/// Failed start times remembered (the retry rule needs a handful).
+const FAILED_STARTS_MAX: usize = 16;
+
+/// What the core needs to know about its host that does not change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CoreConfig {
+    pub host_id: HostId,
+    pub hostname: String,
+    pub score: ScoreConf,
+    pub timings: Timings,
+    pub engine_memory_mib: u64,
+    pub conf_on_shared_storage: bool,
+    /// Whether an engine-service recovery command is configured (improvement 2).
+    pub recovery_configured: bool,
+}
+
+/// The monitors' latest values.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sensors {
+    pub liveliness_ok: Option<bool>,
+    pub gateway_probes_ok: Option<u32>,
+    pub bridge_up: Option<bool>,
+    pub cpu_load: Option<f64>,
+    pub free_memory_mib: Option<u64>,
+}
+
+/// An operator's request through the agent's socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// `--vm-start` / `--vm-start-paused`: through the lease, like any start.
+    StartVm { paused: bool },
+    /// `--vm-shutdown`.
+    ShutdownVm,
+    /// `--vm-poweroff`.
+    PowerOffVm,
+}
+
+/// Something the shell does to the engine VM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmAction {
+    /// Start the VM, handing it the lease epoch (the fencing token).
+    Start { paused: bool, epoch: u64 },
+    /// Graceful shutdown (the guest gets its grace period).
+    Shutdown,
+    /// Forced power-off.
+    PowerOff,
+    /// Run the configured engine-service recovery command.
+    RunRecovery,
+}
+
+/// How a [`VmAction`] ended, reported in the next observation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActionResult {
+    pub action: VmAction,
+    pub ok: bool,
+}
+
+/// Everything one loop observed. `area` is `None` when the metadata read failed.
+#[derive(Clone, Debug)]
+pub struct Observation<'a> {
+    /// When the metadata read started, on the monotonic clock.
+    pub now: Millis,
+    /// Wall clock (Unix seconds) and its offset from UTC: shown in the metadata,
+    /// never used to decide.
+    pub wall_unix: i64,
+    pub utc_offset_secs: i32,
+    pub area: Option<&'a Area>,
+    pub local_vm: LocalVm,
+    pub sensors: Sensors,
+    pub local_maintenance: bool,
+    pub requests: Vec<Request>,
+    pub results: Vec<ActionResult>,
+}
+
+/// What one step decided.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub record: HostRecord,
+    pub extra: Extra,
+    pub score: ScoreBreakdown,
+    /// State transitions of this step, in order (for notifications).
+    pub transitions: Vec<(State, State)>,
+    pub log: Vec<String>,
+    /// Wait this long before the next loop (0 after a NOWAIT chain that ended in
+    /// a state that wants to run again at once).
+    pub next_loop_ms: u64,
+}
+
+/// One peer as read from its slot.
+#[derive(Clone, Debug, PartialEq)]
+struct Peer {
+    score: u32,
+    status: Option<EngineStatus>,
+    local_maintenance: bool,
+    stopped: bool,
+    gateway_down: bool,
+}
+
+/// Facts of one step, computed once before the state logic.
+struct Facts {
+    status: EngineStatus,
+    /// The VM runs here in a state other than Down.
+    vm_here: bool,
+    /// The VM manager could not be queried.
+    vm_unknown: bool,
+    /// The best engine: host and rank (rank >= 2 means it is up).
+    best: Option<(HostId, u8)>,
+    history: bool,
+    global_maintenance: bool,
+    local_maintenance: bool,
+    /// Alive peers, by id.
+    alive: Vec<(HostId, Peer)>,
+}
+
+/// One host's decision core.
+#[derive(Clone, Debug)]
+pub struct Agent {
+    cfg: CoreConfig,
+    state: State,
+    entered: Millis,
+    liveness: PeerLiveness,
+    lease: Lease,
+    peers: BTreeMap<HostId, Peer>,
+    global_maintenance: bool,
+    /// The last classification other than `unknown` (classification history).
+    last_status: Option<EngineStatus>,
+    failed_starts: Vec<Millis>,
+    local_restarts: Vec<Millis>,
+    /// The current start is a local restart after a crash (improvement 1).
+    restarting_locally: bool,
+    /// A manual start is in progress (may bypass score and global maintenance).
+    manual_start: Option<bool>,
+    /// Bad health began at this time (reset during a cluster network outage).
+    bad_since: Option<Millis>,
+    recovery_ran: bool,
+    stop_sent: bool,
+    pending: Vec<VmAction>,
+    last_host_ts: u64,
+    started_ts: u64,
+    now: Millis,
+    log: Vec<String>,
+}
+
+impl Agent {
+    /// A core starting at `now`. `own_lease` is what this host's slot said at
+    /// start-up and `vm_running` whether the engine VM runs here: an agent that
+    /// restarts under a running VM keeps holding its lease (test plan case 7).
+    pub fn new(
+        cfg: CoreConfig,
+        now: Millis,
+        own_lease: Option<LeaseState>,
+        vm_running: bool,
+    ) -> Agent {
+        assert!(cfg.host_id >= 1, "host id 0");
+        let mut lease = Lease::new(cfg.host_id, LeaseTimings::from_timings(&cfg.timings));
+        lease.adopt(own_lease, vm_running);
+        Agent {
+            liveness: PeerLiveness::new(now),
+            lease,
+            state: State::StartState,
+            entered: now,
+            peers: BTreeMap::new(),
+            global_maintenance: false,
+            last_status: None,
+            failed_starts: Vec::new(),
+            local_restarts: Vec::new(),
+            restarting_locally: false,
+            manual_start: None,
+            bad_since: None,
+            recovery_ran: false,
+            stop_sent: false,
+            pending: Vec::new(),
+            last_host_ts: 0,
+            started_ts: now.as_secs(),
+            now,
+            log: Vec::new(),
+            cfg,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn lease(&self) -> &Lease {
+        &self.lease
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.cfg
+    }
+
+    pub fn liveness(&self) -> &PeerLiveness {
+        &self.liveness
+    }
+
+    fn say(&mut self, line: String) {
+        self.log.push(line);
+    }
+
+    /// One loop: ingest the observation, run the state machine, build the slot.
+    pub fn step(&mut self, obs: &Observation<'_>) -> Decision {
+        assert!(obs.now >= self.now, "monotonic time went back");
+        self.now = obs.now;
+        self.pending.clear();
+        if let Some(area) = obs.area {
+            self.ingest(area);
+        }
+        self.take_results(&obs.results);
+        let facts = self.facts(obs);
+        self.take_requests(obs, &facts);
+        let mut transitions = Vec::new();
+        let mut nowait = self.run_states(obs, &facts, &mut transitions);
+        self.reconcile_lease(&facts);
+        if matches!(self.lease.phase(), Phase::Claiming { .. }) {
+            nowait = false;
+        }
+        let score = self.score(obs);
+        let (record, extra) = self.publication(obs, &facts, &score);
+        Decision {
+            record,
+            extra,
+            score,
+            transitions,
+            log: std::mem::take(&mut self.log),
+            next_loop_ms: if nowait { 0 } else { self.cfg.timings.loop_ms },
+        }
+    }
+
+    /// Reports how the publish of this step's slot went; returns the VM actions
+    /// to run now. `started`/`ended` bracket the write on the monotonic clock.
+    pub fn after_publish(&mut self, started: Millis, ended: Millis, ok: bool) -> Vec<VmAction> {
+        self.lease.published(started, ended, ok);
+        let mut actions = std::mem::take(&mut self.pending);
+        let valid = self.lease.valid(ended);
+        actions.retain(|a| match a {
+            VmAction::Start { .. } => ok && valid,
+            _ => true,
+        });
+        if self.lease.must_fence(ended) {
+            // Self-fence: the lease can no longer be renewed, and others will
+            // take it after lease_dead; the VM must be down before then.
+            self.say(format!(
+                "self-fence: lease epoch {} not renewed for {} ms, powering the engine VM off",
+                self.lease.epoch(),
+                self.cfg.timings.lease_fail_ms
+            ));
+            self.lease.release();
+            self.say(format!(
+                "{} -> {}: self-fence",
+                self.state,
+                State::EngineForceStop
+            ));
+            self.enter(State::EngineForceStop);
+            self.stop_sent = true;
+            if !actions.contains(&VmAction::PowerOff) {
+                actions.push(VmAction::PowerOff);
+            }
+        }
+        actions
+    }
+
+    /// Log lines produced by [`Agent::after_publish`] (fencing).
+    pub fn drain_log(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.log)
+    }
+
+    /// The slot to publish when the agent stops cleanly (AgentStopped: score 0,
+    /// `stopped=1`). The lease stays as it is: a VM left running keeps its lease.
+    pub fn stopped_publication(
+        &mut self,
+        now: Millis,
+        wall_unix: i64,
+        utc_offset_secs: i32,
+    ) -> (HostRecord, Extra) {
+        self.now = self.now.max(now);
+        self.enter(State::AgentStopped);
+        let status = self
+            .last_status
+            .clone()
+            .unwrap_or_else(|| classify(&LocalVm::NotPresent, None, None));
+        let record = self.record(0, &status);
+        let extra = self.extra(
+            &record,
+            (wall_unix, utc_offset_secs),
+            "unknown",
+            "agent stopped",
+        );
+        (record, extra)
+    }
+}
+
+/// Pieces of `step`, in the order it runs them.
+impl Agent {
+    fn ingest(&mut self, area: &Area) {
+        if let Ok(global) = &area.global
+            && let Ok(on) = global.maintenance()
+        {
+            self.global_maintenance = on;
+        }
+        let me = self.cfg.host_id;
+        let seen: Vec<HostId> = area.hosts.keys().copied().collect();
+        for (&id, slot) in &area.hosts {
+            // Invalid slots are not observed: their last valid view stays.
+            let Ok(slot) = slot else { continue };
+            if id == me {
+                continue;
+            }
+            self.liveness.observe(self.now, id, slot.record.host_ts);
+            let lease = slot.extra.lease().ok().flatten();
+            self.lease.observe(id, lease);
+            let gateway_down = slot
+                .extra
+                .get(GATEWAY_KEY)
+                .is_some_and(|g| g.starts_with("0/"));
+            self.peers.insert(
+                id,
+                Peer {
+                    score: slot.record.score,
+                    status: slot.engine_status().ok(),
+                    local_maintenance: slot.record.local_maintenance,
+                    stopped: slot.record.stopped,
+                    gateway_down,
+                },
+            );
+        }
+        // Cleaned slots (now empty) are forgotten.
+        let gone: Vec<HostId> = self
+            .peers
+            .keys()
+            .filter(|id| !seen.contains(id))
+            .copied()
+            .collect();
+        for id in gone {
+            self.peers.remove(&id);
+            self.liveness.forget(id);
+            self.lease.forget(id);
+        }
+    }
+
+    fn take_results(&mut self, results: &[ActionResult]) {
+        for result in results {
+            if let VmAction::Start { .. } = result.action
+                && !result.ok
+            {
+                self.say("engine VM start failed".into());
+                self.record_failed_start();
+                self.manual_start = None;
+                let to = if std::mem::take(&mut self.restarting_locally) {
+                    State::EngineUnexpectedlyDown
+                } else {
+                    State::EngineDown
+                };
+                self.transition_quiet(to);
+            }
+            if result.action == VmAction::Shutdown && !result.ok && self.state == State::EngineStop
+            {
+                self.say("graceful shutdown failed".into());
+                self.transition_quiet(State::ReinitializeFSM);
+            }
+            if result.action == VmAction::PowerOff && !result.ok {
+                self.say("power-off failed".into());
+                self.transition_quiet(State::ReinitializeFSM);
+            }
+        }
+    }
+
+    fn record_failed_start(&mut self) {
+        self.failed_starts.push(self.now);
+        let window = self.cfg.timings.retry_window_ms;
+        let now = self.now;
+        self.failed_starts.retain(|t| now.since(*t) <= window);
+        if self.failed_starts.len() > FAILED_STARTS_MAX {
+            self.failed_starts.remove(0);
+        }
+    }
+
+    fn facts(&mut self, obs: &Observation<'_>) -> Facts {
+        let previous = self.last_status.clone();
+        let status = classify(&obs.local_vm, previous.as_ref(), obs.sensors.liveliness_ok);
+        if status.vm != VmStatus::Unknown {
+            self.last_status = Some(status.clone());
+        }
+        let timeout = self.cfg.timings.host_alive_timeout_ms;
+        let alive: Vec<(HostId, Peer)> = self
+            .peers
+            .iter()
+            .filter(|(id, _)| self.liveness.is_alive(self.now, **id, timeout))
+            .map(|(id, peer)| (*id, peer.clone()))
+            .collect();
+        let me = self.cfg.host_id;
+        let best = best_engine(
+            alive
+                .iter()
+                .filter_map(|(id, p)| p.status.as_ref().map(|s| (*id, s)))
+                .chain(std::iter::once((me, &status))),
+        );
+        Facts {
+            vm_here: matches!(obs.local_vm, LocalVm::Present { status, .. } if status != VmManagerStatus::Down),
+            vm_unknown: matches!(obs.local_vm, LocalVm::QueryFailed),
+            status,
+            best,
+            history: self.liveness.has_history(self.now, timeout),
+            global_maintenance: self.global_maintenance,
+            local_maintenance: obs.local_maintenance,
+            alive,
+        }
+    }
+
+    fn take_requests(&mut self, obs: &Observation<'_>, facts: &Facts) {
+        for request in &obs.requests {
+            match *request {
+                Request::StartVm { paused } if facts.local_maintenance => {
+                    self.say(format!(
+                        "refused manual start (paused={paused}): host in local maintenance"
+                    ));
+                }
+                Request::StartVm { .. } if facts.vm_here => {
+                    self.say(format!(
+                        "manual start ignored: VM exists and its status is {}",
+                        facts.status.detail
+                    ));
+                }
+                Request::StartVm { paused } => {
+                    self.say(format!("manual start requested (paused={paused})"));
+                    self.manual_start = Some(paused);
+                }
+                Request::ShutdownVm => {
+                    self.say("manual shutdown requested".into());
+                    self.pending.push(VmAction::Shutdown);
+                }
+                Request::PowerOffVm => {
+                    self.say("manual power-off requested".into());
+                    self.pending.push(VmAction::PowerOff);
+                }
+            }
+        }
+    }
+
+    /// Runs the state machine: guards, then the state's logic, following NOWAIT
+    /// transitions. Returns whether the last transition asked for no wait.
+    fn run_states(
+        &mut self,
+        obs: &Observation<'_>,
+        facts: &Facts,
+        transitions: &mut Vec<(State, State)>,
+    ) -> bool {
+        let mut nowait = false;
+        for _ in 0..NOWAIT_CHAIN_MAX {
+            let from = self.state;
+            let (to, why, again) = match self.guards(facts) {
+                Some((to, why)) => (to, why, true),
+                None => self.logic(obs, facts),
+            };
+            if to == from {
+                return nowait;
+            }
+            self.say(format!("{from} -> {to}: {why}"));
+            self.enter(to);
+            transitions.push((from, to));
+            nowait = again;
+            if !again {
+                return false;
+            }
+        }
+        panic!("state machine looped more than {NOWAIT_CHAIN_MAX} times in one step");
+    }
+
+    fn enter(&mut self, to: State) {
+        let from = self.state;
+        self.state = to;
+        self.entered = self.now;
+        self.stop_sent = false;
+        if to != State::EngineUpBadHealth && from == State::EngineUpBadHealth {
+            self.bad_since = None;
+            self.recovery_ran = false;
+        }
+    }
+
+    /// A transition forced by an action result (logged, no notification chain).
+    fn transition_quiet(&mut self, to: State) {
+        if self.state != to {
+            self.say(format!("{} -> {to}: action result", self.state));
+            self.enter(to);
+        }
+    }
+
+    /// Guards before a state's logic, in the reference order: timeout, global
+    /// maintenance, local VM state unknown, local maintenance.
+    fn guards(&self, facts: &Facts) -> Option<(State, String)> {
+        if let (Some(timeout), Some(next)) = (
+            self.state.timeout_ms(&self.cfg.timings),
+            self.state.on_timeout(),
+        ) && self.now.since(self.entered) >= timeout
+        {
+            return Some((next, format!("timeout after {} s", timeout / 1000)));
+        }
+        if !self.state.has_guards() {
+            return None;
+        }
+        let manual = self.manual_start.is_some()
+            && matches!(self.state, State::EngineStart | State::EngineStarting);
+        if facts.global_maintenance && !manual {
+            return Some((State::GlobalMaintenance, "global maintenance".into()));
+        }
+        if facts.vm_unknown {
+            return Some((State::UnknownLocalVmState, "local VM state unknown".into()));
+        }
+        if facts.local_maintenance {
+            return Some((State::LocalMaintenance, "local maintenance".into()));
+        }
+        None
+    }
+}
