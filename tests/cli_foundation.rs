@@ -298,3 +298,42 @@ fn lab_demo_into_a_closed_pipe_exits_cleanly_and_leaves_nothing() {
         assert_eq!(text(&out.stderr), "", "{args:?}");
     }
 }
+
+#[test]
+fn lab_dump_never_prints_raw_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("v.metadata");
+    let volume_arg = volume.to_str().unwrap();
+    let out = run(LAB, dir.path(), &["volume", "init", volume_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut bytes = std::fs::read(&volume).unwrap();
+    let status = r#"{"vm": "up", "health": "good", "detail": "Up"}"#;
+    let crc_valid = |id: u32, hostname: &str| {
+        let zeroed = format!("1|1|5|{id}|3400|{status}|{hostname}|0|0|00000000|1|5");
+        let crc = crc32fast::hash(zeroed.as_bytes());
+        zeroed.replace("00000000", &format!("{crc:08x}"))
+    };
+    // Host 1: a CRC-valid record whose hostname carries a terminal escape.
+    let evil = crc_valid(1, "\x1b[2Jevil\nline");
+    bytes[4096..4096 + evil.len()].copy_from_slice(evil.as_bytes());
+    // Host 2: a sound record with unsealed (reference-style) extra text whose
+    // state value carries one.
+    let good = crc_valid(2, "host2");
+    bytes[2 * 4096..2 * 4096 + good.len()].copy_from_slice(good.as_bytes());
+    let extra = b"state=\x1b[31mred\n";
+    bytes[2 * 4096 + 512..2 * 4096 + 512 + extra.len()].copy_from_slice(extra);
+    std::fs::write(&volume, &bytes).unwrap();
+
+    let out = run(LAB, dir.path(), &["volume", "dump", volume_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains('\x1b'), "{stdout:?}");
+    assert!(
+        stdout.contains(r#"host 1: invalid: bad hostname "\u{1b}[2Jevil\nline""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#"host 2: host2 ts=5 score=3400 state="\u{1b}[31mred""#),
+        "{stdout}"
+    );
+}

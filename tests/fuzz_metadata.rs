@@ -5,7 +5,8 @@
 //! mutates them (byte flips, NULs, field separators, digits, truncation), and in a
 //! quarter of the cases repairs the record's CRC afterwards so that the fuzzer gets
 //! past the checksum into the field parsers. Nothing may panic, and a slot that
-//! decodes must describe the host of its slot index.
+//! decodes must describe the host of its slot index and pass the encoder's
+//! validation.
 //!
 //! `HE_FUZZ_ITERATIONS` sets the number of cases (default 100 000);
 //! `HE_FUZZ_SEED` replays one seed.
@@ -106,6 +107,8 @@ fn run_seed(seed: u64) {
     let outcome = std::panic::catch_unwind(|| {
         if let Ok(Some(host)) = decode_host_slot(id, &slot) {
             assert_eq!(host.record.host_id, id, "decoded a record of another slot");
+            // What decodes is what our encoder would write: never text it refuses.
+            host.record.validate().expect("decoded record is writable");
             let _ = host.extra.lease();
             let _ = host.engine_status();
         }

@@ -60,6 +60,17 @@ fn lease_text(slot: &HostSlot) -> String {
     }
 }
 
+/// Extra values may hold any byte but a line break: show one with control or
+/// non-ASCII characters quoted and escaped, so that a forged slot cannot send
+/// terminal escapes to the operator's screen.
+fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        value.into()
+    } else {
+        format!("{value:?}").into()
+    }
+}
+
 fn write_text(area: &Area, out: &mut dyn Write) -> std::io::Result<()> {
     match &area.global {
         Ok(global) => {
@@ -82,7 +93,7 @@ fn write_text(area: &Area, out: &mut dyn Write) -> std::io::Result<()> {
                 slot.record.hostname,
                 slot.record.host_ts,
                 slot.record.score,
-                slot.extra.get("state").unwrap_or("-"),
+                shown(slot.extra.get("state").unwrap_or("-")),
                 lease_text(slot),
                 slot.record.engine_status,
             )?,

@@ -197,11 +197,37 @@ pub fn decode_record(slot: u32, text: &str) -> Result<DecodedRecord, SlotError> 
             record: host_id_value,
         });
     }
+    let Some(host_id) = HostId::try_from(host_id_value)
+        .ok()
+        .filter(|id| (1..=HOST_ID_MAX).contains(id))
+    else {
+        return Err(SlotError::BadField {
+            field: "host id",
+            value: fields[3].to_owned(),
+        });
+    };
     let score = parse_u32("score", fields[4])?;
     if score > SCORE_MAX {
         return Err(SlotError::BadField {
             field: "score",
             value: fields[4].to_owned(),
+        });
+    }
+    // The text fields obey the rule the encoder applies: what we would refuse to
+    // write we refuse to read, so a forged or corrupted slot cannot carry control
+    // characters (terminal escapes, line breaks) into `--vm-status` or logs.
+    let engine_status = fields[5];
+    if !is_record_text(engine_status) {
+        return Err(SlotError::BadField {
+            field: "engine status",
+            value: engine_status.to_owned(),
+        });
+    }
+    let hostname = fields[6];
+    if hostname.is_empty() || !is_record_text(hostname) {
+        return Err(SlotError::BadField {
+            field: "hostname",
+            value: hostname.to_owned(),
         });
     }
     let flag = |index: usize, name: &'static str| -> Result<bool, SlotError> {
@@ -214,10 +240,10 @@ pub fn decode_record(slot: u32, text: &str) -> Result<DecodedRecord, SlotError> 
         parse_version,
         feature_version,
         host_ts: parse_u64("host-ts", fields[2])?,
-        host_id: host_id_value as HostId,
+        host_id,
         score,
-        engine_status: fields[5].to_owned(),
-        hostname: fields[6].to_owned(),
+        engine_status: engine_status.to_owned(),
+        hostname: hostname.to_owned(),
         local_maintenance: flag(7, "maintenance")?,
         stopped: flag(8, "stopped")?,
         conf_on_shared_storage: flag(10, "conf_on_shared_storage")?,

@@ -127,6 +127,68 @@ fn version_checks() {
     ));
 }
 
+/// `fields` joined by `|`, with a correct CRC in field 9 when there is one.
+fn record_text_with_crc(fields: &[String]) -> String {
+    let mut fields = fields.to_vec();
+    if fields.len() > 9 {
+        fields[9] = "00000000".into();
+        let crc = crc32fast::hash(fields.join("|").as_bytes());
+        fields[9] = format!("{crc:08x}");
+    }
+    fields.join("|")
+}
+
+#[test]
+fn decode_refuses_text_fields_that_encode_refuses() {
+    let good = record(1, 5, VECTORS[0].4, "h");
+    let fields: Vec<String> = good
+        .encode()
+        .unwrap()
+        .split('|')
+        .map(str::to_owned)
+        .collect();
+    let with = |index: usize, value: &str| {
+        let mut changed = fields.clone();
+        changed[index] = value.to_owned();
+        record_text_with_crc(&changed)
+    };
+    for hostname in ["\x1b[2Jevil\nline", "", "tab\there", "h\u{7f}", "héte"] {
+        let text = with(6, hostname);
+        assert!(
+            matches!(
+                decode_record(1, &text),
+                Err(SlotError::BadField {
+                    field: "hostname",
+                    ..
+                })
+            ),
+            "{hostname:?} accepted"
+        );
+    }
+    let text = with(5, "{\"vm\": \"up\x1b[31m\"}");
+    assert!(matches!(
+        decode_record(1, &text),
+        Err(SlotError::BadField {
+            field: "engine status",
+            ..
+        })
+    ));
+    // The error shows the bytes escaped, never raw.
+    let err = decode_record(1, &with(6, "\x1b[2Jevil\nline")).unwrap_err();
+    assert_eq!(err.to_string(), r#"bad hostname "\u{1b}[2Jevil\nline""#);
+    // A record naming host 0 in slot 0 is out of range, not a host.
+    let mut zero = fields.clone();
+    zero[3] = "0".into();
+    assert!(matches!(
+        decode_record(0, &record_text_with_crc(&zero)),
+        Err(SlotError::BadField {
+            field: "host id",
+            ..
+        })
+    ));
+    assert_eq!(decode_record(1, &with(6, "h")).unwrap().record, good);
+}
+
 #[test]
 fn encode_refuses_what_would_corrupt() {
     let good = record(1, 5, VECTORS[0].4, "h");
@@ -488,6 +550,83 @@ proptest! {
             bytes[at] = value;
         }
         let _ = decode_host_slot(rec.host_id, &bytes[..]);
+    }
+}
+
+/// Text for a record field that is sometimes record text and sometimes not.
+fn arb_field_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        arb_text(30),
+        "[^|]{0,30}",
+        arb_engine_status().prop_map(|status| status.to_json()),
+    ]
+}
+
+/// A number as a writer might have stored it, mostly as ours would (small, no
+/// leading zeros), sometimes with leading zeros or too many digits.
+fn arb_digits(max_len: usize) -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => (0u32..4).prop_map(|n| n.to_string()),
+        2 => (0u64..5000).prop_map(|n| n.to_string()),
+        1 => proptest::string::string_regex(&format!("[0-9]{{1,{max_len}}}")).unwrap(),
+    ]
+}
+
+/// Mostly `usual`, sometimes any stored number.
+fn arb_mostly(usual: &'static str, max_len: usize) -> impl Strategy<Value = String> {
+    prop_oneof![3 => Just(usual.to_owned()), 1 => arb_digits(max_len)]
+}
+
+/// Record texts of 7..=13 fields over the field grammar, with a correct CRC
+/// when there is a CRC field, so that decoding reaches every field check.
+fn arb_record_text() -> impl Strategy<Value = (u32, String)> {
+    let flag = || prop_oneof![Just("0".to_owned()), Just("1".to_owned()), arb_digits(3)];
+    let fields = (
+        (arb_mostly("1", 2), arb_mostly("1", 2), arb_digits(20)),
+        (arb_mostly("7", 5), arb_digits(5)),
+        (arb_field_text(), arb_field_text()),
+        (flag(), flag(), Just(String::new()), flag(), arb_digits(20)),
+        arb_digits(3),
+        prop_oneof![3 => Just(RECORD_FIELDS), 1 => RECORD_FIELDS_MIN..=RECORD_FIELDS + 1],
+    );
+    fields.prop_map(
+        |((parse, feature, ts), (host_id, score), (status, hostname), tail, future, count)| {
+            let (maintenance, stopped, crc, conf, refresh) = tail;
+            let mut fields = vec![parse, feature, ts, host_id, score, status, hostname];
+            fields.extend([maintenance, stopped, crc, conf, refresh, future]);
+            fields.truncate(count);
+            (7, record_text_with_crc(&fields))
+        },
+    )
+}
+
+/// Whether `text` is what our encoder writes for these values: numbers without
+/// leading zeros, flags 0 or 1.
+fn is_canonical(text: &str) -> bool {
+    let fields: Vec<&str> = text.split('|').collect();
+    let number = |s: &str| s == "0" || !s.starts_with('0');
+    let flag = |s: &str| s == "0" || s == "1";
+    fields.len() == RECORD_FIELDS
+        && [0, 1, 2, 3, 4, 11].iter().all(|&i| number(fields[i]))
+        && [7, 8, 10].iter().all(|&i| flag(fields[i]))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn whatever_decodes_is_writable((slot, text) in arb_record_text()) {
+        if let Ok(decoded) = decode_record(slot, &text) {
+            prop_assert!(
+                decoded.record.validate().is_ok(),
+                "decoded {:?} fails validation: {:?}",
+                text,
+                decoded.record.validate()
+            );
+            if is_canonical(&text) {
+                prop_assert_eq!(decoded.record.encode().unwrap(), text);
+            }
+        }
     }
 }
 
