@@ -78,6 +78,8 @@ pub enum SlotError {
     HostIdMismatch { record: u32 },
     #[error("extra text{}: {reason}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
     BadExtra { line: Option<usize>, reason: String },
+    #[error("global block{}: {reason}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    BadGlobal { line: Option<usize>, reason: String },
     #[error(
         "extra text does not belong to the record (torn write): stored {stored:08x}, computed {computed:08x}"
     )]

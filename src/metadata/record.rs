@@ -66,7 +66,9 @@ pub enum EncodeError {
     BadGlobalKey(String),
     #[error("global value of {key:?} must not contain a line break or NUL")]
     BadGlobalValue { key: String },
-    #[error("global block is {len} bytes, more than the slot's {max}")]
+    #[error(
+        "global block is {len} bytes, more than the {max} that leave room for the maintenance key"
+    )]
     GlobalTooLong { len: usize, max: usize },
 }
 

@@ -611,6 +611,73 @@ fn is_canonical(text: &str) -> bool {
         && [7, 8, 10].iter().all(|&i| flag(fields[i]))
 }
 
+/// Global block text: lines of every kind (ours, foreign, broken), sometimes
+/// long enough to press against the slot size, with or without a final newline.
+fn arb_global_text() -> impl Strategy<Value = Vec<u8>> {
+    let line = prop_oneof![
+        "maintenance=[01tfyn]?",
+        "[a-z_-]{1,8}=[ -~]{0,20}",
+        "[^\n\0]{0,20}",
+        "=[ -~]{0,5}",
+        "[a-z]{1,4}=[a-z]{0,1500}",
+    ];
+    let lines = prop::collection::vec(line, 0..12);
+    let text = (lines, any::<bool>()).prop_map(|(lines, final_newline)| {
+        let mut text = lines.join("\n");
+        if final_newline {
+            text.push('\n');
+        }
+        text.into_bytes()
+    });
+    prop_oneof![
+        4 => text,
+        1 => prop::collection::vec(any::<u8>(), 0..64),
+    ]
+}
+
+/// The non-blank lines of a block's text without its first maintenance entry,
+/// and where that entry was.
+fn other_lines(text: &str) -> (Vec<&str>, Option<usize>) {
+    let mut lines: Vec<&str> = text.split('\n').filter(|l| !l.is_empty()).collect();
+    let at = lines.iter().position(|l| {
+        l.split_once('=')
+            .is_some_and(|(k, _)| k == GLOBAL_MAINTENANCE_KEY)
+    });
+    if let Some(at) = at {
+        lines.remove(at);
+    }
+    (lines, at)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn any_decoded_global_block_takes_maintenance(text in arb_global_text(), on in any::<bool>()) {
+        let mut slot = [0u8; SLOT_SIZE];
+        let len = text.len().min(SLOT_SIZE);
+        slot[..len].copy_from_slice(&text[..len]);
+        let Ok(mut block) = GlobalBlock::decode(&slot) else {
+            return Ok(());
+        };
+        block.set_maintenance(on);
+        let encoded = block.encode();
+        prop_assert!(encoded.is_ok(), "{:?}", encoded.err());
+        let encoded = encoded.unwrap();
+        let again = GlobalBlock::decode(&encoded[..]).unwrap();
+        prop_assert_eq!(again.maintenance().unwrap(), on);
+        let before = std::str::from_utf8(&slot[..len]).unwrap().trim_end_matches('\0');
+        let after_len = encoded.iter().position(|&b| b == 0).unwrap_or(SLOT_SIZE);
+        let after = std::str::from_utf8(&encoded[..after_len]).unwrap();
+        let (old_lines, old_at) = other_lines(before);
+        let (new_lines, new_at) = other_lines(after);
+        prop_assert_eq!(old_lines, new_lines);
+        if old_at.is_some() {
+            prop_assert_eq!(old_at, new_at, "the maintenance line moved");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4000))]
 
