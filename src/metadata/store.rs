@@ -11,8 +11,9 @@
 //! Durability: the volume is opened with `O_DIRECT | O_DSYNC` so that a write has
 //! reached the storage (and a read bypasses this host's page cache, seeing other
 //! hosts' writes) before the call returns. Filesystems that refuse `O_DIRECT`
-//! (tmpfs, some FUSE) get `O_DSYNC` alone, with the page cache dropped before
-//! each read.
+//! (tmpfs before Linux 6.6, some FUSE), at open or at the first I/O, get
+//! `O_DSYNC` alone, with the page cache dropped before each read. Since few test
+//! machines have such a filesystem, the unit tests below inject that refusal.
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::fmt;
@@ -165,6 +166,42 @@ pub struct FileBackend {
     try_direct: bool,
     reader: Option<OpenVolume>,
     writer: Option<OpenVolume>,
+    faults: DirectFaults,
+}
+
+/// Refusals of `O_DIRECT` that tests inject, since the filesystems that really
+/// refuse it are rare on test machines. Never set outside tests.
+#[derive(Debug, Default)]
+struct DirectFaults {
+    /// An open with `O_DIRECT` fails with EINVAL.
+    refuse_open: bool,
+    /// I/O on a descriptor opened with `O_DIRECT` fails with EINVAL.
+    refuse_io: bool,
+    /// How many refusals were injected, so a test can tell the path was taken.
+    refused_opens: usize,
+    refused_ios: usize,
+}
+
+impl DirectFaults {
+    fn einval() -> io::Error {
+        io::Error::from_raw_os_error(libc::EINVAL)
+    }
+
+    fn open(&mut self, direct: bool) -> io::Result<()> {
+        if direct && self.refuse_open {
+            self.refused_opens += 1;
+            return Err(Self::einval());
+        }
+        Ok(())
+    }
+
+    fn io(&mut self, volume: &OpenVolume) -> io::Result<()> {
+        if volume.direct && self.refuse_io {
+            self.refused_ios += 1;
+            return Err(Self::einval());
+        }
+        Ok(())
+    }
 }
 
 struct OpenVolume {
@@ -185,11 +222,17 @@ impl FileBackend {
             try_direct,
             reader: None,
             writer: None,
+            faults: DirectFaults::default(),
         }
     }
 }
 
-fn open_volume(path: &Path, write: bool, direct: bool) -> io::Result<OpenVolume> {
+fn open_volume(
+    path: &Path,
+    write: bool,
+    direct: bool,
+    faults: &mut DirectFaults,
+) -> io::Result<OpenVolume> {
     let mut options = OpenOptions::new();
     options.read(!write).write(write);
     let mut flags = libc::O_DSYNC;
@@ -197,11 +240,11 @@ fn open_volume(path: &Path, write: bool, direct: bool) -> io::Result<OpenVolume>
         flags |= libc::O_DIRECT;
     }
     options.custom_flags(flags);
-    match options.open(path) {
+    match faults.open(direct).and_then(|()| options.open(path)) {
         Ok(file) => Ok(OpenVolume { file, direct }),
         // EINVAL: this filesystem does not do O_DIRECT (tmpfs, some FUSE).
         Err(e) if direct && e.raw_os_error() == Some(libc::EINVAL) => {
-            open_volume(path, write, false)
+            open_volume(path, write, false, faults)
         }
         Err(e) => Err(e),
     }
@@ -213,15 +256,16 @@ fn with_volume<T>(
     slot: &mut Option<OpenVolume>,
     path: &Path,
     (write, try_direct): (bool, bool),
+    faults: &mut DirectFaults,
     mut op: impl FnMut(&OpenVolume) -> io::Result<T>,
 ) -> io::Result<T> {
     if slot.is_none() {
-        *slot = Some(open_volume(path, write, try_direct)?);
+        *slot = Some(open_volume(path, write, try_direct, faults)?);
     }
     let volume = slot.as_ref().expect("opened above");
-    let result = match op(volume) {
+    let result = match faults.io(volume).and_then(|()| op(volume)) {
         Err(e) if volume.direct && e.raw_os_error() == Some(libc::EINVAL) => {
-            let buffered = open_volume(path, write, false)?;
+            let buffered = open_volume(path, write, false, faults)?;
             let retried = op(&buffered);
             *slot = Some(buffered);
             retried
@@ -240,6 +284,7 @@ impl VolumeBackend for FileBackend {
             &mut self.reader,
             &self.path,
             (false, self.try_direct),
+            &mut self.faults,
             |volume| {
                 if !volume.direct {
                     // Without O_DIRECT, drop cached pages first so that other hosts'
@@ -264,6 +309,7 @@ impl VolumeBackend for FileBackend {
             &mut self.writer,
             &self.path,
             (true, self.try_direct),
+            &mut self.faults,
             |volume| {
                 volume.file.write_all_at(buf, offset)?;
                 if !volume.direct {
@@ -492,4 +538,82 @@ fn init_blocking(path: &Path, force: bool) -> Result<(), InitFailure> {
     file.write_all_at(&vec![0u8; AREA_SIZE], 0)?;
     file.sync_all()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A volume whose host slot 3 holds a recognisable pattern.
+    fn volume_with_pattern(dir: &Path) -> (PathBuf, AlignedBuf) {
+        let path = dir.join("volume");
+        std::fs::write(&path, vec![0u8; AREA_SIZE]).unwrap();
+        let mut slot = AlignedBuf::zeroed(SLOT_SIZE);
+        for (i, byte) in slot.iter_mut().enumerate() {
+            *byte = (i % 251) as u8 + 1;
+        }
+        (path, slot)
+    }
+
+    /// Writes `slot` as slot 3 through `backend`, reads the area back through
+    /// it, and checks the bytes, in the file and as read.
+    fn write_and_read_back(backend: &mut FileBackend, path: &Path, slot: &AlignedBuf) {
+        backend.write_slot(slot_offset(3), slot).unwrap();
+        let on_disk = std::fs::read(path).unwrap();
+        let at = slot_offset(3) as usize;
+        assert_eq!(&on_disk[at..at + SLOT_SIZE], &slot[..]);
+        let mut area = AlignedBuf::zeroed(AREA_SIZE);
+        backend.read_area(&mut area).unwrap();
+        assert_eq!(&area[at..at + SLOT_SIZE], &slot[..]);
+        assert!(area[..at].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn open_that_refuses_o_direct_falls_back_to_the_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, slot) = volume_with_pattern(dir.path());
+        let mut backend = FileBackend::new(&path);
+        backend.faults.refuse_open = true;
+        write_and_read_back(&mut backend, &path, &slot);
+        // Both descriptors were refused O_DIRECT once and opened without it.
+        assert_eq!(backend.faults.refused_opens, 2);
+        assert!(!backend.writer.as_ref().unwrap().direct);
+        assert!(!backend.reader.as_ref().unwrap().direct);
+        // The buffered descriptors are kept: no second refusal on the next call.
+        write_and_read_back(&mut backend, &path, &slot);
+        assert_eq!(backend.faults.refused_opens, 2);
+    }
+
+    #[test]
+    fn io_that_refuses_o_direct_falls_back_to_the_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, slot) = volume_with_pattern(dir.path());
+        let mut backend = FileBackend::new(&path);
+        backend.faults.refuse_io = true;
+        write_and_read_back(&mut backend, &path, &slot);
+        assert_eq!(
+            backend.faults.refused_ios,
+            2,
+            "the I/O refusal was never injected: does {} accept O_DIRECT at open? \
+             (this test needs a temporary directory that does; set TMPDIR)",
+            dir.path().display()
+        );
+        assert!(!backend.writer.as_ref().unwrap().direct);
+        assert!(!backend.reader.as_ref().unwrap().direct);
+        write_and_read_back(&mut backend, &path, &slot);
+        assert_eq!(backend.faults.refused_ios, 2);
+    }
+
+    #[test]
+    fn without_faults_o_direct_is_used_where_the_filesystem_takes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, slot) = volume_with_pattern(dir.path());
+        let mut backend = FileBackend::new(&path);
+        write_and_read_back(&mut backend, &path, &slot);
+        assert_eq!(backend.faults.refused_opens + backend.faults.refused_ios, 0);
+        // The page-cache path on request, without any refusal.
+        let mut buffered = FileBackend::with_direct_io(&path, false);
+        write_and_read_back(&mut buffered, &path, &slot);
+        assert!(!buffered.writer.as_ref().unwrap().direct);
+    }
 }
