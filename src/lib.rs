@@ -10,6 +10,8 @@ pub mod config;
 pub mod core;
 pub mod lab;
 pub mod metadata;
+pub mod shell;
+pub mod sim;
 
 /// `ovirt-ha-agent`'s entry point; returns the process exit code.
 pub fn agent_main() -> i32 {

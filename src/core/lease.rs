@@ -47,6 +47,18 @@ pub struct LeaseTimings {
     pub dead_ms: u64,
     /// Longest read-to-written time for a sound claim (must not exceed settle).
     pub claim_window_ms: u64,
+    /// Test-only: a deliberate defect, to prove that the simulator's checkers
+    /// catch a broken lease. Always `None` outside those tests.
+    pub defect: Option<LeaseDefect>,
+}
+
+/// Deliberate lease defects for the checker's own tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseDefect {
+    /// Decide a claim without waiting for the settle delay.
+    SkipSettle,
+    /// Expire another host's lease after `lease_fail` instead of `lease_dead`.
+    ExpireAtFail,
 }
 
 impl LeaseTimings {
@@ -58,6 +70,7 @@ impl LeaseTimings {
             // One loop of work between the read and the write, plus the slowest
             // write the store allows; validate() keeps settle >= this sum.
             claim_window_ms: t.storage_timeout_ms.saturating_add(t.loop_ms),
+            defect: None,
         }
     }
 }
@@ -205,9 +218,13 @@ impl Lease {
 
     /// Whether `host`'s heartbeat has been still for `lease_dead` on our clock.
     fn expired(&self, now: Millis, liveness: &PeerLiveness, host: HostId) -> bool {
+        let dead_ms = match self.timings.defect {
+            Some(LeaseDefect::ExpireAtFail) => self.timings.fail_ms,
+            _ => self.timings.dead_ms,
+        };
         liveness
             .silent_for(now, host)
-            .is_some_and(|silent| silent >= self.timings.dead_ms)
+            .is_some_and(|silent| silent >= dead_ms)
     }
 
     /// Whether we may claim now.
@@ -274,7 +291,11 @@ impl Lease {
         else {
             return ClaimOutcome::Pending;
         };
-        if now.since(written) < self.timings.settle_ms {
+        let settle_ms = match self.timings.defect {
+            Some(LeaseDefect::SkipSettle) => 0,
+            _ => self.timings.settle_ms,
+        };
+        if now.since(written) < settle_ms {
             return ClaimOutcome::Pending;
         }
         let mine = (epoch, self.me);

@@ -18,7 +18,7 @@ pub use agent::{
     ActionResult, Agent, CoreConfig, Decision, Observation, Request, Sensors, VmAction,
 };
 pub use classify::{DownReason, LocalVm, VmManagerStatus, best_engine, classify};
-pub use lease::{Blocker, ClaimOutcome, Lease, LeaseTimings, Phase};
+pub use lease::{Blocker, ClaimOutcome, Lease, LeaseDefect, LeaseTimings, Phase};
 pub use liveness::{PeerLiveness, PeerView};
 pub use score::{
     ForcedZero, Penalty, PenaltyKind, ScoreBreakdown, ScoreInputs, ZeroReason, compute,

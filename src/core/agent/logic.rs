@@ -72,6 +72,9 @@ impl Agent {
         {
             return self.stay();
         }
+        if !facts.fresh {
+            return self.stay();
+        }
         if self.manual_start.is_some() {
             return (State::EngineStart, "manual start".into(), true);
         }
@@ -99,6 +102,9 @@ impl Agent {
                 "engine VM already runs on this host".into(),
                 false,
             );
+        }
+        if !facts.fresh && !matches!(self.lease.phase(), Phase::Holding { .. }) {
+            return self.stay();
         }
         match self.lease.phase() {
             Phase::Holding { epoch } => self.start_vm(epoch, "lease held"),
@@ -208,17 +214,28 @@ impl Agent {
         }
         let mine = self.score_in(obs, self.state).score;
         let lead = mine.saturating_add(SCORE_LEAD_TO_MIGRATE);
-        if let Some((host, peer)) = facts
+        let better = facts
             .alive
             .iter()
             .find(|(_, p)| !p.local_maintenance && !p.stopped && p.score >= lead)
+            .map(|(host, p)| (*host, p.score));
+        // The lead must hold for two loops: a peer's score is up to one loop
+        // old, so a fault that hits every host at once (case 8) shows a lead
+        // for the first loop only, and must not move the engine.
+        let since = match better {
+            Some(_) => *self.better_since.get_or_insert(self.now),
+            None => {
+                self.better_since = None;
+                self.now
+            }
+        };
+        if let Some((host, score)) = better
+            && self.now.since(since) >= 2 * self.cfg.timings.loop_ms
         {
+            self.better_since = None;
             return (
                 State::EngineStop,
-                format!(
-                    "host {host} scores {} against our {mine}, moving the engine",
-                    peer.score
-                ),
+                format!("host {host} scores {score} against our {mine}, moving the engine"),
                 false,
             );
         }
@@ -384,12 +401,21 @@ impl Agent {
                 }
             }
             Phase::Claiming { .. } if self.state == State::EngineStart => {}
-            Phase::Claiming { .. } if facts.vm_here && !stopping => self.settle_adoption(),
+            Phase::Claiming { .. } if facts.vm_here && !stopping => {
+                if facts.fresh {
+                    self.settle_adoption();
+                }
+            }
             Phase::Claiming { epoch, .. } => {
                 self.lease.release();
                 self.say(format!("engine VM lease claim withdrawn (epoch {epoch})"));
             }
-            Phase::Idle if facts.vm_here && !stopping && self.state != State::EngineStart => {
+            Phase::Idle
+                if facts.vm_here
+                    && facts.fresh
+                    && !stopping
+                    && self.state != State::EngineStart =>
+            {
                 self.adopt_or_fence();
             }
             Phase::Idle => {}

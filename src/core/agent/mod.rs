@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::config::{ScoreConf, Timings};
 use crate::core::classify::{LocalVm, VmManagerStatus, best_engine, classify};
-use crate::core::lease::{Lease, LeaseTimings, Phase};
+use crate::core::lease::{Lease, LeaseDefect, LeaseTimings, Phase};
 use crate::core::liveness::PeerLiveness;
 use crate::core::score::ScoreBreakdown;
 use crate::core::state::State;
@@ -44,6 +44,9 @@ pub struct CoreConfig {
     pub conf_on_shared_storage: bool,
     /// Whether an engine-service recovery command is configured (improvement 2).
     pub recovery_configured: bool,
+    /// Test-only: a deliberate lease defect (see [`LeaseDefect`]); `None` always
+    /// outside the simulator's checker tests.
+    pub lease_defect: Option<LeaseDefect>,
 }
 
 /// The monitors' latest values.
@@ -138,6 +141,9 @@ struct Facts {
     /// The best engine: host and rank (rank >= 2 means it is up).
     best: Option<(HostId, u8)>,
     history: bool,
+    /// The metadata was read in this step. Claims and settle decisions need a
+    /// fresh read: a stale view could miss a rival's claim.
+    fresh: bool,
     global_maintenance: bool,
     local_maintenance: bool,
     /// Alive peers, by id.
@@ -164,6 +170,8 @@ pub struct Agent {
     manual_start: Option<bool>,
     /// Bad health began at this time (reset during a cluster network outage).
     bad_since: Option<Millis>,
+    /// Since when a peer has scored far better than us (migration hysteresis).
+    better_since: Option<Millis>,
     recovery_ran: bool,
     stop_sent: bool,
     pending: Vec<VmAction>,
@@ -184,7 +192,9 @@ impl Agent {
         vm_running: bool,
     ) -> Agent {
         assert!(cfg.host_id >= 1, "host id 0");
-        let mut lease = Lease::new(cfg.host_id, LeaseTimings::from_timings(&cfg.timings));
+        let mut timings = LeaseTimings::from_timings(&cfg.timings);
+        timings.defect = cfg.lease_defect;
+        let mut lease = Lease::new(cfg.host_id, timings);
         lease.adopt(own_lease, vm_running);
         Agent {
             liveness: PeerLiveness::new(now),
@@ -199,6 +209,7 @@ impl Agent {
             restarting_locally: false,
             manual_start: None,
             bad_since: None,
+            better_since: None,
             recovery_ran: false,
             stop_sent: false,
             pending: Vec::new(),
@@ -433,6 +444,7 @@ impl Agent {
             status,
             best,
             history: self.liveness.has_history(self.now, timeout),
+            fresh: obs.area.is_some(),
             global_maintenance: self.global_maintenance,
             local_maintenance: obs.local_maintenance,
             alive,

@@ -7,6 +7,7 @@ const TIMINGS: LeaseTimings = LeaseTimings {
     fail_ms: 30_000,
     dead_ms: 60_000,
     claim_window_ms: 15_000,
+    defect: None,
 };
 
 fn at(secs: u64) -> Millis {

@@ -1,0 +1,204 @@
+//! The agent loop: one function generic over the I/O it needs, run unchanged by
+//! the daemon (real storage, VM driver, monitors, clock) and by the simulator
+//! (simulated ones). There is no second, simplified loop anywhere.
+//!
+//! One tick: read the whole metadata area, read the VM and the monitors, step the
+//! core, publish this host's slot, then run the VM actions the core hands out
+//! after the publish (starts only when the publish renewed a held lease).
+
+use crate::core::{
+    ActionResult, Agent, CoreConfig, LocalVm, Millis, Observation, Phase, Request, Sensors, State,
+    VmAction, VmManagerStatus,
+};
+use crate::metadata::{Area, HostId, SLOT_SIZE, encode_host_slot};
+
+/// Reading and writing the shared metadata.
+pub trait Storage {
+    /// The whole area, decoded slot by slot; `Err` when the read failed or timed out.
+    fn read_area(&mut self) -> Result<Area, String>;
+    /// Writes one whole slot durably; `Err` when it failed or timed out.
+    fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), String>;
+    /// Called after a failed read or write: reconnect the storage (e.g. remount)
+    /// without touching the VM. Must be bounded in time.
+    fn reconnect(&mut self) {}
+}
+
+/// The engine VM on this host.
+pub trait VmDriver {
+    fn status(&mut self) -> LocalVm;
+    /// Runs one action; `true` when it succeeded.
+    fn act(&mut self, action: VmAction) -> bool;
+}
+
+/// The monitors' latest values and the local maintenance flag (`ha.conf`).
+pub trait Monitors {
+    fn sensors(&mut self) -> Sensors;
+    fn local_maintenance(&mut self) -> bool;
+}
+
+/// Time: the monotonic clock for decisions, the wall clock for display.
+pub trait Clock {
+    fn now(&mut self) -> Millis;
+    /// Unix seconds and the local offset from UTC.
+    fn wall(&mut self) -> (i64, i32);
+}
+
+/// Where the loop reports: log lines, state transitions (notifications),
+/// operator requests in, the watchdog out.
+pub trait Events {
+    fn log(&mut self, now: Millis, line: &str);
+    fn transition(&mut self, now: Millis, from: State, to: State);
+    /// Operator requests that arrived since the last tick.
+    fn take_requests(&mut self) -> Vec<Request> {
+        Vec::new()
+    }
+    /// Pets the watchdog: the loop is alive and not holding an expired lease.
+    fn pet_watchdog(&mut self, _now: Millis) {}
+}
+
+/// The I/O of one agent.
+pub struct Io<S, V, M, C, E> {
+    pub storage: S,
+    pub vm: V,
+    pub monitors: M,
+    pub clock: C,
+    pub events: E,
+}
+
+/// One host's agent: the core plus its I/O.
+pub struct AgentLoop<S, V, M, C, E> {
+    core: Agent,
+    io: Io<S, V, M, C, E>,
+    results: Vec<ActionResult>,
+    storage_ok: bool,
+}
+
+fn vm_running(vm: &LocalVm) -> bool {
+    matches!(vm, LocalVm::Present { status, .. } if *status != VmManagerStatus::Down)
+}
+
+impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, M, C, E> {
+    /// Starts an agent: reads its own slot once to learn whether it held the
+    /// lease under a VM that still runs (an agent restart, test plan case 7).
+    pub fn start(cfg: CoreConfig, mut io: Io<S, V, M, C, E>) -> Self {
+        let now = io.clock.now();
+        let me = cfg.host_id;
+        let own_lease = match io.storage.read_area() {
+            Ok(area) => area
+                .hosts
+                .get(&me)
+                .and_then(|slot| slot.as_ref().ok())
+                .and_then(|slot| slot.extra.lease().ok().flatten()),
+            Err(e) => {
+                io.events
+                    .log(now, &format!("metadata read failed at start: {e}"));
+                None
+            }
+        };
+        let running = vm_running(&io.vm.status());
+        let core = Agent::new(cfg, now, own_lease, running);
+        if let Phase::Holding { epoch } = core.lease().phase() {
+            io.events.log(
+                now,
+                &format!("engine VM runs here: keeping the lease (epoch {epoch})"),
+            );
+        }
+        AgentLoop {
+            core,
+            io,
+            results: Vec::new(),
+            storage_ok: true,
+        }
+    }
+
+    pub fn core(&self) -> &Agent {
+        &self.core
+    }
+
+    pub fn io(&self) -> &Io<S, V, M, C, E> {
+        &self.io
+    }
+
+    pub fn io_mut(&mut self) -> &mut Io<S, V, M, C, E> {
+        &mut self.io
+    }
+
+    /// One loop. Returns the milliseconds to wait before the next one.
+    pub fn tick(&mut self) -> u64 {
+        let now = self.io.clock.now();
+        let (wall_unix, utc_offset_secs) = self.io.clock.wall();
+        let area = self.io.storage.read_area();
+        self.note_storage(now, area.as_ref().err());
+        let local_vm = self.io.vm.status();
+        let sensors = self.io.monitors.sensors();
+        let local_maintenance = self.io.monitors.local_maintenance();
+        let requests = self.io.events.take_requests();
+        let observation = Observation {
+            now,
+            wall_unix,
+            utc_offset_secs,
+            area: area.as_ref().ok(),
+            local_vm,
+            sensors,
+            local_maintenance,
+            requests,
+            results: std::mem::take(&mut self.results),
+        };
+        let decision = self.core.step(&observation);
+        for line in &decision.log {
+            self.io.events.log(now, line);
+        }
+        for &(from, to) in &decision.transitions {
+            self.io.events.transition(now, from, to);
+        }
+        let me = self.core.config().host_id;
+        let started = self.io.clock.now();
+        let written = match encode_host_slot(me, &decision.record, &decision.extra) {
+            Ok(bytes) => self.io.storage.write_slot(me, &bytes),
+            Err(e) => Err(format!("cannot encode our slot: {e}")),
+        };
+        let ended = self.io.clock.now();
+        self.note_storage(ended, written.as_ref().err());
+        let actions = self.core.after_publish(started, ended, written.is_ok());
+        for line in self.core.drain_log() {
+            self.io.events.log(ended, &line);
+        }
+        if !self.core.lease().must_fence(ended) {
+            self.io.events.pet_watchdog(ended);
+        }
+        for action in actions {
+            let ok = self.io.vm.act(action);
+            self.results.push(ActionResult { action, ok });
+        }
+        decision.next_loop_ms
+    }
+
+    fn note_storage(&mut self, now: Millis, error: Option<&String>) {
+        match error {
+            Some(e) => {
+                if self.storage_ok {
+                    self.io.events.log(now, &format!("storage failure: {e}"));
+                }
+                self.storage_ok = false;
+                self.io.storage.reconnect();
+            }
+            None if !self.storage_ok => {
+                self.storage_ok = true;
+                self.io.events.log(now, "storage available again");
+            }
+            None => {}
+        }
+    }
+
+    /// Publishes the AgentStopped slot (clean shutdown); the VM is left alone.
+    pub fn stop(&mut self) -> Result<(), String> {
+        let now = self.io.clock.now();
+        let (wall, offset) = self.io.clock.wall();
+        let from = self.core.state();
+        let (record, extra) = self.core.stopped_publication(now, wall, offset);
+        self.io.events.transition(now, from, State::AgentStopped);
+        let me = self.core.config().host_id;
+        let bytes = encode_host_slot(me, &record, &extra).map_err(|e| e.to_string())?;
+        self.io.storage.write_slot(me, &bytes)
+    }
+}

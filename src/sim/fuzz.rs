@@ -1,0 +1,159 @@
+//! Seeded fault fuzzing: a random (but seed-determined) schedule of overlapping
+//! faults for one simulated hour, then everything healed, then a bounded wait
+//! for exactly one healthy engine. A failing seed replays identically with
+//! `he-lab sim run --seed <n>`.
+
+use super::{Command, Sim, SimParams, fmt_time};
+use crate::core::{LeaseDefect, Millis};
+use crate::metadata::HostId;
+
+/// Length of the faulty phase.
+pub const FAULT_PHASE_MS: u64 = 3_600_000;
+/// After healing, one healthy engine must run within this bound: the longest
+/// chain is a retry-penalised cluster (score 0 for `retry-window`, 600 s), an
+/// `EngineUnexpectedlyDown` hold (560 s), a lease expiry (60 s), settle (15 s),
+/// a host reboot (30 s), agent history (60 s) and the engine's boot (60 s).
+pub const HEAL_BOUND_MS: u64 = 1_800_000;
+
+/// SplitMix64: small, fast, and enough for schedules (not for secrets).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+}
+
+/// The schedule of one seed: parameters and timed commands.
+pub fn schedule_for(seed: u64) -> (SimParams, Vec<(Millis, Command)>) {
+    let mut rng = Rng::new(seed);
+    let hosts = rng.range(2, 5) as u16;
+    let params = SimParams::new(hosts);
+    let mut commands = Vec::new();
+    let faults = rng.range(4, 16);
+    for _ in 0..faults {
+        let at = Millis::from_secs(rng.range(60, FAULT_PHASE_MS / 1000 - 1));
+        let lasts = rng.range(5, 900) * 1000;
+        let host = rng.range(1, u64::from(hosts)) as HostId;
+        for (offset, command) in fault_pair(&mut rng, host, lasts) {
+            let when = at + offset;
+            if when.as_millis() < FAULT_PHASE_MS {
+                commands.push((when, command));
+            }
+        }
+    }
+    commands.push((Millis(FAULT_PHASE_MS), Command::Heal));
+    commands.push((Millis(FAULT_PHASE_MS), Command::GlobalMaintenance(false)));
+    for host in 1..=hosts {
+        commands.push((
+            Millis(FAULT_PHASE_MS),
+            Command::LocalMaintenance(host, false),
+        ));
+    }
+    commands.sort_by_key(|(t, _)| *t);
+    (params, commands)
+}
+
+/// A fault and, where it has one, its end `lasts` later.
+fn fault_pair(rng: &mut Rng, h: HostId, lasts: u64) -> Vec<(u64, Command)> {
+    use Command::*;
+    let secs = lasts / 1000;
+    let pair = |on: Command, off: Command| vec![(0, on), (lasts, off)];
+    match rng.range(0, 19) {
+        0 => vec![(0, VmKill)],
+        1 => pair(EngineStop, EngineStart),
+        2 => pair(EngineNetworkDown, EngineNetworkUp),
+        3 => pair(HostNetworkDown(h), HostNetworkUp(h)),
+        4 => pair(AllNetworkDown, AllNetworkUp),
+        5 => pair(StorageBreak(h), StorageHeal(h)),
+        6 => pair(StorageStall(h), StorageHeal(h)),
+        7 => pair(
+            StorageLatency(h, rng.range(100, 4000)),
+            StorageLatency(h, 0),
+        ),
+        8 => vec![(0, StorageTear(h))],
+        9 => pair(HostCrash(h), HostPowerOn(h)),
+        10 => vec![(0, AgentKill(h))],
+        11 => pair(AgentKillHold(h), AgentStart(h)),
+        12 => vec![(0, AgentPause(h, secs.min(120)))],
+        13 => pair(GlobalMaintenance(true), GlobalMaintenance(false)),
+        14 => pair(LocalMaintenance(h, true), LocalMaintenance(h, false)),
+        15 => vec![(0, StartFailures(h, rng.range(1, 4) as u32))],
+        16 => pair(VmQueryFail(h, true), VmQueryFail(h, false)),
+        17 => vec![(0, ClockJump(h, rng.range(0, 7200) as i64 - 3600))],
+        18 => vec![(0, VmStartRequest(h, false))],
+        _ => vec![(0, VmShutdownRequest(h))],
+    }
+}
+
+/// The verdict on one seed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FuzzOutcome {
+    pub seed: u64,
+    pub violations: Vec<String>,
+    /// Why the healed cluster did not end with exactly one healthy engine.
+    pub not_recovered: Option<String>,
+    pub log: Vec<String>,
+}
+
+impl FuzzOutcome {
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty() && self.not_recovered.is_none()
+    }
+
+    /// One line for a failing seed, with the command that replays it.
+    pub fn failure_line(&self) -> String {
+        let why = self
+            .violations
+            .first()
+            .cloned()
+            .or_else(|| self.not_recovered.clone())
+            .unwrap_or_default();
+        format!(
+            "seed {} failed: {why}\nreproduce: he-lab sim run --seed {}",
+            self.seed, self.seed
+        )
+    }
+}
+
+/// Runs one seed (optionally with a deliberate lease defect).
+pub fn run_seed(seed: u64, defect: Option<LeaseDefect>) -> FuzzOutcome {
+    let (mut params, commands) = schedule_for(seed);
+    params.lease_defect = defect;
+    let mut sim = Sim::new(params);
+    for (at, command) in commands {
+        sim.schedule(at, command);
+    }
+    let end = Millis(FAULT_PHASE_MS + HEAL_BOUND_MS);
+    sim.run_until(end);
+    let world = sim.world();
+    let healthy = world.healthy_engines();
+    let running = world.vms.values().filter(|vm| vm.running()).count();
+    let not_recovered = if healthy.len() == 1 && running == 1 {
+        None
+    } else {
+        Some(format!(
+            "{} after healing: healthy engines on {healthy:?}, {running} VM(s) running",
+            fmt_time(end)
+        ))
+    };
+    FuzzOutcome {
+        seed,
+        violations: world.violations.clone(),
+        not_recovered,
+        log: world.log.clone(),
+    }
+}

@@ -1,0 +1,291 @@
+//! The agent loop's I/O traits over the simulated world. Every call takes virtual
+//! time (I/O latency) and the VM actions check the invariants that can only be
+//! judged at the moment of a start.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::world::{HOST_CLOCK_ORIGIN_MS, SimVm, VmPhase, WALL_ORIGIN_UNIX, WorldState, host_name};
+use crate::core::{
+    DownReason, LocalVm, Millis, Request, Sensors, State, VmAction, VmManagerStatus,
+};
+use crate::metadata::{Area, HostId, LeaseKind, SLOT_SIZE};
+use crate::shell::{Clock, Events, Io, Monitors, Storage, VmDriver};
+
+pub type Shared = Rc<RefCell<WorldState>>;
+
+/// A handle of host `host` on the shared world; implements every I/O trait.
+#[derive(Clone)]
+pub struct SimHost {
+    pub world: Shared,
+    pub host: HostId,
+}
+
+pub type SimIo = Io<SimHost, SimHost, SimHost, SimHost, SimHost>;
+
+impl SimHost {
+    pub fn io(world: &Shared, host: HostId) -> SimIo {
+        let h = SimHost {
+            world: Rc::clone(world),
+            host,
+        };
+        Io {
+            storage: h.clone(),
+            vm: h.clone(),
+            monitors: h.clone(),
+            clock: h.clone(),
+            events: h,
+        }
+    }
+
+    /// Spends `ms` of this host's tick time.
+    fn spend(&self, w: &mut WorldState, ms: u64) {
+        w.host_mut(self.host).tick_elapsed_ms += ms;
+    }
+}
+
+const STORAGE_BROKEN: &str = "I/O error (storage unavailable)";
+
+impl Storage for SimHost {
+    fn read_area(&mut self) -> Result<Area, String> {
+        let mut w = self.world.borrow_mut();
+        let fault = w.host(self.host).storage;
+        if fault.broken {
+            let latency = w.params.io_latency_ms;
+            self.spend(&mut w, latency);
+            return Err(STORAGE_BROKEN.into());
+        }
+        if fault.stalled {
+            let deadline = w.params.timings.storage_timeout_ms;
+            self.spend(&mut w, deadline);
+            return Err(format!("read timed out after {deadline} ms"));
+        }
+        let latency = w.params.io_latency_ms + fault.extra_latency_ms;
+        let at = w.host_time(self.host);
+        w.land_writes(at);
+        let area = w.area();
+        self.spend(&mut w, latency);
+        Ok(area)
+    }
+
+    fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), String> {
+        let mut w = self.world.borrow_mut();
+        let fault = w.host(self.host).storage;
+        if fault.broken {
+            let latency = w.params.io_latency_ms;
+            self.spend(&mut w, latency);
+            return Err(STORAGE_BROKEN.into());
+        }
+        if fault.stalled {
+            let deadline = w.params.timings.storage_timeout_ms;
+            self.spend(&mut w, deadline);
+            w.stall_write(slot, Box::new(*bytes));
+            return Err(format!("write timed out after {deadline} ms"));
+        }
+        let latency = w.params.io_latency_ms + fault.extra_latency_ms;
+        self.spend(&mut w, latency);
+        let at = w.host_time(self.host);
+        // The write has completed when it returns: readers see it from `at` on.
+        w.queue_write(slot, at, Box::new(*bytes));
+        Ok(())
+    }
+}
+
+impl VmDriver for SimHost {
+    fn status(&mut self) -> LocalVm {
+        let mut w = self.world.borrow_mut();
+        if w.host(self.host).vm_query_fails {
+            return LocalVm::QueryFailed;
+        }
+        w.advance_vms();
+        match w.vms.get(&self.host).map(|vm| vm.phase) {
+            None => LocalVm::NotPresent,
+            Some(phase) => {
+                let (status, down_reason) = match phase {
+                    VmPhase::Booting { .. } => (VmManagerStatus::PoweringUp, None),
+                    VmPhase::Up => (VmManagerStatus::Up, None),
+                    VmPhase::Paused => (VmManagerStatus::Paused, None),
+                    VmPhase::Crashed => (VmManagerStatus::Down, Some(DownReason::Other)),
+                    VmPhase::ShuttingDown { .. } => (VmManagerStatus::PoweringDown, None),
+                };
+                LocalVm::Present {
+                    status,
+                    down_reason,
+                }
+            }
+        }
+    }
+
+    fn act(&mut self, action: VmAction) -> bool {
+        let mut w = self.world.borrow_mut();
+        let name = host_name(self.host);
+        let at = w.host_time(self.host);
+        match action {
+            VmAction::Start { paused, epoch } => start_vm(&mut w, self.host, paused, epoch, at),
+            VmAction::Shutdown => {
+                let done_at = at + w.params.shutdown_ms;
+                match w.vms.get_mut(&self.host) {
+                    Some(vm) if vm.running() => {
+                        vm.phase = VmPhase::ShuttingDown { done_at };
+                        w.note(
+                            &name,
+                            "engine VM shutting down (guest: VM is shutting down!)",
+                        );
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            VmAction::PowerOff => {
+                if w.vms.remove(&self.host).is_some() {
+                    w.note(&name, "engine VM powered off");
+                }
+                true
+            }
+            VmAction::RunRecovery => {
+                let up = w
+                    .vms
+                    .get(&self.host)
+                    .is_some_and(|vm| vm.phase == VmPhase::Up);
+                if up && w.engine_net_ok {
+                    w.engine_service_ok = true;
+                    w.note(&name, "recovery command restarted the engine service");
+                }
+                up
+            }
+        }
+    }
+}
+
+/// A VM start, with the checks that only make sense at that moment.
+fn start_vm(w: &mut WorldState, host: HostId, paused: bool, epoch: u64, at: Millis) -> bool {
+    let name = host_name(host);
+    if w.host(host).start_failures > 0 {
+        w.host_mut(host).start_failures -= 1;
+        w.note(&name, &format!("engine VM start failed (epoch {epoch})"));
+        return false;
+    }
+    w.land_writes(at);
+    w.advance_vms();
+    if let Some(vm) = w.vms.get(&host)
+        && vm.running()
+    {
+        return false;
+    }
+    w.vms.remove(&host);
+    let others: Vec<HostId> = w
+        .vms
+        .iter()
+        .filter(|(h, vm)| **h != host && vm.running())
+        .map(|(h, _)| *h)
+        .collect();
+    if !others.is_empty() {
+        w.violation(format!(
+            "{name} starts an engine VM while one exists on {others:?}"
+        ));
+    }
+    match w.landed_lease(host) {
+        Some((LeaseKind::Held, held)) if held == epoch => {}
+        other => w.violation(format!(
+            "{name} starts the engine VM with epoch {epoch} but its slot says {other:?}"
+        )),
+    }
+    if let Some(last) = w.starts.last().copied() {
+        let back = epoch < last.epoch || (epoch == last.epoch && last.host != host);
+        if back {
+            w.violation(format!(
+                "epoch went back: {name} starts with {epoch} after host{} with {}",
+                last.host, last.epoch
+            ));
+        }
+    }
+    if w.host(host).local_maintenance {
+        w.violation(format!("{name} starts the engine VM in local maintenance"));
+    }
+    let phase = if paused {
+        VmPhase::Paused
+    } else {
+        VmPhase::Booting {
+            ready_at: at + w.params.boot_ms,
+        }
+    };
+    w.vms.insert(
+        host,
+        SimVm {
+            epoch,
+            phase,
+            started_at: at,
+        },
+    );
+    // A fresh boot: faults inside the previous guest (its engine service, its
+    // network) are gone with it.
+    w.engine_service_ok = true;
+    w.engine_net_ok = true;
+    w.starts.push(super::world::StartRecord { at, host, epoch });
+    w.note(
+        &name,
+        &format!(
+            "engine VM started (epoch {epoch}{})",
+            if paused { ", paused" } else { "" }
+        ),
+    );
+    true
+}
+
+impl Monitors for SimHost {
+    fn sensors(&mut self) -> Sensors {
+        let mut w = self.world.borrow_mut();
+        w.advance_vms();
+        let net = w.host(self.host).net_up;
+        let up_here = w
+            .vms
+            .get(&self.host)
+            .is_some_and(|vm| vm.phase == VmPhase::Up);
+        let probes = w.params.timings.gateway_probe_count;
+        Sensors {
+            liveliness_ok: Some(up_here && net && w.engine_service_ok && w.engine_net_ok),
+            gateway_probes_ok: Some(if net { probes } else { 0 }),
+            bridge_up: Some(net),
+            cpu_load: Some(0.1),
+            free_memory_mib: Some(16_384),
+        }
+    }
+
+    fn local_maintenance(&mut self) -> bool {
+        self.world.borrow().host(self.host).local_maintenance
+    }
+}
+
+impl Clock for SimHost {
+    fn now(&mut self) -> Millis {
+        let w = self.world.borrow();
+        let booted = w.host(self.host).booted_at;
+        Millis(HOST_CLOCK_ORIGIN_MS) + w.host_time(self.host).since(booted)
+    }
+
+    fn wall(&mut self) -> (i64, i32) {
+        let w = self.world.borrow();
+        let ms = i64::try_from(w.host_time(self.host).as_millis()).unwrap_or(i64::MAX)
+            + w.host(self.host).wall_offset_ms;
+        (WALL_ORIGIN_UNIX + ms.div_euclid(1000), 0)
+    }
+}
+
+impl Events for SimHost {
+    fn log(&mut self, _now: Millis, line: &str) {
+        let mut w = self.world.borrow_mut();
+        w.note(&host_name(self.host), line);
+    }
+
+    fn transition(&mut self, _now: Millis, _from: State, _to: State) {}
+
+    fn take_requests(&mut self) -> Vec<Request> {
+        std::mem::take(&mut self.world.borrow_mut().host_mut(self.host).requests)
+    }
+
+    fn pet_watchdog(&mut self, _now: Millis) {
+        let mut w = self.world.borrow_mut();
+        let at = w.host_time(self.host);
+        w.host_mut(self.host).last_pet = Some(at);
+    }
+}
