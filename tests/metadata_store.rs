@@ -1,6 +1,8 @@
 //! The metadata store against real files, a FIFO that never answers, and injected
 //! backends that stall or fail.
 
+mod common;
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -46,10 +48,21 @@ fn slot_bytes(id: u16) -> Box<[u8; SLOT_SIZE]> {
 /// O_DIRECT is tested by fault injection in `src/metadata/store.rs`.
 fn volume_dirs() -> Vec<tempfile::TempDir> {
     let mut dirs = vec![tempfile::tempdir().unwrap()];
-    if Path::new("/dev/shm").is_dir() {
+    if common::require("a tmpfs at /dev/shm", Path::new("/dev/shm").is_dir()) {
         dirs.push(tempfile::tempdir_in("/dev/shm").unwrap());
     }
     dirs
+}
+
+#[test]
+fn a_missing_requirement_skips_visibly_or_fails_when_required() {
+    assert_eq!(common::decide("x", true, true), Ok(true));
+    assert_eq!(common::decide("x", false, false), Ok(false));
+    let err = common::decide("a tmpfs at /dev/shm", false, true).unwrap_err();
+    assert!(
+        err.starts_with("this test needs a tmpfs at /dev/shm"),
+        "{err}"
+    );
 }
 
 #[test]
