@@ -48,6 +48,14 @@ pub enum EncodeError {
     HostIdOutOfRange(u32),
     #[error("record of host {record} cannot be written to slot {slot}")]
     HostIdNotSlot { record: HostId, slot: u32 },
+    #[error(
+        "metadata versions parse {parse_version}, feature {feature_version} would not read back: \
+         parse must be at most {METADATA_FEATURE_VERSION}, feature at least {METADATA_PARSE_VERSION}"
+    )]
+    BadVersion {
+        parse_version: u32,
+        feature_version: u32,
+    },
     #[error("score {0} is above {SCORE_MAX}")]
     ScoreTooHigh(u32),
     #[error("hostname {0:?} must be non-empty printable ASCII without '|'")]
@@ -86,6 +94,16 @@ impl HostRecord {
         let id = u32::from(self.host_id);
         if id == 0 || id > u32::from(HOST_ID_MAX) {
             return Err(EncodeError::HostIdOutOfRange(id));
+        }
+        // The reader's rule (`decode_record`): a record that it would call too new
+        // or too old must not be written.
+        if self.parse_version > METADATA_FEATURE_VERSION
+            || self.feature_version < METADATA_PARSE_VERSION
+        {
+            return Err(EncodeError::BadVersion {
+                parse_version: self.parse_version,
+                feature_version: self.feature_version,
+            });
         }
         if self.score > SCORE_MAX {
             return Err(EncodeError::ScoreTooHigh(self.score));

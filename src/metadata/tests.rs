@@ -190,6 +190,36 @@ fn decode_refuses_text_fields_that_encode_refuses() {
 }
 
 #[test]
+fn encode_refuses_versions_decode_would_refuse() {
+    let good = record(1, 5, VECTORS[0].4, "h");
+    for (parse_version, feature_version) in [(2, 2), (2, 1), (0, 0), (1, 0)] {
+        let rec = HostRecord {
+            parse_version,
+            feature_version,
+            ..good.clone()
+        };
+        assert!(
+            matches!(rec.validate(), Err(EncodeError::BadVersion { .. })),
+            "{parse_version}|{feature_version} accepted"
+        );
+        assert!(encode_host_slot(1, &rec, &Extra::new()).is_err());
+    }
+    // A newer feature version with parse version 1 is readable: allowed.
+    let newer = HostRecord {
+        feature_version: 5,
+        ..good.clone()
+    };
+    let text = newer.encode().unwrap();
+    assert_eq!(decode_record(1, &text).unwrap().record, newer);
+    let oldest = HostRecord {
+        parse_version: 0,
+        ..good
+    };
+    let text = oldest.encode().unwrap();
+    assert_eq!(decode_record(1, &text).unwrap().record, oldest);
+}
+
+#[test]
 fn encode_refuses_what_would_corrupt() {
     let good = record(1, 5, VECTORS[0].4, "h");
     type Expect = fn(&EncodeError) -> bool;
