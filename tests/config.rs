@@ -141,6 +141,21 @@ fn he_conf_missing_required_keys_are_named() {
 }
 
 #[test]
+fn he_conf_empty_required_key_is_named_on_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = HE_NFS.replace("fqdn=engine.example.com", "fqdn=");
+    let path = write(dir.path(), "hosted-engine.conf", &text);
+    let errors = errors_of::<HostedEngineConf>(&path);
+    assert_eq!(
+        lines(&errors),
+        vec![format!("{}:2: fqdn: required key is empty", path.display())]
+    );
+    let error = &errors.as_slice()[0];
+    assert_eq!(error.kind, ErrorKind::Missing);
+    assert_eq!(error.line, Some(2));
+}
+
+#[test]
 fn he_conf_missing_file_is_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hosted-engine.conf");

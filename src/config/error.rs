@@ -18,7 +18,7 @@ pub enum ErrorKind {
     Syntax,
     /// A key is set twice in one section (or a section appears twice).
     Duplicate,
-    /// A mandatory key is absent.
+    /// A mandatory key is absent, or set to the empty value.
     Missing,
     /// One value cannot be parsed or is out of its range.
     Value,

@@ -61,7 +61,8 @@ impl<'a> Fields<'a> {
         self.value(section, key, parse).unwrap_or(default)
     }
 
-    /// The parsed value of a mandatory key; absence is recorded as an error.
+    /// The parsed value of a mandatory key; absence is recorded as an error, and
+    /// so is an empty value (`key=`), on its line.
     pub(crate) fn required<T>(
         &mut self,
         section: &str,
@@ -69,12 +70,12 @@ impl<'a> Fields<'a> {
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
         if self.raw(section, key).is_none() {
-            let error = ConfigError::new(
-                ErrorKind::Missing,
-                self.doc.path(),
-                "required key is missing",
-            );
-            self.errors.push(error.with_key(key));
+            let (line, message) = match self.doc.get(section, key) {
+                Some(_) => (self.doc.line_of(section, key), "required key is empty"),
+                None => (None, "required key is missing"),
+            };
+            let error = ConfigError::new(ErrorKind::Missing, self.doc.path(), message);
+            self.errors.push(error.at_line(line).with_key(key));
             return None;
         }
         self.value(section, key, parse)
