@@ -291,3 +291,80 @@ fn a_stalled_backend_times_out_then_recovers() {
         "{err}"
     );
 }
+
+/// A backend whose writes block until the test lets them go; reads answer at once.
+struct StallingWrites {
+    gate: mpsc::Receiver<()>,
+    landed: mpsc::Sender<u64>,
+}
+
+impl VolumeBackend for StallingWrites {
+    fn read_area(&mut self, _buf: &mut AlignedBuf) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn write_slot(&mut self, offset: u64, _buf: &AlignedBuf) -> io::Result<()> {
+        self.gate
+            .recv()
+            .map_err(|_| io::Error::other("gate closed"))?;
+        let _ = self.landed.send(offset);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stalled_write_times_out_then_refuses_and_may_still_land() {
+    let (release, gate) = mpsc::channel();
+    let (landed, writes) = mpsc::channel();
+    let deadline = Duration::from_millis(200);
+    let backend = StallingWrites { gate, landed };
+    let mut store = MetadataStore::with_backend("stalling", backend, deadline);
+
+    let started = Instant::now();
+    let err = store.write_slot(3, &slot_bytes(3)).unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        matches!(err, StoreError::Timeout { op: Op::Write, .. }),
+        "{err}"
+    );
+    assert!(waited >= deadline, "returned early: {waited:?}");
+    assert!(
+        waited < deadline + Duration::from_secs(2),
+        "hung: {waited:?}"
+    );
+    assert!(err.is_timeout());
+    // While the write is blocked every call refuses at once, reads included.
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = store.read_area().unwrap_err();
+        assert!(
+            matches!(err, StoreError::Stalled { op: Op::Read, .. }),
+            "{err}"
+        );
+        let err = store.write_slot(3, &slot_bytes(3)).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Stalled { op: Op::Write, .. }),
+            "{err}"
+        );
+        assert!(
+            started.elapsed() < deadline,
+            "a stalled store must not wait"
+        );
+    }
+    // The timed-out write was not cancelled: it lands when the storage answers.
+    assert!(writes.try_recv().is_err());
+    release.send(()).unwrap();
+    let offset = writes.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(offset, slot_offset(3));
+    // Then the store works again.
+    let deadline_at = Instant::now() + Duration::from_secs(10);
+    loop {
+        match store.read_area() {
+            Ok(_) => break,
+            Err(StoreError::Stalled { .. }) if Instant::now() < deadline_at => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("store did not recover: {e}"),
+        }
+    }
+}

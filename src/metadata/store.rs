@@ -113,6 +113,12 @@ impl fmt::Display for Op {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The storage did not answer within the deadline. The operation is not
+    /// cancelled (a thread blocked in the kernel cannot be): it is still pending
+    /// on the I/O thread, and **a timed-out write may still land later**, after
+    /// the caller has moved on. Treat the slot's content as unknown, not as
+    /// unchanged; further calls answer [`StoreError::Stalled`] until the pending
+    /// operation returns.
     #[error("{path}: {op} timed out after {} ms", after.as_millis())]
     Timeout {
         path: String,
@@ -224,6 +230,28 @@ impl FileBackend {
             writer: None,
             faults: DirectFaults::default(),
         }
+    }
+
+    /// Reads from offset 0 into `buf` until it is full or the volume ends, through
+    /// the same descriptor as [`VolumeBackend::read_area`] (`O_DIRECT` where the
+    /// storage takes it). Returns the bytes read.
+    fn read_up_to(&mut self, buf: &mut AlignedBuf) -> io::Result<usize> {
+        with_volume(
+            &mut self.reader,
+            &self.path,
+            (false, self.try_direct),
+            &mut self.faults,
+            |volume| {
+                let mut filled = 0;
+                while filled < buf.len() {
+                    match volume.file.read_at(&mut buf[filled..], filled as u64)? {
+                        0 => break,
+                        n => filled += n,
+                    }
+                }
+                Ok(filled)
+            },
+        )
     }
 }
 
@@ -476,15 +504,27 @@ fn io_worker(mut backend: impl VolumeBackend, queue: Receiver<Job>, busy: Arc<At
 /// Creates (or, with `force`, wipes) a metadata volume at `path`: the whole area
 /// zeroed, durably. Refuses a volume whose area holds any non-zero byte unless
 /// `force`. A larger file or a block device keeps its size; only the area is
-/// written. Bounded by `timeout` like every other storage call.
+/// written. Bounded by `timeout` like every other storage call (a timed-out init
+/// may still complete later, as with [`StoreError::Timeout`]).
 pub fn init_volume(path: &Path, force: bool, timeout: Duration) -> Result<(), StoreError> {
-    let name = path.display().to_string();
     let owned = path.to_path_buf();
+    init_with_deadline(path, timeout, move || {
+        init_blocking(&owned, force, &mut FileBackend::new(&owned))
+    })
+}
+
+/// Runs `init` on its own thread and waits for it at most `timeout`.
+fn init_with_deadline(
+    path: &Path,
+    timeout: Duration,
+    init: impl FnOnce() -> Result<(), InitFailure> + Send + 'static,
+) -> Result<(), StoreError> {
+    let name = path.display().to_string();
     let (reply, answer) = mpsc::sync_channel(1);
     thread::Builder::new()
         .name("metadata-init".into())
         .spawn(move || {
-            let _ = reply.send(init_blocking(&owned, force));
+            let _ = reply.send(init());
         })
         .expect("spawn the metadata init thread");
     match answer.recv_timeout(timeout) {
@@ -503,6 +543,7 @@ pub fn init_volume(path: &Path, force: bool, timeout: Duration) -> Result<(), St
     }
 }
 
+#[derive(Debug)]
 enum InitFailure {
     NotEmpty,
     Io(io::Error),
@@ -514,7 +555,9 @@ impl From<io::Error> for InitFailure {
     }
 }
 
-fn init_blocking(path: &Path, force: bool) -> Result<(), InitFailure> {
+/// Creates the file if needed, checks the area is empty (unless `force`) by a
+/// read through `reader`, then zeroes the area durably.
+fn init_blocking(path: &Path, force: bool, reader: &mut FileBackend) -> Result<(), InitFailure> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -523,14 +566,11 @@ fn init_blocking(path: &Path, force: bool) -> Result<(), InitFailure> {
         .mode(0o660)
         .open(path)?;
     if !force {
-        let mut existing = vec![0u8; AREA_SIZE];
-        let mut filled = 0;
-        while filled < AREA_SIZE {
-            match file.read_at(&mut existing[filled..], filled as u64)? {
-                0 => break,
-                n => filled += n,
-            }
-        }
+        // Read as the agents do (O_DIRECT where the storage takes it): on a shared
+        // LUN this host's page cache may hold a stale copy that misses metadata
+        // another host wrote since, and wiping that would be the worst mistake.
+        let mut existing = AlignedBuf::zeroed(AREA_SIZE);
+        let filled = reader.read_up_to(&mut existing)?;
         if existing[..filled].iter().any(|&b| b != 0) {
             return Err(InitFailure::NotEmpty);
         }
@@ -602,6 +642,66 @@ mod tests {
         assert!(!backend.reader.as_ref().unwrap().direct);
         write_and_read_back(&mut backend, &path, &slot);
         assert_eq!(backend.faults.refused_ios, 2);
+    }
+
+    #[test]
+    fn init_reads_the_area_through_the_direct_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("volume");
+        let mut contents = vec![0u8; AREA_SIZE];
+        contents[AREA_SIZE - 1] = 1;
+        std::fs::write(&path, &contents).unwrap();
+        // The emptiness check goes through the backend: its O_DIRECT open is the
+        // one refused here, and the fallback still sees the last byte.
+        let mut reader = FileBackend::new(&path);
+        reader.faults.refuse_open = true;
+        let result = init_blocking(&path, false, &mut reader);
+        assert!(matches!(result, Err(InitFailure::NotEmpty)));
+        assert_eq!(reader.faults.refused_opens, 1);
+        // A short file, zero or not, and a new file.
+        for (len, byte, empty) in [(100, 0u8, true), (100, 7, false), (0, 0, true)] {
+            std::fs::write(&path, vec![byte; len]).unwrap();
+            let result = init_blocking(&path, false, &mut FileBackend::new(&path));
+            assert_eq!(result.is_ok(), empty, "{len} bytes of {byte}");
+        }
+        std::fs::remove_file(&path).unwrap();
+        init_blocking(&path, false, &mut FileBackend::new(&path)).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), AREA_SIZE as u64);
+    }
+
+    #[test]
+    fn init_that_blocks_times_out_within_its_deadline() {
+        let (release, gate) = mpsc::channel::<()>();
+        let (finished, done) = mpsc::channel();
+        let deadline = Duration::from_millis(200);
+        let started = std::time::Instant::now();
+        let result = init_with_deadline(Path::new("/stuck/volume"), deadline, move || {
+            // Storage that does not answer until the test lets it.
+            let _ = gate.recv();
+            let _ = finished.send(());
+            Ok(())
+        });
+        let waited = started.elapsed();
+        match result {
+            Err(StoreError::Timeout {
+                op: Op::Init,
+                after,
+                path,
+            }) => {
+                assert_eq!(after, deadline);
+                assert_eq!(path, "/stuck/volume");
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert!(waited >= deadline, "returned early: {waited:?}");
+        assert!(
+            waited < deadline + Duration::from_secs(2),
+            "hung: {waited:?}"
+        );
+        // The blocked init is still there and finishes once the storage answers.
+        assert!(done.try_recv().is_err());
+        release.send(()).unwrap();
+        done.recv_timeout(Duration::from_secs(10)).unwrap();
     }
 
     #[test]
