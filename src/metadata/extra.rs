@@ -25,10 +25,13 @@ pub const LEASE_EPOCH_KEY: &str = "lease-epoch";
 /// Most lines an extra text can hold (each line is at least `k=\n`).
 const EXTRA_LINES_MAX: usize = EXTRA_SIZE / 3;
 
-/// The extra text as ordered `key=value` pairs.
+/// The extra text as ordered `key=value` pairs, and, from text the reference
+/// wrote, any line without `=` kept where it stood.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Extra {
     entries: Vec<(String, String)>,
+    /// Lines without `=` of unsealed text: (entries before it, the line).
+    raw: Vec<(usize, String)>,
 }
 
 impl Extra {
@@ -36,8 +39,15 @@ impl Extra {
         Extra::default()
     }
 
+    /// The `key=value` lines, in order (lines without `=` are in
+    /// [`Extra::raw_lines`]).
     pub fn entries(&self) -> &[(String, String)] {
         &self.entries
+    }
+
+    /// Lines without `=` kept from unsealed (reference-written) text, in order.
+    pub fn raw_lines(&self) -> impl Iterator<Item = &str> {
+        self.raw.iter().map(|(_, line)| line.as_str())
     }
 
     /// The first value of `key`.
@@ -53,14 +63,22 @@ impl Extra {
         self.entries.push((key.into(), value.into()));
     }
 
-    /// The text as shown by `--vm-status` (`key=value\n` per line).
+    /// The text as shown by `--vm-status` (`key=value\n` per line, lines without
+    /// `=` as they were).
     pub fn to_text(&self) -> String {
         let mut out = String::with_capacity(self.entries.len() * 24);
-        for (key, value) in &self.entries {
-            out.push_str(key);
-            out.push('=');
-            out.push_str(value);
-            out.push('\n');
+        let mut raw = self.raw.iter().peekable();
+        for index in 0..=self.entries.len() {
+            while let Some((_, line)) = raw.next_if(|(before, _)| *before == index) {
+                out.push_str(line);
+                out.push('\n');
+            }
+            if let Some((key, value)) = self.entries.get(index) {
+                out.push_str(key);
+                out.push('=');
+                out.push_str(value);
+                out.push('\n');
+            }
         }
         out
     }
@@ -89,6 +107,11 @@ impl Extra {
     }
 
     fn validate(&self) -> Result<(), EncodeError> {
+        // Our writer only writes key=value lines (its reader refuses others in
+        // sealed text): a line kept from another writer cannot be written back.
+        if let Some((_, line)) = self.raw.first() {
+            return Err(EncodeError::BadExtraKey(line.clone()));
+        }
         for (key, value) in &self.entries {
             let key_ok =
                 !key.is_empty() && key.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'=');
@@ -119,8 +142,23 @@ impl Extra {
 
     /// Parses extra text (NUL padding removed). Returns the entries without our
     /// checksum line and whether that line was present (and matched).
+    ///
+    /// Sealed text (with our checksum line) is ours and read strictly: every line
+    /// `key=value`, the last one ending in a newline. Unsealed text comes from the
+    /// reference, whose readers ignore what they do not understand, and is read
+    /// leniently: a line without `=` is kept as it was, not an error.
     pub(super) fn decode(record_text: &str, text: &str) -> Result<(Extra, bool), SlotError> {
-        let mut entries = Vec::new();
+        let sealed = text.split('\n').any(|line| {
+            line.split_once('=')
+                .is_some_and(|(key, _)| key == EXTRA_CRC_KEY)
+        });
+        if sealed && !text.ends_with('\n') {
+            return Err(SlotError::BadExtra {
+                line: Some(text.split('\n').count()),
+                reason: "sealed text does not end with a newline (torn write?)".into(),
+            });
+        }
+        let mut extra = Extra::default();
         let mut checked = false;
         let mut consumed = 0usize;
         for (index, line) in text.split_inclusive('\n').enumerate() {
@@ -131,28 +169,29 @@ impl Extra {
                     reason: format!("text after {EXTRA_CRC_KEY}"),
                 });
             }
-            if entries.len() >= EXTRA_LINES_MAX {
+            if extra.entries.len() + extra.raw.len() >= EXTRA_LINES_MAX {
                 return Err(SlotError::BadExtra {
                     line: Some(line_no),
                     reason: "too many lines".into(),
                 });
             }
             let body = line.strip_suffix('\n').unwrap_or(line);
-            let Some((key, value)) = body.split_once('=') else {
-                return Err(SlotError::BadExtra {
-                    line: Some(line_no),
-                    reason: "line without '='".into(),
-                });
-            };
-            if key == EXTRA_CRC_KEY {
-                verify_extra_crc(record_text, &text[..consumed], value, line_no)?;
-                checked = true;
-            } else {
-                entries.push((key.to_owned(), value.to_owned()));
+            match body.split_once('=') {
+                Some((key, value)) if key == EXTRA_CRC_KEY => {
+                    verify_extra_crc(record_text, &text[..consumed], value, line_no)?;
+                    checked = true;
+                }
+                Some((key, value)) => extra.entries.push((key.to_owned(), value.to_owned())),
+                None if sealed => {
+                    return Err(SlotError::BadExtra {
+                        line: Some(line_no),
+                        reason: "line without '='".into(),
+                    });
+                }
+                None => extra.raw.push((extra.entries.len(), body.to_owned())),
             }
             consumed += line.len();
         }
-        let extra = Extra { entries };
         if !checked && extra.get(LEASE_KEY).is_some() {
             // Our writers always seal the lease state; unsealed means torn or forged.
             return Err(SlotError::BadExtra {

@@ -396,6 +396,73 @@ fn reference_written_slot_without_seal_reads() {
     assert_eq!(decoded.extra.lease().unwrap(), None);
 }
 
+/// Host `id`'s slot with a valid record and `extra` as the extra bytes.
+fn slot_with_extra(id: HostId, extra: &[u8]) -> Vec<u8> {
+    let text = record(id, 77, VECTORS[0].4, "ref-host").encode().unwrap();
+    let mut slot = vec![0u8; SLOT_SIZE];
+    slot[..text.len()].copy_from_slice(text.as_bytes());
+    slot[RECORD_SIZE..RECORD_SIZE + extra.len()].copy_from_slice(extra);
+    slot
+}
+
+#[test]
+fn unsealed_text_keeps_lines_without_equals() {
+    let text = "metadata_parse_version=1\nsome note\nstate=EngineDown\n\nlast words";
+    let decoded = decode_host_slot(4, &slot_with_extra(4, text.as_bytes()))
+        .unwrap()
+        .unwrap();
+    assert!(!decoded.sealed);
+    assert_eq!(decoded.extra.get("state"), Some("EngineDown"));
+    assert_eq!(
+        decoded.extra.raw_lines().collect::<Vec<_>>(),
+        ["some note", "", "last words"]
+    );
+    assert_eq!(decoded.extra.entries().len(), 2);
+    // Shown as it was (every line newline-terminated).
+    assert_eq!(decoded.extra.to_text(), format!("{text}\n"));
+    // Our writer does not write such lines back.
+    let rec = record(4, 77, VECTORS[0].4, "ref-host");
+    assert!(matches!(
+        encode_host_slot(4, &rec, &decoded.extra),
+        Err(EncodeError::BadExtraKey(line)) if line == "some note"
+    ));
+}
+
+#[test]
+fn sealed_text_is_read_strictly() {
+    let rec = record(4, 77, VECTORS[0].4, "ref-host");
+    let record_text = rec.encode().unwrap();
+    let seal = |body: &str| {
+        let crc = {
+            let mut hasher = crc32fast::Hasher::new();
+            hasher.update(record_text.as_bytes());
+            hasher.update(body.as_bytes());
+            hasher.finalize()
+        };
+        format!("{body}{EXTRA_CRC_KEY}={crc:08x}\n")
+    };
+    // Correctly sealed: reads.
+    let good = seal("state=EngineUp\n");
+    let decoded = decode_host_slot(4, &slot_with_extra(4, good.as_bytes()))
+        .unwrap()
+        .unwrap();
+    assert!(decoded.sealed);
+    // A line without '=' under a matching seal is still refused.
+    let bad = seal("state=EngineUp\nsome note\n");
+    assert!(matches!(
+        decode_host_slot(4, &slot_with_extra(4, bad.as_bytes())),
+        Err(SlotError::BadExtra { line: Some(2), .. })
+    ));
+    // Our writer ends the seal line with a newline; without it the text is torn.
+    let unterminated = good.strip_suffix('\n').unwrap();
+    let err = decode_host_slot(4, &slot_with_extra(4, unterminated.as_bytes())).unwrap_err();
+    assert!(
+        matches!(err, SlotError::BadExtra { line: Some(2), .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newline"), "{err}");
+}
+
 #[test]
 fn torn_slot_is_detected() {
     // New record with the extra text of an older write: the seal no longer matches.
