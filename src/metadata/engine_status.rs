@@ -68,9 +68,6 @@ impl Health {
     }
 }
 
-/// Longest `detail` or `reason` accepted; the whole record must fit 512 bytes anyway.
-pub const ENGINE_STATUS_TEXT_MAX: usize = 256;
-
 /// One host's view of the engine VM.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EngineStatus {
