@@ -53,12 +53,19 @@ pub struct LeaseTimings {
 }
 
 /// Deliberate lease defects for the checker's own tests.
+///
+/// Expiring a silent holder early (at `lease_fail`, even at half of it) is not
+/// among them: no host tries to start while a peer that reported its engine up
+/// is still alive (60 s), and the settle delay and the watchdog add margin, so
+/// the fuzzer rightly finds no violation for those. The defects below remove
+/// the last line of defence where the lease alone decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeaseDefect {
-    /// Decide a claim without waiting for the settle delay.
+    /// Win a claim at once, on the read that informed it: no settle re-read.
     SkipSettle,
-    /// Expire another host's lease after `lease_fail` instead of `lease_dead`.
-    ExpireAtFail,
+    /// Treat another host's claim or hold as expired at once, without waiting
+    /// `lease_dead` of silence.
+    ExpireImmediately,
 }
 
 impl LeaseTimings {
@@ -182,6 +189,18 @@ impl Lease {
         };
     }
 
+    /// The other host whose published lease supersedes ours: it holds or claims
+    /// a higher epoch, so it judged our lease expired. We must step down.
+    pub fn superseded_by(&self) -> Option<(HostId, LeaseState)> {
+        let Phase::Holding { epoch } = self.phase else {
+            return None;
+        };
+        self.peers
+            .iter()
+            .find(|(_, s)| s.kind != LeaseKind::None && s.epoch > epoch)
+            .map(|(h, s)| (*h, *s))
+    }
+
     /// Records a valid read of another host's lease state (`None`: its writer
     /// publishes no lease, e.g. the reference agent, which counts as `none`).
     pub fn observe(&mut self, host: HostId, state: Option<LeaseState>) {
@@ -219,7 +238,7 @@ impl Lease {
     /// Whether `host`'s heartbeat has been still for `lease_dead` on our clock.
     fn expired(&self, now: Millis, liveness: &PeerLiveness, host: HostId) -> bool {
         let dead_ms = match self.timings.defect {
-            Some(LeaseDefect::ExpireAtFail) => self.timings.fail_ms,
+            Some(LeaseDefect::ExpireImmediately) => 0,
             _ => self.timings.dead_ms,
         };
         liveness
@@ -248,6 +267,9 @@ impl Lease {
             read_started,
             written: None,
         };
+        if self.timings.defect == Some(LeaseDefect::SkipSettle) {
+            self.phase = Phase::Holding { epoch: self.epoch };
+        }
         self.published_state()
     }
 

@@ -1,11 +1,12 @@
 //! `he-lab`: the developer's and operator's bench for a cluster on one machine.
 //!
 //! What exists today: the shared metadata volume tools (`volume init`, `volume
-//! dump`) and `demo`, which builds a three-host whiteboard in a temporary directory
-//! through the real codec and store and shows what each host published. The
-//! supervised multi-agent lab, its faults and the engine payload come with the
-//! agent.
+//! dump`), `demo`, which builds a three-host whiteboard in a temporary directory
+//! through the real codec and store and shows what each host published, and the
+//! simulator (`sim run`, `sim fuzz`). The supervised multi-agent lab, its faults
+//! and the engine payload come with the agent daemon.
 
+mod sim_cmd;
 mod volume;
 
 use clap::{Parser, Subcommand};
@@ -23,8 +24,9 @@ pub const EXIT_USAGE: i32 = 2;
 #[command(
     name = "he-lab",
     version,
-    about = "A hosted-engine cluster on one machine: shared metadata tools and the demo",
-    after_help = "Exit codes: 0 success, 1 failure, 2 bad command line."
+    about = "A hosted-engine cluster on one machine: shared metadata tools, the simulator and the demo",
+    after_help = "Exit codes: 0 success, 1 failure (for `sim`: an invariant broke or a check \
+                  failed), 2 bad command line."
 )]
 pub struct LabArgs {
     #[command(subcommand)]
@@ -40,6 +42,9 @@ pub enum LabCommand {
     /// Work with a shared metadata volume file.
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// The deterministic cluster simulator: scenarios and fault fuzzing.
+    #[command(subcommand)]
+    Sim(sim_cmd::SimCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +117,11 @@ fn run(args: LabArgs) -> anyhow::Result<()> {
             format,
             timeout_secs,
         }) => dump_volume(&path, format, secs(timeout_secs)?, &mut out)?,
+        LabCommand::Sim(command) => {
+            let passed = sim_cmd::run(command, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+            anyhow::ensure!(passed, "the simulation found a failure (see above)");
+        }
     }
     // Stdout is line-buffered: flush a partial last line here so that a failure
     // to write it is reported rather than lost at exit.

@@ -7,8 +7,7 @@
 //! after the publish (starts only when the publish renewed a held lease).
 
 use crate::core::{
-    ActionResult, Agent, CoreConfig, LocalVm, Millis, Observation, Phase, Request, Sensors, State,
-    VmAction, VmManagerStatus,
+    ActionResult, Agent, CoreConfig, Millis, Observation, Request, Sensors, State, VmAction,
 };
 use crate::metadata::{Area, HostId, SLOT_SIZE, encode_host_slot};
 
@@ -25,7 +24,7 @@ pub trait Storage {
 
 /// The engine VM on this host.
 pub trait VmDriver {
-    fn status(&mut self) -> LocalVm;
+    fn status(&mut self) -> crate::core::LocalVm;
     /// Runs one action; `true` when it succeeded.
     fn act(&mut self, action: VmAction) -> bool;
 }
@@ -73,36 +72,12 @@ pub struct AgentLoop<S, V, M, C, E> {
     storage_ok: bool,
 }
 
-fn vm_running(vm: &LocalVm) -> bool {
-    matches!(vm, LocalVm::Present { status, .. } if *status != VmManagerStatus::Down)
-}
-
 impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, M, C, E> {
-    /// Starts an agent: reads its own slot once to learn whether it held the
-    /// lease under a VM that still runs (an agent restart, test plan case 7).
+    /// Starts an agent. The core adopts its own lease from its first successful
+    /// read (see [`Agent::new`]).
     pub fn start(cfg: CoreConfig, mut io: Io<S, V, M, C, E>) -> Self {
         let now = io.clock.now();
-        let me = cfg.host_id;
-        let own_lease = match io.storage.read_area() {
-            Ok(area) => area
-                .hosts
-                .get(&me)
-                .and_then(|slot| slot.as_ref().ok())
-                .and_then(|slot| slot.extra.lease().ok().flatten()),
-            Err(e) => {
-                io.events
-                    .log(now, &format!("metadata read failed at start: {e}"));
-                None
-            }
-        };
-        let running = vm_running(&io.vm.status());
-        let core = Agent::new(cfg, now, own_lease, running);
-        if let Phase::Holding { epoch } = core.lease().phase() {
-            io.events.log(
-                now,
-                &format!("engine VM runs here: keeping the lease (epoch {epoch})"),
-            );
-        }
+        let core = Agent::new(cfg, now);
         AgentLoop {
             core,
             io,
@@ -153,12 +128,18 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         }
         let me = self.core.config().host_id;
         let started = self.io.clock.now();
-        let written = match encode_host_slot(me, &decision.record, &decision.extra) {
-            Ok(bytes) => self.io.storage.write_slot(me, &bytes),
-            Err(e) => Err(format!("cannot encode our slot: {e}")),
+        let written = if !decision.publish {
+            Err("not publishing before our own slot was read".to_string())
+        } else {
+            match encode_host_slot(me, &decision.record, &decision.extra) {
+                Ok(bytes) => self.io.storage.write_slot(me, &bytes),
+                Err(e) => Err(format!("cannot encode our slot: {e}")),
+            }
         };
         let ended = self.io.clock.now();
-        self.note_storage(ended, written.as_ref().err());
+        if decision.publish {
+            self.note_storage(ended, written.as_ref().err());
+        }
         let actions = self.core.after_publish(started, ended, written.is_ok());
         for line in self.core.drain_log() {
             self.io.events.log(ended, &line);

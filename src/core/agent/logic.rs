@@ -393,6 +393,24 @@ impl Agent {
     /// Keeps the lease in step with the state and the VM after the state logic.
     pub(super) fn reconcile_lease(&mut self, facts: &Facts) {
         let stopping = matches!(self.state, State::EngineStop | State::EngineForceStop);
+        if let Some((host, state)) = self.lease.superseded_by() {
+            // Another host judged our lease expired and took a newer epoch (we
+            // were silent too long, e.g. partitioned or restarted): step down.
+            let epoch = self.lease.epoch();
+            self.lease.release();
+            if facts.vm_here || facts.vm_unknown {
+                self.force_stop(format!(
+                    "lease epoch {epoch} superseded by host {host} (epoch {})",
+                    state.epoch
+                ));
+            } else {
+                self.say(format!(
+                    "lease epoch {epoch} superseded by host {host} (epoch {}), released",
+                    state.epoch
+                ));
+            }
+            return;
+        }
         match self.lease.phase() {
             Phase::Holding { epoch } => {
                 if !self.state.wants_vm() && !facts.vm_here && !facts.vm_unknown {

@@ -20,7 +20,7 @@ use crate::core::liveness::PeerLiveness;
 use crate::core::score::ScoreBreakdown;
 use crate::core::state::State;
 use crate::core::time::Millis;
-use crate::metadata::{Area, EngineStatus, Extra, HostId, HostRecord, LeaseState, VmStatus};
+use crate::metadata::{Area, EngineStatus, Extra, HostId, HostRecord, VmStatus};
 
 /// Our extra key: the gateway test result, `<ok>/<total>` or `unknown`, so that
 /// every host can tell a cluster-wide network outage from its own.
@@ -119,6 +119,9 @@ pub struct Decision {
     /// Wait this long before the next loop (0 after a NOWAIT chain that ended in
     /// a state that wants to run again at once).
     pub next_loop_ms: u64,
+    /// Whether to publish the slot at all: not before our own slot was read, so
+    /// that a restarted agent never overwrites its predecessor's lease or epoch.
+    pub publish: bool,
 }
 
 /// One peer as read from its slot.
@@ -158,6 +161,8 @@ pub struct Agent {
     entered: Millis,
     liveness: PeerLiveness,
     lease: Lease,
+    /// Whether our own slot has been read (lease and epoch adopted).
+    adopted: bool,
     peers: BTreeMap<HostId, Peer>,
     global_maintenance: bool,
     /// The last classification other than `unknown` (classification history).
@@ -177,28 +182,25 @@ pub struct Agent {
     pending: Vec<VmAction>,
     last_host_ts: u64,
     started_ts: u64,
+    started_at: Millis,
     now: Millis,
     log: Vec<String>,
 }
 
 impl Agent {
-    /// A core starting at `now`. `own_lease` is what this host's slot said at
-    /// start-up and `vm_running` whether the engine VM runs here: an agent that
-    /// restarts under a running VM keeps holding its lease (test plan case 7).
-    pub fn new(
-        cfg: CoreConfig,
-        now: Millis,
-        own_lease: Option<LeaseState>,
-        vm_running: bool,
-    ) -> Agent {
+    /// A core starting at `now`. It learns its own lease and epoch from its
+    /// first successful read of its own slot, and publishes nothing before that:
+    /// a restarted agent must never overwrite the epoch (or the held lease) its
+    /// predecessor published.
+    pub fn new(cfg: CoreConfig, now: Millis) -> Agent {
         assert!(cfg.host_id >= 1, "host id 0");
         let mut timings = LeaseTimings::from_timings(&cfg.timings);
         timings.defect = cfg.lease_defect;
-        let mut lease = Lease::new(cfg.host_id, timings);
-        lease.adopt(own_lease, vm_running);
+        let lease = Lease::new(cfg.host_id, timings);
         Agent {
             liveness: PeerLiveness::new(now),
             lease,
+            adopted: false,
             state: State::StartState,
             entered: now,
             peers: BTreeMap::new(),
@@ -215,6 +217,7 @@ impl Agent {
             pending: Vec::new(),
             last_host_ts: 0,
             started_ts: now.as_secs(),
+            started_at: now,
             now,
             log: Vec::new(),
             cfg,
@@ -247,10 +250,16 @@ impl Agent {
         self.now = obs.now;
         self.pending.clear();
         if let Some(area) = obs.area {
+            self.adopt(area, &obs.local_vm);
             self.ingest(area);
         }
         self.take_results(&obs.results);
         let facts = self.facts(obs);
+        if !self.adopted && (facts.vm_here || facts.vm_unknown) && !self.stop_sent {
+            // We cannot tell whether the running VM is covered by a lease we
+            // still renew; another host may take the lease soon. Fence.
+            self.force_stop("engine VM runs here but our own slot is unreadable".into());
+        }
         self.take_requests(obs, &facts);
         let mut transitions = Vec::new();
         let mut nowait = self.run_states(obs, &facts, &mut transitions);
@@ -267,6 +276,7 @@ impl Agent {
             transitions,
             log: std::mem::take(&mut self.log),
             next_loop_ms: if nowait { 0 } else { self.cfg.timings.loop_ms },
+            publish: self.adopted,
         }
     }
 
@@ -303,6 +313,11 @@ impl Agent {
         actions
     }
 
+    /// Whether this core has read its own slot and may publish.
+    pub fn adopted(&self) -> bool {
+        self.adopted
+    }
+
     /// Log lines produced by [`Agent::after_publish`] (fencing).
     pub fn drain_log(&mut self) -> Vec<String> {
         std::mem::take(&mut self.log)
@@ -335,6 +350,54 @@ impl Agent {
 
 /// Pieces of `step`, in the order it runs them.
 impl Agent {
+    /// Learns our own lease from our slot on the first fresh read. A held lease
+    /// under a VM that runs here (or whose state is unknown) is kept: the agent
+    /// restarted under a running VM (test plan case 7). A torn own slot is not
+    /// adopted; we wait for a readable one.
+    fn adopt(&mut self, area: &Area, local_vm: &LocalVm) {
+        if self.adopted {
+            return;
+        }
+        // An unreadable own slot is waited out for lease_dead: by then no other
+        // host can still count on a lease we might have held.
+        let waited_out = self.now.since(self.started_at) >= self.cfg.timings.lease_dead_ms;
+        let own = match area.hosts.get(&self.cfg.host_id) {
+            None => None,
+            Some(Ok(slot)) => match slot.extra.lease() {
+                Ok(lease) => lease,
+                Err(_) if waited_out => None,
+                Err(_) => return,
+            },
+            Some(Err(_)) if waited_out => None,
+            Some(Err(_)) => return,
+        };
+        let running = match local_vm {
+            LocalVm::QueryFailed => true,
+            LocalVm::Present { status, .. } => *status != VmManagerStatus::Down,
+            LocalVm::NotPresent => false,
+        };
+        // A held lease is only ours to keep if no other host has moved past its
+        // epoch while we were away.
+        let own_epoch = own.map_or(0, |l| l.epoch);
+        let overtaken = area.hosts.iter().any(|(id, slot)| {
+            *id != self.cfg.host_id
+                && slot
+                    .as_ref()
+                    .ok()
+                    .and_then(|s| s.extra.lease().ok().flatten())
+                    .is_some_and(|l| {
+                        l.kind != crate::metadata::LeaseKind::None && l.epoch > own_epoch
+                    })
+        });
+        self.lease.adopt(own, running && !overtaken);
+        self.adopted = true;
+        if let Phase::Holding { epoch } = self.lease.phase() {
+            self.say(format!(
+                "engine VM runs here: keeping the lease (epoch {epoch})"
+            ));
+        }
+    }
+
     fn ingest(&mut self, area: &Area) {
         if let Ok(global) = &area.global
             && let Ok(on) = global.maintenance()

@@ -1,0 +1,157 @@
+//! `he-lab sim ...`: run a scenario file or a fuzz seed, or fuzz many seeds.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::core::LeaseDefect;
+use crate::sim::fuzz::{FAULT_PHASE_MS, HEAL_BOUND_MS, run_seed, schedule_for};
+use crate::sim::scenario::Scenario;
+
+/// Most seeds one `fuzz` run takes (a limit on everything).
+pub const FUZZ_SEEDS_MAX: u64 = 10_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Defect {
+    /// Win a lease claim without the settle re-read.
+    SkipSettle,
+    /// Treat other hosts' leases as expired at once.
+    ExpireImmediately,
+}
+
+impl From<Defect> for LeaseDefect {
+    fn from(d: Defect) -> LeaseDefect {
+        match d {
+            Defect::SkipSettle => LeaseDefect::SkipSettle,
+            Defect::ExpireImmediately => LeaseDefect::ExpireImmediately,
+        }
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SimCommand {
+    /// Run one scenario file, or one fuzz seed, and print its log. Exit 1 when an
+    /// invariant broke or a check failed.
+    Run {
+        /// A scenario file (see tests/scenarios/).
+        #[arg(long, conflicts_with = "seed", required_unless_present = "seed")]
+        scenario: Option<PathBuf>,
+        /// A fuzz seed to replay.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Break the lease on purpose (to see the checkers fail).
+        #[arg(long, value_enum)]
+        defect: Option<Defect>,
+    },
+    /// Run seeds FROM..FROM+SEEDS of the fault fuzzer: each one simulated hour of
+    /// random overlapping faults, then everything healed and a bounded wait for
+    /// exactly one healthy engine. Exit 1 when any seed fails.
+    Fuzz {
+        /// How many seeds.
+        #[arg(long, default_value_t = 1000)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Break the lease on purpose (to see the checkers fail).
+        #[arg(long, value_enum)]
+        defect: Option<Defect>,
+    },
+}
+
+/// Runs a `sim` command; `Ok(false)` when the simulation found a failure.
+pub fn run(command: SimCommand, out: &mut dyn Write) -> anyhow::Result<bool> {
+    match command {
+        SimCommand::Run {
+            scenario: Some(path),
+            ..
+        } => run_scenario(&path, out),
+        SimCommand::Run {
+            seed: Some(seed),
+            defect,
+            ..
+        } => run_one_seed(seed, defect.map(Into::into), out),
+        SimCommand::Run { .. } => anyhow::bail!("give --scenario FILE or --seed N"),
+        SimCommand::Fuzz {
+            seeds,
+            from,
+            defect,
+        } => fuzz(seeds, from, defect.map(Into::into), out),
+    }
+}
+
+fn run_scenario(path: &PathBuf, out: &mut dyn Write) -> anyhow::Result<bool> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let scenario =
+        Scenario::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let outcome = scenario.run();
+    out.write_all(outcome.log.as_bytes())?;
+    let passed = outcome.passed();
+    writeln!(
+        out,
+        "{}: {}",
+        path.display(),
+        if passed { "passed" } else { "FAILED" }
+    )?;
+    Ok(passed)
+}
+
+fn run_one_seed(
+    seed: u64,
+    defect: Option<LeaseDefect>,
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
+    let (params, commands) = schedule_for(seed);
+    writeln!(out, "seed {seed}: {} hosts", params.hosts)?;
+    for (at, command) in &commands {
+        writeln!(out, "schedule {} {command}", crate::sim::fmt_time(*at))?;
+    }
+    let outcome = run_seed(seed, defect);
+    for line in &outcome.log {
+        writeln!(out, "{line}")?;
+    }
+    if outcome.passed() {
+        writeln!(out, "seed {seed}: passed")?;
+    } else {
+        writeln!(out, "{}", outcome.failure_line())?;
+    }
+    Ok(outcome.passed())
+}
+
+fn fuzz(
+    seeds: u64,
+    from: u64,
+    defect: Option<LeaseDefect>,
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
+    anyhow::ensure!(
+        (1..=FUZZ_SEEDS_MAX).contains(&seeds),
+        "--seeds must be in 1..={FUZZ_SEEDS_MAX}"
+    );
+    let end = from
+        .checked_add(seeds)
+        .context("--from + --seeds overflows")?;
+    let started = Instant::now();
+    let mut failed = 0u64;
+    let mut host_hours = 0f64;
+    let hours = (FAULT_PHASE_MS + HEAL_BOUND_MS) as f64 / 3_600_000.0;
+    for seed in from..end {
+        let outcome = run_seed(seed, defect);
+        host_hours += f64::from(schedule_for(seed).0.hosts) * hours;
+        if !outcome.passed() {
+            failed += 1;
+            writeln!(out, "{}", outcome.failure_line())?;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    writeln!(
+        out,
+        "fuzz: seeds {from}..{end}: {} passed, {failed} failed in {secs:.1} s ({:.0} simulated host-hours/s)",
+        seeds - failed,
+        host_hours / secs.max(1e-9)
+    )?;
+    Ok(failed == 0)
+}
