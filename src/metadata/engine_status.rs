@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use serde_json::Value;
+use std::borrow::Cow;
 
 /// The `vm` key: where the engine VM is from this host's point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -119,38 +119,45 @@ impl EngineStatus {
 
     /// Parses a stored engine status in any key order; unknown extra keys are ignored.
     pub fn parse(text: &str) -> Result<EngineStatus, EngineStatusError> {
-        let value: Value = serde_json::from_str(text)
+        /// The wire form; unknown keys are ignored. Borrowed where the JSON
+        /// string has no escapes (the common case), so parsing allocates little.
+        #[derive(serde::Deserialize)]
+        struct Wire<'a> {
+            #[serde(borrow)]
+            vm: Option<Cow<'a, str>>,
+            #[serde(borrow)]
+            health: Option<Cow<'a, str>>,
+            #[serde(borrow)]
+            detail: Option<Cow<'a, str>>,
+            #[serde(borrow, default)]
+            reason: Option<Cow<'a, str>>,
+        }
+        let wire: Wire<'_> = serde_json::from_str(text)
             .map_err(|e| EngineStatusError::NotAnObject(e.to_string()))?;
-        let Value::Object(map) = value else {
-            return Err(EngineStatusError::NotAnObject("not an object".into()));
-        };
-        let text_of = |key: &'static str| -> Result<&str, EngineStatusError> {
-            map.get(key)
-                .and_then(Value::as_str)
-                .ok_or(EngineStatusError::MissingKey { key })
-        };
-        let vm_text = text_of("vm")?;
-        let vm = VmStatus::from_str_exact(vm_text).ok_or(EngineStatusError::UnknownValue {
-            key: "vm",
-            value: vm_text.to_owned(),
-        })?;
-        let health_text = text_of("health")?;
-        let health =
-            Health::from_str_exact(health_text).ok_or(EngineStatusError::UnknownValue {
-                key: "health",
-                value: health_text.to_owned(),
+        let vm_text = wire.vm.ok_or(EngineStatusError::MissingKey { key: "vm" })?;
+        let vm =
+            VmStatus::from_str_exact(&vm_text).ok_or_else(|| EngineStatusError::UnknownValue {
+                key: "vm",
+                value: vm_text.to_string(),
             })?;
-        let detail = text_of("detail")?.to_owned();
-        let reason = match map.get("reason") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err(EngineStatusError::MissingKey { key: "reason" }),
-        };
+        let health_text = wire
+            .health
+            .ok_or(EngineStatusError::MissingKey { key: "health" })?;
+        let health = Health::from_str_exact(&health_text).ok_or_else(|| {
+            EngineStatusError::UnknownValue {
+                key: "health",
+                value: health_text.to_string(),
+            }
+        })?;
+        let detail = wire
+            .detail
+            .ok_or(EngineStatusError::MissingKey { key: "detail" })?
+            .into_owned();
         Ok(EngineStatus {
             vm,
             health,
             detail,
-            reason,
+            reason: wire.reason.map(Cow::into_owned),
         })
     }
 

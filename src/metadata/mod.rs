@@ -115,7 +115,7 @@ pub struct Area {
 /// Text of a slot part: trailing NUL padding removed; a NUL before the end or a
 /// byte sequence that is not UTF-8 is an error (the part was torn or corrupted).
 fn slot_text(part: &[u8]) -> Result<&str, SlotError> {
-    let end = part.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let end = text_end(part);
     let body = &part[..end];
     if let Some(offset) = body.iter().position(|&b| b == 0) {
         return Err(SlotError::InteriorNul { offset });
@@ -123,6 +123,23 @@ fn slot_text(part: &[u8]) -> Result<&str, SlotError> {
     std::str::from_utf8(body).map_err(|e| SlotError::NotUtf8 {
         offset: e.valid_up_to(),
     })
+}
+
+/// One past the last non-NUL byte. Slots are mostly padding, so the padding is
+/// skipped eight bytes at a time.
+fn text_end(part: &[u8]) -> usize {
+    let mut end = part.len();
+    while end >= 8 {
+        let word: [u8; 8] = part[end - 8..end].try_into().expect("eight bytes");
+        if u64::from_ne_bytes(word) != 0 {
+            break;
+        }
+        end -= 8;
+    }
+    part[..end]
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| i + 1)
 }
 
 /// Encodes host `slot`'s record and extra text into the whole 4096 bytes.

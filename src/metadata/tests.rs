@@ -818,3 +818,15 @@ proptest! {
         prop_assert!(decoded.hosts.values().all(|r| r.is_err()));
     }
 }
+
+#[test]
+fn text_end_finds_the_last_non_nul_byte() {
+    for len in 0..40usize {
+        for last in 0..len {
+            let mut part = vec![0u8; len];
+            part[last] = b'x';
+            assert_eq!(super::text_end(&part), last + 1, "len {len}, last {last}");
+        }
+        assert_eq!(super::text_end(&vec![0u8; len]), 0);
+    }
+}

@@ -9,12 +9,16 @@
 use crate::core::{
     ActionResult, Agent, CoreConfig, Millis, Observation, Request, Sensors, State, VmAction,
 };
+use std::sync::Arc;
+
 use crate::metadata::{Area, HostId, SLOT_SIZE, encode_host_slot};
 
 /// Reading and writing the shared metadata.
 pub trait Storage {
-    /// The whole area, decoded slot by slot; `Err` when the read failed or timed out.
-    fn read_area(&mut self) -> Result<Area, String>;
+    /// The whole area, decoded slot by slot; `Err` when the read failed or timed
+    /// out. Shared (`Arc`) so that an implementation may hand out one decoded area
+    /// to many readers without copying it.
+    fn read_area(&mut self) -> Result<Arc<Area>, String>;
     /// Writes one whole slot durably; `Err` when it failed or timed out.
     fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), String>;
     /// Called after a failed read or write: reconnect the storage (e.g. remount)
@@ -112,7 +116,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             now,
             wall_unix,
             utc_offset_secs,
-            area: area.as_ref().ok(),
+            area: area.as_deref().ok(),
             local_vm,
             sensors,
             local_maintenance,

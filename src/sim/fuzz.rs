@@ -141,7 +141,7 @@ pub fn run_seed(seed: u64, defect: Option<LeaseDefect>) -> FuzzOutcome {
     sim.run_until(end);
     let world = sim.world();
     let healthy = world.healthy_engines();
-    let running = world.vms.values().filter(|vm| vm.running()).count();
+    let running = world.running_vms().len();
     let not_recovered = if healthy.len() == 1 && running == 1 {
         None
     } else {

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::world::{HOST_CLOCK_ORIGIN_MS, SimVm, VmPhase, WALL_ORIGIN_UNIX, WorldState, host_name};
 use crate::core::{
@@ -44,23 +45,29 @@ impl SimHost {
     }
 }
 
-const STORAGE_BROKEN: &str = "I/O error (storage unavailable)";
-
-impl Storage for SimHost {
-    fn read_area(&mut self) -> Result<Area, String> {
-        let mut w = self.world.borrow_mut();
+impl SimHost {
+    /// The latency of one storage call, or its failure under the host's storage
+    /// fault (the time it took is spent either way).
+    fn storage_latency(&self, w: &mut WorldState, op: &str) -> Result<u64, String> {
         let fault = w.host(self.host).storage;
         if fault.broken {
             let latency = w.params.io_latency_ms;
-            self.spend(&mut w, latency);
-            return Err(STORAGE_BROKEN.into());
+            self.spend(w, latency);
+            return Err("I/O error (storage unavailable)".into());
         }
         if fault.stalled {
             let deadline = w.params.timings.storage_timeout_ms;
-            self.spend(&mut w, deadline);
-            return Err(format!("read timed out after {deadline} ms"));
+            self.spend(w, deadline);
+            return Err(format!("{op} timed out after {deadline} ms"));
         }
-        let latency = w.params.io_latency_ms + fault.extra_latency_ms;
+        Ok(w.params.io_latency_ms + fault.extra_latency_ms)
+    }
+}
+
+impl Storage for SimHost {
+    fn read_area(&mut self) -> Result<Arc<Area>, String> {
+        let mut w = self.world.borrow_mut();
+        let latency = self.storage_latency(&mut w, "read")?;
         let at = w.host_time(self.host);
         w.land_writes(at);
         let area = w.area();
@@ -70,19 +77,11 @@ impl Storage for SimHost {
 
     fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), String> {
         let mut w = self.world.borrow_mut();
-        let fault = w.host(self.host).storage;
-        if fault.broken {
-            let latency = w.params.io_latency_ms;
-            self.spend(&mut w, latency);
-            return Err(STORAGE_BROKEN.into());
-        }
-        if fault.stalled {
-            let deadline = w.params.timings.storage_timeout_ms;
-            self.spend(&mut w, deadline);
-            w.stall_write(slot, Box::new(*bytes));
-            return Err(format!("write timed out after {deadline} ms"));
-        }
-        let latency = w.params.io_latency_ms + fault.extra_latency_ms;
+        let latency = self.storage_latency(&mut w, "write").inspect_err(|_| {
+            if w.host(self.host).storage.stalled {
+                w.stall_write(slot, Box::new(*bytes));
+            }
+        })?;
         self.spend(&mut w, latency);
         let at = w.host_time(self.host);
         // The write has completed when it returns: readers see it from `at` on.

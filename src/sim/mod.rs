@@ -350,12 +350,7 @@ impl Sim {
     /// Invariants on ground truth, after every event.
     fn check_invariants(&mut self) {
         let mut w = self.world.borrow_mut();
-        let running: Vec<HostId> = w
-            .vms
-            .iter()
-            .filter(|(_, vm)| vm.running())
-            .map(|(h, _)| *h)
-            .collect();
+        let running = w.running_vms();
         if running.len() > 1 && !w.violations.iter().any(|v| v.contains("two engine VMs")) {
             w.violation(format!("two engine VMs run at once, on {running:?}"));
         }
@@ -390,7 +385,7 @@ fn apply_to_world(w: &mut WorldState, command: &Command) {
         }
         Command::StorageLatency(h, ms) => w.host_mut(h).storage.extra_latency_ms = ms,
         Command::StorageTear(h) => w.host_mut(h).storage.tear_next_write = true,
-        Command::GlobalMaintenance(on) => w.global.set_maintenance(on),
+        Command::GlobalMaintenance(on) => w.set_global_maintenance(on),
         Command::LocalMaintenance(h, on) => w.host_mut(h).local_maintenance = on,
         Command::StartFailures(h, n) => w.host_mut(h).start_failures = n,
         Command::VmQueryFail(h, on) => w.host_mut(h).vm_query_fails = on,

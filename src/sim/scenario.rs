@@ -227,12 +227,7 @@ fn evaluate(sim: &Sim, check: &Check) -> Result<(), String> {
     let w = sim.world();
     match check {
         Check::EngineOn(None) => {
-            let running: Vec<HostId> = w
-                .vms
-                .iter()
-                .filter(|(_, vm)| vm.running())
-                .map(|(h, _)| *h)
-                .collect();
+            let running = w.running_vms();
             if running.is_empty() {
                 Ok(())
             } else {

@@ -2,6 +2,7 @@
 //! time. Ground truth lives here, and the invariant checks look only at it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::config::Timings;
 use crate::core::{Millis, Request};
@@ -169,10 +170,10 @@ pub struct WorldState {
     pub params: SimParams,
     pub now: Millis,
     pub hosts: BTreeMap<HostId, HostSim>,
-    /// Landed slots (decoded) and the global block.
-    pub slots: BTreeMap<HostId, Result<HostSlot, SlotError>>,
+    /// Landed slots, decoded, as readers see them. Readers share it (`Arc`)
+    /// and drop it after their step, so a landing write updates it in place.
+    landed: Arc<Area>,
     raw_slots: BTreeMap<HostId, Box<[u8; SLOT_SIZE]>>,
-    pub global: GlobalBlock,
     /// Writes that have not landed yet: land time, host, bytes.
     pending: Vec<(Millis, HostId, Box<[u8; SLOT_SIZE]>)>,
     /// Writes issued while stalled; they land when the stall heals.
@@ -192,9 +193,11 @@ impl WorldState {
             params,
             now: Millis::ZERO,
             hosts,
-            slots: BTreeMap::new(),
+            landed: Arc::new(Area {
+                global: Ok(GlobalBlock::new()),
+                hosts: BTreeMap::new(),
+            }),
             raw_slots: BTreeMap::new(),
-            global: GlobalBlock::new(),
             pending: Vec::new(),
             stalled_writes: Vec::new(),
             vms: BTreeMap::new(),
@@ -245,21 +248,20 @@ impl WorldState {
     }
 
     fn store_slot(&mut self, host: HostId, bytes: Box<[u8; SLOT_SIZE]>) {
+        let area = Arc::make_mut(&mut self.landed);
         if host == 0 {
-            if let Ok(block) = GlobalBlock::decode(&bytes[..]) {
-                self.global = block;
-            }
+            area.global = GlobalBlock::decode(&bytes[..]);
             return;
         }
         match decode_host_slot(host, &bytes[..]) {
             Ok(Some(slot)) => {
-                self.slots.insert(host, Ok(slot));
+                area.hosts.insert(host, Ok(slot));
             }
             Ok(None) => {
-                self.slots.remove(&host);
+                area.hosts.remove(&host);
             }
             Err(e) => {
-                self.slots.insert(host, Err(e));
+                area.hosts.insert(host, Err(e));
             }
         }
         self.raw_slots.insert(host, bytes);
@@ -297,16 +299,28 @@ impl WorldState {
     }
 
     /// The area as a reader sees it now.
-    pub fn area(&self) -> Area {
-        Area {
-            global: Ok(self.global.clone()),
-            hosts: self.slots.clone(),
-        }
+    /// What `hosted-engine --set-maintenance --mode=global|none` writes to slot 0.
+    /// (A read-modify-write of slot 0, landing at once.)
+    pub fn set_global_maintenance(&mut self, on: bool) {
+        let area = Arc::make_mut(&mut self.landed);
+        let mut block = area.global.clone().unwrap_or_default();
+        block.set_maintenance(on);
+        area.global = Ok(block);
+    }
+
+    /// The area as a reader sees it now (shared, not copied).
+    pub fn area(&self) -> Arc<Area> {
+        Arc::clone(&self.landed)
+    }
+
+    /// The landed slot of host `id`.
+    pub fn slot(&self, id: HostId) -> Option<&Result<HostSlot, SlotError>> {
+        self.landed.hosts.get(&id)
     }
 
     /// The lease state host `id`'s landed slot publishes.
     pub fn landed_lease(&self, id: HostId) -> Option<(LeaseKind, u64)> {
-        let slot = self.slots.get(&id)?.as_ref().ok()?;
+        let slot = self.slot(id)?.as_ref().ok()?;
         let lease = slot.extra.lease().ok()??;
         Some((lease.kind, lease.epoch))
     }
@@ -325,7 +339,16 @@ impl WorldState {
         }
     }
 
-    /// The host whose engine VM is up and answering, if exactly one is.
+    /// Hosts on which an engine VM runs (booting, up, paused or shutting down).
+    pub fn running_vms(&self) -> Vec<HostId> {
+        self.vms
+            .iter()
+            .filter(|(_, vm)| vm.running())
+            .map(|(h, _)| *h)
+            .collect()
+    }
+
+    /// The hosts whose engine VM is up and answering.
     pub fn healthy_engines(&self) -> Vec<HostId> {
         self.vms
             .iter()

@@ -127,6 +127,8 @@ pub struct Decision {
 /// One peer as read from its slot.
 #[derive(Clone, Debug, PartialEq)]
 struct Peer {
+    /// `(host-ts, crc32)` of the publish this view was read from.
+    fingerprint: (u64, Option<u32>),
     score: u32,
     status: Option<EngineStatus>,
     local_maintenance: bool,
@@ -405,7 +407,6 @@ impl Agent {
             self.global_maintenance = on;
         }
         let me = self.cfg.host_id;
-        let seen: Vec<HostId> = area.hosts.keys().copied().collect();
         for (&id, slot) in &area.hosts {
             // Invalid slots are not observed: their last valid view stays.
             let Ok(slot) = slot else { continue };
@@ -413,6 +414,15 @@ impl Agent {
                 continue;
             }
             self.liveness.observe(self.now, id, slot.record.host_ts);
+            let fingerprint = (slot.record.host_ts, slot.crc32);
+            if self
+                .peers
+                .get(&id)
+                .is_some_and(|p| p.fingerprint == fingerprint)
+            {
+                // The same publish as last time (host-ts changes on every one).
+                continue;
+            }
             let lease = slot.extra.lease().ok().flatten();
             self.lease.observe(id, lease);
             let gateway_down = slot
@@ -422,6 +432,7 @@ impl Agent {
             self.peers.insert(
                 id,
                 Peer {
+                    fingerprint,
                     score: slot.record.score,
                     status: slot.engine_status().ok(),
                     local_maintenance: slot.record.local_maintenance,
@@ -434,7 +445,7 @@ impl Agent {
         let gone: Vec<HostId> = self
             .peers
             .keys()
-            .filter(|id| !seen.contains(id))
+            .filter(|id| !area.hosts.contains_key(id))
             .copied()
             .collect();
         for id in gone {

@@ -1,0 +1,107 @@
+//! One agent loop step of the pure core in a 250-host cluster (issue: under
+//! 50 µs of core time), and simulator throughput.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hosted_engine::config::{ScoreConf, Timings};
+use hosted_engine::core::{Agent, CoreConfig, LocalVm, Millis, Observation, Sensors};
+use hosted_engine::metadata::{
+    ExtraContext, HostRecord, LeaseKind, LeaseState, SLOT_SIZE, StateMetadata, build_extra,
+    decode_area, encode_host_slot,
+};
+use hosted_engine::sim::fuzz::run_seed;
+
+fn area_bytes(hosts: u16, host_ts: u64) -> Vec<u8> {
+    let mut area = vec![0u8; SLOT_SIZE * 2001];
+    for id in 2..=hosts {
+        let record = HostRecord {
+            parse_version: 1,
+            feature_version: 1,
+            host_ts: host_ts + u64::from(id),
+            host_id: id,
+            score: 3400,
+            engine_status: r#"{"vm": "down", "health": "bad", "detail": "unknown", "reason": "vm not running on this host"}"#.into(),
+            hostname: format!("host{id}.example.com"),
+            local_maintenance: false,
+            stopped: false,
+            conf_on_shared_storage: true,
+            vm_conf_refresh_time: 1,
+        };
+        let ctx = ExtraContext {
+            wall_now_unix: 1_790_000_000,
+            utc_offset_secs: 0,
+            state: StateMetadata {
+                maintenance: false,
+                state: "EngineDown".into(),
+                stopped: false,
+                timeout_unix: None,
+            },
+            lease: Some(LeaseState {
+                kind: LeaseKind::None,
+                epoch: 1,
+            }),
+        };
+        let slot = encode_host_slot(id, &record, &build_extra(&record, &ctx)).unwrap();
+        let start = usize::from(id) * SLOT_SIZE;
+        area[start..start + SLOT_SIZE].copy_from_slice(&slot[..]);
+    }
+    area
+}
+
+fn step_250(c: &mut Criterion) {
+    let cfg = CoreConfig {
+        host_id: 1,
+        hostname: "host1.example.com".into(),
+        score: ScoreConf::default(),
+        timings: Timings::default(),
+        engine_memory_mib: 4096,
+        conf_on_shared_storage: true,
+        recovery_configured: false,
+        lease_defect: None,
+    };
+    let mut agent = Agent::new(cfg, Millis::from_secs(1000));
+    // Two areas whose heartbeats differ, so every step observes 249 changes.
+    let areas = [
+        decode_area(&area_bytes(250, 10)),
+        decode_area(&area_bytes(250, 20)),
+    ];
+    let mut now = Millis::from_secs(1000);
+    let mut i = 0usize;
+    c.bench_function("core_step/250_hosts", |b| {
+        b.iter(|| {
+            now = now + 10_000;
+            i += 1;
+            let obs = Observation {
+                now,
+                wall_unix: 1_790_000_000,
+                utc_offset_secs: 0,
+                area: Some(&areas[i % 2]),
+                local_vm: LocalVm::NotPresent,
+                sensors: Sensors {
+                    liveliness_ok: Some(false),
+                    gateway_probes_ok: Some(5),
+                    bridge_up: Some(true),
+                    cpu_load: Some(0.1),
+                    free_memory_mib: Some(16_384),
+                },
+                local_maintenance: false,
+                requests: Vec::new(),
+                results: Vec::new(),
+            };
+            let decision = agent.step(black_box(&obs));
+            let actions = agent.after_publish(now, now + 5, true);
+            black_box((decision, actions))
+        })
+    });
+}
+
+fn simulator(c: &mut Criterion) {
+    let mut group = c.benchmark_group("simulator");
+    group.sample_size(10);
+    group.bench_function("fuzz_seed_0", |b| b.iter(|| run_seed(black_box(0), None)));
+    group.finish();
+}
+
+criterion_group!(benches, step_250, simulator);
+criterion_main!(benches);
