@@ -24,6 +24,9 @@ pub enum Command {
     AllNetworkUp,
     /// One host loses its storage: I/O errors (case 5, a partition from storage).
     StorageBreak(HostId),
+    /// Only reads / only writes of one host fail (e.g. a read-only remount).
+    StorageReadFail(HostId),
+    StorageWriteFail(HostId),
     /// One host's storage hangs: every call runs into the store's deadline.
     StorageStall(HostId),
     StorageHeal(HostId),
@@ -93,8 +96,9 @@ impl Command {
             "storage-latency" | "agent-pause" | "local-maintenance" | "start-failures"
             | "vm-query-fail" | "clock-jump" => 2,
             "host-network-down" | "host-network-up" | "storage-break" | "storage-stall"
-            | "storage-heal" | "storage-tear" | "host-crash" | "host-power-on" | "agent-kill"
-            | "agent-kill-hold" | "agent-start" | "vm-shutdown" | "vm-poweroff" => 1,
+            | "storage-heal" | "storage-tear" | "storage-read-fail" | "storage-write-fail"
+            | "host-crash" | "host-power-on" | "agent-kill" | "agent-kill-hold" | "agent-start"
+            | "vm-shutdown" | "vm-poweroff" => 1,
             other => return Err(format!("unknown command {other:?}")),
         };
         if args.len() != expected_args {
@@ -115,6 +119,8 @@ impl Command {
             "all-network-up" => Command::AllNetworkUp,
             "storage-break" => Command::StorageBreak(host(0)?),
             "storage-stall" => Command::StorageStall(host(0)?),
+            "storage-read-fail" => Command::StorageReadFail(host(0)?),
+            "storage-write-fail" => Command::StorageWriteFail(host(0)?),
             "storage-heal" => Command::StorageHeal(host(0)?),
             "storage-latency" => Command::StorageLatency(host(0)?, number(1)?),
             "storage-tear" => Command::StorageTear(host(0)?),
@@ -158,6 +164,8 @@ impl Command {
             | Command::HostNetworkUp(h)
             | Command::StorageBreak(h)
             | Command::StorageStall(h)
+            | Command::StorageReadFail(h)
+            | Command::StorageWriteFail(h)
             | Command::StorageHeal(h)
             | Command::StorageLatency(h, _)
             | Command::StorageTear(h)
@@ -194,6 +202,8 @@ impl fmt::Display for Command {
             Command::AllNetworkUp => write!(f, "all-network-up"),
             Command::StorageBreak(h) => write!(f, "storage-break {h}"),
             Command::StorageStall(h) => write!(f, "storage-stall {h}"),
+            Command::StorageReadFail(h) => write!(f, "storage-read-fail {h}"),
+            Command::StorageWriteFail(h) => write!(f, "storage-write-fail {h}"),
             Command::StorageHeal(h) => write!(f, "storage-heal {h}"),
             Command::StorageLatency(h, ms) => write!(f, "storage-latency {h} {ms}"),
             Command::StorageTear(h) => write!(f, "storage-tear {h}"),
@@ -235,6 +245,8 @@ mod tests {
             "all-network-up",
             "storage-break 1",
             "storage-stall 1",
+            "storage-read-fail 2",
+            "storage-write-fail 2",
             "storage-heal 1",
             "storage-latency 1 3000",
             "storage-tear 3",

@@ -50,7 +50,11 @@ impl SimHost {
     /// fault (the time it took is spent either way).
     fn storage_latency(&self, w: &mut WorldState, op: &str) -> Result<u64, String> {
         let fault = w.host(self.host).storage;
-        if fault.broken {
+        let op_fails = match op {
+            "read" => fault.reads_fail,
+            _ => fault.writes_fail,
+        };
+        if fault.broken || op_fails {
             let latency = w.params.io_latency_ms;
             self.spend(w, latency);
             return Err("I/O error (storage unavailable)".into());

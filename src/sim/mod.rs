@@ -379,6 +379,8 @@ fn apply_to_world(w: &mut WorldState, command: &Command) {
         }
         Command::StorageBreak(h) => w.host_mut(h).storage.broken = true,
         Command::StorageStall(h) => w.host_mut(h).storage.stalled = true,
+        Command::StorageReadFail(h) => w.host_mut(h).storage.reads_fail = true,
+        Command::StorageWriteFail(h) => w.host_mut(h).storage.writes_fail = true,
         Command::StorageHeal(h) => {
             w.host_mut(h).storage = world::StorageFault::default();
             w.release_stalled(h);

@@ -104,6 +104,9 @@ impl SimVm {
 pub struct StorageFault {
     /// Reads and writes fail at once (I/O error, unmounted, cut off).
     pub broken: bool,
+    /// Only reads fail / only writes fail (e.g. a read-only remount).
+    pub reads_fail: bool,
+    pub writes_fail: bool,
     /// Reads and writes hang until the store's deadline; writes land when healed.
     pub stalled: bool,
     /// Extra latency of every operation.
