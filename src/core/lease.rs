@@ -130,6 +130,9 @@ pub struct Lease {
     last_renewal: Option<Millis>,
     /// Every other host's last *valid* lease state.
     peers: BTreeMap<HostId, LeaseState>,
+    /// The highest epoch any host reported having seen: a restarted host whose
+    /// own slot was unreadable learns from it the epoch it may have used.
+    seen_floor: u64,
 }
 
 impl Lease {
@@ -149,6 +152,7 @@ impl Lease {
             epoch: 0,
             last_renewal: None,
             peers: BTreeMap::new(),
+            seen_floor: 0,
         }
     }
 
@@ -219,11 +223,19 @@ impl Lease {
         self.peers.remove(&host);
     }
 
-    fn highest_epoch(&self) -> u64 {
+    /// The highest epoch we know of: ours, every host's, and what any host
+    /// reported having seen. Published, so that epochs never go back even for a
+    /// host that lost its own slot.
+    pub fn highest_epoch(&self) -> u64 {
         self.peers
             .values()
             .map(|s| s.epoch)
-            .fold(self.epoch, u64::max)
+            .fold(self.epoch.max(self.seen_floor), u64::max)
+    }
+
+    /// Records the highest epoch another host reported having seen.
+    pub fn note_epoch_seen(&mut self, epoch: u64) {
+        self.seen_floor = self.seen_floor.max(epoch);
     }
 
     /// The first other host whose claim or hold still stands at `now`.

@@ -16,6 +16,9 @@ use super::{EXTRA_SIZE, SlotError};
 
 /// Key of the checksum line our writer appends last.
 pub const EXTRA_CRC_KEY: &str = "extra-crc32";
+/// How the seal line starts when it is not the first line (a test keeps it in
+/// step with [`EXTRA_CRC_KEY`]).
+const SEAL_LINE_START: &str = "\nextra-crc32=";
 /// Our key: the writer's wall clock (Unix seconds) when it wrote the slot. Display
 /// data for readers without the agent's liveness view; never used for control.
 pub const WALL_CLOCK_KEY: &str = "wall-clock";
@@ -148,17 +151,18 @@ impl Extra {
     /// reference, whose readers ignore what they do not understand, and is read
     /// leniently: a line without `=` is kept as it was, not an error.
     pub(super) fn decode(record_text: &str, text: &str) -> Result<(Extra, bool), SlotError> {
-        let sealed = text.split('\n').any(|line| {
-            line.split_once('=')
-                .is_some_and(|(key, _)| key == EXTRA_CRC_KEY)
-        });
+        // Some line's key is exactly EXTRA_CRC_KEY.
+        let sealed = text.starts_with(&SEAL_LINE_START[1..]) || text.contains(SEAL_LINE_START);
         if sealed && !text.ends_with('\n') {
             return Err(SlotError::BadExtra {
                 line: Some(text.split('\n').count()),
                 reason: "sealed text does not end with a newline (torn write?)".into(),
             });
         }
-        let mut extra = Extra::default();
+        let mut extra = Extra {
+            entries: Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count()),
+            ..Extra::default()
+        };
         let mut checked = false;
         let mut consumed = 0usize;
         for (index, line) in text.split_inclusive('\n').enumerate() {
@@ -379,6 +383,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seal_line_start_names_the_seal_key() {
+        assert_eq!(SEAL_LINE_START, format!("\n{EXTRA_CRC_KEY}="));
+    }
 
     #[test]
     fn ctime_matches_c() {

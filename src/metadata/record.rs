@@ -144,10 +144,18 @@ impl HostRecord {
     /// The record text as written to disk, CRC included. Validates first.
     pub fn encode(&self) -> Result<String, EncodeError> {
         self.validate()?;
-        let text = self.join(&format!("{:08x}", self.crc32()));
+        let mut text = self.join(CRC_PLACEHOLDER);
         if text.len() > RECORD_SIZE {
             return Err(EncodeError::RecordTooLong { len: text.len() });
         }
+        // Field 9 is the only placeholder: put the CRC in its place, in one pass.
+        let crc = format!("{:08x}", crc32fast::hash(text.as_bytes()));
+        let at = text
+            .match_indices('|')
+            .nth(CRC_FIELD - 1)
+            .map(|(i, _)| i + 1)
+            .expect("a joined record has twelve fields");
+        text.replace_range(at..at + CRC_PLACEHOLDER.len(), &crc);
         Ok(text)
     }
 }

@@ -274,12 +274,15 @@ impl WorldState {
     pub fn queue_write(&mut self, host: HostId, at: Millis, mut bytes: Box<[u8; SLOT_SIZE]>) {
         let fault = &mut self.host_mut(host).storage;
         if std::mem::take(&mut fault.tear_next_write) {
+            // Only the first sector (the record) lands; the rest of the slot keeps
+            // the previous write, as a write cut at a sector boundary leaves it.
+            const SECTOR: usize = 512;
             let old = self
                 .raw_slots
                 .get(&host)
-                .map(|b| b[SLOT_SIZE / 2..].to_vec())
-                .unwrap_or_else(|| vec![0; SLOT_SIZE / 2]);
-            bytes[SLOT_SIZE / 2..].copy_from_slice(&old);
+                .map(|b| b[SECTOR..].to_vec())
+                .unwrap_or_else(|| vec![0; SLOT_SIZE - SECTOR]);
+            bytes[SECTOR..].copy_from_slice(&old);
             self.note(&host_name(host), "storage: this write lands torn");
         }
         self.pending.push((at, host, bytes));

@@ -25,6 +25,9 @@ use crate::metadata::{Area, EngineStatus, Extra, HostId, HostRecord, VmStatus};
 /// Our extra key: the gateway test result, `<ok>/<total>` or `unknown`, so that
 /// every host can tell a cluster-wide network outage from its own.
 pub const GATEWAY_KEY: &str = "gateway";
+/// Our extra key: the highest lease epoch this host has seen anywhere, so that a
+/// host whose own slot was lost never reuses an epoch.
+pub const EPOCH_SEEN_KEY: &str = "lease-epoch-seen";
 /// Our extra key: the score breakdown in one line.
 pub const SCORE_DETAIL_KEY: &str = "score-detail";
 /// NOWAIT transitions followed within one step at most (the reference's chains
@@ -194,8 +197,18 @@ impl Agent {
     /// first successful read of its own slot, and publishes nothing before that:
     /// a restarted agent must never overwrite the epoch (or the held lease) its
     /// predecessor published.
+    ///
+    /// Panics on timings that break the lease safety rules: the daemon validates
+    /// its configuration before it gets here, so this is a programmer error.
     pub fn new(cfg: CoreConfig, now: Millis) -> Agent {
         assert!(cfg.host_id >= 1, "host id 0");
+        let broken: Vec<String> = cfg
+            .timings
+            .violations()
+            .into_iter()
+            .map(|v| v.message)
+            .collect();
+        assert!(broken.is_empty(), "unsafe timings: {}", broken.join("; "));
         let mut timings = LeaseTimings::from_timings(&cfg.timings);
         timings.defect = cfg.lease_defect;
         let lease = Lease::new(cfg.host_id, timings);
@@ -425,6 +438,9 @@ impl Agent {
             }
             let lease = slot.extra.lease().ok().flatten();
             self.lease.observe(id, lease);
+            if let Some(seen) = slot.extra.get(EPOCH_SEEN_KEY).and_then(|v| v.parse().ok()) {
+                self.lease.note_epoch_seen(seen);
+            }
             let gateway_down = slot
                 .extra
                 .get(GATEWAY_KEY)
@@ -630,3 +646,6 @@ impl Agent {
         None
     }
 }
+
+#[cfg(test)]
+mod tests;

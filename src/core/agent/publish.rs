@@ -1,7 +1,7 @@
 //! What this host publishes in its slot: the score and the record, then the
 //! reference's extra text followed by our keys.
 
-use super::{Agent, Facts, GATEWAY_KEY, Observation, SCORE_DETAIL_KEY};
+use super::{Agent, EPOCH_SEEN_KEY, Facts, GATEWAY_KEY, Observation, SCORE_DETAIL_KEY};
 use crate::core::score::{ScoreBreakdown, ScoreInputs, compute};
 use crate::core::state::State;
 use crate::metadata::{
@@ -79,6 +79,7 @@ impl Agent {
             lease: Some(self.lease.published_state()),
         };
         let mut extra = build_extra(record, &ctx);
+        extra.push(EPOCH_SEEN_KEY, self.lease.highest_epoch().to_string());
         extra.push(GATEWAY_KEY, gateway);
         extra.push(SCORE_DETAIL_KEY, score_detail);
         extra
