@@ -39,6 +39,9 @@ use super::time::Millis;
 use crate::config::Timings;
 use crate::metadata::{HostId, LeaseKind, LeaseState};
 
+/// Unconfirmed publishes remembered (a read confirms them a loop later).
+const UNCONFIRMED_MAX: usize = 8;
+
 /// The lease timers, taken from [`Timings`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeaseTimings {
@@ -88,11 +91,13 @@ pub enum Phase {
     /// Not claiming, not holding.
     Idle,
     /// Claim decided from the read that started at `read_started`; `written` once
-    /// the claim's publish succeeded.
+    /// the claim's publish succeeded, `confirmed` once a read showed it landed
+    /// intact (so that every other host can see it).
     Claiming {
         epoch: u64,
         read_started: Millis,
         written: Option<Millis>,
+        confirmed: bool,
     },
     /// We hold the lease under `epoch`.
     Holding { epoch: u64 },
@@ -126,8 +131,13 @@ pub struct Lease {
     phase: Phase,
     /// Our current epoch (also published with `none`, so it never goes back).
     epoch: u64,
-    /// Start of the last successful publish of our slot.
+    /// Start of the last successful publish of our slot (as the write reported).
     last_renewal: Option<Millis>,
+    /// Start of the last publish that a read of our own slot showed intact, and
+    /// the lease kind it carried.
+    confirmed: Option<(Millis, LeaseKind)>,
+    /// Successful publishes not yet seen by a read: token, start, kind.
+    unconfirmed: Vec<(u64, Millis, LeaseKind)>,
     /// Every other host's last *valid* lease state.
     peers: BTreeMap<HostId, LeaseState>,
     /// The highest epoch any host reported having seen: a restarted host whose
@@ -151,6 +161,8 @@ impl Lease {
             phase: Phase::Idle,
             epoch: 0,
             last_renewal: None,
+            confirmed: None,
+            unconfirmed: Vec::new(),
             peers: BTreeMap::new(),
             seen_floor: 0,
         }
@@ -278,6 +290,7 @@ impl Lease {
             epoch: self.epoch,
             read_started,
             written: None,
+            confirmed: false,
         };
         if self.timings.defect == Some(LeaseDefect::SkipSettle) {
             self.phase = Phase::Holding { epoch: self.epoch };
@@ -286,8 +299,9 @@ impl Lease {
     }
 
     /// Reports the outcome of publishing our slot: the write started at `started`
-    /// and ended (successfully or not) at `ended`.
-    pub fn published(&mut self, started: Millis, ended: Millis, ok: bool) {
+    /// and ended (successfully or not) at `ended`; `token` identifies the publish
+    /// when it is read back (the record's `host-ts`).
+    pub fn published(&mut self, started: Millis, ended: Millis, ok: bool, token: u64) {
         if !ok {
             // A claim whose write failed may still land later; it is abandoned
             // here and overwritten by the next publish.
@@ -297,10 +311,16 @@ impl Lease {
             return;
         }
         self.last_renewal = Some(started);
+        if self.unconfirmed.len() >= UNCONFIRMED_MAX {
+            self.unconfirmed.remove(0);
+        }
+        self.unconfirmed
+            .push((token, started, self.published_state().kind));
         if let Phase::Claiming {
             epoch,
             read_started,
             written: None,
+            ..
         } = self.phase
         {
             self.phase = if ended.since(read_started) <= self.timings.claim_window_ms {
@@ -308,6 +328,7 @@ impl Lease {
                     epoch,
                     read_started,
                     written: Some(ended),
+                    confirmed: false,
                 }
             } else {
                 Phase::Idle
@@ -315,11 +336,52 @@ impl Lease {
         }
     }
 
+    /// Records what a read of our own slot showed: the token (`host-ts`) of the
+    /// publish it holds, or `None` when the slot was unreadable (torn) or empty.
+    /// A publish that does not read back intact renewed nothing: other hosts
+    /// cannot see it either.
+    pub fn read_own(&mut self, token: Option<u64>) {
+        if self.unconfirmed.is_empty() {
+            return;
+        }
+        let found = token.and_then(|t| self.unconfirmed.iter().position(|(u, ..)| *u == t));
+        let Some(index) = found else {
+            // Our latest publishes did not land intact: back to what is known.
+            self.unconfirmed.clear();
+            self.last_renewal = self.confirmed.map(|(at, _)| at);
+            if let Phase::Claiming { .. } = self.phase {
+                self.phase = Phase::Idle;
+            }
+            return;
+        };
+        let (_, started, kind) = self.unconfirmed[index];
+        self.unconfirmed.drain(..=index);
+        self.confirmed = Some((started, kind));
+        if let Phase::Claiming {
+            epoch,
+            read_started,
+            written: Some(written),
+            ..
+        } = self.phase
+            && kind == LeaseKind::Claim
+        {
+            self.phase = Phase::Claiming {
+                epoch,
+                read_started,
+                written: Some(written),
+                confirmed: true,
+            };
+        }
+    }
+
     /// After the settle delay, decides a written claim against a fresh read.
     pub fn settle(&mut self, now: Millis, liveness: &PeerLiveness) -> ClaimOutcome {
+        // Only a claim that read back intact is decided: a torn claim is
+        // invisible to the others, who may claim meanwhile without seeing it.
         let Phase::Claiming {
             epoch,
             written: Some(written),
+            confirmed: true,
             ..
         } = self.phase
         else {
@@ -364,19 +426,23 @@ impl Lease {
         self.phase = Phase::Idle;
     }
 
-    /// Whether we hold the lease and renewed it recently enough to act under it
-    /// (start the VM).
+    /// Whether we hold the lease firmly enough to start the VM under it: our
+    /// `held` state read back intact, renewed within `lease_fail`.
     pub fn valid(&self, now: Millis) -> bool {
         matches!(self.phase, Phase::Holding { .. })
-            && self
-                .last_renewal
-                .is_some_and(|renewed| now.since(renewed) < self.timings.fail_ms)
+            && self.confirmed.is_some_and(|(renewed, kind)| {
+                kind == LeaseKind::Held && now.since(renewed) < self.timings.fail_ms
+            })
     }
 
     /// Whether we hold the lease but failed to renew it for `lease_fail`: our VM
-    /// must be powered off now.
+    /// must be powered off now. (Renewals count from the write's own report, and
+    /// are taken back when a read shows they did not land intact.)
     pub fn must_fence(&self, now: Millis) -> bool {
-        matches!(self.phase, Phase::Holding { .. }) && !self.valid(now)
+        matches!(self.phase, Phase::Holding { .. })
+            && !self
+                .last_renewal
+                .is_some_and(|renewed| now.since(renewed) < self.timings.fail_ms)
     }
 }
 

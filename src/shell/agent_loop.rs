@@ -144,7 +144,13 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         if decision.publish {
             self.note_storage(ended, written.as_ref().err());
         }
-        let actions = self.core.after_publish(started, ended, written.is_ok());
+        let mut actions = self.core.after_publish(started, ended, written.is_ok());
+        if self.core.wants_readback() {
+            // A start waits for proof that our `held` publish landed intact.
+            let area = self.io.storage.read_area();
+            let now = self.io.clock.now();
+            actions.extend(self.core.readback(area.as_deref().ok(), now));
+        }
         for line in self.core.drain_log() {
             self.io.events.log(ended, &line);
         }

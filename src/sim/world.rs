@@ -177,6 +177,9 @@ pub struct WorldState {
     /// and drop it after their step, so a landing write updates it in place.
     landed: Arc<Area>,
     raw_slots: BTreeMap<HostId, Box<[u8; SLOT_SIZE]>>,
+    /// Each host's lease as its last intact slot published it: what every other
+    /// host goes by while a newer write of that slot is torn.
+    intact_leases: BTreeMap<HostId, (LeaseKind, u64)>,
     /// Writes that have not landed yet: land time, host, bytes.
     pending: Vec<(Millis, HostId, Box<[u8; SLOT_SIZE]>)>,
     /// Writes issued while stalled; they land when the stall heals.
@@ -201,6 +204,7 @@ impl WorldState {
                 hosts: BTreeMap::new(),
             }),
             raw_slots: BTreeMap::new(),
+            intact_leases: BTreeMap::new(),
             pending: Vec::new(),
             stalled_writes: Vec::new(),
             vms: BTreeMap::new(),
@@ -258,6 +262,9 @@ impl WorldState {
         }
         match decode_host_slot(host, &bytes[..]) {
             Ok(Some(slot)) => {
+                if let Ok(Some(lease)) = slot.extra.lease() {
+                    self.intact_leases.insert(host, (lease.kind, lease.epoch));
+                }
                 area.hosts.insert(host, Ok(slot));
             }
             Ok(None) => {
@@ -324,11 +331,9 @@ impl WorldState {
         self.landed.hosts.get(&id)
     }
 
-    /// The lease state host `id`'s landed slot publishes.
+    /// The lease state host `id`'s last intact landed slot publishes.
     pub fn landed_lease(&self, id: HostId) -> Option<(LeaseKind, u64)> {
-        let slot = self.slot(id)?.as_ref().ok()?;
-        let lease = slot.extra.lease().ok()??;
-        Some((lease.kind, lease.epoch))
+        self.intact_leases.get(&id).copied()
     }
 
     /// Advances every VM's timed phase.

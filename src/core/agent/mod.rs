@@ -185,6 +185,8 @@ pub struct Agent {
     recovery_ran: bool,
     stop_sent: bool,
     pending: Vec<VmAction>,
+    /// A start held back until our `held` publish reads back intact.
+    awaiting_readback: Option<VmAction>,
     last_host_ts: u64,
     started_ts: u64,
     started_at: Millis,
@@ -230,6 +232,7 @@ impl Agent {
             recovery_ran: false,
             stop_sent: false,
             pending: Vec::new(),
+            awaiting_readback: None,
             last_host_ts: 0,
             started_ts: now.as_secs(),
             started_at: now,
@@ -264,7 +267,11 @@ impl Agent {
         assert!(obs.now >= self.now, "monotonic time went back");
         self.now = obs.now;
         self.pending.clear();
+        self.awaiting_readback = None;
         if let Some(area) = obs.area {
+            if self.adopted {
+                self.lease.read_own(own_token(area, self.cfg.host_id));
+            }
             self.adopt(area, &obs.local_vm);
             self.ingest(area);
         }
@@ -297,14 +304,25 @@ impl Agent {
 
     /// Reports how the publish of this step's slot went; returns the VM actions
     /// to run now. `started`/`ended` bracket the write on the monotonic clock.
+    ///
+    /// A start is handed out only under a held lease that a read showed intact
+    /// and renewed within `lease_fail`. Right after winning a claim the `held`
+    /// publish is not confirmed yet: then [`Agent::wants_readback`] asks the shell
+    /// to read once more, and [`Agent::readback`] hands the start out.
     pub fn after_publish(&mut self, started: Millis, ended: Millis, ok: bool) -> Vec<VmAction> {
-        self.lease.published(started, ended, ok);
+        self.lease.published(started, ended, ok, self.last_host_ts);
         let mut actions = std::mem::take(&mut self.pending);
-        let valid = self.lease.valid(ended);
-        actions.retain(|a| match a {
-            VmAction::Start { .. } => ok && valid,
-            _ => true,
-        });
+        if let Some(index) = actions
+            .iter()
+            .position(|a| matches!(a, VmAction::Start { .. }))
+        {
+            let start = actions.remove(index);
+            if ok && self.lease.valid(ended) {
+                actions.insert(index, start);
+            } else if ok && matches!(self.lease.phase(), Phase::Holding { .. }) {
+                self.awaiting_readback = Some(start);
+            }
+        }
         if self.lease.must_fence(ended) {
             // Self-fence: the lease can no longer be renewed, and others will
             // take it after lease_dead; the VM must be down before then.
@@ -326,6 +344,28 @@ impl Agent {
             }
         }
         actions
+    }
+
+    /// Whether a start waits for a read that confirms our `held` publish.
+    pub fn wants_readback(&self) -> bool {
+        self.awaiting_readback.is_some()
+    }
+
+    /// The read asked for by [`Agent::wants_readback`] (`None`: it failed).
+    /// Returns the start when our `held` publish read back intact.
+    pub fn readback(&mut self, area: Option<&Area>, now: Millis) -> Vec<VmAction> {
+        let Some(start) = self.awaiting_readback.take() else {
+            return Vec::new();
+        };
+        if let Some(area) = area {
+            self.lease.read_own(own_token(area, self.cfg.host_id));
+        }
+        if self.lease.valid(now) {
+            vec![start]
+        } else {
+            self.say("our held lease did not read back intact: not starting".into());
+            Vec::new()
+        }
     }
 
     /// Whether this core has read its own slot and may publish.
@@ -360,6 +400,14 @@ impl Agent {
             "agent stopped",
         );
         (record, extra)
+    }
+}
+
+/// The token (`host-ts`) of the publish our own slot holds, if it is intact.
+fn own_token(area: &Area, me: HostId) -> Option<u64> {
+    match area.hosts.get(&me) {
+        Some(Ok(slot)) => Some(slot.record.host_ts),
+        _ => None,
     }
 }
 

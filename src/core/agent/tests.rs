@@ -247,12 +247,18 @@ impl Rig {
         };
         let decision = self.agent.step(&obs);
         let written = decision.publish && self.publish_ok;
-        let actions = self
+        let mut actions = self
             .agent
             .after_publish(self.now, self.now + WRITE_MS, written);
         if written {
             self.own = Some(through_codec(ME, &decision.record, &decision.extra));
             self.own_torn = false;
+        }
+        if self.agent.wants_readback() {
+            // As the shell does: one more read to see our `held` publish intact.
+            let area = self.read_ok.then(|| self.area());
+            let now = self.now + 2 * WRITE_MS;
+            actions.extend(self.agent.readback(area.as_ref(), now));
         }
         let mut log = decision.log.clone();
         log.extend(self.agent.drain_log());

@@ -33,7 +33,8 @@ fn claim_and_settle(lease: &mut Lease, read: u64, live: &PeerLiveness) -> ClaimO
     lease.may_claim(at(read), live).unwrap();
     let published = lease.claim(at(read));
     assert_eq!(published.kind, LeaseKind::Claim);
-    lease.published(at(read), at(read + 1), true);
+    lease.published(at(read), at(read + 1), true, read);
+    lease.read_own(Some(read));
     assert_eq!(lease.settle(at(read + 15), live), ClaimOutcome::Pending);
     lease.settle(at(read + 17), live)
 }
@@ -61,7 +62,11 @@ fn a_lone_host_claims_settles_and_holds() {
             epoch: 1
         }
     );
-    assert!(lease.valid(at(117)));
+    // Valid to start under once the `held` publish read back intact.
+    assert!(!lease.valid(at(117)));
+    lease.published(at(117), at(118), true, 117);
+    lease.read_own(Some(117));
+    assert!(lease.valid(at(118)));
     assert_eq!(lease.may_claim(at(117), &live), Err(Blocker::NotIdle));
 }
 
@@ -75,8 +80,10 @@ fn of_two_equal_claims_exactly_the_lower_host_id_wins() {
     two.may_claim(at(100), &live).unwrap();
     let claim_one = one.claim(at(100));
     let claim_two = two.claim(at(100));
-    one.published(at(100), at(101), true);
-    two.published(at(100), at(102), true);
+    one.published(at(100), at(101), true, 100);
+    one.read_own(Some(100));
+    two.published(at(100), at(102), true, 100);
+    two.read_own(Some(100));
     // The settle read shows each the other's claim.
     one.observe(2, Some(claim_two));
     two.observe(1, Some(claim_one));
@@ -100,7 +107,8 @@ fn the_lower_epoch_wins_over_the_lower_host_id() {
     two.observe(3, state(LeaseKind::None, 5));
     two.may_claim(at(100), &live).unwrap();
     assert_eq!(two.claim(at(100)).epoch, 6);
-    two.published(at(100), at(101), true);
+    two.published(at(100), at(101), true, 100);
+    two.read_own(Some(100));
     two.observe(3, state(LeaseKind::Claim, 5));
     assert!(matches!(
         two.settle(at(120), &live),
@@ -161,7 +169,8 @@ fn a_holder_appearing_during_settle_wins_over_our_claim() {
     let mut lease = Lease::new(1, TIMINGS);
     lease.may_claim(at(100), &live).unwrap();
     lease.claim(at(100));
-    lease.published(at(100), at(101), true);
+    lease.published(at(100), at(101), true, 100);
+    lease.read_own(Some(100));
     lease.observe(3, state(LeaseKind::Held, 9));
     assert!(matches!(
         lease.settle(at(116), &live),
@@ -176,7 +185,8 @@ fn a_claim_written_too_late_after_its_read_is_abandoned() {
     let mut lease = Lease::new(1, TIMINGS);
     lease.claim(at(100));
     // The agent stalled between the read and the write.
-    lease.published(at(110), at(116), true);
+    lease.published(at(110), at(116), true, 110);
+    lease.read_own(Some(110));
     assert_eq!(lease.phase(), Phase::Idle);
     assert_eq!(lease.settle(at(140), &live), ClaimOutcome::Pending);
 }
@@ -185,7 +195,7 @@ fn a_claim_written_too_late_after_its_read_is_abandoned() {
 fn a_claim_whose_write_failed_is_abandoned() {
     let mut lease = Lease::new(1, TIMINGS);
     lease.claim(at(100));
-    lease.published(at(100), at(105), false);
+    lease.published(at(100), at(105), false, 100);
     assert_eq!(lease.phase(), Phase::Idle);
     assert_eq!(lease.last_renewal(), None);
 }
@@ -195,9 +205,10 @@ fn a_holder_that_cannot_renew_must_fence_at_lease_fail() {
     let live = heartbeats(&[]);
     let mut lease = Lease::new(1, TIMINGS);
     claim_and_settle(&mut lease, 100, &live);
-    lease.published(at(120), at(121), true); // renewal as `held`
+    lease.published(at(120), at(121), true, 120);
+    lease.read_own(Some(120)); // renewal as `held`, read back intact
     assert!(!lease.must_fence(at(149)));
-    lease.published(at(130), at(135), false); // storage lost
+    lease.published(at(130), at(135), false, 130); // storage lost
     assert!(lease.valid(at(149)));
     assert!(lease.must_fence(at(150)));
     assert!(!lease.valid(at(150)));
@@ -213,7 +224,8 @@ fn an_agent_restart_under_a_running_vm_keeps_the_lease() {
     // Until the first renewal succeeds the lease is not valid to act under, and a
     // first publish that fails means fencing.
     assert!(lease.must_fence(at(5)));
-    lease.published(at(5), at(6), true);
+    lease.published(at(5), at(6), true, 5);
+    lease.read_own(Some(5));
     assert!(lease.valid(at(6)));
 
     let mut gone = Lease::new(1, TIMINGS);
@@ -227,6 +239,38 @@ fn an_agent_restart_under_a_running_vm_keeps_the_lease() {
         }
     );
     assert_eq!(gone.claim(at(10)).epoch, 8);
+}
+
+#[test]
+fn a_claim_that_does_not_read_back_is_not_decided() {
+    let live = heartbeats(&[]);
+    let mut lease = Lease::new(1, TIMINGS);
+    lease.claim(at(100));
+    lease.published(at(100), at(101), true, 100);
+    // Unconfirmed: settle waits however long it has been.
+    assert_eq!(lease.settle(at(200), &live), ClaimOutcome::Pending);
+    // Our slot reads back torn: the claim is abandoned.
+    lease.read_own(None);
+    assert_eq!(lease.phase(), Phase::Idle);
+    assert_eq!(lease.last_renewal(), None);
+}
+
+#[test]
+fn a_held_publish_that_reads_back_torn_renews_nothing() {
+    let live = heartbeats(&[]);
+    let mut lease = Lease::new(1, TIMINGS);
+    claim_and_settle(&mut lease, 100, &live);
+    lease.published(at(117), at(118), true, 117);
+    // Not valid to start under until `held` is seen intact.
+    assert!(!lease.valid(at(118)));
+    lease.read_own(Some(117));
+    assert!(lease.valid(at(118)));
+    // Later renewals tear: the optimistic renewal is taken back.
+    lease.published(at(127), at(128), true, 127);
+    lease.published(at(137), at(138), true, 137);
+    lease.read_own(None);
+    assert_eq!(lease.last_renewal(), Some(at(117)));
+    assert!(lease.must_fence(at(147)));
 }
 
 #[test]
