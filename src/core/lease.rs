@@ -440,9 +440,9 @@ impl Lease {
     /// are taken back when a read shows they did not land intact.)
     pub fn must_fence(&self, now: Millis) -> bool {
         matches!(self.phase, Phase::Holding { .. })
-            && !self
+            && self
                 .last_renewal
-                .is_some_and(|renewed| now.since(renewed) < self.timings.fail_ms)
+                .is_none_or(|renewed| now.since(renewed) >= self.timings.fail_ms)
     }
 }
 
