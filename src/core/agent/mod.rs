@@ -20,7 +20,7 @@ use crate::core::liveness::PeerLiveness;
 use crate::core::score::ScoreBreakdown;
 use crate::core::state::State;
 use crate::core::time::Millis;
-use crate::metadata::{Area, EngineStatus, Extra, HostId, HostRecord, VmStatus};
+use crate::metadata::{Area, EngineStatus, Extra, HostId, HostRecord, HostSlot, VmStatus};
 
 /// Our extra key: the gateway test result, `<ok>/<total>` or `unknown`, so that
 /// every host can tell a cluster-wide network outage from its own.
@@ -134,6 +134,8 @@ struct Peer {
     fingerprint: (u64, Option<u32>),
     score: u32,
     status: Option<EngineStatus>,
+    /// The engine status as published, to parse only when it changes.
+    status_raw: String,
     local_maintenance: bool,
     stopped: bool,
     gateway_down: bool,
@@ -484,26 +486,7 @@ impl Agent {
                 // The same publish as last time (host-ts changes on every one).
                 continue;
             }
-            let lease = slot.extra.lease().ok().flatten();
-            self.lease.observe(id, lease);
-            if let Some(seen) = slot.extra.get(EPOCH_SEEN_KEY).and_then(|v| v.parse().ok()) {
-                self.lease.note_epoch_seen(seen);
-            }
-            let gateway_down = slot
-                .extra
-                .get(GATEWAY_KEY)
-                .is_some_and(|g| g.starts_with("0/"));
-            self.peers.insert(
-                id,
-                Peer {
-                    fingerprint,
-                    score: slot.record.score,
-                    status: slot.engine_status().ok(),
-                    local_maintenance: slot.record.local_maintenance,
-                    stopped: slot.record.stopped,
-                    gateway_down,
-                },
-            );
+            self.ingest_peer(id, slot, fingerprint);
         }
         // Cleaned slots (now empty) are forgotten.
         let gone: Vec<HostId> = self
@@ -516,6 +499,56 @@ impl Agent {
             self.peers.remove(&id);
             self.liveness.forget(id);
             self.lease.forget(id);
+        }
+    }
+
+    /// Takes in a peer's new publish.
+    fn ingest_peer(&mut self, id: HostId, slot: &HostSlot, fingerprint: (u64, Option<u32>)) {
+        // A lease state we cannot understand keeps the last one we could: it
+        // must never read as free.
+        if let Ok(lease) = slot.extra.lease() {
+            self.lease.observe(id, lease);
+        }
+        let mut gateway_down = false;
+        for (key, value) in slot.extra.entries() {
+            match key.as_str() {
+                EPOCH_SEEN_KEY => {
+                    if let Ok(seen) = value.parse() {
+                        self.lease.note_epoch_seen(seen);
+                    }
+                }
+                GATEWAY_KEY => gateway_down = value.starts_with("0/"),
+                _ => {}
+            }
+        }
+        let record = &slot.record;
+        match self.peers.get_mut(&id) {
+            Some(peer) => {
+                // Engine statuses repeat from publish to publish: parse on change.
+                if peer.status_raw != record.engine_status {
+                    peer.status = slot.engine_status().ok();
+                    peer.status_raw.clone_from(&record.engine_status);
+                }
+                peer.fingerprint = fingerprint;
+                peer.score = record.score;
+                peer.local_maintenance = record.local_maintenance;
+                peer.stopped = record.stopped;
+                peer.gateway_down = gateway_down;
+            }
+            None => {
+                self.peers.insert(
+                    id,
+                    Peer {
+                        fingerprint,
+                        score: record.score,
+                        status: slot.engine_status().ok(),
+                        status_raw: record.engine_status.clone(),
+                        local_maintenance: record.local_maintenance,
+                        stopped: record.stopped,
+                        gateway_down,
+                    },
+                );
+            }
         }
     }
 
