@@ -182,7 +182,12 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
     }
 
     /// Publishes the AgentStopped slot (clean shutdown); the VM is left alone.
+    /// An agent that never read its own slot publishes nothing (it would
+    /// overwrite its predecessor's lease).
     pub fn stop(&mut self) -> Result<(), String> {
+        if !self.core.adopted() {
+            return Err("not publishing AgentStopped: our own slot was never read".into());
+        }
         let now = self.io.clock.now();
         let (wall, offset) = self.io.clock.wall();
         let from = self.core.state();

@@ -1,0 +1,55 @@
+//! The agent loop's clean stop, over the simulator's I/O.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use hosted_engine::config::ScoreConf;
+use hosted_engine::core::{CoreConfig, State};
+use hosted_engine::shell::AgentLoop;
+use hosted_engine::sim::{SimHost, SimParams, WorldState};
+
+fn config(params: &SimParams) -> CoreConfig {
+    CoreConfig {
+        host_id: 1,
+        hostname: "host1.sim".into(),
+        score: ScoreConf::default(),
+        timings: params.timings.clone(),
+        engine_memory_mib: 4096,
+        conf_on_shared_storage: true,
+        recovery_configured: false,
+        lease_defect: None,
+    }
+}
+
+#[test]
+fn a_clean_stop_publishes_agent_stopped() {
+    let params = SimParams::new(1);
+    let world = Rc::new(RefCell::new(WorldState::new(params.clone())));
+    let mut agent = AgentLoop::start(config(&params), SimHost::io(&world, 1));
+    agent.tick();
+    agent.stop().unwrap();
+    assert_eq!(agent.core().state(), State::AgentStopped);
+    let mut w = world.borrow_mut();
+    let at = w.now + 1_000;
+    w.land_writes(at);
+    let slot = w.slot(1).unwrap().as_ref().unwrap();
+    assert!(slot.record.stopped);
+    assert_eq!(slot.record.score, 0);
+    assert_eq!(slot.extra.get("state"), Some("AgentStopped"));
+    assert_eq!(slot.extra.get("stopped"), Some("True"));
+}
+
+#[test]
+fn an_agent_that_never_read_its_slot_does_not_publish_at_stop() {
+    let params = SimParams::new(1);
+    let world = Rc::new(RefCell::new(WorldState::new(params.clone())));
+    world.borrow_mut().host_mut(1).storage.reads_fail = true;
+    let mut agent = AgentLoop::start(config(&params), SimHost::io(&world, 1));
+    agent.tick();
+    let err = agent.stop().unwrap_err();
+    assert!(err.contains("never read"), "{err}");
+    let mut w = world.borrow_mut();
+    let at = w.now + 60_000;
+    w.land_writes(at);
+    assert!(w.slot(1).is_none(), "nothing may have been written");
+}
