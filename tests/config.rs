@@ -1092,3 +1092,37 @@ fn metadata_path_override_and_mount_root() {
         ]
     );
 }
+
+#[test]
+fn our_hosted_engine_conf_keys_parse_and_refuse_bad_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hosted-engine.conf");
+    let base = "fqdn=engine.lab\nhost_id=1\nstorage=/srv/he\ndomainType=dir\nnetwork_test=none\n";
+    let good = format!(
+        "{base}hostname=h1.lab\nvm_command=/usr/bin/he-lab engine --port 8080\n\
+         engine_memory_mib=2048\nstorage_connect_command=mount /srv/he\n"
+    );
+    let conf = HostedEngineConf::parse(&path, &good).unwrap();
+    assert_eq!(conf.hostname.as_deref(), Some("h1.lab"));
+    assert_eq!(
+        conf.vm_command.as_deref().unwrap(),
+        ["/usr/bin/he-lab", "engine", "--port", "8080"]
+    );
+    assert_eq!(conf.engine_memory_mib, 2048);
+    assert_eq!(conf.storage_connect_command.as_ref().unwrap().len(), 2);
+    let defaults = HostedEngineConf::parse(&path, base).unwrap();
+    assert_eq!(defaults.engine_memory_mib, 4096);
+    for (line, key) in [
+        ("hostname=a|b", "hostname"),
+        ("engine_memory_mib=12", "engine_memory_mib"),
+    ] {
+        let text = format!("{base}{line}\n");
+        let err = HostedEngineConf::parse(&path, &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("{}:6: {key}:", path.display())),
+            "{err}"
+        );
+    }
+}

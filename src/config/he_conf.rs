@@ -40,6 +40,10 @@ pub const HE_CONF_KEYS: &[&str] = &[
     "vm_disk_id",
     "conf",
     "metadata_path",
+    "hostname",
+    "vm_command",
+    "engine_memory_mib",
+    "storage_connect_command",
 ];
 
 /// The kind of storage that holds the metadata volume (key `domainType`).
@@ -181,7 +185,49 @@ pub struct HostedEngineConf {
     /// Ours (`metadata_path`): an explicit metadata volume path; wins over the path
     /// derived from the storage keys.
     pub metadata_path: Option<PathBuf>,
+    /// Ours (`hostname`): the name this host publishes; default the system's.
+    pub hostname: Option<String>,
+    /// Ours (`vm_command`): the engine VM as a command (the `process` driver),
+    /// split on whitespace into argv, run without a shell.
+    pub vm_command: Option<Vec<String>>,
+    /// Ours (`engine_memory_mib`): the engine VM's memory, for the free-memory
+    /// penalty; default 4096.
+    pub engine_memory_mib: u64,
+    /// Ours (`storage_connect_command`): run (argv, no shell) at start and when the
+    /// storage is lost, e.g. a mount command.
+    pub storage_connect_command: Option<Vec<String>>,
     doc: KvDocument,
+}
+
+/// Default of `engine_memory_mib`.
+pub const DEFAULT_ENGINE_MEMORY_MIB: u64 = 4096;
+
+fn parse_argv(raw: &str) -> Result<Vec<String>, String> {
+    let argv: Vec<String> = raw.split_whitespace().map(str::to_owned).collect();
+    if argv.is_empty() {
+        return Err("is empty".into());
+    }
+    Ok(argv)
+}
+
+/// A host name as the metadata record carries it: printable ASCII without `|`.
+fn parse_hostname(raw: &str) -> Result<String, String> {
+    let word = parse_word(raw)?;
+    if word.len() > 255 || !word.bytes().all(|b| b.is_ascii_graphic() && b != b'|') {
+        return Err(format!(
+            "{raw:?} is not a host name (printable ASCII, no '|')"
+        ));
+    }
+    Ok(word)
+}
+
+fn parse_memory_mib(raw: &str) -> Result<u64, String> {
+    match raw.parse::<u64>() {
+        Ok(mib) if (64..=16 * 1024 * 1024).contains(&mib) => Ok(mib),
+        _ => Err(format!(
+            "{raw:?} is not a memory size in MiB (64..=16777216)"
+        )),
+    }
 }
 
 impl ConfFile for HostedEngineConf {
@@ -207,6 +253,15 @@ impl ConfFile for HostedEngineConf {
         let vm_disk_id = f.value(s, "vm_disk_id", parse_word);
         let conf = f.value(s, "conf", parse_absolute_path);
         let metadata_path = f.value(s, "metadata_path", parse_absolute_path);
+        let hostname = f.value(s, "hostname", parse_hostname);
+        let vm_command = f.value(s, "vm_command", parse_argv);
+        let engine_memory_mib = f.or(
+            s,
+            "engine_memory_mib",
+            DEFAULT_ENGINE_MEMORY_MIB,
+            parse_memory_mib,
+        );
+        let storage_connect_command = f.value(s, "storage_connect_command", parse_argv);
         f.finish()?;
         let missing = "finish() fails when a required key is missing";
         let conf = HostedEngineConf {
@@ -225,6 +280,10 @@ impl ConfFile for HostedEngineConf {
             vm_disk_id,
             conf,
             metadata_path,
+            hostname,
+            vm_command,
+            engine_memory_mib,
+            storage_connect_command,
             doc,
         };
         conf.validate()?;

@@ -6,6 +6,7 @@
 //! simulator (`sim run`, `sim fuzz`). The supervised multi-agent lab, its faults
 //! and the engine payload come with the agent daemon.
 
+pub mod engine;
 mod sim_cmd;
 mod volume;
 
@@ -45,6 +46,13 @@ pub enum LabCommand {
     /// The deterministic cluster simulator: scenarios and fault fuzzing.
     #[command(subcommand)]
     Sim(sim_cmd::SimCommand),
+    /// A stand-in engine VM for the `process` driver: serves the engine's health
+    /// page (`DB Up!Welcome to Health Status!`) until SIGTERM.
+    Engine {
+        /// Address and port to serve on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +125,7 @@ fn run(args: LabArgs) -> anyhow::Result<()> {
             format,
             timeout_secs,
         }) => dump_volume(&path, format, secs(timeout_secs)?, &mut out)?,
+        LabCommand::Engine { listen } => engine::run(&listen, &mut out)?,
         LabCommand::Sim(command) => {
             let passed = sim_cmd::run(command, &mut out)?;
             std::io::Write::flush(&mut out)?;

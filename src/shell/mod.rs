@@ -3,5 +3,8 @@
 //! VM drivers, monitors, socket, notifier, watchdog) follow.
 
 pub mod agent_loop;
+pub mod signals;
+pub mod storage;
+pub mod system;
 
 pub use agent_loop::{AgentLoop, Clock, Events, Io, Monitors, Storage, VmDriver};

@@ -1,0 +1,176 @@
+//! The shared metadata volume as the agent loop's [`Storage`]: the deadline-bound
+//! [`MetadataStore`] plus a connect command run at start and whenever the storage
+//! is lost (test plan case 5: reconnect without touching the VM).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::agent_loop::Storage;
+use crate::metadata::store::MetadataStore;
+use crate::metadata::{Area, HostId, SLOT_SIZE, decode_area};
+
+/// Most output of the connect command kept for the log.
+const CONNECT_OUTPUT_MAX: usize = 4096;
+
+/// How to reach the metadata volume.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageConfig {
+    pub volume: PathBuf,
+    /// Run (argv, no shell) at start and after a failure, e.g. a mount.
+    pub connect_argv: Option<Vec<String>>,
+    /// Bound on one read or write.
+    pub io_timeout: Duration,
+    /// Bound on one run of the connect command.
+    pub connect_timeout: Duration,
+    /// Least time between two runs of the connect command.
+    pub connect_backoff: Duration,
+}
+
+/// The metadata volume on shared storage.
+pub struct FileStorage {
+    cfg: StorageConfig,
+    store: MetadataStore,
+    last_connect: Option<Instant>,
+    /// What the last connect attempt said (for the log and the status).
+    pub last_connect_result: Option<String>,
+}
+
+impl FileStorage {
+    /// Opens the store and runs the connect command once.
+    pub fn open(cfg: StorageConfig) -> FileStorage {
+        let store = MetadataStore::open(&cfg.volume, cfg.io_timeout);
+        let mut storage = FileStorage {
+            cfg,
+            store,
+            last_connect: None,
+            last_connect_result: None,
+        };
+        storage.connect();
+        storage
+    }
+
+    pub fn volume(&self) -> &Path {
+        &self.cfg.volume
+    }
+
+    fn connect(&mut self) {
+        let Some(argv) = self.cfg.connect_argv.clone() else {
+            return;
+        };
+        if let Some(at) = self.last_connect
+            && at.elapsed() < self.cfg.connect_backoff
+        {
+            return;
+        }
+        self.last_connect = Some(Instant::now());
+        self.last_connect_result = Some(run_bounded(&argv, self.cfg.connect_timeout));
+        // A hung store (stalled I/O thread) cannot be reused: start afresh, so
+        // that the remounted path is opened again.
+        self.store = MetadataStore::open(&self.cfg.volume, self.cfg.io_timeout);
+    }
+}
+
+impl Storage for FileStorage {
+    fn read_area(&mut self) -> Result<Arc<Area>, String> {
+        let bytes = self.store.read_area().map_err(|e| e.to_string())?;
+        Ok(Arc::new(decode_area(&bytes)))
+    }
+
+    fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), String> {
+        self.store
+            .write_slot(slot, bytes)
+            .map_err(|e| e.to_string())
+    }
+
+    fn reconnect(&mut self) {
+        self.connect();
+    }
+}
+
+/// Runs `argv` with a deadline; returns one line describing the outcome.
+pub fn run_bounded(argv: &[String], timeout: Duration) -> String {
+    let Some((program, args)) = argv.split_first() else {
+        return "no command".into();
+    };
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => return format!("{program}: {e}"),
+    };
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let output = child
+                    .wait_with_output()
+                    .map(|o| o.stderr)
+                    .unwrap_or_default();
+                let text = String::from_utf8_lossy(&output[..output.len().min(CONNECT_OUTPUT_MAX)])
+                    .trim()
+                    .replace('\n', " ");
+                return format!(
+                    "{program}: {status}{}{text}",
+                    if text.is_empty() { "" } else { ": " }
+                );
+            }
+            Ok(None) if started.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return format!("{program}: killed after {} ms", timeout.as_millis());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return format!("{program}: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_commands_report_status_and_timeout() {
+        let ok = run_bounded(&["true".into()], Duration::from_secs(5));
+        assert!(ok.contains("exit status: 0"), "{ok}");
+        let slow = run_bounded(&["sleep".into(), "5".into()], Duration::from_millis(200));
+        assert!(slow.contains("killed after 200 ms"), "{slow}");
+        let missing = run_bounded(&["/no/such/program".into()], Duration::from_secs(1));
+        assert!(missing.contains("/no/such/program"), "{missing}");
+    }
+
+    #[test]
+    fn reads_and_writes_through_the_store_and_reconnects() {
+        let dir = tempfile::tempdir().unwrap();
+        let volume = dir.path().join("v");
+        let marker = dir.path().join("connected");
+        let cfg = StorageConfig {
+            volume: volume.clone(),
+            connect_argv: Some(vec!["touch".into(), marker.display().to_string()]),
+            io_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            connect_backoff: Duration::ZERO,
+        };
+        crate::metadata::store::init_volume(&volume, false, Duration::from_secs(5)).unwrap();
+        let mut storage = FileStorage::open(cfg);
+        assert!(marker.exists(), "connect command ran at open");
+        let area = storage.read_area().unwrap();
+        assert!(area.hosts.is_empty());
+        std::fs::remove_file(&marker).unwrap();
+        storage.reconnect();
+        assert!(marker.exists(), "connect command ran again");
+        assert!(
+            storage
+                .last_connect_result
+                .as_deref()
+                .unwrap()
+                .contains("exit status: 0")
+        );
+    }
+}
