@@ -3,6 +3,7 @@
 //! VM drivers, monitors, socket, notifier, watchdog) follow.
 
 pub mod agent_loop;
+pub mod monitors;
 pub mod signals;
 pub mod storage;
 pub mod system;
