@@ -165,9 +165,23 @@ fn agent_check_config_names_file_line_and_key() {
     );
     assert!(stderr.contains("lease-dead-secs"), "{stderr}");
 
+    // The daemon refuses to start with the same broken configuration.
     let out = run(AGENT, root.path(), &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("only --check-config"));
+    assert!(
+        text(&out.stderr).contains("lease-dead-secs"),
+        "{}",
+        text(&out.stderr)
+    );
+    // And without an engine VM driver.
+    std::fs::remove_file(&agent_conf).unwrap();
+    let out = run(AGENT, root.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no engine VM driver configured"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(AGENT, root.path(), &["--no-such-flag"]);
     assert_eq!(out.status.code(), Some(2));
 }

@@ -368,3 +368,26 @@ fn a_stalled_write_times_out_then_refuses_and_may_still_land() {
         }
     }
 }
+
+#[test]
+fn a_path_that_no_longer_names_the_open_volume_is_reopened_or_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    init_volume(&path, false, TIMEOUT).unwrap();
+    let mut store = MetadataStore::open(&path, TIMEOUT);
+    store.write_slot(1, &slot_bytes(1)).unwrap();
+    assert_eq!(decode_area(&store.read_area().unwrap()).hosts.len(), 1);
+    // The storage goes away (as after `umount -l`): the open descriptor would
+    // still work, but the path is gone, so the store must say so.
+    let away = dir.path().join("away");
+    std::fs::rename(&path, &away).unwrap();
+    let err = store.read_area().unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err}");
+    assert!(store.write_slot(2, &slot_bytes(2)).is_err());
+    // A different volume appears at the path (a remount): it is the one used.
+    init_volume(&path, false, TIMEOUT).unwrap();
+    assert!(decode_area(&store.read_area().unwrap()).hosts.is_empty());
+    store.write_slot(2, &slot_bytes(2)).unwrap();
+    let area = decode_area(&store.read_area().unwrap());
+    assert_eq!(area.hosts.keys().copied().collect::<Vec<_>>(), [2]);
+}

@@ -97,9 +97,15 @@ fn check_deployed(paths: &ConfigPaths) -> i32 {
 #[command(
     name = "ovirt-ha-agent",
     version,
-    about = "The hosted-engine HA agent (foundation stage: configuration check only)",
-    after_help = "Exit codes: 0 configuration valid, 1 configuration invalid or \
-                  agent not available, 2 bad command line."
+    about = "The hosted-engine HA agent: keeps the engine VM running on one host of the cluster",
+    long_about = "The hosted-engine HA agent: reads the shared metadata, scores this host, \
+                  takes the engine VM lease and starts, stops or keeps the engine VM, \
+                  publishing its own slot every loop. Runs in the foreground until SIGTERM or \
+                  SIGINT, then publishes AgentStopped and exits (the engine VM keeps running). \
+                  The engine VM is driven by the `process` driver (`vm_command` in \
+                  hosted-engine.conf).",
+    after_help = "Exit codes: 0 stopped cleanly / configuration valid, 1 configuration \
+                  invalid or the agent failed, 2 bad command line."
 )]
 struct AgentArgs {
     /// Load and validate every configuration file, print any problems (one per
@@ -122,11 +128,13 @@ pub fn agent_main() -> i32 {
     };
     let paths = ConfigPaths::resolve(&args.paths);
     if !args.check_config {
-        eprintln!(
-            "ovirt-ha-agent: the agent loop is not part of this build yet; \
-             only --check-config is available"
-        );
-        return EXIT_FAILURE;
+        return match crate::shell::daemon::run(&paths) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("ovirt-ha-agent: {e:#}");
+                EXIT_FAILURE
+            }
+        };
     }
     match Config::load(&paths) {
         Ok(config) => {

@@ -278,6 +278,14 @@ fn open_volume(
     }
 }
 
+/// Whether `path` (following symlinks) is still the file `open` refers to.
+fn same_file(path: &Path, open: &File) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let now = std::fs::metadata(path)?;
+    let held = open.metadata()?;
+    Ok(now.dev() == held.dev() && now.ino() == held.ino())
+}
+
 /// Runs `op` on the descriptor in `slot`, opening it first. When `O_DIRECT` was
 /// accepted at open but the I/O itself refuses it (EINVAL), retries once without.
 fn with_volume<T>(
@@ -287,6 +295,18 @@ fn with_volume<T>(
     faults: &mut DirectFaults,
     mut op: impl FnMut(&OpenVolume) -> io::Result<T>,
 ) -> io::Result<T> {
+    // The path must still name the file we hold open: after `umount -l` or a
+    // remount, an old descriptor keeps working on storage nobody else sees.
+    if let Some(open) = slot.as_ref() {
+        match same_file(path, &open.file) {
+            Ok(true) => {}
+            Ok(false) => *slot = None,
+            Err(e) => {
+                *slot = None;
+                return Err(e);
+            }
+        }
+    }
     if slot.is_none() {
         *slot = Some(open_volume(path, write, try_direct, faults)?);
     }

@@ -1,11 +1,14 @@
-//! The I/O shell around the pure core. Today: the agent loop and its traits,
-//! which the simulator implements; the daemon's real implementations (storage,
-//! VM drivers, monitors, socket, notifier, watchdog) follow.
+//! The I/O shell around the pure core: the agent loop and its traits (which the
+//! simulator implements too), and the daemon's real implementations: the
+//! metadata volume, the `process` VM driver, the monitors, the clock and log.
+//! The socket, notifications, watchdog and libvirt driver come next.
 
 pub mod agent_loop;
+pub mod daemon;
 pub mod monitors;
 pub mod signals;
 pub mod storage;
 pub mod system;
+pub mod vm;
 
 pub use agent_loop::{AgentLoop, Clock, Events, Io, Monitors, Storage, VmDriver};

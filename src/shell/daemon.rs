@@ -1,0 +1,172 @@
+//! `ovirt-ha-agent` as a daemon: the configuration turned into the agent loop's
+//! real I/O (metadata volume, VM driver, monitors, clock, log), the loop run until
+//! SIGTERM/SIGINT, then the AgentStopped slot published.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use super::agent_loop::{AgentLoop, Io, Monitors};
+use super::monitors::{MonitorConfig, MonitorSet};
+use super::signals;
+use super::storage::{FileStorage, StorageConfig};
+use super::system::{LogEvents, Priority, SystemClock};
+use super::vm::{ProcessVm, ProcessVmConfig};
+use crate::config::{ConfFile, Config, ConfigPaths, HaConf};
+use crate::core::{CoreConfig, Sensors};
+
+/// How long one wait slice lasts: the stop flag is checked this often.
+const WAIT_SLICE: Duration = Duration::from_millis(100);
+/// Bound on one run of the storage connect command.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The monitors plus the local maintenance flag read from `ha.conf`.
+pub struct HostMonitors {
+    set: MonitorSet,
+    ha_conf: std::path::PathBuf,
+    local_maintenance: bool,
+    events: LogEvents,
+}
+
+impl Monitors for HostMonitors {
+    fn sensors(&mut self) -> Sensors {
+        self.set.sensors()
+    }
+
+    fn local_maintenance(&mut self) -> bool {
+        match HaConf::load(&self.ha_conf) {
+            Ok(ha) => self.local_maintenance = ha.local_maintenance,
+            // Keep the last known value: a half-edited file must not flip it.
+            Err(e) => self.events.line(Priority::Warning, &format!("{e}")),
+        }
+        self.local_maintenance
+    }
+}
+
+/// The system's host name, for the slot when `hostname` is not configured.
+fn system_hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Builds every piece from the configuration.
+/// The agent's I/O in the daemon.
+type DaemonIo = Io<FileStorage, ProcessVm, HostMonitors, SystemClock, LogEvents>;
+
+fn build(
+    config: &Config,
+    paths: &ConfigPaths,
+    vm_pid: &Arc<AtomicU32>,
+) -> anyhow::Result<(CoreConfig, DaemonIo)> {
+    let he = &config.hosted_engine;
+    let timings = &config.agent.timings;
+    let volume = he.metadata_volume_path()?;
+    let Some(argv) = he.vm_command.clone() else {
+        bail!(
+            "{}: no engine VM driver configured: set vm_command (the libvirt driver is not \
+             part of this build)",
+            paths.he_conf.display()
+        );
+    };
+    let hostname = he.hostname.clone().unwrap_or_else(system_hostname);
+    let core = CoreConfig {
+        host_id: he.host_id,
+        hostname,
+        score: config.agent.score.clone(),
+        timings: timings.clone(),
+        engine_memory_mib: he.engine_memory_mib,
+        conf_on_shared_storage: true,
+        recovery_configured: config.agent.recovery.command.is_some(),
+        lease_defect: None,
+    };
+    std::fs::create_dir_all(&paths.state_dir)
+        .with_context(|| format!("creating {}", paths.state_dir.display()))?;
+    let vm = ProcessVm::new(ProcessVmConfig {
+        argv,
+        state_file: paths.state_dir.join("engine-vm.json"),
+        log_file: paths.state_dir.join("engine-vm.log"),
+        shutdown_grace: Duration::from_millis(timings.vm_shutdown_grace_ms),
+        env: Vec::new(),
+        host_id: Some(he.host_id),
+        recovery_argv: config.agent.recovery.command.clone(),
+        recovery_timeout: Duration::from_millis(config.agent.recovery.timeout_ms),
+    })
+    .map_err(|e| anyhow::anyhow!("engine VM driver: {e}"))?;
+    let storage = FileStorage::open(StorageConfig {
+        volume,
+        connect_argv: he.storage_connect_command.clone(),
+        io_timeout: Duration::from_millis(timings.storage_timeout_ms),
+        connect_timeout: CONNECT_TIMEOUT,
+        connect_backoff: Duration::from_millis(timings.loop_ms),
+    });
+    let pid = Arc::clone(vm_pid);
+    let set = MonitorSet::start(
+        MonitorConfig::new(he, timings),
+        Arc::new(move || Some(pid.load(Ordering::Relaxed)).filter(|p| *p != 0)),
+    )
+    .map_err(|e| anyhow::anyhow!("monitors: {e}"))?;
+    let monitors = HostMonitors {
+        set,
+        ha_conf: paths.ha_conf.clone(),
+        local_maintenance: false,
+        events: LogEvents::new(),
+    };
+    let io = Io {
+        storage,
+        vm,
+        monitors,
+        clock: SystemClock::new(),
+        events: LogEvents::new(),
+    };
+    Ok((core, io))
+}
+
+/// Runs the agent until SIGTERM/SIGINT. Configuration errors come back before
+/// anything is started.
+pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
+    let config = Config::load(paths).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    signals::install_stop_handlers().context("installing signal handlers")?;
+    // The engine VM's pid, for the CPU monitor (0: none).
+    let vm_pid = Arc::new(AtomicU32::new(0));
+    let (core, io) = build(&config, paths, &vm_pid)?;
+    let log = LogEvents::new();
+    log.line(
+        Priority::Notice,
+        &format!(
+            "ovirt-ha-agent starting: host id {}, metadata {}",
+            core.host_id,
+            io.storage.volume().display()
+        ),
+    );
+    let mut agent = AgentLoop::start(core, io);
+    while !signals::stop_requested() {
+        let wait = Duration::from_millis(agent.tick());
+        vm_pid.store(agent.io().vm.vm_pid().unwrap_or(0), Ordering::Relaxed);
+        if let Some(e) = agent.io_mut().vm.take_error() {
+            log.line(Priority::Warning, &format!("engine VM driver: {e}"));
+        }
+        let until = Instant::now() + wait;
+        while !signals::stop_requested() && Instant::now() < until {
+            std::thread::sleep(WAIT_SLICE.min(until.saturating_duration_since(Instant::now())));
+        }
+    }
+    match agent.stop() {
+        Ok(()) => log.line(
+            Priority::Notice,
+            "ovirt-ha-agent stopped: AgentStopped published",
+        ),
+        Err(e) => log.line(
+            Priority::Warning,
+            &format!("ovirt-ha-agent stopped without publishing AgentStopped: {e}"),
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! Real `ovirt-ha-agent` processes on a temporary shared directory, with the
+//! `process` driver running `he-lab engine` as the engine VM and a fast timing
+//! profile.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hosted_engine::metadata::store::{MetadataStore, init_volume};
+use hosted_engine::metadata::{Area, decode_area};
+
+const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
+const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
+
+/// Every timer short, every lease rule kept (`Timings::violations` checks it).
+const FAST_AGENT_CONF: &str = "[timing]
+loop-secs = 1
+host-alive-timeout-secs = 3
+storage-timeout-secs = 1
+lease-settle-secs = 2
+lease-fail-secs = 3
+poweroff-timeout-secs = 1
+lease-margin-secs = 1
+lease-dead-secs = 7
+engine-starting-timeout-secs = 60
+engine-maybe-away-timeout-secs = 4
+engine-unexpectedly-down-secs = 10
+engine-stop-timeout-secs = 10
+bad-health-timeout-secs = 10
+retry-window-secs = 60
+vm-shutdown-grace-secs = 2
+liveliness-timeout-secs = 1
+";
+
+/// A cluster of agents in a temp directory; kills everything it started on drop.
+struct Cluster {
+    dir: tempfile::TempDir,
+    port: u16,
+    agents: Vec<Option<Child>>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Cluster {
+    fn new(hosts: u16) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let volume = dir.path().join("shared/ha_agent/hosted-engine.metadata");
+        std::fs::create_dir_all(volume.parent().unwrap()).unwrap();
+        init_volume(&volume, false, Duration::from_secs(5)).unwrap();
+        let mut cluster = Cluster {
+            dir,
+            port,
+            agents: Vec::new(),
+        };
+        for id in 1..=hosts {
+            cluster.write_config(id);
+            cluster.agents.push(None);
+            cluster.start(id);
+        }
+        cluster
+    }
+
+    fn root(&self, id: u16) -> PathBuf {
+        self.dir.path().join(format!("host{id}"))
+    }
+
+    fn volume(&self) -> PathBuf {
+        self.dir
+            .path()
+            .join("shared/ha_agent/hosted-engine.metadata")
+    }
+
+    fn write_config(&self, id: u16) {
+        let root = self.root(id);
+        let etc_he = root.join("etc/ovirt-hosted-engine");
+        let etc_ha = root.join("etc/ovirt-hosted-engine-ha");
+        std::fs::create_dir_all(&etc_he).unwrap();
+        std::fs::create_dir_all(&etc_ha).unwrap();
+        let port = self.port;
+        let shared = self.dir.path().join("shared");
+        std::fs::write(
+            etc_he.join("hosted-engine.conf"),
+            format!(
+                "fqdn=127.0.0.1:{port}\nvmid=he\nhost_id={id}\nstorage={}\ndomainType=dir\n\
+                 network_test=none\nbridge=lo\nhostname=host{id}.lab\n\
+                 vm_command={LAB} engine --listen 127.0.0.1:{port}\n",
+                shared.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(etc_ha.join("agent.conf"), FAST_AGENT_CONF).unwrap();
+    }
+
+    fn start(&mut self, id: u16) {
+        let log = std::fs::File::create(self.root(id).join("agent.log")).unwrap();
+        let child = Command::new(AGENT)
+            .env("HE_CONFIG_ROOT", self.root(id))
+            .env_remove("HE_CONF")
+            .env_remove("HE_STATE_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.agents[usize::from(id - 1)] = Some(child);
+    }
+
+    fn signal(&mut self, id: u16, signal: libc::c_int) {
+        let child = self.agents[usize::from(id - 1)].take().expect("agent runs");
+        // SAFETY: kill(2) on a child we spawned and have not reaped.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let mut child = child;
+        wait_for("the agent to exit", Duration::from_secs(10), || {
+            child.try_wait().unwrap().is_some()
+        });
+    }
+
+    fn area(&self) -> Area {
+        let mut store = MetadataStore::open(self.volume(), Duration::from_secs(5));
+        decode_area(&store.read_area().unwrap())
+    }
+
+    fn state_of(&self, id: u16) -> Option<String> {
+        let area = self.area();
+        let slot = area.hosts.get(&id)?.as_ref().ok()?;
+        slot.extra.get("state").map(str::to_owned)
+    }
+
+    /// Hosts whose state file names a live engine VM process.
+    fn vm_pids(&self) -> Vec<(u16, u32)> {
+        (1..=self.agents.len() as u16)
+            .filter_map(|id| {
+                let file = self
+                    .root(id)
+                    .join("var/lib/ovirt-hosted-engine-ha/engine-vm.json");
+                let text = std::fs::read_to_string(file).ok()?;
+                let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+                let pid = u32::try_from(json["pid"].as_u64()?).ok()?;
+                Path::new(&format!("/proc/{pid}"))
+                    .exists()
+                    .then_some((id, pid))
+            })
+            .collect()
+    }
+
+    fn logs(&self) -> String {
+        (1..=self.agents.len() as u16)
+            .map(|id| {
+                let log =
+                    std::fs::read_to_string(self.root(id).join("agent.log")).unwrap_or_default();
+                format!("--- host{id}\n{log}")
+            })
+            .collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for child in self.agents.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for (_, pid) in self.vm_pids() {
+            // SAFETY: kill(2) of the engine VM process group our agents started.
+            unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+        }
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn engine_up_hosts(cluster: &Cluster) -> Vec<u16> {
+    (1..=cluster.agents.len() as u16)
+        .filter(|id| cluster.state_of(*id).as_deref() == Some("EngineUp"))
+        .collect()
+}
+
+#[test]
+fn a_cold_start_of_three_agents_starts_exactly_one_engine_and_sigterm_publishes_agent_stopped() {
+    let mut cluster = Cluster::new(3);
+    wait_for("an engine up", Duration::from_secs(60), || {
+        !engine_up_hosts(&cluster).is_empty()
+    });
+    // Let the cluster run a while: still exactly one engine VM.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(engine_up_hosts(&cluster).len(), 1, "{}", cluster.logs());
+    assert_eq!(cluster.vm_pids().len(), 1, "{}", cluster.logs());
+    let health = hosted_engine::shell::monitors::check_liveliness(
+        &format!("127.0.0.1:{}", cluster.port),
+        2000,
+    );
+    assert_eq!(health, Ok(true));
+
+    for id in 1..=3 {
+        cluster.signal(id, libc::SIGTERM);
+        assert_eq!(cluster.state_of(id).as_deref(), Some("AgentStopped"));
+        let area = cluster.area();
+        let slot = area.hosts[&id].as_ref().unwrap();
+        assert!(slot.record.stopped);
+        assert_eq!(slot.record.score, 0);
+    }
+    // The engine VM is left running when the agents stop.
+    assert_eq!(cluster.vm_pids().len(), 1);
+}
+
+#[test]
+fn an_agent_killed_under_its_engine_adopts_it_without_a_restart() {
+    let mut cluster = Cluster::new(2);
+    wait_for("an engine up", Duration::from_secs(60), || {
+        !engine_up_hosts(&cluster).is_empty()
+    });
+    let holder = engine_up_hosts(&cluster)[0];
+    let before = cluster.vm_pids();
+    cluster.signal(holder, libc::SIGKILL);
+    cluster.start(holder);
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(engine_up_hosts(&cluster), [holder], "{}", cluster.logs());
+    assert_eq!(
+        cluster.vm_pids(),
+        before,
+        "the same VM process: {}",
+        cluster.logs()
+    );
+}
+
+#[test]
+fn storage_removed_and_restored_reconnects_without_restarting_the_engine() {
+    let cluster = Cluster::new(2);
+    wait_for("an engine up", Duration::from_secs(60), || {
+        !engine_up_hosts(&cluster).is_empty()
+    });
+    let before = cluster.vm_pids();
+    // The storage path goes away (as after `umount -l`) and comes back in time.
+    let shared = cluster.dir.path().join("shared");
+    let away = cluster.dir.path().join("shared-away");
+    std::fs::rename(&shared, &away).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::rename(&away, &shared).unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(cluster.vm_pids(), before, "{}", cluster.logs());
+    assert_eq!(engine_up_hosts(&cluster).len(), 1, "{}", cluster.logs());
+    assert!(
+        cluster.logs().contains("storage available again"),
+        "{}",
+        cluster.logs()
+    );
+}
