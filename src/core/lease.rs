@@ -32,7 +32,7 @@
 //! The epoch is a fencing token: it never goes back, and the VM driver hands it to
 //! the VM so that a checker can prove it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::liveness::PeerLiveness;
 use super::time::Millis;
@@ -143,6 +143,9 @@ pub struct Lease {
     /// The highest epoch any host reported having seen: a restarted host whose
     /// own slot was unreadable learns from it the epoch it may have used.
     seen_floor: u64,
+    /// Hosts whose agent stopped cleanly (`stopped=1`): their lease does not
+    /// expire by silence.
+    parked: BTreeSet<HostId>,
 }
 
 impl Lease {
@@ -165,6 +168,7 @@ impl Lease {
             unconfirmed: Vec::new(),
             peers: BTreeMap::new(),
             seen_floor: 0,
+            parked: BTreeSet::new(),
         }
     }
 
@@ -230,9 +234,23 @@ impl Lease {
         self.peers.insert(host, state);
     }
 
+    /// Records whether `host` published a clean agent stop (`stopped=1`). A host
+    /// whose agent stopped cleanly while holding the lease left its engine VM
+    /// running on purpose, with no agent to fence it: its lease never expires by
+    /// silence. It stands until that agent returns, or an operator cleans the
+    /// host's slot (`--clean-metadata`).
+    pub fn observe_stopped(&mut self, host: HostId, stopped: bool) {
+        if stopped {
+            self.parked.insert(host);
+        } else {
+            self.parked.remove(&host);
+        }
+    }
+
     /// Forgets a host whose slot was cleaned (empty).
     pub fn forget(&mut self, host: HostId) {
         self.peers.remove(&host);
+        self.parked.remove(&host);
     }
 
     /// The highest epoch we know of: ours, every host's, and what any host
@@ -261,6 +279,9 @@ impl Lease {
 
     /// Whether `host`'s heartbeat has been still for `lease_dead` on our clock.
     fn expired(&self, now: Millis, liveness: &PeerLiveness, host: HostId) -> bool {
+        if self.parked.contains(&host) {
+            return false;
+        }
         let dead_ms = match self.timings.defect {
             Some(LeaseDefect::ExpireImmediately) => 0,
             _ => self.timings.dead_ms,

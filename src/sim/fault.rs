@@ -40,6 +40,9 @@ pub enum Command {
     AgentKill(HostId),
     /// kill -9 with no restart until `agent-start`.
     AgentKillHold(HostId),
+    /// A clean stop (`systemctl stop`): AgentStopped published, the watchdog
+    /// disarmed, the VM left running; no restart until `agent-start`.
+    AgentStop(HostId),
     AgentStart(HostId),
     /// SIGSTOP for so many seconds.
     AgentPause(HostId, u64),
@@ -97,8 +100,8 @@ impl Command {
             | "vm-query-fail" | "clock-jump" => 2,
             "host-network-down" | "host-network-up" | "storage-break" | "storage-stall"
             | "storage-heal" | "storage-tear" | "storage-read-fail" | "storage-write-fail"
-            | "host-crash" | "host-power-on" | "agent-kill" | "agent-kill-hold" | "agent-start"
-            | "vm-shutdown" | "vm-poweroff" => 1,
+            | "host-crash" | "host-power-on" | "agent-kill" | "agent-kill-hold" | "agent-stop"
+            | "agent-start" | "vm-shutdown" | "vm-poweroff" => 1,
             other => return Err(format!("unknown command {other:?}")),
         };
         if args.len() != expected_args {
@@ -128,6 +131,7 @@ impl Command {
             "host-power-on" => Command::HostPowerOn(host(0)?),
             "agent-kill" => Command::AgentKill(host(0)?),
             "agent-kill-hold" => Command::AgentKillHold(host(0)?),
+            "agent-stop" => Command::AgentStop(host(0)?),
             "agent-start" => Command::AgentStart(host(0)?),
             "agent-pause" => Command::AgentPause(host(0)?, number(1)?),
             "global-maintenance" => Command::GlobalMaintenance(switch(0)?),
@@ -173,6 +177,7 @@ impl Command {
             | Command::HostPowerOn(h)
             | Command::AgentKill(h)
             | Command::AgentKillHold(h)
+            | Command::AgentStop(h)
             | Command::AgentStart(h)
             | Command::AgentPause(h, _)
             | Command::LocalMaintenance(h, _)
@@ -211,6 +216,7 @@ impl fmt::Display for Command {
             Command::HostPowerOn(h) => write!(f, "host-power-on {h}"),
             Command::AgentKill(h) => write!(f, "agent-kill {h}"),
             Command::AgentKillHold(h) => write!(f, "agent-kill-hold {h}"),
+            Command::AgentStop(h) => write!(f, "agent-stop {h}"),
             Command::AgentStart(h) => write!(f, "agent-start {h}"),
             Command::AgentPause(h, s) => write!(f, "agent-pause {h} {s}"),
             Command::GlobalMaintenance(b) => write!(f, "global-maintenance {}", on(*b)),
@@ -254,6 +260,7 @@ mod tests {
             "host-power-on 1",
             "agent-kill 1",
             "agent-kill-hold 1",
+            "agent-stop 1",
             "agent-start 1",
             "agent-pause 1 90",
             "global-maintenance on",

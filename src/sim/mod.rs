@@ -214,6 +214,20 @@ impl Sim {
         self.arm_watchdog(host);
     }
 
+    /// A clean stop: the agent publishes AgentStopped and disarms the watchdog
+    /// (magic close), leaving the VM running.
+    fn stop_agent(&mut self, host: HostId) {
+        if let Some(agent) = self.agents.get_mut(&host) {
+            self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
+            if let Err(e) = agent.stop() {
+                self.world.borrow_mut().note(&host_name(host), &e);
+            }
+            self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
+        }
+        self.world.borrow_mut().host_mut(host).last_pet = None;
+        self.kill_agent(host);
+    }
+
     fn arm_watchdog(&mut self, host: HostId) {
         let (last_pet, timeout) = {
             let w = self.world.borrow();
@@ -295,6 +309,7 @@ impl Sim {
                 self.push(at, Event::AgentStart(h, generation));
             }
             Command::AgentKillHold(h) => self.kill_agent(h),
+            Command::AgentStop(h) => self.stop_agent(h),
             Command::AgentStart(h) => {
                 let generation = self.generation[&h];
                 let now = self.now();

@@ -85,6 +85,10 @@ impl Agent {
         if mine == 0 {
             return self.stay();
         }
+        // A lease another host holds or claims would only turn us back: wait here.
+        if let Err(Blocker::Taken { .. }) = self.lease.may_claim(self.now, &self.liveness) {
+            return self.stay();
+        }
         match better_candidate(me, mine, facts) {
             Some(_) => self.stay(),
             None => (

@@ -509,6 +509,7 @@ impl Agent {
         if let Ok(lease) = slot.extra.lease() {
             self.lease.observe(id, lease);
         }
+        self.lease.observe_stopped(id, slot.record.stopped);
         let mut gateway_down = false;
         for (key, value) in slot.extra.entries() {
             match key.as_str() {
