@@ -53,3 +53,22 @@ fn an_agent_that_never_read_its_slot_does_not_publish_at_stop() {
     w.land_writes(at);
     assert!(w.slot(1).is_none(), "nothing may have been written");
 }
+
+#[test]
+fn a_holder_that_cannot_publish_agent_stopped_powers_its_vm_off() {
+    use hosted_engine::sim::Command;
+    let mut params = SimParams::new(1);
+    params.watchdog_ms = None;
+    let mut sim = hosted_engine::sim::Sim::new(params);
+    sim.run_until(hosted_engine::core::Millis::from_secs(200));
+    assert_eq!(sim.world().running_vms(), [1]);
+    sim.apply(&Command::StorageBreak(1));
+    sim.apply(&Command::AgentStop(1));
+    let w = sim.world();
+    assert!(w.running_vms().is_empty(), "{:?}", w.log);
+    assert!(
+        w.log
+            .iter()
+            .any(|l| l.contains("AgentStopped not published"))
+    );
+}

@@ -7,7 +7,7 @@
 //! after the publish (starts only when the publish renewed a held lease).
 
 use crate::core::{
-    ActionResult, Agent, CoreConfig, Millis, Observation, Request, Sensors, State, VmAction,
+    ActionResult, Agent, CoreConfig, Millis, Observation, Phase, Request, Sensors, State, VmAction,
 };
 use std::sync::Arc;
 
@@ -107,7 +107,6 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         let now = self.io.clock.now();
         let (wall_unix, utc_offset_secs) = self.io.clock.wall();
         let area = self.io.storage.read_area();
-        self.note_storage(now, area.as_ref().err());
         let local_vm = self.io.vm.status();
         let sensors = self.io.monitors.sensors();
         let local_maintenance = self.io.monitors.local_maintenance();
@@ -141,9 +140,13 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             }
         };
         let ended = self.io.clock.now();
-        if decision.publish {
-            self.note_storage(ended, written.as_ref().err());
-        }
+        // One verdict on the storage per loop: a read that fails while writes
+        // work (or the reverse) is one failure, not a flapping pair of lines.
+        let failure = area
+            .as_ref()
+            .err()
+            .or(written.as_ref().err().filter(|_| decision.publish));
+        self.note_storage(ended, failure);
         let mut actions = self.core.after_publish(started, ended, written.is_ok());
         if self.core.wants_readback() {
             // A start waits for proof that our `held` publish landed intact.
@@ -191,10 +194,33 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         let now = self.io.clock.now();
         let (wall, offset) = self.io.clock.wall();
         let from = self.core.state();
+        let holding = matches!(self.core.lease().phase(), Phase::Holding { .. });
         let (record, extra) = self.core.stopped_publication(now, wall, offset);
         self.io.events.transition(now, from, State::AgentStopped);
         let me = self.core.config().host_id;
-        let bytes = encode_host_slot(me, &record, &extra).map_err(|e| e.to_string())?;
-        self.io.storage.write_slot(me, &bytes)
+        let written = encode_host_slot(me, &record, &extra)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| self.io.storage.write_slot(me, &bytes));
+        match written {
+            Err(e) if holding => {
+                // Nobody will know we stopped on purpose, and no agent will be
+                // left to fence the VM: other hosts will expire our lease after
+                // lease_dead. The VM must not outlive its lease.
+                let off = self.io.vm.act(VmAction::PowerOff);
+                let now = self.io.clock.now();
+                self.io.events.log(
+                    now,
+                    &format!(
+                        "AgentStopped not published ({e}) while holding the lease: \
+                         powering the engine VM off{}",
+                        if off { "" } else { " FAILED" }
+                    ),
+                );
+                Err(format!(
+                    "AgentStopped not published: {e}; engine VM powered off"
+                ))
+            }
+            other => other,
+        }
     }
 }
