@@ -86,13 +86,18 @@ impl Cluster {
         std::fs::create_dir_all(&etc_ha).unwrap();
         let port = self.port;
         let shared = self.dir.path().join("shared");
+        // A plain file stands in for the watchdog device.
+        let watchdog = root.join("watchdog");
+        std::fs::write(&watchdog, b"").unwrap();
         std::fs::write(
             etc_he.join("hosted-engine.conf"),
             format!(
                 "fqdn=127.0.0.1:{port}\nvmid=he\nhost_id={id}\nstorage={}\ndomainType=dir\n\
                  network_test=none\nbridge=lo\nhostname=host{id}.lab\n\
-                 vm_command={LAB} engine --listen 127.0.0.1:{port}\n",
-                shared.display()
+                 vm_command={LAB} engine --listen 127.0.0.1:{port}\n\
+                 watchdog_device={}\n",
+                shared.display(),
+                watchdog.display()
             ),
         )
         .unwrap();
@@ -207,6 +212,9 @@ fn a_cold_start_of_three_agents_starts_exactly_one_engine_and_sigterm_publishes_
 
     for id in 1..=3 {
         cluster.signal(id, libc::SIGTERM);
+        // Petted every loop, then disarmed by the clean stop (magic close).
+        let dog = std::fs::read(cluster.root(id).join("watchdog")).unwrap();
+        assert!(dog.len() > 3 && dog.ends_with(b"\nV"), "host{id}: {dog:?}");
         assert_eq!(cluster.state_of(id).as_deref(), Some("AgentStopped"));
         let area = cluster.area();
         let slot = area.hosts[&id].as_ref().unwrap();

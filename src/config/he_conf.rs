@@ -44,6 +44,7 @@ pub const HE_CONF_KEYS: &[&str] = &[
     "vm_command",
     "engine_memory_mib",
     "storage_connect_command",
+    "watchdog_device",
 ];
 
 /// The kind of storage that holds the metadata volume (key `domainType`).
@@ -196,6 +197,9 @@ pub struct HostedEngineConf {
     /// Ours (`storage_connect_command`): run (argv, no shell) at start and when the
     /// storage is lost, e.g. a mount command.
     pub storage_connect_command: Option<Vec<String>>,
+    /// Ours (`watchdog_device`): a `/dev/watchdog`-style device petted after each
+    /// loop that renewed the lease; none by default.
+    pub watchdog_device: Option<PathBuf>,
     doc: KvDocument,
 }
 
@@ -262,6 +266,7 @@ impl ConfFile for HostedEngineConf {
             parse_memory_mib,
         );
         let storage_connect_command = f.value(s, "storage_connect_command", parse_argv);
+        let watchdog_device = f.value(s, "watchdog_device", parse_absolute_path);
         f.finish()?;
         let missing = "finish() fails when a required key is missing";
         let conf = HostedEngineConf {
@@ -284,6 +289,7 @@ impl ConfFile for HostedEngineConf {
             vm_command,
             engine_memory_mib,
             storage_connect_command,
+            watchdog_device,
             doc,
         };
         conf.validate()?;

@@ -2,20 +2,23 @@
 //! real I/O (metadata volume, VM driver, monitors, clock, log), the loop run until
 //! SIGTERM/SIGINT, then the AgentStopped slot published.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use super::agent_loop::VmDriver;
 use super::agent_loop::{AgentLoop, Io, Monitors};
 use super::monitors::{MonitorConfig, MonitorSet};
 use super::signals;
 use super::storage::{FileStorage, StorageConfig};
 use super::system::{LogEvents, Priority, SystemClock};
 use super::vm::{ProcessVm, ProcessVmConfig};
+use super::watchdog::Watchdog;
 use crate::config::{ConfFile, Config, ConfigPaths, HaConf};
 use crate::core::{CoreConfig, Sensors};
+use crate::core::{LocalVm, VmManagerStatus};
 
 /// How long one wait slice lasts: the stop flag is checked this often.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -146,6 +149,18 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
             io.storage.volume().display()
         ),
     );
+    let watchdog = match &config.hosted_engine.watchdog_device {
+        Some(path) => Some(Arc::new(Mutex::new(Watchdog::open(path)?))),
+        None => None,
+    };
+    let mut io = io;
+    if let Some(dog) = &watchdog {
+        let dog = Arc::clone(dog);
+        io.events.on_pet = Some(Box::new(move || {
+            // A failed pet shows as the host's reset, which is the point.
+            let _ = dog.lock().map(|mut d| d.pet());
+        }));
+    }
     let mut agent = AgentLoop::start(core, io);
     while !signals::stop_requested() {
         let wait = Duration::from_millis(agent.tick());
@@ -158,7 +173,8 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
             std::thread::sleep(WAIT_SLICE.min(until.saturating_duration_since(Instant::now())));
         }
     }
-    match agent.stop() {
+    let stopped = agent.stop();
+    match &stopped {
         Ok(()) => log.line(
             Priority::Notice,
             "ovirt-ha-agent stopped: AgentStopped published",
@@ -167,6 +183,23 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
             Priority::Warning,
             &format!("ovirt-ha-agent stopped without publishing AgentStopped: {e}"),
         ),
+    }
+    // Disarm the watchdog only when no VM is left unaccounted for: an
+    // AgentStopped slot tells the other hosts, or the VM is gone.
+    let vm_gone = matches!(
+        agent.io_mut().vm.status(),
+        LocalVm::NotPresent
+            | LocalVm::Present {
+                status: VmManagerStatus::Down,
+                ..
+            }
+    );
+    if let Some(dog) = &watchdog
+        && (stopped.is_ok() || vm_gone)
+        && let Ok(mut dog) = dog.lock()
+    {
+        dog.disarm()
+            .with_context(|| format!("disarming {}", dog.path().display()))?;
     }
     Ok(())
 }

@@ -10,5 +10,6 @@ pub mod signals;
 pub mod storage;
 pub mod system;
 pub mod vm;
+pub mod watchdog;
 
 pub use agent_loop::{AgentLoop, Clock, Events, Io, Monitors, Storage, VmDriver};
