@@ -162,8 +162,16 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         }));
     }
     let mut agent = AgentLoop::start(core, io);
+    let mut ready = false;
     while !signals::stop_requested() {
         let wait = Duration::from_millis(agent.tick());
+        if !ready && agent.core().adopted() {
+            // Ready once the first metadata read succeeded (our slot is known).
+            ready = true;
+            if let Err(e) = super::system::sd_notify("READY=1") {
+                log.line(Priority::Warning, &format!("sd_notify: {e}"));
+            }
+        }
         vm_pid.store(agent.io().vm.vm_pid().unwrap_or(0), Ordering::Relaxed);
         if let Some(e) = agent.io_mut().vm.take_error() {
             log.line(Priority::Warning, &format!("engine VM driver: {e}"));
@@ -173,6 +181,7 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
             std::thread::sleep(WAIT_SLICE.min(until.saturating_duration_since(Instant::now())));
         }
     }
+    let _ = super::system::sd_notify("STOPPING=1");
     let stopped = agent.stop();
     match &stopped {
         Ok(()) => log.line(

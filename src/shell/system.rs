@@ -182,3 +182,43 @@ mod tests {
         assert_eq!(priority_of("claiming the engine VM lease"), Priority::Info);
     }
 }
+
+/// Tells systemd (`Type=notify`) something, e.g. `READY=1`, through the socket
+/// named by `NOTIFY_SOCKET`. `Ok(false)` when not run by systemd.
+pub fn sd_notify(state: &str) -> std::io::Result<bool> {
+    match std::env::var_os("NOTIFY_SOCKET") {
+        Some(path) => sd_notify_to(&path, state).map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// Sends `state` to the notification socket `path` (`@name`: abstract).
+pub fn sd_notify_to(path: &std::ffi::OsStr, state: &str) -> std::io::Result<()> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let bytes = path.as_bytes();
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(name) => SocketAddr::from_abstract_name(name)?,
+        None => SocketAddr::from_pathname(std::path::Path::new(path))?,
+    };
+    let socket = UnixDatagram::unbound()?;
+    socket.send_to_addr(state.as_bytes(), &addr)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod notify_tests {
+    use super::*;
+
+    #[test]
+    fn readiness_reaches_the_notify_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let server = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        sd_notify_to(path.as_os_str(), "READY=1").unwrap();
+        let mut buf = [0u8; 64];
+        let n = server.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"READY=1");
+    }
+}
