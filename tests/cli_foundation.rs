@@ -351,3 +351,40 @@ fn lab_dump_never_prints_raw_control_characters() {
         "{stdout}"
     );
 }
+
+#[test]
+fn lab_volume_fill_writes_static_hosts_and_checks_its_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("v");
+    let volume_arg = volume.to_str().unwrap();
+    assert_eq!(
+        run(LAB, dir.path(), &["volume", "init", volume_arg])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = run(
+        LAB,
+        dir.path(),
+        &[
+            "volume", "fill", volume_arg, "--from", "4", "--count", "247",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(LAB, dir.path(), &["volume", "dump", volume_arg]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("host ")).count(),
+        247
+    );
+    assert!(stdout.contains("host 250: static250.lab"), "{stdout}");
+    let out = run(
+        LAB,
+        dir.path(),
+        &[
+            "volume", "fill", volume_arg, "--from", "1990", "--count", "20",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("host ids must stay in 1..=2000"));
+}

@@ -69,6 +69,21 @@ pub enum VolumeCommand {
         #[arg(long, default_value_t = 30.0)]
         timeout_secs: f64,
     },
+    /// Write static host slots (hosts whose agents are not running), e.g. to
+    /// make a 250-host area for a benchmark.
+    Fill {
+        /// Path of the volume file.
+        path: std::path::PathBuf,
+        /// First host id to write.
+        #[arg(long, default_value_t = 1)]
+        from: u16,
+        /// How many host slots to write.
+        #[arg(long)]
+        count: u16,
+        /// Give up after this many seconds if the storage does not answer.
+        #[arg(long, default_value_t = 10.0)]
+        timeout_secs: f64,
+    },
     /// Decode every slot of a volume and show it, or the slot's own error.
     Dump {
         /// Path of the volume file.
@@ -120,6 +135,12 @@ fn run(args: LabArgs) -> anyhow::Result<()> {
             force,
             timeout_secs,
         }) => volume::init(&path, force, secs(timeout_secs)?, &mut out)?,
+        LabCommand::Volume(VolumeCommand::Fill {
+            path,
+            from,
+            count,
+            timeout_secs,
+        }) => volume::fill(&path, from, count, secs(timeout_secs)?, &mut out)?,
         LabCommand::Volume(VolumeCommand::Dump {
             path,
             format,

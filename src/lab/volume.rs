@@ -225,6 +225,76 @@ impl Drop for DemoDir {
 
 /// Writes three hosts' slots, each through its own store as separate agents
 /// would, then reads the area back once and shows it on `out`.
+/// One host's slot as its agent would publish it.
+fn host_slot(
+    id: u16,
+    hostname: &str,
+    status: &EngineStatus,
+    state: &str,
+    lease: LeaseState,
+    wall_now_unix: i64,
+) -> anyhow::Result<Box<[u8; crate::metadata::SLOT_SIZE]>> {
+    let record = HostRecord {
+        parse_version: 1,
+        feature_version: 1,
+        host_ts: 1000 + u64::from(id),
+        host_id: id,
+        score: 3400,
+        engine_status: status.to_json(),
+        hostname: hostname.to_owned(),
+        local_maintenance: false,
+        stopped: false,
+        conf_on_shared_storage: true,
+        vm_conf_refresh_time: 1000,
+    };
+    let ctx = ExtraContext {
+        wall_now_unix,
+        utc_offset_secs: 0,
+        state: StateMetadata {
+            maintenance: false,
+            state: state.into(),
+            stopped: false,
+            timeout_unix: None,
+        },
+        lease: Some(lease),
+    };
+    Ok(encode_host_slot(id, &record, &build_extra(&record, &ctx))?)
+}
+
+/// Writes `count` static host slots from host id `from` on (hosts whose agents
+/// are not running: for benchmarks and tests of large areas).
+pub fn fill(
+    path: &Path,
+    from: u16,
+    count: u16,
+    timeout: Duration,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let last = u32::from(from) + u32::from(count) - 1;
+    anyhow::ensure!(
+        from >= 1 && count >= 1 && last <= u32::from(crate::metadata::HOST_ID_MAX),
+        "--from {from} --count {count}: host ids must stay in 1..={}",
+        crate::metadata::HOST_ID_MAX
+    );
+    let mut store = MetadataStore::open(path, timeout);
+    let away = EngineStatus::new(
+        VmStatus::Down,
+        Health::Bad,
+        "unknown",
+        Some("vm not running on this host"),
+    );
+    let none = LeaseState {
+        kind: LeaseKind::None,
+        epoch: 0,
+    };
+    for id in from..=last as u16 {
+        let slot = host_slot(id, &format!("static{id}.lab"), &away, "EngineDown", none, 0)?;
+        store.write_slot(id, &slot)?;
+    }
+    writeln!(out, "{}: wrote host slots {from}..={last}", path.display())?;
+    Ok(())
+}
+
 pub fn demo(out: &mut dyn Write) -> anyhow::Result<()> {
     let dir = DemoDir::create()?;
     demo_in(&dir.path, out)?;
@@ -244,31 +314,14 @@ fn demo_in(dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     for host in demo_hosts() {
-        let record = HostRecord {
-            parse_version: 1,
-            feature_version: 1,
-            host_ts: 1000 + u64::from(host.id),
-            host_id: host.id,
-            score: 3400,
-            engine_status: host.status.to_json(),
-            hostname: format!("host{}.lab", host.id),
-            local_maintenance: false,
-            stopped: false,
-            conf_on_shared_storage: true,
-            vm_conf_refresh_time: 1000,
-        };
-        let ctx = ExtraContext {
+        let slot = host_slot(
+            host.id,
+            &format!("host{}.lab", host.id),
+            &host.status,
+            host.state,
+            host.lease,
             wall_now_unix,
-            utc_offset_secs: 0,
-            state: StateMetadata {
-                maintenance: false,
-                state: host.state.into(),
-                stopped: false,
-                timeout_unix: None,
-            },
-            lease: Some(host.lease),
-        };
-        let slot = encode_host_slot(host.id, &record, &build_extra(&record, &ctx))?;
+        )?;
         MetadataStore::open(&path, timeout).write_slot(host.id, &slot)?;
         writeln!(
             out,
