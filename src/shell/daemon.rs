@@ -154,6 +154,13 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         None => None,
     };
     let mut io = io;
+    let notifier = super::notify::Notifier::from_conf(&config.broker, Default::default())
+        .map_err(|e| anyhow::anyhow!("notifications: {e}"))?;
+    let hostname = core.hostname.clone();
+    io.events.on_transition = Some(Box::new(move |from, to| {
+        // Queued for the mail worker; a dead mail server never delays the loop.
+        notifier.transition(&hostname, from.name(), to.name());
+    }));
     if let Some(dog) = &watchdog {
         let dog = Arc::clone(dog);
         io.events.on_pet = Some(Box::new(move || {

@@ -6,6 +6,7 @@
 pub mod agent_loop;
 pub mod daemon;
 pub mod monitors;
+pub mod notify;
 pub mod signals;
 pub mod storage;
 pub mod system;
