@@ -10,6 +10,7 @@ pub mod config;
 pub mod core;
 pub mod lab;
 pub mod metadata;
+pub mod proto;
 pub mod shell;
 pub mod sim;
 

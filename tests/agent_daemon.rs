@@ -210,6 +210,39 @@ fn a_cold_start_of_three_agents_starts_exactly_one_engine_and_sigterm_publishes_
     );
     assert_eq!(health, Ok(true));
 
+    // Every agent answers on its control socket with its live view.
+    let holder = engine_up_hosts(&cluster)[0];
+    let socket =
+        hosted_engine::proto::socket_path(&cluster.root(holder).join("run/ovirt-hosted-engine-ha"));
+    let reply = hosted_engine::proto::call(
+        &socket,
+        &hosted_engine::proto::Request::Status,
+        Duration::from_secs(3),
+    )
+    .unwrap();
+    let hosted_engine::proto::Reply::Status(status) = reply else {
+        panic!("not a status reply: {reply:?}");
+    };
+    assert_eq!(status.agent.state, "EngineUp");
+    assert_eq!(status.hosts.len(), 3);
+    // A malformed request gets an error reply, and the agent keeps going.
+    {
+        use std::io::{BufRead, BufReader, Write};
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        stream.write_all(b"{not json\n").unwrap();
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).unwrap();
+        assert!(
+            line.contains("\"ok\":false") && line.contains("bad-request"),
+            "{line}"
+        );
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(engine_up_hosts(&cluster), [holder]);
+
     for id in 1..=3 {
         cluster.signal(id, libc::SIGTERM);
         // Petted every loop, then disarmed by the clean stop (magic close).

@@ -6,11 +6,12 @@
 //! core, publish this host's slot, then run the VM actions the core hands out
 //! after the publish (starts only when the publish renewed a held lease).
 
-use crate::core::{
-    ActionResult, Agent, CoreConfig, Millis, Observation, Phase, Request, Sensors, State, VmAction,
-};
 use std::sync::Arc;
 
+use crate::core::{
+    ActionResult, Agent, CoreConfig, Millis, Observation, Phase, Request, ScoreBreakdown, Sensors,
+    State, VmAction,
+};
 use crate::metadata::{Area, HostId, SLOT_SIZE, encode_host_slot};
 
 /// Reading and writing the shared metadata.
@@ -74,6 +75,10 @@ pub struct AgentLoop<S, V, M, C, E> {
     io: Io<S, V, M, C, E>,
     results: Vec<ActionResult>,
     storage_ok: bool,
+    /// The last area read successfully, and this host's last score breakdown
+    /// (for the status the control socket serves).
+    last_area: Option<Arc<Area>>,
+    last_score: Option<ScoreBreakdown>,
 }
 
 impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, M, C, E> {
@@ -87,6 +92,8 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             io,
             results: Vec::new(),
             storage_ok: true,
+            last_area: None,
+            last_score: None,
         }
     }
 
@@ -100,6 +107,16 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
 
     pub fn io_mut(&mut self) -> &mut Io<S, V, M, C, E> {
         &mut self.io
+    }
+
+    /// The last metadata area read successfully.
+    pub fn last_area(&self) -> Option<&Area> {
+        self.last_area.as_deref()
+    }
+
+    /// This host's score breakdown of the last loop.
+    pub fn last_score(&self) -> Option<&ScoreBreakdown> {
+        self.last_score.as_ref()
     }
 
     /// One loop. Returns the milliseconds to wait before the next one.
@@ -164,7 +181,12 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             let ok = self.io.vm.act(action);
             self.results.push(ActionResult { action, ok });
         }
-        decision.next_loop_ms
+        if let Ok(area) = area {
+            self.last_area = Some(area);
+        }
+        let next_loop_ms = decision.next_loop_ms;
+        self.last_score = Some(decision.score);
+        next_loop_ms
     }
 
     fn note_storage(&mut self, now: Millis, error: Option<&String>) {

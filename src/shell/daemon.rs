@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::agent_loop::VmDriver;
-use super::agent_loop::{AgentLoop, Io, Monitors};
+use super::agent_loop::{AgentLoop, Clock, Io, Monitors, VmDriver};
+use super::maintenance::{MaintenanceTarget, set_maintenance};
+use super::monitors::check_liveliness;
 use super::monitors::{MonitorConfig, MonitorSet};
+use super::server::{Server, SharedState, status_snapshot};
 use super::signals;
 use super::storage::{FileStorage, StorageConfig};
 use super::system::{LogEvents, Priority, SystemClock};
@@ -19,6 +21,7 @@ use super::watchdog::Watchdog;
 use crate::config::{ConfFile, Config, ConfigPaths, HaConf};
 use crate::core::{CoreConfig, Sensors};
 use crate::core::{LocalVm, VmManagerStatus};
+use crate::proto::Liveliness;
 
 /// How long one wait slice lasts: the stop flag is checked this often.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -132,6 +135,57 @@ fn build(
     Ok((core, io))
 }
 
+/// The state the control socket answers from, with the maintenance and
+/// liveliness callbacks it runs on its own threads.
+fn control_state(
+    config: &Config,
+    paths: &ConfigPaths,
+    volume: &std::path::Path,
+    vm_pid: &Arc<AtomicU32>,
+) -> SharedState {
+    let target = MaintenanceTarget {
+        volume: volume.to_path_buf(),
+        ha_conf: paths.ha_conf.clone(),
+        io_timeout: Duration::from_millis(config.agent.timings.storage_timeout_ms),
+    };
+    let pid = Arc::clone(vm_pid);
+    let fqdn = config.hosted_engine.fqdn.clone();
+    let timeout_ms = config.agent.timings.liveliness_timeout_ms;
+    SharedState::new(
+        Box::new(move |mode| set_maintenance(&target, mode, pid.load(Ordering::Relaxed) != 0)),
+        Box::new(move || {
+            Ok(match check_liveliness(&fqdn, timeout_ms) {
+                Ok(true) => Liveliness {
+                    up: true,
+                    message: "Hosted Engine is up!".into(),
+                },
+                Ok(false) => Liveliness {
+                    up: false,
+                    message: "Hosted Engine is not up!".into(),
+                },
+                Err(e) => Liveliness {
+                    up: false,
+                    message: e,
+                },
+            })
+        }),
+    )
+}
+
+/// Hands the control socket this loop's view.
+fn publish_status(
+    shared: &SharedState,
+    agent: &mut AgentLoop<FileStorage, ProcessVm, HostMonitors, SystemClock, LogEvents>,
+) {
+    let Some(score) = agent.last_score().cloned() else {
+        return;
+    };
+    let now = agent.io_mut().clock.now();
+    let (wall, _) = agent.io_mut().clock.wall();
+    let snapshot = status_snapshot(agent.core(), agent.last_area(), &score, now, wall);
+    shared.update(snapshot);
+}
+
 /// Runs the agent until SIGTERM/SIGINT. Configuration errors come back before
 /// anything is started.
 pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
@@ -156,8 +210,16 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     let mut io = io;
     let notifier = super::notify::Notifier::from_conf(&config.broker, Default::default())
         .map_err(|e| anyhow::anyhow!("notifications: {e}"))?;
+    let shared = control_state(&config, paths, io.storage.volume(), &vm_pid);
+    std::fs::create_dir_all(&paths.runtime_dir)
+        .with_context(|| format!("creating {}", paths.runtime_dir.display()))?;
+    let socket = crate::proto::socket_path(&paths.runtime_dir);
+    let _server = Server::start(&socket, Arc::new(shared.clone()))
+        .with_context(|| format!("{}: cannot serve the control socket", socket.display()))?;
     let hostname = core.hostname.clone();
+    let recorder = shared.clone();
     io.events.on_transition = Some(Box::new(move |from, to| {
+        recorder.record_transition(from, to);
         // Queued for the mail worker; a dead mail server never delays the loop.
         notifier.transition(&hostname, from.name(), to.name());
     }));
@@ -171,7 +233,11 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     let mut agent = AgentLoop::start(core, io);
     let mut ready = false;
     while !signals::stop_requested() {
+        for request in shared.take_requests() {
+            agent.io_mut().events.push_request(request);
+        }
         let wait = Duration::from_millis(agent.tick());
+        publish_status(&shared, &mut agent);
         if !ready && agent.core().adopted() {
             // Ready once the first metadata read succeeded (our slot is known).
             ready = true;
@@ -184,7 +250,8 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
             log.line(Priority::Warning, &format!("engine VM driver: {e}"));
         }
         let until = Instant::now() + wait;
-        while !signals::stop_requested() && Instant::now() < until {
+        // An operator request cuts the wait short.
+        while !signals::stop_requested() && !shared.has_requests() && Instant::now() < until {
             std::thread::sleep(WAIT_SLICE.min(until.saturating_duration_since(Instant::now())));
         }
     }

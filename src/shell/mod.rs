@@ -5,8 +5,10 @@
 
 pub mod agent_loop;
 pub mod daemon;
+pub mod maintenance;
 pub mod monitors;
 pub mod notify;
+pub mod server;
 pub mod signals;
 pub mod storage;
 pub mod system;

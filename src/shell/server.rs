@@ -1,0 +1,563 @@
+//! The agent's control socket (`docs/protocol.md`, `crate::proto`).
+//!
+//! One accept thread and a thread per connection, at most
+//! [`ServerLimits::connections_max`] at once (further clients get `busy` and are
+//! closed). Every connection has a deadline per request and per reply; a
+//! malformed, oversized or slow request costs that connection only. The agent
+//! loop never waits for the socket: the [`Handler`] answers from state the loop
+//! left behind, and VM requests wait in a bounded queue for the next tick.
+//!
+//! The daemon's integration, with the ready-made [`SharedState`]:
+//! build a `SharedState` (with the maintenance and liveliness callbacks), start
+//! a [`Server`] with it as the handler, and each tick give it a snapshot
+//! ([`status_snapshot`], [`SharedState::update`]) and drain
+//! [`SharedState::take_requests`] into the loop's requests.
+
+mod shared;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::proto::{
+    self, ErrorCode, LineReader, Liveliness, MaintenanceMode, ReadLine, RemoteError, Reply,
+    ReplyFrame, Request, StatusReply, Transition,
+};
+
+pub use shared::{LivelinessFn, MaintenanceFn, REQUEST_QUEUE_MAX, SharedState, status_snapshot};
+
+/// How long [`Server`]'s `Drop` waits for connection threads to end.
+const DROP_WAIT: Duration = Duration::from_secs(2);
+/// How long a stale-socket probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a `busy` reply may take to write (from the accept thread).
+const BUSY_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+/// After an oversized request: how long and how much of the rest is read and
+/// dropped before closing, so the client gets to read our error reply.
+const LINGER: Duration = Duration::from_millis(500);
+const LINGER_MAX_BYTES: usize = 1024 * 1024;
+
+/// What the agent answers with. Called from connection threads, concurrently;
+/// each method must be bounded in time.
+pub trait Handler: Send + Sync {
+    /// The latest snapshot (`busy` before the first one).
+    fn status(&self) -> Result<StatusReply, RemoteError>;
+    /// Queues a VM request for the loop (`busy` when the queue is full).
+    fn vm_request(&self, request: crate::core::Request) -> Result<(), RemoteError>;
+    /// Sets the maintenance mode; returns when it is written.
+    fn set_maintenance(&self, mode: MaintenanceMode) -> Result<(), RemoteError>;
+    /// A fresh engine liveliness probe.
+    fn check_liveliness(&self) -> Result<Liveliness, RemoteError>;
+    /// The last `limit` transitions, oldest first.
+    fn transitions(&self, limit: usize) -> Vec<Transition>;
+}
+
+/// The peer's credentials (`SO_PEERCRED`: as of its `connect`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerCred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The connected peer's credentials.
+pub fn peer_credentials(stream: &UnixStream) -> io::Result<PeerCred> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into the ucred we own.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(PeerCred {
+        pid: cred.pid,
+        uid: cred.uid,
+        gid: cred.gid,
+    })
+}
+
+/// Whether a peer with `uid` (`None`: unknown) may send `request`: read-only
+/// requests are open to whoever may open the socket (mode 0660), mutating ones
+/// only to root.
+pub fn authorize(request: &Request, uid: Option<u32>) -> Result<(), RemoteError> {
+    if !request.is_mutating() || uid == Some(0) {
+        return Ok(());
+    }
+    let who = uid.map_or_else(|| "an unknown user".to_owned(), |u| format!("uid {u}"));
+    Err(RemoteError::new(
+        ErrorCode::Forbidden,
+        format!("{} is only allowed to root, not to {who}", request.kind()),
+    ))
+}
+
+/// The reply to one request line from a peer with `uid`.
+pub fn answer(line: &[u8], uid: Option<u32>, handler: &dyn Handler) -> ReplyFrame {
+    let frame = match proto::parse_request(line) {
+        Ok(frame) => frame,
+        Err(rejected) => return ReplyFrame::failure(rejected.id, rejected.error),
+    };
+    let result = authorize(&frame.request, uid).and_then(|()| dispatch(&frame.request, handler));
+    match result {
+        Ok(reply) => ReplyFrame::success(frame.id, reply),
+        Err(error) => ReplyFrame::failure(frame.id, error),
+    }
+}
+
+fn dispatch(request: &Request, handler: &dyn Handler) -> Result<Reply, RemoteError> {
+    if let Some(vm) = request.vm_request() {
+        handler.vm_request(vm)?;
+    }
+    Ok(match *request {
+        Request::Status => Reply::Status(Box::new(handler.status()?)),
+        Request::SetMaintenance { mode } => {
+            handler.set_maintenance(mode)?;
+            Reply::SetMaintenance { mode }
+        }
+        Request::VmStart { paused } => Reply::VmStart { paused },
+        Request::VmShutdown => Reply::VmShutdown,
+        Request::VmPoweroff => Reply::VmPoweroff,
+        Request::CheckLiveliness => Reply::CheckLiveliness(handler.check_liveliness()?),
+        Request::Transitions { limit } => {
+            let limit = limit.map_or(proto::TRANSITIONS_MAX, |l| {
+                usize::try_from(l).map_or(proto::TRANSITIONS_MAX, |l| l.min(proto::TRANSITIONS_MAX))
+            });
+            Reply::Transitions {
+                transitions: handler.transitions(limit),
+            }
+        }
+    })
+}
+
+/// Bounds on the server's resources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Connections served at once.
+    pub connections_max: usize,
+    /// Time for a complete request line, counted from when the server starts
+    /// waiting for it (so also the idle timeout between requests).
+    pub request_timeout: Duration,
+    /// Time to write one reply.
+    pub write_timeout: Duration,
+    /// Requests served on one connection before it is closed.
+    pub requests_per_connection_max: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            connections_max: 16,
+            request_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            requests_per_connection_max: 1000,
+        }
+    }
+}
+
+/// The running socket server. Dropping it stops its threads and removes the
+/// socket file (if it is still ours).
+pub struct Server {
+    path: PathBuf,
+    /// `(dev, ino)` of the socket file we bound.
+    identity: (u64, u64),
+    shared: Arc<Shared>,
+    wake: OwnedFd,
+    accept: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    stop: AtomicBool,
+    conns: Mutex<Conns>,
+    ended: Condvar,
+    handler: Arc<dyn Handler>,
+    limits: ServerLimits,
+}
+
+#[derive(Default)]
+struct Conns {
+    next: u64,
+    /// Clones of the open connections, to shut them down on drop.
+    open: BTreeMap<u64, UnixStream>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking connection thread must not take the server down with it.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn with_path(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("{}: {}", path.display(), proto::os_reason(&e)),
+    )
+}
+
+impl Server {
+    /// Binds `path` with the default limits and serves `handler`.
+    pub fn start(path: &Path, handler: Arc<dyn Handler>) -> io::Result<Server> {
+        Server::start_with(path, handler, ServerLimits::default())
+    }
+
+    /// Binds `path` (mode 0660; a stale socket file is removed only when
+    /// nothing answers on it) and serves `handler` in its own threads.
+    pub fn start_with(
+        path: &Path,
+        handler: Arc<dyn Handler>,
+        limits: ServerLimits,
+    ) -> io::Result<Server> {
+        assert!(limits.connections_max >= 1, "a server without connections");
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(|e| with_path(dir, e))?;
+        }
+        remove_stale(path)?;
+        let listener = UnixListener::bind(path).map_err(|e| with_path(path, e))?;
+        let setup = || -> io::Result<(u64, u64)> {
+            fs::set_permissions(path, fs::Permissions::from_mode(proto::SOCKET_MODE))?;
+            listener.set_nonblocking(true)?;
+            let meta = fs::symlink_metadata(path)?;
+            Ok((meta.dev(), meta.ino()))
+        };
+        let identity = match setup() {
+            Ok(identity) => identity,
+            Err(e) => {
+                let _ = fs::remove_file(path);
+                return Err(with_path(path, e));
+            }
+        };
+        let (wake_rx, wake) = pipe().map_err(|e| with_path(path, e))?;
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            conns: Mutex::new(Conns::default()),
+            ended: Condvar::new(),
+            handler,
+            limits,
+        });
+        let for_thread = Arc::clone(&shared);
+        let accept = thread::Builder::new()
+            .name("agent-sock".into())
+            .spawn(move || accept_loop(&listener, &wake_rx, &for_thread));
+        let accept = match accept {
+            Ok(handle) => handle,
+            Err(e) => {
+                let _ = fs::remove_file(path);
+                return Err(with_path(path, e));
+            }
+        };
+        Ok(Server {
+            path: path.to_owned(),
+            identity,
+            shared,
+            wake,
+            accept: Some(accept),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Connections being served now.
+    pub fn connections(&self) -> usize {
+        lock(&self.shared.conns).open.len()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // SAFETY: writes one byte from a live buffer to our own pipe.
+        let _ = unsafe { libc::write(self.wake.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+        let deadline = Instant::now() + DROP_WAIT;
+        let mut conns = lock(&self.shared.conns);
+        for stream in conns.open.values() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+        // A thread still inside a slow handler call ends on its own later.
+        while !conns.open.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            conns = self
+                .shared
+                .ended
+                .wait_timeout(conns, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        drop(conns);
+        // Only our own socket: a successor may already have bound the path.
+        if fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.identity) {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Removes a socket file nobody answers on; refuses to touch anything else.
+fn remove_stale(path: &Path) -> io::Result<()> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(with_path(path, e)),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{}: exists and is not a socket", path.display()),
+        ));
+    }
+    match proto::connect_unix(path, Instant::now() + PROBE_TIMEOUT) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "{}: another process answers on this socket (is another ovirt-ha-agent running?)",
+                path.display()
+            ),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(with_path(path, e)),
+            _ => Ok(()),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if proto::is_timeout(&e) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "{}: a process listens on this socket but does not accept",
+                path.display()
+            ),
+        )),
+        Err(e) => Err(with_path(path, e)),
+    }
+}
+
+/// A close-on-exec pipe: (read end, write end).
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into the array we own.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are fresh and owned by nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn accept_loop(listener: &UnixListener, wake: &OwnedFd, shared: &Arc<Shared>) {
+    let mut fds = [
+        libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: wake.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    while !shared.stop.load(Ordering::SeqCst) {
+        // SAFETY: `fds` is a live array of two pollfd.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if rc < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match listener.accept() {
+            Ok((stream, _)) => admit(stream, shared),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Out of descriptors or memory: the pending connection stays
+            // readable, so back off instead of spinning.
+            Err(_) => thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Takes a new connection into its own thread, or answers `busy`.
+fn admit(stream: UnixStream, shared: &Arc<Shared>) {
+    // Linux does not pass O_NONBLOCK on from the listener; be sure anyway.
+    let _ = stream.set_nonblocking(false);
+    let mut conns = lock(&shared.conns);
+    if conns.open.len() >= shared.limits.connections_max {
+        drop(conns);
+        let message = format!(
+            "too many clients ({} at once); try again",
+            shared.limits.connections_max
+        );
+        refuse(&stream, RemoteError::new(ErrorCode::Busy, message));
+        return;
+    }
+    let Ok(clone) = stream.try_clone() else {
+        drop(conns);
+        refuse(
+            &stream,
+            RemoteError::new(ErrorCode::Busy, "out of resources"),
+        );
+        return;
+    };
+    let id = conns.next;
+    conns.next += 1;
+    conns.open.insert(id, clone);
+    drop(conns);
+    let guard = ConnGuard {
+        id,
+        shared: Arc::clone(shared),
+    };
+    let spawned = thread::Builder::new()
+        .name("agent-sock-conn".into())
+        .spawn(move || serve(&stream, &guard.shared));
+    // On failure the closure, guard and stream included, is dropped: the slot
+    // is freed and the client sees the connection close.
+    drop(spawned);
+}
+
+/// Frees a connection's slot when its thread ends, however it ends.
+struct ConnGuard {
+    id: u64,
+    shared: Arc<Shared>,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        lock(&self.shared.conns).open.remove(&self.id);
+        self.shared.ended.notify_all();
+    }
+}
+
+/// One error reply (id 0: the request was not read), then close.
+fn refuse(stream: &UnixStream, error: RemoteError) {
+    let line = ReplyFrame::failure(0, error).encode();
+    let _ = proto::send_all(stream, &line, Instant::now() + BUSY_WRITE_TIMEOUT);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// Serves one connection: request lines in, reply lines out, until the client
+/// closes, a limit is hit or the server stops.
+fn serve(stream: &UnixStream, shared: &Shared) {
+    let uid = peer_credentials(stream).ok().map(|c| c.uid);
+    let limits = shared.limits;
+    let mut reader = LineReader::new(proto::REQUEST_LINE_MAX_BYTES);
+    for _ in 0..limits.requests_per_connection_max {
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let deadline = Instant::now() + limits.request_timeout;
+        let line = match reader.read_line(stream, deadline) {
+            Ok(ReadLine::Line(line)) => line,
+            Ok(ReadLine::Eof) => return,
+            Ok(ReadLine::TooLong) => {
+                let message = format!("{}; closing the connection", proto::too_long_message());
+                reply_and_close(
+                    stream,
+                    limits,
+                    RemoteError::new(ErrorCode::BadRequest, message),
+                );
+                linger(stream);
+                return;
+            }
+            Err(e) if proto::is_timeout(&e) => {
+                let message = format!(
+                    "no complete request within {} ms; closing the connection",
+                    limits.request_timeout.as_millis()
+                );
+                reply_and_close(
+                    stream,
+                    limits,
+                    RemoteError::new(ErrorCode::Timeout, message),
+                );
+                return;
+            }
+            Err(_) => return,
+        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let reply = answer(&line, uid, shared.handler.as_ref()).encode();
+        if proto::send_all(stream, &reply, Instant::now() + limits.write_timeout).is_err() {
+            return;
+        }
+    }
+}
+
+fn reply_and_close(stream: &UnixStream, limits: ServerLimits, error: RemoteError) {
+    let line = ReplyFrame::failure(0, error).encode();
+    let _ = proto::send_all(stream, &line, Instant::now() + limits.write_timeout);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+/// Reads and drops what the client still sends (bounded), so that closing
+/// with unread input does not reset the connection before it read our reply.
+fn linger(mut stream: &UnixStream) {
+    use std::io::Read;
+    let deadline = Instant::now() + LINGER;
+    let mut dropped = 0;
+    let mut chunk = [0u8; 16 * 1024];
+    while dropped < LINGER_MAX_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => dropped += n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_root_may_mutate() {
+        let mutating = [
+            Request::SetMaintenance {
+                mode: MaintenanceMode::Local,
+            },
+            Request::VmStart { paused: false },
+            Request::VmShutdown,
+            Request::VmPoweroff,
+        ];
+        for request in &mutating {
+            assert_eq!(authorize(request, Some(0)), Ok(()));
+            for uid in [Some(1), Some(65534), None] {
+                let e = authorize(request, uid).unwrap_err();
+                assert_eq!(e.code, ErrorCode::Forbidden, "{request:?} {uid:?}");
+                assert!(e.message.contains(request.kind()), "{}", e.message);
+            }
+        }
+        for request in [
+            Request::Status,
+            Request::CheckLiveliness,
+            Request::Transitions { limit: None },
+        ] {
+            assert_eq!(authorize(&request, Some(65534)), Ok(()));
+            assert_eq!(authorize(&request, None), Ok(()));
+        }
+    }
+}

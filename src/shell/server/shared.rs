@@ -1,0 +1,284 @@
+//! The ready-made [`Handler`]: the state the agent loop leaves for the socket
+//! after each tick, the bounded queue of VM requests it takes back, and the
+//! daemon's callbacks for what the loop does not own.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::{Handler, lock};
+use crate::core::{Agent, Millis, Phase, ScoreBreakdown, State};
+use crate::metadata::Area;
+use crate::proto::{
+    self, AgentStatus, ErrorCode, HostStatus, LeasePhase, LeasePhaseView, Liveliness,
+    MaintenanceMode, RemoteError, StatusReply, Taken, Transition, UnreadableSlot,
+};
+use crate::shell::agent_loop::Clock;
+use crate::shell::system::SystemClock;
+
+/// VM requests waiting for the loop, at most.
+pub const REQUEST_QUEUE_MAX: usize = 16;
+
+/// The maintenance callback: writes `ha.conf` and/or the global block (the
+/// daemon's, it owns the metadata store and the configuration paths).
+pub type MaintenanceFn = Box<dyn Fn(MaintenanceMode) -> Result<(), String> + Send + Sync>;
+/// The liveliness callback: a fresh probe; `Err` only when it cannot be made
+/// (no `fqdn` configured), an unreachable engine is `Ok` with `up: false`.
+pub type LivelinessFn = Box<dyn Fn() -> Result<Liveliness, String> + Send + Sync>;
+
+/// The [`Handler`] the daemon uses: the loop's latest snapshot, a bounded
+/// queue of VM requests, the last transitions, and the two callbacks. Cheap to
+/// clone (one `Arc`); every clone is the same state.
+#[derive(Clone)]
+pub struct SharedState {
+    inner: Arc<SharedInner>,
+}
+
+struct SharedInner {
+    state: Mutex<LoopState>,
+    maintenance: MaintenanceFn,
+    /// One maintenance change at a time (each is a read-modify-write).
+    maintenance_lock: Mutex<()>,
+    liveliness: LivelinessFn,
+}
+
+#[derive(Default)]
+struct LoopState {
+    status: Option<(StatusReply, Instant)>,
+    requests: VecDeque<crate::core::Request>,
+    transitions: VecDeque<Transition>,
+}
+
+impl SharedState {
+    pub fn new(maintenance: MaintenanceFn, liveliness: LivelinessFn) -> SharedState {
+        SharedState {
+            inner: Arc::new(SharedInner {
+                state: Mutex::new(LoopState::default()),
+                maintenance,
+                maintenance_lock: Mutex::new(()),
+                liveliness,
+            }),
+        }
+    }
+
+    /// The loop's latest view (each tick).
+    pub fn update(&self, status: StatusReply) {
+        lock(&self.inner.state).status = Some((status, Instant::now()));
+    }
+
+    /// VM requests queued since the last call, oldest first (each tick,
+    /// before stepping the core).
+    pub fn take_requests(&self) -> Vec<crate::core::Request> {
+        lock(&self.inner.state).requests.drain(..).collect()
+    }
+
+    /// Whether VM requests wait: the daemon may cut its wait between ticks
+    /// short, so that an operator's request does not wait a whole loop.
+    pub fn has_requests(&self) -> bool {
+        !lock(&self.inner.state).requests.is_empty()
+    }
+
+    /// Remembers a transition; the oldest goes beyond
+    /// [`proto::TRANSITIONS_MAX`].
+    pub fn push_transition(&self, transition: Transition) {
+        let mut state = lock(&self.inner.state);
+        if state.transitions.len() == proto::TRANSITIONS_MAX {
+            state.transitions.pop_front();
+        }
+        state.transitions.push_back(transition);
+    }
+
+    /// [`SharedState::push_transition`] stamped with the daemon's clocks now
+    /// (for `LogEvents::on_transition`).
+    pub fn record_transition(&self, from: State, to: State) {
+        let mut clock = SystemClock::new();
+        let monotonic_ms = clock.now().as_millis();
+        let (wall_unix, _) = clock.wall();
+        self.push_transition(Transition {
+            from: from.name().to_owned(),
+            to: to.name().to_owned(),
+            monotonic_ms,
+            wall_unix,
+        });
+    }
+}
+
+impl Handler for SharedState {
+    fn status(&self) -> Result<StatusReply, RemoteError> {
+        let state = lock(&self.inner.state);
+        let Some((status, at)) = &state.status else {
+            return Err(RemoteError::new(
+                ErrorCode::Busy,
+                "the agent has not completed its first loop yet",
+            ));
+        };
+        let mut status = status.clone();
+        status.age_ms = u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Ok(status)
+    }
+
+    fn vm_request(&self, request: crate::core::Request) -> Result<(), RemoteError> {
+        let mut state = lock(&self.inner.state);
+        if state.requests.len() >= REQUEST_QUEUE_MAX {
+            return Err(RemoteError::new(
+                ErrorCode::Busy,
+                format!("{REQUEST_QUEUE_MAX} requests already wait for the agent's loop"),
+            ));
+        }
+        state.requests.push_back(request);
+        Ok(())
+    }
+
+    fn set_maintenance(&self, mode: MaintenanceMode) -> Result<(), RemoteError> {
+        let _one_at_a_time = lock(&self.inner.maintenance_lock);
+        (self.inner.maintenance)(mode).map_err(|e| RemoteError::new(ErrorCode::Failed, e))
+    }
+
+    fn check_liveliness(&self) -> Result<Liveliness, RemoteError> {
+        (self.inner.liveliness)().map_err(|e| RemoteError::new(ErrorCode::Failed, e))
+    }
+
+    fn transitions(&self, limit: usize) -> Vec<Transition> {
+        let state = lock(&self.inner.state);
+        let skip = state.transitions.len().saturating_sub(limit);
+        state.transitions.iter().skip(skip).cloned().collect()
+    }
+}
+
+/// The `status` answer from the loop's state after a tick: `area` is the last
+/// area read successfully (liveness ages on the core's clock even while reads
+/// fail), `score` the last step's breakdown, `now` the core's monotonic time.
+pub fn status_snapshot(
+    core: &Agent,
+    area: Option<&Area>,
+    score: &ScoreBreakdown,
+    now: Millis,
+    wall_unix: i64,
+) -> StatusReply {
+    let cfg = core.config();
+    let timeout_ms = cfg.timings.host_alive_timeout_ms;
+    let last_renewal = core.lease().last_renewal();
+    let mut hosts = Vec::new();
+    let mut unreadable = Vec::new();
+    for (&id, slot) in area.map(|a| &a.hosts).into_iter().flatten() {
+        match slot {
+            Ok(slot) if id == cfg.host_id => {
+                // Our own heartbeat is our publishes, not a change we observe.
+                let silent = last_renewal.map(|t| now.since(t));
+                let live = silent.is_some_and(|s| s <= timeout_ms);
+                hosts.push(HostStatus::from_slot(id, slot, live, silent));
+            }
+            Ok(slot) => {
+                let live = core.liveness().is_alive(now, id, timeout_ms);
+                let silent = core.liveness().silent_for(now, id);
+                hosts.push(HostStatus::from_slot(id, slot, live, silent));
+            }
+            Err(e) => unreadable.push(UnreadableSlot {
+                host_id: id,
+                error: e.to_string(),
+            }),
+        }
+    }
+    let global_maintenance = area
+        .and_then(|a| a.global.as_ref().ok())
+        .and_then(|g| g.maintenance().ok())
+        .unwrap_or(core.state() == State::GlobalMaintenance);
+    let phase = match core.lease().phase() {
+        Phase::Idle => LeasePhase::Idle,
+        Phase::Claiming { .. } => LeasePhase::Claiming,
+        Phase::Holding { .. } => LeasePhase::Holding,
+    };
+    StatusReply {
+        taken: Taken {
+            monotonic_ms: now.as_millis(),
+            wall_unix,
+        },
+        age_ms: 0,
+        global_maintenance,
+        agent: AgentStatus {
+            host_id: cfg.host_id,
+            hostname: cfg.hostname.clone(),
+            state: core.state().name().to_owned(),
+            score: score.into(),
+            lease: LeasePhaseView {
+                phase,
+                epoch: core.lease().epoch(),
+                last_renewal_ms: last_renewal.map(Millis::as_millis),
+            },
+            has_history: core.liveness().has_history(now, timeout_ms),
+            adopted: core.adopted(),
+        },
+        hosts,
+        unreadable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> SharedState {
+        SharedState::new(
+            Box::new(|_| Ok(())),
+            Box::new(|| {
+                Ok(Liveliness {
+                    up: true,
+                    message: "DB Up!Welcome to Health Status!".into(),
+                })
+            }),
+        )
+    }
+
+    #[test]
+    fn transitions_keep_the_last_hundred_oldest_first() {
+        let s = state();
+        for i in 0..(proto::TRANSITIONS_MAX as u64 + 5) {
+            s.push_transition(Transition {
+                from: "EngineDown".into(),
+                to: "EngineStart".into(),
+                monotonic_ms: i,
+                wall_unix: 0,
+            });
+        }
+        let all = s.transitions(proto::TRANSITIONS_MAX);
+        assert_eq!(all.len(), proto::TRANSITIONS_MAX);
+        assert_eq!(all[0].monotonic_ms, 5);
+        let last = s.transitions(2);
+        assert_eq!(
+            last.iter().map(|t| t.monotonic_ms).collect::<Vec<_>>(),
+            [103, 104]
+        );
+        s.record_transition(State::EngineUp, State::EngineStop);
+        let newest = s.transitions(1).pop().unwrap();
+        assert_eq!(
+            (newest.from.as_str(), newest.to.as_str()),
+            ("EngineUp", "EngineStop")
+        );
+        assert!(newest.wall_unix > 1_600_000_000);
+    }
+
+    #[test]
+    fn the_request_queue_is_bounded_and_drained_in_order() {
+        let s = state();
+        for _ in 0..REQUEST_QUEUE_MAX {
+            s.vm_request(crate::core::Request::ShutdownVm).unwrap();
+        }
+        let e = s.vm_request(crate::core::Request::PowerOffVm).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Busy);
+        assert!(s.has_requests());
+        assert_eq!(s.take_requests().len(), REQUEST_QUEUE_MAX);
+        assert!(s.take_requests().is_empty());
+        assert!(!s.has_requests());
+        s.vm_request(crate::core::Request::StartVm { paused: true })
+            .unwrap();
+        assert_eq!(
+            s.take_requests(),
+            [crate::core::Request::StartVm { paused: true }]
+        );
+    }
+
+    #[test]
+    fn no_status_before_the_first_loop() {
+        assert_eq!(state().status().unwrap_err().code, ErrorCode::Busy);
+    }
+}
