@@ -23,7 +23,7 @@ mod cpu;
 mod gateway;
 mod liveliness;
 mod memory;
-mod net;
+pub(crate) mod net;
 mod stop;
 
 use std::fs::File;

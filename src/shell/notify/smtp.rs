@@ -4,9 +4,8 @@
 //! and then looks at the stop flag and the conversation's deadline again.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
@@ -22,9 +21,6 @@ use crate::shell::monitors::{SLICE_MS, Stop};
 
 /// Addresses of the SMTP server tried in turn.
 const ADDRESSES_MAX: usize = 4;
-/// Name look-ups that may hang at once (`getaddrinfo` cannot be interrupted).
-const RESOLVERS_MAX: usize = 2;
-static RESOLVERS_ALIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// One SMTP conversation within `smtp_timeout_ms`. `Ok` with the recipients
 /// the server refused (while it took at least one).
@@ -347,21 +343,14 @@ fn is_retry(e: &io::Error) -> bool {
     )
 }
 
-/// An I/O error as one lowercase phrase without the `(os error N)` suffix.
-pub(super) fn io_text(e: &io::Error) -> String {
-    let text = e.to_string();
-    let text = text.split(" (os error").next().unwrap_or_default();
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
+/// One lowercase phrase per I/O error, as everywhere in the shell.
+pub(super) use crate::shell::monitors::net::io_text;
 
 /// Resolves `host` (in a helper thread: `getaddrinfo` has no timeout) and
 /// connects to the first address that answers, all before `deadline`.
 fn connect(host: &str, port: u16, deadline: Instant, stop: &Stop) -> Result<TcpStream, String> {
-    let addrs = resolve(host, port, deadline, stop)?;
+    // The same bounded resolver as the monitors (getaddrinfo has no timeout).
+    let addrs = crate::shell::monitors::net::resolve(host, port, deadline, stop)?;
     let mut last = format!("{host}: no address");
     for addr in addrs.iter().take(ADDRESSES_MAX) {
         let Some(left) = deadline.checked_duration_since(Instant::now()) else {
@@ -382,51 +371,4 @@ fn connect(host: &str, port: u16, deadline: Instant, stop: &Stop) -> Result<TcpS
         }
     }
     Err(last)
-}
-
-fn resolve(
-    host: &str,
-    port: u16,
-    deadline: Instant,
-    stop: &Stop,
-) -> Result<Vec<SocketAddr>, String> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    if RESOLVERS_ALIVE.fetch_add(1, Ordering::SeqCst) >= RESOLVERS_MAX {
-        RESOLVERS_ALIVE.fetch_sub(1, Ordering::SeqCst);
-        return Err(format!("{host}: not resolved: earlier look-ups still hang"));
-    }
-    let (found_tx, found) = mpsc::channel();
-    let name = host.to_owned();
-    let spawned = std::thread::Builder::new()
-        .name("notify-resolver".into())
-        .spawn(move || {
-            let addrs = (name.as_str(), port).to_socket_addrs().map(Vec::from_iter);
-            RESOLVERS_ALIVE.fetch_sub(1, Ordering::SeqCst);
-            // The worker may have given up; nobody listening is fine.
-            let _ = found_tx.send(addrs);
-        });
-    if let Err(e) = spawned {
-        RESOLVERS_ALIVE.fetch_sub(1, Ordering::SeqCst);
-        return Err(format!("{host}: cannot start a resolver: {}", io_text(&e)));
-    }
-    loop {
-        if stop.is_stopped() {
-            return Err("stopped".into());
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!("{host}: name not resolved in time"));
-        }
-        match found.recv_timeout(left.min(Duration::from_millis(SLICE_MS))) {
-            Ok(Ok(addrs)) if addrs.is_empty() => return Err(format!("{host}: no address")),
-            Ok(Ok(addrs)) => return Ok(addrs),
-            Ok(Err(e)) => return Err(format!("{host}: {}", io_text(&e))),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(format!("{host}: resolver failed"));
-            }
-        }
-    }
 }
