@@ -152,15 +152,18 @@ struct DemoHost {
     lease: LeaseState,
 }
 
+/// What a host without the engine VM publishes.
+fn away_status() -> EngineStatus {
+    EngineStatus::new(
+        VmStatus::Down,
+        Health::Bad,
+        "unknown",
+        Some("vm not running on this host"),
+    )
+}
+
 fn demo_hosts() -> [DemoHost; 3] {
-    let away = || {
-        EngineStatus::new(
-            VmStatus::Down,
-            Health::Bad,
-            "unknown",
-            Some("vm not running on this host"),
-        )
-    };
+    let away = away_status;
     let none = LeaseState {
         kind: LeaseKind::None,
         epoch: 1,
@@ -277,12 +280,7 @@ pub fn fill(
         crate::metadata::HOST_ID_MAX
     );
     let mut store = MetadataStore::open(path, timeout);
-    let away = EngineStatus::new(
-        VmStatus::Down,
-        Health::Bad,
-        "unknown",
-        Some("vm not running on this host"),
-    );
+    let away = away_status();
     let none = LeaseState {
         kind: LeaseKind::None,
         epoch: 0,
