@@ -59,6 +59,7 @@ fn step_250(c: &mut Criterion) {
         conf_on_shared_storage: true,
         recovery_configured: false,
         lease_defect: None,
+        epoch_floor: 0,
     };
     let mut agent = Agent::new(cfg, Millis::from_secs(1000));
     // Two areas whose heartbeats differ, so every step observes 249 changes.

@@ -18,6 +18,7 @@ fn config(params: &SimParams) -> CoreConfig {
         conf_on_shared_storage: true,
         recovery_configured: false,
         lease_defect: None,
+        epoch_floor: 0,
     }
 }
 

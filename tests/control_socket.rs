@@ -92,6 +92,7 @@ fn core_config(id: u16) -> CoreConfig {
         conf_on_shared_storage: true,
         recovery_configured: false,
         lease_defect: None,
+        epoch_floor: 0,
     }
 }
 

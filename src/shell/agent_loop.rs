@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use crate::core::{
-    ActionResult, Agent, CoreConfig, Millis, Observation, Phase, Request, ScoreBreakdown, Sensors,
-    State, VmAction,
+    ActionResult, Agent, CoreConfig, LocalVm, Millis, Observation, Request, ScoreBreakdown,
+    Sensors, State, VmAction, VmManagerStatus,
 };
 use crate::metadata::{Area, HostId, SLOT_SIZE, encode_host_slot};
 
@@ -58,6 +58,9 @@ pub trait Events {
     }
     /// Pets the watchdog: the loop is alive and not holding an expired lease.
     fn pet_watchdog(&mut self, _now: Millis) {}
+    /// Keeps the highest lease epoch seen somewhere local that outlives the
+    /// agent and the host's own slot; handed back as `CoreConfig::epoch_floor`.
+    fn persist_epoch(&mut self, _epoch: u64) {}
 }
 
 /// The I/O of one agent.
@@ -79,6 +82,8 @@ pub struct AgentLoop<S, V, M, C, E> {
     /// (for the status the control socket serves).
     last_area: Option<Arc<Area>>,
     last_score: Option<ScoreBreakdown>,
+    /// The highest epoch handed to [`Events::persist_epoch`].
+    persisted_epoch: u64,
 }
 
 impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, M, C, E> {
@@ -94,6 +99,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             storage_ok: true,
             last_area: None,
             last_score: None,
+            persisted_epoch: 0,
         }
     }
 
@@ -174,8 +180,15 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         for line in self.core.drain_log() {
             self.io.events.log(ended, &line);
         }
-        if !self.core.lease().must_fence(ended) {
+        // Pet only a loop that keeps its promises: no lease overdue, no
+        // self-fence whose power-off has not taken yet.
+        if !self.core.lease().must_fence(ended) && !self.core.fencing() {
             self.io.events.pet_watchdog(ended);
+        }
+        let epoch = self.core.lease().highest_epoch();
+        if epoch > self.persisted_epoch {
+            self.persisted_epoch = epoch;
+            self.io.events.persist_epoch(epoch);
         }
         for action in actions {
             let ok = self.io.vm.act(action);
@@ -216,25 +229,32 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         let now = self.io.clock.now();
         let (wall, offset) = self.io.clock.wall();
         let from = self.core.state();
-        let holding = matches!(self.core.lease().phase(), Phase::Holding { .. });
-        let (record, extra) = self.core.stopped_publication(now, wall, offset);
+        let vm_running = !matches!(
+            self.io.vm.status(),
+            LocalVm::NotPresent
+                | LocalVm::Present {
+                    status: VmManagerStatus::Down,
+                    ..
+                }
+        );
+        let (record, extra) = self.core.stopped_publication(now, wall, offset, vm_running);
         self.io.events.transition(now, from, State::AgentStopped);
         let me = self.core.config().host_id;
         let written = encode_host_slot(me, &record, &extra)
             .map_err(|e| e.to_string())
             .and_then(|bytes| self.io.storage.write_slot(me, &bytes));
         match written {
-            Err(e) if holding => {
+            Err(e) if vm_running => {
                 // Nobody will know we stopped on purpose, and no agent will be
-                // left to fence the VM: other hosts will expire our lease after
-                // lease_dead. The VM must not outlive its lease.
+                // left to fence the VM: other hosts will expire whatever lease
+                // we published after lease_dead. The VM must not outlive it.
                 let off = self.io.vm.act(VmAction::PowerOff);
                 let now = self.io.clock.now();
                 self.io.events.log(
                     now,
                     &format!(
-                        "AgentStopped not published ({e}) while holding the lease: \
-                         powering the engine VM off{}",
+                        "AgentStopped not published ({e}) with the engine VM running here: \
+                         powering it off{}",
                         if off { "" } else { " FAILED" }
                     ),
                 );

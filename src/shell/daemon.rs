@@ -25,6 +25,23 @@ use crate::proto::Liveliness;
 
 /// How long one wait slice lasts: the stop flag is checked this often.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
+/// Where the highest lease epoch is kept, in the state directory.
+const EPOCH_FILE: &str = "lease-epoch";
+
+/// The persisted epoch floor; 0 when there is none (a warning when unreadable).
+fn read_epoch_floor(path: &std::path::Path) -> u64 {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text.trim().parse().unwrap_or_else(|_| {
+            LogEvents::new().line(
+                Priority::Warning,
+                &format!("{}: not an epoch, ignored", path.display()),
+            );
+            0
+        }),
+        Err(_) => 0,
+    }
+}
+
 /// Bound on one run of the storage connect command.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -92,6 +109,7 @@ fn build(
         conf_on_shared_storage: true,
         recovery_configured: config.agent.recovery.command.is_some(),
         lease_defect: None,
+        epoch_floor: read_epoch_floor(&paths.state_dir.join(EPOCH_FILE)),
     };
     std::fs::create_dir_all(&paths.state_dir)
         .with_context(|| format!("creating {}", paths.state_dir.display()))?;
@@ -125,12 +143,14 @@ fn build(
         local_maintenance: false,
         events: LogEvents::new(),
     };
+    let mut events = LogEvents::new();
+    events.epoch_file = Some(paths.state_dir.join(EPOCH_FILE));
     let io = Io {
         storage,
         vm,
         monitors,
         clock: SystemClock::new(),
-        events: LogEvents::new(),
+        events,
     };
     Ok((core, io))
 }

@@ -92,6 +92,8 @@ pub struct LogEvents {
     pub on_pet: Option<Box<dyn FnMut()>>,
     /// Called on every state transition (notifications).
     pub on_transition: Option<Box<dyn FnMut(State, State)>>,
+    /// Where the highest lease epoch is persisted (atomically).
+    pub epoch_file: Option<std::path::PathBuf>,
 }
 
 impl LogEvents {
@@ -101,6 +103,7 @@ impl LogEvents {
             requests: Vec::new(),
             on_pet: None,
             on_transition: None,
+            epoch_file: None,
         }
     }
 
@@ -156,6 +159,16 @@ impl Events for LogEvents {
     fn pet_watchdog(&mut self, _now: Millis) {
         if let Some(pet) = &mut self.on_pet {
             pet();
+        }
+    }
+
+    fn persist_epoch(&mut self, epoch: u64) {
+        let Some(path) = &self.epoch_file else { return };
+        if let Err(e) = crate::config::write_atomic(path, format!("{epoch}\n").as_bytes(), 0o644) {
+            self.line(
+                Priority::Warning,
+                &format!("persisting the lease epoch: {e}"),
+            );
         }
     }
 }

@@ -55,6 +55,8 @@ pub enum Command {
     /// The next N starts on the host fail.
     StartFailures(HostId, u32),
     VmQueryFail(HostId, bool),
+    /// Power-offs on the host fail (a wedged VM manager).
+    PoweroffFail(HostId, bool),
     /// Wall clock jump (seconds, may be negative): display only.
     ClockJump(HostId, i64),
     /// Heal every fault: networks, storage, engine, VM manager, power, agents.
@@ -97,7 +99,7 @@ impl Command {
             "global-maintenance" => 1,
             "vm-start" => args.len().clamp(1, 2),
             "storage-latency" | "agent-pause" | "local-maintenance" | "start-failures"
-            | "vm-query-fail" | "clock-jump" => 2,
+            | "vm-query-fail" | "poweroff-fail" | "clock-jump" => 2,
             "host-network-down" | "host-network-up" | "storage-break" | "storage-stall"
             | "storage-heal" | "storage-tear" | "storage-read-fail" | "storage-write-fail"
             | "host-crash" | "host-power-on" | "agent-kill" | "agent-kill-hold" | "agent-stop"
@@ -148,6 +150,7 @@ impl Command {
                 Command::StartFailures(host(0)?, n)
             }
             "vm-query-fail" => Command::VmQueryFail(host(0)?, switch(1)?),
+            "poweroff-fail" => Command::PoweroffFail(host(0)?, switch(1)?),
             "clock-jump" => {
                 let raw = args[1];
                 let secs = raw
@@ -186,6 +189,7 @@ impl Command {
             | Command::VmPowerOffRequest(h)
             | Command::StartFailures(h, _)
             | Command::VmQueryFail(h, _)
+            | Command::PoweroffFail(h, _)
             | Command::ClockJump(h, _) => Some(h),
             _ => None,
         }
@@ -227,6 +231,7 @@ impl fmt::Display for Command {
             Command::VmPowerOffRequest(h) => write!(f, "vm-poweroff {h}"),
             Command::StartFailures(h, n) => write!(f, "start-failures {h} {n}"),
             Command::VmQueryFail(h, b) => write!(f, "vm-query-fail {h} {}", on(*b)),
+            Command::PoweroffFail(h, b) => write!(f, "poweroff-fail {h} {}", on(*b)),
             Command::ClockJump(h, s) => write!(f, "clock-jump {h} {s}"),
             Command::Heal => write!(f, "heal"),
         }
@@ -271,6 +276,7 @@ mod tests {
             "vm-poweroff 1",
             "start-failures 1 2",
             "vm-query-fail 1 on",
+            "poweroff-fail 1 on",
             "clock-jump 1 -3600",
             "heal",
         ];

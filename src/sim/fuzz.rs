@@ -72,7 +72,7 @@ fn fault_pair(rng: &mut Rng, h: HostId, lasts: u64) -> Vec<(u64, Command)> {
     use Command::*;
     let secs = lasts / 1000;
     let pair = |on: Command, off: Command| vec![(0, on), (lasts, off)];
-    match rng.range(0, 22) {
+    match rng.range(0, 23) {
         0 => vec![(0, VmKill)],
         1 => pair(EngineStop, EngineStart),
         2 => pair(EngineNetworkDown, EngineNetworkUp),
@@ -98,6 +98,7 @@ fn fault_pair(rng: &mut Rng, h: HostId, lasts: u64) -> Vec<(u64, Command)> {
         19 => pair(StorageReadFail(h), StorageHeal(h)),
         20 => pair(StorageWriteFail(h), StorageHeal(h)),
         21 => pair(AgentStop(h), AgentStart(h)),
+        22 => pair(PoweroffFail(h, true), PoweroffFail(h, false)),
         _ => vec![(0, VmShutdownRequest(h))],
     }
 }

@@ -139,6 +139,10 @@ impl VmDriver for SimHost {
                     _ => false,
                 }
             }
+            VmAction::PowerOff if w.host(self.host).poweroff_fails => {
+                w.note(&name, "engine VM power-off failed");
+                false
+            }
             VmAction::PowerOff => {
                 if w.vms.remove(&self.host).is_some() {
                     w.note(&name, "engine VM powered off");
@@ -284,6 +288,10 @@ impl Events for SimHost {
 
     fn take_requests(&mut self) -> Vec<Request> {
         std::mem::take(&mut self.world.borrow_mut().host_mut(self.host).requests)
+    }
+
+    fn persist_epoch(&mut self, epoch: u64) {
+        self.world.borrow_mut().host_mut(self.host).persisted_epoch = epoch;
     }
 
     fn pet_watchdog(&mut self, _now: Millis) {

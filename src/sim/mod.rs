@@ -155,6 +155,7 @@ impl Sim {
             conf_on_shared_storage: true,
             recovery_configured: w.params.recovery,
             lease_defect: w.params.lease_defect,
+            epoch_floor: w.host(host).persisted_epoch,
         }
     }
 
@@ -195,7 +196,12 @@ impl Sim {
         let Some(agent) = self.agents.get_mut(&host) else {
             return;
         };
+        let pet_before = self.world.borrow().host(host).last_pet;
         let wait_ms = agent.tick();
+        if self.world.borrow().host(host).last_pet == pet_before {
+            // A loop that did not pet the watchdog: it may fire.
+            self.arm_watchdog(host);
+        }
         let elapsed = std::mem::take(&mut self.world.borrow_mut().host_mut(host).tick_elapsed_ms);
         self.push(
             now + elapsed + wait_ms.max(1),
@@ -342,6 +348,7 @@ impl Sim {
                 host.net_up = true;
                 host.storage = world::StorageFault::default();
                 host.vm_query_fails = false;
+                host.poweroff_fails = false;
                 host.start_failures = 0;
                 host.paused_until = None;
                 w.release_stalled(h);
@@ -409,6 +416,7 @@ fn apply_to_world(w: &mut WorldState, command: &Command) {
         Command::LocalMaintenance(h, on) => w.host_mut(h).local_maintenance = on,
         Command::StartFailures(h, n) => w.host_mut(h).start_failures = n,
         Command::VmQueryFail(h, on) => w.host_mut(h).vm_query_fails = on,
+        Command::PoweroffFail(h, on) => w.host_mut(h).poweroff_fails = on,
         Command::ClockJump(h, secs) => w.host_mut(h).wall_offset_ms += secs * 1000,
         _ => unreachable!("handled by Sim::apply: {command}"),
     }

@@ -133,10 +133,14 @@ pub struct HostSim {
     pub start_failures: u32,
     /// The VM manager cannot be queried.
     pub vm_query_fails: bool,
+    /// Power-offs fail (the VM manager is wedged).
+    pub poweroff_fails: bool,
     /// Wall clock offset (clock jumps; display only).
     pub wall_offset_ms: i64,
     /// Time spent inside the current tick (I/O latency).
     pub tick_elapsed_ms: u64,
+    /// The lease epoch the agent persisted on the host's local disk.
+    pub persisted_epoch: u64,
 }
 
 impl HostSim {
@@ -153,8 +157,10 @@ impl HostSim {
             last_pet: None,
             start_failures: 0,
             vm_query_fails: false,
+            poweroff_fails: false,
             wall_offset_ms: 0,
             tick_elapsed_ms: 0,
+            persisted_epoch: 0,
         }
     }
 }

@@ -50,6 +50,10 @@ pub struct CoreConfig {
     /// Test-only: a deliberate lease defect (see [`LeaseDefect`]); `None` always
     /// outside the simulator's checker tests.
     pub lease_defect: Option<LeaseDefect>,
+    /// The highest lease epoch this host persisted locally (see
+    /// `Events::persist_epoch`): epochs never go back even when the host's own
+    /// slot is lost and no other host remembers it.
+    pub epoch_floor: u64,
 }
 
 /// The monitors' latest values.
@@ -170,6 +174,8 @@ pub struct Agent {
     lease: Lease,
     /// Whether our own slot has been read (lease and epoch adopted).
     adopted: bool,
+    /// A self-fence is under way until the VM is confirmed down.
+    fencing: bool,
     peers: BTreeMap<HostId, Peer>,
     global_maintenance: bool,
     /// The last classification other than `unknown` (classification history).
@@ -215,11 +221,13 @@ impl Agent {
         assert!(broken.is_empty(), "unsafe timings: {}", broken.join("; "));
         let mut timings = LeaseTimings::from_timings(&cfg.timings);
         timings.defect = cfg.lease_defect;
-        let lease = Lease::new(cfg.host_id, timings);
+        let mut lease = Lease::new(cfg.host_id, timings);
+        lease.note_epoch_seen(cfg.epoch_floor);
         Agent {
             liveness: PeerLiveness::new(now),
             lease,
             adopted: false,
+            fencing: false,
             state: State::StartState,
             entered: now,
             peers: BTreeMap::new(),
@@ -279,9 +287,38 @@ impl Agent {
         }
         self.take_results(&obs.results);
         let facts = self.facts(obs);
+        if self.fencing {
+            if facts.vm_here || facts.vm_unknown {
+                // The power-off did not take (yet): it is the only action
+                // allowed, every loop, until the VM is confirmed down.
+                self.say(
+                    "self-fence: the engine VM is still running, powering it off again".into(),
+                );
+                if self.state != State::EngineForceStop {
+                    self.enter(State::EngineForceStop);
+                }
+                self.stop_sent = true;
+                self.pending.push(VmAction::PowerOff);
+                let score = self.score(obs);
+                let (record, extra) = self.publication(obs, &facts, &score);
+                return Decision {
+                    record,
+                    extra,
+                    score,
+                    transitions: Vec::new(),
+                    log: std::mem::take(&mut self.log),
+                    next_loop_ms: self.cfg.timings.loop_ms,
+                    publish: self.adopted,
+                };
+            }
+            self.fencing = false;
+            self.say("self-fence complete: the engine VM is down".into());
+        }
         if !self.adopted && (facts.vm_here || facts.vm_unknown) && !self.stop_sent {
             // We cannot tell whether the running VM is covered by a lease we
-            // still renew; another host may take the lease soon. Fence.
+            // still renew; another host may take the lease soon. Fence, and keep
+            // at it (no watchdog pets) until the VM is down.
+            self.fencing = true;
             self.force_stop("engine VM runs here but our own slot is unreadable".into());
         }
         self.take_requests(obs, &facts);
@@ -334,6 +371,7 @@ impl Agent {
                 self.cfg.timings.lease_fail_ms
             ));
             self.lease.release();
+            self.fencing = true;
             self.say(format!(
                 "{} -> {}: self-fence",
                 self.state,
@@ -346,6 +384,12 @@ impl Agent {
             }
         }
         actions
+    }
+
+    /// Whether a self-fence is under way: the VM must go down before anything
+    /// else, and the watchdog must not be petted meanwhile.
+    pub fn fencing(&self) -> bool {
+        self.fencing
     }
 
     /// Whether a start waits for a read that confirms our `held` publish.
@@ -382,13 +426,21 @@ impl Agent {
 
     /// The slot to publish when the agent stops cleanly (AgentStopped: score 0,
     /// `stopped=1`). The lease stays as it is: a VM left running keeps its lease.
+    ///
+    /// Only a held lease over a VM that runs here stays (and then other hosts
+    /// never expire it by silence); a claim, or a hold without the VM, is
+    /// released, so that a stopped agent never blocks the cluster for nothing.
     pub fn stopped_publication(
         &mut self,
         now: Millis,
         wall_unix: i64,
         utc_offset_secs: i32,
+        vm_running: bool,
     ) -> (HostRecord, Extra) {
         self.now = self.now.max(now);
+        if !(vm_running && matches!(self.lease.phase(), Phase::Holding { .. })) {
+            self.lease.release();
+        }
         self.enter(State::AgentStopped);
         let status = self
             .last_status

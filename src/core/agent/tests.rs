@@ -177,6 +177,7 @@ impl Rig {
             conf_on_shared_storage: true,
             recovery_configured: false,
             lease_defect: None,
+            epoch_floor: 0,
         }
     }
 
@@ -845,11 +846,19 @@ fn a_holder_that_cannot_publish_for_lease_fail_powers_its_vm_off() {
     assert_eq!(rig.agent.lease().phase(), Phase::Idle);
     assert!(out.logged("self-fence: lease epoch 1 not renewed for 30000 ms"));
     assert!(out.logged("EngineUp -> EngineForceStop: self-fence"));
-    // Storage back, VM still going down: no second power-off, no restart.
+    assert!(rig.agent.fencing());
+    // Storage back, the VM still reported running: the power-off is retried
+    // every loop (and nothing else happens) until the VM is down.
     rig.publish_ok = true;
-    assert_eq!(rig.step().actions, NONE);
+    let out = rig.step();
+    assert_eq!(out.actions, POWEROFF);
+    assert!(out.logged("powering it off again"));
+    assert_eq!(rig.agent.state(), S::EngineForceStop);
     rig.vm_gone();
-    assert_eq!(rig.step().actions, NONE);
+    let out = rig.step();
+    assert_eq!(out.actions, NONE);
+    assert!(out.logged("self-fence complete"));
+    assert!(!rig.agent.fencing());
     assert_eq!(rig.agent.state(), S::EngineDown);
 }
 
