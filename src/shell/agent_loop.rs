@@ -84,6 +84,9 @@ pub struct AgentLoop<S, V, M, C, E> {
     last_score: Option<ScoreBreakdown>,
     /// The highest epoch handed to [`Events::persist_epoch`].
     persisted_epoch: u64,
+    /// Whether to keep `last_area` (the daemon's status needs it; the
+    /// simulator does not, and holding it would defeat its copy-on-write area).
+    keep_last_area: bool,
 }
 
 impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, M, C, E> {
@@ -100,6 +103,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             last_area: None,
             last_score: None,
             persisted_epoch: 0,
+            keep_last_area: false,
         }
     }
 
@@ -115,7 +119,16 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         &mut self.io
     }
 
-    /// The last metadata area read successfully.
+    /// Keeps the last area read successfully for [`AgentLoop::last_area`].
+    pub fn keep_last_area(&mut self, keep: bool) {
+        self.keep_last_area = keep;
+        if !keep {
+            self.last_area = None;
+        }
+    }
+
+    /// The last metadata area read successfully (when kept, see
+    /// [`AgentLoop::keep_last_area`]).
     pub fn last_area(&self) -> Option<&Area> {
         self.last_area.as_deref()
     }
@@ -194,7 +207,9 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             let ok = self.io.vm.act(action);
             self.results.push(ActionResult { action, ok });
         }
-        if let Ok(area) = area {
+        if let Ok(area) = area
+            && self.keep_last_area
+        {
             self.last_area = Some(area);
         }
         let next_loop_ms = decision.next_loop_ms;

@@ -251,6 +251,7 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         }));
     }
     let mut agent = AgentLoop::start(core, io);
+    agent.keep_last_area(true);
     let mut ready = false;
     while !signals::stop_requested() {
         for request in shared.take_requests() {

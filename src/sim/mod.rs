@@ -223,13 +223,16 @@ impl Sim {
     /// A clean stop: the agent publishes AgentStopped and disarms the watchdog
     /// (magic close), leaving the VM running.
     fn stop_agent(&mut self, host: HostId) {
-        if let Some(agent) = self.agents.get_mut(&host) {
-            self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
-            if let Err(e) = agent.stop() {
-                self.world.borrow_mut().note(&host_name(host), &e);
-            }
-            self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
+        // Stopping an agent that is not running changes nothing: a dead
+        // agent's watchdog stays armed (it never wrote the magic close).
+        let Some(agent) = self.agents.get_mut(&host) else {
+            return;
+        };
+        self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
+        if let Err(e) = agent.stop() {
+            self.world.borrow_mut().note(&host_name(host), &e);
         }
+        self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
         self.world.borrow_mut().host_mut(host).last_pet = None;
         self.kill_agent(host);
     }
