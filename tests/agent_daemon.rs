@@ -256,6 +256,13 @@ fn a_cold_start_of_three_agents_starts_exactly_one_engine_and_sigterm_publishes_
     }
     // The engine VM is left running when the agents stop.
     assert_eq!(cluster.vm_pids().len(), 1);
+    // Transitions were mailed to broker.conf's default server, localhost:25,
+    // where nothing listens: the loss is logged, the loop never waited for it.
+    assert!(
+        cluster.logs().contains("notification mail lost"),
+        "{}",
+        cluster.logs()
+    );
 }
 
 #[test]

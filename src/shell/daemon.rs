@@ -228,8 +228,12 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         None => None,
     };
     let mut io = io;
-    let notifier = super::notify::Notifier::from_conf(&config.broker, Default::default())
-        .map_err(|e| anyhow::anyhow!("notifications: {e}"))?;
+    // Shared by the loop (which logs lost mail) and the transition callback.
+    let notifier = std::rc::Rc::new(
+        super::notify::Notifier::from_conf(&config.broker, Default::default())
+            .map_err(|e| anyhow::anyhow!("notifications: {e}"))?,
+    );
+    let mailer = std::rc::Rc::clone(&notifier);
     let shared = control_state(&config, paths, io.storage.volume(), &vm_pid);
     std::fs::create_dir_all(&paths.runtime_dir)
         .with_context(|| format!("creating {}", paths.runtime_dir.display()))?;
@@ -241,7 +245,7 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     io.events.on_transition = Some(Box::new(move |from, to| {
         recorder.record_transition(from, to);
         // Queued for the mail worker; a dead mail server never delays the loop.
-        notifier.transition(&hostname, from.name(), to.name());
+        mailer.transition(&hostname, from.name(), to.name());
     }));
     if let Some(dog) = &watchdog {
         let dog = Arc::clone(dog);
@@ -253,6 +257,8 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     let mut agent = AgentLoop::start(core, io);
     agent.keep_last_area(true);
     let mut ready = false;
+    // Mails given up or dropped so far (each new loss is logged once).
+    let mut mail_losses = 0u64;
     while !signals::stop_requested() {
         for request in shared.take_requests() {
             agent.io_mut().events.push_request(request);
@@ -267,6 +273,12 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
             }
         }
         vm_pid.store(agent.io().vm.vm_pid().unwrap_or(0), Ordering::Relaxed);
+        let mail = notifier.stats();
+        if mail.failed + mail.dropped > mail_losses {
+            mail_losses = mail.failed + mail.dropped;
+            let why = notifier.last_error().unwrap_or_else(|| "queue full".into());
+            log.line(Priority::Warning, &format!("notification mail lost: {why}"));
+        }
         if let Some(e) = agent.io_mut().vm.take_error() {
             log.line(Priority::Warning, &format!("engine VM driver: {e}"));
         }
