@@ -34,30 +34,28 @@
 //! died while no agent watched, the pid was reused, the host rebooted) reads as
 //! `NotPresent`: only a process seen alive can be seen crashing.
 
+mod config;
+mod procfs;
+mod state;
+
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
 
 use crate::core::{DownReason, LocalVm, VmAction, VmManagerStatus};
 use crate::shell::agent_loop::VmDriver;
 
-/// Default time between SIGTERM and SIGKILL, as the reference's shutdown wait.
-pub const SHUTDOWN_GRACE_DEFAULT: Duration = Duration::from_secs(120);
-/// Default limit on the recovery command (`agent.conf` `[recovery] timeout-secs`).
-pub const RECOVERY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(120);
-/// Longest grace or timeout accepted: one day, as every timer in the configuration.
-pub const DURATION_MAX: Duration = Duration::from_secs(86_400);
-/// Most words in a command line (the VM's or the recovery command's).
-pub const ARGS_MAX: usize = 256;
-/// Most extra environment variables.
-pub const ENV_MAX: usize = 64;
+pub use config::{
+    ARGS_MAX, ConfigProblem, DURATION_MAX, ENV_MAX, ProcessVmConfig, ProcessVmConfigError,
+    RECOVERY_TIMEOUT_DEFAULT, SHUTDOWN_GRACE_DEFAULT,
+};
+use procfs::{BOOT_ID_PATH, parse_boot_id, read_stat, stat_path};
+use state::{Record, STATE_VERSION, parse_record, read_bounded, with_suffix, write_record};
+
 /// How long a power-off waits for the killed process to be gone.
 pub const POWEROFF_WAIT: Duration = Duration::from_secs(2);
 /// How long a paused start waits for the process to show as stopped.
@@ -66,12 +64,6 @@ const PAUSE_WAIT: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(10);
 /// Most killed recovery commands kept for reaping.
 const STRAGGLERS_MAX: usize = 8;
-/// A state file is a few hundred bytes; anything larger is corrupt.
-const STATE_FILE_BYTES_MAX: u64 = 4096;
-const STATE_VERSION: u32 = 1;
-const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
-/// Set by the driver; the configured environment may not override them.
-const RESERVED_ENV: [&str; 2] = ["HE_LEASE_EPOCH", "HE_HOST_ID"];
 /// The agent's own service plumbing, which the VM must not inherit (it would
 /// otherwise notify systemd or claim socket-activated fds in the agent's name).
 const AGENT_ONLY_ENV: [&str; 5] = [
@@ -81,171 +73,6 @@ const AGENT_ONLY_ENV: [&str; 5] = [
     "WATCHDOG_PID",
     "WATCHDOG_USEC",
 ];
-
-/// Makes temporary file names unique between threads of one process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Configuration of the `process` driver. Start from [`ProcessVmConfig::new`]
-/// (defaults) and check with [`ProcessVmConfig::validate`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessVmConfig {
-    /// The engine VM command: program and arguments, no shell. The program is an
-    /// absolute path or a bare name looked up in `PATH`.
-    pub argv: Vec<String>,
-    /// Where the running VM is recorded, e.g. `<state_dir>/engine-vm.json`.
-    pub state_file: PathBuf,
-    /// The VM's stdout and stderr are appended here (and the recovery command's).
-    pub log_file: PathBuf,
-    /// Time between SIGTERM and SIGKILL on a graceful shutdown.
-    pub shutdown_grace: Duration,
-    /// Extra environment for the VM and the recovery command.
-    pub env: Vec<(String, String)>,
-    /// Passed as `HE_HOST_ID` when set.
-    pub host_id: Option<u16>,
-    /// The engine-service recovery command; `None`: recovery always fails.
-    pub recovery_argv: Option<Vec<String>>,
-    /// The recovery command is killed after this long.
-    pub recovery_timeout: Duration,
-}
-
-impl ProcessVmConfig {
-    /// A configuration with the default grace, timeout and no extras.
-    pub fn new(argv: Vec<String>, state_file: PathBuf, log_file: PathBuf) -> Self {
-        ProcessVmConfig {
-            argv,
-            state_file,
-            log_file,
-            shutdown_grace: SHUTDOWN_GRACE_DEFAULT,
-            env: Vec::new(),
-            host_id: None,
-            recovery_argv: None,
-            recovery_timeout: RECOVERY_TIMEOUT_DEFAULT,
-        }
-    }
-
-    /// Every broken rule, all at once.
-    pub fn validate(&self) -> Result<(), ProcessVmConfigError> {
-        let mut problems = argv_problems("argv", &self.argv);
-        if let Some(argv) = &self.recovery_argv {
-            problems.extend(argv_problems("recovery_argv", argv));
-        }
-        for (what, path) in [
-            ("state_file", &self.state_file),
-            ("log_file", &self.log_file),
-        ] {
-            if !path.is_absolute() || path.file_name().is_none() {
-                problems.push(ConfigProblem::NotAbsoluteFile {
-                    what,
-                    path: path.clone(),
-                });
-            }
-        }
-        if self.state_file == self.log_file {
-            problems.push(ConfigProblem::SameFile(self.state_file.clone()));
-        }
-        for (what, value) in [
-            ("shutdown_grace", self.shutdown_grace),
-            ("recovery_timeout", self.recovery_timeout),
-        ] {
-            if value.is_zero() || value > DURATION_MAX {
-                problems.push(ConfigProblem::Duration { what, value });
-            }
-        }
-        problems.extend(env_problems(&self.env));
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ProcessVmConfigError { problems })
-        }
-    }
-}
-
-fn argv_problems(what: &'static str, argv: &[String]) -> Vec<ConfigProblem> {
-    let mut found = Vec::new();
-    if argv.is_empty() || argv.len() > ARGS_MAX {
-        found.push(ConfigProblem::ArgCount {
-            what,
-            count: argv.len(),
-        });
-    }
-    if argv.iter().any(|a| a.contains('\0')) {
-        found.push(ConfigProblem::NulByte(what));
-    }
-    if let Some(program) = argv.first()
-        && (program.is_empty() || (program.contains('/') && !program.starts_with('/')))
-    {
-        found.push(ConfigProblem::Program {
-            what,
-            program: program.clone(),
-        });
-    }
-    found
-}
-
-fn env_problems(env: &[(String, String)]) -> Vec<ConfigProblem> {
-    let mut found = Vec::new();
-    if env.len() > ENV_MAX {
-        found.push(ConfigProblem::EnvCount(env.len()));
-    }
-    for (name, value) in env {
-        if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
-            found.push(ConfigProblem::EnvName(name.clone()));
-        } else if RESERVED_ENV.contains(&name.as_str()) {
-            found.push(ConfigProblem::EnvReserved(name.clone()));
-        }
-    }
-    found
-}
-
-/// One broken rule of a [`ProcessVmConfig`]; messages name the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigProblem {
-    #[error("{what}: must have 1..={ARGS_MAX} words, has {count}")]
-    ArgCount { what: &'static str, count: usize },
-    #[error("{0}: contains a NUL byte")]
-    NulByte(&'static str),
-    #[error(
-        "{what}: program {program:?} must be an absolute path or a bare name looked up in PATH"
-    )]
-    Program { what: &'static str, program: String },
-    #[error("{what}: {path:?} is not an absolute file path")]
-    NotAbsoluteFile { what: &'static str, path: PathBuf },
-    #[error("state_file and log_file: both are {0:?}")]
-    SameFile(PathBuf),
-    #[error("{what}: {value:?} must be greater than 0 and at most one day")]
-    Duration { what: &'static str, value: Duration },
-    #[error("env: {0} variables, at most {ENV_MAX}")]
-    EnvCount(usize),
-    #[error("env: {0:?} is not a valid variable (empty, '=' or NUL)")]
-    EnvName(String),
-    #[error("env: {0} is set by the driver itself")]
-    EnvReserved(String),
-}
-
-/// Every broken rule of a [`ProcessVmConfig`], displayed as one line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("engine VM process driver: {}", join(&self.problems))]
-pub struct ProcessVmConfigError {
-    pub problems: Vec<ConfigProblem>,
-}
-
-fn join(problems: &[ConfigProblem]) -> String {
-    let texts: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    texts.join("; ")
-}
-
-/// The state file: which process is our VM.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Record {
-    version: u32,
-    pid: i32,
-    /// Field 22 of `/proc/<pid>/stat`: clock ticks since boot.
-    start_ticks: u64,
-    boot_id: String,
-    epoch: u64,
-    /// A graceful shutdown was asked: its end is not a crash.
-    stopping: bool,
-}
 
 /// How far a stop has gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -799,191 +626,4 @@ fn probe(pid: i32, start_ticks: u64) -> Result<Probe, String> {
         stopped: matches!(stat.state, b'T' | b't'),
         group: stat.pgrp == pid,
     })
-}
-
-/// The fields of `/proc/<pid>/stat` this driver uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stat {
-    state: u8,
-    pgrp: i32,
-    session: i32,
-    start_ticks: u64,
-}
-
-fn stat_path(pid: i32) -> String {
-    format!("/proc/{pid}/stat")
-}
-
-/// `None` when there is no such process.
-fn read_stat(pid: i32) -> Result<Option<Stat>, String> {
-    let path = stat_path(pid);
-    let bytes = match read_bounded(Path::new(&path)) {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
-        Err(e) => return Err(format!("{path}: {e}")),
-    };
-    parse_stat(&bytes)
-        .map(Some)
-        .ok_or_else(|| format!("{path}: unexpected contents"))
-}
-
-/// Parses `pid (comm) state ppid pgrp session ... starttime ...`. The command
-/// name may hold any byte, parentheses and spaces included: the fields start
-/// after its last `)`.
-fn parse_stat(bytes: &[u8]) -> Option<Stat> {
-    let close = bytes.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(bytes.get(close + 1..)?).ok()?;
-    // Field 3 (state) is index 0 here, so field N is index N - 3.
-    let fields: Vec<&str> = rest.split_ascii_whitespace().take(20).collect();
-    let state = fields.first()?.as_bytes();
-    if state.len() != 1 {
-        return None;
-    }
-    Some(Stat {
-        state: state[0],
-        pgrp: fields.get(2)?.parse().ok()?,
-        session: fields.get(3)?.parse().ok()?,
-        start_ticks: fields.get(19)?.parse().ok()?,
-    })
-}
-
-fn parse_boot_id(bytes: &[u8]) -> Option<String> {
-    let id = std::str::from_utf8(bytes).ok()?.trim();
-    let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic());
-    ok.then(|| id.to_string())
-}
-
-fn parse_record(bytes: &[u8]) -> Result<Record, String> {
-    let rec: Record = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    if rec.version != STATE_VERSION {
-        return Err(format!("unknown version {}", rec.version));
-    }
-    if rec.pid <= 0 {
-        return Err(format!("bad pid {}", rec.pid));
-    }
-    if parse_boot_id(rec.boot_id.as_bytes()).as_deref() != Some(rec.boot_id.as_str()) {
-        return Err("bad boot id".into());
-    }
-    Ok(rec)
-}
-
-/// A small file's bytes, `None` when it does not exist; over
-/// [`STATE_FILE_BYTES_MAX`] is an error.
-fn read_bounded(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let mut bytes = Vec::new();
-    file.take(STATE_FILE_BYTES_MAX + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > STATE_FILE_BYTES_MAX {
-        // Parsed as corrupt rather than refused: a state file this large is garbage.
-        bytes.truncate(STATE_FILE_BYTES_MAX as usize);
-    }
-    Ok(Some(bytes))
-}
-
-/// Replaces the state file atomically: temp file, fsync, rename, fsync the
-/// directory.
-fn write_record(path: &Path, rec: &Record) -> io::Result<()> {
-    let mut bytes = serde_json::to_vec(rec).map_err(io::Error::other)?;
-    bytes.push(b'\n');
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    fs::create_dir_all(dir)?;
-    let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temp = with_suffix(path, &format!(".tmp.{}.{unique}", std::process::id()));
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    written?;
-    File::open(dir)?.sync_all()
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_os_string();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LINE: &str = "42 (a) b (c)) S 1 42 43 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 98765 0 0\n";
-
-    #[test]
-    fn stat_parses_odd_command_names() {
-        let stat = parse_stat(LINE.as_bytes()).unwrap();
-        assert_eq!((stat.state, stat.pgrp, stat.session), (b'S', 42, 43));
-        assert_eq!(stat.start_ticks, 98765);
-        let invalid_utf8 = [&b"7 (\xff\xfe) T"[..], &LINE.as_bytes()[15..]].concat();
-        assert_eq!(parse_stat(&invalid_utf8).unwrap().state, b'T');
-    }
-
-    #[test]
-    fn stat_refuses_garbage() {
-        let bad = [
-            String::new(),
-            "42 (x".into(),
-            LINE[..30].into(),
-            LINE.replace(") S ", ") SS "),
-            LINE.replace(" 98765 ", " -5 "),
-            LINE.replace(" 43 ", " x "),
-        ];
-        for line in &bad {
-            assert_eq!(parse_stat(line.as_bytes()), None, "{line:?}");
-        }
-        assert_eq!(
-            parse_stat(&LINE.replace("98765", "9").into_bytes())
-                .unwrap()
-                .start_ticks,
-            9
-        );
-    }
-
-    #[test]
-    fn records_round_trip_and_refuse_nonsense() {
-        let rec = Record {
-            version: STATE_VERSION,
-            pid: 12,
-            start_ticks: 34,
-            boot_id: "0b5e6f3c-1d2a-4a8e-9b1c-7f0e2d3c4b5a".into(),
-            epoch: 9,
-            stopping: false,
-        };
-        assert_eq!(
-            parse_record(&serde_json::to_vec(&rec).unwrap()),
-            Ok(rec.clone())
-        );
-        let breaks: [fn(&mut Record); 5] = [
-            |r| r.version = 2,
-            |r| r.pid = 0,
-            |r| r.pid = -1,
-            |r| r.boot_id.clear(),
-            |r| r.boot_id = "a b".into(),
-        ];
-        for brk in breaks {
-            let mut bad = rec.clone();
-            brk(&mut bad);
-            assert!(
-                parse_record(&serde_json::to_vec(&bad).unwrap()).is_err(),
-                "{bad:?}"
-            );
-        }
-        assert!(parse_record(b"{\"pid\":1}").is_err());
-        assert!(parse_record(b"\0\0\0").is_err());
-    }
 }
