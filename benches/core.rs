@@ -1,53 +1,16 @@
 //! One agent loop step of the pure core in a 250-host cluster (issue: under
 //! 50 µs of core time), and simulator throughput.
 
+#[path = "common.rs"]
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hosted_engine::config::{ScoreConf, Timings};
 use hosted_engine::core::{Agent, CoreConfig, LocalVm, Millis, Observation, Sensors};
-use hosted_engine::metadata::{
-    ExtraContext, HostRecord, LeaseKind, LeaseState, SLOT_SIZE, StateMetadata, build_extra,
-    decode_area, encode_host_slot,
-};
+use hosted_engine::metadata::decode_area;
 use hosted_engine::sim::fuzz::run_seed;
-
-fn area_bytes(hosts: u16, host_ts: u64) -> Vec<u8> {
-    let mut area = vec![0u8; SLOT_SIZE * 2001];
-    for id in 2..=hosts {
-        let record = HostRecord {
-            parse_version: 1,
-            feature_version: 1,
-            host_ts: host_ts + u64::from(id),
-            host_id: id,
-            score: 3400,
-            engine_status: r#"{"vm": "down", "health": "bad", "detail": "unknown", "reason": "vm not running on this host"}"#.into(),
-            hostname: format!("host{id}.example.com"),
-            local_maintenance: false,
-            stopped: false,
-            conf_on_shared_storage: true,
-            vm_conf_refresh_time: 1,
-        };
-        let ctx = ExtraContext {
-            wall_now_unix: 1_790_000_000,
-            utc_offset_secs: 0,
-            state: StateMetadata {
-                maintenance: false,
-                state: "EngineDown".into(),
-                stopped: false,
-                timeout_unix: None,
-            },
-            lease: Some(LeaseState {
-                kind: LeaseKind::None,
-                epoch: 1,
-            }),
-        };
-        let slot = encode_host_slot(id, &record, &build_extra(&record, &ctx)).unwrap();
-        let start = usize::from(id) * SLOT_SIZE;
-        area[start..start + SLOT_SIZE].copy_from_slice(&slot[..]);
-    }
-    area
-}
 
 fn step_250(c: &mut Criterion) {
     let cfg = CoreConfig {
@@ -64,8 +27,8 @@ fn step_250(c: &mut Criterion) {
     let mut agent = Agent::new(cfg, Millis::from_secs(1000));
     // Two areas whose heartbeats differ, so every step observes 249 changes.
     let areas = [
-        decode_area(&area_bytes(250, 10)),
-        decode_area(&area_bytes(250, 20)),
+        decode_area(&common::area_with_hosts(2, 250, 10)),
+        decode_area(&common::area_with_hosts(2, 250, 20)),
     ];
     let mut now = Millis::from_secs(1000);
     let mut i = 0usize;
