@@ -7,23 +7,13 @@ mod common;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hosted_engine::config::{ScoreConf, Timings};
+use hosted_engine::config::Timings;
 use hosted_engine::core::{Agent, CoreConfig, LocalVm, Millis, Observation, Sensors};
 use hosted_engine::metadata::decode_area;
 use hosted_engine::sim::fuzz::run_seed;
 
 fn step_250(c: &mut Criterion) {
-    let cfg = CoreConfig {
-        host_id: 1,
-        hostname: "host1.example.com".into(),
-        score: ScoreConf::default(),
-        timings: Timings::default(),
-        engine_memory_mib: 4096,
-        conf_on_shared_storage: true,
-        recovery_configured: false,
-        lease_defect: None,
-        epoch_floor: 0,
-    };
+    let cfg = CoreConfig::new(1, "host1.example.com", Timings::default());
     let mut agent = Agent::new(cfg, Millis::from_secs(1000));
     // Two areas whose heartbeats differ, so every step observes 249 changes.
     let areas = [

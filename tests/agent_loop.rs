@@ -3,23 +3,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use hosted_engine::config::ScoreConf;
 use hosted_engine::core::{CoreConfig, State};
 use hosted_engine::shell::AgentLoop;
 use hosted_engine::sim::{SimHost, SimParams, WorldState};
 
 fn config(params: &SimParams) -> CoreConfig {
-    CoreConfig {
-        host_id: 1,
-        hostname: "host1.sim".into(),
-        score: ScoreConf::default(),
-        timings: params.timings.clone(),
-        engine_memory_mib: 4096,
-        conf_on_shared_storage: true,
-        recovery_configured: false,
-        lease_defect: None,
-        epoch_floor: 0,
-    }
+    CoreConfig::new(1, "host1.sim", params.timings.clone())
 }
 
 #[test]

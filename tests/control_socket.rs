@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hosted_engine::config::{ScoreConf, Timings};
+use hosted_engine::config::Timings;
 use hosted_engine::core::{Agent, CoreConfig, LocalVm, Millis, Observation, Sensors};
 use hosted_engine::metadata::{Area, GlobalBlock, decode_host_slot, encode_host_slot};
 use hosted_engine::proto::{
@@ -83,17 +83,7 @@ fn fixture_with(limits: ServerLimits, liveliness_delay: Duration) -> Fixture {
 }
 
 fn core_config(id: u16) -> CoreConfig {
-    CoreConfig {
-        host_id: id,
-        hostname: format!("host{id}.example.com"),
-        score: ScoreConf::default(),
-        timings: Timings::default(),
-        engine_memory_mib: 4096,
-        conf_on_shared_storage: true,
-        recovery_configured: false,
-        lease_defect: None,
-        epoch_floor: 0,
-    }
+    CoreConfig::new(id, format!("host{id}.example.com"), Timings::default())
 }
 
 /// Two real cores publishing into one area for 90 s of their time (longer than

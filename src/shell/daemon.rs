@@ -101,15 +101,11 @@ fn build(
     };
     let hostname = he.hostname.clone().unwrap_or_else(system_hostname);
     let core = CoreConfig {
-        host_id: he.host_id,
-        hostname,
         score: config.agent.score.clone(),
-        timings: timings.clone(),
         engine_memory_mib: he.engine_memory_mib,
-        conf_on_shared_storage: true,
         recovery_configured: config.agent.recovery.command.is_some(),
-        lease_defect: None,
         epoch_floor: read_epoch_floor(&paths.state_dir.join(EPOCH_FILE)),
+        ..CoreConfig::new(he.host_id, hostname, timings.clone())
     };
     std::fs::create_dir_all(&paths.state_dir)
         .with_context(|| format!("creating {}", paths.state_dir.display()))?;

@@ -17,7 +17,6 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::rc::Rc;
 
-use crate::config::ScoreConf;
 use crate::core::{CoreConfig, Millis, Request};
 use crate::metadata::HostId;
 use crate::shell::AgentLoop;
@@ -147,15 +146,10 @@ impl Sim {
     fn core_config(&self, host: HostId) -> CoreConfig {
         let w = self.world.borrow();
         CoreConfig {
-            host_id: host,
-            hostname: format!("host{host}.sim"),
-            score: ScoreConf::default(),
-            timings: w.params.timings.clone(),
-            engine_memory_mib: 4096,
-            conf_on_shared_storage: true,
             recovery_configured: w.params.recovery,
             lease_defect: w.params.lease_defect,
             epoch_floor: w.host(host).persisted_epoch,
+            ..CoreConfig::new(host, format!("host{host}.sim"), w.params.timings.clone())
         }
     }
 

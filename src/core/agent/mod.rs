@@ -56,6 +56,24 @@ pub struct CoreConfig {
     pub epoch_floor: u64,
 }
 
+impl CoreConfig {
+    /// A host with the reference's score settings, `timings`, a 4096 MiB engine
+    /// VM, configuration on shared storage, no recovery command, no epoch floor.
+    pub fn new(host_id: HostId, hostname: impl Into<String>, timings: Timings) -> CoreConfig {
+        CoreConfig {
+            host_id,
+            hostname: hostname.into(),
+            score: ScoreConf::default(),
+            timings,
+            engine_memory_mib: crate::config::DEFAULT_ENGINE_MEMORY_MIB,
+            conf_on_shared_storage: true,
+            recovery_configured: false,
+            lease_defect: None,
+            epoch_floor: 0,
+        }
+    }
+}
+
 /// The monitors' latest values.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sensors {

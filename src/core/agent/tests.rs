@@ -168,17 +168,7 @@ struct Rig {
 
 impl Rig {
     fn config() -> CoreConfig {
-        CoreConfig {
-            host_id: ME,
-            hostname: "host2".into(),
-            score: ScoreConf::default(),
-            timings: Timings::default(),
-            engine_memory_mib: 4096,
-            conf_on_shared_storage: true,
-            recovery_configured: false,
-            lease_defect: None,
-            epoch_floor: 0,
-        }
+        CoreConfig::new(ME, "host2", Timings::default())
     }
 
     /// A cold start at time 0: empty own slot, no VM, a perfect host.
