@@ -2,6 +2,8 @@
 //! `process` driver running `he-lab engine` as the engine VM and a fast timing
 //! profile.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -106,10 +108,12 @@ impl Cluster {
 
     fn start(&mut self, id: u16) {
         let log = std::fs::File::create(self.root(id).join("agent.log")).unwrap();
-        let child = Command::new(AGENT)
+        let mut command = Command::new(AGENT);
+        for var in common::PATH_VARS {
+            command.env_remove(var);
+        }
+        let child = command
             .env("HE_CONFIG_ROOT", self.root(id))
-            .env_remove("HE_CONF")
-            .env_remove("HE_STATE_DIR")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -1,5 +1,7 @@
 //! The three binaries as processes: exit codes, messages, and the volume tools.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -10,14 +12,7 @@ const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
 /// Runs `bin` with a clean configuration environment rooted at `root`.
 fn run(bin: &str, root: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(bin);
-    for var in [
-        "HE_CONF",
-        "HE_AGENT_CONF",
-        "HE_HA_CONF",
-        "HE_BROKER_CONF",
-        "HE_RUNTIME_DIR",
-        "HE_STATE_DIR",
-    ] {
+    for var in common::PATH_VARS {
         command.env_remove(var);
     }
     command
@@ -94,14 +89,7 @@ fn empty_path_variables_count_as_not_given() {
     write_he_conf(root.path(), DEPLOYED);
     let empty_everywhere = |bin: &str, args: &[&str]| {
         let mut command = Command::new(bin);
-        for var in [
-            "HE_CONF",
-            "HE_AGENT_CONF",
-            "HE_HA_CONF",
-            "HE_BROKER_CONF",
-            "HE_RUNTIME_DIR",
-            "HE_STATE_DIR",
-        ] {
+        for var in common::PATH_VARS {
             command.env(var, "");
         }
         command

@@ -1,4 +1,6 @@
 //! Helpers shared by the integration tests.
+// Each test binary includes this module and uses only some of it.
+#![allow(dead_code)]
 
 /// The variable CI sets to turn every skip into a failure.
 pub const REQUIRE_VAR: &str = "HE_REQUIRE_PRIVILEGED";
@@ -30,3 +32,14 @@ pub fn decide(what: &str, available: bool, required: bool) -> Result<bool, Strin
     eprintln!("skipped: needs {what}");
     Ok(false)
 }
+
+/// The per-file path variables (`ConfigPathArgs`), all but `HE_CONFIG_ROOT`:
+/// tests that set a config root remove these so the caller's shell cannot leak in.
+pub const PATH_VARS: [&str; 6] = [
+    "HE_CONF",
+    "HE_AGENT_CONF",
+    "HE_HA_CONF",
+    "HE_BROKER_CONF",
+    "HE_RUNTIME_DIR",
+    "HE_STATE_DIR",
+];
