@@ -52,6 +52,15 @@ fn free_port() -> u16 {
 
 impl Cluster {
     fn new(hosts: u16) -> Cluster {
+        let mut cluster = Cluster::configured(hosts);
+        for id in 1..=hosts {
+            cluster.start(id);
+        }
+        cluster
+    }
+
+    /// A cluster whose agents are configured but not started.
+    fn configured(hosts: u16) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let volume = dir.path().join("shared/ha_agent/hosted-engine.metadata");
@@ -65,7 +74,6 @@ impl Cluster {
         for id in 1..=hosts {
             cluster.write_config(id);
             cluster.agents.push(None);
-            cluster.start(id);
         }
         cluster
     }
@@ -107,10 +115,29 @@ impl Cluster {
     }
 
     fn start(&mut self, id: u16) {
+        self.start_with(id, &[]);
+    }
+
+    /// Starts agent `id` with extra environment; `JOURNAL_STREAM` set to
+    /// `"{journal}"` becomes the device and inode of its log file, as systemd
+    /// sets it for a service whose stderr is the journal.
+    fn start_with(&mut self, id: u16, env: &[(&str, &str)]) {
+        use std::os::unix::fs::MetadataExt;
         let log = std::fs::File::create(self.root(id).join("agent.log")).unwrap();
+        let meta = log.metadata().unwrap();
         let mut command = Command::new(AGENT);
-        for var in common::PATH_VARS {
+        for var in common::PATH_VARS
+            .iter()
+            .chain(&["JOURNAL_STREAM", "HE_LOG", "NOTIFY_SOCKET"])
+        {
             command.env_remove(var);
+        }
+        for (name, value) in env {
+            let value = match *value {
+                "{journal}" => format!("{}:{}", meta.dev(), meta.ino()),
+                other => other.to_string(),
+            };
+            command.env(name, value);
         }
         let child = command
             .env("HE_CONFIG_ROOT", self.root(id))
@@ -120,6 +147,10 @@ impl Cluster {
             .spawn()
             .unwrap();
         self.agents[usize::from(id - 1)] = Some(child);
+    }
+
+    fn log(&self, id: u16) -> String {
+        std::fs::read_to_string(self.root(id).join("agent.log")).unwrap_or_default()
     }
 
     fn signal(&mut self, id: u16, signal: libc::c_int) {
@@ -309,5 +340,64 @@ fn storage_removed_and_restored_reconnects_without_restarting_the_engine() {
         cluster.logs().contains("storage available again"),
         "{}",
         cluster.logs()
+    );
+}
+
+#[test]
+fn under_journald_every_line_carries_its_priority_and_he_log_sets_the_level() {
+    let mut cluster = Cluster::configured(1);
+    cluster.start_with(1, &[("JOURNAL_STREAM", "{journal}"), ("HE_LOG", "debug")]);
+    wait_for("an engine up", Duration::from_secs(60), || {
+        engine_up_hosts(&cluster) == [1]
+    });
+    cluster.signal(1, libc::SIGTERM);
+    let log = cluster.log(1);
+    let lines: Vec<&str> = log.lines().collect();
+    // One line per event, each with a syslog priority journald understands.
+    for line in &lines {
+        let priority = line
+            .strip_prefix('<')
+            .and_then(|rest| rest.split_once('>'))
+            .and_then(|(p, _)| p.parse::<u8>().ok());
+        assert!(matches!(priority, Some(3..=7)), "{line:?} in\n{log}");
+    }
+    let has = |prefix: &str| lines.iter().any(|l| l.starts_with(prefix));
+    // Transitions at notice, with their reason; decisions at info; the
+    // per-loop debug line because HE_LOG=debug.
+    assert!(has("<5>EngineDown -> EngineStart: "), "{log}");
+    assert!(has("<5>EngineStarting -> EngineUp: "), "{log}");
+    assert!(has("<6>claiming the engine VM lease (epoch "), "{log}");
+    assert!(has("<7>loop done: state "), "{log}");
+    assert!(
+        has("<5>ovirt-ha-agent stopped: AgentStopped published"),
+        "{log}"
+    );
+
+    // Without the journal (JOURNAL_STREAM names another file): time stamps,
+    // and the default level shows no debug line.
+    cluster.start_with(1, &[("JOURNAL_STREAM", "1:1")]);
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.signal(1, libc::SIGTERM);
+    let log = cluster.log(1);
+    assert!(log.lines().count() >= 2, "{log}");
+    for line in log.lines() {
+        assert!(!line.starts_with('<'), "{line:?}");
+        // `Mon Mar  6 21:29:16 2023 message`
+        let year = line.split_whitespace().nth(4).map(str::parse::<u32>);
+        assert!(matches!(year, Some(Ok(2024..))), "{line:?}");
+    }
+    assert!(!log.contains("loop done"), "{log}");
+}
+
+#[test]
+fn a_bad_log_level_is_refused_with_one_clear_line() {
+    let mut cluster = Cluster::configured(1);
+    cluster.start_with(1, &[("HE_LOG", "loud")]);
+    let mut child = cluster.agents[0].take().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(
+        cluster.log(1),
+        "ovirt-ha-agent: HE_LOG: \"loud\" is not a log level (off, error, warn, info, debug, trace)\n"
     );
 }

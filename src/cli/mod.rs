@@ -104,7 +104,12 @@ fn check_deployed(paths: &ConfigPaths) -> i32 {
                   SIGINT, then publishes AgentStopped and exits (the engine VM keeps running). \
                   The engine VM is driven by the `process` driver (`vm_command` in \
                   hosted-engine.conf).",
-    after_help = "Exit codes: 0 stopped cleanly / configuration valid, 1 configuration \
+    after_help = "Logging: one line per event on stderr: with a syslog priority prefix \
+                  (<3> error, <4> warning, <5> state transition, <6> info, <7> debug) when \
+                  stderr is the journal (JOURNAL_STREAM), with a UTC time stamp otherwise. \
+                  HE_LOG sets the level: off, error, warn, info (default), debug (adds a \
+                  line per loop), trace.\n\n\
+                  Exit codes: 0 stopped cleanly / configuration valid, 1 configuration \
                   invalid or the agent failed, 2 bad command line."
 )]
 struct AgentArgs {

@@ -15,8 +15,8 @@ use super::monitors::{MonitorConfig, MonitorSet};
 use super::server::{Server, SharedState, status_snapshot};
 use super::signals;
 use super::storage::{FileStorage, StorageConfig};
-use super::system::{LogEvents, Priority, SystemClock};
-use super::vm::{ProcessVm, ProcessVmConfig};
+use super::system::{LogEvents, SystemClock, TRANSITION_TARGET};
+use super::vm::{Driver, EngineVm, ProcessVm, ProcessVmConfig};
 use super::watchdog::Watchdog;
 use crate::config::{ConfFile, Config, ConfigPaths, HaConf};
 use crate::core::{CoreConfig, Sensors};
@@ -32,10 +32,7 @@ const EPOCH_FILE: &str = "lease-epoch";
 fn read_epoch_floor(path: &std::path::Path) -> u64 {
     match std::fs::read_to_string(path) {
         Ok(text) => text.trim().parse().unwrap_or_else(|_| {
-            LogEvents::new().line(
-                Priority::Warning,
-                &format!("{}: not an epoch, ignored", path.display()),
-            );
+            tracing::warn!("{}: not an epoch, ignored", path.display());
             0
         }),
         Err(_) => 0,
@@ -50,7 +47,6 @@ pub struct HostMonitors {
     set: MonitorSet,
     ha_conf: std::path::PathBuf,
     local_maintenance: bool,
-    events: LogEvents,
 }
 
 impl Monitors for HostMonitors {
@@ -62,7 +58,7 @@ impl Monitors for HostMonitors {
         match HaConf::load(&self.ha_conf) {
             Ok(ha) => self.local_maintenance = ha.local_maintenance,
             // Keep the last known value: a half-edited file must not flip it.
-            Err(e) => self.events.line(Priority::Warning, &format!("{e}")),
+            Err(e) => tracing::warn!("{e}; local maintenance stays {}", self.local_maintenance),
         }
         self.local_maintenance
     }
@@ -82,7 +78,7 @@ fn system_hostname() -> String {
 
 /// Builds every piece from the configuration.
 /// The agent's I/O in the daemon.
-type DaemonIo = Io<FileStorage, ProcessVm, HostMonitors, SystemClock, LogEvents>;
+type DaemonIo = Io<FileStorage, EngineVm, HostMonitors, SystemClock, LogEvents>;
 
 fn build(
     config: &Config,
@@ -120,6 +116,7 @@ fn build(
         recovery_timeout: Duration::from_millis(config.agent.recovery.timeout_ms),
     })
     .map_err(|e| anyhow::anyhow!("engine VM driver: {e}"))?;
+    let vm = EngineVm::new(Driver::Process(vm));
     let storage = FileStorage::open(StorageConfig {
         volume,
         connect_argv: he.storage_connect_command.clone(),
@@ -137,7 +134,6 @@ fn build(
         set,
         ha_conf: paths.ha_conf.clone(),
         local_maintenance: false,
-        events: LogEvents::new(),
     };
     let mut events = LogEvents::new();
     events.epoch_file = Some(paths.state_dir.join(EPOCH_FILE));
@@ -191,7 +187,7 @@ fn control_state(
 /// Hands the control socket this loop's view.
 fn publish_status(
     shared: &SharedState,
-    agent: &mut AgentLoop<FileStorage, ProcessVm, HostMonitors, SystemClock, LogEvents>,
+    agent: &mut AgentLoop<FileStorage, EngineVm, HostMonitors, SystemClock, LogEvents>,
 ) {
     let Some(score) = agent.last_score().cloned() else {
         return;
@@ -205,19 +201,17 @@ fn publish_status(
 /// Runs the agent until SIGTERM/SIGINT. Configuration errors come back before
 /// anything is started.
 pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
+    let level = super::system::init_logging().map_err(|e| anyhow::anyhow!(e))?;
     let config = Config::load(paths).map_err(|errors| anyhow::anyhow!("{errors}"))?;
     signals::install_stop_handlers().context("installing signal handlers")?;
     // The engine VM's pid, for the CPU monitor (0: none).
     let vm_pid = Arc::new(AtomicU32::new(0));
     let (core, io) = build(&config, paths, &vm_pid)?;
-    let log = LogEvents::new();
-    log.line(
-        Priority::Notice,
-        &format!(
-            "ovirt-ha-agent starting: host id {}, metadata {}",
-            core.host_id,
-            io.storage.volume().display()
-        ),
+    tracing::info!(
+        target: TRANSITION_TARGET,
+        "ovirt-ha-agent starting: host id {}, metadata {}, log level {level}",
+        core.host_id,
+        io.storage.volume().display()
     );
     let watchdog = match &config.hosted_engine.watchdog_device {
         Some(path) => Some(Arc::new(Mutex::new(Watchdog::open(path)?))),
@@ -261,11 +255,21 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         }
         let wait = Duration::from_millis(agent.tick());
         publish_status(&shared, &mut agent);
+        tracing::debug!(
+            "loop done: state {}, score {}, next loop in {} ms",
+            agent.core().state().name(),
+            agent.last_score().map_or(0, |s| s.score),
+            wait.as_millis()
+        );
         if !ready && agent.core().adopted() {
             // Ready once the first metadata read succeeded (our slot is known).
             ready = true;
-            if let Err(e) = super::system::sd_notify("READY=1") {
-                log.line(Priority::Warning, &format!("sd_notify: {e}"));
+            match super::system::sd_notify("READY=1") {
+                Ok(told) => tracing::info!(
+                    "ready: control socket bound, own slot read{}",
+                    if told { " (told systemd)" } else { "" }
+                ),
+                Err(e) => tracing::warn!("sd_notify READY=1: {e}"),
             }
         }
         vm_pid.store(agent.io().vm.vm_pid().unwrap_or(0), Ordering::Relaxed);
@@ -273,10 +277,7 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         if mail.failed + mail.dropped > mail_losses {
             mail_losses = mail.failed + mail.dropped;
             let why = notifier.last_error().unwrap_or_else(|| "queue full".into());
-            log.line(Priority::Warning, &format!("notification mail lost: {why}"));
-        }
-        if let Some(e) = agent.io_mut().vm.take_error() {
-            log.line(Priority::Warning, &format!("engine VM driver: {e}"));
+            tracing::warn!("notification mail lost: {why}");
         }
         let until = Instant::now() + wait;
         // An operator request cuts the wait short.
@@ -284,16 +285,17 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
             std::thread::sleep(WAIT_SLICE.min(until.saturating_duration_since(Instant::now())));
         }
     }
+    tracing::info!("stop requested (SIGTERM or SIGINT): publishing AgentStopped");
     let _ = super::system::sd_notify("STOPPING=1");
     let stopped = agent.stop();
     match &stopped {
-        Ok(()) => log.line(
-            Priority::Notice,
-            "ovirt-ha-agent stopped: AgentStopped published",
+        Ok(()) => tracing::info!(
+            target: TRANSITION_TARGET,
+            "ovirt-ha-agent stopped: AgentStopped published"
         ),
-        Err(e) => log.line(
-            Priority::Warning,
-            &format!("ovirt-ha-agent stopped without publishing AgentStopped: {e}"),
+        Err(e) => tracing::warn!(
+            target: TRANSITION_TARGET,
+            "ovirt-ha-agent stopped without publishing AgentStopped: {e}"
         ),
     }
     // Disarm the watchdog only when no VM is left unaccounted for: an

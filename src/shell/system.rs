@@ -1,8 +1,12 @@
 //! The daemon's clock and its log: the real monotonic clock for decisions, the
-//! wall clock for display, and one log line per event on stderr, with syslog
-//! priority prefixes that journald understands when it is the reader.
+//! wall clock for display, and the loop's reports as `tracing` events, written
+//! one line per event on stderr by the subscriber in [`log`] (with syslog
+//! priority prefixes that journald understands when it is the reader).
 
-use std::io::Write;
+pub mod log;
+
+pub use log::{LOG_LEVEL_VAR, TRANSITION_TARGET, init_logging};
+
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::agent_loop::{Clock, Events};
@@ -74,19 +78,9 @@ impl Clock for SystemClock {
     }
 }
 
-/// Syslog priorities used in the log's prefixes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Priority {
-    Error = 3,
-    Warning = 4,
-    Notice = 5,
-    Info = 6,
-}
-
-/// One line per event on stderr: `<6>message` under journald (it reads the
-/// priority from the prefix), `message` with a UTC time stamp otherwise.
+/// The loop's reports turned into log events (one line each, see [`log`]),
+/// plus the hooks the daemon hangs on them.
 pub struct LogEvents {
-    journald: bool,
     requests: Vec<Request>,
     /// Called when the loop is healthy enough to pet the watchdog.
     pub on_pet: Option<Box<dyn FnMut()>>,
@@ -99,7 +93,6 @@ pub struct LogEvents {
 impl LogEvents {
     pub fn new() -> LogEvents {
         LogEvents {
-            journald: std::env::var_os("JOURNAL_STREAM").is_some(),
             requests: Vec::new(),
             on_pet: None,
             on_transition: None,
@@ -111,17 +104,6 @@ impl LogEvents {
     pub fn push_request(&mut self, request: Request) {
         self.requests.push(request);
     }
-
-    pub fn line(&self, priority: Priority, message: &str) {
-        let mut err = std::io::stderr().lock();
-        // A log line that cannot be written is lost; the agent goes on.
-        let _ = if self.journald {
-            writeln!(err, "<{}>{message}", priority as u8)
-        } else {
-            let (unix, _) = SystemClock::new().wall();
-            writeln!(err, "{} {message}", crate::metadata::ctime(unix, 0))
-        };
-    }
 }
 
 impl Default for LogEvents {
@@ -130,20 +112,52 @@ impl Default for LogEvents {
     }
 }
 
-/// The priority a loop log line deserves.
-fn priority_of(line: &str) -> Priority {
-    if line.contains("self-fence") || line.contains("failed") || line.contains("refused") {
-        Priority::Warning
-    } else if line.contains(" -> ") {
-        Priority::Notice
+/// How a line of the core's log is logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LineKind {
+    /// `From -> To: reason`.
+    Transition,
+    /// Something went wrong (a failure, a refusal, a self-fence).
+    Trouble,
+    /// A decision and its reason (`claiming the engine VM lease (epoch 2)`).
+    Decision,
+}
+
+/// The kind of a core log line. The core hands out text: a transition has the
+/// form `From -> To: reason`, and trouble says so in words.
+fn kind_of(line: &str) -> LineKind {
+    let lower = line.to_ascii_lowercase();
+    let trouble = ["self-fence", "fail", "refused", "lost", "cannot"]
+        .iter()
+        .any(|word| lower.contains(word));
+    if line.contains(" -> ") {
+        LineKind::Transition
+    } else if trouble {
+        LineKind::Trouble
     } else {
-        Priority::Info
+        LineKind::Decision
+    }
+}
+
+/// Logs one line of the core's log at the level its kind deserves. A
+/// transition always goes to [`log::TRANSITION_TARGET`] (a warning when its
+/// reason is trouble, notice otherwise).
+pub fn log_core_line(line: &str) {
+    match kind_of(line) {
+        LineKind::Transition
+            if kind_of(line.split_once(": ").map_or("", |p| p.1)) == LineKind::Trouble =>
+        {
+            tracing::warn!(target: log::TRANSITION_TARGET, "{line}");
+        }
+        LineKind::Transition => tracing::info!(target: log::TRANSITION_TARGET, "{line}"),
+        LineKind::Trouble => tracing::warn!("{line}"),
+        LineKind::Decision => tracing::info!("{line}"),
     }
 }
 
 impl Events for LogEvents {
     fn log(&mut self, _now: Millis, line: &str) {
-        self.line(priority_of(line), line);
+        log_core_line(line);
     }
 
     fn transition(&mut self, _now: Millis, from: State, to: State) {
@@ -165,9 +179,9 @@ impl Events for LogEvents {
     fn persist_epoch(&mut self, epoch: u64) {
         let Some(path) = &self.epoch_file else { return };
         if let Err(e) = crate::config::write_atomic(path, format!("{epoch}\n").as_bytes(), 0o644) {
-            self.line(
-                Priority::Warning,
-                &format!("persisting the lease epoch: {e}"),
+            tracing::warn!(
+                "{}: cannot persist the lease epoch {epoch}: {e}",
+                path.display()
             );
         }
     }
@@ -189,10 +203,16 @@ mod tests {
     }
 
     #[test]
-    fn priorities() {
-        assert_eq!(priority_of("EngineUp -> EngineStop: x"), Priority::Notice);
-        assert_eq!(priority_of("self-fence: lease"), Priority::Warning);
-        assert_eq!(priority_of("claiming the engine VM lease"), Priority::Info);
+    fn core_lines_are_sorted_by_kind() {
+        assert_eq!(kind_of("EngineUp -> EngineStop: x"), LineKind::Transition);
+        assert_eq!(
+            kind_of("EngineUp -> EngineStart: engine VM start failed"),
+            LineKind::Transition
+        );
+        assert_eq!(kind_of("self-fence: lease"), LineKind::Trouble);
+        assert_eq!(kind_of("storage failure: EIO"), LineKind::Trouble);
+        assert_eq!(kind_of("engine VM power-off FAILED"), LineKind::Trouble);
+        assert_eq!(kind_of("claiming the engine VM lease"), LineKind::Decision);
     }
 }
 
