@@ -102,8 +102,9 @@ fn check_deployed(paths: &ConfigPaths) -> i32 {
                   takes the engine VM lease and starts, stops or keeps the engine VM, \
                   publishing its own slot every loop. Runs in the foreground until SIGTERM or \
                   SIGINT, then publishes AgentStopped and exits (the engine VM keeps running). \
-                  The engine VM is driven by the `process` driver (`vm_command` in \
-                  hosted-engine.conf).",
+                  The engine VM is driven by the driver that `vm_driver` in \
+                  hosted-engine.conf names: `process` (default; `vm_command`) or `libvirt` \
+                  (`vm_xml`, `libvirt_uri`; in builds with the `libvirt` feature).",
     after_help = "Logging: one line per event on stderr: with a syslog priority prefix \
                   (<3> error, <4> warning, <5> state transition, <6> info, <7> debug) when \
                   stderr is the journal (JOURNAL_STREAM), with a UTC time stamp otherwise. \

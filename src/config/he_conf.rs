@@ -45,7 +45,49 @@ pub const HE_CONF_KEYS: &[&str] = &[
     "engine_memory_mib",
     "storage_connect_command",
     "watchdog_device",
+    "vm_driver",
+    "vm_xml",
+    "libvirt_uri",
 ];
+
+/// Default of `libvirt_uri`: the local system libvirtd.
+pub const DEFAULT_LIBVIRT_URI: &str = "qemu:///system";
+
+/// Whether this build has the `libvirt` engine VM driver (cargo feature
+/// `libvirt`).
+pub const LIBVIRT_BUILT: bool = cfg!(feature = "libvirt");
+
+/// Which driver runs the engine VM (key `vm_driver`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmDriverKind {
+    /// The engine VM is a command (`vm_command`), run as a detached process.
+    Process,
+    /// The engine VM is a libvirt domain created from `vm_xml` (`libvirt_uri`).
+    Libvirt,
+}
+
+impl VmDriverKind {
+    /// The spelling in `hosted-engine.conf`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VmDriverKind::Process => "process",
+            VmDriverKind::Libvirt => "libvirt",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, String> {
+        [VmDriverKind::Process, VmDriverKind::Libvirt]
+            .into_iter()
+            .find(|d| d.as_str() == raw)
+            .ok_or_else(|| format!("{raw:?} is not an engine VM driver (process, libvirt)"))
+    }
+}
+
+impl fmt::Display for VmDriverKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The kind of storage that holds the metadata volume (key `domainType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -200,6 +242,13 @@ pub struct HostedEngineConf {
     /// Ours (`watchdog_device`): a `/dev/watchdog`-style device petted after each
     /// loop that renewed the lease; none by default.
     pub watchdog_device: Option<PathBuf>,
+    /// Ours (`vm_driver`): which driver runs the engine VM; default `process`.
+    pub vm_driver: VmDriverKind,
+    /// Ours (`vm_xml`): the libvirt domain XML of the engine VM, on the shared
+    /// storage; required by `vm_driver=libvirt`. Its `<uuid>` must be `vmid`.
+    pub vm_xml: Option<PathBuf>,
+    /// Ours (`libvirt_uri`): the libvirt connection; default `qemu:///system`.
+    pub libvirt_uri: String,
     doc: KvDocument,
 }
 
@@ -267,6 +316,14 @@ impl ConfFile for HostedEngineConf {
         );
         let storage_connect_command = f.value(s, "storage_connect_command", parse_argv);
         let watchdog_device = f.value(s, "watchdog_device", parse_absolute_path);
+        let vm_driver = f.or(s, "vm_driver", VmDriverKind::Process, VmDriverKind::parse);
+        let vm_xml = f.value(s, "vm_xml", parse_absolute_path);
+        let libvirt_uri = f.or(
+            s,
+            "libvirt_uri",
+            DEFAULT_LIBVIRT_URI.into(),
+            parse_libvirt_uri,
+        );
         f.finish()?;
         let missing = "finish() fails when a required key is missing";
         let conf = HostedEngineConf {
@@ -290,6 +347,9 @@ impl ConfFile for HostedEngineConf {
             engine_memory_mib,
             storage_connect_command,
             watchdog_device,
+            vm_driver,
+            vm_xml,
+            libvirt_uri,
             doc,
         };
         conf.validate()?;
@@ -314,6 +374,27 @@ impl ConfFile for HostedEngineConf {
     }
 }
 
+/// A libvirt connection URI, e.g. `qemu:///system` or `qemu+ssh://host/system`.
+fn parse_libvirt_uri(raw: &str) -> Result<String, String> {
+    let word = parse_word(raw)?;
+    match word.split_once("://") {
+        Some((scheme, _)) if !scheme.is_empty() => Ok(word),
+        _ => Err(format!(
+            "{raw:?} is not a libvirt URI (e.g. {DEFAULT_LIBVIRT_URI})"
+        )),
+    }
+}
+
+/// `8-4-4-4-12` hexadecimal digits, as libvirt writes a domain UUID.
+pub fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 fn parse_host_id(raw: &str) -> Result<u16, String> {
     match raw.parse::<u16>() {
         Ok(id) if (1..=HOST_ID_MAX).contains(&id) => Ok(id),
@@ -332,7 +413,52 @@ impl HostedEngineConf {
         let mut found = Vec::new();
         self.check_network_test(&mut found);
         self.check_storage(&mut found);
+        self.check_vm_driver(&mut found);
         found
+    }
+
+    fn check_vm_driver(&self, found: &mut Vec<Violation>) {
+        let mut push =
+            |keys: &[&'static str], message: String| found.push(Violation::new(keys, message));
+        match self.vm_driver {
+            VmDriverKind::Libvirt if !LIBVIRT_BUILT => push(
+                &["vm_driver"],
+                "vm_driver=libvirt: this build has no libvirt driver (build with \
+                 `cargo build --features libvirt`), or use vm_driver=process"
+                    .into(),
+            ),
+            VmDriverKind::Libvirt => {
+                if self.vm_xml.is_none() {
+                    push(
+                        &["vm_driver", "vm_xml"],
+                        "vm_driver=libvirt needs vm_xml (the engine VM's domain XML)".into(),
+                    );
+                }
+                if !self.vmid.as_deref().is_some_and(is_uuid) {
+                    push(
+                        &["vm_driver", "vmid"],
+                        format!(
+                            "vm_driver=libvirt needs vmid to be the domain's UUID (is {:?})",
+                            self.vmid.as_deref().unwrap_or("")
+                        ),
+                    );
+                }
+                if self.vm_command.is_some() {
+                    push(
+                        &["vm_driver", "vm_command"],
+                        "vm_command is for vm_driver=process, not vm_driver=libvirt".into(),
+                    );
+                }
+            }
+            VmDriverKind::Process => {
+                if self.vm_xml.is_some() {
+                    push(
+                        &["vm_xml", "vm_driver"],
+                        "vm_xml is for vm_driver=libvirt (vm_driver is process)".into(),
+                    );
+                }
+            }
+        }
     }
 
     fn check_network_test(&self, found: &mut Vec<Violation>) {
@@ -506,6 +632,93 @@ mod tests {
                 "{raw}"
             );
         }
+    }
+
+    const VMID: &str = "vmid=3f1b4c2e-6a0d-4d7e-9a57-2b8c1f0e9d41\n";
+
+    /// Loads a `dir` configuration plus `extra` lines (from line 6); the
+    /// errors as text.
+    fn load_with(extra: &str) -> Result<HostedEngineConf, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosted-engine.conf");
+        let text = format!(
+            "fqdn=engine\nhost_id=1\nstorage=/shared\ndomainType=dir\nnetwork_test=none\n{extra}"
+        );
+        std::fs::write(&path, text).unwrap();
+        HostedEngineConf::load(&path).map_err(|e| {
+            let dir = format!("{}/", dir.path().display());
+            e.to_string().replace(&dir, "")
+        })
+    }
+
+    #[test]
+    fn the_vm_driver_keys() {
+        let he = load_with(VMID).unwrap();
+        assert!(he.vmid.as_deref().is_some_and(is_uuid));
+        assert_eq!(he.vm_driver, VmDriverKind::Process);
+        assert_eq!(he.libvirt_uri, DEFAULT_LIBVIRT_URI);
+        assert_eq!(he.vm_xml, None);
+        let e = load_with("vm_driver=kvm\n").unwrap_err();
+        assert!(e.contains("hosted-engine.conf:6: vm_driver:"), "{e}");
+        assert!(
+            e.contains("is not an engine VM driver (process, libvirt)"),
+            "{e}"
+        );
+        let e = load_with("vm_xml=/shared/engine.xml\n").unwrap_err();
+        assert!(e.contains("hosted-engine.conf:6:"), "{e}");
+        assert!(e.contains("vm_xml is for vm_driver=libvirt"), "{e}");
+        let e = load_with("libvirt_uri=system\n").unwrap_err();
+        assert!(e.contains("hosted-engine.conf:6: libvirt_uri:"), "{e}");
+    }
+
+    #[cfg(feature = "libvirt")]
+    #[test]
+    fn vm_driver_libvirt_needs_its_xml_and_a_uuid_vmid() {
+        let he = load_with(&format!(
+            "vm_driver=libvirt\nvm_xml=/shared/engine.xml\n{VMID}"
+        ))
+        .unwrap();
+        assert_eq!(he.vm_driver, VmDriverKind::Libvirt);
+        assert_eq!(he.vm_xml.as_deref(), Some(Path::new("/shared/engine.xml")));
+        let e = load_with(&format!("vm_driver=libvirt\n{VMID}")).unwrap_err();
+        assert!(e.contains("hosted-engine.conf:6:"), "{e}");
+        assert!(e.contains("vm_driver=libvirt needs vm_xml"), "{e}");
+        let e = load_with(&format!(
+            "vm_driver=libvirt\nvm_xml=/x.xml\nvm_command=/bin/vm\n{VMID}"
+        ))
+        .unwrap_err();
+        assert!(e.contains("vm_command is for vm_driver=process"), "{e}");
+        let e = load_with("vm_driver=libvirt\nvm_xml=/x.xml\nvmid=he\n").unwrap_err();
+        assert!(
+            e.contains("vm_driver=libvirt needs vmid to be the domain's UUID"),
+            "{e}"
+        );
+        let e = load_with("vm_driver=libvirt\nvm_xml=/x.xml\n").unwrap_err();
+        assert!(e.contains("needs vmid"), "{e}");
+    }
+
+    #[cfg(not(feature = "libvirt"))]
+    #[test]
+    fn vm_driver_libvirt_without_the_feature_is_a_clear_error() {
+        let e = load_with("vm_driver=libvirt\nvm_xml=/shared/engine.xml\n").unwrap_err();
+        assert!(e.contains("hosted-engine.conf:6: vm_driver:"), "{e}");
+        assert!(e.contains("this build has no libvirt driver"), "{e}");
+        assert!(e.contains("--features libvirt"), "{e}");
+    }
+
+    #[test]
+    fn uuids_and_libvirt_uris() {
+        assert!(is_uuid("3f1b4c2e-6a0d-4d7e-9a57-2b8c1f0e9d41"));
+        assert!(!is_uuid("3f1b4c2e6a0d4d7e9a572b8c1f0e9d41"));
+        assert!(!is_uuid("he"));
+        assert!(!is_uuid("3f1b4c2e-6a0d-4d7e-9a57-2b8c1f0e9d4g"));
+        assert_eq!(
+            parse_libvirt_uri("qemu:///system"),
+            Ok("qemu:///system".into())
+        );
+        assert!(parse_libvirt_uri("qemu+ssh://h/system").is_ok());
+        assert!(parse_libvirt_uri("system").is_err());
+        assert!(parse_libvirt_uri("qemu:///sys tem").is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use super::agent_loop::{AgentLoop, Clock, Io, Monitors, VmDriver};
 use super::maintenance::{MaintenanceTarget, set_maintenance};
@@ -16,7 +16,7 @@ use super::server::{Server, SharedState, status_snapshot};
 use super::signals;
 use super::storage::{FileStorage, StorageConfig};
 use super::system::{LogEvents, SystemClock, TRANSITION_TARGET};
-use super::vm::{Driver, EngineVm, ProcessVm, ProcessVmConfig};
+use super::vm::EngineVm;
 use super::watchdog::Watchdog;
 use crate::config::{ConfFile, Config, ConfigPaths, HaConf};
 use crate::core::{CoreConfig, Sensors};
@@ -88,13 +88,6 @@ fn build(
     let he = &config.hosted_engine;
     let timings = &config.agent.timings;
     let volume = he.metadata_volume_path()?;
-    let Some(argv) = he.vm_command.clone() else {
-        bail!(
-            "{}: no engine VM driver configured: set vm_command (the libvirt driver is not \
-             part of this build)",
-            paths.he_conf.display()
-        );
-    };
     let hostname = he.hostname.clone().unwrap_or_else(system_hostname);
     let core = CoreConfig {
         score: config.agent.score.clone(),
@@ -105,18 +98,8 @@ fn build(
     };
     std::fs::create_dir_all(&paths.state_dir)
         .with_context(|| format!("creating {}", paths.state_dir.display()))?;
-    let vm = ProcessVm::new(ProcessVmConfig {
-        argv,
-        state_file: paths.state_dir.join("engine-vm.json"),
-        log_file: paths.state_dir.join("engine-vm.log"),
-        shutdown_grace: Duration::from_millis(timings.vm_shutdown_grace_ms),
-        env: Vec::new(),
-        host_id: Some(he.host_id),
-        recovery_argv: config.agent.recovery.command.clone(),
-        recovery_timeout: Duration::from_millis(config.agent.recovery.timeout_ms),
-    })
-    .map_err(|e| anyhow::anyhow!("engine VM driver: {e}"))?;
-    let vm = EngineVm::new(Driver::Process(vm));
+    let vm = super::vm::from_config(config, paths)
+        .map_err(|e| anyhow::anyhow!("engine VM driver: {e}"))?;
     let storage = FileStorage::open(StorageConfig {
         volume,
         connect_argv: he.storage_connect_command.clone(),
@@ -209,9 +192,10 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     let (core, io) = build(&config, paths, &vm_pid)?;
     tracing::info!(
         target: TRANSITION_TARGET,
-        "ovirt-ha-agent starting: host id {}, metadata {}, log level {level}",
+        "ovirt-ha-agent starting: host id {}, metadata {}, engine VM driver {}, log level {level}",
         core.host_id,
-        io.storage.volume().display()
+        io.storage.volume().display(),
+        io.vm.kind()
     );
     let watchdog = match &config.hosted_engine.watchdog_device {
         Some(path) => Some(Arc::new(Mutex::new(Watchdog::open(path)?))),

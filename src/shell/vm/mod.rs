@@ -4,17 +4,25 @@
 //! - [`process`]: the engine VM is a configured command run as a detached
 //!   process (the lab's engine payload, or any wrapper that runs a VM in the
 //!   foreground). Needs nothing but Linux `/proc`.
-//! - `libvirt` (later): a libvirt domain, behind a cargo feature so that the
-//!   default build needs no libvirt headers.
+//! - `libvirt` (cargo feature `libvirt`): a libvirt domain defined from an XML
+//!   file on the shared storage, through the `virt` crate, so that the default
+//!   build needs no libvirt headers.
 //!
 //! [`EngineVm`] is the one the daemon runs: whichever driver the configuration
 //! chose, with every action, its outcome and every change of the VM's state
 //! logged (one line each, with the reason when there is one).
 
+#[cfg(feature = "libvirt")]
+pub mod libvirt;
 pub mod process;
 
+#[cfg(feature = "libvirt")]
+pub use libvirt::{LibvirtVm, LibvirtVmConfig};
 pub use process::{ConfigProblem, ProcessVm, ProcessVmConfig, ProcessVmConfigError};
 
+use std::time::Duration;
+
+use crate::config::{Config, ConfigPaths};
 use crate::core::{LocalVm, VmAction};
 use crate::shell::agent_loop::VmDriver;
 
@@ -22,6 +30,8 @@ use crate::shell::agent_loop::VmDriver;
 #[derive(Debug)]
 pub enum Driver {
     Process(ProcessVm),
+    #[cfg(feature = "libvirt")]
+    Libvirt(LibvirtVm),
 }
 
 /// The daemon's engine VM: one driver, logged.
@@ -45,6 +55,8 @@ impl EngineVm {
     pub fn kind(&self) -> &'static str {
         match &self.driver {
             Driver::Process(_) => "process",
+            #[cfg(feature = "libvirt")]
+            Driver::Libvirt(_) => "libvirt",
         }
     }
 
@@ -53,20 +65,99 @@ impl EngineVm {
     pub fn vm_pid(&self) -> Option<u32> {
         match &self.driver {
             Driver::Process(vm) => vm.vm_pid(),
+            #[cfg(feature = "libvirt")]
+            Driver::Libvirt(vm) => vm.vm_pid(),
         }
     }
 
     fn take_error(&mut self) -> Option<String> {
         match &mut self.driver {
             Driver::Process(vm) => vm.take_error(),
+            #[cfg(feature = "libvirt")]
+            Driver::Libvirt(vm) => vm.take_error(),
         }
     }
 
     fn inner(&mut self) -> &mut dyn VmDriver {
         match &mut self.driver {
             Driver::Process(vm) => vm,
+            #[cfg(feature = "libvirt")]
+            Driver::Libvirt(vm) => vm,
         }
     }
+}
+
+/// Where the `process` driver records its VM, in the state directory.
+pub const PROCESS_STATE_FILE: &str = "engine-vm.json";
+/// Where the VM's (process driver) or the recovery command's output goes, in
+/// the state directory.
+pub const VM_LOG_FILE: &str = "engine-vm.log";
+
+/// The engine VM driver `hosted-engine.conf` asks for (`vm_driver`), built
+/// from the configuration: for the daemon, and for `hosted-engine` commands
+/// that act on the local VM with the agent down. Does no I/O.
+pub fn from_config(config: &Config, paths: &ConfigPaths) -> Result<EngineVm, String> {
+    let he = &config.hosted_engine;
+    if he.vm_driver.as_str() == "libvirt" {
+        return libvirt_from_config(config, paths);
+    }
+    let Some(argv) = he.vm_command.clone() else {
+        return Err(format!(
+            "{}: no engine VM driver configured: set vm_command (vm_driver=process), or \
+             vm_driver=libvirt with vm_xml",
+            paths.he_conf.display()
+        ));
+    };
+    let timings = &config.agent.timings;
+    let vm = ProcessVm::new(ProcessVmConfig {
+        argv,
+        state_file: paths.state_dir.join(PROCESS_STATE_FILE),
+        log_file: paths.state_dir.join(VM_LOG_FILE),
+        shutdown_grace: Duration::from_millis(timings.vm_shutdown_grace_ms),
+        env: Vec::new(),
+        host_id: Some(he.host_id),
+        recovery_argv: config.agent.recovery.command.clone(),
+        recovery_timeout: Duration::from_millis(config.agent.recovery.timeout_ms),
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(EngineVm::new(Driver::Process(vm)))
+}
+
+#[cfg(feature = "libvirt")]
+fn libvirt_from_config(config: &Config, paths: &ConfigPaths) -> Result<EngineVm, String> {
+    let he = &config.hosted_engine;
+    let conf = paths.he_conf.display();
+    let xml = he
+        .vm_xml
+        .clone()
+        .ok_or_else(|| format!("{conf}: vm_driver=libvirt needs vm_xml"))?;
+    let uuid = he
+        .vmid
+        .clone()
+        .ok_or_else(|| format!("{conf}: vm_driver=libvirt needs vmid (the domain's UUID)"))?;
+    let timings = &config.agent.timings;
+    let vm = LibvirtVm::new(LibvirtVmConfig {
+        uri: he.libvirt_uri.clone(),
+        xml,
+        uuid,
+        shutdown_grace: Duration::from_millis(timings.vm_shutdown_grace_ms),
+        call_timeout: libvirt::CALL_TIMEOUT_DEFAULT,
+        host_id: Some(he.host_id),
+        recovery_argv: config.agent.recovery.command.clone(),
+        recovery_timeout: Duration::from_millis(config.agent.recovery.timeout_ms),
+        log_file: paths.state_dir.join(VM_LOG_FILE),
+    })?;
+    Ok(EngineVm::new(Driver::Libvirt(vm)))
+}
+
+#[cfg(not(feature = "libvirt"))]
+fn libvirt_from_config(_config: &Config, paths: &ConfigPaths) -> Result<EngineVm, String> {
+    // hosted-engine.conf's validation says so first, naming the line.
+    Err(format!(
+        "{}: vm_driver=libvirt: this build has no libvirt driver (build with \
+         `cargo build --features libvirt`), or use vm_driver=process",
+        paths.he_conf.display()
+    ))
 }
 
 /// How an action reads in the log.
@@ -108,11 +199,9 @@ impl VmDriver for EngineVm {
         if self.last != Some(now) {
             match self.last {
                 None => tracing::info!("engine VM: {}", state_name(now)),
-                Some(before) => tracing::info!(
-                    "engine VM: {} -> {}",
-                    state_name(before),
-                    state_name(now)
-                ),
+                Some(before) => {
+                    tracing::info!("engine VM: {} -> {}", state_name(before), state_name(now))
+                }
             }
             self.last = Some(now);
         }
