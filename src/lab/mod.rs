@@ -1,14 +1,24 @@
 //! `he-lab`: the developer's and operator's bench for a cluster on one machine.
 //!
-//! What exists today: the shared metadata volume tools (`volume init`, `volume
-//! dump`), `demo`, which builds a three-host whiteboard in a temporary directory
-//! through the real codec and store and shows what each host published, and the
-//! simulator (`sim run`, `sim fuzz`). The supervised multi-agent lab, its faults
-//! and the engine payload come with the agent daemon.
+//! - The real lab ([`cluster`]): `up`, `down`, `status`, `fault`, `heal`, `logs`,
+//!   `exec`, `canary-check`: real `ovirt-ha-agent` processes sharing one storage
+//!   directory, supervised like systemd would, with the engine payload
+//!   (`engine`) as the VM, an emulated watchdog, and fault injection.
+//! - The shared metadata volume tools (`volume init|fill|dump`).
+//! - `demo`, which builds a three-host whiteboard in a temporary directory through
+//!   the real codec and store and shows what each host published.
+//! - The simulator (`sim run`, `sim fuzz`).
 
+pub mod canary;
+pub mod cluster;
+mod cluster_cmd;
+mod cmd;
 pub mod engine;
 mod sim_cmd;
 mod volume;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -25,11 +35,19 @@ pub const EXIT_USAGE: i32 = 2;
 #[command(
     name = "he-lab",
     version,
-    about = "A hosted-engine cluster on one machine: shared metadata tools, the simulator and the demo",
-    after_help = "Exit codes: 0 success, 1 failure (for `sim`: an invariant broke or a check \
-                  failed), 2 bad command line."
+    about = "A hosted-engine cluster on one machine: the real lab with fault injection, shared \
+             metadata tools, the simulator and the demo",
+    after_help = "The lab directory is --dir, else $HE_LAB_DIR, else $XDG_RUNTIME_DIR/he-lab, else \
+                  /tmp/he-lab-<uid>.\n\
+                  Exit codes: 0 success, 1 failure (for `sim`: an invariant broke or a check \
+                  failed; for `canary-check`: the canary shows two engines at once or an epoch \
+                  going back), 2 bad command line; `exec` exits with its command's code (128 + \
+                  signal when killed, 126 when it cannot run)."
 )]
 pub struct LabArgs {
+    /// The lab's directory (for the lab verbs).
+    #[arg(long, global = true, env = "HE_LAB_DIR", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: LabCommand,
 }
@@ -46,12 +64,100 @@ pub enum LabCommand {
     /// The deterministic cluster simulator: scenarios and fault fuzzing.
     #[command(subcommand)]
     Sim(sim_cmd::SimCommand),
-    /// A stand-in engine VM for the `process` driver: serves the engine's health
-    /// page (`DB Up!Welcome to Health Status!`) until SIGTERM.
+    /// The engine VM payload for the `process` driver: serves the engine's
+    /// health page (`DB Up!Welcome to Health Status!`) until SIGTERM, appends a
+    /// canary line to --canary every 100 ms, obeys faults in --control.
     Engine {
         /// Address and port to serve on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// The canary file on the shared storage.
+        #[arg(long, value_name = "FILE")]
+        canary: Option<PathBuf>,
+        /// The host name written in canary lines [default: host<HE_HOST_ID>].
+        #[arg(long)]
+        host: Option<String>,
+        /// Faults inside the VM: network-down, engine-stop, db-down (emptied at boot).
+        #[arg(long, value_name = "FILE")]
+        control: Option<PathBuf>,
+        /// The lab this payload belongs to (how the lab finds it).
+        #[arg(long)]
+        lab_id: Option<String>,
+        /// A network namespace of its own with this address (root), e.g. 10.77.0.100/24.
+        #[arg(long, value_name = "CIDR", requires = "vm_bridge")]
+        vm_address: Option<String>,
+        /// The host bridge its veth joins.
+        #[arg(long, value_name = "BRIDGE", requires = "vm_address")]
+        vm_bridge: Option<String>,
+    },
+    /// Start a lab: N hosts' agents on shared storage, supervised, with the
+    /// engine payload as the VM; returns once every agent answers.
+    Up {
+        /// How many hosts.
+        #[arg(long, default_value_t = 3)]
+        hosts: u16,
+        /// netns (root: namespaces, bridges, mounts) or none (loopback, no root)
+        /// [default: netns for root, none otherwise].
+        #[arg(long, value_enum)]
+        isolation: Option<cluster::Isolation>,
+        /// The agents' timings.
+        #[arg(long, value_enum, default_value = "fast")]
+        profile: cluster::Profile,
+    },
+    /// Stop everything of a lab and remove it (also after a crash of he-lab or
+    /// its supervisor).
+    Down {
+        /// Keep the directory (configuration, logs, storage).
+        #[arg(long)]
+        keep: bool,
+    },
+    /// The lab's ground truth: agents, engine payloads, power, faults.
+    Status {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inject a fault (see `he-lab fault --help`); without a host, the host
+    /// running the engine.
+    Fault {
+        #[command(subcommand)]
+        fault: cluster::Fault,
+    },
+    /// Undo every fault: networks up, storage back, paused agents resumed,
+    /// powered-off hosts booted.
+    Heal,
+    /// Show the supervisor's, agents' and engine payloads' logs.
+    Logs {
+        /// Only this host's (`2` or `host2`).
+        host: Option<String>,
+        /// Only the last N lines of each.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+    },
+    /// Run a command as a lab host (its configuration; under netns its namespaces).
+    Exec {
+        /// The host (`2` or `host2`).
+        host: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+    /// Check an engine canary file: no two payloads at once, epochs never back.
+    CanaryCheck {
+        /// The canary file [default: the lab's].
+        file: Option<PathBuf>,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// (internal) The lab's supervisor, started by `up`.
+    #[command(hide = true)]
+    Supervise,
+    /// (internal) The agents' storage connect command.
+    #[command(hide = true)]
+    StorageConnect {
+        #[arg(long)]
+        host: u16,
     },
 }
 
@@ -108,7 +214,7 @@ pub fn main() -> i32 {
         }
     };
     match run(args) {
-        Ok(()) => EXIT_OK,
+        Ok(code) => code,
         // Nobody reads our output any more (`| head`): a clean end.
         Err(e) if is_broken_pipe(&e) => EXIT_OK,
         Err(e) => {
@@ -126,8 +232,41 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn run(args: LabArgs) -> anyhow::Result<()> {
+fn run(args: LabArgs) -> anyhow::Result<i32> {
+    let dir = args.dir.clone().unwrap_or_else(cluster::default_dir);
+    // Verbs that do not print through a held stdout lock (they run threads or
+    // other programs that write to it).
+    match args.command {
+        LabCommand::Engine {
+            listen,
+            canary,
+            host,
+            control,
+            lab_id: _,
+            vm_address,
+            vm_bridge,
+        } => {
+            let opts = engine::EngineOptions {
+                listen,
+                canary,
+                host,
+                control,
+                vm_net: vm_address
+                    .zip(vm_bridge)
+                    .map(|(cidr, bridge)| engine::VmNet { cidr, bridge }),
+            };
+            engine::run(&opts)?;
+            return Ok(EXIT_OK);
+        }
+        LabCommand::Supervise => {
+            cluster::supervisor::run(&dir)?;
+            return Ok(EXIT_OK);
+        }
+        LabCommand::Exec { host, command } => return cluster_cmd::exec(&dir, &host, &command),
+        _ => {}
+    }
     let mut out = std::io::stdout().lock();
+    let mut code = EXIT_OK;
     match args.command {
         LabCommand::Demo => volume::demo(&mut out)?,
         LabCommand::Volume(VolumeCommand::Init {
@@ -146,7 +285,27 @@ fn run(args: LabArgs) -> anyhow::Result<()> {
             format,
             timeout_secs,
         }) => dump_volume(&path, format, secs(timeout_secs)?, &mut out)?,
-        LabCommand::Engine { listen } => engine::run(&listen, &mut out)?,
+        LabCommand::Up {
+            hosts,
+            isolation,
+            profile,
+        } => cluster_cmd::up(dir, hosts, isolation, profile, &mut out)?,
+        LabCommand::Down { keep } => cluster_cmd::down(&dir, keep, &mut out)?,
+        LabCommand::Status { json } => cluster_cmd::status(&dir, json, &mut out)?,
+        LabCommand::Fault { fault } => cluster_cmd::fault(&dir, fault, &mut out)?,
+        LabCommand::Heal => cluster_cmd::heal(&dir, &mut out)?,
+        LabCommand::Logs { host, tail } => {
+            cluster_cmd::logs(&dir, host.as_deref(), tail, &mut out)?;
+        }
+        LabCommand::CanaryCheck { file, json } => {
+            if !cluster_cmd::canary_check(&dir, file, json, &mut out)? {
+                code = EXIT_FAILURE;
+            }
+        }
+        LabCommand::StorageConnect { host } => cluster_cmd::storage_connect(&dir, host, &mut out)?,
+        LabCommand::Engine { .. } | LabCommand::Supervise | LabCommand::Exec { .. } => {
+            unreachable!("handled above")
+        }
         LabCommand::Sim(command) => {
             let passed = sim_cmd::run(command, &mut out)?;
             std::io::Write::flush(&mut out)?;
@@ -156,7 +315,7 @@ fn run(args: LabArgs) -> anyhow::Result<()> {
     // Stdout is line-buffered: flush a partial last line here so that a failure
     // to write it is reported rather than lost at exit.
     std::io::Write::flush(&mut out)?;
-    Ok(())
+    Ok(code)
 }
 
 fn secs(value: f64) -> anyhow::Result<std::time::Duration> {

@@ -1,0 +1,499 @@
+//! The fault verbs: one per case of the test plan, plus more, and `heal`.
+//!
+//! | verb | test plan | none (no root) | netns (root) |
+//! |---|---|---|---|
+//! | `engine-network-down` | 1 | the payload stops listening | the payload's link goes down |
+//! | `engine-stop` | 2 | health page answers 503 (engine service stopped) | same |
+//! | `engine-db-down` | | health page answers `DB Down` | same |
+//! | `vm-kill` | 3 | SIGKILL of the payload | same |
+//! | `host-network-down` | 4 | the host's gateway refuses, its engine relay holds connections, and a VM on it is unreachable | the host's uplink and bridge go down |
+//! | `storage-unmount` | 5 | the host's storage symlink is removed (the agent's connect command puts it back) | `umount -l` in the host's mount namespace (the agent mounts it again) |
+//! | `storage-lost` | | as `storage-unmount`, and reconnecting is refused until heal | same |
+//! | `storage-readonly` | | not available (no per-host read-only view without a mount) | the mount point becomes a read-only overlay of the storage |
+//! | `host-crash` | 6 | agent and payload SIGKILLed; the host stays off until heal | same |
+//! | `agent-kill` | 7 | SIGKILL of the agent; the supervisor restarts it | same |
+//! | `all-network-down` | 8 | `host-network-down` on every host | same |
+//! | `agent-pause SECS` | | SIGSTOP, SIGCONT after SECS (the watchdog may fire) | same |
+//! | `partition HOSTS` | | the listed hosts lose the gateway and reach only each other | their switch ports move to a bridge without the gateway |
+//!
+//! A verb that needs a host and is given none acts on the host that runs the
+//! engine payload. `heal` undoes every fault: networks up, partition gone,
+//! storage mounted read-write, faults inside the VM cleared, paused agents
+//! resumed, powered-off hosts booted (their agents start again).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::layout::{Isolation, parse_host_arg};
+use super::netns;
+use super::supervisor::Supervisor;
+use crate::lab::engine::{FAULT_DB_DOWN, FAULT_ENGINE_STOP, FAULT_NETWORK_DOWN};
+
+/// Longest `agent-pause`.
+pub const PAUSE_MAX_SECS: f64 = 3600.0;
+
+fn host_value(raw: &str) -> Result<u16, String> {
+    parse_host_arg(raw).map_err(|e| e.to_string())
+}
+
+/// A fault to inject. `host`: `2` or `host2`; none = the host running the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Subcommand)]
+#[serde(tag = "verb", rename_all = "kebab-case")]
+pub enum Fault {
+    /// Test plan case 1: the network inside the engine VM stops.
+    EngineNetworkDown {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// Test plan case 2: the engine service stops, the VM keeps running.
+    EngineStop {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// The engine's database goes down: the health page says `DB Down`.
+    EngineDbDown {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// Test plan case 3: the engine VM's process is killed (SIGKILL).
+    VmKill {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// Test plan case 4: the host's network goes down.
+    HostNetworkDown {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// Test plan case 5: the storage is unmounted lazily (the agent may mount it again).
+    StorageUnmount {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// The storage is unmounted and cannot be mounted again until heal.
+    StorageLost {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// The host sees the storage read-only (netns only).
+    StorageReadonly {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// Test plan case 6: the host powers off (agent and VM killed) until heal.
+    HostCrash {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// Test plan case 7: the agent is killed (kill -9); the supervisor restarts it.
+    AgentKill {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// Test plan case 8: every host's network goes down.
+    AllNetworkDown,
+    /// The agent hangs (SIGSTOP) for SECS seconds, then continues (SIGCONT).
+    AgentPause {
+        /// Seconds, up to 3600.
+        secs: f64,
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// The listed hosts are cut off from the others and from the gateway.
+    Partition {
+        /// Hosts, e.g. `1 2` or `host1,host2`.
+        #[arg(required = true, num_args = 1.., value_delimiter = ',', value_parser = host_value)]
+        hosts: Vec<u16>,
+    },
+}
+
+impl Fault {
+    /// The verb as typed.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Fault::EngineNetworkDown { .. } => "engine-network-down",
+            Fault::EngineStop { .. } => "engine-stop",
+            Fault::EngineDbDown { .. } => "engine-db-down",
+            Fault::VmKill { .. } => "vm-kill",
+            Fault::HostNetworkDown { .. } => "host-network-down",
+            Fault::StorageUnmount { .. } => "storage-unmount",
+            Fault::StorageLost { .. } => "storage-lost",
+            Fault::StorageReadonly { .. } => "storage-readonly",
+            Fault::HostCrash { .. } => "host-crash",
+            Fault::AgentKill { .. } => "agent-kill",
+            Fault::AllNetworkDown => "all-network-down",
+            Fault::AgentPause { .. } => "agent-pause",
+            Fault::Partition { .. } => "partition",
+        }
+    }
+
+    /// The host the verb names, if it takes one.
+    pub fn host(&self) -> Option<u16> {
+        match self {
+            Fault::EngineNetworkDown { host }
+            | Fault::EngineStop { host }
+            | Fault::EngineDbDown { host }
+            | Fault::VmKill { host }
+            | Fault::HostNetworkDown { host }
+            | Fault::StorageUnmount { host }
+            | Fault::StorageLost { host }
+            | Fault::StorageReadonly { host }
+            | Fault::HostCrash { host }
+            | Fault::AgentKill { host }
+            | Fault::AgentPause { host, .. } => *host,
+            Fault::AllNetworkDown | Fault::Partition { .. } => None,
+        }
+    }
+}
+
+/// One applied fault: the hosts it hit and what it did.
+pub(super) struct Applied {
+    pub hosts: Vec<u16>,
+    pub detail: String,
+}
+
+impl Supervisor {
+    /// Injects `fault`; the message says what happened.
+    pub(super) fn apply(&mut self, fault: &Fault) -> Result<Applied, String> {
+        if let Some(host) = fault.host() {
+            self.check_host(host)?;
+        }
+        match fault {
+            Fault::EngineNetworkDown { host } => self.vm_fault(*host, FAULT_NETWORK_DOWN),
+            Fault::EngineStop { host } => self.vm_fault(*host, FAULT_ENGINE_STOP),
+            Fault::EngineDbDown { host } => self.vm_fault(*host, FAULT_DB_DOWN),
+            Fault::VmKill { host } => self.vm_kill(*host),
+            Fault::HostNetworkDown { host } => {
+                let host = self.target(*host)?;
+                self.network_down(&[host])
+            }
+            Fault::AllNetworkDown => {
+                let all: Vec<u16> = self.spec.host_ids().collect();
+                self.network_down(&all)
+            }
+            Fault::StorageUnmount { host } => self.storage_unmount(*host, false),
+            Fault::StorageLost { host } => self.storage_unmount(*host, true),
+            Fault::StorageReadonly { host } => self.storage_readonly(*host),
+            Fault::HostCrash { host } => {
+                let host = self.target(*host)?;
+                self.power_off(host, "host-crash");
+                Ok(one(
+                    host,
+                    "powered off (agent and engine VM killed) until heal",
+                ))
+            }
+            Fault::AgentKill { host } => self.agent_kill(*host),
+            Fault::AgentPause { secs, host } => self.agent_pause(*secs, *host),
+            Fault::Partition { hosts } => self.partition(hosts),
+        }
+    }
+
+    fn check_host(&self, host: u16) -> Result<(), String> {
+        if (1..=self.spec.hosts).contains(&host) {
+            Ok(())
+        } else {
+            Err(format!(
+                "host{host}: this lab has hosts 1..={}",
+                self.spec.hosts
+            ))
+        }
+    }
+
+    /// `host`, or the host that runs the engine payload.
+    pub(super) fn target(&self, host: Option<u16>) -> Result<u16, String> {
+        if let Some(host) = host {
+            return Ok(host);
+        }
+        let hosts: BTreeSet<u16> = super::truth::scan_payloads(&self.spec.id)
+            .into_iter()
+            .map(|p| p.host)
+            .collect();
+        match hosts.len() {
+            1 => Ok(*hosts.first().expect("one host")),
+            0 => Err("no engine VM runs: name a host".into()),
+            _ => Err(format!(
+                "engine VMs run on several hosts ({hosts:?}): name one"
+            )),
+        }
+    }
+
+    /// A fault inside the engine VM running on `host`.
+    fn vm_fault(&mut self, host: Option<u16>, word: &str) -> Result<Applied, String> {
+        let host = self.target(host)?;
+        let payloads = self.payloads_on(host);
+        if payloads.is_empty() {
+            return Err(format!("host{host} runs no engine VM"));
+        }
+        let path = self.spec.control(host);
+        let mut words: BTreeSet<String> = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        words.insert(word.to_string());
+        let text = words.into_iter().collect::<Vec<_>>().join("\n") + "\n";
+        super::layout::write_atomic(&path, text.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(one(host, &format!("inside the engine VM: {word}")))
+    }
+
+    fn vm_kill(&mut self, host: Option<u16>) -> Result<Applied, String> {
+        let host = self.target(host)?;
+        let payloads = self.payloads_on(host);
+        if payloads.is_empty() {
+            return Err(format!("host{host} runs no engine VM"));
+        }
+        for p in &payloads {
+            super::procs::signal_group_verified(*p, libc::SIGKILL)
+                .map_err(|e| format!("engine VM pid {}: {e}", p.pid))?;
+        }
+        let pids: Vec<String> = payloads.iter().map(|p| p.pid.to_string()).collect();
+        Ok(one(
+            host,
+            &format!("engine VM killed (pid {})", pids.join(", ")),
+        ))
+    }
+
+    fn network_down(&mut self, hosts: &[u16]) -> Result<Applied, String> {
+        for &host in hosts {
+            if self.spec.isolation == Isolation::Netns {
+                netns::set_host_link(&self.spec, host, false)?;
+            }
+            self.host_mut(host).net_down = true;
+        }
+        self.sync_loopnet();
+        Ok(Applied {
+            hosts: hosts.to_vec(),
+            detail: "network down".into(),
+        })
+    }
+
+    fn partition(&mut self, hosts: &[u16]) -> Result<Applied, String> {
+        for &host in hosts {
+            self.check_host(host)?;
+        }
+        let set: BTreeSet<u16> = hosts.iter().copied().collect();
+        if self.spec.isolation == Isolation::Netns {
+            netns::set_partition(&self.spec, &set)?;
+        }
+        self.partition = set.clone();
+        self.sync_loopnet();
+        Ok(Applied {
+            hosts: set.into_iter().collect(),
+            detail: "cut off from the other hosts and the gateway".into(),
+        })
+    }
+
+    fn storage_unmount(&mut self, host: Option<u16>, block: bool) -> Result<Applied, String> {
+        let host = self.target(host)?;
+        if block {
+            std::fs::write(self.spec.storage_block(host), b"storage-lost\n")
+                .map_err(|e| e.to_string())?;
+        }
+        match self.spec.isolation {
+            Isolation::Netns => netns::storage_unmount(&self.spec, host)?,
+            Isolation::None => {
+                let link = self.spec.mount_point(host);
+                std::fs::remove_file(&link).map_err(|e| format!("{}: {e}", link.display()))?;
+            }
+        }
+        let detail = if block {
+            "storage unmounted; reconnecting refused until heal"
+        } else {
+            "storage unmounted (umount -l)"
+        };
+        Ok(one(host, detail))
+    }
+
+    fn storage_readonly(&mut self, host: Option<u16>) -> Result<Applied, String> {
+        if self.spec.isolation == Isolation::None {
+            return Err(
+                "storage-readonly needs --isolation netns: without a mount namespace one host \
+                 cannot be given a read-only view of files the others keep writing"
+                    .into(),
+            );
+        }
+        let host = self.target(host)?;
+        netns::storage_readonly(&self.spec, host)?;
+        Ok(one(host, "storage read-only"))
+    }
+
+    fn agent_kill(&mut self, host: Option<u16>) -> Result<Applied, String> {
+        let host = self.target(host)?;
+        let h = self.host_mut(host);
+        let Some(child) = h.agent.as_mut() else {
+            return Err(format!("host{host}: no agent runs"));
+        };
+        let pid = child.id();
+        child.kill().map_err(|e| format!("agent pid {pid}: {e}"))?;
+        Ok(one(host, &format!("agent killed (pid {pid}); it restarts")))
+    }
+
+    fn agent_pause(&mut self, secs: f64, host: Option<u16>) -> Result<Applied, String> {
+        if !(secs.is_finite() && secs > 0.0 && secs <= PAUSE_MAX_SECS) {
+            return Err(format!(
+                "{secs}: not a pause in (0, {PAUSE_MAX_SECS}] seconds"
+            ));
+        }
+        let host = self.target(host)?;
+        let h = self.host_mut(host);
+        let Some(agent) = h.agent_id else {
+            return Err(format!("host{host}: no agent runs"));
+        };
+        super::procs::signal_verified(agent, libc::SIGSTOP).map_err(|e| e.to_string())?;
+        h.paused_until = Some(std::time::Instant::now() + std::time::Duration::from_secs_f64(secs));
+        Ok(one(host, &format!("agent stopped (SIGSTOP) for {secs} s")))
+    }
+
+    /// Undoes every fault; says what it did.
+    pub(super) fn heal(&mut self) -> Result<String, String> {
+        let mut done = Vec::new();
+        let mut problems = Vec::new();
+        let down: Vec<u16> = self
+            .hosts
+            .iter()
+            .filter(|h| h.net_down)
+            .map(|h| h.id)
+            .collect();
+        for &host in &down {
+            if self.spec.isolation == Isolation::Netns
+                && let Err(e) = netns::set_host_link(&self.spec, host, true)
+            {
+                problems.push(e);
+            }
+            self.host_mut(host).net_down = false;
+        }
+        if !down.is_empty() {
+            done.push(format!("network up on {}", hosts_text(&down)));
+        }
+        if !self.partition.is_empty() {
+            if self.spec.isolation == Isolation::Netns
+                && let Err(e) = netns::set_partition(&self.spec, &BTreeSet::new())
+            {
+                problems.push(e);
+            }
+            self.partition.clear();
+            done.push("partition removed".into());
+        }
+        self.sync_loopnet();
+        self.heal_storage(&mut done, &mut problems);
+        for host in self.spec.host_ids() {
+            let _ = std::fs::write(self.spec.control(host), b"");
+        }
+        self.heal_processes(&mut done);
+        self.faults.clear();
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        Ok(if done.is_empty() {
+            "nothing to heal".into()
+        } else {
+            done.join("; ")
+        })
+    }
+
+    fn heal_storage(&mut self, done: &mut Vec<String>, problems: &mut Vec<String>) {
+        let mut fixed = Vec::new();
+        for host in self.spec.host_ids() {
+            let _ = std::fs::remove_file(self.spec.storage_block(host));
+            let before = self.storage_state(host);
+            let result = match self.spec.isolation {
+                Isolation::Netns => netns::storage_restore(&self.spec, host),
+                Isolation::None => super::storage_link(&self.spec, host),
+            };
+            match result {
+                Err(e) => problems.push(e),
+                Ok(()) if before != "mounted" => fixed.push(host),
+                Ok(()) => {}
+            }
+        }
+        if !fixed.is_empty() {
+            done.push(format!("storage mounted on {}", hosts_text(&fixed)));
+        }
+    }
+
+    fn heal_processes(&mut self, done: &mut Vec<String>) {
+        let now = std::time::Instant::now();
+        let mut resumed = Vec::new();
+        let mut booted = Vec::new();
+        for h in &mut self.hosts {
+            if h.paused_until.take().is_some() {
+                if let Some(agent) = h.agent_id {
+                    let _ = super::procs::signal_verified(agent, libc::SIGCONT);
+                }
+                resumed.push(h.id);
+            }
+            if h.off.is_some() || h.failed {
+                booted.push(h.id);
+            }
+        }
+        for &host in &booted {
+            self.power_on(host, now);
+        }
+        if !resumed.is_empty() {
+            done.push(format!("agent resumed on {}", hosts_text(&resumed)));
+        }
+        if !booted.is_empty() {
+            done.push(format!("powered on {}", hosts_text(&booted)));
+        }
+    }
+}
+
+fn one(host: u16, detail: &str) -> Applied {
+    Applied {
+        hosts: vec![host],
+        detail: detail.to_string(),
+    }
+}
+
+/// `host1, host3`.
+pub fn hosts_text(hosts: &[u16]) -> String {
+    hosts
+        .iter()
+        .map(|h| format!("host{h}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        fault: Fault,
+    }
+
+    #[test]
+    fn verbs_parse_as_typed() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied())).map(|c| c.fault)
+        };
+        assert_eq!(parse(&["vm-kill"]).unwrap(), Fault::VmKill { host: None });
+        assert_eq!(
+            parse(&["host-crash", "host2"]).unwrap(),
+            Fault::HostCrash { host: Some(2) }
+        );
+        assert_eq!(
+            parse(&["agent-pause", "5", "3"]).unwrap(),
+            Fault::AgentPause {
+                secs: 5.0,
+                host: Some(3)
+            }
+        );
+        assert_eq!(
+            parse(&["partition", "1,host2", "3"]).unwrap(),
+            Fault::Partition {
+                hosts: vec![1, 2, 3]
+            }
+        );
+        assert!(parse(&["partition"]).is_err());
+        assert!(parse(&["vm-kill", "host0"]).is_err());
+        assert_eq!(
+            parse(&["all-network-down"]).unwrap().verb(),
+            "all-network-down"
+        );
+    }
+}

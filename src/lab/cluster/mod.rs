@@ -1,0 +1,743 @@
+//! The real lab: N `ovirt-ha-agent` processes on one machine sharing one storage
+//! directory, each with its own configuration, socket, logs and (under netns)
+//! namespaces; a supervisor that restarts them and emulates their watchdogs; the
+//! engine payload as the VM; fault injection; ground truth.
+//!
+//! The library API is what tests drive:
+//!
+//! ```no_run
+//! # use hosted_engine::lab::cluster::*;
+//! # fn main() -> anyhow::Result<()> {
+//! let dir = std::path::PathBuf::from("/tmp/my-lab");
+//! let lab = Lab::up(&LabOptions::new(3, dir).isolation(Isolation::None))?;
+//! let truth = lab.wait_until("one engine", std::time::Duration::from_secs(90), |t| {
+//!     t.single_engine_host().is_some()
+//! })?;
+//! lab.fault(Fault::VmKill { host: None })?;
+//! lab.heal()?;
+//! assert!(lab.canary_check()?.ok());
+//! lab.down()?; // or drop it: Drop tears the lab down too
+//! # Ok(()) }
+//! ```
+//!
+//! `he-lab down` (and [`teardown`]) work from the lab directory's records alone,
+//! also after `he-lab` or the supervisor were SIGKILLed: pid files with start
+//! times, the lab id every lab process carries in its environment, the
+//! namespace names derived from that id, and the mount table.
+
+pub mod config;
+pub mod control;
+pub mod faults;
+pub mod layout;
+pub mod loopnet;
+pub mod netns;
+pub mod procs;
+pub mod supervisor;
+pub mod truth;
+
+use std::ffi::OsStr;
+use std::fs::OpenOptions;
+use std::ops::{Deref, DerefMut};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+pub use control::{FaultRecord, HostView, Power, SupervisorView};
+pub use faults::Fault;
+pub use layout::{HOSTS_MAX, Isolation, LabSpec, Profile, default_dir};
+pub use truth::{GroundTruth, HostTruth, Payload, ground_truth};
+
+use crate::lab::canary::{self, CanaryReport};
+use control::{CtlReply, CtlRequest};
+use layout::{NetPlan, SPEC_VERSION};
+use procs::ProcId;
+
+/// Default bound on `up` waiting for every agent's socket.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `down` waits for the supervisor to stop its agents.
+const SUPERVISOR_STOP_WAIT: Duration = Duration::from_secs(15);
+/// How long `down` waits for orphaned agents after SIGTERM.
+const ORPHAN_STOP_WAIT: Duration = Duration::from_secs(5);
+/// Bytes of the supervisor's log shown when `up` fails.
+const LOG_TAIL_BYTES: u64 = 4000;
+
+/// How to start a lab.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    pub hosts: u16,
+    pub dir: PathBuf,
+    pub isolation: Isolation,
+    pub profile: Profile,
+    /// The `he-lab` binary (supervisor, engine payload, storage helper).
+    pub lab_bin: PathBuf,
+    /// The `ovirt-ha-agent` binary.
+    pub agent_bin: PathBuf,
+    /// Bound on waiting for every agent to answer on its socket.
+    pub ready_timeout: Duration,
+}
+
+impl LabOptions {
+    /// `hosts` hosts in `dir`, isolation `netns` for root and `none` otherwise,
+    /// the fast profile, binaries next to the running executable.
+    pub fn new(hosts: u16, dir: impl Into<PathBuf>) -> LabOptions {
+        let exe = std::env::current_exe().unwrap_or_default();
+        let bin_dir = exe.parent().unwrap_or(Path::new(".")).to_path_buf();
+        // A test binary lives in target/<profile>/deps; the binaries one up.
+        let bin_dir = if bin_dir.ends_with("deps") {
+            bin_dir.parent().unwrap_or(&bin_dir).to_path_buf()
+        } else {
+            bin_dir
+        };
+        LabOptions {
+            hosts,
+            dir: dir.into(),
+            isolation: Isolation::default_for_user(),
+            profile: Profile::Fast,
+            lab_bin: bin_dir.join("he-lab"),
+            agent_bin: bin_dir.join("ovirt-ha-agent"),
+            ready_timeout: READY_TIMEOUT,
+        }
+    }
+
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    pub fn binaries(mut self, lab_bin: impl Into<PathBuf>, agent_bin: impl Into<PathBuf>) -> Self {
+        self.lab_bin = lab_bin.into();
+        self.agent_bin = agent_bin.into();
+        self
+    }
+}
+
+/// A running lab. Dropping a lab made by [`Lab::up`] tears it down (as
+/// [`Lab::down`]); one attached with [`Lab::open`] is left running.
+pub struct Lab {
+    spec: LabSpec,
+    supervisor: Option<Child>,
+    owned: bool,
+    keep_dir: bool,
+    down: bool,
+}
+
+impl Lab {
+    /// Builds and starts a lab; returns once every agent answers on its socket.
+    /// On failure everything started is torn down again.
+    pub fn up(opts: &LabOptions) -> anyhow::Result<Lab> {
+        let spec = prepare(opts)?;
+        let mut lab = Lab {
+            spec,
+            supervisor: None,
+            owned: true,
+            keep_dir: false,
+            down: false,
+        };
+        match lab.start(opts.ready_timeout) {
+            Ok(()) => Ok(lab),
+            Err(e) => {
+                let tail = match log_tail(&lab.spec.supervisor_log()) {
+                    Some(tail) => format!("\nthe supervisor's log ends with:\n{tail}"),
+                    None => String::new(),
+                };
+                let _ = lab.teardown_now();
+                Err(anyhow::anyhow!("{e:#}{tail}"))
+            }
+        }
+    }
+
+    /// Attaches to the lab in `dir` (it keeps running when this is dropped).
+    pub fn open(dir: &Path) -> anyhow::Result<Lab> {
+        Ok(Lab {
+            spec: LabSpec::load(dir)?,
+            supervisor: None,
+            owned: false,
+            keep_dir: false,
+            down: false,
+        })
+    }
+
+    /// Leaves the lab running past this value (its supervisor runs detached);
+    /// `he-lab down` or [`Lab::open`] find it again.
+    pub fn detach(mut self) -> LabSpec {
+        self.owned = false;
+        // Not waited for: it outlives us and init reaps it.
+        self.supervisor = None;
+        self.spec.clone()
+    }
+
+    /// Keeps the directory (logs, configuration, storage) when torn down.
+    pub fn keep_dir(&mut self, keep: bool) {
+        self.keep_dir = keep;
+    }
+
+    pub fn spec(&self) -> &LabSpec {
+        &self.spec
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.spec.dir
+    }
+
+    fn start(&mut self, ready_timeout: Duration) -> anyhow::Result<()> {
+        build(&self.spec)?;
+        self.supervisor = Some(spawn_supervisor(&self.spec)?);
+        self.wait_ready(ready_timeout)
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(child) = self.supervisor.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                bail!("the supervisor exited ({status})");
+            }
+            let waiting: Vec<u16> = self
+                .spec
+                .host_ids()
+                .filter(|&id| {
+                    crate::proto::call(
+                        &self.spec.agent_socket(id),
+                        &crate::proto::Request::Status,
+                        Duration::from_secs(2),
+                    )
+                    .is_err()
+                })
+                .collect();
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "agents of {} did not answer on their sockets within {} s (see their agent.log)",
+                    faults::hosts_text(&waiting),
+                    limit.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Injects a fault; returns what the supervisor did.
+    pub fn fault(&self, fault: Fault) -> anyhow::Result<String> {
+        self.ask(&CtlRequest::Fault { fault })
+    }
+
+    /// Undoes every fault.
+    pub fn heal(&self) -> anyhow::Result<String> {
+        self.ask(&CtlRequest::Heal)
+    }
+
+    fn ask(&self, request: &CtlRequest) -> anyhow::Result<String> {
+        let reply = control::call(
+            &self.spec.supervisor_socket(),
+            request,
+            control::ACTION_TIMEOUT,
+        )?;
+        match reply {
+            CtlReply::Done { message } => Ok(message),
+            CtlReply::Error { message } => Err(anyhow::anyhow!(message)),
+            CtlReply::View { .. } => bail!("the supervisor answered a view"),
+        }
+    }
+
+    /// The supervisor's live view.
+    pub fn view(&self) -> anyhow::Result<SupervisorView> {
+        match control::call(
+            &self.spec.supervisor_socket(),
+            &CtlRequest::View,
+            control::VIEW_TIMEOUT,
+        )? {
+            CtlReply::View { view } => Ok(view),
+            CtlReply::Error { message } => Err(anyhow::anyhow!(message)),
+            CtlReply::Done { message } => bail!("unexpected reply: {message}"),
+        }
+    }
+
+    /// The ground truth now, the engine's health page included.
+    pub fn ground_truth(&self) -> GroundTruth {
+        truth::ground_truth(&self.spec, true)
+    }
+
+    /// Polls the ground truth until `done` holds; the last truth, or an error
+    /// naming `what` with the last truth seen.
+    pub fn wait_until(
+        &self,
+        what: &str,
+        limit: Duration,
+        mut done: impl FnMut(&GroundTruth) -> bool,
+    ) -> anyhow::Result<GroundTruth> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let truth = self.ground_truth();
+            if done(&truth) {
+                return Ok(truth);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "timed out after {} s waiting for {what}; last seen:\n{}",
+                    limit.as_secs(),
+                    truth::render_text(&truth, &[])
+                );
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Host `id`'s agent's own status (what it believes), from its socket.
+    pub fn agent_status(&self, id: u16) -> anyhow::Result<crate::proto::StatusReply> {
+        match crate::proto::call(
+            &self.spec.agent_socket(id),
+            &crate::proto::Request::Status,
+            Duration::from_secs(3),
+        )? {
+            crate::proto::Reply::Status(status) => Ok(*status),
+            other => bail!("host{id}: not a status reply: {other:?}"),
+        }
+    }
+
+    /// A command that runs as host `id` (its environment; under netns inside its
+    /// namespaces).
+    pub fn command(&self, id: u16, program: impl AsRef<OsStr>) -> anyhow::Result<HostCommand> {
+        host_command(&self.spec, id, program.as_ref(), None)
+    }
+
+    /// Checks the engine payloads' canary (see [`crate::lab::canary`]).
+    pub fn canary_check(&self) -> anyhow::Result<CanaryReport> {
+        let path = self.spec.canary();
+        canary::check_file(&path).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// Stops everything and removes the lab (the directory unless kept).
+    pub fn down(mut self) -> anyhow::Result<DownReport> {
+        self.teardown_now()
+    }
+
+    fn teardown_now(&mut self) -> anyhow::Result<DownReport> {
+        self.down = true;
+        let report = teardown(&self.spec, self.keep_dir);
+        if let Some(mut child) = self.supervisor.take() {
+            // Reaps it (it is dead by now, or killed here).
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        report
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.owned && !self.down {
+            let _ = self.teardown_now();
+        }
+    }
+}
+
+/// A [`Command`] with the namespaces it enters (kept open until it spawns).
+pub struct HostCommand {
+    command: Command,
+    _ns: Option<netns::HostNs>,
+}
+
+impl Deref for HostCommand {
+    type Target = Command;
+    fn deref(&self) -> &Command {
+        &self.command
+    }
+}
+
+impl DerefMut for HostCommand {
+    fn deref_mut(&mut self) -> &mut Command {
+        &mut self.command
+    }
+}
+
+/// A command as host `id`: its environment (`HE_CONFIG_ROOT` and the rest) and,
+/// under netns, its namespaces with `cwd` kept.
+pub fn host_command(
+    spec: &LabSpec,
+    id: u16,
+    program: &OsStr,
+    cwd: Option<&Path>,
+) -> anyhow::Result<HostCommand> {
+    anyhow::ensure!(
+        (1..=spec.hosts).contains(&id),
+        "host{id}: this lab has hosts 1..={}",
+        spec.hosts
+    );
+    let mut command = Command::new(program);
+    for var in common_path_vars() {
+        command.env_remove(var);
+    }
+    command.envs(spec.host_env(id));
+    let ns = match spec.isolation {
+        Isolation::None => None,
+        Isolation::Netns => {
+            let ns = netns::HostNs::open(spec, id)?;
+            let here = std::env::current_dir().ok();
+            ns.enter(&mut command, cwd.or(here.as_deref()));
+            Some(ns)
+        }
+    };
+    Ok(HostCommand { command, _ns: ns })
+}
+
+fn common_path_vars() -> [&'static str; 7] {
+    [
+        "HE_CONFIG_ROOT",
+        "HE_CONF",
+        "HE_AGENT_CONF",
+        "HE_HA_CONF",
+        "HE_BROKER_CONF",
+        "HE_RUNTIME_DIR",
+        "HE_STATE_DIR",
+    ]
+}
+
+/// Validates the options and writes `lab.json` (first, so that `down` can
+/// always clean up after it).
+fn prepare(opts: &LabOptions) -> anyhow::Result<LabSpec> {
+    anyhow::ensure!(
+        (1..=HOSTS_MAX).contains(&opts.hosts),
+        "--hosts {}: a lab has 1..={HOSTS_MAX} hosts",
+        opts.hosts
+    );
+    if opts.isolation == Isolation::Netns {
+        netns::available().map_err(anyhow::Error::msg)?;
+    }
+    for bin in [&opts.lab_bin, &opts.agent_bin] {
+        anyhow::ensure!(bin.is_file(), "{}: no such program", bin.display());
+    }
+    let dir = claim_dir(&opts.dir)?;
+    // vm_command and storage_connect_command are split on whitespace.
+    for path in [&dir, &opts.lab_bin, &opts.agent_bin] {
+        anyhow::ensure!(
+            !path.to_string_lossy().contains(char::is_whitespace),
+            "{}: the lab's paths must not contain whitespace",
+            path.display()
+        );
+    }
+    let id: String = crate::lab::engine::boot_id().chars().take(6).collect();
+    let net = match opts.isolation {
+        Isolation::None => pick_loopback(&id, opts.hosts)?,
+        Isolation::Netns => {
+            let (switch, hosts) = netns::names(&id, opts.hosts);
+            NetPlan::Netns { switch, hosts }
+        }
+    };
+    let bridge = match opts.isolation {
+        Isolation::None => config::loopback_bridge(),
+        Isolation::Netns => config::NETNS_BRIDGE.into(),
+    };
+    let spec = LabSpec {
+        version: SPEC_VERSION,
+        sd_uuid: format!("he-lab-{id}-sd"),
+        id,
+        dir,
+        hosts: opts.hosts,
+        isolation: opts.isolation,
+        profile: opts.profile,
+        lab_bin: absolute(&opts.lab_bin)?,
+        agent_bin: absolute(&opts.agent_bin)?,
+        bridge,
+        net,
+    };
+    spec.save()?;
+    Ok(spec)
+}
+
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::canonicalize(path).with_context(|| format!("{}", path.display()))
+}
+
+/// Creates the lab directory, refusing one that holds anything.
+fn claim_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    if dir.join(layout::SPEC_FILE).exists() {
+        bail!(
+            "{}: a lab is there already (he-lab down --dir {} first)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = absolute(dir)?;
+    let mut entries = std::fs::read_dir(&dir)?;
+    if entries.next().is_some() {
+        bail!(
+            "{}: not empty; a lab needs a directory of its own",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// Loopback addresses no one uses: `127.<a>.<b>.0/24` and a port, from the id.
+fn pick_loopback(id: &str, hosts: u16) -> anyhow::Result<NetPlan> {
+    let seed = u64::from_str_radix(id, 16).unwrap_or(0) ^ u64::from(std::process::id());
+    for attempt in 0..32u64 {
+        let x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(attempt * 1442695040888963407);
+        let prefix = [100 + (x >> 8) as u8 % 100, (x >> 16) as u8];
+        let port = 20000 + ((x >> 32) % 40000) as u16;
+        let plan = loopnet::Plan {
+            prefix,
+            port,
+            hosts,
+        };
+        if loopnet::plan_is_free(&plan) {
+            return Ok(NetPlan::Loopback { prefix, port });
+        }
+    }
+    bail!("no free loopback addresses and port found for the lab")
+}
+
+/// Storage, configuration, namespaces.
+fn build(spec: &LabSpec) -> anyhow::Result<()> {
+    if spec.isolation == Isolation::Netns {
+        netns::create_storage(spec)?;
+    }
+    let ha_agent = spec.volume();
+    let ha_agent = ha_agent.parent().expect("the volume is in a directory");
+    std::fs::create_dir_all(ha_agent)
+        .with_context(|| format!("creating {}", ha_agent.display()))?;
+    crate::metadata::store::init_volume(&spec.volume(), false, Duration::from_secs(10))
+        .with_context(|| "initializing the metadata volume")?;
+    for id in spec.host_ids() {
+        config::write_host(spec, id)?;
+    }
+    match spec.isolation {
+        Isolation::Netns => {
+            for id in spec.host_ids() {
+                let point = spec.mount_point(id);
+                std::fs::create_dir_all(&point)
+                    .with_context(|| format!("creating {}", point.display()))?;
+            }
+            netns::create(spec)?;
+        }
+        Isolation::None => {
+            for id in spec.host_ids() {
+                storage_link(spec, id).map_err(anyhow::Error::msg)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Isolation none: host `id`'s mount point is a symlink to the storage; makes it
+/// if it is missing.
+pub fn storage_link(spec: &LabSpec, id: u16) -> Result<(), String> {
+    let link = spec.mount_point(id);
+    if std::fs::symlink_metadata(&link).is_ok() {
+        return Ok(());
+    }
+    std::os::unix::fs::symlink(spec.storage_dir(), &link)
+        .map_err(|e| format!("{}: {e}", link.display()))
+}
+
+/// `he-lab storage-connect`: the agents' storage connect command. Mounts host
+/// `id`'s storage again unless a `storage-lost` fault forbids it.
+pub fn storage_connect(dir: &Path, id: u16) -> anyhow::Result<String> {
+    let spec = LabSpec::load(dir)?;
+    anyhow::ensure!(
+        (1..=spec.hosts).contains(&id),
+        "host{id}: this lab has hosts 1..={}",
+        spec.hosts
+    );
+    if spec.storage_block(id).exists() {
+        bail!("host{id}: the storage cannot be reached (storage-lost fault; he-lab heal ends it)");
+    }
+    match spec.isolation {
+        Isolation::None => {
+            storage_link(&spec, id).map_err(anyhow::Error::msg)?;
+            Ok(format!(
+                "{} links to the storage",
+                spec.mount_point(id).display()
+            ))
+        }
+        Isolation::Netns => netns::connect_here(&spec.storage_dir(), &spec.mount_point(id))
+            .map_err(anyhow::Error::msg),
+    }
+}
+
+fn spawn_supervisor(spec: &LabSpec) -> anyhow::Result<Child> {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(spec.supervisor_log())
+        .with_context(|| format!("opening {}", spec.supervisor_log().display()))?;
+    let mut command = Command::new(&spec.lab_bin);
+    command
+        .arg("supervise")
+        .arg("--dir")
+        .arg(&spec.dir)
+        .env(procs::LAB_ID_VAR, &spec.id)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .current_dir(&spec.dir);
+    // SAFETY: setsid(2) is async-signal-safe. Its own session: the supervisor
+    // outlives the terminal and the `he-lab up` that started it.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+        .spawn()
+        .with_context(|| format!("starting {} supervise", spec.lab_bin.display()))
+}
+
+fn log_tail(path: &Path) -> Option<String> {
+    let text = std::fs::read(path).ok().filter(|t| !t.is_empty())?;
+    let start = text.len().saturating_sub(LOG_TAIL_BYTES as usize);
+    Some(String::from_utf8_lossy(&text[start..]).into_owned())
+}
+
+/// What `down` did.
+#[derive(Debug, Clone, Default)]
+pub struct DownReport {
+    /// Processes that had to be killed (beyond the supervisor's own stop).
+    pub killed: usize,
+    /// Things that could not be undone.
+    pub problems: Vec<String>,
+}
+
+/// Stops and removes the lab `spec` describes; works from its records alone.
+/// Errs when something is left behind.
+pub fn teardown(spec: &LabSpec, keep_dir: bool) -> anyhow::Result<DownReport> {
+    let mut report = DownReport::default();
+    stop_supervisor(spec);
+    stop_orphaned_agents(spec);
+    report.killed = sweep(spec);
+    if spec.isolation == Isolation::Netns {
+        if keep_dir && let Err(e) = save_storage(spec) {
+            report.problems.push(format!("keeping the storage: {e:#}"));
+        }
+        report.problems.extend(netns::teardown(spec));
+    }
+    let left = procs::lab_processes(&spec.id);
+    if !left.is_empty() {
+        let pids: Vec<String> = left.iter().map(|p| p.pid.to_string()).collect();
+        report
+            .problems
+            .push(format!("processes left: {}", pids.join(" ")));
+    }
+    if !keep_dir
+        && report.problems.is_empty()
+        && let Err(e) = std::fs::remove_dir_all(&spec.dir)
+    {
+        report
+            .problems
+            .push(format!("removing {}: {e}", spec.dir.display()));
+    }
+    if report.problems.is_empty() {
+        Ok(report)
+    } else {
+        bail!(
+            "he-lab down left things behind: {}",
+            report.problems.join("; ")
+        )
+    }
+}
+
+/// SIGTERM to a live supervisor (it stops its agents), SIGKILL after a bound.
+fn stop_supervisor(spec: &LabSpec) {
+    let Some(sup) = procs::read_pid_file(&spec.supervisor_pid()).filter(|p| procs::alive(*p))
+    else {
+        return;
+    };
+    let _ = procs::signal_verified(sup, libc::SIGTERM);
+    if !procs::wait_gone(&[sup], SUPERVISOR_STOP_WAIT).is_empty() {
+        let _ = procs::signal_verified(sup, libc::SIGKILL);
+        procs::wait_gone(&[sup], Duration::from_secs(2));
+    }
+}
+
+/// Agents whose supervisor died: SIGTERM, then SIGKILL of their groups.
+fn stop_orphaned_agents(spec: &LabSpec) {
+    let agents: Vec<ProcId> = spec
+        .host_ids()
+        .filter_map(|id| procs::read_pid_file(&spec.agent_pid(id)))
+        .filter(|p| procs::alive(*p))
+        .collect();
+    for a in &agents {
+        let _ = procs::signal_verified(*a, libc::SIGCONT);
+        let _ = procs::signal_verified(*a, libc::SIGTERM);
+    }
+    for a in procs::wait_gone(&agents, ORPHAN_STOP_WAIT) {
+        let _ = procs::signal_group_verified(a, libc::SIGKILL);
+    }
+}
+
+/// Kills whatever still carries the lab's mark; returns how many.
+fn sweep(spec: &LabSpec) -> usize {
+    let mut killed = 0;
+    // Bounded: a process that survives SIGKILL this long is stuck in the kernel.
+    for _ in 0..10 {
+        let mut left = procs::lab_processes(&spec.id);
+        left.extend(truth::scan_payloads(&spec.id).into_iter().map(|p| p.proc));
+        left.sort();
+        left.dedup();
+        if left.is_empty() {
+            break;
+        }
+        for p in &left {
+            if procs::signal_verified(*p, libc::SIGKILL).unwrap_or(false) {
+                killed += 1;
+            }
+        }
+        procs::wait_gone(&left, Duration::from_secs(1));
+    }
+    killed
+}
+
+/// Copies the storage tmpfs's files into the directory it covers, so that a
+/// kept lab keeps its metadata and canary once the tmpfs is gone.
+fn save_storage(spec: &LabSpec) -> anyhow::Result<()> {
+    let saved = spec.dir.join("storage.saved");
+    copy_tree(&spec.storage_dir(), &saved)?;
+    netns::unmount_under(&spec.storage_dir());
+    std::fs::remove_dir_all(spec.storage_dir())?;
+    std::fs::rename(&saved, spec.storage_dir())?;
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// The log files of the lab (`host`: one host's only).
+pub fn log_files(spec: &LabSpec, host: Option<u16>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if host.is_none() {
+        files.push(spec.supervisor_log());
+    }
+    for id in spec.host_ids().filter(|id| host.is_none_or(|h| h == *id)) {
+        files.push(spec.agent_log(id));
+        files.push(spec.vm_log(id));
+    }
+    files
+}

@@ -1,0 +1,603 @@
+//! The supervisor (`he-lab supervise`, started detached by `he-lab up`): runs
+//! each host's `ovirt-ha-agent` as systemd would, emulates the hosts' hardware
+//! watchdogs, runs the loopback network (isolation none) and applies faults.
+//!
+//! - **Restart=always:** an agent that exits is started again after
+//!   [`RESTART_DELAY`]; more than [`START_LIMIT`] starts within
+//!   [`START_LIMIT_WINDOW`] and it is given up (systemd's start limit) until heal.
+//! - **Watchdog:** each agent's `watchdog_device` is a plain file. The supervisor
+//!   empties it before each start; the agent's open arms it (counted as a pet, as
+//!   opening `/dev/watchdog` starts its timer), every write pets it (the file's
+//!   size and mtime change), and a `V` as its last byte when the agent exits is the
+//!   magic close that disarms it. Armed and not petted for the profile's watchdog
+//!   timeout: the host is powered off (agent and engine payload SIGKILLed) and
+//!   stays off until heal. An agent that crashed without the magic close leaves
+//!   it armed, so its restarted successor has to pet in time.
+//! - **Records:** its own pid (`supervisor.pid`), each agent's (`hostN/agent.pid`),
+//!   both with the process start time, and its view (`supervisor-state.json`):
+//!   `he-lab down` finds everything even after this process was SIGKILLed.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fs::OpenOptions;
+use std::io;
+use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+
+use super::control::{self, CtlReply, CtlRequest, FaultRecord, HostView, Power, SupervisorView};
+use super::layout::{Isolation, LabSpec, NetPlan};
+use super::loopnet::{LoopNet, Plan};
+use super::netns::{self, HostNs};
+use super::procs::{self, ProcId};
+use crate::lab::engine::wall_ms;
+use crate::shell::signals;
+
+/// One turn of the supervisor's loop.
+const TICK: Duration = Duration::from_millis(100);
+/// Pause before an exited agent is started again (systemd's RestartSec).
+pub const RESTART_DELAY: Duration = Duration::from_millis(500);
+/// Starts within [`START_LIMIT_WINDOW`] after which restarts are given up.
+pub const START_LIMIT: usize = 5;
+pub const START_LIMIT_WINDOW: Duration = Duration::from_secs(10);
+/// How long stopping agents get after SIGTERM before SIGKILL.
+pub const AGENT_STOP_WAIT: Duration = Duration::from_secs(10);
+/// How often the state file is rewritten even without a change.
+const STATE_EVERY: Duration = Duration::from_secs(1);
+/// Most control connections served in one turn.
+const REQUESTS_PER_TICK_MAX: usize = 16;
+/// The per-file path variables a host's environment sets; the supervisor's own
+/// values (if any) must not leak into an agent.
+const PATH_VARS: [&str; 7] = [
+    "HE_CONFIG_ROOT",
+    "HE_CONF",
+    "HE_AGENT_CONF",
+    "HE_HA_CONF",
+    "HE_BROKER_CONF",
+    "HE_RUNTIME_DIR",
+    "HE_STATE_DIR",
+];
+
+/// The emulated hardware watchdog of one host.
+struct Dog {
+    armed: bool,
+    /// The file's (mtime, size) at the last look.
+    seen: Option<(SystemTime, u64)>,
+    last_pet: Instant,
+}
+
+/// One host as the supervisor runs it.
+pub(super) struct HostRun {
+    pub id: u16,
+    pub agent: Option<Child>,
+    pub agent_id: Option<ProcId>,
+    /// Powered off, and why.
+    pub off: Option<String>,
+    restart_at: Option<Instant>,
+    starts: VecDeque<Instant>,
+    starts_total: u32,
+    pub failed: bool,
+    last_exit: Option<String>,
+    pub paused_until: Option<Instant>,
+    dog: Dog,
+    pub net_down: bool,
+}
+
+/// The network side of the isolation.
+enum Net {
+    Loop(LoopNet),
+    Netns(Vec<HostNs>),
+}
+
+pub struct Supervisor {
+    pub(super) spec: LabSpec,
+    pub(super) hosts: Vec<HostRun>,
+    pub(super) faults: Vec<FaultRecord>,
+    pub(super) partition: BTreeSet<u16>,
+    net: Net,
+    control: UnixListener,
+    dog_timeout: Duration,
+    state_saved: Option<(Instant, String)>,
+}
+
+/// `he-lab supervise`: runs the lab in `dir` until SIGTERM/SIGINT.
+pub fn run(dir: &Path) -> anyhow::Result<()> {
+    let spec = LabSpec::load(dir)?;
+    signals::install_stop_handlers().context("installing signal handlers")?;
+    let me = procs::proc_id(std::process::id() as i32).context("reading our own /proc entry")?;
+    let mut sup = Supervisor::new(spec)?;
+    procs::write_pid_file(&sup.spec.supervisor_pid(), me)?;
+    log(&format!(
+        "started: {} hosts, isolation {}, profile {}, watchdog timeout {} ms",
+        sup.spec.hosts,
+        sup.spec.isolation.as_str(),
+        sup.spec.profile.as_str(),
+        sup.dog_timeout.as_millis()
+    ));
+    let now = Instant::now();
+    for id in sup.spec.host_ids() {
+        sup.power_on(id, now);
+    }
+    while !signals::stop_requested() {
+        sup.tick();
+        std::thread::sleep(TICK);
+    }
+    log("stopping");
+    sup.shutdown();
+    let _ = std::fs::remove_file(sup.spec.supervisor_socket());
+    log("stopped");
+    Ok(())
+}
+
+/// A line in `supervisor.log` (stderr).
+pub(super) fn log(text: &str) {
+    let ms = wall_ms();
+    let secs = ms / 1000;
+    eprintln!(
+        "{:02}:{:02}:{:02}.{:03} supervisor: {text}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60,
+        ms % 1000
+    );
+}
+
+impl Supervisor {
+    fn new(spec: LabSpec) -> anyhow::Result<Supervisor> {
+        let socket = spec.supervisor_socket();
+        let _ = std::fs::remove_file(&socket);
+        let control =
+            UnixListener::bind(&socket).with_context(|| format!("binding {}", socket.display()))?;
+        control.set_nonblocking(true)?;
+        let net = match (&spec.isolation, &spec.net) {
+            (Isolation::None, NetPlan::Loopback { prefix, port }) => Net::Loop(
+                LoopNet::start(Plan {
+                    prefix: *prefix,
+                    port: *port,
+                    hosts: spec.hosts,
+                })
+                .context("starting the loopback network")?,
+            ),
+            (Isolation::Netns, NetPlan::Netns { .. }) => Net::Netns(
+                spec.host_ids()
+                    .map(|id| HostNs::open(&spec, id))
+                    .collect::<io::Result<_>>()
+                    .context("opening the hosts' namespaces")?,
+            ),
+            _ => anyhow::bail!("lab.json: isolation and network plan disagree"),
+        };
+        let now = Instant::now();
+        let hosts = spec
+            .host_ids()
+            .map(|id| HostRun {
+                id,
+                agent: None,
+                agent_id: None,
+                off: Some("not started".into()),
+                restart_at: None,
+                starts: VecDeque::new(),
+                starts_total: 0,
+                failed: false,
+                last_exit: None,
+                paused_until: None,
+                dog: Dog {
+                    armed: false,
+                    seen: None,
+                    last_pet: now,
+                },
+                net_down: false,
+            })
+            .collect();
+        Ok(Supervisor {
+            dog_timeout: Duration::from_millis(spec.profile.watchdog_timeout_ms()),
+            spec,
+            hosts,
+            faults: Vec::new(),
+            partition: BTreeSet::new(),
+            net,
+            control,
+            state_saved: None,
+        })
+    }
+
+    pub(super) fn host_mut(&mut self, id: u16) -> &mut HostRun {
+        &mut self.hosts[usize::from(id - 1)]
+    }
+
+    fn tick(&mut self) {
+        self.serve_control();
+        let now = Instant::now();
+        for id in self.spec.host_ids() {
+            self.step_host(id, now);
+        }
+        self.save_state(now);
+    }
+
+    /// Reaps, restarts, resumes and watches one host's agent.
+    fn step_host(&mut self, id: u16, now: Instant) {
+        let watchdog = self.spec.watchdog(id);
+        let h = self.host_mut(id);
+        if h.off.is_some() {
+            return;
+        }
+        if let Some(child) = h.agent.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            h.agent = None;
+            h.agent_id = None;
+            h.paused_until = None;
+            h.last_exit = Some(status.to_string());
+            h.restart_at = Some(now + RESTART_DELAY);
+            if std::fs::read(&watchdog).is_ok_and(|b| b.last() == Some(&b'V')) {
+                h.dog.armed = false;
+            }
+            log(&format!("host{id}: agent exited ({status}); restarting"));
+        }
+        if h.agent.is_none() && !h.failed && h.restart_at.is_some_and(|at| at <= now) {
+            self.start_agent(id, now);
+        }
+        let h = self.host_mut(id);
+        if let Some(until) = h.paused_until
+            && until <= now
+        {
+            h.paused_until = None;
+            if let Some(agent) = h.agent_id {
+                let _ = procs::signal_verified(agent, libc::SIGCONT);
+                log(&format!("host{id}: agent continued (SIGCONT)"));
+            }
+        }
+        self.watch_dog(id, now);
+    }
+
+    fn watch_dog(&mut self, id: u16, now: Instant) {
+        let timeout = self.dog_timeout;
+        let seen = std::fs::metadata(self.spec.watchdog(id))
+            .ok()
+            .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()));
+        let h = self.host_mut(id);
+        if !h.dog.armed {
+            return;
+        }
+        if seen != h.dog.seen {
+            h.dog.seen = seen;
+            h.dog.last_pet = now;
+        }
+        let idle = now.duration_since(h.dog.last_pet);
+        if idle > timeout {
+            log(&format!(
+                "host{id}: watchdog not petted for {} ms: powering the host off",
+                idle.as_millis()
+            ));
+            self.power_off(id, "watchdog");
+        }
+    }
+
+    fn start_agent(&mut self, id: u16, now: Instant) {
+        let h = &mut self.hosts[usize::from(id - 1)];
+        h.restart_at = None;
+        while h
+            .starts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > START_LIMIT_WINDOW)
+        {
+            h.starts.pop_front();
+        }
+        if h.starts.len() >= START_LIMIT {
+            h.failed = true;
+            log(&format!(
+                "host{id}: agent started {START_LIMIT} times within {} s: giving up until heal",
+                START_LIMIT_WINDOW.as_secs()
+            ));
+            return;
+        }
+        match self.spawn_agent(id) {
+            Ok((child, agent_id)) => {
+                let seen = std::fs::metadata(self.spec.watchdog(id))
+                    .ok()
+                    .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()));
+                let h = self.host_mut(id);
+                h.agent = Some(child);
+                h.agent_id = Some(agent_id);
+                h.starts.push_back(now);
+                h.starts_total += 1;
+                h.dog = Dog {
+                    armed: true,
+                    seen,
+                    last_pet: now,
+                };
+                log(&format!("host{id}: agent started (pid {})", agent_id.pid));
+            }
+            Err(e) => {
+                log(&format!("host{id}: cannot start the agent: {e:#}"));
+                let h = self.host_mut(id);
+                h.starts.push_back(now);
+                h.restart_at = Some(now + RESTART_DELAY);
+            }
+        }
+    }
+
+    fn spawn_agent(&self, id: u16) -> anyhow::Result<(Child, ProcId)> {
+        let spec = &self.spec;
+        // Emptied so that its content is this agent's pets and magic close only.
+        std::fs::write(spec.watchdog(id), b"")?;
+        let log_file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(spec.agent_log(id))
+            .with_context(|| format!("opening {}", spec.agent_log(id).display()))?;
+        let mut command = Command::new(&spec.agent_bin);
+        for var in PATH_VARS {
+            command.env_remove(var);
+        }
+        command
+            .envs(spec.host_env(id))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .current_dir(spec.host_root(id))
+            .process_group(0);
+        if let Net::Netns(ns) = &self.net {
+            ns[usize::from(id - 1)].enter(&mut command, Some(&spec.host_root(id)));
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("{}", spec.agent_bin.display()))?;
+        let agent_id = procs::proc_id(child.id() as i32).unwrap_or(ProcId {
+            pid: child.id() as i32,
+            start_ticks: 0,
+        });
+        procs::write_pid_file(&spec.agent_pid(id), agent_id)?;
+        Ok((child, agent_id))
+    }
+
+    /// Powers host `id` off: its agent and engine payloads SIGKILLed, no restart.
+    pub(super) fn power_off(&mut self, id: u16, reason: &str) {
+        let payloads = self.payloads_on(id);
+        let agent_file = self.spec.agent_pid(id);
+        let h = self.host_mut(id);
+        if let Some(agent) = h.agent_id {
+            // The agent leads its process group: helpers (ping, mount) die too.
+            let _ = procs::signal_group_verified(agent, libc::SIGKILL);
+        }
+        if let Some(mut child) = h.agent.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        h.agent_id = None;
+        h.off = Some(reason.to_string());
+        h.restart_at = None;
+        h.paused_until = None;
+        h.dog.armed = false;
+        let _ = std::fs::remove_file(agent_file);
+        for p in payloads {
+            let _ = procs::signal_group_verified(p, libc::SIGKILL);
+        }
+        self.sync_loopnet();
+        log(&format!("host{id}: powered off ({reason})"));
+    }
+
+    /// Boots host `id`: its agent starts at once.
+    pub(super) fn power_on(&mut self, id: u16, now: Instant) {
+        let h = self.host_mut(id);
+        h.off = None;
+        h.failed = false;
+        h.starts.clear();
+        h.restart_at = Some(now);
+        self.sync_loopnet();
+    }
+
+    /// The engine payloads running on host `id`.
+    pub(super) fn payloads_on(&self, id: u16) -> Vec<ProcId> {
+        super::truth::scan_payloads(&self.spec.id)
+            .into_iter()
+            .filter(|p| p.host == id)
+            .map(|p| p.proc)
+            .collect()
+    }
+
+    /// Tells the loopback network what the faults allow.
+    pub(super) fn sync_loopnet(&mut self) {
+        let down: BTreeSet<u16> = self
+            .hosts
+            .iter()
+            .filter(|h| h.net_down)
+            .map(|h| h.id)
+            .collect();
+        let off: BTreeSet<u16> = self
+            .hosts
+            .iter()
+            .filter(|h| h.off.is_some())
+            .map(|h| h.id)
+            .collect();
+        let partition = self.partition.clone();
+        if let Net::Loop(net) = &self.net {
+            net.update(|s| {
+                s.down = down;
+                s.off = off;
+                s.partition = partition;
+            });
+        }
+    }
+
+    /// `mounted`, `unmounted` or `read-only`, plus `, blocked`.
+    pub(super) fn storage_state(&self, id: u16) -> String {
+        let state = match self.spec.isolation {
+            Isolation::None => {
+                if std::fs::symlink_metadata(self.spec.mount_point(id)).is_ok() {
+                    "mounted"
+                } else {
+                    "unmounted"
+                }
+            }
+            Isolation::Netns => match netns::storage_mount_type(&self.spec, id) {
+                Ok(None) => "unmounted",
+                Ok(Some(kind)) if kind == "overlay" => "read-only",
+                Ok(Some(_)) => "mounted",
+                Err(_) => "unknown",
+            },
+        };
+        if self.spec.storage_block(id).exists() {
+            format!("{state}, blocked")
+        } else {
+            state.to_string()
+        }
+    }
+
+    fn serve_control(&mut self) {
+        for _ in 0..REQUESTS_PER_TICK_MAX {
+            let stream = match self.control.accept() {
+                Ok((stream, _)) => stream,
+                Err(_) => return,
+            };
+            let _ = stream.set_nonblocking(false);
+            let reply = match control::read_request(&stream) {
+                Err(message) => CtlReply::Error { message },
+                Ok(request) => self.handle(request),
+            };
+            control::write_reply(&stream, &reply);
+        }
+    }
+
+    fn handle(&mut self, request: CtlRequest) -> CtlReply {
+        match request {
+            CtlRequest::View => CtlReply::View {
+                view: self.view(Instant::now()),
+            },
+            CtlRequest::Fault { fault } => match self.apply(&fault) {
+                Ok(applied) => {
+                    let message = format!(
+                        "{}: {}: {}",
+                        fault.verb(),
+                        super::faults::hosts_text(&applied.hosts),
+                        applied.detail
+                    );
+                    log(&format!("fault {message}"));
+                    self.faults.push(FaultRecord {
+                        verb: fault.verb().into(),
+                        hosts: applied.hosts,
+                        at_unix_ms: wall_ms(),
+                        detail: applied.detail,
+                    });
+                    self.state_saved = None;
+                    CtlReply::Done { message }
+                }
+                Err(message) => {
+                    log(&format!("fault {} refused: {message}", fault.verb()));
+                    CtlReply::Error { message }
+                }
+            },
+            CtlRequest::Heal => {
+                let result = self.heal();
+                self.state_saved = None;
+                match result {
+                    Ok(message) => {
+                        log(&format!("heal: {message}"));
+                        CtlReply::Done { message }
+                    }
+                    Err(message) => {
+                        log(&format!("heal incomplete: {message}"));
+                        CtlReply::Error { message }
+                    }
+                }
+            }
+        }
+    }
+
+    fn view(&self, now: Instant) -> SupervisorView {
+        let hosts = self
+            .hosts
+            .iter()
+            .map(|h| HostView {
+                id: h.id,
+                power: if h.off.is_some() {
+                    Power::Off
+                } else {
+                    Power::On
+                },
+                off_reason: h.off.clone(),
+                agent: h.agent_id,
+                agent_starts: h.starts_total,
+                agent_failed: h.failed,
+                last_exit: h.last_exit.clone(),
+                paused_ms_left: h
+                    .paused_until
+                    .map(|t| t.saturating_duration_since(now).as_millis() as u64),
+                watchdog_idle_ms: h
+                    .dog
+                    .armed
+                    .then(|| now.duration_since(h.dog.last_pet).as_millis() as u64),
+                network_up: !h.net_down && !self.partition.contains(&h.id),
+                storage: self.storage_state(h.id),
+            })
+            .collect();
+        SupervisorView {
+            pid: std::process::id() as i32,
+            updated_unix_ms: wall_ms(),
+            watchdog_timeout_ms: self.dog_timeout.as_millis() as u64,
+            hosts,
+            faults: self.faults.clone(),
+        }
+    }
+
+    /// Writes the view for readers that find the supervisor dead.
+    fn save_state(&mut self, now: Instant) {
+        if self
+            .state_saved
+            .as_ref()
+            .is_some_and(|(at, _)| now.duration_since(*at) < STATE_EVERY)
+        {
+            return;
+        }
+        let Ok(text) = serde_json::to_string_pretty(&self.view(now)) else {
+            return;
+        };
+        if let Err(e) = super::layout::write_atomic(&self.spec.supervisor_state(), text.as_bytes())
+        {
+            log(&format!("{e:#}"));
+        }
+        self.state_saved = Some((now, text));
+    }
+
+    /// Stops every agent (SIGTERM, then SIGKILL after [`AGENT_STOP_WAIT`]) and
+    /// kills every engine payload.
+    fn shutdown(&mut self) {
+        for h in &mut self.hosts {
+            if let Some(agent) = h.agent_id {
+                if h.paused_until.take().is_some() {
+                    let _ = procs::signal_verified(agent, libc::SIGCONT);
+                }
+                let _ = procs::signal_verified(agent, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + AGENT_STOP_WAIT;
+        for h in &mut self.hosts {
+            let Some(mut child) = h.agent.take() else {
+                continue;
+            };
+            loop {
+                match child.try_wait() {
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Ok(None) => {
+                        log(&format!("host{}: agent ignored SIGTERM: SIGKILL", h.id));
+                        if let Some(agent) = h.agent_id {
+                            let _ = procs::signal_group_verified(agent, libc::SIGKILL);
+                        }
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+            h.agent_id = None;
+        }
+        for p in super::truth::scan_payloads(&self.spec.id) {
+            let _ = procs::signal_group_verified(p.proc, libc::SIGKILL);
+        }
+    }
+}

@@ -1,0 +1,502 @@
+//! The real lab (`he-lab up/down/status/fault/heal/exec`): three real agents with
+//! the fast profile, the engine payload as the VM, the supervisor's restarts and
+//! emulated watchdog, faults and heal, and a `down` that leaves nothing behind
+//! even after `he-lab` and the supervisor were SIGKILLed. Every lab here is torn
+//! down when its test ends, also when it fails (`Lab`'s drop).
+//!
+//! The `netns` tests need root and the `ip`, `unshare` and `mount` programs; they
+//! skip (saying so) without them, and fail instead under `HE_REQUIRE_PRIVILEGED=1`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use hosted_engine::lab::cluster::{
+    Fault, Isolation, Lab, LabOptions, LabSpec, Power, netns, procs, truth,
+};
+
+const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
+const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
+const HOSTED_ENGINE: &str = env!("CARGO_BIN_EXE_hosted-engine");
+/// Bound on a cold start electing and booting the engine (fast profile: seconds).
+const ENGINE_UP: Duration = Duration::from_secs(90);
+/// Bound on any other change the tests wait for.
+const CHANGE: Duration = Duration::from_secs(60);
+
+/// Labs are heavy (three agents each) and the machine may be small: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn options(dir: &Path, isolation: Isolation) -> LabOptions {
+    LabOptions::new(3, dir.join("lab"))
+        .isolation(isolation)
+        .binaries(LAB, AGENT)
+}
+
+fn netns_available() -> bool {
+    common::require(
+        "root and the ip, unshare and mount programs (--isolation netns)",
+        netns::available().is_ok(),
+    )
+}
+
+/// Waits for exactly one payload with a healthy engine whose agent has seen it
+/// healthy too (a fault injected while it still boots meets a different state
+/// machine path); returns its host.
+fn engine_up(lab: &Lab) -> u16 {
+    let truth = lab
+        .wait_until("one healthy engine", ENGINE_UP, |t| {
+            t.single_engine_host().is_some_and(|host| {
+                t.engine_health.as_deref() == Some("DB Up!Welcome to Health Status!")
+                    && lab
+                        .agent_status(host)
+                        .is_ok_and(|s| s.agent.state == "EngineUp")
+            })
+        })
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", logs(lab)));
+    truth.single_engine_host().unwrap()
+}
+
+fn host_view(lab: &Lab, id: u16) -> hosted_engine::lab::cluster::HostView {
+    lab.view().unwrap().hosts[usize::from(id - 1)].clone()
+}
+
+fn logs(lab: &Lab) -> String {
+    hosted_engine::lab::cluster::log_files(lab.spec(), None)
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let start = text.len().saturating_sub(6000);
+            format!("==> {} <==\n{}\n", path.display(), &text[start..])
+        })
+        .collect()
+}
+
+fn assert_canary_clean(lab: &Lab) {
+    let report = lab.canary_check().unwrap();
+    assert!(report.ok(), "{report}\n{}", logs(lab));
+    assert!(report.lines > 0, "the payload wrote no canary line");
+}
+
+/// Runs `he-lab` with `args`; its output when it succeeds.
+fn he_lab(args: &[&str]) -> String {
+    let out = Command::new(LAB).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "he-lab {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Nothing of the lab is left: processes, namespaces, mounts, directory.
+fn assert_nothing_left(spec: &LabSpec) {
+    assert!(
+        procs::lab_processes(&spec.id).is_empty(),
+        "lab processes left: {:?}",
+        procs::lab_processes(&spec.id)
+    );
+    assert!(truth::scan_payloads(&spec.id).is_empty());
+    assert!(
+        netns::lab_netns(&format!("hel-{}-", spec.id)).is_empty(),
+        "namespaces left"
+    );
+    assert!(
+        netns::mounts_under(&spec.dir).is_empty(),
+        "mounts left: {:?}",
+        netns::mounts_under(&spec.dir)
+    );
+    assert!(!spec.dir.exists(), "{} left", spec.dir.display());
+}
+
+fn up_status_and_exec(isolation: Isolation) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::up(&options(dir.path(), isolation)).unwrap();
+    let holder = engine_up(&lab);
+    // Stays exactly one for a while.
+    std::thread::sleep(Duration::from_secs(3));
+    let truth = lab.ground_truth();
+    assert_eq!(truth.single_engine_host(), Some(holder), "{}", logs(&lab));
+    assert_eq!(truth.supervisor.is_some(), !truth.view_stale);
+    for h in &truth.hosts {
+        assert!(h.agent.is_some(), "host{} has no agent", h.id);
+    }
+    // The CLI's status says the same, as text and as JSON.
+    let dir_arg = lab.dir().to_str().unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&he_lab(&["status", "--json", "--dir", dir_arg])).unwrap();
+    assert_eq!(json["engine_hosts"], serde_json::json!([holder]));
+    assert_eq!(json["isolation"], isolation.as_str());
+    let text = he_lab(&["status", "--dir", dir_arg]);
+    assert!(
+        text.contains(&format!("engine VM: host{holder} (pid")),
+        "{text}"
+    );
+    // `exec` runs as the host: its configuration root, its agent's view.
+    let out = lab
+        .command(2, "printenv")
+        .unwrap()
+        .arg("HE_CONFIG_ROOT")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        lab.spec().host_root(2).display().to_string()
+    );
+    let out = Command::new(LAB)
+        .args([
+            "exec",
+            "--dir",
+            dir_arg,
+            "host2",
+            "--",
+            HOSTED_ENGINE,
+            "--vm-status",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains(&format!("host{holder}")), "{said}");
+    // A command's exit code comes back.
+    let status = Command::new(LAB)
+        .args(["exec", "--dir", dir_arg, "3", "--", "sh", "-c", "exit 7"])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(7));
+    assert_canary_clean(&lab);
+    let spec = lab.spec().clone();
+    lab.down().unwrap();
+    assert_nothing_left(&spec);
+}
+
+#[test]
+fn a_three_host_lab_runs_one_engine_and_answers_status_and_exec() {
+    let _serial = serial();
+    up_status_and_exec(Isolation::None);
+}
+
+#[test]
+fn netns_a_three_host_lab_runs_one_engine_and_answers_status_and_exec() {
+    let _serial = serial();
+    if netns_available() {
+        up_status_and_exec(Isolation::Netns);
+    }
+}
+
+/// A host network fault moves the engine away; heal brings the network back.
+fn network_fault_and_heal(isolation: Isolation) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::up(&options(dir.path(), isolation)).unwrap();
+    let holder = engine_up(&lab);
+    let said = lab.fault(Fault::HostNetworkDown { host: None }).unwrap();
+    assert!(said.contains(&format!("host{holder}")), "{said}");
+    assert!(!host_view(&lab, holder).network_up);
+    // The engine runs on another host once the lease allows, and is healthy.
+    lab.wait_until("the engine on another host", CHANGE, |t| {
+        t.single_engine_host().is_some_and(|h| h != holder)
+            && t.engine_health.as_deref() == Some("DB Up!Welcome to Health Status!")
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", logs(&lab)));
+    let view = lab.view().unwrap();
+    assert_eq!(view.faults.len(), 1);
+    assert_eq!(view.faults[0].verb, "host-network-down");
+    lab.heal().unwrap();
+    let view = lab.view().unwrap();
+    assert!(view.faults.is_empty());
+    assert!(view.hosts.iter().all(|h| h.network_up));
+    // The healed host's agent sees its network again: its score recovers.
+    let deadline = Instant::now() + CHANGE;
+    loop {
+        let status = lab.agent_status(holder).unwrap();
+        if status
+            .agent
+            .score
+            .penalties
+            .iter()
+            .all(|p| !p.kind.contains("network"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{:?}", status.agent.score);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_canary_clean(&lab);
+}
+
+#[test]
+fn a_host_network_fault_moves_the_engine_and_heal_restores_the_network() {
+    let _serial = serial();
+    network_fault_and_heal(Isolation::None);
+}
+
+#[test]
+fn netns_a_host_network_fault_moves_the_engine_and_heal_restores_the_network() {
+    let _serial = serial();
+    if netns_available() {
+        network_fault_and_heal(Isolation::Netns);
+    }
+}
+
+/// `agent-kill`: the supervisor starts a new agent; the engine keeps running.
+fn agent_restart(isolation: Isolation) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::up(&options(dir.path(), isolation)).unwrap();
+    let holder = engine_up(&lab);
+    let before = lab.ground_truth();
+    let old_agent = before.hosts[usize::from(holder - 1)].agent.unwrap();
+    let payload = before.hosts[usize::from(holder - 1)].payloads[0].proc;
+    lab.fault(Fault::AgentKill { host: None }).unwrap();
+    lab.wait_until("a new agent", CHANGE, |t| {
+        t.hosts[usize::from(holder - 1)]
+            .agent
+            .is_some_and(|a| a != old_agent)
+    })
+    .unwrap();
+    assert!(!procs::alive(old_agent));
+    let view = host_view(&lab, holder);
+    assert_eq!(view.agent_starts, 2);
+    assert!(view.last_exit.unwrap().contains("SIGKILL"));
+    assert_eq!(view.power, Power::On);
+    // The new agent answers and adopts the running engine (case 7).
+    let deadline = Instant::now() + CHANGE;
+    while lab.agent_status(holder).ok().map(|s| s.agent.state) != Some("EngineUp".into()) {
+        assert!(Instant::now() < deadline, "{}", logs(&lab));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let after = lab.ground_truth();
+    assert_eq!(after.single_engine_host(), Some(holder));
+    assert_eq!(
+        after.hosts[usize::from(holder - 1)].payloads[0].proc,
+        payload
+    );
+    assert_canary_clean(&lab);
+}
+
+#[test]
+fn the_supervisor_restarts_a_killed_agent() {
+    let _serial = serial();
+    agent_restart(Isolation::None);
+}
+
+/// An agent stopped past the watchdog timeout gets its host powered off; heal
+/// boots it again.
+fn watchdog(isolation: Isolation) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::up(&options(dir.path(), isolation)).unwrap();
+    let holder = engine_up(&lab);
+    let timeout = lab.view().unwrap().watchdog_timeout_ms;
+    let pause = (timeout as f64 / 1000.0) * 3.0;
+    lab.fault(Fault::AgentPause {
+        secs: pause,
+        host: Some(holder),
+    })
+    .unwrap();
+    let truth = lab
+        .wait_until("the watchdog to power the host off", CHANGE, |t| {
+            t.view.as_ref().is_some_and(|v| {
+                v.hosts[usize::from(holder - 1)].off_reason.as_deref() == Some("watchdog")
+            })
+        })
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", logs(&lab)));
+    let host = &truth.hosts[usize::from(holder - 1)];
+    assert!(host.agent.is_none(), "the agent still runs");
+    assert!(host.payloads.is_empty(), "the engine VM still runs");
+    // Another host takes over; the powered-off host stays off.
+    lab.wait_until("the engine elsewhere", CHANGE, |t| {
+        t.single_engine_host().is_some_and(|h| h != holder)
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", logs(&lab)));
+    assert_eq!(host_view(&lab, holder).power, Power::Off);
+    lab.heal().unwrap();
+    lab.wait_until("the host back on", CHANGE, |t| {
+        t.hosts[usize::from(holder - 1)].agent.is_some()
+    })
+    .unwrap();
+    assert_eq!(host_view(&lab, holder).power, Power::On);
+    assert_canary_clean(&lab);
+}
+
+#[test]
+fn the_watchdog_powers_off_a_host_whose_agent_is_stopped_too_long() {
+    let _serial = serial();
+    watchdog(Isolation::None);
+}
+
+#[test]
+fn netns_the_watchdog_powers_off_a_host_whose_agent_is_stopped_too_long() {
+    let _serial = serial();
+    if netns_available() {
+        watchdog(Isolation::Netns);
+    }
+}
+
+/// `he-lab up` and then its supervisor are SIGKILLed; `he-lab down` still
+/// removes every process, namespace, mount and the directory.
+fn down_after_sigkill(isolation: Isolation) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab_dir = dir.path().join("lab");
+    let mut up = Command::new(LAB)
+        .args([
+            "up",
+            "--hosts",
+            "3",
+            "--isolation",
+            isolation.as_str(),
+            "--dir",
+        ])
+        .arg(&lab_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it as soon as its supervisor runs (it may be waiting for the agents).
+    let spec = wait_for_spec_and_supervisor(&lab_dir);
+    let _ = up.kill();
+    let _ = up.wait();
+    let supervisor = procs::read_pid_file(&spec.supervisor_pid()).unwrap();
+    assert!(procs::signal_verified(supervisor, libc::SIGKILL).unwrap());
+    // The orphaned agents go on and start an engine: something to clean up.
+    let deadline = Instant::now() + ENGINE_UP;
+    while truth::scan_payloads(&spec.id).is_empty() {
+        assert!(Instant::now() < deadline, "no engine payload started");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(!procs::lab_processes(&spec.id).is_empty());
+    let out = Command::new(LAB)
+        .args(["down", "--dir"])
+        .arg(&lab_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_nothing_left(&spec);
+}
+
+fn wait_for_spec_and_supervisor(dir: &Path) -> LabSpec {
+    let deadline = Instant::now() + CHANGE;
+    loop {
+        if let Ok(spec) = LabSpec::load(dir)
+            && procs::read_pid_file(&spec.supervisor_pid()).is_some_and(procs::alive)
+        {
+            return spec;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no supervisor in {}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn down_after_sigkill_of_he_lab_and_its_supervisor_leaves_nothing_behind() {
+    let _serial = serial();
+    down_after_sigkill(Isolation::None);
+}
+
+#[test]
+fn netns_down_after_sigkill_of_he_lab_and_its_supervisor_leaves_nothing_behind() {
+    let _serial = serial();
+    if netns_available() {
+        down_after_sigkill(Isolation::Netns);
+    }
+}
+
+/// Storage faults: the agent mounts the storage again after `storage-unmount`
+/// (the engine keeps running), `storage-lost` stays lost until heal.
+fn storage_faults(isolation: Isolation) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::up(&options(dir.path(), isolation)).unwrap();
+    let holder = engine_up(&lab);
+    let payload = lab.ground_truth().hosts[usize::from(holder - 1)].payloads[0].proc;
+    lab.fault(Fault::StorageUnmount { host: None }).unwrap();
+    wait_storage(&lab, holder, "mounted");
+    let deadline = Instant::now() + CHANGE;
+    loop {
+        let log = std::fs::read_to_string(lab.spec().agent_log(holder)).unwrap();
+        if log.contains("storage available again") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{log}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(procs::alive(payload), "the engine VM was restarted");
+    let other = holder % 3 + 1;
+    lab.fault(Fault::StorageLost { host: Some(other) }).unwrap();
+    assert_eq!(host_view(&lab, other).storage, "unmounted, blocked");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(host_view(&lab, other).storage, "unmounted, blocked");
+    lab.heal().unwrap();
+    wait_storage(&lab, other, "mounted");
+    if isolation == Isolation::Netns {
+        lab.fault(Fault::StorageReadonly { host: Some(other) })
+            .unwrap();
+        assert_eq!(host_view(&lab, other).storage, "read-only");
+        lab.heal().unwrap();
+        assert_eq!(host_view(&lab, other).storage, "mounted");
+    } else {
+        let refused = lab.fault(Fault::StorageReadonly { host: Some(other) });
+        assert!(refused.unwrap_err().to_string().contains("netns"));
+    }
+    assert_canary_clean(&lab);
+}
+
+fn wait_storage(lab: &Lab, id: u16, want: &str) {
+    let deadline = Instant::now() + CHANGE;
+    while host_view(lab, id).storage != want {
+        assert!(Instant::now() < deadline, "host{id}: {}", logs(lab));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn storage_is_mounted_again_after_an_unmount_and_stays_lost_when_blocked() {
+    let _serial = serial();
+    storage_faults(Isolation::None);
+}
+
+#[test]
+fn netns_storage_is_mounted_again_after_an_unmount_and_stays_lost_when_blocked() {
+    let _serial = serial();
+    if netns_available() {
+        storage_faults(Isolation::Netns);
+    }
+}
+
+#[test]
+fn a_lab_directory_that_holds_a_lab_or_anything_else_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("something"), "x").unwrap();
+    let opts = LabOptions::new(3, dir.path().to_path_buf())
+        .isolation(Isolation::None)
+        .binaries(LAB, AGENT);
+    let err = Lab::up(&opts).err().unwrap();
+    assert!(err.to_string().contains("not empty"), "{err:#}");
+    let opts = LabOptions { hosts: 0, ..opts };
+    assert!(Lab::up(&opts).is_err());
+    // `down` of a directory without a lab says so and touches nothing.
+    let out = Command::new(LAB)
+        .args(["down", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no lab here"));
+    assert!(dir.path().join("something").exists());
+}
