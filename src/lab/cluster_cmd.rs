@@ -26,6 +26,8 @@ pub fn up(
     if let Some(isolation) = isolation {
         opts = opts.isolation(isolation);
     }
+    // Ctrl-C while the agents come up tears down what was started.
+    crate::shell::signals::install_stop_handlers().context("installing signal handlers")?;
     // The lab lives on after this command: its supervisor runs detached.
     let spec = Lab::up(&opts)?.detach();
     let dir = spec.dir.display();

@@ -117,8 +117,8 @@ pub enum LabCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Inject a fault (see `he-lab fault --help`); without a host, the host
-    /// running the engine.
+    /// Inject a fault into a running lab; a verb given no host acts on the host
+    /// running the engine VM.
     Fault {
         #[command(subcommand)]
         fault: cluster::Fault,

@@ -377,8 +377,19 @@ impl Supervisor {
         }
         self.sync_loopnet();
         self.heal_storage(&mut done, &mut problems);
+        let mut cleared = Vec::new();
         for host in self.spec.host_ids() {
-            let _ = std::fs::write(self.spec.control(host), b"");
+            let path = self.spec.control(host);
+            if std::fs::read_to_string(&path).is_ok_and(|t| !t.trim().is_empty()) {
+                cleared.push(host);
+            }
+            let _ = std::fs::write(path, b"");
+        }
+        if !cleared.is_empty() {
+            done.push(format!(
+                "engine VM faults cleared on {}",
+                hosts_text(&cleared)
+            ));
         }
         self.heal_processes(&mut done);
         self.faults.clear();

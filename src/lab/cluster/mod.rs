@@ -216,6 +216,10 @@ impl Lab {
             if waiting.is_empty() {
                 return Ok(());
             }
+            // `he-lab up` interrupted (Ctrl-C): the caller tears down.
+            if crate::shell::signals::stop_requested() {
+                bail!("interrupted");
+            }
             if Instant::now() >= deadline {
                 bail!(
                     "agents of {} did not answer on their sockets within {} s (see their agent.log)",
