@@ -507,7 +507,19 @@ impl Worker {
                 stopping: false,
             });
         };
-        let (state, _reason) = dom.state().map_err(|e| self.failed("state", &e))?;
+        let state = match dom.state() {
+            Ok((state, _reason)) => state,
+            // Gone between the lookup and the question (a transient domain
+            // that just stopped).
+            Err(e) if e.code().is_known_and(|c| c == ErrorNumber::NoDomain) => {
+                return Ok(Look {
+                    found: Found::Gone,
+                    name: None,
+                    stopping: false,
+                });
+            }
+            Err(e) => return Err(self.failed("state", &e)),
+        };
         let found = match state.unwrap_or(DomainState::NoState) {
             DomainState::Running | DomainState::Blocked => Found::Running,
             DomainState::Paused | DomainState::PMSuspended => Found::Paused,
