@@ -1,97 +1,17 @@
-//! The `hosted-engine` and `ovirt-ha-agent` command lines.
-//!
-//! Foundation stage: `hosted-engine --check-deployed` and `ovirt-ha-agent
-//! --check-config` are real; the rest of the reference surface
-//! (`reference/ovirt-compat.md` section 8) arrives with the agent.
+//! The command lines: `hosted-engine` ([`he`]), `ovirt-ha-agent` (here) and
+//! the shared bits of their output; `he-lab`'s is in `crate::lab`.
+
+pub mod docs;
+pub mod he;
+pub mod remote;
 
 use std::io::{self, Write};
 
 use clap::Parser;
 
-use crate::config::{ConfFile, Config, ConfigPathArgs, ConfigPaths, ErrorKind, HostedEngineConf};
+use crate::config::{Config, ConfigPathArgs, ConfigPaths};
 
-/// `hosted-engine` exit codes.
-pub const EXIT_OK: i32 = 0;
-/// The command failed, or answered "no" (e.g. not deployed).
-pub const EXIT_FAILURE: i32 = 1;
-/// The configuration could not be read.
-pub const EXIT_CONFIG: i32 = 2;
-
-const USAGE: &str = "\
-Usage: hosted-engine [--help] <command> [<command-args>]
-    --check-deployed
-        Tell whether the hosted engine has been deployed on this host
-        (exit 0: deployed, 1: not deployed, 2: configuration unreadable)
-
-Configuration paths follow HE_CONFIG_ROOT, HE_CONF, HE_AGENT_CONF, HE_HA_CONF,
-HE_BROKER_CONF, HE_RUNTIME_DIR and HE_STATE_DIR when set.
-
-The other commands of the reference (--vm-status, --vm-start, --set-maintenance,
-...) are not part of this build yet.
-";
-
-/// Configuration paths from the environment only (the reference command line has
-/// no path options).
-#[derive(Debug, Parser)]
-#[command(name = "hosted-engine", no_binary_name = true)]
-struct EnvPaths {
-    #[command(flatten)]
-    paths: ConfigPathArgs,
-}
-
-/// The paths named by the environment. An environment variable clap cannot take
-/// is a configuration error for the caller to report, never a panic.
-fn env_paths() -> Result<ConfigPaths, clap::Error> {
-    let parsed = EnvPaths::try_parse_from(std::iter::empty::<String>())?;
-    Ok(ConfigPaths::resolve(&parsed.paths))
-}
-
-/// `hosted-engine`'s entry point; returns the exit code.
-pub fn main() -> i32 {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(command) = args.first() else {
-        eprint!("{USAGE}");
-        return EXIT_FAILURE;
-    };
-    match command.as_str() {
-        "--help" | "-h" => answer("hosted-engine", USAGE, EXIT_OK),
-        "--check-deployed" => match env_paths() {
-            Ok(paths) => check_deployed(&paths),
-            Err(e) => {
-                // clap's rendering ends with a hint about `--help`, which means
-                // nothing for an environment variable: keep only the first line.
-                let rendered = e.to_string();
-                let first = rendered.lines().next().unwrap_or("bad environment");
-                let message = first.strip_prefix("error: ").unwrap_or(first);
-                eprintln!("hosted-engine: environment: {message}");
-                EXIT_CONFIG
-            }
-        },
-        other => {
-            eprintln!("Invalid option '{other}'");
-            eprint!("{USAGE}");
-            EXIT_FAILURE
-        }
-    }
-}
-
-/// `--check-deployed`: deployed means `hosted-engine.conf` names the engine VM
-/// (`vmid`), as in the reference.
-fn check_deployed(paths: &ConfigPaths) -> i32 {
-    const DEPLOYED: &str = "The hosted engine has been deployed\n";
-    const NOT_DEPLOYED: &str = "The hosted engine has not been deployed\n";
-    match HostedEngineConf::load(&paths.he_conf) {
-        Ok(conf) if conf.is_deployed() => answer("hosted-engine", DEPLOYED, EXIT_OK),
-        Ok(_) => answer("hosted-engine", NOT_DEPLOYED, EXIT_FAILURE),
-        Err(errors) if errors.has_kind(ErrorKind::NotFound) => {
-            answer("hosted-engine", NOT_DEPLOYED, EXIT_FAILURE)
-        }
-        Err(errors) => {
-            eprintln!("hosted-engine: {errors}");
-            EXIT_CONFIG
-        }
-    }
-}
+pub use he::{EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, main};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -113,7 +33,7 @@ fn check_deployed(paths: &ConfigPaths) -> i32 {
                   Exit codes: 0 stopped cleanly / configuration valid, 1 configuration \
                   invalid or the agent failed, 2 bad command line."
 )]
-struct AgentArgs {
+pub(crate) struct AgentArgs {
     /// Load and validate every configuration file, print any problems (one per
     /// line, file:line: key: message) and exit.
     #[arg(long)]

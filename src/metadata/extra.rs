@@ -367,7 +367,7 @@ pub fn ctime(unix: i64, utc_offset_secs: i32) -> String {
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's
 /// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -18,6 +18,7 @@ pub mod store;
 use std::collections::BTreeMap;
 
 pub use engine_status::{EngineStatus, EngineStatusError, Health, VmStatus, push_py_json_string};
+pub(crate) use extra::civil_from_days;
 pub use extra::{
     EXTRA_CRC_KEY, Extra, ExtraContext, LEASE_EPOCH_KEY, LEASE_KEY, LeaseKind, LeaseState,
     StateMetadata, WALL_CLOCK_KEY, build_extra, ctime,

@@ -91,8 +91,15 @@ impl Storage for FileStorage {
 
 /// Runs `argv` with a deadline; returns one line describing the outcome.
 pub fn run_bounded(argv: &[String], timeout: Duration) -> String {
+    run_checked(argv, timeout).unwrap_or_else(|failed| failed)
+}
+
+/// Runs `argv` with a deadline: `Ok` with the outcome line when it exited with
+/// status 0, `Err` with it otherwise (failed, killed at the deadline, or not
+/// started).
+pub fn run_checked(argv: &[String], timeout: Duration) -> Result<String, String> {
     let Some((program, args)) = argv.split_first() else {
-        return "no command".into();
+        return Err("no command".into());
     };
     let child = Command::new(program)
         .args(args)
@@ -102,7 +109,7 @@ pub fn run_bounded(argv: &[String], timeout: Duration) -> String {
         .spawn();
     let mut child = match child {
         Ok(child) => child,
-        Err(e) => return format!("{program}: {e}"),
+        Err(e) => return Err(format!("{program}: {e}")),
     };
     let started = Instant::now();
     loop {
@@ -115,18 +122,26 @@ pub fn run_bounded(argv: &[String], timeout: Duration) -> String {
                 let text = String::from_utf8_lossy(&output[..output.len().min(CONNECT_OUTPUT_MAX)])
                     .trim()
                     .replace('\n', " ");
-                return format!(
+                let line = format!(
                     "{program}: {status}{}{text}",
                     if text.is_empty() { "" } else { ": " }
                 );
+                return if status.success() {
+                    Ok(line)
+                } else {
+                    Err(line)
+                };
             }
             Ok(None) if started.elapsed() >= timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return format!("{program}: killed after {} ms", timeout.as_millis());
+                return Err(format!(
+                    "{program}: killed after {} ms",
+                    timeout.as_millis()
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return format!("{program}: {e}"),
+            Err(e) => return Err(format!("{program}: {e}")),
         }
     }
 }

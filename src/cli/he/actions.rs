@@ -1,0 +1,571 @@
+//! The commands that go through the local agent or act on this host.
+//!
+//! VM actions go through the agent, which carries them out under the engine VM
+//! lease; with the agent down they are refused (`--force` stops the local VM
+//! directly: stopping can never make the engine run twice, starting could).
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::view::{self, ClusterView};
+use super::{Ctx, EXIT_FAILURE, EXIT_OK, Failure, Outcome, render, warn};
+use crate::cli::remote;
+use crate::config::HostedEngineConf;
+use crate::core::{LocalVm, VmAction};
+use crate::proto::{ClientError, MaintenanceMode, Reply, Request};
+use crate::shell::VmDriver;
+
+use super::spec::Invocation;
+
+/// How long a mutating request waits for the agent's acknowledgement.
+const AGENT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Output formats of `--vm-status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+    Table,
+}
+
+fn format_of(inv: &Invocation) -> Result<Format, Failure> {
+    let named = match inv.value("format") {
+        None => None,
+        Some("text") => Some(Format::Text),
+        Some("json") => Some(Format::Json),
+        Some("table") => Some(Format::Table),
+        Some(other) => {
+            return Err(Failure::new(
+                "usage",
+                format!("Invalid value '{other}' for --format (text, json or table)"),
+            ));
+        }
+    };
+    match (inv.flag("json"), named) {
+        (true, Some(f)) if f != Format::Json => Err(Failure::new(
+            "usage",
+            "--json and --format=<other than json> contradict each other",
+        )),
+        (true, _) => Ok(Format::Json),
+        (false, named) => Ok(named.unwrap_or(Format::Text)),
+    }
+}
+
+/// `--watch[=<secs>]`: the refresh interval, if watching.
+fn watch_interval(inv: &Invocation) -> Result<Option<Duration>, Failure> {
+    if !inv.flag("watch") {
+        return Ok(None);
+    }
+    let Some(text) = inv.value("watch") else {
+        return Ok(Some(Duration::from_secs(2)));
+    };
+    match text.parse::<f64>() {
+        Ok(secs) if (0.1..=86_400.0).contains(&secs) => Ok(Some(Duration::from_secs_f64(secs))),
+        _ => Err(Failure::new(
+            "usage",
+            format!("Invalid value '{text}' for --watch (seconds, 0.1 to 86400)"),
+        )),
+    }
+}
+
+/// Gathers the view: the agent's, or the shared storage's when it does not
+/// answer.
+pub fn gather(ctx: &Ctx, he: &HostedEngineConf) -> Result<ClusterView, Failure> {
+    let why = match view::agent_status(&ctx.socket(), view::AGENT_TIMEOUT) {
+        Ok(status) => return Ok(ClusterView::from_agent(status)),
+        Err(e) => e.to_string(),
+    };
+    let timings = ctx.timings();
+    let volume = he
+        .metadata_volume_path()
+        .map_err(|e| Failure::config(e.to_string()))?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    ClusterView::from_storage(
+        &volume,
+        Duration::from_millis(timings.storage_timeout_ms),
+        timings.host_alive_timeout_ms,
+        now,
+        why.clone(),
+    )
+    .map_err(|e| Failure::new("unavailable", format!("the local agent: {why}; {e}")))
+}
+
+/// `--vm-status`.
+pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
+    let format = format_of(inv)?;
+    let interval = watch_interval(inv)?;
+    let he = ctx.deployed_conf()?;
+    let redraw = interval.is_some() && format != Format::Json && std::io::stdout().is_terminal();
+    let mut first = true;
+    loop {
+        let view = gather(ctx, &he)?;
+        let mut out = String::new();
+        if redraw {
+            // Home and clear: the status is redrawn in place.
+            out.push_str("\x1b[H\x1b[2J");
+        }
+        out.push_str(&match format {
+            Format::Text => render::text(&view),
+            Format::Json => render::json(&view),
+            Format::Table => render::table(&view),
+        });
+        if inv.flag("explain") {
+            out.push_str(&render::explain(&view));
+        }
+        if first || redraw {
+            for note in &view.notes {
+                warn(note);
+            }
+            if view.hosts.is_empty() {
+                warn("no host has published to the shared metadata yet");
+            }
+            for slot in &view.unreadable {
+                warn(&format!(
+                    "slot {} is unreadable: {}",
+                    slot.host_id, slot.error
+                ));
+            }
+        }
+        first = false;
+        super::super::write_stdout(&out).map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
+        let Some(interval) = interval else {
+            return Ok(EXIT_OK);
+        };
+        std::thread::sleep(interval);
+    }
+}
+
+/// The local agent's status, refusing with a clear message when it is down.
+fn agent_view(ctx: &Ctx) -> Result<ClusterView, Failure> {
+    view::agent_status(&ctx.socket(), view::AGENT_TIMEOUT)
+        .map(ClusterView::from_agent)
+        .map_err(|e| agent_down(&e))
+}
+
+fn agent_down(e: &ClientError) -> Failure {
+    match e {
+        ClientError::Remote { message, .. } => Failure::new("refused", message.clone()),
+        other => Failure::new(
+            "agent-down",
+            format!("The local ovirt-ha-agent is not answering: {other}"),
+        ),
+    }
+}
+
+/// `--vm-start` / `--vm-start-paused`: the agent starts the VM under the lease;
+/// this waits (bounded) until it has launched.
+pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
+    if let Some(conf) = inv.value("vm-conf") {
+        return Err(Failure::new(
+            "unsupported",
+            format!(
+                "--vm-conf={conf}: not supported; the engine VM's definition comes from \
+                 hosted-engine.conf (vm_command, or the libvirt domain XML)"
+            ),
+        ));
+    }
+    ctx.deployed_conf()?;
+    let before = agent_view(ctx)?;
+    let me = before.agent.as_ref().map(|a| a.host_id);
+    if let Some(h) = me.and_then(|id| before.host(id))
+        && h.live_data
+        && h.engine_status.vm == "up"
+    {
+        return Err(Failure::new(
+            "exists",
+            format!("VM exists and its status is {}", h.engine_status.detail),
+        ));
+    }
+    if let Some(h) = before
+        .hosts
+        .iter()
+        .find(|h| Some(h.host_id) != me && h.live_data && h.engine_status.vm == "up")
+    {
+        return Err(Failure::new(
+            "exists",
+            format!(
+                "VM exists and its status is {} on host {} ({}): not starting it here",
+                h.engine_status.detail, h.host_id, h.hostname
+            ),
+        ));
+    }
+    ctx.call(&Request::VmStart { paused }, AGENT_CALL_TIMEOUT)
+        .map_err(|e| agent_down(&e))?;
+    let timings = ctx.timings();
+    // Two loops to take the request and claim, the settle time, one loop to
+    // start: then the VM shows as launching.
+    let wait = Duration::from_millis(
+        timings.loop_ms * 4 + timings.lease_settle_ms + timings.storage_timeout_ms,
+    );
+    let deadline = Instant::now() + wait;
+    let mut last = String::from("no status yet");
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200).min(wait));
+        let Ok(now) = agent_view(ctx) else { continue };
+        if let Some(agent) = &now.agent {
+            last = format!("agent state {}", agent.state);
+            if let Some(h) = now.host(agent.host_id)
+                && h.engine_status.vm == "up"
+            {
+                super::super::write_stdout("VM in WaitForLaunch\n")
+                    .map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
+                return Ok(EXIT_OK);
+            }
+        }
+    }
+    Err(Failure::new(
+        "start-failed",
+        format!(
+            "VM failed to launch ({last} after {} s; see the agent's log)",
+            wait.as_secs()
+        ),
+    ))
+}
+
+/// `--vm-shutdown` / `--vm-poweroff`: through the agent, or directly with
+/// `--force` when the agent is down. Silent on success.
+pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
+    ctx.deployed_conf()?;
+    let request = if power_off {
+        Request::VmPoweroff
+    } else {
+        Request::VmShutdown
+    };
+    match ctx.call(&request, AGENT_CALL_TIMEOUT) {
+        Ok(_) => Ok(EXIT_OK),
+        Err(e @ ClientError::Remote { .. }) => Err(agent_down(&e)),
+        Err(e) if inv.flag("force") => {
+            warn(&format!(
+                "the local agent is not answering ({e}); --force: acting on the engine VM directly"
+            ));
+            let mut driver = local_driver(ctx)?;
+            let action = if power_off {
+                VmAction::PowerOff
+            } else {
+                VmAction::Shutdown
+            };
+            if matches!(driver.status(), LocalVm::NotPresent) {
+                warn("the engine VM is not running on this host");
+                return Ok(EXIT_OK);
+            }
+            if driver.act(action) {
+                Ok(EXIT_OK)
+            } else {
+                Err(Failure::new(
+                    "stop-failed",
+                    format!(
+                        "the engine VM did not {}",
+                        if power_off { "power off" } else { "shut down" }
+                    ),
+                ))
+            }
+        }
+        Err(e) => Err(Failure::new(
+            "agent-down",
+            format!(
+                "The local ovirt-ha-agent is not answering: {e}. Start it, or pass --force to \
+                 {} the engine VM on this host directly.",
+                if power_off { "power off" } else { "shut down" }
+            ),
+        )),
+    }
+}
+
+/// The engine VM driver of this host, for `--force` with the agent down.
+fn local_driver(ctx: &Ctx) -> Result<Box<dyn VmDriver>, Failure> {
+    let config =
+        crate::config::Config::load(&ctx.paths).map_err(|e| Failure::config(e.to_string()))?;
+    super::local_vm::driver(&config, &ctx.paths)
+        .map_err(|e| Failure::config(format!("engine VM driver: {e}")))
+}
+
+/// `--set-maintenance --mode=<mode>`.
+pub fn set_maintenance(ctx: &Ctx, inv: &Invocation) -> Outcome {
+    let Some(text) = inv.value("mode") else {
+        return Err(Failure::new(
+            "usage",
+            "You must specify a maintenance mode with --mode",
+        ));
+    };
+    let Some(mode) = MaintenanceMode::from_str_exact(text) else {
+        return Err(Failure::new(
+            "usage",
+            format!("Invalid value '{text}' for --mode"),
+        ));
+    };
+    let he = ctx.deployed_conf()?;
+    match ctx.call(&Request::SetMaintenance { mode }, AGENT_CALL_TIMEOUT) {
+        Ok(_) => Ok(EXIT_OK),
+        Err(e @ ClientError::Remote { .. }) => Err(agent_down(&e)),
+        Err(e) => {
+            warn(&format!(
+                "the local agent is not answering ({e}); writing the maintenance mode directly"
+            ));
+            let vm_runs_here = if mode == MaintenanceMode::Local {
+                !matches!(local_driver(ctx)?.status(), LocalVm::NotPresent)
+            } else {
+                false
+            };
+            let timings = ctx.timings();
+            let target = crate::shell::maintenance::MaintenanceTarget {
+                volume: he
+                    .metadata_volume_path()
+                    .map_err(|e| Failure::config(e.to_string()))?,
+                ha_conf: ctx.paths.ha_conf.clone(),
+                io_timeout: Duration::from_millis(timings.storage_timeout_ms),
+            };
+            crate::shell::maintenance::set_maintenance(&target, mode, vm_runs_here)
+                .map(|()| EXIT_OK)
+                .map_err(|e| Failure::new("refused", e))
+        }
+    }
+}
+
+/// `--check-liveliness`: through the agent, or directly when it is down.
+pub fn check_liveliness(ctx: &Ctx) -> Outcome {
+    let he = ctx.deployed_conf()?;
+    let up = match ctx.call(&Request::CheckLiveliness, Duration::from_secs(30)) {
+        Ok(Reply::CheckLiveliness(l)) => l.up,
+        Ok(other) => {
+            return Err(Failure::new(
+                "protocol",
+                format!("asked for liveliness, got a {} reply", other.kind()),
+            ));
+        }
+        Err(_) => {
+            let timeout = ctx.timings().liveliness_timeout_ms;
+            crate::shell::monitors::check_liveliness(&he.fqdn, timeout).unwrap_or(false)
+        }
+    };
+    let (text, code) = if up {
+        ("Hosted Engine is up!\n", EXIT_OK)
+    } else {
+        ("Hosted Engine is not up!\n", EXIT_FAILURE)
+    };
+    Ok(super::super::answer("hosted-engine", text, code))
+}
+
+/// `--connect-storage`: the connect command, then a read of the volume.
+pub fn connect_storage(ctx: &Ctx) -> Outcome {
+    let he = ctx.deployed_conf()?;
+    let timings = ctx.timings();
+    if let Some(argv) = &he.storage_connect_command {
+        crate::shell::storage::run_checked(argv, CONNECT_TIMEOUT)
+            .map_err(|e| Failure::new("storage", format!("storage_connect_command: {e}")))?;
+    }
+    let volume = he
+        .metadata_volume_path()
+        .map_err(|e| Failure::config(e.to_string()))?;
+    let mut store = crate::metadata::store::MetadataStore::open(
+        &volume,
+        Duration::from_millis(timings.storage_timeout_ms),
+    );
+    store.read_area().map_err(|e| {
+        Failure::new(
+            "storage",
+            format!(
+                "the shared metadata {} cannot be read: {e}",
+                volume.display()
+            ),
+        )
+    })?;
+    Ok(EXIT_OK)
+}
+
+/// How long `--connect-storage` lets the connect command run.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `--disconnect-storage`: unmounts the storage's mount point.
+pub fn disconnect_storage(ctx: &Ctx) -> Outcome {
+    let he = ctx.deployed_conf()?;
+    if ctx.call(&Request::Status, view::AGENT_TIMEOUT).is_ok() {
+        return Err(Failure::new(
+            "refused",
+            "ovirt-ha-agent is running and uses the shared storage: stop it first",
+        ));
+    }
+    if !matches!(local_driver(ctx)?.status(), LocalVm::NotPresent) {
+        return Err(Failure::new(
+            "refused",
+            "the engine VM runs on this host and uses the shared storage: shut it down first",
+        ));
+    }
+    let Some(mount_point) = he.storage_mount_point() else {
+        return Err(Failure::new(
+            "unsupported",
+            format!(
+                "storage of type {} is not a mounted file system: nothing to unmount",
+                he.domain_type.as_str()
+            ),
+        ));
+    };
+    if !is_mount_point(&mount_point) {
+        warn(&format!(
+            "{} is not a mount point: nothing to disconnect",
+            mount_point.display()
+        ));
+        return Ok(EXIT_OK);
+    }
+    let status = std::process::Command::new("umount")
+        .arg(&mount_point)
+        .status()
+        .map_err(|e| Failure::new("storage", format!("running umount: {e}")))?;
+    if status.success() {
+        Ok(EXIT_OK)
+    } else {
+        Err(Failure::new(
+            "storage",
+            format!("umount {} failed ({status})", mount_point.display()),
+        ))
+    }
+}
+
+/// Whether `path` is the root of a mounted file system (its device differs
+/// from its parent's, or it is its own parent).
+fn is_mount_point(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    match path.parent().map(std::fs::metadata) {
+        Some(Ok(parent)) => parent.dev() != meta.dev() || parent.ino() == meta.ino(),
+        _ => true,
+    }
+}
+
+/// `--console`.
+pub fn console(ctx: &Ctx) -> Outcome {
+    ctx.deployed_conf()?;
+    let config =
+        crate::config::Config::load(&ctx.paths).map_err(|e| Failure::config(e.to_string()))?;
+    let argv = super::local_vm::console_command(&config, &ctx.paths)
+        .map_err(|e| Failure::new("unsupported", e))?;
+    let status = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .status()
+        .map_err(|e| Failure::new("console", format!("running {}: {e}", argv[0])))?;
+    Ok(if status.success() {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    })
+}
+
+/// `--add-console-password`.
+pub fn add_console_password(ctx: &Ctx, inv: &Invocation) -> Outcome {
+    ctx.deployed_conf()?;
+    let config =
+        crate::config::Config::load(&ctx.paths).map_err(|e| Failure::config(e.to_string()))?;
+    let password = match inv.value("password") {
+        Some(p) => p.to_owned(),
+        None => match std::env::var("OVIRT_HOSTED_ENGINE_CONSOLE_PASSWORD") {
+            Ok(p) if !p.is_empty() => p,
+            _ => prompt_password()?,
+        },
+    };
+    super::local_vm::set_console_password(&config, &password)
+        .map(|()| EXIT_OK)
+        .map_err(|e| Failure::new("console", e))
+}
+
+/// Reads a password from the terminal without echo.
+fn prompt_password() -> Result<String, Failure> {
+    use std::io::BufRead;
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::new(
+            "usage",
+            "no password: pass --password or set OVIRT_HOSTED_ENGINE_CONSOLE_PASSWORD",
+        ));
+    }
+    eprint!("Enter password: ");
+    let echo = EchoOff::new();
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    drop(echo);
+    eprintln!();
+    read.map_err(|e| Failure::new("io", format!("reading the password: {e}")))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        return Err(Failure::new("usage", "empty password"));
+    }
+    Ok(password)
+}
+
+/// Terminal echo off for as long as it lives.
+struct EchoOff(Option<libc::termios>);
+
+impl EchoOff {
+    fn new() -> EchoOff {
+        // SAFETY: tcgetattr/tcsetattr on stdin with a valid termios buffer.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return EchoOff(None);
+            }
+            let saved = t;
+            t.c_lflag &= !libc::ECHO;
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            EchoOff(Some(saved))
+        }
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        if let Some(saved) = self.0 {
+            // SAFETY: restores the attributes read in `new`.
+            unsafe {
+                libc::tcsetattr(0, libc::TCSANOW, &saved);
+            }
+        }
+    }
+}
+
+/// Any read-only command with `--remote`: run on the other host over SSH, its
+/// answer shown here as it came (stdout, stderr, exit code). `--watch` is
+/// carried out here, one remote run per refresh.
+pub fn remote(inv: &Invocation, target_text: &str) -> Outcome {
+    let target =
+        remote::Target::parse(target_text).map_err(|e| Failure::new("remote", e.to_string()))?;
+    let defaults = remote::Options::default();
+    let options = remote::Options {
+        identity: inv.value("remote-identity").map(Into::into),
+        known_hosts: inv
+            .value("remote-known-hosts")
+            .map(Into::into)
+            .or(defaults.known_hosts.clone()),
+        host_key_policy: if inv.flag("remote-accept-new-host-key") {
+            remote::HostKeyPolicy::AcceptNew
+        } else {
+            remote::HostKeyPolicy::Strict
+        },
+        ..defaults
+    };
+    let program = inv.value("remote-command").unwrap_or("hosted-engine");
+    let mut argv = vec![program.to_owned()];
+    let interval = watch_interval(inv)?;
+    argv.extend(
+        inv.to_remote_args()
+            .into_iter()
+            .filter(|a| a != "--watch" && !a.starts_with("--watch=")),
+    );
+    loop {
+        let out = remote::run(&target, &options, &argv)
+            .map_err(|e| Failure::new("remote", e.to_string()))?;
+        let mut text = String::new();
+        if interval.is_some() && std::io::stdout().is_terminal() && !inv.flag("json") {
+            text.push_str("\x1b[H\x1b[2J");
+        }
+        text.push_str(&String::from_utf8_lossy(&out.stdout));
+        super::super::write_stdout(&text)
+            .map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        match interval {
+            Some(interval) if out.exit_code == 0 => std::thread::sleep(interval),
+            _ => return Ok(out.exit_code),
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! Configuration keys (`--get-shared-config`, `--set-shared-config`) and the
+//! shared metadata's housekeeping (`--reinitialize-lockspace`,
+//! `--clean-metadata`).
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::spec::Invocation;
+use super::view::freshness;
+use super::{Ctx, EXIT_OK, Failure, Outcome, warn};
+use crate::config::{
+    BrokerConf, ConfFile, ErrorKind, HaConf, HostedEngineConf, KvDocument, Syntax, split_dotted_key,
+};
+use crate::metadata::store::MetadataStore;
+use crate::metadata::{Area, Extra, HostId, LeaseKind, SLOT_SIZE, decode_area, encode_host_slot};
+
+/// The configuration files `--type` names, in the reference's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConfType {
+    HeLocal,
+    HeShared,
+    Ha,
+    Broker,
+}
+
+const CONF_TYPES: [ConfType; 4] = [
+    ConfType::HeLocal,
+    ConfType::HeShared,
+    ConfType::Ha,
+    ConfType::Broker,
+];
+
+impl ConfType {
+    fn name(self) -> &'static str {
+        match self {
+            ConfType::HeLocal => "he_local",
+            ConfType::HeShared => "he_shared",
+            ConfType::Ha => "ha",
+            ConfType::Broker => "broker",
+        }
+    }
+
+    fn parse(text: &str) -> Result<ConfType, Failure> {
+        CONF_TYPES
+            .into_iter()
+            .find(|t| t.name() == text)
+            .ok_or_else(|| {
+                Failure::new(
+                    "usage",
+                    format!(
+                        "Invalid value '{text}' for --type (he_local, he_shared, ha or broker)"
+                    ),
+                )
+            })
+    }
+
+    fn syntax(self) -> Syntax {
+        match self {
+            ConfType::Broker => Syntax::Ini,
+            _ => Syntax::Flat,
+        }
+    }
+
+    /// The file: he_shared is the copy of hosted-engine.conf kept beside the
+    /// metadata volume on the shared storage.
+    fn path(self, ctx: &Ctx, he: &HostedEngineConf) -> Result<PathBuf, Failure> {
+        Ok(match self {
+            ConfType::HeLocal => ctx.paths.he_conf.clone(),
+            ConfType::HeShared => {
+                let volume = he
+                    .metadata_volume_path()
+                    .map_err(|e| Failure::config(e.to_string()))?;
+                volume.parent().unwrap_or(&volume).join(
+                    crate::config::DEFAULT_HE_CONF
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default(),
+                )
+            }
+            ConfType::Ha => ctx.paths.ha_conf.clone(),
+            ConfType::Broker => ctx.paths.broker_conf.clone(),
+        })
+    }
+
+    /// The file as a document; `None` when it does not exist.
+    fn document(self, ctx: &Ctx, he: &HostedEngineConf) -> Result<Option<KvDocument>, Failure> {
+        let path = self.path(ctx, he)?;
+        let loaded = match self {
+            ConfType::HeLocal | ConfType::HeShared => {
+                HostedEngineConf::load(&path).map(|c| c.document().clone())
+            }
+            ConfType::Ha => HaConf::load(&path).map(|c| c.document().clone()),
+            ConfType::Broker => BrokerConf::load(&path).map(|c| c.document().clone()),
+        };
+        match loaded {
+            Ok(doc) => Ok(Some(doc)),
+            Err(e) if e.has_kind(ErrorKind::NotFound) => Ok(None),
+            Err(e) => Err(Failure::config(e.to_string())),
+        }
+    }
+
+    /// Sets `section`/`key` in the file; the result must still be a valid
+    /// configuration, else nothing is written.
+    fn set(
+        self,
+        ctx: &Ctx,
+        he: &HostedEngineConf,
+        section: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), Failure> {
+        let path = self.path(ctx, he)?;
+        let change = |doc: &mut KvDocument| doc.set(section, key, value);
+        let result = match self {
+            ConfType::HeLocal | ConfType::HeShared => {
+                HostedEngineConf::edit(&path, change).map(drop)
+            }
+            ConfType::Ha => HaConf::edit(&path, change).map(drop),
+            ConfType::Broker => BrokerConf::edit(&path, change).map(drop),
+        };
+        result.map_err(|e| Failure::new("refused", e.to_string()))
+    }
+}
+
+/// Where `name` is in a document of `syntax`: INI names are `section.key`; a
+/// bare name matches the key in any section.
+fn lookup<'a>(doc: &'a KvDocument, name: &str) -> Vec<(String, &'a str)> {
+    doc.entries()
+        .filter(|e| match doc.syntax() {
+            Syntax::Flat => e.key == name,
+            Syntax::Ini => {
+                let (section, key) = split_dotted_key(name);
+                (name.contains('.') && e.section == section && e.key.eq_ignore_ascii_case(key))
+                    || (!name.contains('.') && e.key.eq_ignore_ascii_case(name))
+            }
+        })
+        .map(|e| (e.section.to_owned(), e.value))
+        .collect()
+}
+
+fn types_of(inv: &Invocation) -> Result<Vec<ConfType>, Failure> {
+    match inv.value("type") {
+        Some(t) => Ok(vec![ConfType::parse(t)?]),
+        None => Ok(CONF_TYPES.to_vec()),
+    }
+}
+
+/// `--get-shared-config <key> [--type=<type>]`.
+pub fn get_shared_config(ctx: &Ctx, inv: &Invocation) -> Outcome {
+    let he = ctx.deployed_conf()?;
+    let key = &inv.positionals[0];
+    let mut out = String::new();
+    for t in types_of(inv)? {
+        let Some(doc) = t.document(ctx, &he)? else {
+            continue;
+        };
+        for (_, value) in lookup(&doc, key) {
+            out.push_str(&format!("{key} : {value}, type : {}\n", t.name()));
+        }
+    }
+    if out.is_empty() {
+        return Err(Failure::new(
+            "not-found",
+            format!("Key {key} not found in {}", type_list(inv)),
+        ));
+    }
+    Ok(crate::cli::answer("hosted-engine", &out, EXIT_OK))
+}
+
+fn type_list(inv: &Invocation) -> String {
+    match inv.value("type") {
+        Some(t) => format!("type {t}"),
+        None => "any type (he_local, he_shared, ha, broker)".to_owned(),
+    }
+}
+
+/// `--set-shared-config <key> <value> [--type=<type>]`.
+pub fn set_shared_config(ctx: &Ctx, inv: &Invocation) -> Outcome {
+    let he = ctx.deployed_conf()?;
+    let (name, value) = (&inv.positionals[0], &inv.positionals[1]);
+    let mut found = Vec::new();
+    for t in types_of(inv)? {
+        if let Some(doc) = t.document(ctx, &he)? {
+            for (section, _) in lookup(&doc, name) {
+                found.push((t, section));
+            }
+        }
+    }
+    let (t, section) = match (found.as_slice(), inv.value("type")) {
+        ([one], _) => one.clone(),
+        ([], Some(t)) => {
+            // A new key in the file --type names.
+            let t = ConfType::parse(t)?;
+            let section = match t.syntax() {
+                Syntax::Flat => String::new(),
+                Syntax::Ini => split_dotted_key(name).0.to_owned(),
+            };
+            (t, section)
+        }
+        ([], None) => {
+            return Err(Failure::new(
+                "not-found",
+                format!("Key {name} not found in any type: pass --type to add it"),
+            ));
+        }
+        (many, _) => {
+            let names: Vec<String> = many
+                .iter()
+                .map(|(t, s)| {
+                    if s.is_empty() {
+                        t.name().to_owned()
+                    } else {
+                        format!("{} [{s}]", t.name())
+                    }
+                })
+                .collect();
+            return Err(Failure::new(
+                "ambiguous",
+                format!(
+                    "Duplicate key {name} ({}): pass --type (and section.key for broker)",
+                    names.join(", ")
+                ),
+            ));
+        }
+    };
+    let key = match t.syntax() {
+        Syntax::Flat => name.as_str(),
+        Syntax::Ini if name.contains('.') => split_dotted_key(name).1,
+        Syntax::Ini => name.as_str(),
+    };
+    t.set(ctx, &he, &section, key, value)?;
+    Ok(EXIT_OK)
+}
+
+/// The shared metadata of this host's configuration, read once.
+struct Shared {
+    store: MetadataStore,
+    area: Area,
+    alive_timeout_ms: u64,
+    now_unix: i64,
+}
+
+fn read_shared(ctx: &Ctx) -> Result<Shared, Failure> {
+    let he = ctx.deployed_conf()?;
+    let timings = ctx.timings();
+    let volume = he
+        .metadata_volume_path()
+        .map_err(|e| Failure::config(e.to_string()))?;
+    let mut store = MetadataStore::open(&volume, Duration::from_millis(timings.storage_timeout_ms));
+    let bytes = store.read_area().map_err(|e| {
+        Failure::new(
+            "storage",
+            format!("reading the shared metadata {}: {e}", volume.display()),
+        )
+    })?;
+    Ok(Shared {
+        store,
+        area: decode_area(&bytes),
+        alive_timeout_ms: timings.host_alive_timeout_ms,
+        now_unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+    })
+}
+
+impl Shared {
+    /// Hosts whose agent may be running: their slot is not `stopped` and its
+    /// wall-clock time is fresh, or they publish none (we cannot tell).
+    fn active_hosts(&self) -> Vec<HostId> {
+        self.area
+            .hosts
+            .iter()
+            .filter(|(_, slot)| match slot {
+                Ok(slot) => !slot.record.stopped && self.fresh(slot.extra.wall_clock()),
+                Err(_) => false,
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn fresh(&self, wall: Option<i64>) -> bool {
+        wall.is_none_or(|w| freshness(w, self.now_unix, self.alive_timeout_ms).0)
+    }
+}
+
+/// `--reinitialize-lockspace [--force]`: every published lease claim becomes
+/// `none`; epochs are kept (they never go back).
+pub fn reinitialize_lockspace(ctx: &Ctx, inv: &Invocation) -> Outcome {
+    let mut shared = read_shared(ctx)?;
+    if !inv.flag("force") {
+        let global = shared
+            .area
+            .global
+            .as_ref()
+            .ok()
+            .and_then(|g| g.maintenance().ok())
+            .unwrap_or(false);
+        if !global {
+            return Err(Failure::new(
+                "refused",
+                "Lockfile reset can be performed in global maintenance mode only.",
+            ));
+        }
+        let active = shared.active_hosts();
+        let agent_here = ctx
+            .call(&crate::proto::Request::Status, super::view::AGENT_TIMEOUT)
+            .is_ok();
+        if agent_here || !active.is_empty() {
+            return Err(Failure::new(
+                "refused",
+                "Lockfile reset cannot be performed with an active agent.",
+            ));
+        }
+    }
+    let mut rewritten = Vec::new();
+    for (&id, slot) in &shared.area.hosts {
+        let Ok(slot) = slot else { continue };
+        let Ok(Some(lease)) = slot.extra.lease() else {
+            continue;
+        };
+        if lease.kind == LeaseKind::None {
+            continue;
+        }
+        let mut extra = Extra::new();
+        for (key, value) in slot.extra.entries() {
+            if key == crate::metadata::LEASE_KEY {
+                extra.push(key.clone(), LeaseKind::None.as_str());
+            } else {
+                extra.push(key.clone(), value.clone());
+            }
+        }
+        let bytes = encode_host_slot(id, &slot.record, &extra)
+            .map_err(|e| Failure::new("encode", format!("host {id}: {e}")))?;
+        rewritten.push((id, bytes));
+    }
+    for (id, bytes) in rewritten {
+        shared
+            .store
+            .write_slot(id, &bytes)
+            .map_err(|e| Failure::new("storage", format!("writing slot {id}: {e}")))?;
+        warn(&format!("host {id}: lease claim cleared"));
+    }
+    Ok(EXIT_OK)
+}
+
+/// `--clean-metadata [--host-id=<id>] [--force-cleanup]`: zeroes one host's
+/// slot.
+pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
+    let he = ctx.deployed_conf()?;
+    let id: HostId = match inv.value("host-id") {
+        None => he.host_id,
+        Some(text) => match text.parse::<HostId>() {
+            Ok(id) if (1..=crate::config::HOST_ID_MAX).contains(&id) => id,
+            _ => {
+                return Err(Failure::new(
+                    "usage",
+                    format!(
+                        "Invalid value '{text}' for --host-id (1 to {})",
+                        crate::config::HOST_ID_MAX
+                    ),
+                ));
+            }
+        },
+    };
+    if id == he.host_id
+        && ctx
+            .call(&crate::proto::Request::Status, super::view::AGENT_TIMEOUT)
+            .is_ok()
+    {
+        return Err(Failure::new(
+            "refused",
+            "ovirt-ha-agent is running on this host: stop it before cleaning its metadata",
+        ));
+    }
+    let mut shared = read_shared(ctx)?;
+    match shared.area.hosts.get(&id) {
+        None => {
+            warn(&format!("host {id} has no metadata: nothing to clean"));
+            return Ok(EXIT_OK);
+        }
+        Some(_) if inv.flag("force-cleanup") => {}
+        Some(Err(e)) => {
+            warn(&format!(
+                "host {id}'s slot is unreadable ({e}): cleaning it"
+            ));
+        }
+        Some(Ok(slot)) => {
+            if !slot.record.stopped && shared.active_hosts().contains(&id) {
+                return Err(Failure::new(
+                    "refused",
+                    format!(
+                        "Host {id} ({}) looks active: its agent did not stop cleanly and its \
+                         data is fresh. Stop its agent first, or pass --force-cleanup.",
+                        slot.record.hostname
+                    ),
+                ));
+            }
+        }
+    }
+    let zero = [0u8; SLOT_SIZE];
+    shared
+        .store
+        .write_slot(id, &zero)
+        .map_err(|e| Failure::new("storage", format!("writing slot {id}: {e}")))?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,147 @@
+//! This host's engine VM driven directly, for the few commands that act on it
+//! while the agent is down (`--vm-shutdown --force`, `--vm-poweroff --force`,
+//! the local-maintenance and disconnect checks) and for the console commands.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::process::Command;
+
+use crate::config::{Config, ConfigPaths};
+use crate::shell::VmDriver;
+use crate::shell::vm::{VM_LOG_FILE, from_config};
+
+/// How long a console password stays valid.
+const CONSOLE_PASSWORD_VALID_SECS: i64 = 2 * 3600;
+
+/// The engine VM driver this host's agent uses.
+pub fn driver(config: &Config, paths: &ConfigPaths) -> Result<Box<dyn VmDriver>, String> {
+    Ok(Box::new(from_config(config, paths)?))
+}
+
+fn is_libvirt(config: &Config) -> bool {
+    config.hosted_engine.vm_driver.as_str() == "libvirt"
+}
+
+/// The libvirt domain: its UUID is `vmid` (the driver finds it by UUID).
+fn domain(config: &Config) -> Result<&str, String> {
+    config
+        .hosted_engine
+        .vmid
+        .as_deref()
+        .ok_or_else(|| "hosted-engine.conf has no vmid".to_owned())
+}
+
+/// The command that shows the engine VM's console: `virsh console` for a
+/// libvirt domain; the process driver's VM has no console, so its output log
+/// is followed instead.
+pub fn console_command(config: &Config, paths: &ConfigPaths) -> Result<Vec<String>, String> {
+    if is_libvirt(config) {
+        return Ok(vec![
+            "virsh".into(),
+            "-c".into(),
+            config.hosted_engine.libvirt_uri.clone(),
+            "console".into(),
+            domain(config)?.to_owned(),
+        ]);
+    }
+    let log = paths.state_dir.join(VM_LOG_FILE);
+    if !log.exists() {
+        return Err(format!(
+            "the engine VM (process driver) has no console, and its output log {} does not exist",
+            log.display()
+        ));
+    }
+    Ok(vec![
+        "tail".into(),
+        "-n".into(),
+        "50".into(),
+        "-F".into(),
+        log.display().to_string(),
+    ])
+}
+
+/// Sets a temporary VNC password on the running libvirt domain (valid for two
+/// hours): `virsh update-device --live` with a graphics element carrying it,
+/// from a file only root can read, so the password never shows in a process
+/// list.
+pub fn set_console_password(config: &Config, password: &str) -> Result<(), String> {
+    if !is_libvirt(config) {
+        return Err("the engine VM (process driver) has no VNC console".into());
+    }
+    if password.contains(['\'', '"', '<', '>', '&']) {
+        return Err("the password may not contain quotes, <, > or &".into());
+    }
+    let valid_to = time_text(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+            + CONSOLE_PASSWORD_VALID_SECS,
+    );
+    let dir = tempfile_dir()?;
+    let file = dir.join("graphics.xml");
+    let xml = format!(
+        "<graphics type='vnc' port='-1' autoport='yes' passwd='{password}' \
+         passwdValidTo='{valid_to}'/>\n"
+    );
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&file)
+        .and_then(|mut f| f.write_all(xml.as_bytes()));
+    let result = written
+        .map_err(|e| format!("{}: {e}", file.display()))
+        .and_then(|()| {
+            let out = Command::new("virsh")
+                .args(["-c", &config.hosted_engine.libvirt_uri, "update-device"])
+                .arg(domain(config)?)
+                .arg(&file)
+                .arg("--live")
+                .output()
+                .map_err(|e| format!("running virsh: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "virsh update-device: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        });
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// A private directory for the password file.
+fn tempfile_dir() -> Result<std::path::PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("hosted-engine-console-{}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` in UTC, as libvirt's `passwdValidTo` takes it.
+fn time_text(unix: i64) -> String {
+    let (year, month, day) = crate::metadata::civil_from_days(unix.div_euclid(86_400));
+    let secs = unix.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_text;
+
+    #[test]
+    fn libvirt_time_text() {
+        assert_eq!(time_text(0), "1970-01-01T00:00:00");
+        assert_eq!(time_text(951_782_400), "2000-02-29T00:00:00");
+        assert_eq!(time_text(1_804_200_000), "2027-03-04T22:40:00");
+    }
+}

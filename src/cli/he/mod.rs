@@ -1,0 +1,257 @@
+//! `hosted-engine`: the operator's command (`reference/ovirt-compat.md`
+//! sections 6, 7 and 8).
+//!
+//! - [`spec`]: the command surface as data (parser, help, man page, completions).
+//! - [`view`], [`render`], [`pyjson`]: `--vm-status` and its renderings.
+//! - [`actions`]: the commands that go through the local agent or act on this
+//!   host (VM, maintenance, liveliness, storage, console).
+//! - [`admin`]: configuration keys and the shared metadata's housekeeping.
+
+mod actions;
+mod admin;
+mod local_vm;
+pub mod pyjson;
+pub mod render;
+pub mod spec;
+pub mod view;
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::config::{
+    AgentConf, ConfFile, ConfigPathArgs, ConfigPaths, ErrorKind, HostedEngineConf, Timings,
+};
+use crate::proto::{self, ClientError};
+use spec::{Invocation, ParseError};
+
+/// `hosted-engine` exit codes (the man page lists them).
+pub const EXIT_OK: i32 = 0;
+/// The command failed, or answered "no" (e.g. not deployed, engine not up).
+pub const EXIT_FAILURE: i32 = 1;
+/// The configuration could not be read.
+pub const EXIT_CONFIG: i32 = 2;
+
+/// The reference's answer when `hosted-engine.conf` names no engine VM.
+pub const NOT_DEPLOYED: &str = "You must run deploy first";
+
+/// Why a command failed: what to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// A short kebab-case class for `--json` (`not-deployed`, `agent-down`, ...).
+    pub kind: &'static str,
+    pub message: String,
+    pub code: i32,
+}
+
+impl Failure {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+            code: EXIT_FAILURE,
+        }
+    }
+
+    pub fn config(message: impl Into<String>) -> Failure {
+        Failure {
+            kind: "config",
+            message: message.into(),
+            code: EXIT_CONFIG,
+        }
+    }
+}
+
+type Outcome = Result<i32, Failure>;
+
+/// What every command needs: where the configuration is, and whether errors
+/// are JSON.
+pub struct Ctx {
+    pub paths: ConfigPaths,
+    pub json: bool,
+}
+
+impl Ctx {
+    /// `hosted-engine.conf`, refusing when the engine is not deployed.
+    pub fn deployed_conf(&self) -> Result<HostedEngineConf, Failure> {
+        match HostedEngineConf::load(&self.paths.he_conf) {
+            Ok(conf) if conf.is_deployed() => Ok(conf),
+            Ok(_) => Err(Failure::new("not-deployed", NOT_DEPLOYED)),
+            Err(errors) if errors.has_kind(ErrorKind::NotFound) => {
+                Err(Failure::new("not-deployed", NOT_DEPLOYED))
+            }
+            Err(errors) => Err(Failure::config(errors.to_string())),
+        }
+    }
+
+    /// `agent.conf`'s timings, or the defaults (with a note on stderr) when it
+    /// cannot be read: a status command should not fail over a timing file.
+    pub fn timings(&self) -> Timings {
+        match AgentConf::load(&self.paths.agent_conf) {
+            Ok(conf) => conf.timings,
+            Err(errors) => {
+                warn(&format!("{errors}; using the default timings"));
+                Timings::default()
+            }
+        }
+    }
+
+    /// The local agent's socket.
+    pub fn socket(&self) -> std::path::PathBuf {
+        proto::socket_path(&self.paths.runtime_dir)
+    }
+
+    /// `request` to the local agent.
+    pub fn call(
+        &self,
+        request: &proto::Request,
+        timeout: Duration,
+    ) -> Result<proto::Reply, ClientError> {
+        proto::call(&self.socket(), request, timeout)
+    }
+}
+
+/// A note for the operator on stderr.
+pub fn warn(message: &str) {
+    eprintln!("hosted-engine: {message}");
+}
+
+/// Configuration paths from the environment only (the reference command line
+/// has no path options).
+#[derive(Debug, clap::Parser)]
+#[command(name = "hosted-engine", no_binary_name = true)]
+struct EnvPaths {
+    #[command(flatten)]
+    paths: ConfigPathArgs,
+}
+
+/// The paths named by the environment. An environment variable clap cannot take
+/// is a configuration error for the caller to report, never a panic.
+fn env_paths() -> Result<ConfigPaths, Failure> {
+    use clap::Parser;
+    match EnvPaths::try_parse_from(std::iter::empty::<String>()) {
+        Ok(parsed) => Ok(ConfigPaths::resolve(&parsed.paths)),
+        Err(e) => {
+            // clap's rendering ends with a hint about `--help`, which means
+            // nothing for an environment variable: keep only the first line.
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or("bad environment");
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            Err(Failure::config(format!("environment: {message}")))
+        }
+    }
+}
+
+/// `hosted-engine`'s entry point; returns the exit code.
+pub fn main() -> i32 {
+    let raw: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let mut args = Vec::with_capacity(raw.len());
+    for arg in raw {
+        match arg.into_string() {
+            Ok(a) => args.push(a),
+            Err(bad) => {
+                eprintln!("Invalid option '{}'", bad.to_string_lossy());
+                eprint!("{}", spec::usage());
+                return EXIT_FAILURE;
+            }
+        }
+    }
+    run(&args)
+}
+
+/// Runs `args` (without the program name); returns the exit code.
+pub fn run(args: &[String]) -> i32 {
+    let json = args.first().is_some_and(|c| c == "--vm-status")
+        && args.iter().any(|a| a == "--json" || a == "--format=json");
+    let inv = match spec::parse(args) {
+        Ok(inv) => inv,
+        Err(e) => return refuse_command_line(args, e, json),
+    };
+    if inv.help {
+        return super::answer("hosted-engine", &inv.command.help_text(), EXIT_OK);
+    }
+    let outcome = env_paths().and_then(|paths| {
+        let ctx = Ctx { paths, json };
+        dispatch(&ctx, &inv)
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(failure) => report(&failure, json),
+    }
+}
+
+/// Prints a failure (JSON on stdout under `--json`) and returns its code.
+fn report(failure: &Failure, json: bool) -> i32 {
+    if json {
+        let _ = super::write_stdout(&render::json_error(failure.kind, &failure.message));
+    } else {
+        eprintln!("{}", failure.message);
+    }
+    failure.code
+}
+
+fn refuse_command_line(args: &[String], e: ParseError, json: bool) -> i32 {
+    match e {
+        ParseError::Empty => {
+            eprint!("{}", spec::usage());
+            EXIT_FAILURE
+        }
+        ParseError::UnknownCommand(c) if c == "--help" || c == "-h" => {
+            super::answer("hosted-engine", &spec::usage(), EXIT_OK)
+        }
+        ParseError::MissingValue("mode", _) if args[0] == "--set-maintenance" => report(
+            &Failure::new("usage", "You must specify a maintenance mode with --mode"),
+            json,
+        ),
+        ParseError::UnknownCommand(_) => {
+            eprintln!("{e}");
+            eprint!("{}", spec::usage());
+            EXIT_FAILURE
+        }
+        other => {
+            let command = spec::find(&args[0]).expect("only unknown commands fail before lookup");
+            if json {
+                return report(&Failure::new("usage", other.to_string()), true);
+            }
+            eprintln!("{other}");
+            eprintln!("Usage: {}", command.synopsis());
+            EXIT_FAILURE
+        }
+    }
+}
+
+fn dispatch(ctx: &Ctx, inv: &Invocation) -> Outcome {
+    if let Some(target) = inv.value("remote") {
+        return actions::remote(inv, target);
+    }
+    match inv.command.name {
+        "--vm-status" => actions::vm_status(ctx, inv),
+        "--vm-start" => actions::vm_start(ctx, inv, false),
+        "--vm-start-paused" => actions::vm_start(ctx, inv, true),
+        "--vm-shutdown" => actions::vm_stop(ctx, inv, false),
+        "--vm-poweroff" => actions::vm_stop(ctx, inv, true),
+        "--set-maintenance" => actions::set_maintenance(ctx, inv),
+        "--check-liveliness" => actions::check_liveliness(ctx),
+        "--check-deployed" => check_deployed(ctx),
+        "--connect-storage" => actions::connect_storage(ctx),
+        "--disconnect-storage" => actions::disconnect_storage(ctx),
+        "--console" => actions::console(ctx),
+        "--add-console-password" => actions::add_console_password(ctx, inv),
+        "--set-shared-config" => admin::set_shared_config(ctx, inv),
+        "--get-shared-config" => admin::get_shared_config(ctx, inv),
+        "--reinitialize-lockspace" => admin::reinitialize_lockspace(ctx, inv),
+        "--clean-metadata" => admin::clean_metadata(ctx, inv),
+        other => unreachable!("command {other} is in the table but not dispatched"),
+    }
+}
+
+/// `--check-deployed`: deployed means `hosted-engine.conf` names the engine VM
+/// (`vmid`), as in the reference.
+fn check_deployed(ctx: &Ctx) -> Outcome {
+    const DEPLOYED: &str = "The hosted engine has been deployed\n";
+    const NOT: &str = "The hosted engine has not been deployed\n";
+    match ctx.deployed_conf() {
+        Ok(_) => Ok(super::answer("hosted-engine", DEPLOYED, EXIT_OK)),
+        Err(f) if f.kind == "not-deployed" => Ok(super::answer("hosted-engine", NOT, EXIT_FAILURE)),
+        Err(f) => Err(f),
+    }
+}

@@ -1,0 +1,327 @@
+//! `--vm-status` renderings: the reference's text and JSON
+//! (`reference/ovirt-compat.md` section 7, byte for byte), our table, and
+//! `--explain`.
+
+use std::fmt::Write as _;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde_json::{Map, Value, json};
+
+use super::pyjson;
+use super::view::{ClusterView, Source};
+use crate::proto::{EngineStatusView, HostStatus};
+
+const GLOBAL_BANNER: &str = "!! Cluster is in GLOBAL MAINTENANCE mode !!";
+
+/// Python's `str(bool)`.
+fn py_bool(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
+}
+
+/// The engine status as the reference publishes it (`json.dumps` of the
+/// object, keys vm, health, detail, reason).
+pub fn engine_status_text(status: &EngineStatusView) -> String {
+    pyjson::to_string(status)
+}
+
+/// The reference's text layout: per host, in ascending id, a block preceded by
+/// two empty lines; in global maintenance a banner before the first host and
+/// after the last.
+pub fn text(view: &ClusterView) -> String {
+    let mut out = String::with_capacity(1024 * view.hosts.len().max(1));
+    if view.global_maintenance {
+        let _ = writeln!(out, "\n\n{GLOBAL_BANNER}\n");
+    }
+    for host in &view.hosts {
+        host_block(&mut out, host);
+    }
+    if view.global_maintenance {
+        let _ = writeln!(out, "\n\n{GLOBAL_BANNER}\n");
+    }
+    out
+}
+
+fn host_block(out: &mut String, h: &HostStatus) {
+    let _ = writeln!(
+        out,
+        "\n\n--== Host {} (id: {}) status ==--\n",
+        h.hostname, h.host_id
+    );
+    let engine = if h.live_data {
+        engine_status_text(&h.engine_status)
+    } else {
+        "unknown stale-data".to_owned()
+    };
+    let fields: [(&str, String); 11] = [
+        ("Host ID", h.host_id.to_string()),
+        ("Host timestamp", h.host_ts.to_string()),
+        ("Score", h.score.to_string()),
+        ("Engine status", engine),
+        ("Hostname", h.hostname.clone()),
+        ("Local maintenance", py_bool(h.maintenance).to_owned()),
+        ("stopped", py_bool(h.stopped).to_owned()),
+        ("crc32", h.crc32.clone().unwrap_or_default()),
+        (
+            "conf_on_shared_storage",
+            py_bool(h.conf_on_shared_storage).to_owned(),
+        ),
+        ("local_conf_timestamp", h.local_conf_timestamp.to_string()),
+        ("Status up-to-date", py_bool(h.live_data).to_owned()),
+    ];
+    for (label, value) in fields {
+        let _ = writeln!(out, "{label:<35}: {value}");
+    }
+    out.push_str("Extra metadata (valid at timestamp):\n");
+    for line in h.extra.lines() {
+        let _ = writeln!(out, "\t{line}");
+    }
+}
+
+/// The reference's `--json`: one line, host ids as string keys in ascending
+/// order, then `global_maintenance`.
+pub fn json(view: &ClusterView) -> String {
+    let mut top = Map::new();
+    for h in &view.hosts {
+        top.insert(h.host_id.to_string(), host_json(h));
+    }
+    top.insert(
+        "global_maintenance".into(),
+        Value::Bool(view.global_maintenance),
+    );
+    let mut line = pyjson::to_string(&top);
+    line.push('\n');
+    line
+}
+
+fn host_json(h: &HostStatus) -> Value {
+    json!({
+        "host-id": h.host_id,
+        "host-ts": h.host_ts,
+        "score": h.score,
+        "engine-status": h.engine_status,
+        "hostname": h.hostname,
+        "maintenance": h.maintenance,
+        "stopped": h.stopped,
+        "crc32": h.crc32,
+        "conf_on_shared_storage": h.conf_on_shared_storage,
+        "local_conf_timestamp": h.local_conf_timestamp,
+        "extra": h.extra,
+        "live-data": h.live_data,
+    })
+}
+
+/// An error as the one JSON object `--json` prints instead of a status.
+pub fn json_error(kind: &str, message: &str) -> String {
+    let mut line = pyjson::to_string(&json!({"error": message, "error-kind": kind}));
+    line.push('\n');
+    line
+}
+
+/// One row per host, for an 80-column terminal.
+pub fn table(view: &ClusterView) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(80)
+        .set_header([
+            "ID",
+            "Hostname",
+            "State",
+            "Score",
+            "Engine",
+            "Up to date",
+            "Maint.",
+            "Lease",
+        ]);
+    for h in &view.hosts {
+        let engine = if h.live_data {
+            format!("{}/{}", h.engine_status.vm, h.engine_status.health)
+        } else {
+            "stale".to_owned()
+        };
+        let lease = match &h.lease {
+            Some(l) if l.kind != "none" => format!("{} {}", l.kind, l.epoch),
+            _ => "-".to_owned(),
+        };
+        table.add_row([
+            h.host_id.to_string(),
+            h.hostname.clone(),
+            h.state.clone().unwrap_or_else(|| "?".into()),
+            h.score.to_string(),
+            engine,
+            if h.live_data { "yes" } else { "no" }.to_owned(),
+            if h.maintenance { "local" } else { "-" }.to_owned(),
+            lease,
+        ]);
+    }
+    let mut out = String::new();
+    if view.global_maintenance {
+        let _ = writeln!(out, "{GLOBAL_BANNER}");
+    }
+    let _ = writeln!(out, "{table}");
+    if let Source::Storage { .. } = view.source {
+        out.push_str("(read from the shared storage: the local agent is not answering)\n");
+    }
+    out
+}
+
+/// `--explain`: each host's score breakdown, the lease, and who starts the
+/// engine VM next.
+pub fn explain(view: &ClusterView) -> String {
+    let mut out = String::from("\nScores:\n");
+    for h in &view.hosts {
+        let freshness = if h.live_data { "live" } else { "stale" };
+        let _ = writeln!(
+            out,
+            "  host {} ({}, {}, {freshness}): score {}",
+            h.host_id,
+            h.hostname,
+            h.state.as_deref().unwrap_or("state unknown"),
+            h.score
+        );
+        match view.agent.as_ref().filter(|a| a.host_id == h.host_id) {
+            Some(agent) => {
+                let _ = writeln!(out, "    {}", agent.score.summary);
+                for p in &agent.score.penalties {
+                    let points = if p.points == 0 {
+                        "      0".to_owned()
+                    } else {
+                        format!("{:>7}", format!("-{}", p.points))
+                    };
+                    let _ = writeln!(
+                        out,
+                        "    {:<8}{points}  {} ({})",
+                        p.kind, p.detail, p.conf_key
+                    );
+                }
+            }
+            None => {
+                let detail = extra_value(&h.extra, "score-detail")
+                    .unwrap_or("no breakdown published (an older agent)");
+                let _ = writeln!(out, "    {detail}");
+            }
+        }
+        if let Some(reason) = &h.engine_status.reason {
+            let _ = writeln!(out, "    engine: {reason}");
+        }
+    }
+    let _ = writeln!(out, "\nEngine VM lease:\n  {}", lease_line(view));
+    let _ = writeln!(out, "\nNext start:\n  {}", next_start(view));
+    out
+}
+
+fn extra_value<'a>(extra: &'a str, key: &str) -> Option<&'a str> {
+    extra
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+}
+
+fn lease_line(view: &ClusterView) -> String {
+    let mut parts = Vec::new();
+    for h in &view.hosts {
+        let Some(lease) = &h.lease else { continue };
+        let what = match lease.kind.as_str() {
+            "held" => "held by",
+            "claim" => "claimed by",
+            _ => continue,
+        };
+        let stale = if h.live_data {
+            ""
+        } else {
+            " (its data is stale: it expires once the host is dead for lease_dead)"
+        };
+        parts.push(format!(
+            "{what} host {} ({}), epoch {}{stale}",
+            h.host_id, h.hostname, lease.epoch
+        ));
+    }
+    if parts.is_empty() {
+        let highest = view
+            .hosts
+            .iter()
+            .filter_map(|h| h.lease.as_ref().map(|l| l.epoch))
+            .max();
+        match highest {
+            Some(epoch) => format!("free (highest epoch published: {epoch})"),
+            None => "free (no host publishes a lease state)".to_owned(),
+        }
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// Which host starts the engine VM next, by the agents' rule: nobody in global
+/// maintenance or while it runs or is being started; otherwise the live host
+/// with the highest score, ties to the lowest host id, among those not in
+/// local maintenance, not stopped, with a positive score.
+fn next_start(view: &ClusterView) -> String {
+    if view.global_maintenance {
+        return "none: the cluster is in global maintenance (no agent starts, stops or moves \
+                the engine VM)"
+            .to_owned();
+    }
+    let live = || view.hosts.iter().filter(|h| h.live_data);
+    if let Some(h) = live().find(|h| h.engine_status.vm == "up") {
+        return format!(
+            "none: the engine VM runs on host {} ({}), health {}",
+            h.host_id, h.hostname, h.engine_status.health
+        );
+    }
+    if let Some(h) = live().find(|h| {
+        h.lease
+            .as_ref()
+            .is_some_and(|l| l.kind == "held" || l.kind == "claim")
+    }) {
+        return format!(
+            "host {} ({}): it has taken the engine VM lease and is starting the engine VM",
+            h.host_id, h.hostname
+        );
+    }
+    let mut candidates: Vec<&HostStatus> = live()
+        .filter(|h| !h.maintenance && !h.stopped && h.score > 0)
+        .collect();
+    candidates.sort_by(|a, b| b.score.cmp(&a.score).then(a.host_id.cmp(&b.host_id)));
+    match candidates.as_slice() {
+        [first, rest @ ..] => {
+            let tie = rest.iter().any(|h| h.score == first.score);
+            format!(
+                "host {} ({}): the highest score among live hosts ({}){}",
+                first.host_id,
+                first.hostname,
+                first.score,
+                if tie {
+                    ", equal scores go to the lowest host id"
+                } else {
+                    ""
+                }
+            )
+        }
+        [] => {
+            let reasons: Vec<String> = view
+                .hosts
+                .iter()
+                .map(|h| {
+                    let why = if !h.live_data {
+                        "stale"
+                    } else if h.stopped {
+                        "agent stopped"
+                    } else if h.maintenance {
+                        "local maintenance"
+                    } else {
+                        "score 0"
+                    };
+                    format!("host {} {why}", h.host_id)
+                })
+                .collect();
+            if reasons.is_empty() {
+                "none: no host has published yet".to_owned()
+            } else {
+                format!(
+                    "none: no live host with a positive score ({})",
+                    reasons.join(", ")
+                )
+            }
+        }
+    }
+}

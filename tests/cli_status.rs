@@ -1,0 +1,469 @@
+//! `hosted-engine --vm-status`: the reference's text and JSON byte for byte
+//! (`reference/ovirt-compat.md` section 7), from the local agent and, with the
+//! agent down, from the shared storage; the table and `--explain`.
+//!
+//! The expected outputs are written out by hand from section 7's rules (the
+//! first host block is section 7's own example, verbatim).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use hosted_engine::metadata::store::{MetadataStore, init_volume};
+use hosted_engine::metadata::{
+    Extra, GlobalBlock, HostRecord, SLOT_SIZE, decode_area, encode_host_slot,
+};
+use hosted_engine::proto::{
+    self, AgentStatus, HostStatus, LeasePhase, LeasePhaseView, Reply, ReplyFrame, ScoreView,
+    StatusReply, Taken,
+};
+use std::time::Duration;
+
+const HE_BIN: &str = env!("CARGO_BIN_EXE_hosted-engine");
+const IO: Duration = Duration::from_secs(5);
+
+/// Section 7's example host, as its agent published it.
+const EXAMPLE_EXTRA: &str = "metadata_parse_version=1
+metadata_feature_version=1
+timestamp=5555 (Mon Mar  9 10:15:42 2026)
+host-id=1
+score=3400
+vm_conf_refresh_time=5500 (Mon Mar  9 10:14:47 2026)
+conf_on_shared_storage=True
+maintenance=False
+state=EngineUp
+stopped=False
+";
+
+const EXAMPLE_BLOCK: &str = "
+
+--== Host host1.example.com (id: 1) status ==--
+
+Host ID                            : 1
+Host timestamp                     : 5555
+Score                              : 3400
+Engine status                      : {\"vm\": \"up\", \"health\": \"good\", \"detail\": \"Up\"}
+Hostname                           : host1.example.com
+Local maintenance                  : False
+stopped                            : False
+crc32                              : cc739fec
+conf_on_shared_storage             : True
+local_conf_timestamp               : 5500
+Status up-to-date                  : True
+Extra metadata (valid at timestamp):
+\tmetadata_parse_version=1
+\tmetadata_feature_version=1
+\ttimestamp=5555 (Mon Mar  9 10:15:42 2026)
+\thost-id=1
+\tscore=3400
+\tvm_conf_refresh_time=5500 (Mon Mar  9 10:14:47 2026)
+\tconf_on_shared_storage=True
+\tmaintenance=False
+\tstate=EngineUp
+\tstopped=False
+";
+
+/// Host 2 of the second reference CRC vector, down on its host, stale.
+const HOST2_EXTRA: &str = "metadata_parse_version=1
+metadata_feature_version=1
+timestamp=15253 (Mon Mar  6 21:29:16 2023)
+host-id=2
+score=3400
+vm_conf_refresh_time=15253 (Mon Mar  6 21:29:16 2023)
+conf_on_shared_storage=True
+maintenance=False
+state=EngineDown
+stopped=False
+";
+
+const HOST2_STALE_BLOCK: &str = "
+
+--== Host on20-host01 (id: 2) status ==--
+
+Host ID                            : 2
+Host timestamp                     : 15253
+Score                              : 3400
+Engine status                      : unknown stale-data
+Hostname                           : on20-host01
+Local maintenance                  : False
+stopped                            : False
+crc32                              : 231e0e5c
+conf_on_shared_storage             : True
+local_conf_timestamp               : 15253
+Status up-to-date                  : False
+Extra metadata (valid at timestamp):
+\tmetadata_parse_version=1
+\tmetadata_feature_version=1
+\ttimestamp=15253 (Mon Mar  6 21:29:16 2023)
+\thost-id=2
+\tscore=3400
+\tvm_conf_refresh_time=15253 (Mon Mar  6 21:29:16 2023)
+\tconf_on_shared_storage=True
+\tmaintenance=False
+\tstate=EngineDown
+\tstopped=False
+";
+
+fn record(id: u16, ts: u64, engine: &str, hostname: &str, conf_ts: u64) -> HostRecord {
+    HostRecord {
+        parse_version: 1,
+        feature_version: 1,
+        host_ts: ts,
+        host_id: id,
+        score: 3400,
+        engine_status: engine.to_owned(),
+        hostname: hostname.to_owned(),
+        local_maintenance: false,
+        stopped: false,
+        conf_on_shared_storage: true,
+        vm_conf_refresh_time: conf_ts,
+    }
+}
+
+const UP: &str = r#"{"vm": "up", "health": "good", "detail": "Up"}"#;
+const DOWN: &str = r#"{"vm": "down", "health": "bad", "detail": "unknown", "reason": "vm not running on this host"}"#;
+
+fn extra_of(text: &str) -> Extra {
+    let mut extra = Extra::new();
+    for line in text.lines() {
+        let (k, v) = line.split_once('=').unwrap();
+        extra.push(k, v);
+    }
+    extra
+}
+
+/// The host's status as an agent reports it: decoded from real slot bytes.
+fn host_status(id: u16, rec: &HostRecord, extra: &str, live: bool) -> HostStatus {
+    let bytes = encode_host_slot(id, rec, &extra_of(extra)).unwrap();
+    let mut area = vec![0u8; SLOT_SIZE * (usize::from(id) + 1)];
+    area[SLOT_SIZE * usize::from(id)..].copy_from_slice(&bytes[..]);
+    let decoded = decode_area(&area);
+    let slot = decoded.hosts[&id].as_ref().unwrap();
+    HostStatus::from_slot(id, slot, live, Some(0))
+}
+
+fn status_reply(hosts: Vec<HostStatus>, global_maintenance: bool) -> StatusReply {
+    StatusReply {
+        taken: Taken {
+            monotonic_ms: 1,
+            wall_unix: 1,
+        },
+        age_ms: 0,
+        global_maintenance,
+        agent: AgentStatus {
+            host_id: 1,
+            hostname: "host1.example.com".into(),
+            state: "EngineUp".into(),
+            score: ScoreView {
+                score: 3400,
+                base: 3400,
+                penalties: Vec::new(),
+                zero_reason: None,
+                summary: "3400 = 3400".into(),
+            },
+            lease: LeasePhaseView {
+                phase: LeasePhase::Holding,
+                epoch: 3,
+                last_renewal_ms: Some(1),
+            },
+            has_history: true,
+            adopted: true,
+        },
+        hosts,
+        unreadable: Vec::new(),
+    }
+}
+
+/// A deployed host's configuration under `dir`, its metadata volume at
+/// `dir/volume`.
+fn deploy(dir: &Path) -> PathBuf {
+    let volume = dir.join("volume");
+    std::fs::create_dir_all(dir.join("run")).unwrap();
+    std::fs::write(
+        dir.join("hosted-engine.conf"),
+        format!(
+            "fqdn=engine.invalid\nvmid=3f1b4c2e-6a0d-4d7e-9a57-2b8c1f0e9d41\nhost_id=1\n\
+             storage={}\ndomainType=dir\nmetadata_path={}\nvm_command=/bin/true\n\
+             network_test=none\n",
+            dir.display(),
+            volume.display()
+        ),
+    )
+    .unwrap();
+    init_volume(&volume, false, IO).unwrap();
+    volume
+}
+
+fn hosted_engine(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(HE_BIN);
+    cmd.args(args).env("HE_CONFIG_ROOT", dir);
+    for var in common::PATH_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.env("HE_CONF", dir.join("hosted-engine.conf"))
+        .env("HE_RUNTIME_DIR", dir.join("run"))
+        .env("HE_STATE_DIR", dir.join("state"));
+    cmd.output().unwrap()
+}
+
+/// Answers `count` requests on the agent socket of `dir` with `reply`.
+fn fake_agent(dir: &Path, reply: StatusReply, count: usize) -> std::thread::JoinHandle<()> {
+    let listener = UnixListener::bind(proto::socket_path(&dir.join("run"))).unwrap();
+    // Never wait forever: a client that does not come is a failed test, not
+    // a hung one.
+    listener.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    std::thread::spawn(move || {
+        for _ in 0..count {
+            let stream = loop {
+                match listener.accept() {
+                    Ok((stream, _)) => break stream,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        assert!(std::time::Instant::now() < deadline, "no client came");
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(e) => panic!("accept: {e}"),
+                }
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut line = Vec::new();
+            BufReader::new(&stream)
+                .read_until(b'\n', &mut line)
+                .unwrap();
+            let frame = proto::parse_request(line.strip_suffix(b"\n").unwrap()).unwrap();
+            let answer = ReplyFrame::success(frame.id, Reply::Status(Box::new(reply.clone())));
+            (&stream).write_all(&answer.encode()).unwrap();
+        }
+    })
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn example_and_stale_host2() -> Vec<HostStatus> {
+    vec![
+        host_status(
+            1,
+            &record(1, 5555, UP, "host1.example.com", 5500),
+            EXAMPLE_EXTRA,
+            true,
+        ),
+        host_status(
+            2,
+            &record(2, 15253, DOWN, "on20-host01", 15253),
+            HOST2_EXTRA,
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn text_from_the_agent_matches_the_reference_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let agent = fake_agent(
+        dir.path(),
+        status_reply(example_and_stale_host2(), false),
+        1,
+    );
+    let out = hosted_engine(dir.path(), &["--vm-status"]);
+    agent.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{EXAMPLE_BLOCK}{HOST2_STALE_BLOCK}")
+    );
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn global_maintenance_banner_before_the_first_host_and_after_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let hosts = example_and_stale_host2();
+    let agent = fake_agent(dir.path(), status_reply(hosts[..1].to_vec(), true), 1);
+    let out = hosted_engine(dir.path(), &["--vm-status"]);
+    agent.join().unwrap();
+    let banner = "\n\n!! Cluster is in GLOBAL MAINTENANCE mode !!\n\n";
+    assert_eq!(
+        text(&out.stdout),
+        format!("{banner}{EXAMPLE_BLOCK}{banner}")
+    );
+}
+
+#[test]
+fn json_from_the_agent_matches_the_reference_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let agent = fake_agent(dir.path(), status_reply(example_and_stale_host2(), true), 2);
+    let expected = concat!(
+        r#"{"1": {"host-id": 1, "host-ts": 5555, "score": 3400, "#,
+        r#""engine-status": {"vm": "up", "health": "good", "detail": "Up"}, "#,
+        r#""hostname": "host1.example.com", "maintenance": false, "stopped": false, "#,
+        r#""crc32": "cc739fec", "conf_on_shared_storage": true, "local_conf_timestamp": 5500, "#,
+        r#""extra": "metadata_parse_version=1\nmetadata_feature_version=1\n"#,
+        r#"timestamp=5555 (Mon Mar  9 10:15:42 2026)\nhost-id=1\nscore=3400\n"#,
+        r#"vm_conf_refresh_time=5500 (Mon Mar  9 10:14:47 2026)\nconf_on_shared_storage=True\n"#,
+        r#"maintenance=False\nstate=EngineUp\nstopped=False\n", "live-data": true}, "#,
+        r#""2": {"host-id": 2, "host-ts": 15253, "score": 3400, "#,
+        r#""engine-status": {"vm": "down", "health": "bad", "detail": "unknown", "#,
+        r#""reason": "vm not running on this host"}, "#,
+        r#""hostname": "on20-host01", "maintenance": false, "stopped": false, "#,
+        r#""crc32": "231e0e5c", "conf_on_shared_storage": true, "local_conf_timestamp": 15253, "#,
+        r#""extra": "metadata_parse_version=1\nmetadata_feature_version=1\n"#,
+        r#"timestamp=15253 (Mon Mar  6 21:29:16 2023)\nhost-id=2\nscore=3400\n"#,
+        r#"vm_conf_refresh_time=15253 (Mon Mar  6 21:29:16 2023)\nconf_on_shared_storage=True\n"#,
+        r#"maintenance=False\nstate=EngineDown\nstopped=False\n", "live-data": false}, "#,
+        r#""global_maintenance": true}"#,
+        "\n"
+    );
+    for args in [
+        &["--vm-status", "--json"][..],
+        &["--vm-status", "--format=json"],
+    ] {
+        let out = hosted_engine(dir.path(), args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), expected);
+    }
+    agent.join().unwrap();
+}
+
+/// The three reference CRC vectors' records, as a reference agent wrote them
+/// (record only, no extra text), read straight from the storage with the agent
+/// down: shown with their CRCs, and stale (a reference agent publishes no wall
+/// clock, so freshness cannot be judged). Vectors 1 and 3 are both host 1's:
+/// two volumes.
+#[test]
+fn reference_records_from_the_storage_with_the_agent_down() {
+    let v1 = r#"1|1|15233|1|3400|{"vm": "up", "health": "good", "detail": "Up"}|on20-host02|0|0|460020d4|1|15233"#;
+    let v2 = r#"1|1|15253|2|3400|{"vm": "down", "health": "bad", "detail": "unknown", "reason": "vm not running on this host"}|on20-host01|0|0|231e0e5c|1|15253"#;
+    let v3 = r#"1|1|10187|1|3400|{"vm": "up", "health": "good", "detail": "Up"}|host1.ovirt.local|0|0|a1c1f3b9|1|10187"#;
+    for area in [&[(1u16, v1), (2, v2)][..], &[(1, v3)]] {
+        let dir = tempfile::tempdir().unwrap();
+        let volume = deploy(dir.path());
+        let mut store = MetadataStore::open(&volume, IO);
+        for (id, record) in area {
+            let mut slot = [0u8; SLOT_SIZE];
+            slot[..record.len()].copy_from_slice(record.as_bytes());
+            store.write_slot(*id, &slot).unwrap();
+        }
+        let out = hosted_engine(dir.path(), &["--vm-status"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let mut expected = String::new();
+        for (id, record) in area {
+            let f: Vec<&str> = record.split('|').collect();
+            // Section 7's rules applied to the record's fields by hand.
+            expected.push_str(&format!(
+                "\n\n--== Host {host} (id: {id}) status ==--\n\n\
+                 Host ID                            : {id}\n\
+                 Host timestamp                     : {ts}\n\
+                 Score                              : {score}\n\
+                 Engine status                      : unknown stale-data\n\
+                 Hostname                           : {host}\n\
+                 Local maintenance                  : False\n\
+                 stopped                            : False\n\
+                 crc32                              : {crc}\n\
+                 conf_on_shared_storage             : True\n\
+                 local_conf_timestamp               : {conf}\n\
+                 Status up-to-date                  : False\n\
+                 Extra metadata (valid at timestamp):\n",
+                host = f[6],
+                ts = f[2],
+                score = f[4],
+                crc = f[9],
+                conf = f[11],
+            ));
+        }
+        assert_eq!(stdout, expected);
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("the local agent is not answering"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("publish no wall-clock time"), "{stderr}");
+
+        let out = hosted_engine(dir.path(), &["--vm-status", "--json"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (id, record) in area {
+            let f: Vec<&str> = record.split('|').collect();
+            let host = &json[id.to_string()];
+            assert_eq!(host["crc32"], f[9]);
+            assert_eq!(
+                host["engine-status"],
+                serde_json::from_str::<serde_json::Value>(f[5]).unwrap()
+            );
+            assert_eq!(host["live-data"], false);
+            assert_eq!(host["extra"], "");
+        }
+        assert_eq!(json["global_maintenance"], false);
+    }
+}
+
+/// With the agent down, a host whose published wall-clock time is fresh is
+/// live, one whose time is old is stale, and the global flag is read from
+/// slot 0.
+#[test]
+fn agent_down_freshness_from_the_published_wall_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = deploy(dir.path());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut store = MetadataStore::open(&volume, IO);
+    for (id, wall) in [(1u16, now), (2, now - 3600)] {
+        let extra = format!(
+            "{}wall-clock={wall}\n",
+            EXAMPLE_EXTRA.replace("host-id=1", &format!("host-id={id}"))
+        );
+        let bytes = encode_host_slot(
+            id,
+            &record(id, 5555, UP, &format!("h{id}"), 5500),
+            &extra_of(&extra),
+        )
+        .unwrap();
+        store.write_slot(id, &bytes).unwrap();
+    }
+    let mut global = GlobalBlock::new();
+    global.set_maintenance(true);
+    store.write_slot(0, &global.encode().unwrap()).unwrap();
+    let out = hosted_engine(dir.path(), &["--vm-status", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["1"]["live-data"], true);
+    assert_eq!(json["2"]["live-data"], false);
+    assert_eq!(json["global_maintenance"], true);
+    assert!(text(&out.stderr).contains("not answering"));
+}
+
+#[test]
+fn table_fits_eighty_columns_and_explain_names_the_next_starter() {
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let mut hosts = example_and_stale_host2();
+    hosts[0].hostname = "a-rather-long-host-name-for-a-table.lab.example.com".into();
+    let agent = fake_agent(dir.path(), status_reply(hosts, false), 2);
+    let out = hosted_engine(dir.path(), &["--vm-status", "--format=table"]);
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for line in table.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    assert!(
+        table.contains("EngineUp") && table.contains("stale"),
+        "{table}"
+    );
+    let out = hosted_engine(dir.path(), &["--vm-status", "--explain"]);
+    agent.join().unwrap();
+    let explained = text(&out.stdout);
+    assert!(
+        explained.contains("Next start:\n  none: the engine VM runs on host 1"),
+        "{explained}"
+    );
+    assert!(explained.contains("Engine VM lease:\n"), "{explained}");
+}
