@@ -37,6 +37,10 @@ pub fn set_maintenance(
         mode == MaintenanceMode::Global,
     )?;
     let local = mode == MaintenanceMode::Local;
+    // A host whose agent never ran has no state directory yet.
+    if let Some(dir) = target.ha_conf.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     HaConf::update(&target.ha_conf, |conf| {
         conf.local_maintenance = local;
         conf.local_maintenance_manual = local;
@@ -95,5 +99,18 @@ mod tests {
         let err = set_maintenance(&target, MaintenanceMode::Local, true).unwrap_err();
         assert_eq!(err, LOCAL_REFUSED);
         assert!(!local(&target));
+    }
+
+    #[test]
+    fn a_host_whose_agent_never_ran_gets_its_state_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = MaintenanceTarget {
+            volume: dir.path().join("v"),
+            ha_conf: dir.path().join("var/lib/he/ha.conf"),
+            io_timeout: Duration::from_secs(5),
+        };
+        init_volume(&target.volume, false, target.io_timeout).unwrap();
+        set_maintenance(&target, MaintenanceMode::Local, false).unwrap();
+        assert!(HaConf::load(&target.ha_conf).unwrap().local_maintenance);
     }
 }
