@@ -140,6 +140,39 @@ fn init_refuses_live_metadata_without_force() {
     assert!(decode_area(&store.read_area().unwrap()).hosts.is_empty());
 }
 
+/// A fresh or wiped volume file is holes, so reading an unused slot costs no
+/// storage I/O (the whole-area read stays cheap for every reader).
+#[test]
+fn init_makes_a_sparse_volume_where_the_file_system_has_holes() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("volume");
+    let allocated = |p: &Path| std::fs::metadata(p).unwrap().blocks() * 512;
+    let probe = dir.path().join("probe");
+    std::fs::write(&probe, vec![1u8; 1 << 20]).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&probe).unwrap();
+    // SAFETY: fallocate on an open descriptor.
+    let holes = unsafe {
+        use std::os::fd::AsRawFd;
+        libc::fallocate(
+            file.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            0,
+            1 << 20,
+        )
+    } == 0;
+    if !common::require("a file system with hole punching for the temp dir", holes) {
+        return;
+    }
+    init_volume(&path, false, TIMEOUT).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), AREA_SIZE as u64);
+    assert!(allocated(&path) < (AREA_SIZE / 8) as u64, "{}", allocated(&path));
+    std::fs::write(&path, vec![9u8; AREA_SIZE]).unwrap();
+    init_volume(&path, true, TIMEOUT).unwrap();
+    assert!(allocated(&path) < (AREA_SIZE / 8) as u64, "{}", allocated(&path));
+    assert!(std::fs::read(&path).unwrap().iter().all(|&b| b == 0));
+}
+
 #[test]
 fn init_keeps_a_larger_volume_size() {
     let dir = tempfile::tempdir().unwrap();

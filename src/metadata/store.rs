@@ -595,9 +595,36 @@ fn init_blocking(path: &Path, force: bool, reader: &mut FileBackend) -> Result<(
             return Err(InitFailure::NotEmpty);
         }
     }
-    file.write_all_at(&vec![0u8; AREA_SIZE], 0)?;
+    zero_area(&file)?;
     file.sync_all()?;
     Ok(())
+}
+
+/// Zeroes the area. A regular file gets holes (punched, then extended to the
+/// area's size): a read of an unused slot then costs no storage I/O, which
+/// keeps reading the whole 8 MB area cheap for every reader. Where holes are
+/// not available (a block device, a file system without hole punching) the
+/// zeros are written.
+fn zero_area(file: &File) -> std::io::Result<()> {
+    let area = AREA_SIZE as u64;
+    if file.metadata()?.file_type().is_file() {
+        // SAFETY: fallocate on an open descriptor with in-range arguments.
+        let punched = unsafe {
+            libc::fallocate(
+                file.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                0,
+                AREA_SIZE as libc::off_t,
+            )
+        } == 0;
+        if punched {
+            if file.metadata()?.len() < area {
+                file.set_len(area)?;
+            }
+            return Ok(());
+        }
+    }
+    file.write_all_at(&vec![0u8; AREA_SIZE], 0)
 }
 
 #[cfg(test)]
