@@ -635,16 +635,55 @@ pub(crate) fn too_long_message() -> String {
 /// Parses a reply line; the version is checked first so that a newer agent's
 /// answer is reported as such rather than as a shape error.
 pub fn decode_reply(line: &[u8]) -> Result<ReplyFrame, String> {
-    let value: Value =
+    /// The frame with its result left undecoded: the version is checked
+    /// before anything else is trusted, and a status result (by far the
+    /// largest) is decoded straight into its struct instead of through the
+    /// internally tagged enum, which would buffer the whole tree first.
+    #[derive(Deserialize)]
+    struct RawFrame<'a> {
+        version: Option<u64>,
+        id: Option<u64>,
+        ok: Option<bool>,
+        #[serde(borrow, default)]
+        result: Option<&'a serde_json::value::RawValue>,
+        #[serde(default)]
+        error: Option<RemoteError>,
+    }
+    #[derive(Deserialize)]
+    struct Kind {
+        kind: String,
+    }
+    let raw: RawFrame<'_> =
         serde_json::from_slice(line).map_err(|e| format!("reply is not JSON: {e}"))?;
-    let version = value.get("version").and_then(Value::as_u64);
-    if version != Some(u64::from(PROTOCOL_VERSION)) {
+    if raw.version != Some(u64::from(PROTOCOL_VERSION)) {
         return Err(format!(
             "the agent speaks protocol version {}, this client {PROTOCOL_VERSION}",
-            version.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
+            raw.version
+                .map_or_else(|| "(none)".to_owned(), |v| v.to_string())
         ));
     }
-    let frame = ReplyFrame::deserialize(&value).map_err(|e| format!("bad reply: {e}"))?;
+    let bad = |e: serde_json::Error| format!("bad reply: {e}");
+    let (Some(id), Some(ok)) = (raw.id, raw.ok) else {
+        return Err("bad reply: missing field `id` or `ok`".into());
+    };
+    let result = match raw.result {
+        None => None,
+        Some(r) => {
+            let kind: Kind = serde_json::from_str(r.get()).map_err(bad)?;
+            Some(if kind.kind == "status" {
+                Reply::Status(Box::new(serde_json::from_str(r.get()).map_err(bad)?))
+            } else {
+                serde_json::from_str(r.get()).map_err(bad)?
+            })
+        }
+    };
+    let frame = ReplyFrame {
+        version: PROTOCOL_VERSION,
+        id,
+        ok,
+        result,
+        error: raw.error,
+    };
     match (frame.ok, &frame.result, &frame.error) {
         (true, Some(_), None) | (false, None, Some(_)) => Ok(frame),
         _ => Err("reply must carry result when ok, error otherwise".into()),
