@@ -150,7 +150,10 @@ fn init_makes_a_sparse_volume_where_the_file_system_has_holes() {
     let allocated = |p: &Path| std::fs::metadata(p).unwrap().blocks() * 512;
     let probe = dir.path().join("probe");
     std::fs::write(&probe, vec![1u8; 1 << 20]).unwrap();
-    let file = std::fs::OpenOptions::new().write(true).open(&probe).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&probe)
+        .unwrap();
     // SAFETY: fallocate on an open descriptor.
     let holes = unsafe {
         use std::os::fd::AsRawFd;
@@ -166,10 +169,18 @@ fn init_makes_a_sparse_volume_where_the_file_system_has_holes() {
     }
     init_volume(&path, false, TIMEOUT).unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().len(), AREA_SIZE as u64);
-    assert!(allocated(&path) < (AREA_SIZE / 8) as u64, "{}", allocated(&path));
+    assert!(
+        allocated(&path) < (AREA_SIZE / 8) as u64,
+        "{}",
+        allocated(&path)
+    );
     std::fs::write(&path, vec![9u8; AREA_SIZE]).unwrap();
     init_volume(&path, true, TIMEOUT).unwrap();
-    assert!(allocated(&path) < (AREA_SIZE / 8) as u64, "{}", allocated(&path));
+    assert!(
+        allocated(&path) < (AREA_SIZE / 8) as u64,
+        "{}",
+        allocated(&path)
+    );
     assert!(std::fs::read(&path).unwrap().iter().all(|&b| b == 0));
 }
 
