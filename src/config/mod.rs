@@ -39,7 +39,8 @@ pub use fsio::{FileLock, LOCK_TIMEOUT_MS, lock_exclusive, lock_path, read_bounde
 pub use ha_conf::{HaConf, LOCAL_MAINTENANCE, LOCAL_MAINTENANCE_MANUAL};
 pub use he_conf::{
     DEFAULT_BRIDGE, DEFAULT_ENGINE_MEMORY_MIB, DEFAULT_MNT_ROOT, DomainType, HA_AGENT_DIR,
-    HE_CONF_KEYS, HOST_ID_MAX, HostedEngineConf, METADATA_FILE, NetworkTest, vdsm_mount_name,
+    HE_CONF_KEYS, HOST_ID_MAX, HostedEngineConf, METADATA_FILE, NetworkTest, VmDriverKind, is_uuid,
+    vdsm_mount_name,
 };
 pub use paths::{
     BROKER_CONF_NAME, ConfigPathArgs, ConfigPaths, DEFAULT_AGENT_CONF, DEFAULT_HE_CONF,

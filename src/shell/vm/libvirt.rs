@@ -162,7 +162,7 @@ impl LibvirtVm {
     /// A driver for `cfg`. Does no I/O: libvirt is first called by `status()`.
     pub fn new(cfg: LibvirtVmConfig) -> Result<LibvirtVm, String> {
         let mut problems = Vec::new();
-        if !is_uuid(&cfg.uuid) {
+        if !crate::config::is_uuid(&cfg.uuid) {
             problems.push(format!("uuid: {:?} is not a UUID", cfg.uuid));
         }
         if !cfg.xml.is_absolute() {
@@ -659,17 +659,6 @@ fn write_lease(
         virt::sys::VIR_DOMAIN_AFFECT_LIVE,
     )
     .map_err(|e| e.message().to_string())
-}
-
-/// `8-4-4-4-12` hexadecimal digits, as libvirt writes a domain UUID (the same
-/// rule as `hosted-engine.conf`'s check of `vmid`).
-fn is_uuid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The value of `name="..."` in an element's text.

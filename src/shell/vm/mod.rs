@@ -98,7 +98,7 @@ pub const VM_LOG_FILE: &str = "engine-vm.log";
 /// that act on the local VM with the agent down. Does no I/O.
 pub fn from_config(config: &Config, paths: &ConfigPaths) -> Result<EngineVm, String> {
     let he = &config.hosted_engine;
-    if he.vm_driver.as_str() == "libvirt" {
+    if he.vm_driver == crate::config::VmDriverKind::Libvirt {
         return libvirt_from_config(config, paths);
     }
     let Some(argv) = he.vm_command.clone() else {
