@@ -14,7 +14,8 @@ use crate::cli::remote;
 use crate::config::HostedEngineConf;
 use crate::core::{LocalVm, VmAction};
 use crate::proto::{ClientError, MaintenanceMode, Reply, Request};
-use crate::shell::VmDriver;
+use crate::shell::system::SystemClock;
+use crate::shell::{Clock, VmDriver};
 
 use super::spec::Invocation;
 
@@ -192,28 +193,37 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
             ),
         ));
     }
+    // The agent's clock is CLOCK_MONOTONIC, which this process shares.
+    let sent_ms = SystemClock::new().now().as_millis();
     ctx.call(&Request::VmStart { paused }, AGENT_CALL_TIMEOUT)
         .map_err(|e| agent_down(&e))?;
     let timings = ctx.timings();
-    // Two loops to take the request and claim, the settle time, one loop to
-    // start: then the VM shows as launching.
+    // Three loops until a snapshot shows a publish made after the agent took
+    // the request (see `AfterRequest`), one to claim, the settle time, one
+    // to start, one to publish and one to read it back: then the VM shows as
+    // launching.
     let wait = Duration::from_millis(
-        timings.loop_ms * 4 + timings.lease_settle_ms + timings.storage_timeout_ms,
+        timings.loop_ms * 7 + timings.lease_settle_ms + timings.storage_timeout_ms,
     );
     let deadline = Instant::now() + wait;
+    let mut after = AfterRequest::new(sent_ms);
     let mut last = String::from("no status yet");
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200).min(wait));
-        let Ok(now) = agent_view(ctx) else { continue };
-        if let Some(agent) = &now.agent {
-            last = format!("agent state {}", agent.state);
-            if let Some(h) = now.host(agent.host_id)
-                && h.engine_status.vm == "up"
-            {
-                super::super::write_stdout("VM in WaitForLaunch\n")
-                    .map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
-                return Ok(EXIT_OK);
-            }
+        let Ok(status) = view::agent_status(&ctx.socket(), view::AGENT_TIMEOUT) else {
+            continue;
+        };
+        last = format!("agent state {}", status.agent.state);
+        let own = status
+            .hosts
+            .iter()
+            .find(|h| h.host_id == status.agent.host_id);
+        if after.shows_the_request(status.taken.monotonic_ms, own.map(|h| h.host_ts))
+            && own.is_some_and(|h| h.engine_status.vm == "up")
+        {
+            super::super::write_stdout("VM in WaitForLaunch\n")
+                .map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
+            return Ok(EXIT_OK);
         }
     }
     Err(Failure::new(
@@ -223,6 +233,55 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
             wait.as_secs()
         ),
     ))
+}
+
+/// Which of the agent's status snapshots show this host's slot as published
+/// after the agent took a request sent at `sent_ms`.
+///
+/// The agent takes requests at the start of a loop; its snapshot, made at the
+/// end of a loop, shows its own slot as read at the start of that loop, i.e.
+/// as published one loop earlier. So the first snapshot taken after the
+/// request ends a loop that may have begun before it; the next loop began
+/// after that snapshot, took the request and published; the snapshot after
+/// that one is the first to show that publish. Until then the own slot may
+/// still say "up" for a VM that has since gone (as right after
+/// `--vm-shutdown`), which must not read as a launch. The own slot must also
+/// be newer than any seen before then (a failed read leaves an old area).
+#[derive(Debug)]
+struct AfterRequest {
+    /// Distinct snapshots taken after `sent_ms` so far, and the last one's
+    /// time (`sent_ms` before the first).
+    snapshots: u32,
+    last_taken_ms: u64,
+    /// The newest own `host-ts` shown before the request's publish can show.
+    stale_ts: Option<u64>,
+}
+
+impl AfterRequest {
+    /// The snapshot that first can show a publish made after the request.
+    const FIRST_FRESH_SNAPSHOT: u32 = 3;
+
+    fn new(sent_ms: u64) -> AfterRequest {
+        AfterRequest {
+            snapshots: 0,
+            last_taken_ms: sent_ms,
+            stale_ts: None,
+        }
+    }
+
+    /// Notes a snapshot taken at `taken_ms` showing the own slot's `host_ts`;
+    /// whether that slot was published after the request was taken.
+    fn shows_the_request(&mut self, taken_ms: u64, own_ts: Option<u64>) -> bool {
+        if taken_ms > self.last_taken_ms {
+            self.snapshots += 1;
+            self.last_taken_ms = taken_ms;
+        }
+        if self.snapshots < Self::FIRST_FRESH_SNAPSHOT {
+            self.stale_ts = self.stale_ts.max(own_ts);
+            return false;
+        }
+        own_ts.is_some_and(|ts| self.stale_ts.is_none_or(|stale| ts > stale))
+    }
 }
 
 /// `--vm-shutdown` / `--vm-poweroff`: through the agent, or directly with
@@ -381,7 +440,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// `--disconnect-storage`: unmounts the storage's mount point.
 pub fn disconnect_storage(ctx: &Ctx) -> Outcome {
     let he = ctx.deployed_conf()?;
-    if ctx.call(&Request::Status, view::AGENT_TIMEOUT).is_ok() {
+    if ctx.agent_may_run() {
         return Err(Failure::new(
             "refused",
             "ovirt-ha-agent is running and uses the shared storage: stop it first",
@@ -480,12 +539,12 @@ fn prompt_password() -> Result<String, Failure> {
             "no password: pass --password or set OVIRT_HOSTED_ENGINE_CONSOLE_PASSWORD",
         ));
     }
-    eprint!("Enter password: ");
+    super::write_stderr("Enter password: ");
     let echo = EchoOff::new();
     let mut line = String::new();
     let read = std::io::stdin().lock().read_line(&mut line);
     drop(echo);
-    eprintln!();
+    super::write_stderr("\n");
     read.map_err(|e| Failure::new("io", format!("reading the password: {e}")))?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
     if password.is_empty() {
@@ -553,8 +612,7 @@ pub fn remote(inv: &Invocation, target_text: &str) -> Outcome {
             .filter(|a| a != "--watch" && !a.starts_with("--watch=")),
     );
     loop {
-        let out = remote::run(&target, &options, &argv)
-            .map_err(|e| Failure::new("remote", e.to_string()))?;
+        let out = remote::run(&target, &options, &argv).map_err(|e| remote_failure(&e))?;
         let mut text = String::new();
         if interval.is_some() && std::io::stdout().is_terminal() && !inv.flag("json") {
             text.push_str("\x1b[H\x1b[2J");
@@ -562,10 +620,51 @@ pub fn remote(inv: &Invocation, target_text: &str) -> Outcome {
         text.push_str(&String::from_utf8_lossy(&out.stdout));
         super::super::write_stdout(&text)
             .map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        super::write_stderr(&String::from_utf8_lossy(&out.stderr));
         match interval {
             Some(interval) if out.exit_code == 0 => std::thread::sleep(interval),
             _ => return Ok(out.exit_code),
+        }
+    }
+}
+
+/// A failed `--remote` run; an unknown host key also names the option that
+/// accepts it (the transport's message speaks of the policy, not the option).
+fn remote_failure(e: &remote::RemoteError) -> Failure {
+    let mut message = e.to_string();
+    if matches!(e, remote::RemoteError::UnknownHostKey { .. }) {
+        message.push_str(" (here: --remote-accept-new-host-key)");
+    }
+    Failure::new("remote", message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AfterRequest;
+
+    #[test]
+    fn a_launch_counts_only_from_a_publish_made_after_the_request() {
+        // Sent at 1000 ms; snapshots every loop (1000 ms) from 1500 ms.
+        let mut after = AfterRequest::new(1000);
+        // Older snapshots, re-read snapshots and the two loops that cannot show
+        // the request's publish: never, whatever the slot says.
+        assert!(!after.shows_the_request(900, Some(9)));
+        assert!(!after.shows_the_request(1500, Some(10)));
+        assert!(!after.shows_the_request(1500, Some(10)));
+        assert!(!after.shows_the_request(2500, Some(11)));
+        // The third snapshot shows the publish of the loop that took it.
+        assert!(after.shows_the_request(3500, Some(12)));
+
+        // A failed read left the old area: the same slot again is not fresh.
+        let mut after = AfterRequest::new(1000);
+        assert!(!after.shows_the_request(1500, Some(10)));
+        assert!(!after.shows_the_request(2500, Some(11)));
+        assert!(!after.shows_the_request(3500, Some(11)));
+        assert!(after.shows_the_request(4500, Some(13)));
+        // No own slot at all: nothing to show.
+        let mut after = AfterRequest::new(0);
+        for taken in 1..10 {
+            assert!(!after.shows_the_request(taken, None));
         }
     }
 }

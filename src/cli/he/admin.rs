@@ -110,6 +110,16 @@ impl ConfType {
         value: &str,
     ) -> Result<(), Failure> {
         let path = self.path(ctx, he)?;
+        // ha.conf and broker.conf live in the state directory, which the agent
+        // creates when it first starts; a key set before that creates it too.
+        // (Never a directory on the shared storage: an unmounted storage must
+        // fail, not be stood in for by a local directory.)
+        if matches!(self, ConfType::Ha | ConfType::Broker)
+            && let Some(dir) = path.parent()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::new("io", format!("{}: {e}", dir.display())))?;
+        }
         let change = |doc: &mut KvDocument| doc.set(section, key, value);
         let result = match self {
             ConfType::HeLocal | ConfType::HeShared => {
@@ -302,10 +312,7 @@ pub fn reinitialize_lockspace(ctx: &Ctx, inv: &Invocation) -> Outcome {
             ));
         }
         let active = shared.active_hosts();
-        let agent_here = ctx
-            .call(&crate::proto::Request::Status, super::view::AGENT_TIMEOUT)
-            .is_ok();
-        if agent_here || !active.is_empty() {
+        if ctx.agent_may_run() || !active.is_empty() {
             return Err(Failure::new(
                 "refused",
                 "Lockfile reset cannot be performed with an active agent.",
@@ -362,11 +369,7 @@ pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
             }
         },
     };
-    if id == he.host_id
-        && ctx
-            .call(&crate::proto::Request::Status, super::view::AGENT_TIMEOUT)
-            .is_ok()
-    {
+    if id == he.host_id && ctx.agent_may_run() {
         return Err(Failure::new(
             "refused",
             "ovirt-ha-agent is running on this host: stop it before cleaning its metadata",

@@ -100,6 +100,17 @@ impl Ctx {
         proto::socket_path(&self.paths.runtime_dir)
     }
 
+    /// Whether this host's agent may be running. Only "no socket" or "nobody
+    /// listens" says it is not: an agent that accepts and does not answer in
+    /// time (hung, or busy on slow storage) still runs and still writes, so the
+    /// commands that must not act under a running agent count it as running.
+    pub fn agent_may_run(&self) -> bool {
+        !matches!(
+            self.call(&proto::Request::Status, view::AGENT_TIMEOUT),
+            Err(ClientError::NotRunning { .. })
+        )
+    }
+
     /// `request` to the local agent.
     pub fn call(
         &self,
@@ -112,7 +123,16 @@ impl Ctx {
 
 /// A note for the operator on stderr.
 pub fn warn(message: &str) {
-    eprintln!("hosted-engine: {message}");
+    write_stderr(&format!("hosted-engine: {message}\n"));
+}
+
+/// Writes `text` to stderr. Unlike `eprint!`, a failed write (stderr a closed
+/// pipe, as in `hosted-engine --vm-status 2>&1 | head -1`) is ignored instead
+/// of panicking: there is nobody left to tell (STYLE.md: a broken pipe is a
+/// clean exit).
+pub fn write_stderr(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Configuration paths from the environment only (the reference command line
@@ -149,8 +169,8 @@ pub fn main() -> i32 {
         match arg.into_string() {
             Ok(a) => args.push(a),
             Err(bad) => {
-                eprintln!("Invalid option '{}'", bad.to_string_lossy());
-                eprint!("{}", spec::usage());
+                write_stderr(&format!("Invalid option '{}'\n", bad.to_string_lossy()));
+                write_stderr(&spec::usage());
                 return EXIT_FAILURE;
             }
         }
@@ -160,8 +180,7 @@ pub fn main() -> i32 {
 
 /// Runs `args` (without the program name); returns the exit code.
 pub fn run(args: &[String]) -> i32 {
-    let json = args.first().is_some_and(|c| c == "--vm-status")
-        && args.iter().any(|a| a == "--json" || a == "--format=json");
+    let json = wants_json(args);
     let inv = match spec::parse(args) {
         Ok(inv) => inv,
         Err(e) => return refuse_command_line(args, e, json),
@@ -179,12 +198,23 @@ pub fn run(args: &[String]) -> i32 {
     }
 }
 
+/// Whether `args` ask `--vm-status` for JSON, so that even a command line the
+/// parser refuses gets its error as JSON. `--format json` (the value as its own
+/// argument, which the parser accepts) counts as much as `--format=json`.
+fn wants_json(args: &[String]) -> bool {
+    args.first().is_some_and(|c| c == "--vm-status")
+        && (args.iter().any(|a| a == "--json" || a == "--format=json")
+            || args
+                .windows(2)
+                .any(|w| w[0] == "--format" && w[1] == "json"))
+}
+
 /// Prints a failure (JSON on stdout under `--json`) and returns its code.
 fn report(failure: &Failure, json: bool) -> i32 {
     if json {
         let _ = super::write_stdout(&render::json_error(failure.kind, &failure.message));
     } else {
-        eprintln!("{}", failure.message);
+        write_stderr(&format!("{}\n", failure.message));
     }
     failure.code
 }
@@ -192,7 +222,7 @@ fn report(failure: &Failure, json: bool) -> i32 {
 fn refuse_command_line(args: &[String], e: ParseError, json: bool) -> i32 {
     match e {
         ParseError::Empty => {
-            eprint!("{}", spec::usage());
+            write_stderr(&spec::usage());
             EXIT_FAILURE
         }
         ParseError::UnknownCommand(c) if c == "--help" || c == "-h" => {
@@ -203,8 +233,7 @@ fn refuse_command_line(args: &[String], e: ParseError, json: bool) -> i32 {
             json,
         ),
         ParseError::UnknownCommand(_) => {
-            eprintln!("{e}");
-            eprint!("{}", spec::usage());
+            write_stderr(&format!("{e}\n{}", spec::usage()));
             EXIT_FAILURE
         }
         other => {
@@ -212,8 +241,7 @@ fn refuse_command_line(args: &[String], e: ParseError, json: bool) -> i32 {
             if json {
                 return report(&Failure::new("usage", other.to_string()), true);
             }
-            eprintln!("{other}");
-            eprintln!("Usage: {}", command.synopsis());
+            write_stderr(&format!("{other}\nUsage: {}\n", command.synopsis()));
             EXIT_FAILURE
         }
     }

@@ -399,11 +399,14 @@ pub fn usage() -> String {
     for c in COMMANDS {
         text.push_str(&format!("    {}\n        {}\n", c.name, c.summary));
     }
-    text.push_str(
-        "\n`hosted-engine <command> --help` shows a command's options. Read-only commands \
+    let remote = wrap(
+        "`hosted-engine <command> --help` shows a command's options. Read-only commands \
          (--vm-status, --check-liveliness, --check-deployed, --get-shared-config) also take \
-         --remote=[user@]host[:port].\n",
+         --remote=[user@]host[:port].",
+        78,
+        "",
     );
+    text.push_str(&format!("\n{remote}\n"));
     text.push_str(&format!("\n{ENVIRONMENT}\n{EXIT_CODES}\n"));
     text
 }
