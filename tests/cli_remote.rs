@@ -754,3 +754,238 @@ fn bad_options_are_refused_before_connecting() {
     let e = run(&target, &Options::default(), &[]).unwrap_err();
     assert!(matches!(e, RemoteError::BadCommand(_)), "{e}");
 }
+
+// `hosted-engine ... --remote`: the command line end to end, the remote side a
+// deployed host in a temporary directory whose `hosted-engine` is a wrapper
+// script setting its configuration paths.
+
+const HE_BIN: &str = env!("CARGO_BIN_EXE_hosted-engine");
+
+/// A deployed host (agent down) with two hosts published: host 1 fresh, host
+/// 2 silent for an hour. Returns the environment that points at it.
+fn deploy_host(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    use hosted_engine::metadata::store::{MetadataStore, init_volume};
+    use hosted_engine::metadata::{Extra, HostRecord, encode_host_slot};
+    let shared = dir.join("shared");
+    let volume = shared.join("ha_agent/hosted-engine.metadata");
+    fs::create_dir_all(volume.parent().unwrap()).unwrap();
+    fs::create_dir_all(dir.join("run")).unwrap();
+    fs::write(
+        dir.join("hosted-engine.conf"),
+        format!(
+            "fqdn=engine.invalid\nvmid=he\nhost_id=1\nstorage={}\ndomainType=dir\n\
+             vm_command=/bin/true\nnetwork_test=none\n",
+            shared.display()
+        ),
+    )
+    .unwrap();
+    let io = Duration::from_secs(5);
+    init_volume(&volume, false, io).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut store = MetadataStore::open(&volume, io);
+    for (id, wall) in [(1u16, now), (2, now - 3600)] {
+        let record = HostRecord {
+            parse_version: 1,
+            feature_version: 1,
+            host_ts: 100 + u64::from(id),
+            host_id: id,
+            score: 3400,
+            engine_status: r#"{"vm": "up", "health": "good", "detail": "Up"}"#.into(),
+            hostname: format!("host{id}.example"),
+            local_maintenance: false,
+            stopped: false,
+            conf_on_shared_storage: true,
+            vm_conf_refresh_time: 100,
+        };
+        let mut extra = Extra::new();
+        extra.push("state", "EngineUp");
+        extra.push("wall-clock", wall.to_string());
+        store
+            .write_slot(id, &encode_host_slot(id, &record, &extra).unwrap())
+            .unwrap();
+    }
+    vec![
+        ("HE_CONFIG_ROOT", dir.to_owned()),
+        ("HE_CONF", dir.join("hosted-engine.conf")),
+        ("HE_RUNTIME_DIR", dir.join("run")),
+        ("HE_STATE_DIR", dir.join("state")),
+    ]
+}
+
+/// A script that runs the built `hosted-engine` with `env`.
+fn wrapper(path: &Path, env: &[(&str, PathBuf)]) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let mut script = String::from("#!/bin/sh\nunset HE_AGENT_CONF HE_HA_CONF HE_BROKER_CONF\n");
+    for (name, value) in env {
+        script.push_str(&format!("export {name}='{}'\n", value.display()));
+    }
+    script.push_str(&format!("exec '{HE_BIN}' \"$@\"\n"));
+    fs::write(path, script).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_owned()
+}
+
+/// `hosted-engine` here, with `env` and no ssh-agent.
+fn hosted_engine(args: &[&str], env: &[(&str, PathBuf)]) -> std::process::Output {
+    let mut cmd = Command::new(HE_BIN);
+    for var in common::PATH_VARS
+        .iter()
+        .chain(&["HE_CONFIG_ROOT", "SSH_AUTH_SOCK"])
+    {
+        cmd.env_remove(var);
+    }
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd.args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn the_command_line_runs_read_only_commands_on_another_host() {
+    if !sshd_available() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let env = deploy_host(&sshd.path("host"));
+    let program = wrapper(&sshd.path("he-wrapper"), &env);
+    let known_hosts = sshd.known_hosts("known_hosts", &["host_ed25519", "host_ecdsa"]);
+    let remote = |args: &[&str], known_hosts: &Path, extra: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.push(format!("--remote=root@127.0.0.1:{}", sshd.port));
+        all.push(format!(
+            "--remote-identity={}",
+            sshd.path("client").display()
+        ));
+        all.push(format!("--remote-known-hosts={}", known_hosts.display()));
+        all.push(format!("--remote-command={}", program.display()));
+        all.extend(extra.iter().map(|a| (*a).to_owned()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        hosted_engine(&all, &[])
+    };
+    for args in [
+        &["--vm-status", "--json"][..],
+        &["--vm-status"],
+        &["--vm-status", "--format=table"],
+        &["--check-deployed"],
+        &["--get-shared-config", "fqdn", "--type=he_local"],
+    ] {
+        let local = hosted_engine(args, &env);
+        let there = remote(args, &known_hosts, &[]);
+        assert_eq!(
+            there.status.code(),
+            local.status.code(),
+            "{args:?}: {}\nsshd log:\n{}",
+            text(&there.stderr),
+            sshd.log()
+        );
+        assert_eq!(text(&there.stdout), text(&local.stdout), "{args:?}");
+        assert_eq!(text(&there.stderr), text(&local.stderr), "{args:?}");
+    }
+    // The remote host's answer, not ours: live host 1, stale host 2.
+    let there = remote(&["--vm-status", "--json"], &known_hosts, &[]);
+    let json: serde_json::Value = serde_json::from_slice(&there.stdout).unwrap();
+    assert_eq!(json["1"]["live-data"], true);
+    assert_eq!(json["2"]["live-data"], false);
+    assert!(text(&there.stderr).contains("the local agent is not answering"));
+
+    // Its failures too, with their exit codes: a host not deployed.
+    let bare: Vec<(&str, PathBuf)> = vec![
+        ("HE_CONFIG_ROOT", sshd.path("bare")),
+        ("HE_CONF", sshd.path("bare/hosted-engine.conf")),
+    ];
+    let program = wrapper(&sshd.path("he-bare"), &bare);
+    let mut args = vec![
+        "--vm-status".to_owned(),
+        "--json".to_owned(),
+        format!("--remote=root@127.0.0.1:{}", sshd.port),
+        format!("--remote-identity={}", sshd.path("client").display()),
+        format!("--remote-known-hosts={}", known_hosts.display()),
+    ];
+    args.push(format!("--remote-command={}", program.display()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let there = hosted_engine(&args, &[]);
+    assert_eq!(there.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&there.stdout).unwrap();
+    assert_eq!(json["error"], "You must run deploy first");
+
+    // An unknown host key: refused with its fingerprint (as JSON under
+    // --json), nothing run; accepted once with --remote-accept-new-host-key.
+    let fingerprints = [
+        fingerprint(&sshd.path("host_ed25519")),
+        fingerprint(&sshd.path("host_ecdsa")),
+    ];
+    let unknown = sshd.path("empty_known_hosts");
+    fs::write(&unknown, "").unwrap();
+    let refused = remote(&["--vm-status"], &unknown, &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(refused.stdout.is_empty());
+    let message = text(&refused.stderr);
+    assert!(
+        message.contains("unknown host key")
+            && fingerprints.iter().any(|f| message.contains(f.as_str()))
+            && message.contains("--remote-accept-new-host-key"),
+        "{message}"
+    );
+    let refused = remote(&["--vm-status", "--json"], &unknown, &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert!(
+        json["error"].as_str().unwrap().contains("unknown host key"),
+        "{json}"
+    );
+    assert_eq!(fs::read_to_string(&unknown).unwrap(), "");
+    let accepted = remote(
+        &["--vm-status", "--json"],
+        &unknown,
+        &["--remote-accept-new-host-key"],
+    );
+    assert_eq!(
+        accepted.status.code(),
+        Some(0),
+        "{}",
+        text(&accepted.stderr)
+    );
+    assert_eq!(
+        text(&accepted.stdout),
+        text(&hosted_engine(&["--vm-status", "--json"], &env).stdout)
+    );
+    let added = fs::read_to_string(&unknown).unwrap();
+    assert!(
+        added.starts_with(&format!("[127.0.0.1]:{} ", sshd.port)),
+        "{added}"
+    );
+    // Known now: strict passes.
+    let again = remote(&["--check-deployed"], &unknown, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+}
+
+#[test]
+fn mutating_commands_do_not_take_remote() {
+    // Refused by the parser: no connection is even tried (nothing listens).
+    let target = format!("--remote=root@127.0.0.1:{}", free_port());
+    for args in [
+        &["--vm-poweroff"][..],
+        &["--vm-start"],
+        &["--set-maintenance", "--mode=global"],
+        &["--set-shared-config", "fqdn", "x"],
+        &["--clean-metadata"],
+    ] {
+        let mut all = args.to_vec();
+        all.push(&target);
+        let out = hosted_engine(&all, &[]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!("Invalid option '{target}'\nUsage: hosted-engine ")),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
