@@ -5,15 +5,17 @@
 //!   directory, supervised like systemd would, with the engine payload
 //!   (`engine`) as the VM, an emulated watchdog, and fault injection.
 //! - The shared metadata volume tools (`volume init|fill|dump`).
-//! - `demo`, which builds a three-host whiteboard in a temporary directory through
-//!   the real codec and store and shows what each host published.
+//! - `demo` ([`demo`]): a three-host lab, its status table, the engine VM killed
+//!   and the recovery narrated as it happens, then everything torn down.
 //! - The simulator (`sim run`, `sim fuzz`).
 
 pub mod canary;
 pub mod cluster;
 mod cluster_cmd;
 mod cmd;
+pub mod demo;
 pub mod engine;
+pub mod plan;
 mod sim_cmd;
 mod volume;
 
@@ -42,7 +44,8 @@ pub const EXIT_USAGE: i32 = 2;
                   Exit codes: 0 success, 1 failure (for `sim`: an invariant broke or a check \
                   failed; for `canary-check`: the canary shows two engines at once or an epoch \
                   going back), 2 bad command line; `exec` exits with its command's code (128 + \
-                  signal when killed, 126 when it cannot run)."
+                  signal when killed, 126 when it cannot run); `demo` exits 130 when \
+                  interrupted (Ctrl-C), after tearing its lab down."
 )]
 pub struct LabArgs {
     /// The lab's directory (for the lab verbs).
@@ -54,10 +57,15 @@ pub struct LabArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
-    /// Build a three-host shared metadata volume in a temporary directory through
-    /// the real codec and store, read it back and show each host's slot; removes
-    /// the directory afterwards.
-    Demo,
+    /// Start a three-host lab (no root needed), show its status table, kill the
+    /// engine VM and narrate the recovery as it happens with the time it took,
+    /// then restore and tear everything down (also on Ctrl-C). Uses its own
+    /// directory under $TMPDIR (not --dir) and removes it.
+    Demo {
+        /// none (loopback, no root) or netns (root: network namespaces).
+        #[arg(long, value_enum, default_value = "none")]
+        isolation: cluster::Isolation,
+    },
     /// Work with a shared metadata volume file.
     #[command(subcommand)]
     Volume(VolumeCommand),
@@ -89,6 +97,9 @@ pub enum LabCommand {
         /// The host bridge its veth joins.
         #[arg(long, value_name = "BRIDGE", requires = "vm_address")]
         vm_bridge: Option<String>,
+        /// Seconds the guest takes to shut down after SIGTERM (up to 600).
+        #[arg(long, default_value_t = 0.0, value_name = "SECS")]
+        shutdown_secs: f64,
     },
     /// Start a lab: N hosts' agents on shared storage, supervised, with the
     /// engine payload as the VM; returns once every agent answers.
@@ -163,6 +174,10 @@ pub enum LabCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum VolumeCommand {
+    /// Build a three-host shared metadata volume in a temporary directory through
+    /// the real codec and store, read it back and show each host's slot; removes
+    /// the directory afterwards.
+    Demo,
     /// Create a zeroed metadata volume (4096 x 2001 bytes); refuses to wipe one
     /// that holds metadata unless --force.
     Init {
@@ -204,7 +219,17 @@ pub enum VolumeCommand {
 }
 
 /// `he-lab`'s entry point; returns the exit code.
+///
+/// Run under the name `ovirt-ha-agent` or `hosted-engine` (a symlink to
+/// `he-lab`), it is that program, as busybox does: `he-lab demo` runs its lab
+/// this way, so that `cargo run --bin he-lab -- demo` needs no other binary and
+/// never runs a stale one left from an older build.
 pub fn main() -> i32 {
+    match invoked_as().as_deref() {
+        Some(demo::AGENT_NAME) => return crate::agent_main(),
+        Some(demo::HOSTED_ENGINE_NAME) => return crate::cli::main(),
+        _ => {}
+    }
     let args = match LabArgs::try_parse() {
         Ok(args) => args,
         Err(e) => {
@@ -222,6 +247,13 @@ pub fn main() -> i32 {
             EXIT_FAILURE
         }
     }
+}
+
+/// The file name this process was started under (`argv[0]`'s last part).
+fn invoked_as() -> Option<String> {
+    let argv0 = std::env::args_os().next()?;
+    let name = std::path::Path::new(&argv0).file_name()?;
+    Some(name.to_string_lossy().into_owned())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -245,8 +277,15 @@ fn run(args: LabArgs) -> anyhow::Result<i32> {
             lab_id: _,
             vm_address,
             vm_bridge,
+            shutdown_secs,
         } => {
+            anyhow::ensure!(
+                shutdown_secs.is_finite()
+                    && (0.0..=engine::SHUTDOWN_MAX.as_secs_f64()).contains(&shutdown_secs),
+                "--shutdown-secs must be a number of seconds in [0, 600], not {shutdown_secs}"
+            );
             let opts = engine::EngineOptions {
+                shutdown: std::time::Duration::from_secs_f64(shutdown_secs),
                 listen,
                 canary,
                 host,
@@ -268,7 +307,16 @@ fn run(args: LabArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     let mut code = EXIT_OK;
     match args.command {
-        LabCommand::Demo => volume::demo(&mut out)?,
+        LabCommand::Demo { isolation } => {
+            let opts = demo::DemoOptions {
+                isolation,
+                dir: None,
+            };
+            if demo::run(&opts, &mut out)? == demo::Outcome::Interrupted {
+                code = demo::EXIT_INTERRUPTED;
+            }
+        }
+        LabCommand::Volume(VolumeCommand::Demo) => volume::demo(&mut out)?,
         LabCommand::Volume(VolumeCommand::Init {
             path,
             force,

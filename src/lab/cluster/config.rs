@@ -71,10 +71,11 @@ pub fn hosted_engine_conf(spec: &LabSpec, id: u16) -> String {
     );
     let lab = spec.lab_bin.display();
     let mut vm_command = format!(
-        "{lab} engine --lab-id {} --host host{id} --canary {} --control {}",
+        "{lab} engine --lab-id {} --host host{id} --canary {} --control {} --shutdown-secs {}",
         spec.id,
         spec.host_canary(id).display(),
-        spec.control(id).display()
+        spec.control(id).display(),
+        format_secs(spec.profile.guest_shutdown_ms())
     );
     let (fqdn, network) = match &spec.net {
         NetPlan::Loopback { prefix, port } => {

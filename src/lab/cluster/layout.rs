@@ -113,6 +113,18 @@ impl Profile {
         }
     }
 
+    /// How long the engine payload takes to shut down after SIGTERM, as a guest
+    /// would: long enough for the agents to see and publish `Powering down`
+    /// (more than one loop), well inside `vm-shutdown-grace` so that a graceful
+    /// stop is not turned into a power-off. Fast: 1.5 s (grace 2 s); default: 15 s
+    /// (grace 120 s).
+    pub fn guest_shutdown_ms(self) -> u64 {
+        match self {
+            Profile::Fast => 1_500,
+            Profile::Default => 15_000,
+        }
+    }
+
     /// The emulated watchdog's timeout: a host whose agent has not petted for
     /// this long is powered off. A live agent stops petting once its lease is
     /// overdue (`lease-fail`), and other hosts may take the lease `lease-dead`
@@ -384,6 +396,11 @@ mod tests {
             let dog = profile.watchdog_timeout_ms();
             assert!(dog > t.loop_ms + t.storage_timeout_ms, "{profile:?}");
             assert!(t.lease_fail_ms + dog + t.poweroff_timeout_ms <= t.lease_dead_ms);
+        }
+        for profile in [Profile::Fast, Profile::Default] {
+            let t = profile.timings();
+            let shutdown = profile.guest_shutdown_ms();
+            assert!(shutdown > t.loop_ms && shutdown < t.vm_shutdown_grace_ms);
         }
         assert_eq!(Profile::Fast.watchdog_timeout_ms(), 3_000);
         assert_eq!(Profile::Default.watchdog_timeout_ms(), 20_000);

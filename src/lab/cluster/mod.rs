@@ -450,8 +450,8 @@ fn prepare(opts: &LabOptions) -> anyhow::Result<LabSpec> {
         hosts: opts.hosts,
         isolation: opts.isolation,
         profile: opts.profile,
-        lab_bin: absolute(&opts.lab_bin)?,
-        agent_bin: absolute(&opts.agent_bin)?,
+        lab_bin: absolute_program(&opts.lab_bin)?,
+        agent_bin: absolute_program(&opts.agent_bin)?,
         bridge,
         net,
     };
@@ -461,6 +461,20 @@ fn prepare(opts: &LabOptions) -> anyhow::Result<LabSpec> {
 
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     std::fs::canonicalize(path).with_context(|| format!("{}", path.display()))
+}
+
+/// A program's path made absolute without resolving a symlink in its last
+/// part: its name is part of what it is (`he-lab` as `ovirt-ha-agent`, see
+/// [`crate::lab::main`]).
+fn absolute_program(path: &Path) -> anyhow::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{}: not a program's path", path.display()))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    Ok(absolute(dir)?.join(name))
 }
 
 /// Creates the lab directory, refusing one that holds anything.

@@ -8,7 +8,10 @@
 //!   time. The file is opened once and kept, as a VM keeps its disk open: a lazy
 //!   unmount of the storage does not stop the writes.
 //! - SIGTERM is the guest's shutdown: it prints the console's shutdown prompt,
-//!   writes its last canary line and exits.
+//!   stops serving, keeps running (and writing its canary) for `--shutdown-secs`
+//!   as a guest's shutdown takes a while (the VM manager says `Powering down`
+//!   meanwhile, as in the test plan's status sequence), then writes its last
+//!   canary line and exits.
 //! - Faults inside the VM come from a control file (`--control`), read every
 //!   100 ms; its words, one or more:
 //!   - `network-down`: the VM's network stops (test plan case 1). Alone
@@ -82,7 +85,12 @@ pub struct EngineOptions {
     pub control: Option<PathBuf>,
     /// Its own network namespace on the host's bridge (root).
     pub vm_net: Option<VmNet>,
+    /// How long the guest takes to shut down after SIGTERM.
+    pub shutdown: Duration,
 }
+
+/// Longest guest shutdown accepted.
+pub const SHUTDOWN_MAX: Duration = Duration::from_secs(600);
 
 /// Runs the payload until SIGTERM/SIGINT.
 pub fn run(opts: &EngineOptions) -> anyhow::Result<()> {
@@ -121,6 +129,9 @@ pub fn run(opts: &EngineOptions) -> anyhow::Result<()> {
     });
     let served = serve_until_stopped(opts, link.as_ref(), &log);
     log.say("VM is shutting down!");
+    // The guest's services stop (nothing is served any more) while it still
+    // runs and writes its disk; SIGKILL (a power-off) may end it sooner.
+    std::thread::sleep(opts.shutdown.min(SHUTDOWN_MAX));
     canary_stop.store(true, Ordering::SeqCst);
     if let Some(thread) = canary {
         let deadline = Instant::now() + CANARY_STOP_WAIT;
