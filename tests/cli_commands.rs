@@ -358,6 +358,22 @@ fn with_the_agent_down_vm_actions_refuse_and_status_reads_the_storage() {
         ran.stderr.contains("the local agent is not answering"),
         "{ran:?}"
     );
+    // What this driver (process) cannot do is said, not attempted.
+    for (args, says) in [
+        (
+            &["--vm-start", "--vm-conf=/tmp/vm.conf"][..],
+            "not supported",
+        ),
+        (&["--console"], "has no console"),
+        (
+            &["--add-console-password", "--password=pw"],
+            "has no VNC console",
+        ),
+    ] {
+        let ran = host.he(args);
+        assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), ""), "{args:?}");
+        assert!(ran.stderr.contains(says), "{args:?}: {ran:?}");
+    }
     // Storage commands: nothing mounted to disconnect, the volume readable.
     let ran = host.he(&["--connect-storage"]);
     assert_eq!((ran.code, ran.stderr.as_str()), (Some(0), ""), "{ran:?}");
@@ -609,6 +625,39 @@ fn a_closed_stdout_is_a_clean_exit() {
     // A failure keeps its code with both closed.
     for (args, code) in [(&["--bogus"][..], 1), (&[][..], 1), (&["--vm-start"], 1)] {
         assert_eq!(with_closed_stdout(&host, args, true).code, Some(code));
+    }
+}
+
+#[test]
+fn watching_into_a_closed_pipe_ends() {
+    let host = Host::deployed();
+    host.publish(1, Some(now_unix()), false, None);
+    for args in [
+        &["--vm-status", "--watch=0.1", "--json"][..],
+        &["--vm-status", "--watch=0.1"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut child = host
+            .command(args)
+            .stdout(writer)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let status = status.unwrap_or_else(|| panic!("{args:?} still running into a closed pipe"));
+        assert_eq!(status.code(), Some(0), "{args:?}");
     }
 }
 
@@ -1296,6 +1345,16 @@ fn a_real_agent_carries_out_the_commands() {
     let ran = host.he(&["--vm-poweroff"]);
     assert_eq!(ran.code, Some(1), "{ran:?}");
     assert!(ran.stderr.contains("--force"), "{ran:?}");
+    // Local maintenance under the running VM: the reference's refusal.
+    let ran = host.he(&["--set-maintenance", "--mode=local"]);
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(
+        ran.stderr.ends_with(
+            "Unable to enter local maintenance mode: the engine VM is running on the current \
+             host, please migrate it before entering local maintenance mode.\n"
+        ),
+        "{ran:?}"
+    );
     let ran = host.he(&["--vm-poweroff", "--force"]);
     assert_eq!(ran.code, Some(0), "{ran:?}");
     wait_for("the VM to go", Duration::from_secs(10), || {

@@ -900,7 +900,7 @@ fn the_command_line_runs_read_only_commands_on_another_host() {
         ("HE_CONFIG_ROOT", sshd.path("bare")),
         ("HE_CONF", sshd.path("bare/hosted-engine.conf")),
     ];
-    let program = wrapper(&sshd.path("he-bare"), &bare);
+    let bare_program = wrapper(&sshd.path("he-bare"), &bare);
     let mut args = vec![
         "--vm-status".to_owned(),
         "--json".to_owned(),
@@ -908,7 +908,7 @@ fn the_command_line_runs_read_only_commands_on_another_host() {
         format!("--remote-identity={}", sshd.path("client").display()),
         format!("--remote-known-hosts={}", known_hosts.display()),
     ];
-    args.push(format!("--remote-command={}", program.display()));
+    args.push(format!("--remote-command={}", bare_program.display()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let there = hosted_engine(&args, &[]);
     assert_eq!(there.status.code(), Some(1));
@@ -964,6 +964,42 @@ fn the_command_line_runs_read_only_commands_on_another_host() {
     // Known now: strict passes.
     let again = remote(&["--check-deployed"], &unknown, &[]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+
+    // Watching into a pipe nobody reads ends (one remote run, then done).
+    let mut all: Vec<String> = ["--vm-status", "--json", "--watch=0.2"]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    all.push(format!("--remote=root@127.0.0.1:{}", sshd.port));
+    all.push(format!(
+        "--remote-identity={}",
+        sshd.path("client").display()
+    ));
+    all.push(format!("--remote-known-hosts={}", known_hosts.display()));
+    all.push(format!("--remote-command={}", program.display()));
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = Command::new(HE_BIN)
+        .args(&all)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("--watch --remote still running into a closed pipe");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
 }
 
 #[test]

@@ -131,11 +131,24 @@ pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
             }
         }
         first = false;
-        super::super::write_stdout(&out).map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
-        let Some(interval) = interval else {
+        let read = write_refresh(&out)?;
+        let Some(interval) = interval.filter(|_| read) else {
             return Ok(EXIT_OK);
         };
         std::thread::sleep(interval);
+    }
+}
+
+/// Writes one answer (of several, under `--watch`) to stdout; false when
+/// stdout is a closed pipe. Nobody reads any more: not an error (STYLE.md),
+/// but the end of watching (`--watch | head -1` must not run forever).
+fn write_refresh(text: &str) -> Result<bool, Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(Failure::new("io", format!("stdout: {e}"))),
     }
 }
 
@@ -618,11 +631,10 @@ pub fn remote(inv: &Invocation, target_text: &str) -> Outcome {
             text.push_str("\x1b[H\x1b[2J");
         }
         text.push_str(&String::from_utf8_lossy(&out.stdout));
-        super::super::write_stdout(&text)
-            .map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
+        let read = write_refresh(&text)?;
         super::write_stderr(&String::from_utf8_lossy(&out.stderr));
         match interval {
-            Some(interval) if out.exit_code == 0 => std::thread::sleep(interval),
+            Some(interval) if out.exit_code == 0 && read => std::thread::sleep(interval),
             _ => return Ok(out.exit_code),
         }
     }
