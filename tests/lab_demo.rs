@@ -1,0 +1,251 @@
+//! `he-lab demo`, the README's first command, run as a user would: it exits 0,
+//! tells the recovery of the killed engine VM with the time it took, and leaves
+//! no process and no file behind; also when interrupted with Ctrl-C (SIGINT)
+//! or when its reader goes away (`he-lab demo | head`), and as a user without
+//! root.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use hosted_engine::lab::cluster::{procs, truth};
+
+const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
+/// Bound on a whole demo (it takes well under a minute; generous for a loaded
+/// machine: the time is not what these tests check).
+const DEMO_LIMIT: Duration = Duration::from_secs(300);
+
+/// Demos are labs: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The lab id the demo printed (`(id 3e8ed2)`).
+fn lab_id(stdout: &str) -> String {
+    let at = stdout.find("(id ").expect("the demo names its lab's id") + 4;
+    stdout[at..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect()
+}
+
+/// No process of lab `id` runs, and `tmp` is empty.
+fn assert_nothing_left(id: &str, tmp: &Path) {
+    assert!(!id.is_empty());
+    assert!(
+        procs::lab_processes(id).is_empty(),
+        "lab processes left: {:?}",
+        procs::lab_processes(id)
+    );
+    assert!(truth::scan_payloads(id).is_empty(), "engine VMs left");
+    let left: Vec<_> = std::fs::read_dir(tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in {}: {left:?}", tmp.display());
+}
+
+/// Waits for `child` within `limit`; kills it after that.
+fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("he-lab demo still runs after {} s", limit.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn read_all(mut from: impl Read) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    from.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Runs `command` (the demo) to its end within [`DEMO_LIMIT`].
+fn run_bounded(command: &mut Command) -> Output {
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || read_all(stdout));
+    let err = std::thread::spawn(move || read_all(stderr));
+    let status = wait_bounded(&mut child, DEMO_LIMIT);
+    eprintln!("the demo took {:.1} s", started.elapsed().as_secs_f64());
+    Output {
+        status,
+        stdout: out.join().unwrap().unwrap(),
+        stderr: err.join().unwrap().unwrap(),
+    }
+}
+
+/// The whole story: the table, the kill, the recovery with its time, the
+/// canary, the teardown.
+fn assert_told_the_story(out: &Output) -> String {
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for told in [
+        "[1/5]",
+        "EngineStart -> EngineStarting: lease won (epoch 1)",
+        "[truth] the engine's health page answers",
+        "│ ID ┆ Hostname ┆ State",
+        "engine VM killed (pid",
+        "engine VM crashed, restarting it on this host",
+        "Recovered in ",
+        "never two engine VMs at once, epochs never went back",
+        "nothing left behind",
+    ] {
+        assert!(
+            stdout.contains(told),
+            "{told:?} not told:\n{stdout}\n{stderr}"
+        );
+    }
+    // The time it took, as a number.
+    let at = stdout.find("Recovered in ").unwrap() + "Recovered in ".len();
+    let secs: f64 = stdout[at..].split(' ').next().unwrap().parse().unwrap();
+    assert!(secs > 0.0, "{stdout}");
+    stdout
+}
+
+#[test]
+fn the_demo_kills_the_engine_vm_tells_the_recovery_and_leaves_nothing() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_bounded(Command::new(LAB).arg("demo").env("TMPDIR", tmp.path()));
+    let stdout = assert_told_the_story(&out);
+    assert_nothing_left(&lab_id(&stdout), tmp.path());
+}
+
+/// Reads the demo's stdout until a line contains `until`; what was read.
+fn read_until(reader: &mut impl BufRead, until: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).unwrap();
+        assert!(n > 0, "the demo ended before {until:?}:\n{seen}");
+        seen.push_str(&line);
+        if line.contains(until) {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_tears_the_demo_down() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(LAB)
+        .arg("demo")
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    // Interrupted with its lab up and its engine VM running.
+    let seen = read_until(&mut reader, "[truth] engine VM process runs");
+    // SAFETY: kill(2) of our own child, not yet waited for.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let rest = std::thread::spawn(move || std::io::read_to_string(reader));
+    let status = wait_bounded(&mut child, DEMO_LIMIT);
+    let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    let seen = seen + &rest.join().unwrap().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}\n{stderr}");
+    assert!(
+        stderr.contains("interrupted; the lab is torn down"),
+        "{stderr}"
+    );
+    assert_nothing_left(&lab_id(&seen), tmp.path());
+}
+
+#[test]
+fn a_reader_that_goes_away_tears_the_demo_down() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(LAB)
+        .arg("demo")
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let seen = read_until(&mut reader, "[truth] engine VM process runs");
+    // `he-lab demo | head`: the reader is gone, the next line fails (EPIPE).
+    drop(reader);
+    let status = wait_bounded(&mut child, DEMO_LIMIT);
+    let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+    assert_nothing_left(&lab_id(&seen), tmp.path());
+}
+
+/// As root, the demo runs as `nobody` (`setpriv`) from a copy of `he-lab` that
+/// user can run; as anyone else, as that user: no root needed either way.
+#[test]
+fn the_demo_needs_no_root() {
+    let _serial = serial();
+    // SAFETY: geteuid(2) cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = run_bounded(Command::new(LAB).arg("demo").env("TMPDIR", tmp.path()));
+        let stdout = assert_told_the_story(&out);
+        assert_nothing_left(&lab_id(&stdout), tmp.path());
+        return;
+    }
+    let setpriv = Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !common::require("the setpriv program (util-linux) to run as nobody", setpriv) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("he-lab");
+    std::fs::copy(LAB, &bin).unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let nobody = 65534;
+    std::os::unix::fs::chown(&tmp, Some(nobody), Some(nobody)).unwrap();
+    let out = run_bounded(
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .arg(&bin)
+            .arg("demo")
+            .env("TMPDIR", &tmp)
+            .current_dir(&tmp),
+    );
+    let stdout = assert_told_the_story(&out);
+    assert!(stdout.contains("isolation none"), "{stdout}");
+    assert_nothing_left(&lab_id(&stdout), &tmp);
+}
