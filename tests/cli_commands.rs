@@ -1277,6 +1277,19 @@ fn a_real_agent_carries_out_the_commands() {
         (Some(0), "Hosted Engine is up!\n")
     );
 
+    // Local maintenance under the running VM: the agent refuses, with the
+    // reference's words.
+    let ran = host.he(&["--set-maintenance", "--mode=local"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+        (
+            Some(1),
+            "",
+            "Unable to enter local maintenance mode: the engine VM is running on the current \
+             host, please migrate it before entering local maintenance mode.\n"
+        )
+    );
+
     // Global maintenance through the agent: silent.
     let ran = host.he(&["--set-maintenance", "--mode=global"]);
     assert_eq!(
