@@ -62,3 +62,20 @@ fn a_holder_that_cannot_publish_agent_stopped_powers_its_vm_off() {
             .any(|l| l.contains("AgentStopped not published"))
     );
 }
+
+/// The kept area (the daemon's status) shows this host as it just published,
+/// not as it read itself at the start of the loop.
+#[test]
+fn the_kept_area_carries_this_hosts_latest_publish() {
+    let params = SimParams::new(1);
+    let world = Rc::new(RefCell::new(WorldState::new(params.clone())));
+    let mut agent = AgentLoop::start(config(&params), SimHost::io(&world, 1));
+    agent.keep_last_area(true);
+    for _ in 0..3 {
+        agent.tick();
+        let kept = agent.last_area().unwrap().hosts[&1].as_ref().unwrap();
+        let state = agent.core().state().name();
+        assert_eq!(kept.extra.get("state"), Some(state));
+        assert_eq!(kept.record.score, agent.last_score().unwrap().score);
+    }
+}

@@ -12,7 +12,7 @@ use crate::core::{
     ActionResult, Agent, CoreConfig, LocalVm, Millis, Observation, Request, ScoreBreakdown,
     Sensors, State, VmAction, VmManagerStatus,
 };
-use crate::metadata::{Area, HostId, SLOT_SIZE, encode_host_slot};
+use crate::metadata::{Area, HostId, SLOT_SIZE, decode_host_slot, encode_host_slot};
 
 /// Reading and writing the shared metadata.
 pub trait Storage {
@@ -167,11 +167,18 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         }
         let me = self.core.config().host_id;
         let started = self.io.clock.now();
+        let mut published = None;
         let written = if !decision.publish {
             Err("not publishing before our own slot was read".to_string())
         } else {
             match encode_host_slot(me, &decision.record, &decision.extra) {
-                Ok(bytes) => self.io.storage.write_slot(me, &bytes),
+                Ok(bytes) => {
+                    let result = self.io.storage.write_slot(me, &bytes);
+                    if result.is_ok() && self.keep_last_area {
+                        published = Some(bytes);
+                    }
+                    result
+                }
                 Err(e) => Err(format!("cannot encode our slot: {e}")),
             }
         };
@@ -210,7 +217,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         if let Ok(area) = area
             && self.keep_last_area
         {
-            self.last_area = Some(area);
+            self.last_area = Some(with_own_slot(area, me, published.as_deref()));
         }
         let next_loop_ms = decision.next_loop_ms;
         self.last_score = Some(decision.score);
@@ -279,5 +286,22 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             }
             other => other,
         }
+    }
+}
+
+/// The area as read at the start of the loop, with this host's slot replaced by
+/// what the loop then published (when it did): the status shows this host as it
+/// is now, not as it was one loop ago.
+fn with_own_slot(area: Arc<Area>, me: HostId, published: Option<&[u8; SLOT_SIZE]>) -> Arc<Area> {
+    let Some(bytes) = published else {
+        return area;
+    };
+    match decode_host_slot(me, bytes) {
+        Ok(Some(slot)) => {
+            let mut fresh = Arc::unwrap_or_clone(area);
+            fresh.hosts.insert(me, Ok(slot));
+            Arc::new(fresh)
+        }
+        _ => area,
     }
 }
