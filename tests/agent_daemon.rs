@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,39 +14,11 @@ use hosted_engine::metadata::{Area, decode_area};
 const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
 const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
 
-/// Every timer short, every lease rule kept (`Timings::violations` checks it).
-const FAST_AGENT_CONF: &str = "[timing]
-loop-secs = 1
-host-alive-timeout-secs = 3
-storage-timeout-secs = 1
-lease-settle-secs = 2
-lease-fail-secs = 3
-poweroff-timeout-secs = 1
-lease-margin-secs = 1
-lease-dead-secs = 7
-engine-starting-timeout-secs = 60
-engine-maybe-away-timeout-secs = 4
-engine-unexpectedly-down-secs = 10
-engine-stop-timeout-secs = 10
-bad-health-timeout-secs = 10
-retry-window-secs = 60
-vm-shutdown-grace-secs = 2
-liveliness-timeout-secs = 1
-";
-
 /// A cluster of agents in a temp directory; kills everything it started on drop.
 struct Cluster {
     dir: tempfile::TempDir,
     port: u16,
     agents: Vec<Option<Child>>,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Cluster {
@@ -62,7 +33,7 @@ impl Cluster {
     /// A cluster whose agents are configured but not started.
     fn configured(hosts: u16) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = common::free_port();
         let volume = dir.path().join("shared/ha_agent/hosted-engine.metadata");
         std::fs::create_dir_all(volume.parent().unwrap()).unwrap();
         init_volume(&volume, false, Duration::from_secs(5)).unwrap();
@@ -111,7 +82,7 @@ impl Cluster {
             ),
         )
         .unwrap();
-        std::fs::write(etc_ha.join("agent.conf"), FAST_AGENT_CONF).unwrap();
+        std::fs::write(etc_ha.join("agent.conf"), common::FAST_AGENT_CONF).unwrap();
     }
 
     fn start(&mut self, id: u16) {

@@ -1022,7 +1022,7 @@ fn vm_start_trusts_only_a_slot_published_after_the_request() {
     let host = Host::deployed();
     let etc = host.path("etc/ovirt-hosted-engine-ha");
     std::fs::create_dir_all(&etc).unwrap();
-    std::fs::write(etc.join("agent.conf"), FAST_AGENT_CONF).unwrap();
+    std::fs::write(etc.join("agent.conf"), common::FAST_AGENT_CONF).unwrap();
     // An agent whose loop does not move on: every snapshot is the one taken
     // before the request, its slot (stale) saying "up" once asked to start.
     let frozen = monotonic_ms();
@@ -1078,34 +1078,10 @@ struct LiveHost {
     agent: Option<Child>,
 }
 
-/// `tests/agent_daemon.rs`'s fast profile.
-const FAST_AGENT_CONF: &str = "[timing]
-loop-secs = 1
-host-alive-timeout-secs = 3
-storage-timeout-secs = 1
-lease-settle-secs = 2
-lease-fail-secs = 3
-poweroff-timeout-secs = 1
-lease-margin-secs = 1
-lease-dead-secs = 7
-engine-starting-timeout-secs = 60
-engine-maybe-away-timeout-secs = 4
-engine-unexpectedly-down-secs = 10
-engine-stop-timeout-secs = 10
-bad-health-timeout-secs = 10
-retry-window-secs = 60
-vm-shutdown-grace-secs = 2
-liveliness-timeout-secs = 1
-";
-
 impl LiveHost {
     fn start() -> LiveHost {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let shared = dir.path().join("shared");
         let volume = shared.join("ha_agent/hosted-engine.metadata");
         std::fs::create_dir_all(volume.parent().unwrap()).unwrap();
@@ -1127,7 +1103,7 @@ impl LiveHost {
             ),
         )
         .unwrap();
-        std::fs::write(etc_ha.join("agent.conf"), FAST_AGENT_CONF).unwrap();
+        std::fs::write(etc_ha.join("agent.conf"), common::FAST_AGENT_CONF).unwrap();
         let mut host = LiveHost { dir, agent: None };
         host.start_agent();
         host

@@ -88,14 +88,6 @@ fn fingerprint(path: &Path) -> String {
     line.split_whitespace().nth(1).unwrap().to_owned()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// An sshd on 127.0.0.1 with an Ed25519 and an ECDSA host key, accepting the
 /// client key `client` for root; killed when dropped.
 struct Sshd {
@@ -118,7 +110,7 @@ impl Sshd {
         fs::create_dir_all("/run/sshd").unwrap();
         let mut last_log = String::new();
         for _ in 0..SSHD_START_ATTEMPTS {
-            let port = free_port();
+            let port = common::free_port();
             let mut child = spawn_sshd(dir.path(), port);
             if wait_listening(&mut child, dir.path(), port) {
                 return Sshd { dir, port, child };
@@ -684,7 +676,7 @@ fn a_command_that_outlives_the_timeout_is_cut_off() {
 
 #[test]
 fn a_closed_port_is_refused_at_once() {
-    let port = free_port();
+    let port = common::free_port();
     let target = Target::new("root", "127.0.0.1", port).unwrap();
     let options = Options {
         known_hosts: Some(PathBuf::from("/nonexistent/known_hosts")),
@@ -1005,7 +997,7 @@ fn the_command_line_runs_read_only_commands_on_another_host() {
 #[test]
 fn mutating_commands_do_not_take_remote() {
     // Refused by the parser: no connection is even tried (nothing listens).
-    let target = format!("--remote=root@127.0.0.1:{}", free_port());
+    let target = format!("--remote=root@127.0.0.1:{}", common::free_port());
     for args in [
         &["--vm-poweroff"][..],
         &["--vm-start"],

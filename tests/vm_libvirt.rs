@@ -383,26 +383,6 @@ fn a_domain_xml_with_another_uuid_is_refused_before_it_runs() {
 
 // ---- the whole agent with vm_driver=libvirt ----
 
-/// The fast timing profile of tests/agent_daemon.rs.
-const FAST_AGENT_CONF: &str = "[timing]
-loop-secs = 1
-host-alive-timeout-secs = 3
-storage-timeout-secs = 1
-lease-settle-secs = 2
-lease-fail-secs = 3
-poweroff-timeout-secs = 1
-lease-margin-secs = 1
-lease-dead-secs = 7
-engine-starting-timeout-secs = 120
-engine-maybe-away-timeout-secs = 4
-engine-unexpectedly-down-secs = 10
-engine-stop-timeout-secs = 10
-bad-health-timeout-secs = 10
-retry-window-secs = 60
-vm-shutdown-grace-secs = 20
-liveliness-timeout-secs = 1
-";
-
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -462,7 +442,14 @@ fn the_agent_runs_its_engine_as_a_libvirt_domain() {
         ),
     )
     .unwrap();
-    std::fs::write(etc_ha.join("agent.conf"), FAST_AGENT_CONF).unwrap();
+    std::fs::write(
+        etc_ha.join("agent.conf"),
+        common::fast_agent_conf_with(&[
+            ("engine-starting-timeout-secs", "120"),
+            ("vm-shutdown-grace-secs", "20"),
+        ]),
+    )
+    .unwrap();
     let log_path = root.join("agent.log");
     let run_agent = || {
         let mut command = Command::new(AGENT);

@@ -43,3 +43,46 @@ pub const PATH_VARS: [&str; 6] = [
     "HE_RUNTIME_DIR",
     "HE_STATE_DIR",
 ];
+
+/// `agent.conf` for real agents in tests: every timer short, every lease rule
+/// kept (`Timings::violations` checks it).
+pub const FAST_AGENT_CONF: &str = "[timing]
+loop-secs = 1
+host-alive-timeout-secs = 3
+storage-timeout-secs = 1
+lease-settle-secs = 2
+lease-fail-secs = 3
+poweroff-timeout-secs = 1
+lease-margin-secs = 1
+lease-dead-secs = 7
+engine-starting-timeout-secs = 60
+engine-maybe-away-timeout-secs = 4
+engine-unexpectedly-down-secs = 10
+engine-stop-timeout-secs = 10
+bad-health-timeout-secs = 10
+retry-window-secs = 60
+vm-shutdown-grace-secs = 2
+liveliness-timeout-secs = 1
+";
+
+/// [`FAST_AGENT_CONF`] with some keys given other values.
+pub fn fast_agent_conf_with(changes: &[(&str, &str)]) -> String {
+    let mut text = String::new();
+    for line in FAST_AGENT_CONF.lines() {
+        let key = line.split(" = ").next().unwrap_or("");
+        match changes.iter().find(|(k, _)| *k == key) {
+            Some((k, v)) => text.push_str(&format!("{k} = {v}\n")),
+            None => text.push_str(&format!("{line}\n")),
+        }
+    }
+    text
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
