@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hosted_engine::lab::cluster::{Isolation, Lab, LabOptions, log_files, netns, procs};
+use hosted_engine::lab::cluster::{Fault, Isolation, Lab, LabOptions, log_files, netns, procs};
 use hosted_engine::lab::plan::{Follower, Sample, fault_for};
 
 const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
@@ -480,6 +480,26 @@ fn case_7_agent_crash_leaves_the_engine_running() {
 
 #[test]
 fn case_8_all_hosts_lose_their_network_and_the_engine_is_not_restarted() {
+    all_hosts_lose_their_network(None);
+}
+
+/// Case 8 while the other hosts publish late: their agents stall for 2.6 s
+/// (a loaded host, a slow storage write) just as the network goes, so the
+/// holder sees its own score fall while theirs still read as before the fault.
+/// A score lead read from such stale slots is no better host: the engine must
+/// stay. Fails today (the holder moves the engine to "host N scores 1800
+/// against our 200" and restarts it on itself with a new epoch): the core
+/// confirms a lead on its own clock (two loops) rather than on fresh peer
+/// publishes; see the issue 6 report.
+#[test]
+#[ignore = "fails until the core confirms a score lead on fresh peer slots (issue 6 report)"]
+fn case_8_with_lagging_peers_the_engine_is_not_restarted() {
+    all_hosts_lose_their_network(Some(Duration::from_millis(2_600)));
+}
+
+/// Case 8; `peers_stall`: the other hosts' agents are stopped this long at the
+/// fault (shorter than the fast profile's host-alive timeout, 3 s).
+fn all_hosts_lose_their_network(peers_stall: Option<Duration>) {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let lab = lab_up(dir.path());
@@ -494,6 +514,17 @@ fn case_8_all_hosts_lose_their_network_and_the_engine_is_not_restarted() {
         .map(|h| (h.id, h.score))
         .collect();
     f.observer = other(holder);
+    if let Some(stall) = peers_stall {
+        for host in (1..=3).filter(|&h| h != holder) {
+            check(
+                &lab,
+                lab.fault(Fault::AgentPause {
+                    secs: stall.as_secs_f64(),
+                    host: Some(host),
+                }),
+            );
+        }
+    }
     inject(&lab, &mut f, 8, holder);
     // Past the bad-health timeout: the engine is unhealthy (no network), and
     // yet neither stopped nor started anywhere else.
@@ -525,7 +556,9 @@ fn case_8_all_hosts_lose_their_network_and_the_engine_is_not_restarted() {
         log.contains("every live host's gateway test fails: not stopping the engine"),
         "{log}"
     );
-    let outage = f.samples().len();
+    // Heal: the engine is healthy again where it ran, and stays there while
+    // the hosts' gateways and scores come back (they do not all recover in the
+    // same loop: a transient score lead must not move the engine).
     check(&lab, lab.heal());
     check(
         &lab,
@@ -533,11 +566,20 @@ fn case_8_all_hosts_lose_their_network_and_the_engine_is_not_restarted() {
             s.healthy() == Some(holder)
         }),
     );
-    for s in &f.samples()[outage..] {
+    check(
+        &lab,
+        f.until("every host's gateway back", RECOVERY, |s| {
+            scores
+                .iter()
+                .all(|(id, _)| s.host(*id).is_some_and(|h| h.gateway_ok()))
+        }),
+    );
+    check(&lab, f.during("the same engine VM", QUIET, not_stopped));
+    for s in f.samples() {
         assert_eq!(
             s.payload(),
             Some(payload),
-            "the engine VM was restarted after heal:\n{}\n{}",
+            "the engine VM was restarted:\n{}\n{}",
             f.timeline(),
             logs(&lab)
         );

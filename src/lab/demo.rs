@@ -59,7 +59,7 @@ pub enum Outcome {
 pub fn run(opts: &DemoOptions, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     signals::install_stop_handlers().context("installing signal handlers")?;
     let started = Instant::now();
-    let place = Place::create(opts.dir.clone())?;
+    let place = Workdir::create("he-lab-demo", opts.dir.clone())?;
     let result = show(opts, &place, started, out);
     // The lab is down by now (or dropped, which tears it down): remove the rest.
     let removed = place.remove();
@@ -82,18 +82,20 @@ pub fn run(opts: &DemoOptions, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     }
 }
 
-/// The demo's directory: `bin/` (the symlinks) and `lab/`.
-struct Place {
-    base: PathBuf,
+/// A directory of its own for the demo or the benchmark: `bin/` (`he-lab` as
+/// `ovirt-ha-agent` and `hosted-engine`, symlinks) and the labs.
+pub(super) struct Workdir {
+    pub(super) base: PathBuf,
 }
 
-impl Place {
-    fn create(dir: Option<PathBuf>) -> anyhow::Result<Place> {
+impl Workdir {
+    /// `dir`, else `$TMPDIR/<prefix>-<pid>`; it must not exist yet.
+    pub(super) fn create(prefix: &str, dir: Option<PathBuf>) -> anyhow::Result<Workdir> {
         let base = dir.unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("he-lab-demo-{}", std::process::id()))
+            std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()))
         });
         std::fs::create_dir(&base).with_context(|| format!("creating {}", base.display()))?;
-        let place = Place { base };
+        let place = Workdir { base };
         let made = (|| -> anyhow::Result<()> {
             let exe = std::env::current_exe().context("finding the he-lab program")?;
             std::fs::create_dir(place.bin_dir())?;
@@ -114,7 +116,7 @@ impl Place {
         self.base.join("bin")
     }
 
-    fn bin(&self, name: &str) -> PathBuf {
+    pub(super) fn bin(&self, name: &str) -> PathBuf {
         self.bin_dir().join(name)
     }
 
@@ -122,7 +124,7 @@ impl Place {
         self.base.join("lab")
     }
 
-    fn remove(&self) -> anyhow::Result<()> {
+    pub(super) fn remove(&self) -> anyhow::Result<()> {
         match std::fs::remove_dir_all(&self.base) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -133,7 +135,7 @@ impl Place {
 
 fn show(
     opts: &DemoOptions,
-    place: &Place,
+    place: &Workdir,
     started: Instant,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@
 //!   and the recovery narrated as it happens, then everything torn down.
 //! - The simulator (`sim run`, `sim fuzz`).
 
+pub mod bench;
 pub mod canary;
 pub mod cluster;
 mod cluster_cmd;
@@ -65,6 +66,24 @@ pub enum LabCommand {
         /// none (loopback, no root) or netns (root: network namespaces).
         #[arg(long, value_enum, default_value = "none")]
         isolation: cluster::Isolation,
+    },
+    /// For each test-plan case, the time from the fault to a healthy engine on a
+    /// real three-host lab (a fresh lab per run): median and worst of --runs,
+    /// next to what the lease timings allow. A Markdown section on stdout,
+    /// progress on stderr. Uses its own directory under $TMPDIR (not --dir).
+    BenchFailover {
+        /// The agents' timings.
+        #[arg(long, value_enum, default_value = "fast")]
+        profile: cluster::Profile,
+        /// netns (root) or none [default: netns for root, none otherwise].
+        #[arg(long, value_enum)]
+        isolation: Option<cluster::Isolation>,
+        /// Runs per case.
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+        /// Test plan cases to measure, e.g. `1,3,6` [default: 1 to 8].
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=8))]
+        cases: Vec<u8>,
     },
     /// Work with a shared metadata volume file.
     #[command(subcommand)]
@@ -317,6 +336,24 @@ fn run(args: LabArgs) -> anyhow::Result<i32> {
             }
         }
         LabCommand::Volume(VolumeCommand::Demo) => volume::demo(&mut out)?,
+        LabCommand::BenchFailover {
+            profile,
+            isolation,
+            runs,
+            cases,
+        } => {
+            let opts = bench::BenchOptions {
+                profile,
+                isolation: isolation.unwrap_or_else(cluster::Isolation::default_for_user),
+                runs,
+                cases: if cases.is_empty() {
+                    plan::CASES.iter().map(|c| c.number).collect()
+                } else {
+                    cases
+                },
+            };
+            bench::run(&opts, &mut out, &mut std::io::stderr())?;
+        }
         LabCommand::Volume(VolumeCommand::Init {
             path,
             force,

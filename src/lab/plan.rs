@@ -128,12 +128,22 @@ pub struct HostStatus {
     /// `lease=` and `lease-epoch=` of the extra text.
     pub lease: String,
     pub epoch: Option<u64>,
+    /// `gateway=` of the extra text: gateway probes that answered, e.g. `3/3`.
+    pub gateway: Option<String>,
 }
 
 impl HostStatus {
     /// `{"health": "good", "vm": "up", "detail": "Up"}` on a live slot.
     pub fn engine_good(&self) -> bool {
         self.live && self.vm == "up" && self.health == "good"
+    }
+
+    /// Every gateway probe answered (`gateway=3/3`).
+    pub fn gateway_ok(&self) -> bool {
+        self.gateway
+            .as_deref()
+            .and_then(|g| g.split_once('/'))
+            .is_some_and(|(ok, all)| ok == all && ok != "0")
     }
 
     /// One compact line: `h2 EngineUp 3400 up/good/Up held:2`.
@@ -194,6 +204,7 @@ fn parse_host(id: u16, host: &serde_json::Value) -> Result<HostStatus, String> {
         live: host["live-data"].as_bool().unwrap_or(false),
         lease: key("lease").unwrap_or_else(|| "-".into()),
         epoch: key("lease-epoch").and_then(|e| e.parse().ok()),
+        gateway: key("gateway"),
     })
 }
 
@@ -469,7 +480,7 @@ mod tests {
         "engine-status": {"vm": "up", "health": "good", "detail": "Up"}, "hostname": "host1",
         "maintenance": false, "stopped": false, "crc32": "28defeb6",
         "conf_on_shared_storage": true, "local_conf_timestamp": 11883,
-        "extra": "metadata_parse_version=1\nhost-id=1\nscore=3400\nstate=EngineUp\nlease=held\nlease-epoch=2\nlease-epoch-seen=2\n",
+        "extra": "metadata_parse_version=1\nhost-id=1\nscore=3400\nstate=EngineUp\nlease=held\nlease-epoch=2\nlease-epoch-seen=2\ngateway=3/3\n",
         "live-data": true},
       "2": {"host-id": 2, "host-ts": 11897, "score": 1200,
         "engine-status": {"vm": "up", "health": "bad", "detail": "Up", "reason": "failed liveliness check"},
@@ -485,12 +496,13 @@ mod tests {
         let one = &hosts[&1];
         assert_eq!(one.state, "EngineUp");
         assert_eq!((one.lease.as_str(), one.epoch), ("held", Some(2)));
-        assert!(one.engine_good());
+        assert!(one.engine_good() && one.gateway_ok());
         let two = &hosts[&2];
         assert_eq!(two.reason.as_deref(), Some("failed liveliness check"));
         assert_eq!(two.score, 1200);
         assert!(!two.live && !two.engine_good());
         assert_eq!(two.epoch, None);
+        assert!(!two.gateway_ok());
         assert_eq!(
             two.brief(),
             "h2 EngineUpBadHealth 1200 up/bad/Up (failed liveliness check) -:- stale"
