@@ -220,21 +220,6 @@ fn lab_volume_init_and_dump() {
     assert!(text(&out.stderr).contains("--timeout-secs"));
 }
 
-#[test]
-fn lab_demo_runs_and_cleans_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(LAB)
-        .arg("demo")
-        .env("TMPDIR", dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    assert!(stdout.contains("host 1: host1.lab"), "{stdout}");
-    assert!(stdout.contains("lease=held/1"), "{stdout}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-}
-
 /// Runs `bin` with stdout on a pipe whose read end is already closed, as with
 /// `bin | true`: every write to stdout fails with EPIPE.
 fn run_into_closed_pipe(bin: &str, args: &[&str], configure: impl Fn(&mut Command)) -> Output {
