@@ -16,6 +16,9 @@ _he__lab() {
             ",$1")
                 cmd="he__lab"
                 ;;
+            he__lab,bench-failover)
+                cmd="he__lab__subcmd__bench__subcmd__failover"
+                ;;
             he__lab,canary-check)
                 cmd="he__lab__subcmd__canary__subcmd__check"
                 ;;
@@ -145,6 +148,9 @@ _he__lab() {
             he__lab__subcmd__fault__subcmd__help,vm-kill)
                 cmd="he__lab__subcmd__fault__subcmd__help__subcmd__vm__subcmd__kill"
                 ;;
+            he__lab__subcmd__help,bench-failover)
+                cmd="he__lab__subcmd__help__subcmd__bench__subcmd__failover"
+                ;;
             he__lab__subcmd__help,canary-check)
                 cmd="he__lab__subcmd__help__subcmd__canary__subcmd__check"
                 ;;
@@ -235,6 +241,9 @@ _he__lab() {
             he__lab__subcmd__help__subcmd__sim,run)
                 cmd="he__lab__subcmd__help__subcmd__sim__subcmd__run"
                 ;;
+            he__lab__subcmd__help__subcmd__volume,demo)
+                cmd="he__lab__subcmd__help__subcmd__volume__subcmd__demo"
+                ;;
             he__lab__subcmd__help__subcmd__volume,dump)
                 cmd="he__lab__subcmd__help__subcmd__volume__subcmd__dump"
                 ;;
@@ -262,6 +271,9 @@ _he__lab() {
             he__lab__subcmd__sim__subcmd__help,run)
                 cmd="he__lab__subcmd__sim__subcmd__help__subcmd__run"
                 ;;
+            he__lab__subcmd__volume,demo)
+                cmd="he__lab__subcmd__volume__subcmd__demo"
+                ;;
             he__lab__subcmd__volume,dump)
                 cmd="he__lab__subcmd__volume__subcmd__dump"
                 ;;
@@ -273,6 +285,9 @@ _he__lab() {
                 ;;
             he__lab__subcmd__volume,init)
                 cmd="he__lab__subcmd__volume__subcmd__init"
+                ;;
+            he__lab__subcmd__volume__subcmd__help,demo)
+                cmd="he__lab__subcmd__volume__subcmd__help__subcmd__demo"
                 ;;
             he__lab__subcmd__volume__subcmd__help,dump)
                 cmd="he__lab__subcmd__volume__subcmd__help__subcmd__dump"
@@ -293,12 +308,46 @@ _he__lab() {
 
     case "${cmd}" in
         he__lab)
-            opts="-h -V --dir --help --version demo volume sim engine up down status fault heal logs exec canary-check supervise storage-connect help"
+            opts="-h -V --dir --help --version demo bench-failover volume sim engine up down status fault heal logs exec canary-check supervise storage-connect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__bench__subcmd__failover)
+            opts="-h --profile --isolation --runs --cases --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -W "fast default" -- "${cur}"))
+                    return 0
+                    ;;
+                --isolation)
+                    COMPREPLY=($(compgen -W "none netns" -- "${cur}"))
+                    return 0
+                    ;;
+                --runs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cases)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -329,12 +378,16 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__demo)
-            opts="-h --dir --help"
+            opts="-h --isolation --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --isolation)
+                    COMPREPLY=($(compgen -W "none netns" -- "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -365,7 +418,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__engine)
-            opts="-h --listen --canary --host --control --lab-id --vm-address --vm-bridge --dir --help"
+            opts="-h --listen --canary --host --control --lab-id --vm-address --vm-bridge --shutdown-secs --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -396,6 +449,10 @@ _he__lab() {
                     return 0
                     ;;
                 --vm-bridge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shutdown-secs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -909,8 +966,22 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__help)
-            opts="demo volume sim engine up down status fault heal logs exec canary-check supervise storage-connect help"
+            opts="demo bench-failover volume sim engine up down status fault heal logs exec canary-check supervise storage-connect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__bench__subcmd__failover)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1329,8 +1400,22 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__help__subcmd__volume)
-            opts="init fill dump"
+            opts="demo init fill dump"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__volume__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1629,8 +1714,26 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__volume)
-            opts="-h --dir --help init fill dump help"
+            opts="-h --dir --help demo init fill dump help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__volume__subcmd__demo)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1703,8 +1806,22 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__volume__subcmd__help)
-            opts="init fill dump help"
+            opts="demo init fill dump help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__volume__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
