@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use hosted_engine::lab::cluster::{Fault, Isolation, Lab, LabOptions, log_files, netns, procs};
-use hosted_engine::lab::plan::{Follower, Sample, fault_for};
+use hosted_engine::lab::plan::{Follower, Sample, after_leaving_engine_up, fault_for};
 
 const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
 const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
@@ -229,11 +229,16 @@ fn case_3_engine_vm_crash_restarts_it_on_the_same_host_first() {
     let (_, old) = before.payload().unwrap();
     f.observer = other(holder);
     inject(&lab, &mut f, 3, holder);
+    // The holder restarts it (EngineStart, EngineStarting), then EngineUp again.
     let end_sample = check(
         &lab,
-        f.until("a new engine VM, healthy", RECOVERY, |s| {
-            s.healthy().is_some() && s.payload().is_some_and(|(_, p)| p != old)
-        }),
+        f.until(
+            "a new engine VM, healthy",
+            RECOVERY,
+            after_leaving_engine_up(holder, |s| {
+                s.healthy().is_some() && s.payload().is_some_and(|(_, p)| p != old)
+            }),
+        ),
     );
     // The same host, not another one (where the reference failed this case).
     assert_eq!(end_sample.healthy(), Some(holder), "{}", f.timeline());

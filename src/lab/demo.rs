@@ -199,9 +199,15 @@ fn show(
     story.restart();
     let said = lab.fault(Fault::VmKill { host: Some(holder) })?;
     writeln!(out, "      he-lab fault {said}")?;
-    let back = story.follow(&mut follower, out, "the engine back", RECOVERY, |s| {
-        s.healthy().is_some() && s.payload().is_some_and(|(_, p)| p != old)
-    })?;
+    let back = story.follow(
+        &mut follower,
+        out,
+        "the engine back",
+        RECOVERY,
+        super::plan::after_leaving_engine_up(holder, |s| {
+            s.healthy().is_some() && s.payload().is_some_and(|(_, p)| p != old)
+        }),
+    )?;
     let (host, _) = back.payload().expect("a healthy sample has a payload");
     let place_said = if host == holder {
         "on the same host: the agent still held the lease and restarted it (the reference \
@@ -311,14 +317,23 @@ impl Story {
         sample
     }
 
+    /// Tells what `sample` shows that is new (at the sample's time), then the
+    /// agents' new log lines (at the time they are read).
     fn tell(&mut self, sample: &Sample, out: &mut dyn Write) -> std::io::Result<()> {
+        self.tell_truth(sample, out)?;
         for id in self.spec.host_ids() {
             for line in self.new_lines(id) {
                 if let Some(text) = worth_telling(&line) {
-                    self.say(out, &format!("host{id}  {text}"))?;
+                    let at = self.start.elapsed();
+                    say(out, at, &format!("host{id}  {text}"))?;
                 }
             }
         }
+        Ok(())
+    }
+
+    fn tell_truth(&mut self, sample: &Sample, out: &mut dyn Write) -> std::io::Result<()> {
+        let at = sample.at;
         let payload = sample.payload();
         if payload != self.payload {
             let news = match payload {
@@ -338,7 +353,7 @@ impl Story {
                 }
                 None => "[truth] no engine VM process runs".into(),
             };
-            self.say(out, &news)?;
+            say(out, at, &news)?;
             self.payload = payload;
         }
         // Health is news only while a VM runs (no VM already says it all).
@@ -354,18 +369,10 @@ impl Story {
             } else {
                 "[truth] the engine's health page does not answer".into()
             };
-            self.say(out, &news)?;
+            say(out, at, &news)?;
             self.health_ok = Some(health_ok);
         }
         Ok(())
-    }
-
-    fn say(&self, out: &mut dyn Write, text: &str) -> std::io::Result<()> {
-        writeln!(
-            out,
-            "      {:>5.1}s {text}",
-            self.start.elapsed().as_secs_f64()
-        )
     }
 
     /// The complete lines host `id`'s agent has logged since the last call.
@@ -389,6 +396,11 @@ impl Story {
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// One line of the story, `at` after the clock started.
+fn say(out: &mut dyn Write, at: Duration, text: &str) -> std::io::Result<()> {
+    writeln!(out, "      {:>5.1}s {text}", at.as_secs_f64())
 }
 
 /// An agent log line worth telling, without its time stamp: state changes,

@@ -226,7 +226,8 @@ pub fn vm_status(lab: &Lab, id: u16, hosted_engine: &Path) -> Result<VmStatus, S
 /// One look at the lab.
 #[derive(Debug, Clone)]
 pub struct Sample {
-    /// Since the follower's clock started (the fault).
+    /// Since the follower's clock started (the fault): when both the status
+    /// and the ground truth had been taken.
     pub at: Duration,
     /// What the observing host's `hosted-engine --vm-status --json` said.
     pub status: Result<VmStatus, String>,
@@ -290,6 +291,23 @@ impl Sample {
     }
 }
 
+/// `then`, once host `host`'s status has shown another state than `EngineUp`:
+/// after a fault that the host's agent handles within a loop (a VM crash), its
+/// slot still shows the `EngineUp` it published before the fault until its next
+/// publish, which must not count as the recovery.
+pub fn after_leaving_engine_up(
+    host: u16,
+    mut then: impl FnMut(&Sample) -> bool,
+) -> impl FnMut(&Sample) -> bool {
+    let mut left = false;
+    move |s| {
+        if s.host(host).is_some_and(|h| h.state != "EngineUp") {
+            left = true;
+        }
+        left && then(s)
+    }
+}
+
 /// One step of an expected sequence: what it is, and how a sample shows it.
 pub type Step<'a> = (&'a str, &'a dyn Fn(&Sample) -> bool);
 
@@ -338,8 +356,8 @@ impl<'a> Follower<'a> {
     fn sample_round(&mut self) -> usize {
         let (lab, observer, start) = (self.lab, self.observer, self.start);
         let hosted_engine = self.hosted_engine.as_path();
-        let (truth, statuses) = std::thread::scope(|scope| {
-            let truth = scope.spawn(|| lab.ground_truth());
+        let (truth, truth_at, statuses) = std::thread::scope(|scope| {
+            let truth = scope.spawn(|| (lab.ground_truth(), start.elapsed()));
             let mut statuses = Vec::new();
             loop {
                 let status = vm_status(lab, observer, hosted_engine);
@@ -349,8 +367,8 @@ impl<'a> Follower<'a> {
                 }
                 std::thread::sleep(STATUS_PAUSE);
             }
-            let truth = truth.join().expect("the ground truth does not panic");
-            (truth, statuses)
+            let (truth, truth_at) = truth.join().expect("the ground truth does not panic");
+            (truth, truth_at, statuses)
         });
         let excess = (self.samples.len() + statuses.len()).saturating_sub(SAMPLES_MAX);
         if excess > 0 {
@@ -361,7 +379,8 @@ impl<'a> Follower<'a> {
         let first = self.samples.len();
         self.samples
             .extend(statuses.into_iter().map(|(at, status)| Sample {
-                at,
+                // Both halves seen by then: a time never earlier than the truth.
+                at: at.max(truth_at),
                 status,
                 truth: truth.clone(),
             }));
