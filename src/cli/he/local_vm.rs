@@ -19,7 +19,7 @@ pub fn driver(config: &Config, paths: &ConfigPaths) -> Result<Box<dyn VmDriver>,
 }
 
 fn is_libvirt(config: &Config) -> bool {
-    config.hosted_engine.vm_driver.as_str() == "libvirt"
+    config.hosted_engine.vm_driver == crate::config::VmDriverKind::Libvirt
 }
 
 /// The libvirt domain: its UUID is `vmid` (the driver finds it by UUID).
