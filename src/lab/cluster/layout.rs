@@ -102,7 +102,7 @@ impl Profile {
                 engine_maybe_away_timeout_ms: 4_000,
                 engine_unexpectedly_down_ms: 10_000,
                 engine_stop_timeout_ms: 10_000,
-                bad_health_timeout_ms: 10_000,
+                bad_health_timeout_ms: 4_000,
                 retry_window_ms: 60_000,
                 vm_shutdown_grace_ms: 2_000,
                 liveliness_timeout_ms: 1_000,
