@@ -32,14 +32,7 @@ pub struct ProcId {
     pub start_ticks: u64,
 }
 
-/// The fields of `/proc/<pid>/stat` the lab uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
-    /// `R`, `S`, `D`, `T` (stopped), `Z` (zombie), ...
-    pub state: u8,
-    pub ppid: i32,
-    pub start_ticks: u64,
-}
+pub use crate::shell::vm::process::procfs::{Stat, parse_stat};
 
 /// Reads a small `/proc` file; `None` when the process (or file) is gone.
 fn read_proc(path: &Path) -> Option<Vec<u8>> {
@@ -49,24 +42,6 @@ fn read_proc(path: &Path) -> Option<Vec<u8>> {
         .read_to_end(&mut bytes)
         .ok()?;
     Some(bytes)
-}
-
-/// Parses `pid (comm) state ppid ... starttime ...`; the command name may hold
-/// any byte, so the fields start after its last `)`.
-pub fn parse_stat(bytes: &[u8]) -> Option<Stat> {
-    let close = bytes.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(bytes.get(close + 1..)?).ok()?;
-    // Field 3 (state) is index 0 here, so field N is index N - 3.
-    let fields: Vec<&str> = rest.split_ascii_whitespace().take(20).collect();
-    let state = fields.first()?.as_bytes();
-    if state.len() != 1 {
-        return None;
-    }
-    Some(Stat {
-        state: state[0],
-        ppid: fields.get(1)?.parse().ok()?,
-        start_ticks: fields.get(19)?.parse().ok()?,
-    })
 }
 
 /// The process's `stat`, `None` when there is no such process.

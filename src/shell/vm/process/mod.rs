@@ -35,7 +35,7 @@
 //! `NotPresent`: only a process seen alive can be seen crashing.
 
 mod config;
-mod procfs;
+pub(crate) mod procfs;
 mod state;
 
 use std::fs::{self, File, OpenOptions};

@@ -6,13 +6,16 @@ use super::state::read_bounded;
 
 pub(super) const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
 
-/// The fields of `/proc/<pid>/stat` this driver uses.
+/// The fields of `/proc/<pid>/stat` the process driver and the lab use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Stat {
-    pub(super) state: u8,
-    pub(super) pgrp: i32,
-    pub(super) session: i32,
-    pub(super) start_ticks: u64,
+pub struct Stat {
+    /// `R`, `S`, `D`, `T` (stopped), `Z` (zombie), ...
+    pub state: u8,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub session: i32,
+    /// Clock ticks after boot at which it started (field 22).
+    pub start_ticks: u64,
 }
 
 pub(super) fn stat_path(pid: i32) -> String {
@@ -36,7 +39,7 @@ pub(super) fn read_stat(pid: i32) -> Result<Option<Stat>, String> {
 /// Parses `pid (comm) state ppid pgrp session ... starttime ...`. The command
 /// name may hold any byte, parentheses and spaces included: the fields start
 /// after its last `)`.
-fn parse_stat(bytes: &[u8]) -> Option<Stat> {
+pub fn parse_stat(bytes: &[u8]) -> Option<Stat> {
     let close = bytes.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(bytes.get(close + 1..)?).ok()?;
     // Field 3 (state) is index 0 here, so field N is index N - 3.
@@ -47,6 +50,7 @@ fn parse_stat(bytes: &[u8]) -> Option<Stat> {
     }
     Some(Stat {
         state: state[0],
+        ppid: fields.get(1)?.parse().ok()?,
         pgrp: fields.get(2)?.parse().ok()?,
         session: fields.get(3)?.parse().ok()?,
         start_ticks: fields.get(19)?.parse().ok()?,
