@@ -44,7 +44,7 @@ pub use he_conf::{
 };
 pub use paths::{
     BROKER_CONF_NAME, ConfigPathArgs, ConfigPaths, DEFAULT_AGENT_CONF, DEFAULT_HE_CONF,
-    DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR, HA_CONF_NAME,
+    DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR, HA_CONF_NAME, PATH_ENV_VARS,
 };
 pub use values::{DURATION_MAX_MS, Violation, format_bool, format_secs, parse_bool, parse_secs_ms};
 

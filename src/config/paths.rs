@@ -21,6 +21,18 @@ pub const HA_CONF_NAME: &str = "ha.conf";
 /// Name of `broker.conf` inside the state directory.
 pub const BROKER_CONF_NAME: &str = "broker.conf";
 
+/// Every environment variable of [`ConfigPathArgs`]: a process that sets up
+/// another host's environment clears these first so its own cannot leak in.
+pub const PATH_ENV_VARS: [&str; 7] = [
+    "HE_CONFIG_ROOT",
+    "HE_CONF",
+    "HE_AGENT_CONF",
+    "HE_HA_CONF",
+    "HE_BROKER_CONF",
+    "HE_RUNTIME_DIR",
+    "HE_STATE_DIR",
+];
+
 /// The resolved locations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigPaths {
@@ -120,6 +132,25 @@ pub struct ConfigPathArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_env_vars_are_exactly_the_options_variables() {
+        #[derive(clap::Parser)]
+        struct Args {
+            #[command(flatten)]
+            paths: ConfigPathArgs,
+        }
+        let cmd = <Args as clap::CommandFactory>::command();
+        let mut from_clap: Vec<String> = cmd
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect();
+        let mut listed: Vec<String> = PATH_ENV_VARS.iter().map(|v| v.to_string()).collect();
+        from_clap.sort();
+        listed.sort();
+        assert_eq!(from_clap, listed);
+    }
 
     #[test]
     fn defaults_are_the_reference_paths() {

@@ -379,7 +379,7 @@ pub fn host_command(
         spec.hosts
     );
     let mut command = Command::new(program);
-    for var in common_path_vars() {
+    for var in crate::config::PATH_ENV_VARS {
         command.env_remove(var);
     }
     command.envs(spec.host_env(id));
@@ -393,18 +393,6 @@ pub fn host_command(
         }
     };
     Ok(HostCommand { command, _ns: ns })
-}
-
-fn common_path_vars() -> [&'static str; 7] {
-    [
-        "HE_CONFIG_ROOT",
-        "HE_CONF",
-        "HE_AGENT_CONF",
-        "HE_HA_CONF",
-        "HE_BROKER_CONF",
-        "HE_RUNTIME_DIR",
-        "HE_STATE_DIR",
-    ]
 }
 
 /// Validates the options and writes `lab.json` (first, so that `down` can

@@ -49,18 +49,6 @@ pub const AGENT_STOP_WAIT: Duration = Duration::from_secs(10);
 const STATE_EVERY: Duration = Duration::from_secs(1);
 /// Most control connections served in one turn.
 const REQUESTS_PER_TICK_MAX: usize = 16;
-/// The per-file path variables a host's environment sets; the supervisor's own
-/// values (if any) must not leak into an agent.
-const PATH_VARS: [&str; 7] = [
-    "HE_CONFIG_ROOT",
-    "HE_CONF",
-    "HE_AGENT_CONF",
-    "HE_HA_CONF",
-    "HE_BROKER_CONF",
-    "HE_RUNTIME_DIR",
-    "HE_STATE_DIR",
-];
-
 /// The emulated hardware watchdog of one host.
 struct Dog {
     armed: bool,
@@ -329,7 +317,7 @@ impl Supervisor {
             .open(spec.agent_log(id))
             .with_context(|| format!("opening {}", spec.agent_log(id).display()))?;
         let mut command = Command::new(&spec.agent_bin);
-        for var in PATH_VARS {
+        for var in crate::config::PATH_ENV_VARS {
             command.env_remove(var);
         }
         command
