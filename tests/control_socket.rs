@@ -83,7 +83,7 @@ fn fixture_with(limits: ServerLimits, liveliness_delay: Duration) -> Fixture {
 }
 
 fn core_config(id: u16) -> CoreConfig {
-    CoreConfig::new(id, format!("host{id}.example.com"), Timings::default())
+    CoreConfig::new(id, format!("host{id}.example.com"), Timings::reference())
 }
 
 /// Two real cores publishing into one area for 90 s of their time (longer than

@@ -243,6 +243,15 @@ pub struct Timings {
 
 impl Default for Timings {
     fn default() -> Self {
+        Timings::reference()
+    }
+}
+
+impl Timings {
+    /// The reference's (oVirt's) timings: a 10 s loop, peers stale after 60 s.
+    /// The simulator's scenarios run on these, so that their expected logs read
+    /// on the reference's time base.
+    pub fn reference() -> Timings {
         Timings {
             loop_ms: 10_000,
             host_alive_timeout_ms: 60_000,

@@ -431,7 +431,7 @@ mod tests {
     }
 
     fn run(inputs: &ScoreInputs<'_>) -> ScoreBreakdown {
-        compute(&ScoreConf::default(), &Timings::default(), inputs)
+        compute(&ScoreConf::default(), &Timings::reference(), inputs)
     }
 
     fn points_of(b: &ScoreBreakdown, kind: PenaltyKind) -> Option<u32> {
@@ -509,7 +509,7 @@ mod tests {
     fn network_penalty_rounds_down_with_other_probe_counts() {
         let timings = Timings {
             gateway_probe_count: 3,
-            ..Timings::default()
+            ..Timings::reference()
         };
         let cases = [(3, 0), (2, 533), (1, 1066), (0, 1600)];
         for (ok, points) in cases {
@@ -522,7 +522,7 @@ mod tests {
         }
         let no_probes = Timings {
             gateway_probe_count: 0,
-            ..Timings::default()
+            ..Timings::reference()
         };
         let b = compute(&ScoreConf::default(), &no_probes, &healthy());
         assert_eq!(b.score, 3400);
@@ -578,7 +578,7 @@ mod tests {
                 cpu_load: Some(load),
                 ..healthy()
             };
-            let b = compute(&conf, &Timings::default(), &inputs);
+            let b = compute(&conf, &Timings::reference(), &inputs);
             assert_eq!(b.score, score, "load {load}");
         }
     }
@@ -609,7 +609,7 @@ mod tests {
 
     #[test]
     fn retries_inside_and_outside_the_window() {
-        let window = Timings::default().retry_window_ms;
+        let window = Timings::reference().retry_window_ms;
         let inside = NOW - window; // exactly at the edge: still counts
         let outside = NOW - (window + 1);
         let many = Some(ZeroReason::TooManyFailedStarts);
@@ -767,7 +767,7 @@ mod tests {
             bridge_up: Some(false),
             ..healthy()
         };
-        let b = compute(&conf, &Timings::default(), &inputs);
+        let b = compute(&conf, &Timings::reference(), &inputs);
         assert!(b.penalties.is_empty(), "{b:?}");
         assert_eq!(b.score, 3400);
     }

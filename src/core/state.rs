@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn reference_timeouts() {
-        let t = Timings::default();
+        let t = Timings::reference();
         let table = [
             (State::EngineStarting, 600_000, State::EngineStop),
             (

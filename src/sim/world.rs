@@ -39,10 +39,10 @@ pub struct SimParams {
 }
 
 impl SimParams {
-    /// The reference's default timings, a 60 s engine boot and a watchdog that
+    /// The reference's timings ([`Timings::reference`]), a 60 s engine boot and a watchdog that
     /// fires before any other host may expire the lease.
     pub fn new(hosts: u16) -> SimParams {
-        let timings = Timings::default();
+        let timings = Timings::reference();
         let watchdog_ms = timings.lease_fail_ms + timings.loop_ms;
         SimParams {
             hosts,

@@ -168,7 +168,7 @@ struct Rig {
 
 impl Rig {
     fn config() -> CoreConfig {
-        CoreConfig::new(ME, "host2", Timings::default())
+        CoreConfig::new(ME, "host2", Timings::reference())
     }
 
     /// A cold start at time 0: empty own slot, no VM, a perfect host.

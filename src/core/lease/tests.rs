@@ -283,8 +283,8 @@ fn our_own_slot_is_not_a_rival() {
 
 #[test]
 fn timings_come_from_the_configuration() {
-    let timings = LeaseTimings::from_timings(&Timings::default());
-    assert_eq!(timings.settle_ms, Timings::default().lease_settle_ms);
+    let timings = LeaseTimings::from_timings(&Timings::reference());
+    assert_eq!(timings.settle_ms, Timings::reference().lease_settle_ms);
     assert!(timings.settle_ms >= timings.claim_window_ms);
     assert!(timings.dead_ms > timings.fail_ms);
 }
