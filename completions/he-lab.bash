@@ -1684,7 +1684,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__up)
-            opts="-h --hosts --isolation --profile --dir --help"
+            opts="-h --hosts --isolation --profile --deploy --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -119,6 +119,7 @@ netns\t'A network and a mount namespace per host, a bridged switch (root)'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand up" -l profile -d 'The agents\' timings' -r -f -a "fast\t'Every timer short (a loop per second, the lease expires after 7 s), every lease rule kept: for tests and the demo'
 default\t'The project\'s defaults (the reference\'s timings)'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand up" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
+complete -c he-lab -n "__fish_he_lab_using_subcommand up" -l deploy -d 'Configure the hosts as an operator would: `hosted-engine --deploy` on host1, then `hosted-engine --deploy --add-host` on the others at once'
 complete -c he-lab -n "__fish_he_lab_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c he-lab -n "__fish_he_lab_using_subcommand down" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
 complete -c he-lab -n "__fish_he_lab_using_subcommand down" -l keep -d 'Keep the directory (configuration, logs, storage)'

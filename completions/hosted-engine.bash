@@ -23,12 +23,112 @@ _hosted__engine() {
 
     case "${cmd}" in
         hosted__engine)
-            opts="-h --help --vm-status --json --format --explain --watch --remote --remote-identity --remote-known-hosts --remote-accept-new-host-key --remote-command --vm-start --vm-conf --vm-start-paused --vm-shutdown --force --vm-poweroff --set-maintenance --mode --check-liveliness --check-deployed --connect-storage --disconnect-storage --console --add-console-password --password --set-shared-config --type --get-shared-config --reinitialize-lockspace --clean-metadata --host-id --force-cleanup"
+            opts="-h --help --deploy --add-host --answer-file --generate-answer --dry-run --storage --domain-type --sd-uuid --mnt-root --fqdn --gateway --network-test --hostname --vm-driver --vm-xml --vm-command --agent-conf --no-enable-agent --force --vm-status --json --format --explain --watch --remote --remote-identity --remote-known-hosts --remote-accept-new-host-key --remote-command --vm-start --vm-conf --vm-start-paused --vm-shutdown --vm-poweroff --set-maintenance --mode --check-liveliness --check-deployed --connect-storage --disconnect-storage --console --add-console-password --password --set-shared-config --type --get-shared-config --reinitialize-lockspace --clean-metadata --host-id --force-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --answer-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --generate-answer)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --storage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --domain-type)
+                    COMPREPLY=($(compgen -W "nfs nfs3 nfs4 glusterfs posixfs dir" -- "${cur}"))
+                    return 0
+                    ;;
+                --sd-uuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mnt-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fqdn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-test)
+                    COMPREPLY=($(compgen -W "ping dns tcp none" -- "${cur}"))
+                    return 0
+                    ;;
+                --hostname)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vm-driver)
+                    COMPREPLY=($(compgen -W "libvirt process" -- "${cur}"))
+                    return 0
+                    ;;
+                --vm-xml)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --vm-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agent-conf)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json table" -- "${cur}"))
                     return 0

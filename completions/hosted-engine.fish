@@ -1,3 +1,26 @@
+complete -c hosted-engine -l answer-file -d 'Read the answers from <file>: key=value lines, # comments. Keys: those of hosted-engine.conf (but host_id), enable_agent (yes/no), agent_conf (a file), and broker.<section>.<key> for broker.conf. Options override the file.' -r -F
+complete -c hosted-engine -l generate-answer -d 'Write the answers this deploy uses (generated ones included) to <file>, mode 0600, before deploying.' -r -F
+complete -c hosted-engine -l storage -d 'The shared storage: server:/path for nfs and glusterfs, a device or path for posixfs, a directory for dir. Required.' -r
+complete -c hosted-engine -l domain-type -d 'The kind of storage [default: nfs]; it must already be mounted where the agent looks for it (under --mnt-root, as vdsm mounts it).' -r -f -a "nfs\t''
+nfs3\t''
+nfs4\t''
+glusterfs\t''
+posixfs\t''
+dir\t''"
+complete -c hosted-engine -l sd-uuid -d 'The storage domain\'s directory on the storage [default: a new UUID on the first host; with --add-host, the one deployment found on the storage].' -r
+complete -c hosted-engine -l mnt-root -d 'Where storage is mounted [default: /rhev/data-center/mnt].' -r
+complete -c hosted-engine -l fqdn -d 'The engine VM\'s host name, for its health check. Required on the first host.' -r
+complete -c hosted-engine -l gateway -d 'The address the network test pings (needed with network_test=ping, the default).' -r
+complete -c hosted-engine -l network-test -d 'How the score tests this host\'s network [default: ping].' -r -f -a "ping\t''
+dns\t''
+tcp\t''
+none\t''"
+complete -c hosted-engine -l hostname -d 'This host\'s name in the metadata [default: the system\'s host name].' -r
+complete -c hosted-engine -l vm-driver -d 'What runs the engine VM [default: libvirt with --vm-xml, else process].' -r -f -a "libvirt\t''
+process\t''"
+complete -c hosted-engine -l vm-xml -d 'The engine VM\'s libvirt domain XML; copied to the storage for every host.' -r -F
+complete -c hosted-engine -l vm-command -d 'The engine VM as a command (vm_driver=process), split on whitespace, no shell.' -r
+complete -c hosted-engine -l agent-conf -d 'The cluster\'s agent.conf (timings, score penalties), checked and copied to the storage; every added host takes it from there [default: every key at its default].' -r -F
 complete -c hosted-engine -l format -d 'text (the reference\'s layout, the default), json, or table (one row per host).' -r -f -a "text\t''
 json\t''
 table\t''"
@@ -17,6 +40,11 @@ ha\t''
 broker\t''"
 complete -c hosted-engine -l host-id -d 'The host whose slot to remove [default: this host\'s host_id].' -r
 complete -c hosted-engine -s h -l help -d 'Show the usage, or a command\'s help when given after it'
+complete -c hosted-engine -l deploy -d 'Deploy this host: the first one, or another with --add-host'
+complete -c hosted-engine -l add-host -d 'Join the deployment already on the storage: copy the cluster\'s configuration and take the lowest free host id.'
+complete -c hosted-engine -l dry-run -d 'Check every answer, the storage and the metadata volume, print what would be done, change nothing (but --generate-answer\'s file).'
+complete -c hosted-engine -l no-enable-agent -d 'Do not run `systemctl enable --now ovirt-ha-agent.service` at the end.'
+complete -c hosted-engine -l force -d 'First host: wipe a metadata volume (and host id claims) left by an earlier deployment. Never when any of its hosts is live.'
 complete -c hosted-engine -l vm-status -d 'Show the status of every host and of the engine VM'
 complete -c hosted-engine -l json -d 'One line of JSON in the reference\'s shape (same as --format=json).'
 complete -c hosted-engine -l explain -d 'After the status: each host\'s score breakdown, the engine VM lease holder and epoch, and which host would start the engine VM next and why.'
@@ -24,7 +52,6 @@ complete -c hosted-engine -l remote-accept-new-host-key -d 'With --remote: trust
 complete -c hosted-engine -l vm-start -d 'Start the engine VM on this host'
 complete -c hosted-engine -l vm-start-paused -d 'Start the engine VM on this host, paused'
 complete -c hosted-engine -l vm-shutdown -d 'Shut the engine VM on this host down gracefully'
-complete -c hosted-engine -l force -d 'When the local agent is down, stop the local engine VM directly.'
 complete -c hosted-engine -l vm-poweroff -d 'Power the engine VM on this host off'
 complete -c hosted-engine -l set-maintenance -d 'Set the maintenance mode (--mode=global|local|none)'
 complete -c hosted-engine -l check-liveliness -d 'Check whether the engine answers its health page'

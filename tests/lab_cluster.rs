@@ -500,3 +500,72 @@ fn a_lab_directory_that_holds_a_lab_or_anything_else_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no lab here"));
     assert!(dir.path().join("something").exists());
 }
+
+/// Issue 8: three hosts configured as an operator would, through
+/// `hosted-engine --deploy` on host1 and `--deploy --add-host` on host2 and
+/// host3 at once (`he-lab up --deploy`), reach a healthy engine; the ids are
+/// 1, 2, 3 and every host runs the timings host1 stored for the cluster.
+#[test]
+fn a_lab_deployed_through_hosted_engine_deploy_reaches_a_healthy_engine() {
+    let _serial = serial();
+    let isolation = if netns_available() {
+        Isolation::Netns
+    } else {
+        Isolation::None
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::up(&options(dir.path(), isolation).deploy(true)).unwrap();
+    let spec = lab.spec();
+    let mut ids = Vec::new();
+    for id in spec.host_ids() {
+        let paths = spec.paths(id);
+        let he = std::fs::read_to_string(&paths.he_conf).unwrap();
+        assert!(
+            he.starts_with("# Written by hosted-engine --deploy"),
+            "{he}"
+        );
+        ids.push(
+            he.lines()
+                .find_map(|l| l.strip_prefix("host_id="))
+                .unwrap()
+                .to_owned(),
+        );
+        let agent = std::fs::read_to_string(&paths.agent_conf).unwrap();
+        assert_eq!(
+            agent,
+            hosted_engine::lab::cluster::config::agent_conf(spec),
+            "host{id}"
+        );
+    }
+    ids.sort();
+    assert_eq!(ids, ["1", "2", "3"]);
+    let holder = engine_up(&lab);
+    let observer = if holder == 1 { 2 } else { 1 };
+    // Another host's --vm-status shows the three hosts and the engine up
+    // (once that host's agent has read the holder's latest slot).
+    let deadline = Instant::now() + CHANGE;
+    loop {
+        let out = lab
+            .command(observer, HOSTED_ENGINE)
+            .unwrap()
+            .args(["--vm-status", "--json"])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{said}");
+        let status: serde_json::Value = serde_json::from_str(&said).unwrap();
+        for id in ["1", "2", "3"] {
+            assert!(status.get(id).is_some(), "host {id} missing: {said}");
+        }
+        let engine = &status[holder.to_string().as_str()]["engine-status"];
+        if engine["vm"] == "up" && engine["health"] == "good" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the engine never showed up: {said}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_canary_clean(&lab);
+}

@@ -131,7 +131,8 @@ impl DomainType {
         }
     }
 
-    fn parse(raw: &str) -> Result<Self, String> {
+    /// The kind spelled `raw`; the error lists the kinds.
+    pub fn parse(raw: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
             .find(|d| d.as_str() == raw)
@@ -522,15 +523,7 @@ impl HostedEngineConf {
     /// (`None` for iSCSI and FC). The shell checks that this is still a mount of
     /// the right storage before it trusts the metadata path below it.
     pub fn storage_mount_point(&self) -> Option<PathBuf> {
-        let mount_name = || vdsm_mount_name(&self.storage);
-        match self.domain_type {
-            DomainType::Dir => Some(PathBuf::from(&self.storage)),
-            DomainType::Nfs | DomainType::Nfs3 | DomainType::Nfs4 | DomainType::Posixfs => {
-                Some(self.mnt_root.join(mount_name()))
-            }
-            DomainType::Glusterfs => Some(self.mnt_root.join("glusterSD").join(mount_name())),
-            DomainType::Iscsi | DomainType::Fc => None,
-        }
+        storage_mount_point(self.domain_type, &self.storage, &self.mnt_root)
     }
 
     /// The storage domain's directory, the one that holds `ha_agent/`.
@@ -573,6 +566,21 @@ impl HostedEngineConf {
     /// The path this configuration was read from.
     pub fn path(&self) -> &Path {
         self.doc.path()
+    }
+}
+
+/// Where storage `storage` of kind `kind` is mounted under `mnt_root` (`None`
+/// for iSCSI and FC, which are not mounted file systems); see
+/// [`HostedEngineConf::metadata_volume_path`] for the layout.
+pub fn storage_mount_point(kind: DomainType, storage: &str, mnt_root: &Path) -> Option<PathBuf> {
+    let mount_name = || vdsm_mount_name(storage);
+    match kind {
+        DomainType::Dir => Some(PathBuf::from(storage)),
+        DomainType::Nfs | DomainType::Nfs3 | DomainType::Nfs4 | DomainType::Posixfs => {
+            Some(mnt_root.join(mount_name()))
+        }
+        DomainType::Glusterfs => Some(mnt_root.join("glusterSD").join(mount_name())),
+        DomainType::Iscsi | DomainType::Fc => None,
     }
 }
 

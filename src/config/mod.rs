@@ -40,7 +40,7 @@ pub use ha_conf::{HaConf, LOCAL_MAINTENANCE, LOCAL_MAINTENANCE_MANUAL};
 pub use he_conf::{
     DEFAULT_BRIDGE, DEFAULT_ENGINE_MEMORY_MIB, DEFAULT_MNT_ROOT, DomainType, HA_AGENT_DIR,
     HE_CONF_KEYS, HOST_ID_MAX, HostedEngineConf, METADATA_FILE, NetworkTest, VmDriverKind, is_uuid,
-    vdsm_mount_name,
+    storage_mount_point, vdsm_mount_name,
 };
 pub use paths::{
     BROKER_CONF_NAME, ConfigPathArgs, ConfigPaths, DEFAULT_AGENT_CONF, DEFAULT_HE_CONF,

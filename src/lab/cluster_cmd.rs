@@ -20,9 +20,10 @@ pub fn up(
     hosts: u16,
     isolation: Option<Isolation>,
     profile: Profile,
+    deploy: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let mut opts = LabOptions::new(hosts, dir).profile(profile);
+    let mut opts = LabOptions::new(hosts, dir).profile(profile).deploy(deploy);
     if let Some(isolation) = isolation {
         opts = opts.isolation(isolation);
     }

@@ -133,6 +133,10 @@ pub enum LabCommand {
         /// The agents' timings.
         #[arg(long, value_enum, default_value = "fast")]
         profile: cluster::Profile,
+        /// Configure the hosts as an operator would: `hosted-engine --deploy` on
+        /// host1, then `hosted-engine --deploy --add-host` on the others at once.
+        #[arg(long)]
+        deploy: bool,
     },
     /// Stop everything of a lab and remove it (also after a crash of he-lab or
     /// its supervisor).
@@ -374,7 +378,8 @@ fn run(args: LabArgs) -> anyhow::Result<i32> {
             hosts,
             isolation,
             profile,
-        } => cluster_cmd::up(dir, hosts, isolation, profile, &mut out)?,
+            deploy,
+        } => cluster_cmd::up(dir, hosts, isolation, profile, deploy, &mut out)?,
         LabCommand::Down { keep } => cluster_cmd::down(&dir, keep, &mut out)?,
         LabCommand::Status { json } => cluster_cmd::status(&dir, json, &mut out)?,
         LabCommand::Fault { fault } => cluster_cmd::fault(&dir, fault, &mut out)?,

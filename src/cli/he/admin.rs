@@ -2,14 +2,15 @@
 //! shared metadata's housekeeping (`--reinitialize-lockspace`,
 //! `--clean-metadata`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::spec::Invocation;
 use super::view::freshness;
 use super::{Ctx, EXIT_OK, Failure, Outcome, warn};
 use crate::config::{
-    BrokerConf, ConfFile, ErrorKind, HaConf, HostedEngineConf, KvDocument, Syntax, split_dotted_key,
+    BrokerConf, ConfFile, ErrorKind, HaConf, HostedEngineConf, KvDocument, Syntax, Timings,
+    split_dotted_key,
 };
 use crate::metadata::store::MetadataStore;
 use crate::metadata::{Area, Extra, HostId, LeaseKind, SLOT_SIZE, decode_area, encode_host_slot};
@@ -242,41 +243,46 @@ pub fn set_shared_config(ctx: &Ctx, inv: &Invocation) -> Outcome {
     Ok(EXIT_OK)
 }
 
-/// The shared metadata of this host's configuration, read once.
-struct Shared {
+/// A shared metadata volume, read once.
+pub(super) struct Shared {
     store: MetadataStore,
-    area: Area,
+    pub area: Area,
     alive_timeout_ms: u64,
     now_unix: i64,
 }
 
 fn read_shared(ctx: &Ctx) -> Result<Shared, Failure> {
     let he = ctx.deployed_conf()?;
-    let timings = ctx.timings();
     let volume = he
         .metadata_volume_path()
         .map_err(|e| Failure::config(e.to_string()))?;
-    let mut store = MetadataStore::open(&volume, Duration::from_millis(timings.storage_timeout_ms));
-    let bytes = store.read_area().map_err(|e| {
-        Failure::new(
-            "storage",
-            format!("reading the shared metadata {}: {e}", volume.display()),
-        )
-    })?;
-    Ok(Shared {
-        store,
-        area: decode_area(&bytes),
-        alive_timeout_ms: timings.host_alive_timeout_ms,
-        now_unix: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-    })
+    Shared::read(&volume, &ctx.timings())
 }
 
 impl Shared {
+    /// Reads the volume at `volume`, each call bounded by the storage timeout.
+    pub fn read(volume: &Path, timings: &Timings) -> Result<Shared, Failure> {
+        let mut store =
+            MetadataStore::open(volume, Duration::from_millis(timings.storage_timeout_ms));
+        let bytes = store.read_area().map_err(|e| {
+            Failure::new(
+                "storage",
+                format!("reading the shared metadata {}: {e}", volume.display()),
+            )
+        })?;
+        Ok(Shared {
+            store,
+            area: decode_area(&bytes),
+            alive_timeout_ms: timings.host_alive_timeout_ms,
+            now_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        })
+    }
+
     /// Hosts whose agent may be running: their slot is not `stopped` and its
     /// wall-clock time is fresh, or they publish none (we cannot tell).
-    fn active_hosts(&self) -> Vec<HostId> {
+    pub fn active_hosts(&self) -> Vec<HostId> {
         self.area
             .hosts
             .iter()
@@ -376,9 +382,16 @@ pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
         ));
     }
     let mut shared = read_shared(ctx)?;
+    // The id is free again for `--deploy --add-host` once the slot is gone.
+    let volume = he
+        .metadata_volume_path()
+        .map_err(|e| Failure::config(e.to_string()))?;
     match shared.area.hosts.get(&id) {
         None => {
-            warn(&format!("host {id} has no metadata: nothing to clean"));
+            warn(&format!(
+                "host {id} has no metadata: nothing to clean but its id claim"
+            ));
+            super::deploy::release_claim(&volume, id)?;
             return Ok(EXIT_OK);
         }
         Some(_) if inv.flag("force-cleanup") => {}
@@ -405,5 +418,6 @@ pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
         .store
         .write_slot(id, &zero)
         .map_err(|e| Failure::new("storage", format!("writing slot {id}: {e}")))?;
+    super::deploy::release_claim(&volume, id)?;
     Ok(EXIT_OK)
 }

@@ -9,6 +9,7 @@
 
 mod actions;
 mod admin;
+mod deploy;
 mod local_vm;
 pub mod pyjson;
 pub mod render;
@@ -252,6 +253,7 @@ fn dispatch(ctx: &Ctx, inv: &Invocation) -> Outcome {
         return actions::remote(inv, target);
     }
     match inv.command.name {
+        "--deploy" => deploy::deploy(ctx, inv),
         "--vm-status" => actions::vm_status(ctx, inv),
         "--vm-start" => actions::vm_start(ctx, inv, false),
         "--vm-start-paused" => actions::vm_start(ctx, inv, true),

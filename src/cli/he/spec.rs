@@ -117,8 +117,131 @@ const STATUS_OPTIONS: &[OptSpec] = &[
 const MODE_CHOICES: &[&str] = &["global", "local", "none"];
 const TYPE_CHOICES: &[&str] = &["he_local", "he_shared", "ha", "broker"];
 
+const DEPLOY_OPTIONS: &[OptSpec] = &[
+    opt(
+        "add-host",
+        Value::None,
+        "Join the deployment already on the storage: copy the cluster's configuration and take \
+         the lowest free host id.",
+    ),
+    opt(
+        "answer-file",
+        Value::Required("file"),
+        "Read the answers from <file>: key=value lines, # comments. Keys: those of \
+         hosted-engine.conf (but host_id), enable_agent (yes/no), agent_conf (a file), and \
+         broker.<section>.<key> for broker.conf. Options override the file.",
+    ),
+    opt(
+        "generate-answer",
+        Value::Required("file"),
+        "Write the answers this deploy uses (generated ones included) to <file>, mode 0600, \
+         before deploying.",
+    ),
+    opt(
+        "dry-run",
+        Value::None,
+        "Check every answer, the storage and the metadata volume, print what would be done, \
+         change nothing (but --generate-answer's file).",
+    ),
+    opt(
+        "storage",
+        Value::Required("spec"),
+        "The shared storage: server:/path for nfs and glusterfs, a device or path for \
+         posixfs, a directory for dir. Required.",
+    ),
+    OptSpec {
+        name: "domain-type",
+        value: Value::Required("type"),
+        help: "The kind of storage [default: nfs]; it must already be mounted where the agent \
+               looks for it (under --mnt-root, as vdsm mounts it).",
+        choices: &["nfs", "nfs3", "nfs4", "glusterfs", "posixfs", "dir"],
+    },
+    opt(
+        "sd-uuid",
+        Value::Required("uuid"),
+        "The storage domain's directory on the storage [default: a new UUID on the first \
+         host; with --add-host, the one deployment found on the storage].",
+    ),
+    opt(
+        "mnt-root",
+        Value::Required("dir"),
+        "Where storage is mounted [default: /rhev/data-center/mnt].",
+    ),
+    opt(
+        "fqdn",
+        Value::Required("name"),
+        "The engine VM's host name, for its health check. Required on the first host.",
+    ),
+    opt(
+        "gateway",
+        Value::Required("address"),
+        "The address the network test pings (needed with network_test=ping, the default).",
+    ),
+    OptSpec {
+        name: "network-test",
+        value: Value::Required("test"),
+        help: "How the score tests this host's network [default: ping].",
+        choices: &["ping", "dns", "tcp", "none"],
+    },
+    opt(
+        "hostname",
+        Value::Required("name"),
+        "This host's name in the metadata [default: the system's host name].",
+    ),
+    OptSpec {
+        name: "vm-driver",
+        value: Value::Required("driver"),
+        help: "What runs the engine VM [default: libvirt with --vm-xml, else process].",
+        choices: &["libvirt", "process"],
+    },
+    opt(
+        "vm-xml",
+        Value::Required("file"),
+        "The engine VM's libvirt domain XML; copied to the storage for every host.",
+    ),
+    opt(
+        "vm-command",
+        Value::Required("command"),
+        "The engine VM as a command (vm_driver=process), split on whitespace, no shell.",
+    ),
+    opt(
+        "agent-conf",
+        Value::Required("file"),
+        "The cluster's agent.conf (timings, score penalties), checked and copied to the \
+         storage; every added host takes it from there [default: every key at its default].",
+    ),
+    opt(
+        "no-enable-agent",
+        Value::None,
+        "Do not run `systemctl enable --now ovirt-ha-agent.service` at the end.",
+    ),
+    opt(
+        "force",
+        Value::None,
+        "First host: wipe a metadata volume (and host id claims) left by an earlier \
+         deployment. Never when any of its hosts is live.",
+    ),
+];
+
 /// Every command, in the order of the usage text.
 pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "--deploy",
+        summary: "Deploy this host: the first one, or another with --add-host",
+        help: "Configures this host without questions, every answer from an option or \
+               --answer-file. The first host initialises the shared metadata volume \
+               (refused while any host in it is live), keeps the cluster's configuration \
+               beside it (hosted-engine.conf, agent.conf, the engine VM's domain XML), writes \
+               this host's hosted-engine.conf, agent.conf, ha.conf and broker.conf (0640), \
+               takes host id 1 and enables the agent. With --add-host, a further host copies \
+               the cluster's configuration from the storage and takes the lowest free host \
+               id; ids are claimed with files created exclusively under ha_agent/host-ids, so \
+               hosts added at once never share one. Refused on a host that is already \
+               deployed.",
+        options: DEPLOY_OPTIONS,
+        positionals: &[],
+        read_only: false,
+    },
     CommandSpec {
         name: "--vm-status",
         summary: "Show the status of every host and of the engine VM",

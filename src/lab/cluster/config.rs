@@ -20,6 +20,18 @@ const ENGINE_MEMORY_MIB: u64 = 1024;
 
 /// Writes host `id`'s files; checks that the agent will accept them.
 pub fn write_host(spec: &LabSpec, id: u16) -> anyhow::Result<()> {
+    prepare_host(spec, id)?;
+    let paths = spec.paths(id);
+    write(&paths.he_conf, &hosted_engine_conf(spec, id))?;
+    write(&paths.agent_conf, &agent_conf(spec))?;
+    write(&paths.ha_conf, HA_CONF)?;
+    write(&paths.broker_conf, BROKER_CONF)?;
+    check_host(spec, id)
+}
+
+/// Host `id`'s directories and the lab's own files (watchdog, control, env):
+/// everything but the configuration.
+pub fn prepare_host(spec: &LabSpec, id: u16) -> anyhow::Result<()> {
     let paths = spec.paths(id);
     for dir in [
         paths.he_conf.parent(),
@@ -33,13 +45,35 @@ pub fn write_host(spec: &LabSpec, id: u16) -> anyhow::Result<()> {
     {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    write(&paths.he_conf, &hosted_engine_conf(spec, id))?;
-    write(&paths.agent_conf, &agent_conf(spec))?;
-    write(&paths.ha_conf, HA_CONF)?;
-    write(&paths.broker_conf, BROKER_CONF)?;
     write(&spec.watchdog(id), "")?;
     write(&spec.control(id), "")?;
-    write(&spec.env_file(id), &env_file(spec, id))?;
+    write(&spec.env_file(id), &env_file(spec, id))
+}
+
+/// `hosted-engine --deploy`'s answers for host `id`: what [`hosted_engine_conf`]
+/// writes (but `host_id`, which deploy chooses), mail off, the agent not
+/// enabled (the lab's supervisor runs it).
+pub fn deploy_answers(spec: &LabSpec, id: u16) -> anyhow::Result<String> {
+    let path = spec.paths(id).he_conf;
+    let conf = crate::config::HostedEngineConf::parse(&path, &hosted_engine_conf(spec, id))
+        .map_err(|e| anyhow::anyhow!("host{id}: {e}"))?;
+    let mut text = format!("# he-lab host{id}: answers for hosted-engine --deploy.\n");
+    for entry in conf.document().entries() {
+        if entry.key != "host_id" {
+            let _ = writeln!(text, "{}={}", entry.key, entry.value);
+        }
+    }
+    text.push_str(
+        "enable_agent=no\nbroker.email.smtp-server=localhost\nbroker.email.smtp-port=25\n\
+         broker.notify.state_transition=^$\n",
+    );
+    Ok(text)
+}
+
+/// Checks that the agent will accept host `id`'s configuration, with the
+/// profile's timings.
+pub fn check_host(spec: &LabSpec, id: u16) -> anyhow::Result<()> {
+    let paths = spec.paths(id);
     Config::load(&paths).map_err(|errors| {
         anyhow::anyhow!("host{id}: the lab wrote a configuration the agent refuses: {errors}")
     })?;

@@ -27,6 +27,7 @@
 
 pub mod config;
 pub mod control;
+pub mod deploy;
 pub mod faults;
 pub mod layout;
 pub mod loopnet;
@@ -77,6 +78,9 @@ pub struct LabOptions {
     pub agent_bin: PathBuf,
     /// Bound on waiting for every agent to answer on its socket.
     pub ready_timeout: Duration,
+    /// Configure the hosts through `hosted-engine --deploy` and
+    /// `--deploy --add-host` instead of the lab's own writer.
+    pub deploy: bool,
 }
 
 impl LabOptions {
@@ -99,7 +103,13 @@ impl LabOptions {
             lab_bin: bin_dir.join("he-lab"),
             agent_bin: bin_dir.join("ovirt-ha-agent"),
             ready_timeout: READY_TIMEOUT,
+            deploy: false,
         }
+    }
+
+    pub fn deploy(mut self, deploy: bool) -> Self {
+        self.deploy = deploy;
+        self
     }
 
     pub fn isolation(mut self, isolation: Isolation) -> Self {
@@ -141,7 +151,7 @@ impl Lab {
             keep_dir: false,
             down: false,
         };
-        match lab.start(opts.ready_timeout) {
+        match lab.start(opts) {
             Ok(()) => Ok(lab),
             Err(e) => {
                 let tail = match log_tail(&lab.spec.supervisor_log()) {
@@ -187,10 +197,10 @@ impl Lab {
         &self.spec.dir
     }
 
-    fn start(&mut self, ready_timeout: Duration) -> anyhow::Result<()> {
-        build(&self.spec)?;
+    fn start(&mut self, opts: &LabOptions) -> anyhow::Result<()> {
+        build(&self.spec, opts.deploy)?;
         self.supervisor = Some(spawn_supervisor(&self.spec)?);
-        self.wait_ready(ready_timeout)
+        self.wait_ready(opts.ready_timeout)
     }
 
     fn wait_ready(&mut self, limit: Duration) -> anyhow::Result<()> {
@@ -406,7 +416,11 @@ fn prepare(opts: &LabOptions) -> anyhow::Result<LabSpec> {
     if opts.isolation == Isolation::Netns {
         netns::available().map_err(anyhow::Error::msg)?;
     }
-    for bin in [&opts.lab_bin, &opts.agent_bin] {
+    let hosted_engine = opts.agent_bin.with_file_name("hosted-engine");
+    let needed = [&opts.lab_bin, &opts.agent_bin]
+        .into_iter()
+        .chain(opts.deploy.then_some(&hosted_engine));
+    for bin in needed {
         anyhow::ensure!(bin.is_file(), "{}: no such program", bin.display());
     }
     let dir = claim_dir(&opts.dir)?;
@@ -507,19 +521,31 @@ fn pick_loopback(id: &str, hosts: u16) -> anyhow::Result<NetPlan> {
     bail!("no free loopback addresses and port found for the lab")
 }
 
-/// Storage, configuration, namespaces.
-fn build(spec: &LabSpec) -> anyhow::Result<()> {
+/// Storage, configuration, namespaces. With `deploy`, the configuration and
+/// the metadata volume come from `hosted-engine --deploy`, run as each host
+/// once its namespaces (and so its view of the storage) exist.
+fn build(spec: &LabSpec, deploy: bool) -> anyhow::Result<()> {
     if spec.isolation == Isolation::Netns {
         netns::create_storage(spec)?;
     }
-    let ha_agent = spec.volume();
-    let ha_agent = ha_agent.parent().expect("the volume is in a directory");
-    std::fs::create_dir_all(ha_agent)
-        .with_context(|| format!("creating {}", ha_agent.display()))?;
-    crate::metadata::store::init_volume(&spec.volume(), false, Duration::from_secs(10))
-        .with_context(|| "initializing the metadata volume")?;
-    for id in spec.host_ids() {
-        config::write_host(spec, id)?;
+    if deploy {
+        // The storage exists; what is on it is deploy's.
+        let storage = spec.storage_dir();
+        std::fs::create_dir_all(&storage)
+            .with_context(|| format!("creating {}", storage.display()))?;
+        for id in spec.host_ids() {
+            config::prepare_host(spec, id)?;
+        }
+    } else {
+        let ha_agent = spec.volume();
+        let ha_agent = ha_agent.parent().expect("the volume is in a directory");
+        std::fs::create_dir_all(ha_agent)
+            .with_context(|| format!("creating {}", ha_agent.display()))?;
+        crate::metadata::store::init_volume(&spec.volume(), false, Duration::from_secs(10))
+            .with_context(|| "initializing the metadata volume")?;
+        for id in spec.host_ids() {
+            config::write_host(spec, id)?;
+        }
     }
     match spec.isolation {
         Isolation::Netns => {
@@ -535,6 +561,9 @@ fn build(spec: &LabSpec) -> anyhow::Result<()> {
                 storage_link(spec, id).map_err(anyhow::Error::msg)?;
             }
         }
+    }
+    if deploy {
+        deploy::deploy_hosts(spec)?;
     }
     Ok(())
 }

@@ -1,0 +1,976 @@
+//! `hosted-engine --deploy` and `--deploy --add-host`: a host joins the
+//! cluster without questions, every answer from an option or an answer file.
+//!
+//! The first host initialises the shared metadata volume, keeps the cluster's
+//! configuration beside it (`ha_agent/hosted-engine.conf`, `ha_agent/agent.conf`
+//! and, for libvirt, `ha_agent/engine-vm.xml`) and takes host id 1. Each further
+//! host copies that configuration and takes the lowest free id. An id is
+//! claimed by creating `ha_agent/host-ids/<id>` exclusively (`O_EXCL`: atomic on
+//! a local file system and on NFS v3 and later), so two hosts added at once
+//! never get the same id; `--clean-metadata` removes the claim with the slot.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind as IoErrorKind, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::admin::Shared;
+use super::spec::Invocation;
+use super::{Ctx, EXIT_OK, Failure, Outcome, warn};
+use crate::config::{
+    AgentConf, BrokerConf, ConfFile, DEFAULT_MNT_ROOT, DomainType, HA_AGENT_DIR, HE_CONF_KEYS,
+    HOST_ID_MAX, HaConf, HostedEngineConf, KvDocument, Syntax, Timings, read_bounded,
+    storage_mount_point, write_atomic,
+};
+use crate::metadata::HostId;
+use crate::metadata::store::init_volume;
+
+/// The cluster's copy of `hosted-engine.conf`, beside the metadata volume (the
+/// file `--get-shared-config --type=he_shared` reads).
+const SHARED_HE_CONF: &str = "hosted-engine.conf";
+/// The cluster's `agent.conf`: every host must run the same timings, since the
+/// lease's safety rests on them.
+const SHARED_AGENT_CONF: &str = "agent.conf";
+/// The engine VM's libvirt domain XML, for every host.
+const SHARED_VM_XML: &str = "engine-vm.xml";
+/// Where host ids are claimed, one file per id.
+pub const HOST_IDS_DIR: &str = "host-ids";
+/// The agent's systemd unit.
+const AGENT_UNIT: &str = "ovirt-ha-agent.service";
+/// Bound on `systemctl enable --now`.
+const SYSTEMCTL_TIMEOUT: Duration = Duration::from_secs(90);
+/// Bound on a file of the shared storage being written (a hung NFS server).
+const SHARED_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Answer-file keys that are not `hosted-engine.conf`'s.
+const ENABLE_AGENT: &str = "enable_agent";
+const AGENT_CONF_KEY: &str = "agent_conf";
+/// `broker.<section>.<key>` sets a key of `broker.conf`.
+const BROKER_PREFIX: &str = "broker.";
+
+/// Options that give an answer: (option, answer key).
+const OPTION_KEYS: &[(&str, &str)] = &[
+    ("storage", "storage"),
+    ("domain-type", "domainType"),
+    ("sd-uuid", "sdUUID"),
+    ("mnt-root", "mnt_root"),
+    ("fqdn", "fqdn"),
+    ("gateway", "gateway"),
+    ("network-test", "network_test"),
+    ("hostname", "hostname"),
+    ("vm-driver", "vm_driver"),
+    ("vm-xml", "vm_xml"),
+    ("vm-command", "vm_command"),
+    ("agent-conf", AGENT_CONF_KEY),
+];
+
+/// The cluster's identity: an added host takes these from the shared copy and
+/// may not answer them differently. (`fqdn` is not one: a host may reach the
+/// engine under another name, e.g. through its own resolver.)
+const IDENTITY_KEYS: &[&str] = &["vmid", "sdUUID", "storage", "domainType"];
+
+/// The answers, by key; options override the answer file.
+#[derive(Debug, Default, Clone)]
+struct Answers(BTreeMap<String, String>);
+
+impl Answers {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.0.insert(key.to_owned(), value.into());
+    }
+
+    /// The answer file at `path`: flat `key=value` lines, `#` comments.
+    fn read_file(&mut self, path: &Path) -> Result<(), Failure> {
+        let bytes = read_bounded(path)
+            .map_err(|e| Failure::new("answers", e.to_string()))?
+            .ok_or_else(|| {
+                Failure::new(
+                    "answers",
+                    format!("{}: no such answer file", path.display()),
+                )
+            })?;
+        let doc = KvDocument::parse_bytes(path, Syntax::Flat, &bytes)
+            .map_err(|e| Failure::new("answers", e.to_string()))?;
+        for entry in doc.entries() {
+            let line = entry.line.map_or(String::new(), |l| format!(":{l}"));
+            check_key(entry.key).map_err(|why| {
+                Failure::new("answers", format!("{}{line}: {why}", path.display()))
+            })?;
+            self.set(entry.key, entry.value);
+        }
+        Ok(())
+    }
+
+    /// The options of `inv` that give answers.
+    fn read_options(&mut self, inv: &Invocation) {
+        for (option, key) in OPTION_KEYS {
+            if let Some(value) = inv.value(option) {
+                self.set(key, value);
+            }
+        }
+        if inv.flag("no-enable-agent") {
+            self.set(ENABLE_AGENT, "no");
+        }
+    }
+
+    fn enable_agent(&self) -> Result<bool, Failure> {
+        match self.get(ENABLE_AGENT) {
+            None | Some("yes" | "true" | "True" | "1") => Ok(true),
+            Some("no" | "false" | "False" | "0") => Ok(false),
+            Some(other) => Err(Failure::new(
+                "answers",
+                format!("{ENABLE_AGENT}={other}: expected yes or no"),
+            )),
+        }
+    }
+
+    /// The `hosted-engine.conf` keys, as a document for `path`.
+    fn he_document(&self, path: &Path) -> KvDocument {
+        let mut doc = KvDocument::new(path, Syntax::Flat);
+        for (key, value) in &self.0 {
+            if HE_CONF_KEYS.contains(&key.as_str()) {
+                // Checked when read: a key this file knows with a one-line value.
+                let _ = doc.set("", key, value);
+            }
+        }
+        doc
+    }
+
+    /// The answer file that repeats this deploy.
+    fn render(&self, add_host: bool) -> String {
+        let mut text = format!(
+            "# hosted-engine --deploy{} answers, written by --generate-answer.\n\
+             # Use with: hosted-engine --deploy{} --answer-file=<this file>\n",
+            if add_host { " --add-host" } else { "" },
+            if add_host { " --add-host" } else { "" },
+        );
+        for (key, value) in &self.0 {
+            text.push_str(&format!("{key}={value}\n"));
+        }
+        text
+    }
+}
+
+/// Whether `key` may appear in an answer file.
+fn check_key(key: &str) -> Result<(), String> {
+    if key == "host_id" {
+        return Err(
+            "host_id is not an answer: the first host is 1, an added host takes the \
+                    lowest free id"
+                .into(),
+        );
+    }
+    if HE_CONF_KEYS.contains(&key) || key == ENABLE_AGENT || key == AGENT_CONF_KEY {
+        return Ok(());
+    }
+    if let Some(rest) = key.strip_prefix(BROKER_PREFIX) {
+        if let Some((section, name)) = rest.split_once('.')
+            && !section.is_empty()
+            && !name.is_empty()
+        {
+            return Ok(());
+        }
+        return Err(format!(
+            "{key}: broker keys are written broker.<section>.<key>, e.g. broker.email.smtp-server"
+        ));
+    }
+    Err(format!(
+        "unknown answer {key:?} (the keys of hosted-engine.conf, {ENABLE_AGENT}, \
+         {AGENT_CONF_KEY}, or broker.<section>.<key>)"
+    ))
+}
+
+/// Everything a deploy writes, computed before anything is written.
+struct Plan {
+    add_host: bool,
+    /// The storage domain's directory, as this host sees it.
+    domain_dir: PathBuf,
+    volume: PathBuf,
+    /// First host: initialise the volume (wiping stale hosts with --force).
+    init_volume: bool,
+    /// First host: claims to remove (a stale deployment, with --force).
+    stale_claims: Vec<PathBuf>,
+    /// Host ids already taken (slots in use): an added host skips them.
+    taken: Vec<HostId>,
+    he_conf: HostedEngineConf,
+    agent_text: String,
+    broker_text: String,
+    /// Libvirt: the operator's domain XML, copied to the storage (first host).
+    vm_xml_source: Option<PathBuf>,
+    hostname: String,
+    enable_agent: bool,
+}
+
+impl Plan {
+    fn ha_agent_dir(&self) -> PathBuf {
+        self.domain_dir.join(HA_AGENT_DIR)
+    }
+}
+
+/// `--deploy [--add-host] ...`.
+pub fn deploy(ctx: &Ctx, inv: &Invocation) -> Outcome {
+    let add_host = inv.flag("add-host");
+    refuse_if_deployed(ctx)?;
+    let mut answers = Answers::default();
+    if let Some(file) = inv.value("answer-file") {
+        answers.read_file(Path::new(file))?;
+    }
+    answers.read_options(inv);
+    for key in answers.0.keys() {
+        check_key(key).map_err(|why| Failure::new("answers", why))?;
+    }
+    let timings = ctx.timings();
+    let plan = if add_host {
+        plan_add_host(ctx, &mut answers, &timings)?
+    } else {
+        plan_first_host(ctx, &mut answers, inv.flag("force"), &timings)?
+    };
+    if let Some(file) = inv.value("generate-answer") {
+        write_private(Path::new(file), &answers.render(add_host))?;
+    }
+    if inv.flag("dry-run") {
+        print!("{}", describe(&plan, None));
+        return Ok(EXIT_OK);
+    }
+    let id = apply(ctx, &plan, &timings)?;
+    print!("{}", describe(&plan, Some(id)));
+    Ok(EXIT_OK)
+}
+
+fn refuse_if_deployed(ctx: &Ctx) -> Result<(), Failure> {
+    let path = &ctx.paths.he_conf;
+    match HostedEngineConf::load(path) {
+        Ok(conf) if conf.is_deployed() => Err(Failure::new(
+            "refused",
+            format!(
+                "This host is already deployed: host {} of the engine VM {} ({}). To deploy it \
+                 again, stop its agent, remove it from the cluster (hosted-engine \
+                 --clean-metadata) and move {} away.",
+                conf.host_id,
+                conf.vmid.as_deref().unwrap_or_default(),
+                path.display(),
+                path.display()
+            ),
+        )),
+        _ if path.exists() => Err(Failure::new(
+            "refused",
+            format!(
+                "{} exists: move it away before deploying this host",
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The first host's plan: every required answer present, the storage
+/// reachable, the volume free of live hosts.
+fn plan_first_host(
+    ctx: &Ctx,
+    answers: &mut Answers,
+    force: bool,
+    timings: &Timings,
+) -> Result<Plan, Failure> {
+    let missing: Vec<&str> = [("storage", "--storage"), ("fqdn", "--fqdn")]
+        .into_iter()
+        .filter(|(key, _)| answers.get(key).is_none())
+        .map(|(_, option)| option)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Failure::new(
+            "answers",
+            format!(
+                "missing answers: {} (as options or in --answer-file)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    if answers.get("domainType").is_none() {
+        answers.set("domainType", "nfs");
+    }
+    if answers.get("vm_driver").is_none() && answers.get("vm_xml").is_some() {
+        answers.set("vm_driver", "libvirt");
+    }
+    if answers.get("vm_xml").is_none() && answers.get("vm_command").is_none() {
+        return Err(Failure::new(
+            "answers",
+            "missing answer: the engine VM, as --vm-xml=<libvirt domain XML> or \
+             --vm-command=<command>",
+        ));
+    }
+    for key in ["sdUUID", "vmid"] {
+        if answers.get(key).is_none() {
+            answers.set(key, new_uuid()?);
+        }
+    }
+    if answers.get("hostname").is_none() {
+        answers.set("hostname", system_hostname()?);
+    }
+    let domain_dir = locate_domain(answers)?;
+    let vm_xml_source = match answers.get("vm_xml") {
+        Some(source) => {
+            let source = PathBuf::from(source);
+            check_domain_xml(&source)?;
+            Some(source)
+        }
+        None => None,
+    };
+    let shared_xml = domain_dir.join(HA_AGENT_DIR).join(SHARED_VM_XML);
+    let mut he_doc = answers.he_document(&ctx.paths.he_conf);
+    if vm_xml_source.is_some() {
+        set(&mut he_doc, "vm_xml", &shared_xml.display().to_string())?;
+    }
+    set(&mut he_doc, "host_id", "1")?;
+    let he_conf = validate_he(he_doc)?;
+    let agent_text = match answers.get(AGENT_CONF_KEY) {
+        Some(file) => read_agent_conf(Path::new(file))?,
+        None => default_agent_conf(),
+    };
+    let volume = he_conf
+        .metadata_volume_path()
+        .map_err(|e| Failure::config(e.to_string()))?;
+    let (init_volume, stale_claims) = check_volume_free(&volume, &domain_dir, force, timings)?;
+    Ok(Plan {
+        add_host: false,
+        domain_dir,
+        volume,
+        init_volume,
+        stale_claims,
+        taken: Vec::new(),
+        hostname: answers.get("hostname").unwrap_or_default().to_owned(),
+        broker_text: broker_text(answers, &ctx.paths.broker_conf)?,
+        enable_agent: answers.enable_agent()?,
+        he_conf,
+        agent_text,
+        vm_xml_source,
+    })
+}
+
+/// The storage domain's directory from the answers, checking that the storage
+/// is there (mounted) and refusing block storage.
+fn locate_domain(answers: &Answers) -> Result<PathBuf, Failure> {
+    let kind = DomainType::parse(answers.get("domainType").unwrap_or("nfs"))
+        .map_err(|e| Failure::new("answers", format!("domainType: {e}")))?;
+    let storage = answers.get("storage").unwrap_or_default();
+    let mnt_root = PathBuf::from(answers.get("mnt_root").unwrap_or(DEFAULT_MNT_ROOT));
+    let Some(mount) = storage_mount_point(kind, storage, &mnt_root) else {
+        return Err(Failure::new(
+            "answers",
+            format!(
+                "domainType {kind}: deploy supports file storage (nfs, nfs3, nfs4, glusterfs, \
+                 posixfs, dir); for block storage write hosted-engine.conf by hand"
+            ),
+        ));
+    };
+    if !mount.is_dir() {
+        return Err(Failure::new(
+            "storage",
+            format!(
+                "the storage {storage} is not mounted at {}: mount it there first (the same \
+                 on every host)",
+                mount.display()
+            ),
+        ));
+    }
+    Ok(match answers.get("sdUUID") {
+        Some(sd_uuid) => mount.join(sd_uuid),
+        None => mount,
+    })
+}
+
+/// Whether the volume may be (re)initialised: refuses live hosts always, and
+/// hosts or claims of an earlier deployment unless `force`. Returns whether
+/// to initialise and the stale claims to remove.
+fn check_volume_free(
+    volume: &Path,
+    domain_dir: &Path,
+    force: bool,
+    timings: &Timings,
+) -> Result<(bool, Vec<PathBuf>), Failure> {
+    let claims = claims(&domain_dir.join(HA_AGENT_DIR).join(HOST_IDS_DIR))?;
+    if volume.exists() {
+        let shared = Shared::read(volume, timings)?;
+        let live = shared.active_hosts();
+        if !live.is_empty() {
+            return Err(Failure::new(
+                "refused",
+                format!(
+                    "the metadata volume {} holds live hosts ({}): this storage is in use by a \
+                     running cluster. Add this host with --deploy --add-host, or stop those \
+                     agents first.",
+                    volume.display(),
+                    join_ids(&live)
+                ),
+            ));
+        }
+        let stale: Vec<HostId> = shared.area.hosts.keys().copied().collect();
+        if !stale.is_empty() && !force {
+            return Err(Failure::new(
+                "refused",
+                format!(
+                    "the metadata volume {} holds hosts of an earlier deployment ({}, none \
+                     live): pass --force to wipe it",
+                    volume.display(),
+                    join_ids(&stale)
+                ),
+            ));
+        }
+    }
+    if !claims.is_empty() && !force {
+        let ids: Vec<HostId> = claims.iter().map(|(id, _)| *id).collect();
+        return Err(Failure::new(
+            "refused",
+            format!(
+                "{} holds host id claims ({}): hosts are deployed on this storage. Add this \
+                 host with --deploy --add-host, or pass --force to start a new deployment",
+                domain_dir.join(HA_AGENT_DIR).join(HOST_IDS_DIR).display(),
+                join_ids(&ids)
+            ),
+        ));
+    }
+    Ok((true, claims.into_iter().map(|(_, path)| path).collect()))
+}
+
+/// An added host's plan: the cluster's shared configuration with this host's
+/// answers on top; identity answers must agree with the cluster's.
+fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<Plan, Failure> {
+    if answers.get("storage").is_none() {
+        return Err(Failure::new(
+            "answers",
+            "missing answer: --storage (where the first host deployed the engine)",
+        ));
+    }
+    if answers.get(AGENT_CONF_KEY).is_some() {
+        return Err(Failure::new(
+            "answers",
+            "--agent-conf is for the first host: an added host takes the cluster's agent.conf \
+             from the storage (every host must run the same timings)",
+        ));
+    }
+    let domain_dir = match answers.get("sdUUID") {
+        Some(_) => locate_domain(answers)?,
+        None => find_deployment(&locate_domain(answers)?)?,
+    };
+    let ha_agent = domain_dir.join(HA_AGENT_DIR);
+    let shared = HostedEngineConf::load(&ha_agent.join(SHARED_HE_CONF)).map_err(|e| {
+        Failure::new(
+            "storage",
+            format!("reading the cluster's configuration: {e}"),
+        )
+    })?;
+    let mut doc = shared.document().clone();
+    doc_set_path(&mut doc, &ctx.paths.he_conf);
+    for key in IDENTITY_KEYS {
+        if let (Some(ours), Some(theirs)) = (answers.get(key), doc.get("", key))
+            && ours != theirs
+        {
+            return Err(Failure::new(
+                "answers",
+                format!(
+                    "{key}={ours} differs from the cluster's {key}={theirs} ({}): an added \
+                     host joins the deployment as it is",
+                    ha_agent.join(SHARED_HE_CONF).display()
+                ),
+            ));
+        }
+    }
+    if answers.get("hostname").is_none() {
+        answers.set("hostname", system_hostname()?);
+    }
+    for (key, value) in &answers.0 {
+        if HE_CONF_KEYS.contains(&key.as_str()) && !IDENTITY_KEYS.contains(&key.as_str()) {
+            set(&mut doc, key, value)?;
+        }
+    }
+    // The identity, for --generate-answer to repeat this deploy exactly.
+    for key in IDENTITY_KEYS {
+        if let Some(value) = doc.get("", key) {
+            answers.set(key, value);
+        }
+    }
+    let shared_xml = ha_agent.join(SHARED_VM_XML);
+    if shared_xml.exists() && answers.get("vm_xml").is_none() {
+        set(&mut doc, "vm_xml", &shared_xml.display().to_string())?;
+    }
+    // A placeholder until the id is claimed; the file is written with the claim.
+    set(&mut doc, "host_id", &HOST_ID_MAX.to_string())?;
+    let he_conf = validate_he(doc)?;
+    let agent_text = match read_bounded(&ha_agent.join(SHARED_AGENT_CONF)) {
+        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+        Ok(None) => {
+            warn(&format!(
+                "{} is missing: this host runs the default timings",
+                ha_agent.join(SHARED_AGENT_CONF).display()
+            ));
+            default_agent_conf()
+        }
+        Err(e) => return Err(Failure::new("storage", e.to_string())),
+    };
+    AgentConf::parse(&ctx.paths.agent_conf, &agent_text)
+        .map_err(|e| Failure::new("storage", format!("the cluster's agent.conf: {e}")))?;
+    let volume = he_conf
+        .metadata_volume_path()
+        .map_err(|e| Failure::config(e.to_string()))?;
+    let taken = Shared::read(&volume, timings)?
+        .area
+        .hosts
+        .keys()
+        .copied()
+        .collect();
+    Ok(Plan {
+        add_host: true,
+        domain_dir,
+        volume,
+        init_volume: false,
+        stale_claims: Vec::new(),
+        taken,
+        hostname: answers.get("hostname").unwrap_or_default().to_owned(),
+        broker_text: broker_text(answers, &ctx.paths.broker_conf)?,
+        enable_agent: answers.enable_agent()?,
+        he_conf,
+        agent_text,
+        vm_xml_source: None,
+    })
+}
+
+/// The one deployment under `mount` (a directory with `ha_agent/hosted-engine.conf`).
+fn find_deployment(mount: &Path) -> Result<PathBuf, Failure> {
+    let entries = fs::read_dir(mount)
+        .map_err(|e| Failure::new("storage", format!("{}: {e}", mount.display())))?;
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|dir| dir.join(HA_AGENT_DIR).join(SHARED_HE_CONF).is_file())
+        .collect();
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(Failure::new(
+            "storage",
+            format!(
+                "no hosted-engine deployment under {}: was --deploy run on the first host, \
+                 and is this the same storage?",
+                mount.display()
+            ),
+        )),
+        _ => Err(Failure::new(
+            "answers",
+            format!(
+                "several deployments under {} ({}): choose one with --sd-uuid",
+                mount.display(),
+                found
+                    .iter()
+                    .filter_map(|d| d.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// Writes everything; returns the host id taken.
+fn apply(ctx: &Ctx, plan: &Plan, timings: &Timings) -> Result<HostId, Failure> {
+    let ha_agent = plan.ha_agent_dir();
+    let ids_dir = ha_agent.join(HOST_IDS_DIR);
+    on_storage(&ha_agent, {
+        let ids_dir = ids_dir.clone();
+        move || fs::create_dir_all(&ids_dir)
+    })?;
+    for claim in &plan.stale_claims {
+        let claim = claim.clone();
+        on_storage(&claim.clone(), move || fs::remove_file(&claim))?;
+    }
+    // The id first: of two first hosts deployed at once, one fails here,
+    // before touching the volume.
+    let id = if plan.add_host {
+        claim_lowest_free(&ids_dir, &plan.taken, &plan.hostname)?
+    } else {
+        claim(&ids_dir, 1, &plan.hostname)?
+            .then_some(1)
+            .ok_or_else(|| {
+                Failure::new(
+                    "refused",
+                    format!(
+                        "host id 1 was claimed by another deploy at the same time ({})",
+                        ids_dir.join("1").display()
+                    ),
+                )
+            })?
+    };
+    let written = init(plan, timings).and_then(|()| write_files(ctx, plan, id));
+    if let Err(failure) = written {
+        // Give the id back: nothing uses it yet.
+        let _ = fs::remove_file(ids_dir.join(id.to_string()));
+        return Err(failure);
+    }
+    if plan.enable_agent {
+        enable_agent().map_err(|why| {
+            Failure::new(
+                "agent",
+                format!(
+                    "host {id} is configured, but the agent could not be enabled: {why}. Start \
+                     it with: systemctl enable --now {AGENT_UNIT}"
+                ),
+            )
+        })?;
+    }
+    Ok(id)
+}
+
+/// First host: a zeroed metadata volume (checked free of live hosts when
+/// planned).
+fn init(plan: &Plan, timings: &Timings) -> Result<(), Failure> {
+    if !plan.init_volume {
+        return Ok(());
+    }
+    init_volume(
+        &plan.volume,
+        true,
+        Duration::from_millis(timings.storage_timeout_ms.max(10_000)),
+    )
+    .map_err(|e| Failure::new("storage", format!("initialising the metadata volume: {e}")))
+}
+
+fn write_files(ctx: &Ctx, plan: &Plan, id: HostId) -> Result<(), Failure> {
+    let ha_agent = plan.ha_agent_dir();
+    let mut he_doc = plan.he_conf.document().clone();
+    set(&mut he_doc, "host_id", &id.to_string())?;
+    let he_text = format!(
+        "# Written by hosted-engine --deploy{} on {}.\n{}",
+        if plan.add_host { " --add-host" } else { "" },
+        utc_now(),
+        he_doc.render()
+    );
+    if !plan.add_host {
+        if let Some(source) = &plan.vm_xml_source {
+            let xml = fs::read(source)
+                .map_err(|e| Failure::new("answers", format!("{}: {e}", source.display())))?;
+            shared_write(&ha_agent.join(SHARED_VM_XML), xml)?;
+        }
+        shared_write(
+            &ha_agent.join(SHARED_AGENT_CONF),
+            plan.agent_text.clone().into_bytes(),
+        )?;
+        // The shared copy is written last: an added host finds the deployment
+        // only once everything it copies is in place.
+        shared_write(&ha_agent.join(SHARED_HE_CONF), he_text.clone().into_bytes())?;
+    }
+    let ha_text = "local_maintenance=False\nlocal_maintenance_manual=False\n";
+    let paths = &ctx.paths;
+    for (path, text, mode) in [
+        (&paths.agent_conf, plan.agent_text.as_str(), 0o644),
+        (&paths.ha_conf, ha_text, 0o644),
+        (&paths.broker_conf, plan.broker_text.as_str(), 0o640),
+        // Last: the host counts as deployed once this exists.
+        (&paths.he_conf, he_text.as_str(), 0o644),
+    ] {
+        local_write(path, text, mode)?;
+    }
+    HaConf::load(&paths.ha_conf).map_err(|e| Failure::config(e.to_string()))?;
+    Ok(())
+}
+
+/// Claims `id` in `dir`: `Ok(false)` when another host holds it.
+fn claim(dir: &Path, id: HostId, hostname: &str) -> Result<bool, Failure> {
+    let path = dir.join(id.to_string());
+    let text = format!("hostname={hostname}\nclaimed={}\n", utc_now());
+    let target = path.clone();
+    let created = on_storage(&path, move || {
+        let mut file = match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&target)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == IoErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        Ok(true)
+    })?;
+    if created {
+        let dir = dir.to_path_buf();
+        on_storage(&dir.clone(), move || fs::File::open(&dir)?.sync_all())?;
+    }
+    Ok(created)
+}
+
+/// The lowest id that no slot uses and nobody has claimed, claimed.
+fn claim_lowest_free(dir: &Path, taken: &[HostId], hostname: &str) -> Result<HostId, Failure> {
+    for id in 1..=HOST_ID_MAX {
+        if taken.contains(&id) || dir.join(id.to_string()).exists() {
+            continue;
+        }
+        if claim(dir, id, hostname)? {
+            return Ok(id);
+        }
+    }
+    Err(Failure::new(
+        "refused",
+        format!("every host id (1 to {HOST_ID_MAX}) is taken"),
+    ))
+}
+
+/// The claims in `dir` (ids and files), none when it does not exist.
+fn claims(dir: &Path) -> Result<Vec<(HostId, PathBuf)>, Failure> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == IoErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Failure::new("storage", format!("{}: {e}", dir.display()))),
+    };
+    let mut found: Vec<(HostId, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let id = e.file_name().to_str()?.parse().ok()?;
+            Some((id, e.path()))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// Removes host `id`'s claim under the volume's directory (for
+/// `--clean-metadata`); a missing claim is fine.
+pub fn release_claim(volume: &Path, id: HostId) -> Result<(), Failure> {
+    let Some(ha_agent) = volume.parent() else {
+        return Ok(());
+    };
+    let path = ha_agent.join(HOST_IDS_DIR).join(id.to_string());
+    let target = path.clone();
+    on_storage(&path, move || match fs::remove_file(&target) {
+        Err(e) if e.kind() == IoErrorKind::NotFound => Ok(()),
+        other => other,
+    })
+}
+
+/// Runs `op` on the shared storage on its own thread, waiting at most
+/// [`SHARED_WRITE_TIMEOUT`]: a hung server must not hang the command.
+fn on_storage<T: Send + 'static>(
+    path: &Path,
+    op: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, Failure> {
+    let (reply, answer) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("deploy-storage".into())
+        .spawn(move || {
+            let _ = reply.send(op());
+        })
+        .map_err(|e| Failure::new("io", format!("spawning a thread: {e}")))?;
+    match answer.recv_timeout(SHARED_WRITE_TIMEOUT) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(Failure::new("storage", format!("{}: {e}", path.display()))),
+        Err(_) => Err(Failure::new(
+            "storage",
+            format!(
+                "{}: the storage did not answer within {} s",
+                path.display(),
+                SHARED_WRITE_TIMEOUT.as_secs()
+            ),
+        )),
+    }
+}
+
+fn shared_write(path: &Path, bytes: Vec<u8>) -> Result<(), Failure> {
+    let target = path.to_path_buf();
+    on_storage(path, move || {
+        write_atomic(&target, &bytes, 0o644).map_err(|e| std::io::Error::other(e.to_string()))
+    })
+}
+
+fn local_write(path: &Path, text: &str, mode: u32) -> Result<(), Failure> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)
+            .map_err(|e| Failure::new("io", format!("{}: {e}", dir.display())))?;
+    }
+    write_atomic(path, text.as_bytes(), mode).map_err(|e| Failure::new("io", e.to_string()))
+}
+
+/// Writes `text` to `path` readable by its owner only (it may name servers and
+/// mail credentials).
+fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
+    write_atomic(path, text.as_bytes(), 0o600)
+        .map_err(|e| Failure::new("io", format!("--generate-answer: {e}")))
+}
+
+fn set(doc: &mut KvDocument, key: &str, value: &str) -> Result<(), Failure> {
+    doc.set("", key, value)
+        .map_err(|e| Failure::new("answers", e.to_string()))
+}
+
+/// `doc` re-labelled as `path` (its errors then name the file being written).
+fn doc_set_path(doc: &mut KvDocument, path: &Path) {
+    let text = doc.render();
+    if let Ok(relabelled) = KvDocument::parse(path, Syntax::Flat, &text) {
+        *doc = relabelled;
+    }
+}
+
+fn validate_he(doc: KvDocument) -> Result<HostedEngineConf, Failure> {
+    HostedEngineConf::from_document(doc).map_err(|e| {
+        Failure::new(
+            "answers",
+            format!("the answers do not make a valid hosted-engine.conf:\n{e}"),
+        )
+    })
+}
+
+/// The operator's agent.conf, checked.
+fn read_agent_conf(path: &Path) -> Result<String, Failure> {
+    let bytes = read_bounded(path)
+        .map_err(|e| Failure::new("answers", e.to_string()))?
+        .ok_or_else(|| {
+            Failure::new("answers", format!("{}: no such agent.conf", path.display()))
+        })?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    AgentConf::parse(path, &text).map_err(|e| Failure::new("answers", e.to_string()))?;
+    Ok(text)
+}
+
+fn default_agent_conf() -> String {
+    "# The cluster's timings and score penalties: every key has a default\n\
+     # (ovirt-ha-agent(8), docs/agent.md). Every host must run the same [timing];\n\
+     # hosted-engine --deploy --add-host copies this file from the storage.\n\
+     [timing]\n"
+        .to_owned()
+}
+
+/// broker.conf from the `broker.<section>.<key>` answers.
+fn broker_text(answers: &Answers, path: &Path) -> Result<String, Failure> {
+    let mut doc = KvDocument::new(path, Syntax::Ini);
+    for (key, value) in &answers.0 {
+        if let Some((section, name)) = key
+            .strip_prefix(BROKER_PREFIX)
+            .and_then(|rest| rest.split_once('.'))
+        {
+            doc.set(section, name, value)
+                .map_err(|e| Failure::new("answers", e.to_string()))?;
+        }
+    }
+    let text = doc.render();
+    BrokerConf::parse(path, &text).map_err(|e| Failure::new("answers", e.to_string()))?;
+    Ok(text)
+}
+
+/// A libvirt domain XML, roughly: readable and a `<domain` element.
+fn check_domain_xml(path: &Path) -> Result<(), Failure> {
+    let bytes = read_bounded(path)
+        .map_err(|e| Failure::new("answers", e.to_string()))?
+        .ok_or_else(|| Failure::new("answers", format!("{}: no such file", path.display())))?;
+    if !String::from_utf8_lossy(&bytes).contains("<domain") {
+        return Err(Failure::new(
+            "answers",
+            format!("{}: not a libvirt domain XML (no <domain>)", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+fn enable_agent() -> Result<(), String> {
+    let mut child = Command::new("systemctl")
+        .args(["enable", "--now", AGENT_UNIT])
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("systemctl: {e}"))?;
+    let deadline = Instant::now() + SYSTEMCTL_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                return Err(format!("systemctl enable --now {AGENT_UNIT}: {status}"));
+            }
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "systemctl did not finish within {} s",
+                    SYSTEMCTL_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(format!("systemctl: {e}")),
+        }
+    }
+}
+
+/// A random (version 4) UUID from the kernel.
+fn new_uuid() -> Result<String, Failure> {
+    fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| Failure::new("io", format!("generating a UUID: {e}")))
+}
+
+fn system_hostname() -> Result<String, Failure> {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| Failure::new("io", format!("reading the host name: {e}")))
+}
+
+fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    format!("{} UTC", crate::metadata::ctime(secs, 0))
+}
+
+fn join_ids(ids: &[HostId]) -> String {
+    ids.iter()
+        .map(|id| format!("host {id}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What was (or, for `--dry-run`, would be) done.
+fn describe(plan: &Plan, id: Option<HostId>) -> String {
+    let he = &plan.he_conf;
+    let mut text = String::new();
+    let (verb, id_text) = match id {
+        Some(id) => ("Deployed", id.to_string()),
+        None if plan.add_host => ("Would deploy (dry run)", "the lowest free id".to_owned()),
+        None => ("Would deploy (dry run)", "1".to_owned()),
+    };
+    text.push_str(&format!(
+        "{verb} {} as host {id_text} of the engine VM {}\n",
+        plan.hostname,
+        he.vmid.as_deref().unwrap_or_default()
+    ));
+    text.push_str(&format!(
+        "  storage:  {} ({})\n",
+        he.storage, he.domain_type
+    ));
+    text.push_str(&format!("  domain:   {}\n", plan.domain_dir.display()));
+    let volume_note = if plan.init_volume {
+        " (initialised)"
+    } else {
+        ""
+    };
+    text.push_str(&format!(
+        "  metadata: {}{volume_note}\n",
+        plan.volume.display()
+    ));
+    text.push_str(&format!("  engine:   {} ({})\n", he.fqdn, he.vm_driver));
+    text.push_str(&format!(
+        "  agent:    {}\n",
+        if plan.enable_agent {
+            format!("systemctl enable --now {AGENT_UNIT}")
+        } else {
+            "not enabled (--no-enable-agent)".to_owned()
+        }
+    ));
+    if id.is_some() && !plan.add_host {
+        text.push_str(&format!(
+            "Next, on every other host (the storage mounted at the same place):\n  \
+             hosted-engine --deploy --add-host --storage={} --domain-type={}\n",
+            he.storage, he.domain_type
+        ));
+    }
+    text
+}
