@@ -472,3 +472,93 @@ fn clean_metadata_gives_the_id_back() {
     assert_ok(&site.add_host("host5", &[]));
     assert_eq!(site.he_conf("host5").host_id, 5);
 }
+
+/// Without --no-enable-agent, deploy ends with `systemctl enable --now
+/// ovirt-ha-agent.service` (a stand-in systemctl on PATH records it); when that
+/// fails the host stays configured and the exit code and message say what to run.
+#[test]
+fn deploy_enables_the_agent_and_says_so_when_it_cannot() {
+    let site = Site::new();
+    let bin = site.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let record = site.dir.path().join("systemctl.args");
+    let systemctl = bin.join("systemctl");
+    let script = |exit: u8| {
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexit {exit}\n",
+            record.display()
+        )
+    };
+    std::fs::write(&systemctl, script(0)).unwrap();
+    std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let deploy = |host: &str, extra: &[&str]| {
+        let storage = site.storage_arg();
+        let mut cmd = Command::new(HE_BIN);
+        cmd.args(["--deploy", &storage, "--domain-type=dir", "--hostname=h"])
+            .args(extra)
+            .env("HE_CONFIG_ROOT", site.root(host))
+            .env("PATH", &path);
+        for var in common::PATH_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.output().unwrap()
+    };
+    let first = [
+        "--fqdn=engine.example.com",
+        "--network-test=none",
+        "--vm-command=sleep 1000",
+    ];
+    let out = deploy("host1", &first);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("systemctl enable --now"));
+    assert_eq!(
+        std::fs::read_to_string(&record).unwrap(),
+        "enable --now ovirt-ha-agent.service\n"
+    );
+    std::fs::write(&systemctl, script(1)).unwrap();
+    let out = deploy("host2", &["--add-host"]);
+    assert_refused(
+        &out,
+        "host 2 is configured, but the agent could not be enabled",
+    );
+    assert_eq!(site.he_conf("host2").host_id, 2);
+}
+
+/// A libvirt engine VM: the operator's domain XML goes to the storage and every
+/// host's vm_xml names that copy as the host sees it.
+#[cfg(feature = "libvirt")]
+#[test]
+fn a_libvirt_engine_vm_definition_is_shared_through_the_storage() {
+    let site = Site::new();
+    let xml = site.dir.path().join("engine.xml");
+    let domain = "<domain type='kvm'><name>engine</name></domain>\n";
+    std::fs::write(&xml, domain).unwrap();
+    let storage = site.storage_arg();
+    let xml_arg = format!("--vm-xml={}", xml.display());
+    let out = site.run(
+        "host1",
+        &[
+            "--deploy",
+            &storage,
+            "--domain-type=dir",
+            "--fqdn=e",
+            &xml_arg,
+            "--network-test=none",
+            "--no-enable-agent",
+        ],
+    );
+    assert_ok(&out);
+    let shared = site.ha_agent().join("engine-vm.xml");
+    assert_eq!(std::fs::read_to_string(&shared).unwrap(), domain);
+    assert_ok(&site.add_host("host2", &[]));
+    for host in ["host1", "host2"] {
+        let he = site.he_conf(host);
+        assert_eq!(he.vm_driver.as_str(), "libvirt");
+        assert_eq!(he.vm_xml.as_deref(), Some(shared.as_path()), "{host}");
+    }
+}
