@@ -66,14 +66,7 @@ impl Monitors for HostMonitors {
 
 /// The system's host name, for the slot when `hostname` is not configured.
 fn system_hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    crate::shell::system::hostname().unwrap_or_else(|_| "localhost".into())
 }
 
 /// Builds every piece from the configuration.

@@ -901,18 +901,41 @@ fn enable_agent() -> Result<(), String> {
     }
 }
 
-/// A random (version 4) UUID from the kernel.
+/// A random (version 4) UUID, from `/dev/urandom` (there even in a chroot
+/// without `/proc`).
 fn new_uuid() -> Result<String, Failure> {
-    fs::read_to_string("/proc/sys/kernel/random/uuid")
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| Failure::new("io", format!("generating a UUID: {e}")))
+    use std::io::Read as _;
+    let mut b = [0u8; 16];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| Failure::new("io", format!("generating a UUID from /dev/urandom: {e}")))?;
+    Ok(format_uuid_v4(b))
+}
+
+/// `bytes` as a version 4, variant 1 UUID.
+fn format_uuid_v4(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 fn system_hostname() -> Result<String, Failure> {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| Failure::new("io", format!("reading the host name: {e}")))
+    crate::shell::system::hostname().map_err(|e| {
+        Failure::new(
+            "io",
+            format!("reading the host name: {e} (pass --hostname)"),
+        )
+    })
 }
+
 
 fn utc_now() -> String {
     let secs = SystemTime::now()
@@ -973,4 +996,40 @@ fn describe(plan: &Plan, id: Option<HostId>) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_uuids_are_version_4() {
+        assert_eq!(
+            format_uuid_v4([0xff; 16]),
+            "ffffffff-ffff-4fff-bfff-ffffffffffff"
+        );
+        assert_eq!(
+            format_uuid_v4([0; 16]),
+            "00000000-0000-4000-8000-000000000000"
+        );
+        let id = new_uuid().unwrap();
+        assert!(crate::config::is_uuid(&id), "{id}");
+        assert_ne!(id, new_uuid().unwrap());
+    }
+
+    #[test]
+    fn answer_keys_are_checked() {
+        for good in [
+            "fqdn",
+            "vm_command",
+            "enable_agent",
+            "agent_conf",
+            "broker.email.smtp-server",
+        ] {
+            assert!(check_key(good).is_ok(), "{good}");
+        }
+        for bad in ["host_id", "bogus", "broker.x", "broker..k", "broker.s."] {
+            assert!(check_key(bad).is_err(), "{bad}");
+        }
+    }
 }
