@@ -9,24 +9,27 @@
 //! a local file system and on NFS v3 and later), so two hosts added at once
 //! never get the same id; `--clean-metadata` removes the claim with the slot.
 
-use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind as IoErrorKind, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+mod answers;
+mod storage;
 
 use super::admin::Shared;
 use super::spec::Invocation;
 use super::{Ctx, EXIT_OK, Failure, Outcome, warn};
 use crate::config::{
-    AgentConf, BrokerConf, ConfFile, DEFAULT_MNT_ROOT, DomainType, HA_AGENT_DIR, HE_CONF_KEYS,
-    HOST_ID_MAX, HaConf, HostedEngineConf, KvDocument, Syntax, Timings, read_bounded,
-    storage_mount_point, write_atomic,
+    AgentConf, ConfFile, DEFAULT_MNT_ROOT, DomainType, HA_AGENT_DIR, HE_CONF_KEYS, HOST_ID_MAX,
+    HaConf, HostedEngineConf, KvDocument, Syntax, Timings, read_bounded, storage_mount_point,
+    write_atomic,
 };
 use crate::metadata::HostId;
 use crate::metadata::store::init_volume;
+use answers::{AGENT_CONF_KEY, Answers, IDENTITY_KEYS, broker_text, check_key};
+pub use storage::{HOST_IDS_DIR, release_claim};
+use storage::{claim, claim_lowest_free, claims, on_storage, shared_write};
 
 /// The cluster's copy of `hosted-engine.conf`, beside the metadata volume (the
 /// file `--get-shared-config --type=he_shared` reads).
@@ -36,155 +39,10 @@ const SHARED_HE_CONF: &str = "hosted-engine.conf";
 const SHARED_AGENT_CONF: &str = "agent.conf";
 /// The engine VM's libvirt domain XML, for every host.
 const SHARED_VM_XML: &str = "engine-vm.xml";
-/// Where host ids are claimed, one file per id.
-pub const HOST_IDS_DIR: &str = "host-ids";
 /// The agent's systemd unit.
 const AGENT_UNIT: &str = "ovirt-ha-agent.service";
 /// Bound on `systemctl enable --now`.
 const SYSTEMCTL_TIMEOUT: Duration = Duration::from_secs(90);
-/// Bound on a file of the shared storage being written (a hung NFS server).
-const SHARED_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Answer-file keys that are not `hosted-engine.conf`'s.
-const ENABLE_AGENT: &str = "enable_agent";
-const AGENT_CONF_KEY: &str = "agent_conf";
-/// `broker.<section>.<key>` sets a key of `broker.conf`.
-const BROKER_PREFIX: &str = "broker.";
-
-/// Options that give an answer: (option, answer key).
-const OPTION_KEYS: &[(&str, &str)] = &[
-    ("storage", "storage"),
-    ("domain-type", "domainType"),
-    ("sd-uuid", "sdUUID"),
-    ("mnt-root", "mnt_root"),
-    ("fqdn", "fqdn"),
-    ("gateway", "gateway"),
-    ("network-test", "network_test"),
-    ("hostname", "hostname"),
-    ("vm-driver", "vm_driver"),
-    ("vm-xml", "vm_xml"),
-    ("vm-command", "vm_command"),
-    ("agent-conf", AGENT_CONF_KEY),
-];
-
-/// The cluster's identity: an added host takes these from the shared copy and
-/// may not answer them differently. (`fqdn` is not one: a host may reach the
-/// engine under another name, e.g. through its own resolver.)
-const IDENTITY_KEYS: &[&str] = &["vmid", "sdUUID", "storage", "domainType"];
-
-/// The answers, by key; options override the answer file.
-#[derive(Debug, Default, Clone)]
-struct Answers(BTreeMap<String, String>);
-
-impl Answers {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
-    }
-
-    fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.0.insert(key.to_owned(), value.into());
-    }
-
-    /// The answer file at `path`: flat `key=value` lines, `#` comments.
-    fn read_file(&mut self, path: &Path) -> Result<(), Failure> {
-        let bytes = read_bounded(path)
-            .map_err(|e| Failure::new("answers", e.to_string()))?
-            .ok_or_else(|| {
-                Failure::new(
-                    "answers",
-                    format!("{}: no such answer file", path.display()),
-                )
-            })?;
-        let doc = KvDocument::parse_bytes(path, Syntax::Flat, &bytes)
-            .map_err(|e| Failure::new("answers", e.to_string()))?;
-        for entry in doc.entries() {
-            let line = entry.line.map_or(String::new(), |l| format!(":{l}"));
-            check_key(entry.key).map_err(|why| {
-                Failure::new("answers", format!("{}{line}: {why}", path.display()))
-            })?;
-            self.set(entry.key, entry.value);
-        }
-        Ok(())
-    }
-
-    /// The options of `inv` that give answers.
-    fn read_options(&mut self, inv: &Invocation) {
-        for (option, key) in OPTION_KEYS {
-            if let Some(value) = inv.value(option) {
-                self.set(key, value);
-            }
-        }
-        if inv.flag("no-enable-agent") {
-            self.set(ENABLE_AGENT, "no");
-        }
-    }
-
-    fn enable_agent(&self) -> Result<bool, Failure> {
-        match self.get(ENABLE_AGENT) {
-            None | Some("yes" | "true" | "True" | "1") => Ok(true),
-            Some("no" | "false" | "False" | "0") => Ok(false),
-            Some(other) => Err(Failure::new(
-                "answers",
-                format!("{ENABLE_AGENT}={other}: expected yes or no"),
-            )),
-        }
-    }
-
-    /// The `hosted-engine.conf` keys, as a document for `path`.
-    fn he_document(&self, path: &Path) -> KvDocument {
-        let mut doc = KvDocument::new(path, Syntax::Flat);
-        for (key, value) in &self.0 {
-            if HE_CONF_KEYS.contains(&key.as_str()) {
-                // Checked when read: a key this file knows with a one-line value.
-                let _ = doc.set("", key, value);
-            }
-        }
-        doc
-    }
-
-    /// The answer file that repeats this deploy.
-    fn render(&self, add_host: bool) -> String {
-        let mut text = format!(
-            "# hosted-engine --deploy{} answers, written by --generate-answer.\n\
-             # Use with: hosted-engine --deploy{} --answer-file=<this file>\n",
-            if add_host { " --add-host" } else { "" },
-            if add_host { " --add-host" } else { "" },
-        );
-        for (key, value) in &self.0 {
-            text.push_str(&format!("{key}={value}\n"));
-        }
-        text
-    }
-}
-
-/// Whether `key` may appear in an answer file.
-fn check_key(key: &str) -> Result<(), String> {
-    if key == "host_id" {
-        return Err(
-            "host_id is not an answer: the first host is 1, an added host takes the \
-                    lowest free id"
-                .into(),
-        );
-    }
-    if HE_CONF_KEYS.contains(&key) || key == ENABLE_AGENT || key == AGENT_CONF_KEY {
-        return Ok(());
-    }
-    if let Some(rest) = key.strip_prefix(BROKER_PREFIX) {
-        if let Some((section, name)) = rest.split_once('.')
-            && !section.is_empty()
-            && !name.is_empty()
-        {
-            return Ok(());
-        }
-        return Err(format!(
-            "{key}: broker keys are written broker.<section>.<key>, e.g. broker.email.smtp-server"
-        ));
-    }
-    Err(format!(
-        "unknown answer {key:?} (the keys of hosted-engine.conf, {ENABLE_AGENT}, \
-         {AGENT_CONF_KEY}, or broker.<section>.<key>)"
-    ))
-}
 
 /// Everything a deploy writes, computed before anything is written.
 struct Plan {
@@ -677,115 +535,6 @@ fn write_files(ctx: &Ctx, plan: &Plan, id: HostId) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Claims `id` in `dir`: `Ok(false)` when another host holds it.
-fn claim(dir: &Path, id: HostId, hostname: &str) -> Result<bool, Failure> {
-    let path = dir.join(id.to_string());
-    let text = format!("hostname={hostname}\nclaimed={}\n", utc_now());
-    let target = path.clone();
-    let created = on_storage(&path, move || {
-        let mut file = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&target)
-        {
-            Ok(file) => file,
-            Err(e) if e.kind() == IoErrorKind::AlreadyExists => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        Ok(true)
-    })?;
-    if created {
-        let dir = dir.to_path_buf();
-        on_storage(&dir.clone(), move || fs::File::open(&dir)?.sync_all())?;
-    }
-    Ok(created)
-}
-
-/// The lowest id that no slot uses and nobody has claimed, claimed.
-fn claim_lowest_free(dir: &Path, taken: &[HostId], hostname: &str) -> Result<HostId, Failure> {
-    for id in 1..=HOST_ID_MAX {
-        if taken.contains(&id) || dir.join(id.to_string()).exists() {
-            continue;
-        }
-        if claim(dir, id, hostname)? {
-            return Ok(id);
-        }
-    }
-    Err(Failure::new(
-        "refused",
-        format!("every host id (1 to {HOST_ID_MAX}) is taken"),
-    ))
-}
-
-/// The claims in `dir` (ids and files), none when it does not exist.
-fn claims(dir: &Path) -> Result<Vec<(HostId, PathBuf)>, Failure> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == IoErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Failure::new("storage", format!("{}: {e}", dir.display()))),
-    };
-    let mut found: Vec<(HostId, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let id = e.file_name().to_str()?.parse().ok()?;
-            Some((id, e.path()))
-        })
-        .collect();
-    found.sort();
-    Ok(found)
-}
-
-/// Removes host `id`'s claim under the volume's directory (for
-/// `--clean-metadata`); a missing claim is fine.
-pub fn release_claim(volume: &Path, id: HostId) -> Result<(), Failure> {
-    let Some(ha_agent) = volume.parent() else {
-        return Ok(());
-    };
-    let path = ha_agent.join(HOST_IDS_DIR).join(id.to_string());
-    let target = path.clone();
-    on_storage(&path, move || match fs::remove_file(&target) {
-        Err(e) if e.kind() == IoErrorKind::NotFound => Ok(()),
-        other => other,
-    })
-}
-
-/// Runs `op` on the shared storage on its own thread, waiting at most
-/// [`SHARED_WRITE_TIMEOUT`]: a hung server must not hang the command.
-fn on_storage<T: Send + 'static>(
-    path: &Path,
-    op: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> Result<T, Failure> {
-    let (reply, answer) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("deploy-storage".into())
-        .spawn(move || {
-            let _ = reply.send(op());
-        })
-        .map_err(|e| Failure::new("io", format!("spawning a thread: {e}")))?;
-    match answer.recv_timeout(SHARED_WRITE_TIMEOUT) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(Failure::new("storage", format!("{}: {e}", path.display()))),
-        Err(_) => Err(Failure::new(
-            "storage",
-            format!(
-                "{}: the storage did not answer within {} s",
-                path.display(),
-                SHARED_WRITE_TIMEOUT.as_secs()
-            ),
-        )),
-    }
-}
-
-fn shared_write(path: &Path, bytes: Vec<u8>) -> Result<(), Failure> {
-    let target = path.to_path_buf();
-    on_storage(path, move || {
-        write_atomic(&target, &bytes, 0o644).map_err(|e| std::io::Error::other(e.to_string()))
-    })
-}
-
 fn local_write(path: &Path, text: &str, mode: u32) -> Result<(), Failure> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)
@@ -841,23 +590,6 @@ fn default_agent_conf() -> String {
      # hosted-engine --deploy --add-host copies this file from the storage.\n\
      [timing]\n"
         .to_owned()
-}
-
-/// broker.conf from the `broker.<section>.<key>` answers.
-fn broker_text(answers: &Answers, path: &Path) -> Result<String, Failure> {
-    let mut doc = KvDocument::new(path, Syntax::Ini);
-    for (key, value) in &answers.0 {
-        if let Some((section, name)) = key
-            .strip_prefix(BROKER_PREFIX)
-            .and_then(|rest| rest.split_once('.'))
-        {
-            doc.set(section, name, value)
-                .map_err(|e| Failure::new("answers", e.to_string()))?;
-        }
-    }
-    let text = doc.render();
-    BrokerConf::parse(path, &text).map_err(|e| Failure::new("answers", e.to_string()))?;
-    Ok(text)
 }
 
 /// A libvirt domain XML, roughly: readable and a `<domain` element.
@@ -936,8 +668,7 @@ fn system_hostname() -> Result<String, Failure> {
     })
 }
 
-
-fn utc_now() -> String {
+pub(super) fn utc_now() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -1015,21 +746,5 @@ mod tests {
         let id = new_uuid().unwrap();
         assert!(crate::config::is_uuid(&id), "{id}");
         assert_ne!(id, new_uuid().unwrap());
-    }
-
-    #[test]
-    fn answer_keys_are_checked() {
-        for good in [
-            "fqdn",
-            "vm_command",
-            "enable_agent",
-            "agent_conf",
-            "broker.email.smtp-server",
-        ] {
-            assert!(check_key(good).is_ok(), "{good}");
-        }
-        for bad in ["host_id", "bogus", "broker.x", "broker..k", "broker.s."] {
-            assert!(check_key(bad).is_err(), "{bad}");
-        }
     }
 }

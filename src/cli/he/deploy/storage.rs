@@ -1,0 +1,130 @@
+//! Host ids claimed on the shared storage, and every write there bounded in
+//! time.
+
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind as IoErrorKind, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Failure, utc_now};
+use crate::config::{HOST_ID_MAX, write_atomic};
+use crate::metadata::HostId;
+
+/// Where host ids are claimed, one file per id.
+pub const HOST_IDS_DIR: &str = "host-ids";
+/// Bound on a file of the shared storage being written (a hung NFS server).
+const SHARED_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Claims `id` in `dir`: `Ok(false)` when another host holds it.
+pub(super) fn claim(dir: &Path, id: HostId, hostname: &str) -> Result<bool, Failure> {
+    let path = dir.join(id.to_string());
+    let text = format!("hostname={hostname}\nclaimed={}\n", utc_now());
+    let target = path.clone();
+    let created = on_storage(&path, move || {
+        let mut file = match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&target)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == IoErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        Ok(true)
+    })?;
+    if created {
+        let dir = dir.to_path_buf();
+        on_storage(&dir.clone(), move || fs::File::open(&dir)?.sync_all())?;
+    }
+    Ok(created)
+}
+
+/// The lowest id that no slot uses and nobody has claimed, claimed.
+pub(super) fn claim_lowest_free(
+    dir: &Path,
+    taken: &[HostId],
+    hostname: &str,
+) -> Result<HostId, Failure> {
+    for id in 1..=HOST_ID_MAX {
+        if taken.contains(&id) || dir.join(id.to_string()).exists() {
+            continue;
+        }
+        if claim(dir, id, hostname)? {
+            return Ok(id);
+        }
+    }
+    Err(Failure::new(
+        "refused",
+        format!("every host id (1 to {HOST_ID_MAX}) is taken"),
+    ))
+}
+
+/// The claims in `dir` (ids and files), none when it does not exist.
+pub(super) fn claims(dir: &Path) -> Result<Vec<(HostId, PathBuf)>, Failure> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == IoErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Failure::new("storage", format!("{}: {e}", dir.display()))),
+    };
+    let mut found: Vec<(HostId, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let id = e.file_name().to_str()?.parse().ok()?;
+            Some((id, e.path()))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// Removes host `id`'s claim under the volume's directory (for
+/// `--clean-metadata`); a missing claim is fine.
+pub fn release_claim(volume: &Path, id: HostId) -> Result<(), Failure> {
+    let Some(ha_agent) = volume.parent() else {
+        return Ok(());
+    };
+    let path = ha_agent.join(HOST_IDS_DIR).join(id.to_string());
+    let target = path.clone();
+    on_storage(&path, move || match fs::remove_file(&target) {
+        Err(e) if e.kind() == IoErrorKind::NotFound => Ok(()),
+        other => other,
+    })
+}
+
+/// Runs `op` on the shared storage on its own thread, waiting at most
+/// [`SHARED_WRITE_TIMEOUT`]: a hung server must not hang the command.
+pub(super) fn on_storage<T: Send + 'static>(
+    path: &Path,
+    op: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, Failure> {
+    let (reply, answer) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("deploy-storage".into())
+        .spawn(move || {
+            let _ = reply.send(op());
+        })
+        .map_err(|e| Failure::new("io", format!("spawning a thread: {e}")))?;
+    match answer.recv_timeout(SHARED_WRITE_TIMEOUT) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(Failure::new("storage", format!("{}: {e}", path.display()))),
+        Err(_) => Err(Failure::new(
+            "storage",
+            format!(
+                "{}: the storage did not answer within {} s",
+                path.display(),
+                SHARED_WRITE_TIMEOUT.as_secs()
+            ),
+        )),
+    }
+}
+
+pub(super) fn shared_write(path: &Path, bytes: Vec<u8>) -> Result<(), Failure> {
+    let target = path.to_path_buf();
+    on_storage(path, move || {
+        write_atomic(&target, &bytes, 0o644).map_err(|e| std::io::Error::other(e.to_string()))
+    })
+}
