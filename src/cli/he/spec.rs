@@ -232,8 +232,8 @@ pub const COMMANDS: &[CommandSpec] = &[
                --answer-file. The first host initialises the shared metadata volume \
                (refused while any host in it is live), keeps the cluster's configuration \
                beside it (hosted-engine.conf, agent.conf, the engine VM's domain XML), writes \
-               this host's hosted-engine.conf, agent.conf, ha.conf and broker.conf (0640), \
-               takes host id 1 and enables the agent. With --add-host, a further host copies \
+               this host's hosted-engine.conf, agent.conf, ha.conf and broker.conf (mode 0640: \
+               it may hold mail credentials), takes host id 1 and enables the agent. With --add-host, a further host copies \
                the cluster's configuration from the storage and takes the lowest free host \
                id; ids are claimed with files created exclusively under ha_agent/host-ids, so \
                hosts added at once never share one. Refused on a host that is already \
