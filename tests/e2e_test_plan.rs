@@ -492,12 +492,11 @@ fn case_8_all_hosts_lose_their_network_and_the_engine_is_not_restarted() {
 /// (a loaded host, a slow storage write) just as the network goes, so the
 /// holder sees its own score fall while theirs still read as before the fault.
 /// A score lead read from such stale slots is no better host: the engine must
-/// stay. Fails today (the holder moves the engine to "host N scores 1800
-/// against our 200" and restarts it on itself with a new epoch): the core
-/// confirms a lead on its own clock (two loops) rather than on fresh peer
-/// publishes; see the issue 6 report.
+/// stay. The core confirms a lead only on publishes a peer made after the lead
+/// was first seen, and while its own gateway fails it moves the engine only
+/// to a host whose slot shows a working gateway (a lead counted in its own
+/// loops made the holder stop the engine here, then restart it on itself).
 #[test]
-#[ignore = "fails until the core confirms a score lead on fresh peer slots (issue 6 report)"]
 fn case_8_with_lagging_peers_the_engine_is_not_restarted() {
     all_hosts_lose_their_network(Some(Duration::from_millis(2_600)));
 }

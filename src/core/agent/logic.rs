@@ -1,7 +1,7 @@
 //! Each state's own logic (`reference/ovirt-compat.md` section 5) with the
 //! deliberate improvements of DESIGN.md, and the lease bookkeeping around it.
 
-use super::{Agent, Facts, Observation, VmAction};
+use super::{Agent, Facts, Observation, Peer, PeerGateway, VmAction};
 use crate::core::classify::{LocalVm, VmManagerStatus};
 use crate::core::lease::{Blocker, ClaimOutcome, Phase};
 use crate::core::state::State;
@@ -9,6 +9,9 @@ use crate::metadata::{Health, HostId, VmStatus};
 
 /// The score lead that makes a running engine move to a better host (section 5).
 const SCORE_LEAD_TO_MIGRATE: u32 = 800;
+/// Publishes of a leading peer, read after its lead was first seen and each
+/// still showing it, that confirm the lead (see [`Agent::confirmed_lead`]).
+const LEAD_CONFIRM_PUBLISHES: u64 = 2;
 
 /// A state's verdict: next state, why, and whether to run again at once (NOWAIT).
 type Verdict = (State, String, bool);
@@ -217,26 +220,7 @@ impl Agent {
             );
         }
         let mine = self.score_in(obs, self.state).score;
-        let lead = mine.saturating_add(SCORE_LEAD_TO_MIGRATE);
-        let better = facts
-            .alive
-            .iter()
-            .find(|(_, p)| !p.local_maintenance && !p.stopped && p.score >= lead)
-            .map(|(host, p)| (*host, p.score));
-        // The lead must hold for two loops: a peer's score is up to one loop
-        // old, so a fault that hits every host at once (case 8) shows a lead
-        // for the first loop only, and must not move the engine.
-        let since = match better {
-            Some(_) => *self.better_since.get_or_insert(self.now),
-            None => {
-                self.better_since = None;
-                self.now
-            }
-        };
-        if let Some((host, score)) = better
-            && self.now.since(since) >= 2 * self.cfg.timings.loop_ms
-        {
-            self.better_since = None;
+        if let Some((host, score)) = self.confirmed_lead(obs, facts, mine) {
             return (
                 State::EngineStop,
                 format!("host {host} scores {score} against our {mine}, moving the engine"),
@@ -250,6 +234,50 @@ impl Agent {
             return self.stay();
         }
         self.bad_health(obs, facts)
+    }
+
+    /// The peer that leads our score `mine` by [`SCORE_LEAD_TO_MIGRATE`] on
+    /// [`LEAD_CONFIRM_PUBLISHES`] publishes read after the lead was first seen,
+    /// each showing it; the first such peer by host id.
+    ///
+    /// The reference moves the engine on a lead seen once (section 5). Our own
+    /// score is measured now, a peer's is as old as its last publish: when a
+    /// fault hits every host at once (case 8) our score falls at once while the
+    /// peers' slots still carry their scores from before it, for as long as
+    /// they take to publish again (a loaded host, a slow write, a stalled
+    /// agent). Counting our own loops cannot tell that apart from a real lead;
+    /// only publishes made after the lead appeared can. A lead that lapses on
+    /// any publish read starts the count again.
+    fn confirmed_lead(
+        &mut self,
+        obs: &Observation<'_>,
+        facts: &Facts,
+        mine: u32,
+    ) -> Option<(HostId, u32)> {
+        let lead = mine.saturating_add(SCORE_LEAD_TO_MIGRATE);
+        let our_gateway_fails = obs.sensors.gateway_probes_ok == Some(0);
+        let leading: Vec<(HostId, &Peer)> = facts
+            .alive
+            .iter()
+            .filter(|(_, p)| !p.local_maintenance && !p.stopped && p.score >= lead)
+            .filter(|(_, p)| !our_gateway_fails || reaches_its_gateway(p))
+            .map(|(host, p)| (*host, p))
+            .collect();
+        self.leads
+            .retain(|host, _| leading.iter().any(|(id, _)| id == host));
+        assert!(self.leads.len() <= facts.alive.len(), "one lead per peer");
+        let mut confirmed = None;
+        for (host, peer) in leading {
+            let first = *self.leads.entry(host).or_insert(peer.publishes);
+            assert!(peer.publishes >= first, "publish counts only grow");
+            if confirmed.is_none() && peer.publishes - first >= LEAD_CONFIRM_PUBLISHES {
+                confirmed = Some((host, peer.score));
+            }
+        }
+        if confirmed.is_some() {
+            self.leads.clear();
+        }
+        confirmed
     }
 
     /// Bad health while the VM runs: recovery command first (improvement 2), no
@@ -505,6 +533,14 @@ fn vm_definitely_down(vm: &LocalVm) -> bool {
 /// The alive host that should start the engine before us, if any: a higher
 /// score, or the same score and a lower host id (improvement 5: a deterministic
 /// order instead of the reference's start race on equal scores).
+///
+/// Peers' scores here are as old as their last publish, like in
+/// [`Agent::confirmed_lead`], but no running engine is at stake: a stale
+/// higher score only holds our start back until that host publishes again (or
+/// stops being alive), and a stale lower one at worst starts the engine on a
+/// host the other would have beaten, which the lease keeps exclusive and which
+/// moves later only on a lead confirmed by fresh publishes. So no freshness
+/// rule here: it would only delay starts while the engine is down.
 fn better_candidate(me: HostId, mine: u32, facts: &Facts) -> Option<HostId> {
     facts
         .alive
@@ -516,5 +552,20 @@ fn better_candidate(me: HostId, mine: u32, facts: &Facts) -> Option<HostId> {
 
 /// Every live host's gateway test fails, ours included (improvement 4).
 fn cluster_network_outage(obs: &Observation<'_>, facts: &Facts) -> bool {
-    obs.sensors.gateway_probes_ok == Some(0) && facts.alive.iter().all(|(_, p)| p.gateway_down)
+    obs.sensors.gateway_probes_ok == Some(0)
+        && facts
+            .alive
+            .iter()
+            .all(|(_, p)| p.gateway == PeerGateway::Down)
+}
+
+/// Whether a peer may take the engine from us while every probe of our own
+/// gateway fails: only if its slot shows its gateway test passing. A host
+/// whose gateway fails too (a cluster-wide outage, case 8), or whose gateway
+/// monitor has no result yet (its score then carries no network penalty, e.g.
+/// an agent just back from a stall), is no better place for the engine. A
+/// peer that does not publish the key (the reference's agent) is taken at its
+/// score, as the reference does.
+fn reaches_its_gateway(peer: &Peer) -> bool {
+    matches!(peer.gateway, PeerGateway::Up | PeerGateway::NotPublished)
 }

@@ -154,13 +154,44 @@ pub struct Decision {
 struct Peer {
     /// `(host-ts, crc32)` of the publish this view was read from.
     fingerprint: (u64, Option<u32>),
+    /// How many distinct publishes of this peer we have read: a score lead is
+    /// confirmed only on publishes read after it was first seen.
+    publishes: u64,
     score: u32,
     status: Option<EngineStatus>,
     /// The engine status as published, to parse only when it changes.
     status_raw: String,
     local_maintenance: bool,
     stopped: bool,
-    gateway_down: bool,
+    /// The peer's gateway test as it published it.
+    gateway: PeerGateway,
+}
+
+/// A peer's gateway test result as published in its [`GATEWAY_KEY`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PeerGateway {
+    /// Some probes succeeded.
+    Up,
+    /// Every probe failed (`0/N`).
+    Down,
+    /// Its monitor has no result yet (`unknown`, or a value we cannot read).
+    Unknown,
+    /// No such key: a host that does not publish it (the reference's agent).
+    NotPublished,
+}
+
+impl PeerGateway {
+    /// The value of a published [`GATEWAY_KEY`]: `<ok>/<total>` or `unknown`.
+    fn parse(value: &str) -> PeerGateway {
+        let ok = value
+            .split_once('/')
+            .and_then(|(ok, _)| ok.parse::<u32>().ok());
+        match ok {
+            Some(0) => PeerGateway::Down,
+            Some(_) => PeerGateway::Up,
+            None => PeerGateway::Unknown,
+        }
+    }
 }
 
 /// Facts of one step, computed once before the state logic.
@@ -206,8 +237,10 @@ pub struct Agent {
     manual_start: Option<bool>,
     /// Bad health began at this time (reset during a cluster network outage).
     bad_since: Option<Millis>,
-    /// Since when a peer has scored far better than us (migration hysteresis).
-    better_since: Option<Millis>,
+    /// Peers whose score leads ours by enough to move the engine, each with
+    /// its publish count when the lead was first seen (migration hysteresis:
+    /// see `Agent::confirmed_lead`). Empty outside EngineUp/EngineUpBadHealth.
+    leads: BTreeMap<HostId, u64>,
     recovery_ran: bool,
     stop_sent: bool,
     pending: Vec<VmAction>,
@@ -256,7 +289,7 @@ impl Agent {
             restarting_locally: false,
             manual_start: None,
             bad_since: None,
-            better_since: None,
+            leads: BTreeMap::new(),
             recovery_ran: false,
             stop_sent: false,
             pending: Vec::new(),
@@ -567,6 +600,7 @@ impl Agent {
             .collect();
         for id in gone {
             self.peers.remove(&id);
+            self.leads.remove(&id);
             self.liveness.forget(id);
             self.lease.forget(id);
         }
@@ -580,7 +614,7 @@ impl Agent {
             self.lease.observe(id, lease);
         }
         self.lease.observe_stopped(id, slot.record.stopped);
-        let mut gateway_down = false;
+        let mut gateway = PeerGateway::NotPublished;
         for (key, value) in slot.extra.entries() {
             match key.as_str() {
                 EPOCH_SEEN_KEY => {
@@ -588,7 +622,7 @@ impl Agent {
                         self.lease.note_epoch_seen(seen);
                     }
                 }
-                GATEWAY_KEY => gateway_down = value.starts_with("0/"),
+                GATEWAY_KEY => gateway = PeerGateway::parse(value),
                 _ => {}
             }
         }
@@ -601,22 +635,24 @@ impl Agent {
                     peer.status_raw.clone_from(&record.engine_status);
                 }
                 peer.fingerprint = fingerprint;
+                peer.publishes += 1;
                 peer.score = record.score;
                 peer.local_maintenance = record.local_maintenance;
                 peer.stopped = record.stopped;
-                peer.gateway_down = gateway_down;
+                peer.gateway = gateway;
             }
             None => {
                 self.peers.insert(
                     id,
                     Peer {
                         fingerprint,
+                        publishes: 1,
                         score: record.score,
                         status: slot.engine_status().ok(),
                         status_raw: record.engine_status.clone(),
                         local_maintenance: record.local_maintenance,
                         stopped: record.stopped,
-                        gateway_down,
+                        gateway,
                     },
                 );
             }
@@ -757,6 +793,10 @@ impl Agent {
         self.state = to;
         self.entered = self.now;
         self.stop_sent = false;
+        if !matches!(to, State::EngineUp | State::EngineUpBadHealth) {
+            // A lead is confirmed within one stretch of running the engine.
+            self.leads.clear();
+        }
         if to != State::EngineUpBadHealth && from == State::EngineUpBadHealth {
             self.bad_since = None;
             self.recovery_ran = false;

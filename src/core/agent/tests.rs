@@ -57,7 +57,8 @@ struct PeerSpec {
     score: u32,
     status: EngineStatus,
     lease: LeaseState,
-    gateway_ok: u32,
+    /// Gateway probes that succeeded, of 5; `None`: `unknown` (no result yet).
+    gateway_ok: Option<u32>,
     local_maintenance: bool,
     /// Its `host-ts` moves on every read; false: frozen (a dead agent).
     beating: bool,
@@ -78,7 +79,7 @@ impl Default for PeerSpec {
                 Some(REASON_NOT_ON_HOST),
             ),
             lease: lease(LeaseKind::None, 0),
-            gateway_ok: 5,
+            gateway_ok: Some(5),
             local_maintenance: false,
             beating: true,
             host_ts: 0,
@@ -122,7 +123,10 @@ fn peer_slot(id: HostId, peer: &PeerSpec) -> HostSlot {
     };
     let mut extra = build_extra(&record, &ctx);
     extra.push(EPOCH_SEEN_KEY, peer.epoch_seen.to_string());
-    extra.push(GATEWAY_KEY, format!("{}/5", peer.gateway_ok));
+    let gateway = peer
+        .gateway_ok
+        .map_or_else(|| "unknown".to_owned(), |ok| format!("{ok}/5"));
+    extra.push(GATEWAY_KEY, gateway);
     through_codec(id, &record, &extra)
 }
 
@@ -591,11 +595,11 @@ fn engine_up_bad_health() {
         // Every live host's gateway test fails: not the engine's fault (improvement 4).
         (At::UpBad, |r| {
             r.sensors.gateway_probes_ok = Some(0);
-            for id in [1, 3] { r.peer(id).gateway_ok = 0; r.peer(id).score = 1800; }
+            for id in [1, 3] { r.peer(id).gateway_ok = Some(0); r.peer(id).score = 1800; }
             r.wait_until(700);
         }, S::EngineUpBadHealth, NONE, NONE, ""),
         // Only some gateways fail: the health timeout applies.
-        (At::UpBad, |r| { r.sensors.gateway_probes_ok = Some(0); r.peer(1).gateway_ok = 0; r.wait_until(400); },
+        (At::UpBad, |r| { r.sensors.gateway_probes_ok = Some(0); r.peer(1).gateway_ok = Some(0); r.wait_until(400); },
             S::EngineStop, NONE, NONE, "engine unhealthy for 300 s"),
     ]);
 }
@@ -765,7 +769,7 @@ fn a_crash_is_restarted_here_once_then_handed_over() {
 }
 
 #[test]
-fn a_better_peer_takes_the_engine_only_after_its_lead_held_two_loops() {
+fn a_better_peer_takes_the_engine_only_after_two_publishes_show_its_lead() {
     // Every gateway probe fails here: 1800, so a lead means 2600.
     let states = |scores: &[u32], peer_in_local_maintenance: bool| {
         let mut rig = reach(At::Up);
@@ -792,6 +796,85 @@ fn a_better_peer_takes_the_engine_only_after_its_lead_held_two_loops() {
         [UP, UP, UP, UP, STOP]
     );
     assert_eq!(states(&[3400; 6], true), [UP; 6]);
+}
+
+/// Our gateway fails at t=110 (1800 here) while peer 3's slot, published
+/// before, says 3400: a lead of 1600 points, on a slot that is not moving
+/// (`beating` false; alive until t=160, 60 s after its last publish read).
+fn lead_on_a_stale_slot() -> Rig {
+    let mut rig = reach(At::Up);
+    rig.peer(3).score = 3400;
+    rig.step(); // t=100: peer 3 publishes 3400, we score 3400 too.
+    rig.peer(3).beating = false;
+    rig.sensors.gateway_probes_ok = Some(0);
+    rig
+}
+
+#[test]
+fn a_lead_read_from_a_slot_published_before_it_appeared_does_not_move_the_engine() {
+    // Test plan case 8 with lagging peers: the lead shows on the same stale
+    // publish for five of our loops (the reference timing's two-loop rule
+    // would have moved the engine on the third); never a stop.
+    let mut rig = lead_on_a_stale_slot();
+    for out in rig.run(5) {
+        assert_eq!(rig.agent.state(), S::EngineUp, "{:?}", out.log);
+        assert_eq!(out.actions, NONE);
+    }
+    // The peer publishes again, twice, each still showing the lead: confirmed.
+    rig.peer(3).beating = true;
+    let out = rig.step(); // t=160
+    assert_eq!(rig.agent.state(), S::EngineUp, "{:?}", out.log);
+    let out = rig.step(); // t=170
+    assert_eq!(rig.agent.state(), S::EngineStop, "{:?}", out.log);
+    assert!(
+        out.logged(
+            "EngineUp -> EngineStop: host 3 scores 3400 against our 1800, moving the engine"
+        )
+    );
+}
+
+#[test]
+fn a_lead_that_lapses_on_a_fresh_publish_counts_again_from_there() {
+    let mut rig = lead_on_a_stale_slot();
+    rig.run(2); // t=110, 120: the stale lead.
+    rig.peer(3).beating = true;
+    rig.peer(3).score = 1800; // its fresh publish: the fault hit it too
+    rig.step(); // t=130
+    rig.peer(3).score = 3400; // a real lead from here on
+    let mut states = Vec::new();
+    for _ in 0..3 {
+        rig.step(); // t=140, 150, 160
+        states.push(rig.agent.state());
+    }
+    assert_eq!(states, [S::EngineUp, S::EngineUp, S::EngineStop]);
+}
+
+#[test]
+fn while_our_gateway_fails_only_a_peer_that_reaches_its_own_takes_the_engine() {
+    // Fresh publishes with a lead of 1600, our gateway failing: the peer's
+    // gateway decides. Failing too (a cluster-wide outage) or not known yet
+    // (its score then carries no network penalty): no move.
+    for (gateway, want) in [
+        (Some(0), S::EngineUp),
+        (None, S::EngineUp),
+        (Some(1), S::EngineStop),
+    ] {
+        let mut rig = reach(At::Up);
+        rig.sensors.gateway_probes_ok = Some(0);
+        rig.peer(3).score = 3400;
+        rig.peer(3).gateway_ok = gateway;
+        rig.run(6);
+        assert_eq!(rig.agent.state(), want, "peer gateway {gateway:?}");
+    }
+    // Our gateway works (the lead comes from our bridge and CPU load): the
+    // peer's gateway result does not matter, its score does.
+    let mut rig = reach(At::Up);
+    rig.sensors.bridge_up = Some(false);
+    rig.sensors.cpu_load = Some(1.0);
+    rig.peer(3).score = 3400;
+    rig.peer(3).gateway_ok = None;
+    rig.run(3);
+    assert_eq!(rig.agent.state(), S::EngineStop);
 }
 
 #[test]
