@@ -2,6 +2,8 @@
 // Each test binary includes this module and uses only some of it.
 #![allow(dead_code)]
 
+pub mod he;
+
 /// The variable CI sets to turn every skip into a failure.
 pub const REQUIRE_VAR: &str = "HE_REQUIRE_PRIVILEGED";
 

@@ -1,0 +1,506 @@
+//! `hosted-engine`'s agent commands run as a process against an agent: a fake
+//! one on the agent's socket (`--vm-start` trusts only a publish made after its
+//! request), then a real `ovirt-ha-agent` running `he-lab engine` as the engine
+//! VM, through maintenance, shutdown, start, the agent stopping, and the
+//! housekeeping after.
+
+mod common;
+
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::he::{HE_BIN, Host, IO, Ran, UP, json_of, now_unix};
+use hosted_engine::metadata::store::{MetadataStore, init_volume};
+use hosted_engine::metadata::{Extra, HostRecord, SLOT_SIZE, decode_area, encode_host_slot};
+use hosted_engine::proto;
+
+const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
+const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
+
+/// CLOCK_MONOTONIC in milliseconds: the agent's clock.
+fn monotonic_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    assert_eq!(
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
+        0
+    );
+    u64::try_from(ts.tv_sec).unwrap() * 1000 + u64::try_from(ts.tv_nsec).unwrap() / 1_000_000
+}
+
+/// A status snapshot taken at `taken_ms` in which host 1 (this agent's) has
+/// published `host_ts` with the engine VM `up` or not.
+fn snapshot(taken_ms: u64, host_ts: u64, up: bool) -> proto::StatusReply {
+    let engine = if up {
+        UP
+    } else {
+        r#"{"vm": "down", "health": "bad", "detail": "unknown", "reason": "vm not running on this host"}"#
+    };
+    let record = HostRecord {
+        parse_version: 1,
+        feature_version: 1,
+        host_ts,
+        host_id: 1,
+        score: 3400,
+        engine_status: engine.to_owned(),
+        hostname: "host1.example".into(),
+        local_maintenance: false,
+        stopped: false,
+        conf_on_shared_storage: true,
+        vm_conf_refresh_time: 1,
+    };
+    let mut area = vec![0u8; 2 * SLOT_SIZE];
+    area[SLOT_SIZE..].copy_from_slice(&encode_host_slot(1, &record, &Extra::new()).unwrap()[..]);
+    let decoded = decode_area(&area);
+    let slot = decoded.hosts[&1].as_ref().unwrap();
+    proto::StatusReply {
+        taken: proto::Taken {
+            monotonic_ms: taken_ms,
+            wall_unix: now_unix(),
+        },
+        age_ms: 0,
+        global_maintenance: true,
+        agent: proto::AgentStatus {
+            host_id: 1,
+            hostname: "host1.example".into(),
+            state: "GlobalMaintenance".into(),
+            score: proto::ScoreView {
+                score: 3400,
+                base: 3400,
+                penalties: Vec::new(),
+                zero_reason: None,
+                summary: "3400 = 3400".into(),
+            },
+            lease: proto::LeasePhaseView {
+                phase: proto::LeasePhase::Idle,
+                epoch: 1,
+                last_renewal_ms: None,
+            },
+            has_history: true,
+            adopted: true,
+        },
+        hosts: vec![proto::HostStatus::from_slot(1, slot, true, Some(0))],
+        unreadable: Vec::new(),
+    }
+}
+
+/// A fake agent: answers every request on the agent's socket with
+/// `answer(request)`, one connection at a time, until dropped.
+struct FakeAgent {
+    socket: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeAgent {
+    fn start(
+        runtime_dir: &Path,
+        mut answer: impl FnMut(&proto::Request) -> proto::Reply + Send + 'static,
+    ) -> FakeAgent {
+        use std::io::{BufRead, BufReader, Write};
+        let socket = proto::socket_path(runtime_dir);
+        let listener = UnixListener::bind(&socket).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(600);
+            while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                stream.set_read_timeout(Some(IO)).unwrap();
+                let mut line = Vec::new();
+                if BufReader::new(&stream)
+                    .read_until(b'\n', &mut line)
+                    .is_err()
+                {
+                    continue;
+                }
+                let frame = proto::parse_request(line.strip_suffix(b"\n").unwrap()).unwrap();
+                let reply = proto::ReplyFrame::success(frame.id, answer(&frame.request));
+                let _ = (&stream).write_all(&reply.encode());
+            }
+        });
+        FakeAgent {
+            socket,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeAgent {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// `--vm-start` reports a launch only from a publish the agent made after it
+/// took the request: the agent's own slot is a loop behind, and right after a
+/// shutdown it still says "up".
+#[test]
+fn vm_start_trusts_only_a_slot_published_after_the_request() {
+    let host = Host::deployed();
+    let etc = host.path("etc/ovirt-hosted-engine-ha");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("agent.conf"), common::FAST_AGENT_CONF).unwrap();
+    // An agent whose loop does not move on: every snapshot is the one taken
+    // before the request, its slot (stale) saying "up" once asked to start.
+    let frozen = monotonic_ms();
+    let mut started = false;
+    let agent = FakeAgent::start(&host.runtime(), move |request| match request {
+        proto::Request::Status => proto::Reply::Status(Box::new(snapshot(frozen, 5, started))),
+        proto::Request::VmStart { paused } => {
+            started = true;
+            proto::Reply::VmStart { paused: *paused }
+        }
+        other => panic!("unexpected {other:?}"),
+    });
+    let begun = Instant::now();
+    let ran = host.he(&["--vm-start"]);
+    assert!(
+        begun.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        begun.elapsed()
+    );
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), ""), "{ran:?}");
+    assert!(
+        ran.stderr
+            .starts_with("VM failed to launch (agent state GlobalMaintenance"),
+        "{ran:?}"
+    );
+    drop(agent);
+
+    // A looping agent: each snapshot newer, each publish newer.
+    let mut loops = 5;
+    let mut started = false;
+    let _agent = FakeAgent::start(&host.runtime(), move |request| match request {
+        proto::Request::Status => {
+            loops += 1;
+            proto::Reply::Status(Box::new(snapshot(monotonic_ms(), loops, started)))
+        }
+        proto::Request::VmStart { paused } => {
+            started = true;
+            proto::Reply::VmStart { paused: *paused }
+        }
+        other => panic!("unexpected {other:?}"),
+    });
+    let ran = host.he(&["--vm-start"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+        (Some(0), "VM in WaitForLaunch\n", "")
+    );
+}
+
+/// One host running a real `ovirt-ha-agent` with `he-lab engine` as its VM;
+/// kills the agent and the VM when dropped.
+struct LiveHost {
+    dir: tempfile::TempDir,
+    agent: Option<Child>,
+}
+
+impl LiveHost {
+    fn start() -> LiveHost {
+        let dir = tempfile::tempdir().unwrap();
+        let port = common::free_port();
+        let shared = dir.path().join("shared");
+        let volume = shared.join("ha_agent/hosted-engine.metadata");
+        std::fs::create_dir_all(volume.parent().unwrap()).unwrap();
+        init_volume(&volume, false, IO).unwrap();
+        let root = dir.path().join("host1");
+        let etc_he = root.join("etc/ovirt-hosted-engine");
+        let etc_ha = root.join("etc/ovirt-hosted-engine-ha");
+        std::fs::create_dir_all(&etc_he).unwrap();
+        std::fs::create_dir_all(&etc_ha).unwrap();
+        std::fs::write(root.join("watchdog"), b"").unwrap();
+        std::fs::write(
+            etc_he.join("hosted-engine.conf"),
+            format!(
+                "fqdn=127.0.0.1:{port}\nvmid=he\nhost_id=1\nstorage={}\ndomainType=dir\n\
+                 network_test=none\nbridge=lo\nhostname=host1.lab\n\
+                 vm_command={LAB} engine --listen 127.0.0.1:{port}\nwatchdog_device={}\n",
+                shared.display(),
+                root.join("watchdog").display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(etc_ha.join("agent.conf"), common::FAST_AGENT_CONF).unwrap();
+        let mut host = LiveHost { dir, agent: None };
+        host.start_agent();
+        host
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("host1")
+    }
+
+    fn start_agent(&mut self) {
+        let log = std::fs::File::create(self.root().join("agent.log")).unwrap();
+        let mut command = Command::new(AGENT);
+        for var in common::PATH_VARS
+            .iter()
+            .chain(&["JOURNAL_STREAM", "HE_LOG", "NOTIFY_SOCKET"])
+        {
+            command.env_remove(var);
+        }
+        let child = command
+            .env("HE_CONFIG_ROOT", self.root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.agent = Some(child);
+    }
+
+    /// SIGTERM, and wait for the agent to publish AgentStopped and exit.
+    fn stop_agent(&mut self) {
+        let mut child = self.agent.take().expect("the agent runs");
+        // SAFETY: kill(2) on a child we spawned and have not reaped.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        wait_for("the agent to exit", Duration::from_secs(10), || {
+            child.try_wait().unwrap().is_some()
+        });
+    }
+
+    fn he(&self, args: &[&str]) -> Ran {
+        let mut cmd = Command::new(HE_BIN);
+        for var in common::PATH_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.args(args)
+            .env("HE_CONFIG_ROOT", self.root())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.root().join("agent.log")).unwrap_or_default()
+    }
+
+    fn state(&self) -> Option<String> {
+        let volume = self
+            .dir
+            .path()
+            .join("shared/ha_agent/hosted-engine.metadata");
+        let area = decode_area(&MetadataStore::open(volume, IO).read_area().ok()?);
+        let slot = area.hosts.get(&1)?.as_ref().ok()?;
+        slot.extra.get("state").map(str::to_owned)
+    }
+
+    /// The engine VM's process, when it runs.
+    fn vm_pid(&self) -> Option<u32> {
+        let file = self
+            .root()
+            .join("var/lib/ovirt-hosted-engine-ha/engine-vm.json");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).ok()?).ok()?;
+        let pid = u32::try_from(json["pid"].as_u64()?).ok()?;
+        Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    }
+}
+
+impl Drop for LiveHost {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.agent.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(pid) = self.vm_pid() {
+            // SAFETY: kill(2) of the engine VM process group our agent started.
+            unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+        }
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn a_real_agent_carries_out_the_commands() {
+    // The agent takes mutating requests from root only (SO_PEERCRED).
+    if !common::require(
+        "root (the agent takes VM and maintenance requests from root only)",
+        is_root(),
+    ) {
+        return;
+    }
+    let mut host = LiveHost::start();
+    // The agent shows its own slot as it last read it, one loop behind the
+    // storage: wait for its view.
+    let agent_state = |host: &LiveHost| {
+        let ran = host.he(&["--vm-status", "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&ran.stdout).ok()?;
+        let extra = json["1"]["extra"].as_str()?.to_owned();
+        let state = extra.lines().find_map(|l| l.strip_prefix("state="))?;
+        Some(state.to_owned())
+    };
+    wait_for("EngineUp", Duration::from_secs(60), || {
+        agent_state(&host).as_deref() == Some("EngineUp")
+    });
+    let logs = |host: &LiveHost| format!("agent log:\n{}", host.log());
+
+    // Live data from the agent: no note about reading the storage.
+    let ran = host.he(&["--vm-status", "--json"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert!(!ran.stderr.contains("not answering"), "{ran:?}");
+    let json = json_of(&ran);
+    assert_eq!(json["1"]["live-data"], true, "{ran:?}");
+    assert_eq!(json["1"]["hostname"], "host1.lab");
+    assert_eq!(json["1"]["engine-status"]["vm"], "up", "{ran:?}");
+    assert_eq!(json["1"]["engine-status"]["health"], "good");
+    assert!(
+        json["1"]["extra"]
+            .as_str()
+            .unwrap()
+            .contains("\nstate=EngineUp\n")
+    );
+    assert_eq!(json["global_maintenance"], false);
+    let ran = host.he(&["--check-liveliness"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (Some(0), "Hosted Engine is up!\n")
+    );
+
+    // Local maintenance under the running VM: the agent refuses, with the
+    // reference's words.
+    let ran = host.he(&["--set-maintenance", "--mode=local"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+        (
+            Some(1),
+            "",
+            "Unable to enter local maintenance mode: the engine VM is running on the current \
+             host, please migrate it before entering local maintenance mode.\n"
+        )
+    );
+
+    // Global maintenance through the agent: silent.
+    let ran = host.he(&["--set-maintenance", "--mode=global"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+        (Some(0), "", "")
+    );
+    wait_for("GlobalMaintenance", Duration::from_secs(20), || {
+        agent_state(&host).as_deref() == Some("GlobalMaintenance")
+    });
+    let ran = host.he(&["--vm-status", "--json"]);
+    assert_eq!(json_of(&ran)["global_maintenance"], true, "{ran:?}");
+    // Refused under a running agent.
+    let ran = host.he(&["--reinitialize-lockspace"]);
+    assert_eq!(
+        (ran.code, ran.stderr.as_str()),
+        (
+            Some(1),
+            "Lockfile reset cannot be performed with an active agent.\n"
+        )
+    );
+    let ran = host.he(&["--clean-metadata"]);
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(ran.stderr.contains("ovirt-ha-agent is running"), "{ran:?}");
+
+    // Shut down through the agent: silent; the VM goes, and the engine is not up.
+    let ran = host.he(&["--vm-shutdown"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+        (Some(0), "", "")
+    );
+    wait_for("the VM to stop", Duration::from_secs(30), || {
+        host.vm_pid().is_none()
+    });
+    // As an operator would: until --vm-status shows it down, --vm-start says
+    // it exists (the agent's view of its own slot is a loop behind).
+    wait_for(
+        "the agent to see the VM down",
+        Duration::from_secs(20),
+        || {
+            let ran = host.he(&["--vm-status", "--json"]);
+            serde_json::from_str::<serde_json::Value>(&ran.stdout)
+                .is_ok_and(|json| json["1"]["engine-status"]["vm"] != "up")
+        },
+    );
+    let ran = host.he(&["--check-liveliness"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (Some(1), "Hosted Engine is not up!\n"),
+        "{}",
+        logs(&host)
+    );
+    // Started again through the agent (a manual start is allowed in global
+    // maintenance), under the lease.
+    let ran = host.he(&["--vm-start"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (Some(0), "VM in WaitForLaunch\n"),
+        "{ran:?}\n{}",
+        logs(&host)
+    );
+    assert!(host.vm_pid().is_some());
+
+    // The agent stops; the VM keeps running. Stopping it now needs --force.
+    host.stop_agent();
+    assert!(host.vm_pid().is_some(), "{}", logs(&host));
+    let ran = host.he(&["--vm-poweroff"]);
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(ran.stderr.contains("--force"), "{ran:?}");
+    // Local maintenance under the running VM: the reference's refusal.
+    let ran = host.he(&["--set-maintenance", "--mode=local"]);
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(
+        ran.stderr.ends_with(
+            "Unable to enter local maintenance mode: the engine VM is running on the current \
+             host, please migrate it before entering local maintenance mode.\n"
+        ),
+        "{ran:?}"
+    );
+    let ran = host.he(&["--vm-poweroff", "--force"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    wait_for("the VM to go", Duration::from_secs(10), || {
+        host.vm_pid().is_none()
+    });
+    // From the storage now: the host says it stopped.
+    let ran = host.he(&["--vm-status", "--json"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert!(ran.stderr.contains("not answering"), "{ran:?}");
+    let json = json_of(&ran);
+    assert_eq!(
+        (
+            json["1"]["stopped"].as_bool(),
+            json["global_maintenance"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
+    // With every agent stopped in global maintenance, the housekeeping runs.
+    let ran = host.he(&["--reinitialize-lockspace"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let ran = host.he(&["--clean-metadata"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert_eq!(host.state(), None);
+}

@@ -1,0 +1,235 @@
+//! `hosted-engine` run as a process on the configuration keys
+//! (`--get-shared-config`, `--set-shared-config`: `he_local`, `he_shared`,
+//! `ha`, `broker`) and on the metadata housekeeping (`--clean-metadata`,
+//! `--reinitialize-lockspace`), with no agent running and the other hosts'
+//! slots written directly (see [`common::he::Host::publish`]).
+
+mod common;
+
+use common::he::{Host, now_unix};
+use hosted_engine::metadata::{Area, SLOT_SIZE};
+
+#[test]
+fn shared_config_round_trips_and_refusals() {
+    let host = Host::deployed();
+    let get = |args: &[&str]| {
+        let mut all = vec!["--get-shared-config"];
+        all.extend(args);
+        host.he(&all)
+    };
+    let set = |args: &[&str]| {
+        let mut all = vec!["--set-shared-config"];
+        all.extend(args);
+        host.he(&all)
+    };
+    // he_local: hosted-engine.conf.
+    let ran = get(&["fqdn", "--type=he_local"]);
+    assert_eq!(ran.stdout, "fqdn : engine.invalid, type : he_local\n");
+    assert_eq!(ran.code, Some(0));
+    let ran = set(&["fqdn", "engine2.example", "--type=he_local"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+        (Some(0), "", "")
+    );
+    assert_eq!(
+        get(&["fqdn"]).stdout,
+        "fqdn : engine2.example, type : he_local\n"
+    );
+    assert!(
+        std::fs::read_to_string(host.conf())
+            .unwrap()
+            .contains("fqdn=engine2.example\n")
+    );
+    // ha: ha.conf, created on first use.
+    let ran = set(&["local_maintenance", "True", "--type=ha"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert_eq!(
+        get(&["local_maintenance"]).stdout,
+        "local_maintenance : True, type : ha\n"
+    );
+    // broker: INI, keys as section.key.
+    let ran = set(&["email.smtp-server", "mail.example", "--type=broker"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let ran = get(&["email.smtp-server", "--type=broker"]);
+    assert_eq!(
+        ran.stdout,
+        "email.smtp-server : mail.example, type : broker\n"
+    );
+    let ran = set(&["email.smtp-server", "relay.example"]);
+    assert_eq!(ran.code, Some(0), "found without --type: {ran:?}");
+    let text = std::fs::read_to_string(host.path("state/broker.conf")).unwrap();
+    assert!(
+        text.contains("[email]\nsmtp-server=relay.example\n"),
+        "{text}"
+    );
+
+    // A key in two files (he_shared, the copy beside the metadata volume).
+    std::fs::copy(host.conf(), host.path("shared/ha_agent/hosted-engine.conf")).unwrap();
+    let ran = get(&["host_id"]);
+    assert_eq!(
+        ran.stdout,
+        "host_id : 1, type : he_local\nhost_id : 1, type : he_shared\n"
+    );
+    let ran = set(&["host_id", "2"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), ""));
+    assert!(ran.stderr.starts_with("Duplicate key host_id"), "{ran:?}");
+    // Not found.
+    let ran = get(&["no_such_key"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), ""));
+    assert!(
+        ran.stderr.starts_with("Key no_such_key not found"),
+        "{ran:?}"
+    );
+    let ran = set(&["no_such_key", "1"]);
+    assert_eq!(ran.code, Some(1));
+    assert!(
+        ran.stderr.starts_with("Key no_such_key not found"),
+        "{ran:?}"
+    );
+    let ran = get(&["fqdn", "--type=bogus"]);
+    assert_eq!(ran.code, Some(1));
+    assert!(
+        ran.stderr.starts_with("Invalid value 'bogus' for --type"),
+        "{ran:?}"
+    );
+
+    // An invalid value is refused and the file left as it was.
+    for (args, file) in [
+        (&["host_id", "abc", "--type=he_local"][..], host.conf()),
+        (
+            &["local_maintenance", "maybe", "--type=ha"],
+            host.path("state/ha.conf"),
+        ),
+        (
+            &["email.smtp-port", "abc", "--type=broker"],
+            host.path("state/broker.conf"),
+        ),
+    ] {
+        let before = std::fs::read(&file).unwrap();
+        let ran = set(args);
+        assert_eq!(ran.code, Some(1), "{args:?}: {ran:?}");
+        assert!(
+            ran.stderr.contains("\"abc\"") || ran.stderr.contains("\"maybe\""),
+            "{ran:?}"
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), before, "{args:?}");
+    }
+}
+
+#[test]
+fn clean_metadata_refuses_an_active_host_unless_forced() {
+    let host = Host::deployed();
+    let now = now_unix();
+    host.publish(2, Some(now), false, None); // fresh and running
+    host.publish(3, Some(now), true, None); // stopped cleanly
+    host.publish(4, Some(now - 3600), false, None); // silent for an hour
+    host.publish(5, None, false, None); // publishes no clock: cannot tell
+    let clean = |args: &[&str]| {
+        let mut all = vec!["--clean-metadata"];
+        all.extend(args);
+        host.he(&all)
+    };
+    for id in ["2", "5"] {
+        let ran = clean(&[&format!("--host-id={id}")]);
+        assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), ""), "{ran:?}");
+        assert!(ran.stderr.contains("looks active"), "{ran:?}");
+        assert!(ran.stderr.contains("--force-cleanup"), "{ran:?}");
+    }
+    assert!(host.area().hosts.contains_key(&2));
+    let ran = clean(&["--host-id=2", "--force-cleanup"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    for id in ["3", "4"] {
+        let ran = clean(&["--host-id", id]);
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+    }
+    let area = host.area();
+    assert_eq!(area.hosts.keys().copied().collect::<Vec<_>>(), [5]);
+    let bytes = host.store().read_area().unwrap();
+    assert!(
+        bytes[2 * SLOT_SIZE..5 * SLOT_SIZE].iter().all(|&b| b == 0),
+        "slots 2 to 4 zeroed"
+    );
+    // Nothing there: said, not an error. A bad id is refused.
+    let ran = clean(&["--host-id=7"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert!(ran.stderr.contains("nothing to clean"), "{ran:?}");
+    for bad in ["0", "2001", "abc"] {
+        let ran = clean(&[&format!("--host-id={bad}")]);
+        assert_eq!(ran.code, Some(1), "{ran:?}");
+        assert!(
+            ran.stderr
+                .starts_with(&format!("Invalid value '{bad}' for --host-id")),
+            "{ran:?}"
+        );
+    }
+}
+
+/// Lease states of every slot in the area: (host, kind, epoch).
+fn leases(area: &Area) -> Vec<(u16, String, String)> {
+    area.hosts
+        .iter()
+        .map(|(id, slot)| {
+            let extra = &slot.as_ref().unwrap().extra;
+            let get = |k: &str| extra.get(k).unwrap_or("-").to_owned();
+            (*id, get("lease"), get("lease-epoch"))
+        })
+        .collect()
+}
+
+#[test]
+fn reinitialize_lockspace_needs_global_maintenance_and_no_active_agent() {
+    let host = Host::deployed();
+    let now = now_unix();
+    host.publish(1, Some(now), true, Some(("held", 7)));
+    host.publish(2, Some(now), false, Some(("claim", 8)));
+    host.publish(3, None, true, None);
+    let ran = host.he(&["--reinitialize-lockspace"]);
+    assert_eq!(
+        ran.stderr,
+        "Lockfile reset can be performed in global maintenance mode only.\n"
+    );
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), ""));
+    host.set_global_maintenance(true);
+    let ran = host.he(&["--reinitialize-lockspace"]);
+    assert_eq!(
+        ran.stderr,
+        "Lockfile reset cannot be performed with an active agent.\n"
+    );
+    assert_eq!(ran.code, Some(1));
+    let before = host.area();
+    assert_eq!(
+        leases(&before),
+        [
+            (1, "held".into(), "7".into()),
+            (2, "claim".into(), "8".into()),
+            (3, "-".into(), "-".into())
+        ]
+    );
+    // --force: every claim cleared, epochs kept, everything else as it was.
+    let ran = host.he(&["--reinitialize-lockspace", "--force"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let after = host.area();
+    assert_eq!(
+        leases(&after),
+        [
+            (1, "none".into(), "7".into()),
+            (2, "none".into(), "8".into()),
+            (3, "-".into(), "-".into())
+        ]
+    );
+    for id in [1, 2] {
+        let (a, b) = (
+            after.hosts[&id].as_ref().unwrap(),
+            before.hosts[&id].as_ref().unwrap(),
+        );
+        assert_eq!(a.record, b.record);
+        assert!(a.sealed);
+        assert_eq!(a.extra.get("wall-clock"), b.extra.get("wall-clock"));
+        assert_eq!(a.extra.get("state"), b.extra.get("state"));
+    }
+    // Without --force once every agent has stopped (or fallen silent).
+    host.publish(2, Some(now - 3600), false, Some(("held", 9)));
+    let ran = host.he(&["--reinitialize-lockspace"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert_eq!(leases(&host.area())[1], (2, "none".into(), "9".into()));
+}
