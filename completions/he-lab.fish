@@ -48,7 +48,7 @@ netns\t'A network and a mount namespace per host, a bridged switch (root)'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand demo" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
 complete -c he-lab -n "__fish_he_lab_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c he-lab -n "__fish_he_lab_using_subcommand bench-failover" -l profile -d 'The agents\' timings' -r -f -a "fast\t'Every timer short (a loop per second, the lease expires after 7 s), every lease rule kept: for tests and the demo'
-default\t'The project\'s defaults (the reference\'s timings)'"
+default\t'The project\'s defaults (`Timings::default()`: a 2 s loop, the lease expires after 40 s)'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand bench-failover" -l isolation -d 'netns (root) or none [default: netns for root, none otherwise]' -r -f -a "none\t'Plain processes on loopback addresses; no root needed'
 netns\t'A network and a mount namespace per host, a bridged switch (root)'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand bench-failover" -l runs -d 'Runs per case' -r
@@ -117,7 +117,7 @@ complete -c he-lab -n "__fish_he_lab_using_subcommand up" -l hosts -d 'How many 
 complete -c he-lab -n "__fish_he_lab_using_subcommand up" -l isolation -d 'netns (root: namespaces, bridges, mounts) or none (loopback, no root) [default: netns for root, none otherwise]' -r -f -a "none\t'Plain processes on loopback addresses; no root needed'
 netns\t'A network and a mount namespace per host, a bridged switch (root)'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand up" -l profile -d 'The agents\' timings' -r -f -a "fast\t'Every timer short (a loop per second, the lease expires after 7 s), every lease rule kept: for tests and the demo'
-default\t'The project\'s defaults (the reference\'s timings)'"
+default\t'The project\'s defaults (`Timings::default()`: a 2 s loop, the lease expires after 40 s)'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand up" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
 complete -c he-lab -n "__fish_he_lab_using_subcommand up" -l deploy -d 'Configure the hosts as an operator would: `hosted-engine --deploy` on host1, then `hosted-engine --deploy --add-host` on the others at once'
 complete -c he-lab -n "__fish_he_lab_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -283,14 +283,14 @@ fn agent_conf_refuses_the_broken_lease_inequality() {
     let path = write(
         dir.path(),
         "agent.conf",
-        "[timing]\n# too short\nlease-dead-secs=50\n",
+        "[timing]\n# too short\nlease-dead-secs=38\n",
     );
     let errors = errors_of::<AgentConf>(&path);
     assert_eq!(
         lines(&errors),
         vec![format!(
-            "{}:3: lease-dead-secs (50) must exceed lease-fail-secs + poweroff-timeout-secs + loop-secs + \
-             lease-margin-secs (30 + 10 + 10 + 5 = 55)",
+            "{}:3: lease-dead-secs (38) must exceed lease-fail-secs + poweroff-timeout-secs + loop-secs + \
+             lease-margin-secs (22 + 10 + 2 + 5 = 39)",
             path.display()
         )]
     );
@@ -316,8 +316,8 @@ fn agent_conf_refuses_the_broken_lease_inequality() {
     assert_eq!(
         lines(&errors_of::<AgentConf>(&path)),
         vec![format!(
-            "{}:2: lease-dead-secs (60) must exceed lease-fail-secs + poweroff-timeout-secs + loop-secs + \
-             lease-margin-secs (30 + 25.5 + 10 + 5 = 70.5)",
+            "{}:2: lease-dead-secs (40) must exceed lease-fail-secs + poweroff-timeout-secs + loop-secs + \
+             lease-margin-secs (22 + 25.5 + 2 + 5 = 54.5)",
             path.display()
         )]
     );
@@ -359,17 +359,17 @@ fn agent_conf_other_relations_are_named() {
     let path = write(
         dir.path(),
         "lease.conf",
-        "[timing]\nlease-fail-secs=15\nlease-settle-secs=14.999\n",
+        "[timing]\nlease-fail-secs=7\nlease-settle-secs=6.999\n",
     );
     let p = path.display();
     assert_eq!(
         lines(&errors_of::<AgentConf>(&path)),
         vec![
             format!(
-                "{p}:2: lease-fail-secs (15) must exceed loop-secs + storage-timeout-secs (10 + 5 = 15)"
+                "{p}:2: lease-fail-secs (7) must exceed loop-secs + storage-timeout-secs (2 + 5 = 7)"
             ),
             format!(
-                "{p}:3: lease-settle-secs (14.999) must be at least storage-timeout-secs + loop-secs (5 + 10 = 15)"
+                "{p}:3: lease-settle-secs (6.999) must be at least storage-timeout-secs + loop-secs (5 + 2 = 7)"
             ),
         ]
     );
@@ -486,7 +486,7 @@ fn missing_optional_files_mean_defaults() {
 }
 
 #[test]
-fn default_values_are_the_reference_values() {
+fn default_values() {
     let s = ScoreConf::default();
     assert_eq!(
         (
@@ -506,7 +506,48 @@ fn default_values_are_the_reference_values() {
         (1000, 400, 50)
     );
     assert_eq!((s.cpu_load_penalty_min, s.cpu_load_penalty_max), (0.4, 0.9));
+    // Ours: a faster agent and lease (see `impl Default for Timings`).
     let t = Timings::default();
+    assert_eq!(
+        (
+            t.loop_ms,
+            t.host_alive_timeout_ms,
+            t.engine_maybe_away_timeout_ms,
+            t.bad_health_timeout_ms,
+            t.liveliness_timeout_ms
+        ),
+        (2_000, 12_000, 10_000, 60_000, 10_000)
+    );
+    assert_eq!(
+        (
+            t.lease_settle_ms,
+            t.lease_fail_ms,
+            t.lease_dead_ms,
+            t.lease_margin_ms
+        ),
+        (8_000, 22_000, 40_000, 5_000)
+    );
+    // The reference's, about the engine VM and the storage.
+    let r = Timings::reference();
+    assert_eq!(
+        Timings {
+            loop_ms: r.loop_ms,
+            host_alive_timeout_ms: r.host_alive_timeout_ms,
+            engine_maybe_away_timeout_ms: r.engine_maybe_away_timeout_ms,
+            bad_health_timeout_ms: r.bad_health_timeout_ms,
+            liveliness_timeout_ms: r.liveliness_timeout_ms,
+            lease_settle_ms: r.lease_settle_ms,
+            lease_fail_ms: r.lease_fail_ms,
+            lease_dead_ms: r.lease_dead_ms,
+            ..t
+        },
+        r
+    );
+}
+
+#[test]
+fn reference_values() {
+    let t = Timings::reference();
     assert_eq!(
         (
             t.loop_ms,
@@ -535,6 +576,15 @@ fn default_values_are_the_reference_values() {
             t.lease_margin_ms
         ),
         (15_000, 30_000, 60_000, 5_000)
+    );
+    assert_eq!(
+        (
+            t.poweroff_timeout_ms,
+            t.storage_timeout_ms,
+            t.liveliness_timeout_ms,
+            t.bad_health_timeout_ms
+        ),
+        (10_000, 5_000, 20_000, 300_000)
     );
 }
 
@@ -628,11 +678,12 @@ fn edit_that_breaks_the_file_is_refused_and_writes_nothing() {
     );
     assert_eq!(fs::read_to_string(&path).unwrap(), HE_NFS);
 
-    let agent = write(dir.path(), "agent.conf", "[timing]\nloop-secs=10\n");
-    assert!(AgentConf::edit(&agent, |doc| doc.set("timing", "lease-dead-secs", "40")).is_err());
+    let agent = write(dir.path(), "agent.conf", "[timing]\nloop-secs=2.5\n");
+    AgentConf::load(&agent).unwrap();
+    assert!(AgentConf::edit(&agent, |doc| doc.set("timing", "lease-dead-secs", "39")).is_err());
     assert_eq!(
         fs::read_to_string(&agent).unwrap(),
-        "[timing]\nloop-secs=10\n"
+        "[timing]\nloop-secs=2.5\n"
     );
 }
 
@@ -644,14 +695,14 @@ fn ini_edit_adds_sections_and_keeps_everything_else() {
     let path = write(dir.path(), "agent.conf", original);
     let conf = AgentConf::edit(&path, |doc| {
         doc.set("score", "network-score-penalty", "1200")?;
-        doc.set("timing", "loop-secs", "5")
+        doc.set("timing", "loop-secs", "2.5")
     })
     .unwrap();
     assert_eq!(conf.score.network_score_penalty, 1200);
-    assert_eq!(conf.timings.loop_ms, 5_000);
+    assert_eq!(conf.timings.loop_ms, 2_500);
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
-        "; tuned for the lab\n[score]\n# mine\nnetwork-score-penalty = 1200\n\n[custom]\nfoo=bar\n\n[timing]\nloop-secs=5\n"
+        "; tuned for the lab\n[score]\n# mine\nnetwork-score-penalty = 1200\n\n[custom]\nfoo=bar\n\n[timing]\nloop-secs=2.5\n"
     );
     assert_eq!(
         conf.unknown_keys().len(),

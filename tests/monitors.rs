@@ -384,7 +384,7 @@ fn gateway_test_from_the_configuration() {
     );
     let none = conf("network_test=none\nbridge=br0\n");
     assert_eq!(GatewayTest::from_conf(&none), GatewayTest::None);
-    let config = MonitorConfig::new(&none, &Timings::default());
+    let config = MonitorConfig::new(&none, &Timings::reference());
     assert_eq!(config.fqdn, "engine.lab");
     assert_eq!(config.bridge, "br0");
     assert_eq!((config.probes.count, config.probes.interval_ms), (5, 500));

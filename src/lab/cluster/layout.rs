@@ -73,7 +73,8 @@ pub enum Profile {
     /// Every timer short (a loop per second, the lease expires after 7 s), every
     /// lease rule kept: for tests and the demo.
     Fast,
-    /// The project's defaults (the reference's timings).
+    /// The project's defaults (`Timings::default()`: a 2 s loop, the lease
+    /// expires after 40 s).
     Default,
 }
 
@@ -116,12 +117,13 @@ impl Profile {
     /// How long the engine payload takes to shut down after SIGTERM, as a guest
     /// would: long enough for the agents to see and publish `Powering down`
     /// (more than one loop), well inside `vm-shutdown-grace` so that a graceful
-    /// stop is not turned into a power-off. Fast: 1.5 s (grace 2 s); default: 15 s
-    /// (grace 120 s).
+    /// stop is not turned into a power-off. Fast: 1.5 s (grace 2 s); default: 5 s,
+    /// two and a half loops (grace 120 s; a real engine VM takes longer, and its
+    /// shutdown adds to test-plan cases 1, 2 and 4 one for one).
     pub fn guest_shutdown_ms(self) -> u64 {
         match self {
             Profile::Fast => 1_500,
-            Profile::Default => 15_000,
+            Profile::Default => 5_000,
         }
     }
 
@@ -129,7 +131,7 @@ impl Profile {
     /// this long is powered off. A live agent stops petting once its lease is
     /// overdue (`lease-fail`), and other hosts may take the lease `lease-dead`
     /// after its last renewal; the host must be off, its VM included, before
-    /// that: `lease-fail + timeout + power-off <= lease-dead`. Fast: 3 s; default: 20 s.
+    /// that: `lease-fail + timeout + power-off <= lease-dead`. Fast: 3 s; default: 8 s.
     pub fn watchdog_timeout_ms(self) -> u64 {
         let t = self.timings();
         t.lease_dead_ms - t.lease_fail_ms - t.poweroff_timeout_ms
@@ -403,7 +405,7 @@ mod tests {
             assert!(shutdown > t.loop_ms && shutdown < t.vm_shutdown_grace_ms);
         }
         assert_eq!(Profile::Fast.watchdog_timeout_ms(), 3_000);
-        assert_eq!(Profile::Default.watchdog_timeout_ms(), 20_000);
+        assert_eq!(Profile::Default.watchdog_timeout_ms(), 8_000);
     }
 
     #[test]
