@@ -495,9 +495,64 @@ pub fn disconnect_storage(ctx: &Ctx) -> Outcome {
     }
 }
 
-/// Whether `path` is the root of a mounted file system (its device differs
-/// from its parent's, or it is its own parent).
+/// Whether a file system is mounted at `path`, as this mount namespace's
+/// table (`/proc/self/mountinfo`) says. Comparing the device with the parent
+/// directory's misses a bind mount from the same file system (it then claimed
+/// "nothing to disconnect" and left the storage mounted), so the device is
+/// compared only when the table cannot be read. The path as configured is
+/// looked up first: a hung NFS mount point is never touched when it is listed.
 fn is_mount_point(path: &Path) -> bool {
+    use std::io::Read;
+    let mut table = Vec::new();
+    let read = std::fs::File::open("/proc/self/mountinfo")
+        .and_then(|f| f.take(MOUNTINFO_MAX).read_to_end(&mut table));
+    if read.is_err() {
+        return device_differs(path);
+    }
+    mountinfo_lists(&table, path)
+        || std::fs::canonicalize(path).is_ok_and(|real| mountinfo_lists(&table, &real))
+}
+
+/// Most of the mount table read (a host with thousands of container mounts
+/// has a few MiB).
+const MOUNTINFO_MAX: u64 = 64 << 20;
+
+/// Whether a mount table in `/proc/<pid>/mountinfo` format has a mount at
+/// `path` (field 5, octal escapes undone: `\040` a space, ...).
+fn mountinfo_lists(table: &[u8], path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    table
+        .split(|&b| b == b'\n')
+        .filter_map(|line| line.split(|&b| b == b' ').nth(4))
+        .any(|field| std::ffi::OsStr::from_bytes(&unescape_octal(field)) == path.as_os_str())
+}
+
+/// A mount table field with its `\ooo` escapes undone.
+fn unescape_octal(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let digits = field
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match digits {
+            Some(d) if field[i] == b'\\' => {
+                let value = d.iter().fold(0u32, |v, b| v * 8 + u32::from(b - b'0'));
+                out.push(u8::try_from(value).unwrap_or(b'?'));
+                i += 4;
+            }
+            _ => {
+                out.push(field[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Whether `path`'s device differs from its parent's (or it is its own
+/// parent): the mount test when the mount table cannot be read.
+fn device_differs(path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(meta) = std::fs::metadata(path) else {
         return false;
@@ -652,7 +707,26 @@ fn remote_failure(e: &remote::RemoteError) -> Failure {
 
 #[cfg(test)]
 mod tests {
-    use super::AfterRequest;
+    use super::{AfterRequest, mountinfo_lists};
+    use std::path::Path;
+
+    #[test]
+    fn mount_points_come_from_the_mount_table() {
+        let table = b"22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
+            36 22 8:1 /srv/export /mnt/he rw,relatime - ext4 /dev/sda1 rw\n\
+            37 22 0:44 / /mnt/with\\040space\\134x rw - tmpfs none rw\n";
+        assert!(mountinfo_lists(table, Path::new("/")));
+        // A bind mount from the same file system (same device) is listed.
+        assert!(mountinfo_lists(table, Path::new("/mnt/he")));
+        assert!(mountinfo_lists(table, Path::new("/mnt/with space\\x")));
+        assert!(!mountinfo_lists(table, Path::new("/mnt")));
+        assert!(!mountinfo_lists(table, Path::new("/srv/export")));
+        assert!(!mountinfo_lists(
+            table,
+            Path::new("/mnt/with\\040space\\134x")
+        ));
+        assert!(!mountinfo_lists(b"", Path::new("/")));
+    }
 
     #[test]
     fn a_launch_counts_only_from_a_publish_made_after_the_request() {

@@ -61,9 +61,13 @@ pub fn console_command(config: &Config, paths: &ConfigPaths) -> Result<Vec<Strin
 }
 
 /// Sets a temporary VNC password on the running libvirt domain (valid for two
-/// hours): `virsh update-device --live` with a graphics element carrying it,
-/// from a file only root can read, so the password never shows in a process
-/// list.
+/// hours): `virsh update-device --live` with the domain's live VNC graphics
+/// element carrying it, from a file only root can read, so the password never
+/// shows in a process list. The element must be the live one: libvirt refuses
+/// an update that changes anything but the password, and a fresh element
+/// lacks the listen address libvirt fills in (so every such update was
+/// refused). QEMU accepts a password only on a display started with one, as
+/// vdsm defines the engine VM's (an expired one).
 pub fn set_console_password(config: &Config, password: &str) -> Result<(), String> {
     if !is_libvirt(config) {
         return Err("the engine VM (process driver) has no VNC console".into());
@@ -77,12 +81,16 @@ pub fn set_console_password(config: &Config, password: &str) -> Result<(), Strin
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
             + CONSOLE_PASSWORD_VALID_SECS,
     );
+    let live = virsh(config, &["dumpxml", domain(config)?])?;
+    let Some(xml) = vnc_graphics_with_password(&live, password, &valid_to) else {
+        return Err(format!(
+            "the engine VM's domain {} has no VNC display (<graphics type='vnc'>): no console \
+             password to set",
+            domain(config)?
+        ));
+    };
     let dir = tempfile_dir()?;
     let file = dir.join("graphics.xml");
-    let xml = format!(
-        "<graphics type='vnc' port='-1' autoport='yes' passwd='{password}' \
-         passwdValidTo='{valid_to}'/>\n"
-    );
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -92,24 +100,64 @@ pub fn set_console_password(config: &Config, password: &str) -> Result<(), Strin
     let result = written
         .map_err(|e| format!("{}: {e}", file.display()))
         .and_then(|()| {
-            let out = Command::new("virsh")
-                .args(["-c", &config.hosted_engine.libvirt_uri, "update-device"])
-                .arg(domain(config)?)
-                .arg(&file)
-                .arg("--live")
-                .output()
-                .map_err(|e| format!("running virsh: {e}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "virsh update-device: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ))
-            }
+            let file = file.display().to_string();
+            virsh(config, &["update-device", domain(config)?, &file, "--live"]).map(|_| ())
         });
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// `virsh -c <uri> <args>`'s stdout, or its error.
+fn virsh(config: &Config, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("virsh")
+        .args(["-c", &config.hosted_engine.libvirt_uri])
+        .args(args)
+        .output()
+        .map_err(|e| format!("running virsh: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "virsh {}: {}",
+            args.first().unwrap_or(&""),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// The first VNC graphics element of a domain's XML (as libvirt formats it:
+/// single quotes, `type` first) with `passwd` and `passwdValidTo` set in place
+/// of any it had; `None` without one.
+fn vnc_graphics_with_password(domain_xml: &str, password: &str, valid_to: &str) -> Option<String> {
+    const OPEN: &str = "<graphics type='vnc'";
+    let rest = &domain_xml[domain_xml.find(OPEN)?..];
+    let tag_len = rest.find('>')? + 1;
+    let element_len = if rest[..tag_len].ends_with("/>") {
+        tag_len
+    } else {
+        rest.find("</graphics>")? + "</graphics>".len()
+    };
+    let attributes = without_attribute(
+        &without_attribute(&rest[OPEN.len()..tag_len], "passwd"),
+        "passwdValidTo",
+    );
+    Some(format!(
+        "{OPEN} passwd='{password}' passwdValidTo='{valid_to}'{attributes}{}\n",
+        &rest[tag_len..element_len]
+    ))
+}
+
+/// `attributes` (of a start tag) without the attribute `name`.
+fn without_attribute(attributes: &str, name: &str) -> String {
+    let key = format!(" {name}='");
+    let Some(at) = attributes.find(&key) else {
+        return attributes.to_owned();
+    };
+    let value = at + key.len();
+    match attributes[value..].find('\'') {
+        Some(len) => format!("{}{}", &attributes[..at], &attributes[value + len + 1..]),
+        None => attributes.to_owned(),
+    }
 }
 
 /// A private directory for the password file.
@@ -136,7 +184,30 @@ fn time_text(unix: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::time_text;
+    use super::{time_text, vnc_graphics_with_password};
+
+    #[test]
+    fn the_live_vnc_element_gets_the_password() {
+        let live = "<domain>\n  <devices>\n    <graphics type='spice' autoport='yes'/>\n    \
+            <graphics type='vnc' port='5900' autoport='yes' listen='127.0.0.1' \
+            passwdValidTo='1970-01-01T00:00:01'>\n      \
+            <listen type='address' address='127.0.0.1'/>\n    </graphics>\n  </devices>\n</domain>\n";
+        assert_eq!(
+            vnc_graphics_with_password(live, "pw", "2030-01-01T00:00:00").unwrap(),
+            "<graphics type='vnc' passwd='pw' passwdValidTo='2030-01-01T00:00:00' port='5900' \
+             autoport='yes' listen='127.0.0.1'>\n      \
+             <listen type='address' address='127.0.0.1'/>\n    </graphics>\n"
+        );
+        let short = "<graphics type='vnc' port='5901' autoport='no' passwd='old'/>";
+        assert_eq!(
+            vnc_graphics_with_password(short, "pw", "T").unwrap(),
+            "<graphics type='vnc' passwd='pw' passwdValidTo='T' port='5901' autoport='no'/>\n"
+        );
+        assert_eq!(
+            vnc_graphics_with_password("<graphics type='spice'/>", "pw", "T"),
+            None
+        );
+    }
 
     #[test]
     fn libvirt_time_text() {
