@@ -334,6 +334,41 @@ fn the_watchdog_powers_off_a_host_whose_agent_is_stopped_too_long() {
     watchdog(Isolation::None);
 }
 
+/// A host with nothing at stake (no lease, no engine VM) keeps its watchdog
+/// disarmed: its agent stopped for three watchdog timeouts gets no power-off,
+/// and it carries on once continued.
+#[test]
+fn a_host_with_nothing_at_stake_is_not_powered_off_by_its_watchdog() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::up(&options(dir.path(), Isolation::None)).unwrap();
+    let holder = engine_up(&lab);
+    let idle = if holder == 1 { 2 } else { 1 };
+    let timeout = lab.view().unwrap().watchdog_timeout_ms;
+    let pause = Duration::from_millis(timeout * 3);
+    lab.fault(Fault::AgentPause {
+        secs: pause.as_secs_f64(),
+        host: Some(idle),
+    })
+    .unwrap();
+    std::thread::sleep(pause + Duration::from_secs(1));
+    let view = host_view(&lab, idle);
+    assert_eq!(view.power, Power::On, "{}", logs(&lab));
+    assert_eq!(view.off_reason, None);
+    // The same agent carries on (not restarted), and the engine never moved.
+    lab.wait_until("the paused agent to publish again", CHANGE, |_| {
+        lab.agent_status(idle).is_ok()
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", logs(&lab)));
+    assert_eq!(
+        host_view(&lab, idle).agent_starts,
+        1,
+        "the agent was restarted"
+    );
+    assert_eq!(lab.ground_truth().single_engine_host(), Some(holder));
+    assert_canary_clean(&lab);
+}
+
 #[test]
 fn netns_the_watchdog_powers_off_a_host_whose_agent_is_stopped_too_long() {
     let _serial = serial();

@@ -12,7 +12,7 @@ use crate::core::{
     ActionResult, Agent, CoreConfig, LocalVm, Millis, Observation, Request, ScoreBreakdown,
     Sensors, State, VmAction, VmManagerStatus,
 };
-use crate::metadata::{Area, HostId, SLOT_SIZE, decode_host_slot, encode_host_slot};
+use crate::metadata::{Area, HostId, LeaseKind, SLOT_SIZE, decode_host_slot, encode_host_slot};
 
 /// Reading and writing the shared metadata.
 pub trait Storage {
@@ -56,8 +56,13 @@ pub trait Events {
     fn take_requests(&mut self) -> Vec<Request> {
         Vec::new()
     }
-    /// Pets the watchdog: the loop is alive and not holding an expired lease.
+    /// Pets (arming it if needed) the watchdog: the loop is alive, has
+    /// something at stake (a lease claimed or held, or the engine VM here) and
+    /// keeps its promises.
     fn pet_watchdog(&mut self, _now: Millis) {}
+    /// Disarms the watchdog (magic close): nothing at stake on this host, so a
+    /// stalled agent here endangers nobody and must not get the host reset.
+    fn release_watchdog(&mut self, _now: Millis) {}
     /// Keeps the highest lease epoch seen somewhere local that outlives the
     /// agent and the host's own slot; handed back as `CoreConfig::epoch_floor`.
     fn persist_epoch(&mut self, _epoch: u64) {}
@@ -144,6 +149,14 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         let (wall_unix, utc_offset_secs) = self.io.clock.wall();
         let area = self.io.storage.read_area();
         let local_vm = self.io.vm.status();
+        let vm_here = !matches!(
+            local_vm,
+            LocalVm::NotPresent
+                | LocalVm::Present {
+                    status: VmManagerStatus::Down,
+                    ..
+                }
+        );
         let sensors = self.io.monitors.sensors();
         let local_maintenance = self.io.monitors.local_maintenance();
         let requests = self.io.events.take_requests();
@@ -200,9 +213,15 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         for line in self.core.drain_log() {
             self.io.events.log(ended, &line);
         }
+        // The watchdog is armed only while something is at stake: a lease
+        // claimed or held (which others must be able to expire safely), or an
+        // engine VM here (sanlock arms it only while it holds leases, too).
         // Pet only a loop that keeps its promises: no lease overdue, no
         // self-fence whose power-off has not taken yet.
-        if !self.core.lease().must_fence(ended) && !self.core.fencing() {
+        let at_stake = vm_here || self.core.lease().published_state().kind != LeaseKind::None;
+        if !at_stake {
+            self.io.events.release_watchdog(ended);
+        } else if !self.core.lease().must_fence(ended) && !self.core.fencing() {
             self.io.events.pet_watchdog(ended);
         }
         let epoch = self.core.lease().highest_epoch();

@@ -215,10 +215,22 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         mailer.transition(&hostname, from.name(), to.name());
     }));
     if let Some(dog) = &watchdog {
-        let dog = Arc::clone(dog);
+        let pet = Arc::clone(dog);
         io.events.on_pet = Some(Box::new(move || {
             // A failed pet shows as the host's reset, which is the point.
-            let _ = dog.lock().map(|mut d| d.pet());
+            if let Ok(mut dog) = pet.lock()
+                && let Err(e) = dog.pet()
+            {
+                tracing::warn!("{}: cannot pet the watchdog: {e}", dog.path().display());
+            }
+        }));
+        let release = Arc::clone(dog);
+        io.events.on_release = Some(Box::new(move || {
+            if let Ok(mut dog) = release.lock()
+                && let Err(e) = dog.release()
+            {
+                tracing::warn!("{}: cannot disarm the watchdog: {e}", dog.path().display());
+            }
         }));
     }
     let mut agent = AgentLoop::start(core, io);
@@ -289,7 +301,7 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         && (stopped.is_ok() || vm_gone)
         && let Ok(mut dog) = dog.lock()
     {
-        dog.disarm()
+        dog.release()
             .with_context(|| format!("disarming {}", dog.path().display()))?;
     }
     Ok(())

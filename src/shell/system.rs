@@ -84,6 +84,8 @@ pub struct LogEvents {
     requests: Vec<Request>,
     /// Called when the loop is healthy enough to pet the watchdog.
     pub on_pet: Option<Box<dyn FnMut()>>,
+    /// Called when nothing is at stake here: the watchdog is disarmed.
+    pub on_release: Option<Box<dyn FnMut()>>,
     /// Called on every state transition (notifications).
     pub on_transition: Option<Box<dyn FnMut(State, State)>>,
     /// Where the highest lease epoch is persisted (atomically).
@@ -95,6 +97,7 @@ impl LogEvents {
         LogEvents {
             requests: Vec::new(),
             on_pet: None,
+            on_release: None,
             on_transition: None,
             epoch_file: None,
         }
@@ -173,6 +176,12 @@ impl Events for LogEvents {
     fn pet_watchdog(&mut self, _now: Millis) {
         if let Some(pet) = &mut self.on_pet {
             pet();
+        }
+    }
+
+    fn release_watchdog(&mut self, _now: Millis) {
+        if let Some(release) = &mut self.on_release {
+            release();
         }
     }
 

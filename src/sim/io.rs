@@ -299,4 +299,8 @@ impl Events for SimHost {
         let at = w.host_time(self.host);
         w.host_mut(self.host).last_pet = Some(at);
     }
+
+    fn release_watchdog(&mut self, _now: Millis) {
+        self.world.borrow_mut().host_mut(self.host).last_pet = None;
+    }
 }

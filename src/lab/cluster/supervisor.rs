@@ -8,8 +8,9 @@
 //! - **Watchdog:** each agent's `watchdog_device` is a plain file. The supervisor
 //!   empties it before each start; the agent's open arms it (counted as a pet, as
 //!   opening `/dev/watchdog` starts its timer), every write pets it (the file's
-//!   size and mtime change), and a `V` as its last byte when the agent exits is the
-//!   magic close that disarms it. Armed and not petted for the profile's watchdog
+//!   size and mtime change), and a write that leaves `V` as its last byte is the
+//!   magic close that disarms it (an agent with nothing at stake, or a clean
+//!   stop); a later write arms it again. Armed and not petted for the profile's watchdog
 //!   timeout: the host is powered off (agent and engine payload SIGKILLed) and
 //!   stays off until heal. An agent that crashed without the magic close leaves
 //!   it armed, so its restarted successor has to pet in time.
@@ -242,16 +243,20 @@ impl Supervisor {
 
     fn watch_dog(&mut self, id: u16, now: Instant) {
         let timeout = self.dog_timeout;
-        let seen = std::fs::metadata(self.spec.watchdog(id))
+        let path = self.spec.watchdog(id);
+        let seen = std::fs::metadata(&path)
             .ok()
             .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()));
         let h = self.host_mut(id);
+        if seen != h.dog.seen {
+            // A write: a magic close disarms, anything else pets (and arms
+            // again after a magic close, as opening the device does).
+            h.dog.seen = seen;
+            h.dog.armed = last_byte(&path) != Some(b'V');
+            h.dog.last_pet = now;
+        }
         if !h.dog.armed {
             return;
-        }
-        if seen != h.dog.seen {
-            h.dog.seen = seen;
-            h.dog.last_pet = now;
         }
         let idle = now.duration_since(h.dog.last_pet);
         if idle > timeout {
@@ -588,4 +593,15 @@ impl Supervisor {
             let _ = procs::signal_group_verified(p.proc, libc::SIGKILL);
         }
     }
+}
+
+/// The last byte of `path`, read without reading the whole file (it grows by
+/// one byte per pet).
+fn last_byte(path: &Path) -> Option<u8> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    file.seek(SeekFrom::End(-1)).ok()?;
+    let mut byte = [0u8; 1];
+    file.read_exact(&mut byte).ok()?;
+    Some(byte[0])
 }
