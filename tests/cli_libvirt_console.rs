@@ -16,16 +16,18 @@
 
 mod common;
 
+use common::he::Ran;
+
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const HE_BIN: &str = env!("CARGO_BIN_EXE_hosted-engine");
-const URI: &str = "qemu:///system";
+use common::libvirt::URI;
 /// Booting the guest under TCG takes a few seconds; a loaded CI machine more.
 const BOOT_LIMIT: Duration = Duration::from_secs(90);
 /// How long a console may take to end once it should.
@@ -38,59 +40,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The guest's kernel and initramfs directory, or `None` (skipped, said why).
 fn guest() -> Option<PathBuf> {
-    // SAFETY: geteuid(2) has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !common::require("root (libvirt's qemu:///system)", root) {
-        return None;
-    }
-    let libvirtd = Path::new("/run/libvirt/libvirt-sock").exists()
-        && Command::new("virsh")
-            .args(["-c", URI, "version"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !common::require(
-        "a running libvirtd and virsh (scripts/libvirt-guest daemons)",
-        libvirtd,
-    ) {
-        return None;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/libvirt-guest");
-    let built = Command::new(&script).arg("build").output();
-    let dir = match &built {
-        Ok(out) if out.status.success() => {
-            Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-        }
-        _ => None,
-    };
-    let why = match &built {
-        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        Err(e) => e.to_string(),
-    };
-    if !common::require(
-        &format!("the test guest (scripts/libvirt-guest build: {why})"),
-        dir.is_some(),
-    ) {
-        return None;
-    }
-    dir
-}
-
-/// A process's outcome, as text.
-#[derive(Debug)]
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Ran {
-    fn from(out: Output) -> Ran {
-        Ran {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
+    common::libvirt::test_guest(true)
 }
 
 fn virsh(args: &[&str]) -> Ran {

@@ -13,10 +13,12 @@
 
 mod common;
 
+use common::he::Ran;
+
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,24 +37,6 @@ const VMID: &str = "5d0c8a1e-2b7f-4c3a-9e41-7a6b2c9d0f13";
 const SD_UUID: &str = "a3e9c1d2-4f5b-4c6d-8e7f-9a0b1c2d3e4f";
 /// Bound on every wait of these tests.
 const WAIT_MAX: Duration = Duration::from_secs(30);
-
-/// A process's outcome, as text.
-#[derive(Debug)]
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Ran {
-    fn from(out: Output) -> Ran {
-        Ran {
-            code: out.status.code(),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
-    }
-}
 
 fn is_root() -> bool {
     // SAFETY: geteuid(2) has no preconditions.

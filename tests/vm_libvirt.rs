@@ -21,7 +21,7 @@ use hosted_engine::shell::VmDriver;
 use hosted_engine::shell::vm::libvirt::{LibvirtVm, LibvirtVmConfig, METADATA_NS, attribute};
 use virt::connect::Connect;
 
-const URI: &str = "qemu:///system";
+use common::libvirt::URI;
 const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
 const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
 /// Booting the guest under TCG takes a few seconds; a loaded CI machine more.
@@ -33,37 +33,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The guest's kernel and initramfs directory, or `None` (skipped, said why).
 fn guest() -> Option<PathBuf> {
-    // SAFETY: geteuid(2) has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !common::require("root (libvirt's qemu:///system)", root) {
-        return None;
-    }
-    let libvirtd = Path::new("/run/libvirt/libvirt-sock").exists();
-    if !common::require(
-        "a running libvirtd (scripts/libvirt-guest daemons)",
-        libvirtd,
-    ) {
-        return None;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/libvirt-guest");
-    let built = Command::new(&script).arg("build").output();
-    let dir = match &built {
-        Ok(out) if out.status.success() => {
-            Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-        }
-        _ => None,
-    };
-    let why = match &built {
-        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        Err(e) => e.to_string(),
-    };
-    if !common::require(
-        &format!("the test guest (scripts/libvirt-guest build: {why})"),
-        dir.is_some(),
-    ) {
-        return None;
-    }
-    dir
+    common::libvirt::test_guest(false)
 }
 
 /// A fresh domain UUID for this run.

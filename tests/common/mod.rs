@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod he;
+pub mod libvirt;
 
 /// The variable CI sets to turn every skip into a failure.
 pub const REQUIRE_VAR: &str = "HE_REQUIRE_PRIVILEGED";
