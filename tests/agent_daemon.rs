@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hosted_engine::metadata::store::{MetadataStore, init_volume};
-use hosted_engine::metadata::{Area, decode_area};
+use hosted_engine::metadata::{Area, LeaseKind, decode_area};
 
 const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
 const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
@@ -251,9 +251,14 @@ fn a_cold_start_of_three_agents_starts_exactly_one_engine_and_sigterm_publishes_
 
     for id in 1..=3 {
         cluster.signal(id, libc::SIGTERM);
-        // Petted every loop, then disarmed by the clean stop (magic close).
+        // The holder's watchdog was petted every loop, then disarmed by the
+        // clean stop (magic close); the others' was disarmed while they had
+        // nothing at stake.
         let dog = std::fs::read(cluster.root(id).join("watchdog")).unwrap();
-        assert!(dog.len() > 3 && dog.ends_with(b"\nV"), "host{id}: {dog:?}");
+        assert!(dog.ends_with(b"V"), "host{id}: {dog:?}");
+        if id == holder {
+            assert!(dog.len() > 3 && dog.ends_with(b"\nV"), "host{id}: {dog:?}");
+        }
         assert_eq!(cluster.state_of(id).as_deref(), Some("AgentStopped"));
         let area = cluster.area();
         let slot = area.hosts[&id].as_ref().unwrap();
@@ -268,6 +273,49 @@ fn a_cold_start_of_three_agents_starts_exactly_one_engine_and_sigterm_publishes_
         cluster.logs().contains("notification mail lost"),
         "{}",
         cluster.logs()
+    );
+}
+
+/// The watchdog is released while nothing is at stake and armed again before
+/// a claim; when it cannot be armed (here: the device replaced by a
+/// directory), nothing is published, so no lease is claimed and no engine VM
+/// started; once it can, the engine comes up.
+#[test]
+fn no_lease_is_claimed_under_a_watchdog_that_cannot_be_armed() {
+    let mut cluster = Cluster::configured(1);
+    let dog = cluster.root(1).join("watchdog");
+    cluster.start(1);
+    // The first loop has nothing at stake: a magic close.
+    wait_for("the watchdog released", Duration::from_secs(10), || {
+        std::fs::read(&dog).is_ok_and(|b| b.ends_with(b"V"))
+    });
+    std::fs::remove_file(&dog).unwrap();
+    std::fs::create_dir(&dog).unwrap();
+    wait_for("the refusal to publish", Duration::from_secs(30), || {
+        cluster.log(1).contains("the watchdog cannot be armed")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(cluster.vm_pids().is_empty(), "{}", cluster.logs());
+    // The core decided to claim, but no claim reached the storage.
+    let area = cluster.area();
+    let lease = area
+        .hosts
+        .get(&1)
+        .and_then(|slot| slot.as_ref().ok())
+        .and_then(|slot| slot.extra.lease().ok().flatten());
+    assert!(
+        lease.is_none_or(|l| l.kind == LeaseKind::None),
+        "{lease:?}\n{}",
+        cluster.logs()
+    );
+    std::fs::remove_dir(&dog).unwrap();
+    std::fs::write(&dog, b"").unwrap();
+    wait_for("an engine up", Duration::from_secs(60), || {
+        engine_up_hosts(&cluster) == [1]
+    });
+    assert!(
+        !std::fs::read(&dog).unwrap().ends_with(b"V"),
+        "armed while the engine runs"
     );
 }
 

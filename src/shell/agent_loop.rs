@@ -63,6 +63,11 @@ pub trait Events {
     /// Disarms the watchdog (magic close): nothing at stake on this host, so a
     /// stalled agent here endangers nobody and must not get the host reset.
     fn release_watchdog(&mut self, _now: Millis) {}
+    /// Arms the watchdog before a publish that puts something at stake; an
+    /// error means it cannot be armed, and nothing is published.
+    fn arm_watchdog(&mut self, _now: Millis) -> Result<(), String> {
+        Ok(())
+    }
     /// Keeps the highest lease epoch seen somewhere local that outlives the
     /// agent and the host's own slot; handed back as `CoreConfig::epoch_floor`.
     fn persist_epoch(&mut self, _epoch: u64) {}
@@ -179,10 +184,23 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             self.io.events.transition(now, from, to);
         }
         let me = self.core.config().host_id;
+        // A publish that claims or holds the lease (or keeps a VM here) is
+        // made only under an armed watchdog: armed first, so that an agent
+        // that stalls right after the write still gets its host reset.
+        let stake = vm_here || self.core.lease().published_state().kind != LeaseKind::None;
+        let armed = if stake && decision.publish {
+            self.io.events.arm_watchdog(now)
+        } else {
+            Ok(())
+        };
         let started = self.io.clock.now();
         let mut published = None;
         let written = if !decision.publish {
             Err("not publishing before our own slot was read".to_string())
+        } else if let Err(e) = &armed {
+            let line = format!("not publishing: the watchdog cannot be armed: {e}");
+            self.io.events.log(now, &line);
+            Err(line)
         } else {
             match encode_host_slot(me, &decision.record, &decision.extra) {
                 Ok(bytes) => {
@@ -198,10 +216,10 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         let ended = self.io.clock.now();
         // One verdict on the storage per loop: a read that fails while writes
         // work (or the reverse) is one failure, not a flapping pair of lines.
-        let failure = area
+        let failure = area.as_ref().err().or(written
             .as_ref()
             .err()
-            .or(written.as_ref().err().filter(|_| decision.publish));
+            .filter(|_| decision.publish && armed.is_ok()));
         self.note_storage(ended, failure);
         let mut actions = self.core.after_publish(started, ended, written.is_ok());
         if self.core.wants_readback() {

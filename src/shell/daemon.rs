@@ -191,7 +191,18 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         io.vm.kind()
     );
     let watchdog = match &config.hosted_engine.watchdog_device {
-        Some(path) => Some(Arc::new(Mutex::new(Watchdog::open(path)?))),
+        Some(path) => {
+            let dog = Watchdog::open(path)?;
+            if !dog.releasable() {
+                tracing::info!(
+                    target: TRANSITION_TARGET,
+                    "{}: nowayout (or unknown): the watchdog stays armed and petted even \
+                     with nothing at stake",
+                    path.display()
+                );
+            }
+            Some(Arc::new(Mutex::new(dog)))
+        }
         None => None,
     };
     let mut io = io;
@@ -231,6 +242,13 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
             {
                 tracing::warn!("{}: cannot disarm the watchdog: {e}", dog.path().display());
             }
+        }));
+        let arm = Arc::clone(dog);
+        io.events.on_arm = Some(Box::new(move || {
+            let mut dog = arm
+                .lock()
+                .map_err(|_| "watchdog lock poisoned".to_owned())?;
+            dog.arm().map_err(|e| e.to_string())
         }));
     }
     let mut agent = AgentLoop::start(core, io);
@@ -301,8 +319,17 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         && (stopped.is_ok() || vm_gone)
         && let Ok(mut dog) = dog.lock()
     {
-        dog.release()
+        let released = dog
+            .release()
             .with_context(|| format!("disarming {}", dog.path().display()))?;
+        if !released {
+            tracing::warn!(
+                target: TRANSITION_TARGET,
+                "{}: the watchdog cannot be disarmed (nowayout): this host will be reset \
+                 when its timeout runs out",
+                dog.path().display()
+            );
+        }
     }
     Ok(())
 }

@@ -86,6 +86,9 @@ pub struct LogEvents {
     pub on_pet: Option<Box<dyn FnMut()>>,
     /// Called when nothing is at stake here: the watchdog is disarmed.
     pub on_release: Option<Box<dyn FnMut()>>,
+    /// Called before a publish that puts something at stake: arms the
+    /// watchdog, or says why it cannot.
+    pub on_arm: Option<Box<dyn FnMut() -> Result<(), String>>>,
     /// Called on every state transition (notifications).
     pub on_transition: Option<Box<dyn FnMut(State, State)>>,
     /// Where the highest lease epoch is persisted (atomically).
@@ -98,6 +101,7 @@ impl LogEvents {
             requests: Vec::new(),
             on_pet: None,
             on_release: None,
+            on_arm: None,
             on_transition: None,
             epoch_file: None,
         }
@@ -182,6 +186,13 @@ impl Events for LogEvents {
     fn release_watchdog(&mut self, _now: Millis) {
         if let Some(release) = &mut self.on_release {
             release();
+        }
+    }
+
+    fn arm_watchdog(&mut self, _now: Millis) -> Result<(), String> {
+        match &mut self.on_arm {
+            Some(arm) => arm(),
+            None => Ok(()),
         }
     }
 

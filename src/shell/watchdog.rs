@@ -1,11 +1,13 @@
 //! A hardware watchdog (`/dev/watchdog`-style device), armed only while this
 //! host has something at stake (a lease claimed or held, or the engine VM
-//! here) and then petted after every loop that renewed the lease, so that a
+//! here): armed before such a publish (nothing is published when it cannot
+//! be), then petted after every loop until the lease is overdue, so that a
 //! hung agent (stopped, wedged in the kernel) gets its host reset before other
-//! hosts may expire its lease. Its timeout must be shorter than `lease-dead`
-//! minus the power-off time. A host with nothing at stake disarms it: a stall
-//! there endangers nobody and must not reset the host (sanlock, too, arms the
-//! watchdog only while it holds leases).
+//! hosts may start the engine: its timeout must be shorter than `lease-dead +
+//! lease-settle - lease-fail` (docs/operations.md). A host with nothing at
+//! stake disarms it: a stall there endangers nobody and must not reset the host
+//! (sanlock, too, arms the watchdog only while it holds leases). A device with
+//! `nowayout` cannot be disarmed: it is petted throughout.
 //!
 //! Linux watchdog devices: opening arms, any write pets; writing `V` just before
 //! closing ("magic close") disarms the device, which a clean stop does. A
@@ -14,12 +16,17 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
 
 /// A watchdog device; armed while open.
 pub struct Watchdog {
     path: PathBuf,
     file: Option<File>,
+    /// Whether a magic close disarms it: not on a device with `nowayout`,
+    /// which keeps counting after any close (the agent then never releases it
+    /// and keeps petting, stake or not).
+    releasable: bool,
 }
 
 impl Watchdog {
@@ -27,9 +34,11 @@ impl Watchdog {
     /// releases it.
     pub fn open(path: &Path) -> io::Result<Watchdog> {
         let file = Self::open_device(path)?;
+        let releasable = releasable(path, &file);
         Ok(Watchdog {
             path: path.to_path_buf(),
             file: Some(file),
+            releasable,
         })
     }
 
@@ -51,26 +60,74 @@ impl Watchdog {
         self.file.is_some()
     }
 
+    /// Whether [`Watchdog::release`] disarms it (no `nowayout`).
+    pub fn releasable(&self) -> bool {
+        self.releasable
+    }
+
+    /// Arms the device (opens it again after a release). Fails when it cannot
+    /// be opened, e.g. another program took it meanwhile: the caller must then
+    /// not take on anything the watchdog should guard.
+    pub fn arm(&mut self) -> io::Result<()> {
+        if self.file.is_none() {
+            self.file = Some(Self::open_device(&self.path)?);
+        }
+        Ok(())
+    }
+
     /// Pets the device (keeps the host alive for another timeout), arming it
-    /// again first when it was released.
+    /// first when it was released.
     pub fn pet(&mut self) -> io::Result<()> {
-        let file = match &mut self.file {
-            Some(file) => file,
-            None => self.file.insert(Self::open_device(&self.path)?),
-        };
+        self.arm()?;
+        let file = self.file.as_mut().expect("armed above");
         file.write_all(b"\n")?;
         file.flush()
     }
 
-    /// Magic close: disarms the device (nothing at stake, or a clean stop).
-    /// Releasing a released device does nothing.
-    pub fn release(&mut self) -> io::Result<()> {
+    /// Magic close: disarms the device (nothing at stake, or a clean stop);
+    /// `Ok(false)` when it cannot be disarmed (`nowayout`): it is petted
+    /// instead. Releasing a released device does nothing.
+    pub fn release(&mut self) -> io::Result<bool> {
+        if !self.releasable {
+            self.pet()?;
+            return Ok(false);
+        }
         if let Some(mut file) = self.file.take() {
             file.write_all(b"V")?;
             file.flush()?;
         }
-        Ok(())
+        Ok(true)
     }
+}
+
+/// Whether a magic close disarms the device at `path`: a plain file (a
+/// stand-in) always; a device unless its `/sys/class/watchdog/<name>/nowayout`
+/// says 1, or cannot be read (then it is never released, the safe side).
+fn releasable(path: &Path, file: &File) -> bool {
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    if meta.file_type().is_file() {
+        return true;
+    }
+    if !meta.file_type().is_char_device() {
+        return false;
+    }
+    let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let name = match resolved.file_name().and_then(|n| n.to_str()) {
+        // `/dev/watchdog` is the legacy name of the first device.
+        Some("watchdog") => "watchdog0".to_owned(),
+        Some(name) => name.to_owned(),
+        None => return false,
+    };
+    nowayout_allows_release(&std::fs::read_to_string(
+        Path::new("/sys/class/watchdog").join(name).join("nowayout"),
+    ))
+}
+
+/// A sysfs `nowayout` reading: only a clear `0` allows a release.
+fn nowayout_allows_release(read: &io::Result<String>) -> bool {
+    matches!(read, Ok(text) if text.trim() == "0")
 }
 
 #[cfg(test)]
@@ -94,6 +151,45 @@ mod tests {
         dog.pet().unwrap();
         assert!(dog.armed());
         assert_eq!(std::fs::read(&path).unwrap(), b"\n\nV\n");
+        // Arming alone opens without a write.
+        dog.release().unwrap();
+        dog.arm().unwrap();
+        assert!(dog.armed());
+        assert_eq!(std::fs::read(&path).unwrap(), b"\n\nV\nV");
+    }
+
+    #[test]
+    fn only_a_clear_nowayout_0_allows_a_release() {
+        assert!(nowayout_allows_release(&Ok("0\n".into())));
+        assert!(!nowayout_allows_release(&Ok("1\n".into())));
+        assert!(!nowayout_allows_release(&Err(io::Error::other("gone"))));
+    }
+
+    #[test]
+    fn a_device_that_cannot_be_released_is_petted_instead() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("watchdog");
+        std::fs::write(&path, b"").unwrap();
+        let mut dog = Watchdog::open(&path).unwrap();
+        assert!(dog.releasable(), "a stand-in file is releasable");
+        dog.releasable = false;
+        assert!(!dog.release().unwrap());
+        assert!(dog.armed());
+        assert_eq!(std::fs::read(&path).unwrap(), b"\n");
+    }
+
+    #[test]
+    fn arming_fails_when_the_device_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("watchdog");
+        std::fs::write(&path, b"").unwrap();
+        let mut dog = Watchdog::open(&path).unwrap();
+        dog.release().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert!(dog.arm().is_err());
+        assert!(dog.pet().is_err());
+        assert!(!dog.armed());
     }
 
     #[test]
