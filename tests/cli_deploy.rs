@@ -262,6 +262,16 @@ fn an_added_host_copies_the_cluster_configuration_and_keeps_its_own_keys() {
         "--agent-conf is for the first host",
     );
     assert!(!site.paths("host3").he_conf.exists());
+    // A cluster without the shared agent.conf (deployed by hand): the
+    // operator must name the timings the other hosts run.
+    std::fs::remove_file(site.ha_agent().join("agent.conf")).unwrap();
+    assert_refused(
+        &site.add_host("host3", &[]),
+        "agent.conf is missing: pass --agent-conf",
+    );
+    assert_ok(&site.add_host("host3", &[&agent_arg]));
+    let copied = std::fs::read_to_string(site.paths("host3").agent_conf).unwrap();
+    assert_eq!(copied, common::FAST_AGENT_CONF);
 }
 
 #[test]
@@ -290,6 +300,13 @@ fn a_volume_with_live_hosts_is_never_wiped_and_stale_ones_need_force() {
         args.extend_from_slice(extra);
         site.run(host, &args)
     };
+    // A host that holds the lease and whose agent stopped cleanly (its engine
+    // VM may run on): never wiped, whatever its age, --force or not.
+    write_slot_with_lease(&volume, 3, now - 3600, true, "held");
+    assert_refused(
+        &first("fresh", &["--force"]),
+        "holds the engine VM lease of host 3",
+    );
     // A live host: its slot was published just now.
     write_slot(&volume, 3, now, false);
     let out = first("fresh", &["--force"]);
@@ -310,6 +327,10 @@ fn a_volume_with_live_hosts_is_never_wiped_and_stale_ones_need_force() {
 }
 
 fn write_slot(volume: &Path, id: u16, wall: u64, stopped: bool) {
+    write_slot_with_lease(volume, id, wall, stopped, "none");
+}
+
+fn write_slot_with_lease(volume: &Path, id: u16, wall: u64, stopped: bool, lease: &str) {
     let record = HostRecord {
         parse_version: 1,
         feature_version: 1,
@@ -325,6 +346,8 @@ fn write_slot(volume: &Path, id: u16, wall: u64, stopped: bool) {
     };
     let mut extra = Extra::new();
     extra.push(WALL_CLOCK_KEY, wall.to_string());
+    extra.push("lease", lease);
+    extra.push("lease-epoch", "7");
     let bytes = encode_host_slot(id, &record, &extra).unwrap();
     write_slot_bytes(volume, id, &bytes);
 }
@@ -461,8 +484,17 @@ fn clean_metadata_gives_the_id_back() {
         assert_ok(&site.add_host(host, &[]));
     }
     assert_eq!(site.he_conf("host3").host_id, 3);
-    // Host 2 leaves: its slot (never written: its agent never ran) and its claim go.
-    assert_ok(&site.run("host1", &["--clean-metadata", "--host-id=2"]));
+    // Host 2 leaves before its agent ever ran: no slot, only its claim, which
+    // goes only on purpose.
+    assert_refused(
+        &site.run("host1", &["--clean-metadata", "--host-id=2"]),
+        "its id is claimed by host2",
+    );
+    assert!(site.ha_agent().join("host-ids/2").exists());
+    assert_ok(&site.run(
+        "host1",
+        &["--clean-metadata", "--host-id=2", "--force-cleanup"],
+    ));
     assert!(!site.ha_agent().join("host-ids/2").exists());
     assert_ok(&site.add_host("host4", &[]));
     assert_eq!(site.he_conf("host4").host_id, 2);

@@ -538,8 +538,8 @@ fn a_lab_directory_that_holds_a_lab_or_anything_else_is_refused() {
 
 /// Issue 8: three hosts configured as an operator would, through
 /// `hosted-engine --deploy` on host1 and `--deploy --add-host` on host2 and
-/// host3 at once (`he-lab up --deploy`), reach a healthy engine; the ids are
-/// 1, 2, 3 and every host runs the timings host1 stored for the cluster.
+/// host3 (`he-lab up --deploy`), reach a healthy engine; the ids are 1, 2, 3
+/// and every host runs the timings host1 stored for the cluster.
 #[test]
 fn a_lab_deployed_through_hosted_engine_deploy_reaches_a_healthy_engine() {
     let _serial = serial();

@@ -13,7 +13,9 @@ use crate::config::{
     split_dotted_key,
 };
 use crate::metadata::store::MetadataStore;
-use crate::metadata::{Area, Extra, HostId, LeaseKind, SLOT_SIZE, decode_area, encode_host_slot};
+use crate::metadata::{
+    Area, Extra, HostId, HostSlot, LeaseKind, SLOT_SIZE, decode_area, encode_host_slot,
+};
 
 /// The configuration files `--type` names, in the reference's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -297,6 +299,16 @@ impl Shared {
     fn fresh(&self, wall: Option<i64>) -> bool {
         wall.is_none_or(|w| freshness(w, self.now_unix, self.alive_timeout_ms).0)
     }
+
+    /// How long ago `slot` was published by the wall clock it carries; 0 when
+    /// it carries none (we cannot tell: take it as just published).
+    pub fn age_ms(&self, slot: &HostSlot) -> u64 {
+        slot.extra.wall_clock().map_or(0, |w| {
+            u64::try_from(self.now_unix.saturating_sub(w).max(0))
+                .unwrap_or(0)
+                .saturating_mul(1000)
+        })
+    }
 }
 
 /// `--reinitialize-lockspace [--force]`: every published lease claim becomes
@@ -388,8 +400,28 @@ pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
         .map_err(|e| Failure::config(e.to_string()))?;
     match shared.area.hosts.get(&id) {
         None => {
+            // No slot, but maybe a deployed host whose agent has not run yet:
+            // its id is given back only on purpose.
+            let Some(claim) = super::deploy::claim_text(&volume, id)? else {
+                warn(&format!("host {id} has no metadata: nothing to clean"));
+                return Ok(EXIT_OK);
+            };
+            let holder = claim
+                .lines()
+                .find_map(|l| l.strip_prefix("hostname="))
+                .unwrap_or("unknown");
+            if !inv.flag("force-cleanup") {
+                return Err(Failure::new(
+                    "refused",
+                    format!(
+                        "Host {id} has no metadata yet, but its id is claimed by {holder} \
+                         (deployed, its agent never published). Pass --force-cleanup to give \
+                         the id back; that host must then not start its agent."
+                    ),
+                ));
+            }
             warn(&format!(
-                "host {id} has no metadata: nothing to clean but its id claim"
+                "host {id} has no metadata: only its id claim (by {holder}) is removed"
             ));
             super::deploy::release_claim(&volume, id)?;
             return Ok(EXIT_OK);

@@ -1,6 +1,8 @@
 //! A lab configured the way an operator configures real hosts: through
 //! `hosted-engine --deploy` on host 1 and `--deploy --add-host` on the others,
-//! all added at once (`he-lab up --deploy`), instead of the lab's own writer.
+//! one after the other so that lab host N gets host id N (`he-lab up
+//! --deploy`), instead of the lab's own writer. Hosts added at once are
+//! tested in tests/cli_deploy.rs.
 
 use std::path::Path;
 use std::process::{Child, Output, Stdio};
@@ -10,6 +12,7 @@ use anyhow::{Context, bail};
 
 use super::config;
 use super::{LabSpec, host_command};
+use crate::config::ConfFile as _;
 
 /// Bound on one host's deploy.
 const DEPLOY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -20,28 +23,27 @@ pub fn hosted_engine_bin(spec: &LabSpec) -> std::path::PathBuf {
 }
 
 /// Deploys every host: host 1 first (it initialises the metadata volume and
-/// stores the profile's `agent.conf` for the cluster), then the others at
-/// once. Each host's configuration is then checked as the lab's own would be.
+/// stores the profile's `agent.conf` for the cluster), then the others in
+/// order. Each host's configuration is then checked as the lab's own would be,
+/// its host id included.
 pub fn deploy_hosts(spec: &LabSpec) -> anyhow::Result<()> {
     let agent_conf = spec.dir.join("agent.conf");
     std::fs::write(&agent_conf, config::agent_conf(spec))
         .with_context(|| format!("writing {}", agent_conf.display()))?;
     let first = spawn(spec, 1, &[format!("--agent-conf={}", agent_conf.display())])?;
     finish(1, first)?;
-    let others: Vec<(u16, Child)> = (2..=spec.hosts)
-        .map(|id| Ok((id, spawn(spec, id, &["--add-host".to_owned()])?)))
-        .collect::<anyhow::Result<_>>()?;
-    let mut failures = Vec::new();
-    for (id, child) in others {
-        if let Err(e) = finish(id, child) {
-            failures.push(format!("{e:#}"));
-        }
-    }
-    if !failures.is_empty() {
-        bail!("{}", failures.join("\n"));
+    for id in 2..=spec.hosts {
+        finish(id, spawn(spec, id, &["--add-host".to_owned()])?)?;
     }
     for id in spec.host_ids() {
         config::check_host(spec, id)?;
+        let he = crate::config::HostedEngineConf::load(&spec.paths(id).he_conf)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(
+            he.host_id == id,
+            "host{id}: hosted-engine --deploy gave it host id {}",
+            he.host_id
+        );
     }
     Ok(())
 }

@@ -19,17 +19,18 @@ mod storage;
 
 use super::admin::Shared;
 use super::spec::Invocation;
-use super::{Ctx, EXIT_OK, Failure, Outcome, warn};
+use super::{Ctx, EXIT_OK, Failure, Outcome};
 use crate::config::{
     AgentConf, ConfFile, DEFAULT_MNT_ROOT, DomainType, HA_AGENT_DIR, HE_CONF_KEYS, HOST_ID_MAX,
     HaConf, HostedEngineConf, KvDocument, Syntax, Timings, read_bounded, storage_mount_point,
     write_atomic,
 };
-use crate::metadata::HostId;
 use crate::metadata::store::init_volume;
+use crate::metadata::{HostId, LeaseKind};
 use answers::{AGENT_CONF_KEY, Answers, IDENTITY_KEYS, broker_text, check_key};
+pub use storage::claim_text;
 pub use storage::{HOST_IDS_DIR, release_claim};
-use storage::{claim, claim_lowest_free, claims, on_storage, shared_write};
+use storage::{claim, claim_lowest_free, claims, on_storage, remove_claim, shared_write};
 
 /// The cluster's copy of `hosted-engine.conf`, beside the metadata volume (the
 /// file `--get-shared-config --type=he_shared` reads).
@@ -226,7 +227,8 @@ fn locate_domain(answers: &Answers) -> Result<PathBuf, Failure> {
             ),
         ));
     };
-    if !mount.is_dir() {
+    let probe = mount.clone();
+    if !on_storage(&mount, move || Ok(probe.is_dir()))? {
         return Err(Failure::new(
             "storage",
             format!(
@@ -267,6 +269,39 @@ fn check_volume_free(
                 ),
             ));
         }
+        // A lease claimed or held by a host whose agent stopped cleanly (its
+        // engine VM may still run: the lease stays with it) or that fell
+        // silent less than lease-dead ago is never wiped, --force or not.
+        let leased: Vec<HostId> = shared
+            .area
+            .hosts
+            .iter()
+            .filter(|(_, slot)| {
+                slot.as_ref().is_ok_and(|slot| {
+                    let leased = slot
+                        .extra
+                        .lease()
+                        .ok()
+                        .flatten()
+                        .is_some_and(|l| l.kind != LeaseKind::None);
+                    leased && (slot.record.stopped || shared.age_ms(slot) < timings.lease_dead_ms)
+                })
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if !leased.is_empty() {
+            return Err(Failure::new(
+                "refused",
+                format!(
+                    "the metadata volume {} holds the engine VM lease of {} (its agent stopped \
+                     or fell silent less than lease-dead ago): its engine VM may still run. \
+                     Stop that engine VM, then remove the slot (hosted-engine --clean-metadata \
+                     --host-id=N --force-cleanup on a deployed host) before deploying anew.",
+                    volume.display(),
+                    join_ids(&leased)
+                ),
+            ));
+        }
         let stale: Vec<HostId> = shared.area.hosts.keys().copied().collect();
         if !stale.is_empty() && !force {
             return Err(Failure::new(
@@ -302,13 +337,6 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
         return Err(Failure::new(
             "answers",
             "missing answer: --storage (where the first host deployed the engine)",
-        ));
-    }
-    if answers.get(AGENT_CONF_KEY).is_some() {
-        return Err(Failure::new(
-            "answers",
-            "--agent-conf is for the first host: an added host takes the cluster's agent.conf \
-             from the storage (every host must run the same timings)",
         ));
     }
     let domain_dir = match answers.get("sdUUID") {
@@ -359,16 +387,38 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
     // A placeholder until the id is claimed; the file is written with the claim.
     set(&mut doc, "host_id", &HOST_ID_MAX.to_string())?;
     let he_conf = validate_he(doc)?;
-    let agent_text = match read_bounded(&ha_agent.join(SHARED_AGENT_CONF)) {
-        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-        Ok(None) => {
-            warn(&format!(
-                "{} is missing: this host runs the default timings",
-                ha_agent.join(SHARED_AGENT_CONF).display()
+    let shared_agent = ha_agent.join(SHARED_AGENT_CONF);
+    let probe = shared_agent.clone();
+    let agent_text = match (
+        on_storage(&shared_agent, move || Ok(read_bounded(&probe)))?,
+        answers.get(AGENT_CONF_KEY),
+    ) {
+        (Ok(Some(_)), Some(_)) => {
+            return Err(Failure::new(
+                "answers",
+                format!(
+                    "--agent-conf is for the first host: an added host takes the cluster's \
+                     {} (every host must run the same timings)",
+                    shared_agent.display()
+                ),
             ));
-            default_agent_conf()
         }
-        Err(e) => return Err(Failure::new("storage", e.to_string())),
+        (Ok(Some(bytes)), None) => String::from_utf8_lossy(&bytes).into_owned(),
+        // A cluster deployed without it (by hand, or by an older version): the
+        // operator names the agent.conf the other hosts run.
+        (Ok(None), Some(file)) => read_agent_conf(Path::new(file))?,
+        (Ok(None), None) => {
+            return Err(Failure::new(
+                "answers",
+                format!(
+                    "{} is missing: pass --agent-conf=<the agent.conf the other hosts run> \
+                     (every host must run the same timings; the defaults may differ from \
+                     theirs)",
+                    shared_agent.display()
+                ),
+            ));
+        }
+        (Err(e), _) => return Err(Failure::new("storage", e.to_string())),
     };
     AgentConf::parse(&ctx.paths.agent_conf, &agent_text)
         .map_err(|e| Failure::new("storage", format!("the cluster's agent.conf: {e}")))?;
@@ -399,13 +449,14 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
 
 /// The one deployment under `mount` (a directory with `ha_agent/hosted-engine.conf`).
 fn find_deployment(mount: &Path) -> Result<PathBuf, Failure> {
-    let entries = fs::read_dir(mount)
-        .map_err(|e| Failure::new("storage", format!("{}: {e}", mount.display())))?;
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|dir| dir.join(HA_AGENT_DIR).join(SHARED_HE_CONF).is_file())
-        .collect();
+    let dir = mount.to_path_buf();
+    let mut found: Vec<PathBuf> = on_storage(mount, move || {
+        Ok(fs::read_dir(&dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|dir| dir.join(HA_AGENT_DIR).join(SHARED_HE_CONF).is_file())
+            .collect())
+    })?;
     found.sort();
     match found.len() {
         1 => Ok(found.remove(0)),
@@ -442,8 +493,7 @@ fn apply(ctx: &Ctx, plan: &Plan, timings: &Timings) -> Result<HostId, Failure> {
         move || fs::create_dir_all(&ids_dir)
     })?;
     for claim in &plan.stale_claims {
-        let claim = claim.clone();
-        on_storage(&claim.clone(), move || fs::remove_file(&claim))?;
+        remove_claim(claim)?;
     }
     // The id first: of two first hosts deployed at once, one fails here,
     // before touching the volume.
@@ -465,7 +515,7 @@ fn apply(ctx: &Ctx, plan: &Plan, timings: &Timings) -> Result<HostId, Failure> {
     let written = init(plan, timings).and_then(|()| write_files(ctx, plan, id));
     if let Err(failure) = written {
         // Give the id back: nothing uses it yet.
-        let _ = fs::remove_file(ids_dir.join(id.to_string()));
+        let _ = remove_claim(&ids_dir.join(id.to_string()));
         return Err(failure);
     }
     if plan.enable_agent {

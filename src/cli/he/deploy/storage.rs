@@ -49,8 +49,11 @@ pub(super) fn claim_lowest_free(
     taken: &[HostId],
     hostname: &str,
 ) -> Result<HostId, Failure> {
+    // The claims there now, read once (bounded); a claim made meanwhile by
+    // another host fails our exclusive create, and we try the next id.
+    let claimed: Vec<HostId> = claims(dir)?.into_iter().map(|(id, _)| id).collect();
     for id in 1..=HOST_ID_MAX {
-        if taken.contains(&id) || dir.join(id.to_string()).exists() {
+        if taken.contains(&id) || claimed.contains(&id) {
             continue;
         }
         if claim(dir, id, hostname)? {
@@ -65,20 +68,46 @@ pub(super) fn claim_lowest_free(
 
 /// The claims in `dir` (ids and files), none when it does not exist.
 pub(super) fn claims(dir: &Path) -> Result<Vec<(HostId, PathBuf)>, Failure> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == IoErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Failure::new("storage", format!("{}: {e}", dir.display()))),
+    let target = dir.to_path_buf();
+    on_storage(dir, move || {
+        let entries = match fs::read_dir(&target) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == IoErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut found: Vec<(HostId, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let id = e.file_name().to_str()?.parse().ok()?;
+                Some((id, e.path()))
+            })
+            .collect();
+        found.sort();
+        Ok(found)
+    })
+}
+
+/// What host `id`'s claim file says (`hostname=...`), if it exists.
+pub fn claim_text(volume: &Path, id: HostId) -> Result<Option<String>, Failure> {
+    let Some(ha_agent) = volume.parent() else {
+        return Ok(None);
     };
-    let mut found: Vec<(HostId, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let id = e.file_name().to_str()?.parse().ok()?;
-            Some((id, e.path()))
-        })
-        .collect();
-    found.sort();
-    Ok(found)
+    let path = ha_agent.join(HOST_IDS_DIR).join(id.to_string());
+    let target = path.clone();
+    on_storage(&path, move || match fs::read_to_string(&target) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == IoErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    })
+}
+
+/// Removes the claim file `path`, bounded; a missing one is fine.
+pub(super) fn remove_claim(path: &Path) -> Result<(), Failure> {
+    let target = path.to_path_buf();
+    on_storage(path, move || match fs::remove_file(&target) {
+        Err(e) if e.kind() == IoErrorKind::NotFound => Ok(()),
+        other => other,
+    })
 }
 
 /// Removes host `id`'s claim under the volume's directory (for
@@ -87,12 +116,7 @@ pub fn release_claim(volume: &Path, id: HostId) -> Result<(), Failure> {
     let Some(ha_agent) = volume.parent() else {
         return Ok(());
     };
-    let path = ha_agent.join(HOST_IDS_DIR).join(id.to_string());
-    let target = path.clone();
-    on_storage(&path, move || match fs::remove_file(&target) {
-        Err(e) if e.kind() == IoErrorKind::NotFound => Ok(()),
-        other => other,
-    })
+    remove_claim(&ha_agent.join(HOST_IDS_DIR).join(id.to_string()))
 }
 
 /// Runs `op` on the shared storage on its own thread, waiting at most
