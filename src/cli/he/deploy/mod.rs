@@ -11,8 +11,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod answers;
 mod storage;
@@ -656,31 +655,10 @@ fn check_domain_xml(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `systemctl enable --now` of the agent, bounded; its words on failure.
 fn enable_agent() -> Result<(), String> {
-    let mut child = Command::new("systemctl")
-        .args(["enable", "--now", AGENT_UNIT])
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("systemctl: {e}"))?;
-    let deadline = Instant::now() + SYSTEMCTL_TIMEOUT;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => {
-                return Err(format!("systemctl enable --now {AGENT_UNIT}: {status}"));
-            }
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "systemctl did not finish within {} s",
-                    SYSTEMCTL_TIMEOUT.as_secs()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(format!("systemctl: {e}")),
-        }
-    }
+    let argv = ["systemctl", "enable", "--now", AGENT_UNIT].map(String::from);
+    crate::shell::storage::run_checked(&argv, SYSTEMCTL_TIMEOUT).map(drop)
 }
 
 /// A random (version 4) UUID, from `/dev/urandom` (there even in a chroot
