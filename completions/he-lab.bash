@@ -1510,7 +1510,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__sim__subcmd__fuzz)
-            opts="-h --seeds --from --defect --dir --help"
+            opts="-h --seeds --from --timings --defect --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1522,6 +1522,10 @@ _he__lab() {
                     ;;
                 --from)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timings)
+                    COMPREPLY=($(compgen -W "reference default" -- "${cur}"))
                     return 0
                     ;;
                 --defect)
@@ -1596,7 +1600,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__sim__subcmd__run)
-            opts="-h --scenario --seed --defect --dir --help"
+            opts="-h --scenario --seed --timings --defect --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1608,6 +1612,10 @@ _he__lab() {
                     ;;
                 --seed)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timings)
+                    COMPREPLY=($(compgen -W "reference default" -- "${cur}"))
                     return 0
                     ;;
                 --defect)

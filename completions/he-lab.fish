@@ -90,12 +90,16 @@ complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and not __fish_seen_s
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and not __fish_seen_subcommand_from run fuzz help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l scenario -d 'A scenario file (see tests/scenarios/)' -r -F
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l seed -d 'A fuzz seed to replay' -r
+complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l timings -d 'The timings a seed runs on (a scenario sets its own)' -r -f -a "reference\t'The reference\'s ([`Timings::reference`]), as the scenarios'
+default\t'The project\'s defaults ([`Timings::default`])'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l defect -d 'Break the lease on purpose (to see the checkers fail)' -r -f -a "skip-settle\t'Win a lease claim without the settle re-read'
 expire-immediately\t'Treat other hosts\' leases as expired at once'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l seeds -d 'How many seeds' -r
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l from -d 'The first seed' -r
+complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l timings -d 'The timings every seed runs on' -r -f -a "reference\t'The reference\'s ([`Timings::reference`]), as the scenarios'
+default\t'The project\'s defaults ([`Timings::default`])'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l defect -d 'Break the lease on purpose (to see the checkers fail)' -r -f -a "skip-settle\t'Win a lease claim without the settle re-read'
 expire-immediately\t'Treat other hosts\' leases as expired at once'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F

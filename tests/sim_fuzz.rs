@@ -5,9 +5,8 @@
 //! 10,000-seed run is in BENCHMARKS.md), one on ours (`Timings::default()`).
 
 use hosted_engine::config::Timings;
-use hosted_engine::core::{LeaseDefect, Millis};
-use hosted_engine::sim::fuzz::{FAULT_PHASE_MS, HEAL_BOUND_MS, run_seed, schedule_for};
-use hosted_engine::sim::{Sim, SimParams};
+use hosted_engine::core::LeaseDefect;
+use hosted_engine::sim::fuzz::{FuzzTimings, run_seed, run_seed_on};
 
 fn seeds() -> u64 {
     std::env::var("HE_SIM_SEEDS")
@@ -29,45 +28,19 @@ fn random_fault_schedules_break_no_invariant() {
 }
 
 /// The same schedules (same seeds) with the project's default timings instead of
-/// the reference's: a 2 s loop, the lease free after 40 s. The watchdog fires
-/// as `SimParams::new` sets it for the reference, a loop after lease-fail
-/// (22 + 2 s after the last renewal, power-off 10 s: off before lease-dead
-/// 40 s). Returns the failure line of a seed that broke an invariant or did
-/// not end with exactly one healthy engine.
-fn run_seed_on_defaults(seed: u64) -> Option<String> {
-    let (reference, commands) = schedule_for(seed);
-    let timings = Timings::default();
-    let watchdog_ms = timings.lease_fail_ms + timings.loop_ms;
-    assert!(watchdog_ms + timings.poweroff_timeout_ms < timings.lease_dead_ms);
-    let params = SimParams {
-        timings,
-        watchdog_ms: Some(watchdog_ms),
-        ..SimParams::new(reference.hosts)
-    };
-    let mut sim = Sim::new(params);
-    for (at, command) in commands {
-        sim.schedule(at, command);
-    }
-    let end = Millis(FAULT_PHASE_MS + HEAL_BOUND_MS);
-    sim.run_until(end);
-    let world = sim.world();
-    let healthy = world.healthy_engines();
-    let running = world.running_vms().len();
-    let why = world.violations.first().cloned().or_else(|| {
-        (healthy.len() != 1 || running != 1).then(|| {
-            format!("after healing: healthy engines on {healthy:?}, {running} VM(s) running")
-        })
-    })?;
-    Some(format!(
-        "seed {seed} failed on the default timings: {why}\n\
-         reproduce: cargo test --test sim_fuzz default_timings (the seed's schedule: \
-         he-lab sim run --seed {seed})"
-    ))
-}
-
+/// the reference's: a 2 s loop, the lease free after 40 s. The watchdog fires a
+/// loop after lease-fail (22 + 2 s after the last renewal, power-off 10 s: off
+/// before lease-dead 40 s). A failing seed prints its replay command
+/// (`he-lab sim run --seed N --timings default`).
 #[test]
 fn random_fault_schedules_break_no_invariant_on_the_default_timings() {
-    let failures: Vec<String> = (0..seeds()).filter_map(run_seed_on_defaults).collect();
+    let t = Timings::default();
+    assert!(t.lease_fail_ms + t.loop_ms + t.poweroff_timeout_ms < t.lease_dead_ms);
+    let failures: Vec<String> = (0..seeds())
+        .map(|seed| run_seed_on(seed, None, FuzzTimings::Default))
+        .filter(|outcome| !outcome.passed())
+        .map(|outcome| outcome.failure_line())
+        .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::core::LeaseDefect;
-use crate::sim::fuzz::{FAULT_PHASE_MS, HEAL_BOUND_MS, run_seed, schedule_for};
+use crate::sim::fuzz::{FAULT_PHASE_MS, FuzzTimings, HEAL_BOUND_MS, run_seed_on, schedule_for};
 use crate::sim::scenario::Scenario;
 
 /// Most seeds one `fuzz` run takes (a limit on everything).
@@ -41,6 +41,14 @@ pub enum SimCommand {
         /// A fuzz seed to replay.
         #[arg(long)]
         seed: Option<u64>,
+        /// The timings a seed runs on (a scenario sets its own).
+        #[arg(
+            long,
+            value_enum,
+            default_value = "reference",
+            conflicts_with = "scenario"
+        )]
+        timings: FuzzTimings,
         /// Break the lease on purpose (to see the checkers fail).
         #[arg(long, value_enum)]
         defect: Option<Defect>,
@@ -55,6 +63,9 @@ pub enum SimCommand {
         /// The first seed.
         #[arg(long, default_value_t = 0)]
         from: u64,
+        /// The timings every seed runs on.
+        #[arg(long, value_enum, default_value = "reference")]
+        timings: FuzzTimings,
         /// Break the lease on purpose (to see the checkers fail).
         #[arg(long, value_enum)]
         defect: Option<Defect>,
@@ -70,15 +81,17 @@ pub fn run(command: SimCommand, out: &mut dyn Write) -> anyhow::Result<bool> {
         } => run_scenario(&path, out),
         SimCommand::Run {
             seed: Some(seed),
+            timings,
             defect,
             ..
-        } => run_one_seed(seed, defect.map(Into::into), out),
+        } => run_one_seed(seed, timings, defect.map(Into::into), out),
         SimCommand::Run { .. } => anyhow::bail!("give --scenario FILE or --seed N"),
         SimCommand::Fuzz {
             seeds,
             from,
+            timings,
             defect,
-        } => fuzz(seeds, from, defect.map(Into::into), out),
+        } => fuzz(seeds, from, timings, defect.map(Into::into), out),
     }
 }
 
@@ -101,6 +114,7 @@ fn run_scenario(path: &PathBuf, out: &mut dyn Write) -> anyhow::Result<bool> {
 
 fn run_one_seed(
     seed: u64,
+    timings: FuzzTimings,
     defect: Option<LeaseDefect>,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
@@ -109,7 +123,7 @@ fn run_one_seed(
     for (at, command) in &commands {
         writeln!(out, "schedule {} {command}", crate::sim::fmt_time(*at))?;
     }
-    let outcome = run_seed(seed, defect);
+    let outcome = run_seed_on(seed, defect, timings);
     for line in &outcome.log {
         writeln!(out, "{line}")?;
     }
@@ -124,6 +138,7 @@ fn run_one_seed(
 fn fuzz(
     seeds: u64,
     from: u64,
+    timings: FuzzTimings,
     defect: Option<LeaseDefect>,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
@@ -139,7 +154,7 @@ fn fuzz(
     let mut host_hours = 0f64;
     let hours = (FAULT_PHASE_MS + HEAL_BOUND_MS) as f64 / 3_600_000.0;
     for seed in from..end {
-        let outcome = run_seed(seed, defect);
+        let outcome = run_seed_on(seed, defect, timings);
         host_hours += f64::from(schedule_for(seed).0.hosts) * hours;
         if !outcome.passed() {
             failed += 1;

@@ -1,11 +1,47 @@
 //! Seeded fault fuzzing: a random (but seed-determined) schedule of overlapping
 //! faults for one simulated hour, then everything healed, then a bounded wait
-//! for exactly one healthy engine. A failing seed replays identically with
-//! `he-lab sim run --seed <n>`.
+//! for exactly one healthy engine, on the reference's timings or on ours. A
+//! failing seed replays identically with `he-lab sim run --seed <n>` (plus
+//! `--timings default` for ours).
 
 use super::{Command, Sim, SimParams, fmt_time};
+use crate::config::Timings;
 use crate::core::{LeaseDefect, Millis};
 use crate::metadata::HostId;
+
+/// Which timings a seed runs on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FuzzTimings {
+    /// The reference's ([`Timings::reference`]), as the scenarios.
+    #[default]
+    Reference,
+    /// The project's defaults ([`Timings::default`]).
+    Default,
+}
+
+impl FuzzTimings {
+    /// `params` with these timings; the watchdog fires a loop after
+    /// lease-fail, as [`SimParams::new`] sets it for the reference.
+    pub fn apply(self, params: SimParams) -> SimParams {
+        let timings = match self {
+            FuzzTimings::Reference => return params,
+            FuzzTimings::Default => Timings::default(),
+        };
+        SimParams {
+            watchdog_ms: Some(timings.lease_fail_ms + timings.loop_ms),
+            timings,
+            ..params
+        }
+    }
+
+    /// The replay option, empty for the reference.
+    fn replay_arg(self) -> &'static str {
+        match self {
+            FuzzTimings::Reference => "",
+            FuzzTimings::Default => " --timings default",
+        }
+    }
+}
 
 /// Length of the faulty phase.
 pub const FAULT_PHASE_MS: u64 = 3_600_000;
@@ -107,6 +143,7 @@ fn fault_pair(rng: &mut Rng, h: HostId, lasts: u64) -> Vec<(u64, Command)> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FuzzOutcome {
     pub seed: u64,
+    pub timings: FuzzTimings,
     pub violations: Vec<String>,
     /// Why the healed cluster did not end with exactly one healthy engine.
     pub not_recovered: Option<String>,
@@ -127,15 +164,24 @@ impl FuzzOutcome {
             .or_else(|| self.not_recovered.clone())
             .unwrap_or_default();
         format!(
-            "seed {} failed: {why}\nreproduce: he-lab sim run --seed {}",
-            self.seed, self.seed
+            "seed {} failed: {why}\nreproduce: he-lab sim run --seed {}{}",
+            self.seed,
+            self.seed,
+            self.timings.replay_arg()
         )
     }
 }
 
-/// Runs one seed (optionally with a deliberate lease defect).
+/// Runs one seed on the reference's timings (optionally with a deliberate
+/// lease defect).
 pub fn run_seed(seed: u64, defect: Option<LeaseDefect>) -> FuzzOutcome {
-    let (mut params, commands) = schedule_for(seed);
+    run_seed_on(seed, defect, FuzzTimings::Reference)
+}
+
+/// Runs one seed's schedule on `timings`.
+pub fn run_seed_on(seed: u64, defect: Option<LeaseDefect>, timings: FuzzTimings) -> FuzzOutcome {
+    let (params, commands) = schedule_for(seed);
+    let mut params = timings.apply(params);
     params.lease_defect = defect;
     let mut sim = Sim::new(params);
     for (at, command) in commands {
@@ -156,8 +202,47 @@ pub fn run_seed(seed: u64, defect: Option<LeaseDefect>) -> FuzzOutcome {
     };
     FuzzOutcome {
         seed,
+        timings,
         violations: world.violations.clone(),
         not_recovered,
         log: world.log.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_line_replays_on_the_same_timings() {
+        let failed = |timings| FuzzOutcome {
+            seed: 42,
+            timings,
+            violations: vec!["two engines".into()],
+            not_recovered: None,
+            log: Vec::new(),
+        };
+        assert!(
+            failed(FuzzTimings::Default)
+                .failure_line()
+                .ends_with("reproduce: he-lab sim run --seed 42 --timings default")
+        );
+        assert!(
+            failed(FuzzTimings::Reference)
+                .failure_line()
+                .ends_with("reproduce: he-lab sim run --seed 42")
+        );
+    }
+
+    #[test]
+    fn the_default_timings_replace_the_reference_and_the_watchdog_follows() {
+        let params = FuzzTimings::Default.apply(SimParams::new(3));
+        let t = Timings::default();
+        assert_eq!(params.timings, t);
+        assert_eq!(params.watchdog_ms, Some(t.lease_fail_ms + t.loop_ms));
+        assert_eq!(
+            FuzzTimings::Reference.apply(SimParams::new(3)).timings,
+            Timings::reference()
+        );
     }
 }
