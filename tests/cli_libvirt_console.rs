@@ -88,34 +88,13 @@ impl Engine {
         );
         let name = format!("he-console-{}", &uuid[..13]);
         let engine = Engine { dir, name, uuid };
-        let xml = format!(
-            "<domain type='qemu'>
-  <name>{name}</name>
-  <uuid>{uuid}</uuid>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>{guest}/vmlinuz</kernel>
-    <initrd>{guest}/initrd.img</initrd>
-    <cmdline>console=ttyS0 panic=-1 quiet</cmdline>
-  </os>
-  <features><acpi/></features>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <serial type='pty'><target port='0'/></serial>
+        let devices = format!(
+            "<serial type='pty'><target port='0'/></serial>
     <console type='pty'><target type='serial' port='0'/></console>
-    {graphics}
-    <memballoon model='none'/>
-  </devices>
-</domain>
-",
-            name = engine.name,
-            uuid = engine.uuid,
-            guest = guest.display(),
+    {graphics}"
         );
+        let xml =
+            common::libvirt::domain_xml(&engine.name, &engine.uuid, guest, "<acpi/>", &devices);
         std::fs::write(engine.xml(), xml).unwrap();
         let root = engine.root();
         let paths = hosted_engine::config::ConfigPaths::under_root(&root);

@@ -76,32 +76,11 @@ impl Domain {
 
     fn write_xml(&self, guest: &Path, uuid: &str, acpi: bool) {
         let features = if acpi { "<acpi/>" } else { "" };
-        let xml = format!(
-            "<domain type='qemu'>
-  <name>{name}</name>
-  <uuid>{uuid}</uuid>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>{guest}/vmlinuz</kernel>
-    <initrd>{guest}/initrd.img</initrd>
-    <cmdline>console=ttyS0 panic=-1 quiet</cmdline>
-  </os>
-  <features>{features}</features>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <serial type='file'><source path='{console}'/><target port='0'/></serial>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-",
-            name = self.name,
-            guest = guest.display(),
-            console = self.console().display()
+        let devices = format!(
+            "<serial type='file'><source path='{}'/><target port='0'/></serial>",
+            self.console().display()
         );
+        let xml = common::libvirt::domain_xml(&self.name, uuid, guest, features, &devices);
         std::fs::write(self.xml(), xml).unwrap();
     }
 

@@ -50,3 +50,33 @@ pub fn test_guest(needs_virsh: bool) -> Option<PathBuf> {
     }
     dir
 }
+
+/// The test guest's domain XML: 128 MiB, one vCPU, the guest's kernel and
+/// initramfs from `guest`, destroyed on power-off, reboot and crash; `features`
+/// and `devices` are inserted as they are (e.g. `<acpi/>`, a serial port).
+pub fn domain_xml(name: &str, uuid: &str, guest: &Path, features: &str, devices: &str) -> String {
+    format!(
+        "<domain type='qemu'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{guest}/vmlinuz</kernel>
+    <initrd>{guest}/initrd.img</initrd>
+    <cmdline>console=ttyS0 panic=-1 quiet</cmdline>
+  </os>
+  <features>{features}</features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    {devices}
+    <memballoon model='none'/>
+  </devices>
+</domain>
+",
+        guest = guest.display(),
+    )
+}
