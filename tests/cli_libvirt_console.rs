@@ -450,18 +450,8 @@ impl Pty {
 
 /// Waits (bounded) for `child` to exit.
 fn ended(child: &mut Child, pty: &Pty) -> ExitStatus {
-    let deadline = Instant::now() + END_LIMIT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the console did not end:\n{}", pty.seen());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_or_kill(child, END_LIMIT)
+        .unwrap_or_else(|| panic!("the console did not end:\n{}", pty.seen()))
 }
 
 #[test]

@@ -58,18 +58,8 @@ fn assert_nothing_left(id: &str, tmp: &Path) {
 
 /// Waits for `child` within `limit`; kills it after that.
 fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("he-lab demo still runs after {} s", limit.as_secs());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_or_kill(child, limit)
+        .unwrap_or_else(|| panic!("he-lab demo still runs after {} s", limit.as_secs()))
 }
 
 fn read_all(mut from: impl Read) -> std::io::Result<Vec<u8>> {

@@ -36,16 +36,33 @@ pub fn decide(what: &str, available: bool, required: bool) -> Result<bool, Strin
     Ok(false)
 }
 
-/// The per-file path variables (`ConfigPathArgs`), all but `HE_CONFIG_ROOT`:
-/// tests that set a config root remove these so the caller's shell cannot leak in.
-pub const PATH_VARS: [&str; 6] = [
-    "HE_CONF",
-    "HE_AGENT_CONF",
-    "HE_HA_CONF",
-    "HE_BROKER_CONF",
-    "HE_RUNTIME_DIR",
-    "HE_STATE_DIR",
-];
+/// The per-file path variables (`config::PATH_ENV_VARS`), all but
+/// `HE_CONFIG_ROOT`, which comes first there: tests that set a config root
+/// remove these so the caller's shell cannot leak in.
+pub const PATH_VARS: &[&str] = match hosted_engine::config::PATH_ENV_VARS.split_first() {
+    Some((first, rest)) if matches!(first.as_bytes(), b"HE_CONFIG_ROOT") => rest,
+    _ => panic!("PATH_ENV_VARS must start with HE_CONFIG_ROOT"),
+};
+
+/// Waits for `child` at most `limit`; after that kills (and reaps) it and
+/// returns `None`, for the caller to fail with what it was waiting for.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
 
 /// `agent.conf` for real agents in tests: every timer short, every lease rule
 /// kept (`Timings::violations` checks it).
