@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod deadline;
 pub mod lab;
 pub mod metadata;
 pub mod proto;

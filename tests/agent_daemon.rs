@@ -296,6 +296,16 @@ fn no_lease_is_claimed_under_a_watchdog_that_cannot_be_armed() {
     });
     std::thread::sleep(Duration::from_secs(3));
     assert!(cluster.vm_pids().is_empty(), "{}", cluster.logs());
+    // Said once, though the core tried again every loop since.
+    assert_eq!(
+        cluster
+            .log(1)
+            .matches("the watchdog cannot be armed")
+            .count(),
+        1,
+        "{}",
+        cluster.logs()
+    );
     // The core decided to claim, but no claim reached the storage.
     let area = cluster.area();
     let lease = area
@@ -313,6 +323,11 @@ fn no_lease_is_claimed_under_a_watchdog_that_cannot_be_armed() {
     wait_for("an engine up", Duration::from_secs(60), || {
         engine_up_hosts(&cluster) == [1]
     });
+    assert!(
+        cluster.log(1).contains("the watchdog is armed again"),
+        "{}",
+        cluster.logs()
+    );
     assert!(
         !std::fs::read(&dog).unwrap().ends_with(b"V"),
         "armed while the engine runs"

@@ -540,25 +540,20 @@ fn init_with_deadline(
     init: impl FnOnce() -> Result<(), InitFailure> + Send + 'static,
 ) -> Result<(), StoreError> {
     let name = path.display().to_string();
-    let (reply, answer) = mpsc::sync_channel(1);
-    thread::Builder::new()
-        .name("metadata-init".into())
-        .spawn(move || {
-            let _ = reply.send(init());
-        })
-        .expect("spawn the metadata init thread");
-    match answer.recv_timeout(timeout) {
+    match crate::deadline::run("metadata-init", timeout, init) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(InitFailure::NotEmpty)) => Err(StoreError::NotEmpty { path: name }),
-        Ok(Err(InitFailure::Io(source))) => Err(StoreError::Io {
+        Ok(Err(InitFailure::Io(source))) | Err(crate::deadline::Overrun::Spawn(source)) => {
+            Err(StoreError::Io {
+                path: name,
+                op: Op::Init,
+                source,
+            })
+        }
+        Err(crate::deadline::Overrun::Late(after)) => Err(StoreError::Timeout {
             path: name,
             op: Op::Init,
-            source,
-        }),
-        Err(_) => Err(StoreError::Timeout {
-            path: name,
-            op: Op::Init,
-            after: timeout,
+            after,
         }),
     }
 }

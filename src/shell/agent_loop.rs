@@ -88,6 +88,9 @@ pub struct AgentLoop<S, V, M, C, E> {
     io: Io<S, V, M, C, E>,
     results: Vec<ActionResult>,
     storage_ok: bool,
+    /// Whether the last attempt to arm the watchdog succeeded (its failure is
+    /// logged once, not every loop, and its end once).
+    watchdog_ok: bool,
     /// The last area read successfully, and this host's last score breakdown
     /// (for the status the control socket serves).
     last_area: Option<Arc<Area>>,
@@ -110,6 +113,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             io,
             results: Vec::new(),
             storage_ok: true,
+            watchdog_ok: true,
             last_area: None,
             last_score: None,
             persisted_epoch: 0,
@@ -193,14 +197,15 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         } else {
             Ok(())
         };
+        if stake && decision.publish {
+            self.note_watchdog(now, armed.as_ref().err());
+        }
         let started = self.io.clock.now();
         let mut published = None;
         let written = if !decision.publish {
             Err("not publishing before our own slot was read".to_string())
         } else if let Err(e) = &armed {
-            let line = format!("not publishing: the watchdog cannot be armed: {e}");
-            self.io.events.log(now, &line);
-            Err(line)
+            Err(format!("not publishing: the watchdog cannot be armed: {e}"))
         } else {
             match encode_host_slot(me, &decision.record, &decision.extra) {
                 Ok(bytes) => {
@@ -259,6 +264,27 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         let next_loop_ms = decision.next_loop_ms;
         self.last_score = Some(decision.score);
         next_loop_ms
+    }
+
+    /// Logs the watchdog's arming failing, then working again, once each.
+    fn note_watchdog(&mut self, now: Millis, error: Option<&String>) {
+        match error {
+            Some(e) if self.watchdog_ok => {
+                self.watchdog_ok = false;
+                let line = format!(
+                    "not publishing: the watchdog cannot be armed: {e} \
+                     (logged once; retried every loop)"
+                );
+                self.io.events.log(now, &line);
+            }
+            None if !self.watchdog_ok => {
+                self.watchdog_ok = true;
+                self.io
+                    .events
+                    .log(now, "the watchdog is armed again: publishing");
+            }
+            _ => {}
+        }
     }
 
     fn note_storage(&mut self, now: Millis, error: Option<&String>) {

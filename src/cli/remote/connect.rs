@@ -3,8 +3,9 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use crate::deadline::Overrun;
 
 use super::error::{RemoteError, Step, os_reason};
 use super::target::Target;
@@ -69,20 +70,15 @@ fn resolve(target: &Target, deadline: Instant) -> Result<Vec<SocketAddr>, Option
     if let Ok(ip) = target.host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, target.port)]);
     }
-    let (tx, rx) = mpsc::channel();
     let query = (target.host.clone(), target.port);
-    std::thread::Builder::new()
-        .name("ssh-resolve".into())
-        .spawn(move || {
-            let answer = query.to_socket_addrs().map(Iterator::collect::<Vec<_>>);
-            let _ = tx.send(answer);
-        })
-        .map_err(|e| Some(os_reason(&e)))?;
     let left = deadline.saturating_duration_since(Instant::now());
-    match rx.recv_timeout(left) {
+    let answer = crate::deadline::run("ssh-resolve", left, move || {
+        query.to_socket_addrs().map(Iterator::collect::<Vec<_>>)
+    });
+    match answer {
         Ok(Ok(addresses)) if addresses.is_empty() => Err(Some("no address".into())),
         Ok(Ok(addresses)) => Ok(addresses),
-        Ok(Err(e)) => Err(Some(os_reason(&e))),
-        Err(_) => Err(None),
+        Ok(Err(e)) | Err(Overrun::Spawn(e)) => Err(Some(os_reason(&e))),
+        Err(Overrun::Late(_)) => Err(None),
     }
 }

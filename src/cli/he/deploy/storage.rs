@@ -125,22 +125,17 @@ pub(super) fn on_storage<T: Send + 'static>(
     path: &Path,
     op: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, Failure> {
-    let (reply, answer) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("deploy-storage".into())
-        .spawn(move || {
-            let _ = reply.send(op());
-        })
-        .map_err(|e| Failure::new("io", format!("spawning a thread: {e}")))?;
-    match answer.recv_timeout(SHARED_WRITE_TIMEOUT) {
+    use crate::deadline::{Overrun, run};
+    match run("deploy-storage", SHARED_WRITE_TIMEOUT, op) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(Failure::new("storage", format!("{}: {e}", path.display()))),
-        Err(_) => Err(Failure::new(
+        Err(Overrun::Spawn(e)) => Err(Failure::new("io", format!("spawning a thread: {e}"))),
+        Err(Overrun::Late(after)) => Err(Failure::new(
             "storage",
             format!(
                 "{}: the storage did not answer within {} s",
                 path.display(),
-                SHARED_WRITE_TIMEOUT.as_secs()
+                after.as_secs()
             ),
         )),
     }
