@@ -9,7 +9,7 @@ use crate::config::Timings;
 use crate::core::{LeaseDefect, Millis};
 use crate::metadata::HostId;
 
-/// Which timings a seed runs on.
+/// Which timings a seed (or a scenario's `option timings`) runs on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum FuzzTimings {
     /// The reference's ([`Timings::reference`]), as the scenarios.
@@ -24,7 +24,7 @@ impl FuzzTimings {
     /// lease-fail, as [`SimParams::new`] sets it for the reference.
     pub fn apply(self, params: SimParams) -> SimParams {
         let timings = match self {
-            FuzzTimings::Reference => return params,
+            FuzzTimings::Reference => Timings::reference(),
             FuzzTimings::Default => Timings::default(),
         };
         SimParams {

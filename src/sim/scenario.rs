@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Lines: `hosts N` (1..=16), `option NAME VALUE` (`boot SECS`, `recovery on|off`,
-//! `watchdog SECS|off`, `latency MS`), `at SECS COMMAND` (see [`Command`]),
+//! `watchdog SECS|off`, `latency MS`, `timings reference|default`: the
+//! reference's timings unless set; they set the watchdog to lease-fail plus a
+//! loop, so a `watchdog` option goes after them), `at SECS COMMAND` (see [`Command`]),
 //! `check SECS WHAT` and `run SECS` (the end). Comment lines start with `#`.
 //! Checks: `engine-on H|none` (exactly one healthy engine, on host H; or no VM at
 //! all), `starts N` (VM starts so far), `state H NAME` (the agent's state),
@@ -19,6 +21,7 @@
 
 use std::fmt::Write as _;
 
+use super::fuzz::FuzzTimings;
 use super::{Command, Sim, SimParams, fmt_time};
 use crate::core::{Millis, State};
 use crate::metadata::HostId;
@@ -177,6 +180,13 @@ impl Scenario {
             ("watchdog", "off") => self.params.watchdog_ms = None,
             ("watchdog", _) => self.params.watchdog_ms = Some(number()? * 1000),
             ("latency", _) => self.params.io_latency_ms = number()?,
+            ("timings", _) => {
+                let timings =
+                    <FuzzTimings as clap::ValueEnum>::from_str(value, false).map_err(|_| {
+                        format!("option timings: {value:?} is not reference or default")
+                    })?;
+                self.params = timings.apply(self.params.clone());
+            }
             _ => return Err(format!("unknown option {name} {value}")),
         }
         Ok(())

@@ -216,7 +216,7 @@ impl Agent {
             return (
                 State::EngineStop,
                 format!("a better engine runs on host {host}"),
-                false,
+                true,
             );
         }
         let mine = self.score_in(obs, self.state).score;
@@ -224,7 +224,7 @@ impl Agent {
             return (
                 State::EngineStop,
                 format!("host {host} scores {score} against our {mine}, moving the engine"),
-                false,
+                true,
             );
         }
         if facts.status.health == Health::Good {
@@ -314,7 +314,7 @@ impl Agent {
             return (
                 State::EngineStop,
                 format!("engine unhealthy for {} s ({reason})", timeout / 1000),
-                false,
+                true,
             );
         }
         self.stay()
@@ -377,6 +377,9 @@ impl Agent {
         }
     }
 
+    /// Entered with NOWAIT from EngineUp/EngineUpBadHealth, so the shutdown
+    /// goes out in the loop that decided it (the reference waits a loop first:
+    /// 10 s of a failover spent doing nothing).
     fn engine_stop(&mut self, facts: &Facts) -> Verdict {
         if !facts.vm_here {
             return (State::EngineDown, "engine VM stopped".into(), false);
