@@ -265,8 +265,9 @@ pub struct Timings {
 ///   in the loop it starts: the reference's tolerance (30 - 10 - 5 = 15 s).
 /// - `lease-dead-secs` 40 > 22 + 10 + 2 + 5 = 39: the inequality, with the
 ///   reference's 5 s margin. `lease-settle-secs` 8 >= storage-timeout + loop = 7.
-///   A host crash: lease-dead + loop + settle + 2 loops = 54 s plus the boot to
-///   a healthy engine elsewhere (the reference: about 5 minutes).
+///   A host crash: at worst lease-dead + loop (the last renewal read late) +
+///   loop + settle + 3 loops = 58 s plus the boot to a healthy engine elsewhere
+///   (the reference: about 5 minutes).
 /// - `bad-health-timeout-secs` 60: 30 loops of bad health, as the reference's
 ///   300 s are 30 of its loops; long enough to ride out a slow health page or a
 ///   quick engine service restart, short enough that an engine whose service
