@@ -8,7 +8,7 @@
 //! metadata store's single I/O thread and the monitors' resolver count are.
 
 use std::io;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
 
@@ -19,6 +19,8 @@ pub enum Overrun {
     Spawn(io::Error),
     /// The call did not return within the deadline; it may still be running.
     Late(Duration),
+    /// The call panicked (the panic message went to stderr).
+    Panicked,
 }
 
 /// Runs `op` on a thread named `name` and waits at most `timeout` for it.
@@ -35,9 +37,11 @@ pub fn run<T: Send + 'static>(
             let _ = reply.send(op());
         })
         .map_err(Overrun::Spawn)?;
-    answer
-        .recv_timeout(timeout)
-        .map_err(|_| Overrun::Late(timeout))
+    answer.recv_timeout(timeout).map_err(|e| match e {
+        RecvTimeoutError::Timeout => Overrun::Late(timeout),
+        // The thread ended without an answer: only a panic does that.
+        RecvTimeoutError::Disconnected => Overrun::Panicked,
+    })
 }
 
 #[cfg(test)]
@@ -50,6 +54,14 @@ mod tests {
             thread::current().name().map(str::to_owned)
         });
         assert_eq!(name.unwrap().as_deref(), Some("deadline-test"));
+    }
+
+    #[test]
+    fn a_panicking_call_is_told_apart_from_a_late_one() {
+        let result = run("deadline-test", Duration::from_secs(60), || -> u8 {
+            panic!("deliberate, in a test")
+        });
+        assert!(matches!(result, Err(Overrun::Panicked)));
     }
 
     #[test]

@@ -63,12 +63,14 @@ struct RunResult {
     /// Why the run failed, if it did.
     failure: Option<String>,
     /// The agents' log lines from the fault to the recovery, in time order,
-    /// each `HH:MM:SS hostN: line` (local time, as the agents write it).
+    /// each `HH:MM:SS hostN: line` (UTC, as the agents write it).
     timeline: Vec<String>,
 }
 
-/// Most lines of a run's timeline kept.
-const TIMELINE_LINES_MAX: usize = 60;
+/// Lines of a run's timeline kept from its start and from its end (what
+/// matters in a long run, the stop and the takeover, is at its end).
+const TIMELINE_HEAD_LINES: usize = 15;
+const TIMELINE_TAIL_LINES: usize = 45;
 
 /// Where each agent's log ended when the fault was injected, and when.
 struct LogMark {
@@ -95,22 +97,18 @@ impl LogMark {
     /// The agents' lines since the mark up to `until` after it, with the
     /// fault and the recovery as lines of their own.
     fn timeline(&self, lab: &Lab, fault: &str, until: Duration, end: &str) -> Vec<String> {
+        // The agents stamp their lines in UTC (ctime with offset 0).
         let clock = |unix: f64| {
-            let secs = unix.floor() as i64;
-            let offset = crate::shell::system::utc_offset_secs(secs);
-            let text = crate::metadata::ctime(secs, offset);
+            let text = crate::metadata::ctime(unix.floor() as i64, 0);
             format!(
                 "{}.{}",
                 &text[11..19],
                 ((unix.fract() * 10.0) as u32).min(9)
             )
         };
-        // Seconds of the local day, so that lines sort across hosts (and past
+        // Seconds of the UTC day, so that lines sort across hosts (and past
         // midnight, counted from the fault).
-        let fault_day_secs = {
-            let secs = self.unix.floor() as i64;
-            (secs + i64::from(crate::shell::system::utc_offset_secs(secs))).rem_euclid(86_400)
-        };
+        let fault_day_secs = (self.unix.floor() as i64).rem_euclid(86_400);
         let mut lines: Vec<(i64, String)> = Vec::new();
         for &(id, from) in &self.offsets {
             let Ok(bytes) = std::fs::read(lab.spec().agent_log(id)) else {
@@ -125,13 +123,10 @@ impl LogMark {
                 until.as_secs() + 1,
             ));
         }
+        // Stable: lines of one second keep their host's order.
         lines.sort_by_key(|(since, _)| *since);
-        let total = lines.len();
         let mut out = vec![format!("{} fault: {fault}", clock(self.unix))];
-        out.extend(lines.into_iter().take(TIMELINE_LINES_MAX).map(|(_, l)| l));
-        if total > TIMELINE_LINES_MAX {
-            out.push(format!("({} more lines)", total - TIMELINE_LINES_MAX));
-        }
+        out.extend(head_and_tail(lines.into_iter().map(|(_, l)| l).collect()));
         out.push(format!("{} {end}", clock(self.unix + until.as_secs_f64())));
         out
     }
@@ -388,9 +383,10 @@ fn ms_secs(ms: u64) -> String {
     crate::config::format_secs(ms) + " s"
 }
 
-/// What the timings allow for case `n`: the formula and its value (ms). The
-/// worst case: every step that waits for a loop (a monitor's reading, the
-/// agent's next read, a peer's) is counted as a whole loop.
+/// What the timings allow for case `n`: the formula and its value (ms). Every
+/// step that waits for a loop (a monitor's reading, the agent's next read, a
+/// peer's) is counted as a whole loop; storage latency and scheduling delays
+/// are not counted.
 pub fn allowed(n: u8, profile: Profile) -> (String, u64) {
     let t = profile.timings();
     let shutdown = profile.guest_shutdown_ms().min(t.vm_shutdown_grace_ms);
@@ -590,6 +586,21 @@ fn render(opts: &BenchOptions, results: &[(u8, Vec<RunResult>)]) -> String {
     md
 }
 
+/// The first [`TIMELINE_HEAD_LINES`] and the last [`TIMELINE_TAIL_LINES`] of
+/// `lines`, with a line that counts the ones left out between them.
+fn head_and_tail(mut lines: Vec<String>) -> Vec<String> {
+    let left_out = lines
+        .len()
+        .saturating_sub(TIMELINE_HEAD_LINES + TIMELINE_TAIL_LINES);
+    if left_out > 0 {
+        lines.splice(
+            TIMELINE_HEAD_LINES..TIMELINE_HEAD_LINES + left_out,
+            [format!("({left_out} lines left out)")],
+        );
+    }
+    lines
+}
+
 /// An agent's log lines (`Sat Nov 28 01:30:24 2026 text`), each with its
 /// seconds since `fault_day_secs` (seconds of the local day; a line past
 /// midnight counts on), as `HH:MM:SS   hostN: text`; lines later than
@@ -744,6 +755,24 @@ mod tests {
                     "00:00:03   host2: shutting the engine VM down".to_string()
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn a_long_timeline_keeps_its_head_and_tail() {
+        let lines = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>();
+        let short = lines(TIMELINE_HEAD_LINES + TIMELINE_TAIL_LINES);
+        assert_eq!(head_and_tail(short.clone()), short);
+        let long = head_and_tail(lines(TIMELINE_HEAD_LINES + TIMELINE_TAIL_LINES + 7));
+        assert_eq!(long.len(), TIMELINE_HEAD_LINES + TIMELINE_TAIL_LINES + 1);
+        assert_eq!(
+            long[TIMELINE_HEAD_LINES - 1],
+            (TIMELINE_HEAD_LINES - 1).to_string()
+        );
+        assert_eq!(long[TIMELINE_HEAD_LINES], "(7 lines left out)");
+        assert_eq!(
+            long[TIMELINE_HEAD_LINES + 1],
+            (TIMELINE_HEAD_LINES + 7).to_string()
         );
     }
 

@@ -31,6 +31,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::{AREA_SIZE, HOST_ID_MAX, SLOT_SIZE, slot_offset};
+use crate::deadline::{self, Overrun};
 
 /// Alignment `O_DIRECT` needs for buffers, offsets and lengths on every
 /// filesystem we meet (the logical block size is at most 4096).
@@ -540,17 +541,20 @@ fn init_with_deadline(
     init: impl FnOnce() -> Result<(), InitFailure> + Send + 'static,
 ) -> Result<(), StoreError> {
     let name = path.display().to_string();
-    match crate::deadline::run("metadata-init", timeout, init) {
+    match deadline::run("metadata-init", timeout, init) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(InitFailure::NotEmpty)) => Err(StoreError::NotEmpty { path: name }),
-        Ok(Err(InitFailure::Io(source))) | Err(crate::deadline::Overrun::Spawn(source)) => {
-            Err(StoreError::Io {
-                path: name,
-                op: Op::Init,
-                source,
-            })
-        }
-        Err(crate::deadline::Overrun::Late(after)) => Err(StoreError::Timeout {
+        Ok(Err(InitFailure::Io(source))) | Err(Overrun::Spawn(source)) => Err(StoreError::Io {
+            path: name,
+            op: Op::Init,
+            source,
+        }),
+        Err(Overrun::Panicked) => Err(StoreError::Io {
+            path: name,
+            op: Op::Init,
+            source: io::Error::other("the init thread panicked"),
+        }),
+        Err(Overrun::Late(after)) => Err(StoreError::Timeout {
             path: name,
             op: Op::Init,
             after,

@@ -12,8 +12,8 @@
 //!
 //! Lines: `hosts N` (1..=16), `option NAME VALUE` (`boot SECS`, `recovery on|off`,
 //! `watchdog SECS|off`, `latency MS`, `timings reference|default`: the
-//! reference's timings unless set; they set the watchdog to lease-fail plus a
-//! loop, so a `watchdog` option goes after them), `at SECS COMMAND` (see [`Command`]),
+//! reference's timings unless set, with the watchdog at lease-fail plus a loop
+//! unless a `watchdog` option says otherwise), `at SECS COMMAND` (see [`Command`]),
 //! `check SECS WHAT` and `run SECS` (the end). Comment lines start with `#`.
 //! Checks: `engine-on H|none` (exactly one healthy engine, on host H; or no VM at
 //! all), `starts N` (VM starts so far), `state H NAME` (the agent's state),
@@ -185,7 +185,14 @@ impl Scenario {
                     <FuzzTimings as clap::ValueEnum>::from_str(value, false).map_err(|_| {
                         format!("option timings: {value:?} is not reference or default")
                     })?;
+                // A `watchdog` option given before keeps its value.
+                let old = &self.params;
+                let derived = Some(old.timings.lease_fail_ms + old.timings.loop_ms);
+                let watchdog = (old.watchdog_ms != derived).then_some(old.watchdog_ms);
                 self.params = timings.apply(self.params.clone());
+                if let Some(watchdog) = watchdog {
+                    self.params.watchdog_ms = watchdog;
+                }
             }
             _ => return Err(format!("unknown option {name} {value}")),
         }
@@ -274,5 +281,47 @@ fn evaluate(sim: &Sim, check: &Check) -> Result<(), String> {
                 Err("no running VM there".into())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Timings;
+
+    fn parse(options: &str) -> Result<Scenario, String> {
+        Scenario::parse(&format!("hosts 2\n{options}\nrun 10\n"))
+    }
+
+    #[test]
+    fn the_timings_option_sets_the_timings_and_their_watchdog() {
+        let t = Timings::default();
+        let s = parse("option timings default").unwrap();
+        assert_eq!(s.params.timings, t);
+        assert_eq!(s.params.watchdog_ms, Some(t.lease_fail_ms + t.loop_ms));
+        let s = parse("option timings default\noption timings reference").unwrap();
+        assert_eq!(s.params, SimParams::new(2));
+    }
+
+    #[test]
+    fn a_watchdog_option_keeps_its_value_whatever_the_order() {
+        for options in [
+            "option watchdog off\noption timings default",
+            "option timings default\noption watchdog off",
+        ] {
+            assert_eq!(
+                parse(options).unwrap().params.watchdog_ms,
+                None,
+                "{options}"
+            );
+        }
+        let s = parse("option watchdog 7\noption timings default").unwrap();
+        assert_eq!(s.params.watchdog_ms, Some(7_000));
+    }
+
+    #[test]
+    fn an_unknown_timings_value_is_refused() {
+        let err = parse("option timings fast").unwrap_err();
+        assert!(err.contains("not reference or default"), "{err}");
     }
 }

@@ -5,7 +5,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use crate::deadline::Overrun;
+use crate::deadline::{self, Overrun};
 
 use super::error::{RemoteError, Step, os_reason};
 use super::target::Target;
@@ -72,13 +72,14 @@ fn resolve(target: &Target, deadline: Instant) -> Result<Vec<SocketAddr>, Option
     }
     let query = (target.host.clone(), target.port);
     let left = deadline.saturating_duration_since(Instant::now());
-    let answer = crate::deadline::run("ssh-resolve", left, move || {
+    let answer = deadline::run("ssh-resolve", left, move || {
         query.to_socket_addrs().map(Iterator::collect::<Vec<_>>)
     });
     match answer {
         Ok(Ok(addresses)) if addresses.is_empty() => Err(Some("no address".into())),
         Ok(Ok(addresses)) => Ok(addresses),
         Ok(Err(e)) | Err(Overrun::Spawn(e)) => Err(Some(os_reason(&e))),
+        Err(Overrun::Panicked) => Err(Some("the resolver panicked".into())),
         Err(Overrun::Late(_)) => Err(None),
     }
 }

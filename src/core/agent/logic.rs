@@ -390,7 +390,10 @@ impl Agent {
         if !self.stop_sent {
             self.stop_sent = true;
             self.say("shutting the engine VM down".into());
-            self.pending.push(VmAction::Shutdown);
+            // An operator's shutdown request of this very step is the same one.
+            if !self.pending.contains(&VmAction::Shutdown) {
+                self.pending.push(VmAction::Shutdown);
+            }
         }
         self.stay()
     }

@@ -573,6 +573,9 @@ fn engine_up() {
         (At::Up, |r| { r.sick(); r.peer(3).status = up_good(); },
             S::EngineStop, SHUTDOWN, SHUTDOWN, "EngineUp -> EngineStop: a better engine runs on host 3"),
         (At::Up, |r| r.peer(1).status = up_good(), S::EngineUp, NONE, NONE, ""),
+        // An operator's shutdown in the same step: one Shutdown, not two.
+        (At::Up, |r| { r.sick(); r.peer(3).status = up_good(); r.requests.push(Request::ShutdownVm); },
+            S::EngineStop, SHUTDOWN, SHUTDOWN, "a better engine runs on host 3"),
         // A lead of 800 seen for one loop only does not move the engine.
         (At::Up, |r| { r.sensors.gateway_probes_ok = Some(0); r.peer(1).score = 3400; }, S::EngineUp, NONE, NONE, ""),
         // Another host took a newer epoch: our lease is gone, fence.

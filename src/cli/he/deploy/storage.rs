@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::{Failure, utc_now};
 use crate::config::{HOST_ID_MAX, write_atomic};
+use crate::deadline::{self, Overrun};
 use crate::metadata::HostId;
 
 /// Where host ids are claimed, one file per id.
@@ -125,11 +126,14 @@ pub(super) fn on_storage<T: Send + 'static>(
     path: &Path,
     op: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, Failure> {
-    use crate::deadline::{Overrun, run};
-    match run("deploy-storage", SHARED_WRITE_TIMEOUT, op) {
+    match deadline::run("deploy-storage", SHARED_WRITE_TIMEOUT, op) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(Failure::new("storage", format!("{}: {e}", path.display()))),
         Err(Overrun::Spawn(e)) => Err(Failure::new("io", format!("spawning a thread: {e}"))),
+        Err(Overrun::Panicked) => Err(Failure::new(
+            "io",
+            format!("{}: the storage operation panicked", path.display()),
+        )),
         Err(Overrun::Late(after)) => Err(Failure::new(
             "storage",
             format!(
