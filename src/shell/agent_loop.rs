@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use crate::core::{
-    ActionResult, Agent, CoreConfig, LocalVm, Millis, Observation, Request, ScoreBreakdown,
-    Sensors, State, VmAction, VmManagerStatus,
+    ActionResult, Agent, CoreConfig, Decision, LocalVm, Millis, Observation, Request,
+    ScoreBreakdown, Sensors, State, VmAction, VmManagerStatus,
 };
 use crate::metadata::{Area, HostId, LeaseKind, SLOT_SIZE, decode_host_slot, encode_host_slot};
 
@@ -155,31 +155,8 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
     /// One loop. Returns the milliseconds to wait before the next one.
     pub fn tick(&mut self) -> u64 {
         let now = self.io.clock.now();
-        let (wall_unix, utc_offset_secs) = self.io.clock.wall();
         let area = self.io.storage.read_area();
-        let local_vm = self.io.vm.status();
-        let vm_here = !matches!(
-            local_vm,
-            LocalVm::NotPresent
-                | LocalVm::Present {
-                    status: VmManagerStatus::Down,
-                    ..
-                }
-        );
-        let sensors = self.io.monitors.sensors();
-        let local_maintenance = self.io.monitors.local_maintenance();
-        let requests = self.io.events.take_requests();
-        let observation = Observation {
-            now,
-            wall_unix,
-            utc_offset_secs,
-            area: area.as_deref().ok(),
-            local_vm,
-            sensors,
-            local_maintenance,
-            requests,
-            results: std::mem::take(&mut self.results),
-        };
+        let (observation, vm_here) = self.observe(now, area.as_deref().ok());
         let decision = self.core.step(&observation);
         for line in &decision.log {
             self.io.events.log(now, line);
@@ -187,46 +164,16 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         for &(from, to) in &decision.transitions {
             self.io.events.transition(now, from, to);
         }
-        let me = self.core.config().host_id;
-        // A publish that claims or holds the lease (or keeps a VM here) is
-        // made only under an armed watchdog: armed first, so that an agent
-        // that stalls right after the write still gets its host reset.
-        let stake = vm_here || self.core.lease().published_state().kind != LeaseKind::None;
-        let armed = if stake && decision.publish {
-            self.io.events.arm_watchdog(now)
-        } else {
-            Ok(())
-        };
-        if stake && decision.publish {
-            self.note_watchdog(now, armed.as_ref().err());
-        }
         let started = self.io.clock.now();
-        let mut published = None;
-        let written = if !decision.publish {
-            Err("not publishing before our own slot was read".to_string())
-        } else if let Err(e) = &armed {
-            Err(format!("not publishing: the watchdog cannot be armed: {e}"))
-        } else {
-            match encode_host_slot(me, &decision.record, &decision.extra) {
-                Ok(bytes) => {
-                    let result = self.io.storage.write_slot(me, &bytes);
-                    if result.is_ok() && self.keep_last_area {
-                        published = Some(bytes);
-                    }
-                    result
-                }
-                Err(e) => Err(format!("cannot encode our slot: {e}")),
-            }
-        };
+        let publish = self.publish(now, vm_here, &decision);
         let ended = self.io.clock.now();
         // One verdict on the storage per loop: a read that fails while writes
         // work (or the reverse) is one failure, not a flapping pair of lines.
-        let failure = area.as_ref().err().or(written
-            .as_ref()
-            .err()
-            .filter(|_| decision.publish && armed.is_ok()));
-        self.note_storage(ended, failure);
-        let mut actions = self.core.after_publish(started, ended, written.is_ok());
+        let write_failure = publish.written.as_ref().err().filter(|_| publish.attempted);
+        self.note_storage(ended, area.as_ref().err().or(write_failure));
+        let mut actions = self
+            .core
+            .after_publish(started, ended, publish.written.is_ok());
         if self.core.wants_readback() {
             // A start waits for proof that our `held` publish landed intact.
             let area = self.io.storage.read_area();
@@ -236,17 +183,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         for line in self.core.drain_log() {
             self.io.events.log(ended, &line);
         }
-        // The watchdog is armed only while something is at stake: a lease
-        // claimed or held (which others must be able to expire safely), or an
-        // engine VM here (sanlock arms it only while it holds leases, too).
-        // Pet only a loop that keeps its promises: no lease overdue, no
-        // self-fence whose power-off has not taken yet.
-        let at_stake = vm_here || self.core.lease().published_state().kind != LeaseKind::None;
-        if !at_stake {
-            self.io.events.release_watchdog(ended);
-        } else if !self.core.lease().must_fence(ended) && !self.core.fencing() {
-            self.io.events.pet_watchdog(ended);
-        }
+        self.tend_watchdog(ended, vm_here);
         let epoch = self.core.lease().highest_epoch();
         if epoch > self.persisted_epoch {
             self.persisted_epoch = epoch;
@@ -259,11 +196,86 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         if let Ok(area) = area
             && self.keep_last_area
         {
-            self.last_area = Some(with_own_slot(area, me, published.as_deref()));
+            let me = self.core.config().host_id;
+            self.last_area = Some(with_own_slot(area, me, publish.bytes.as_deref()));
         }
-        let next_loop_ms = decision.next_loop_ms;
         self.last_score = Some(decision.score);
-        next_loop_ms
+        decision.next_loop_ms
+    }
+
+    /// What this loop sees: the area read, the local VM (and whether one is
+    /// here), the monitors, the operator's requests, the last actions' results.
+    fn observe<'a>(&mut self, now: Millis, area: Option<&'a Area>) -> (Observation<'a>, bool) {
+        let (wall_unix, utc_offset_secs) = self.io.clock.wall();
+        let local_vm = self.io.vm.status();
+        let vm_here = !matches!(
+            local_vm,
+            LocalVm::NotPresent
+                | LocalVm::Present {
+                    status: VmManagerStatus::Down,
+                    ..
+                }
+        );
+        let observation = Observation {
+            now,
+            wall_unix,
+            utc_offset_secs,
+            area,
+            local_vm,
+            sensors: self.io.monitors.sensors(),
+            local_maintenance: self.io.monitors.local_maintenance(),
+            requests: self.io.events.take_requests(),
+            results: std::mem::take(&mut self.results),
+        };
+        (observation, vm_here)
+    }
+
+    /// Writes this host's slot as `decision` says. A publish that claims or
+    /// holds the lease (or keeps a VM here) is made only under an armed
+    /// watchdog: armed first, so that an agent that stalls right after the
+    /// write still gets its host reset.
+    fn publish(&mut self, now: Millis, vm_here: bool, decision: &Decision) -> Publish {
+        let me = self.core.config().host_id;
+        let stake = vm_here || self.core.lease().published_state().kind != LeaseKind::None;
+        if !decision.publish {
+            return Publish::skipped("not publishing before our own slot was read".into());
+        }
+        if stake {
+            let armed = self.io.events.arm_watchdog(now);
+            self.note_watchdog(now, armed.as_ref().err());
+            if let Err(e) = armed {
+                return Publish::skipped(format!(
+                    "not publishing: the watchdog cannot be armed: {e}"
+                ));
+            }
+        }
+        let (written, bytes) = match encode_host_slot(me, &decision.record, &decision.extra) {
+            Ok(bytes) => {
+                let result = self.io.storage.write_slot(me, &bytes);
+                let kept = (result.is_ok() && self.keep_last_area).then_some(bytes);
+                (result, kept)
+            }
+            Err(e) => (Err(format!("cannot encode our slot: {e}")), None),
+        };
+        Publish {
+            attempted: true,
+            written,
+            bytes,
+        }
+    }
+
+    /// The watchdog is armed only while something is at stake: a lease
+    /// claimed or held (which others must be able to expire safely), or an
+    /// engine VM here (sanlock arms it only while it holds leases, too). Pet
+    /// only a loop that keeps its promises: no lease overdue, no self-fence
+    /// whose power-off has not taken yet.
+    fn tend_watchdog(&mut self, now: Millis, vm_here: bool) {
+        let at_stake = vm_here || self.core.lease().published_state().kind != LeaseKind::None;
+        if !at_stake {
+            self.io.events.release_watchdog(now);
+        } else if !self.core.lease().must_fence(now) && !self.core.fencing() {
+            self.io.events.pet_watchdog(now);
+        }
     }
 
     /// Logs the watchdog's arming failing, then working again, once each.
@@ -348,6 +360,25 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
                 ))
             }
             other => other,
+        }
+    }
+}
+
+/// What one loop's publish did.
+struct Publish {
+    /// Whether a write was tried (a skipped one is no storage failure).
+    attempted: bool,
+    written: Result<(), String>,
+    /// The bytes written, when the loop keeps the last area.
+    bytes: Option<Box<[u8; SLOT_SIZE]>>,
+}
+
+impl Publish {
+    fn skipped(why: String) -> Publish {
+        Publish {
+            attempted: false,
+            written: Err(why),
+            bytes: None,
         }
     }
 }
