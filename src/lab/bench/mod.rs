@@ -637,6 +637,36 @@ mod tests {
     }
 
     #[test]
+    fn the_slowest_successful_run_of_each_case_shows_its_log() {
+        let run = |secs: u64, line: &str| RunResult {
+            recovered: Some(Duration::from_secs(secs)),
+            timeline: vec![line.to_string()],
+            ..RunResult::default()
+        };
+        let failed = RunResult {
+            failure: Some("lab did not start".into()),
+            timeline: vec!["never shown".into()],
+            ..RunResult::default()
+        };
+        let results = [
+            (2, vec![run(80, "fast run"), run(84, "slow run"), failed]),
+            (5, vec![RunResult::default()]),
+        ];
+        let mut md = String::new();
+        slowest_runs(&mut md, &results);
+        assert!(md.contains("Case 2, the slowest run (84.0 s)"), "{md}");
+        assert!(md.contains("slow run") && !md.contains("fast run"), "{md}");
+        assert!(
+            !md.contains("never shown") && !md.contains("Case 5"),
+            "{md}"
+        );
+        assert_eq!(
+            md.matches("<details>").count(),
+            md.matches("</details>").count()
+        );
+    }
+
+    #[test]
     fn dates_are_civil() {
         let date = utc_date();
         assert_eq!(date.len(), 10);
