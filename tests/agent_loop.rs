@@ -79,3 +79,63 @@ fn the_kept_area_carries_this_hosts_latest_publish() {
         assert_eq!(kept.record.score, agent.last_score().unwrap().score);
     }
 }
+
+/// The agent tells its monitors before it starts the engine VM, so that a
+/// liveliness reading of the VM before (a crashed one, or the engine on
+/// another host) cannot make the new one `EngineUp` while it boots.
+#[test]
+fn the_monitors_hear_of_a_start_before_the_vm_driver_runs_it() {
+    use hosted_engine::core::{LocalVm, VmAction};
+    use hosted_engine::shell::{Monitors, VmDriver};
+
+    type Calls = Rc<RefCell<Vec<&'static str>>>;
+    struct Vm(SimHost, Calls);
+    impl VmDriver for Vm {
+        fn status(&mut self) -> LocalVm {
+            self.0.status()
+        }
+        fn act(&mut self, action: VmAction) -> bool {
+            if matches!(action, VmAction::Start { .. }) {
+                self.1.borrow_mut().push("start");
+            }
+            self.0.act(action)
+        }
+    }
+    struct Mon(SimHost, Calls);
+    impl Monitors for Mon {
+        fn sensors(&mut self) -> hosted_engine::core::Sensors {
+            self.0.sensors()
+        }
+        fn local_maintenance(&mut self) -> bool {
+            self.0.local_maintenance()
+        }
+        fn engine_starting(&mut self) {
+            self.1.borrow_mut().push("engine_starting");
+        }
+    }
+
+    let params = SimParams::new(1);
+    let world = Rc::new(RefCell::new(WorldState::new(params.clone())));
+    let calls: Calls = Rc::default();
+    let io = SimHost::io(&world, 1);
+    let io = hosted_engine::shell::Io {
+        storage: io.storage,
+        vm: Vm(io.vm, Rc::clone(&calls)),
+        monitors: Mon(io.monitors, Rc::clone(&calls)),
+        clock: io.clock,
+        events: io.events,
+    };
+    let mut agent = AgentLoop::start(config(&params), io);
+    for _ in 0..100 {
+        let wait = agent.tick().max(1);
+        let mut w = world.borrow_mut();
+        let at = w.now + wait;
+        w.now = at;
+        w.land_writes(at);
+        drop(w);
+        if !calls.borrow().is_empty() {
+            break;
+        }
+    }
+    assert_eq!(*calls.borrow(), ["engine_starting", "start"]);
+}

@@ -686,6 +686,32 @@ fn monitor_set_failures_are_values_with_reasons() {
     drop_quickly(set);
 }
 
+/// After `engine_starting` (the agent is about to start the engine VM), the
+/// liveliness reading of the VM before it (here: healthy) no longer counts:
+/// no value until a measurement that began after the start, then that one.
+#[test]
+fn liveliness_from_before_an_engine_start_is_no_reading() {
+    let server = Server::answering(http("200 OK", HEALTHY));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = fast_config(server.fqdn(), GatewayTest::None, dir.path(), dir.path());
+    // Long enough that the next measurement cannot begin between the
+    // start and the look right after it.
+    config.interval_ms = 1_000;
+    let set = MonitorSet::start(config, Arc::new(|| None)).unwrap();
+    wait_for(&set, |set| set.sensors().liveliness_ok == Some(true));
+    set.engine_starting();
+    assert_eq!(set.sensors().liveliness_ok, None);
+    let errors = set.errors();
+    assert!(
+        errors
+            .iter()
+            .any(|(name, why)| *name == "liveliness" && why.contains("since the engine VM's start")),
+        "{errors:?}"
+    );
+    wait_for(&set, |set| set.sensors().liveliness_ok == Some(true));
+    drop_quickly(set);
+}
+
 #[test]
 fn monitor_set_stops_promptly_while_measurements_hang() {
     // The engine accepts but never answers; ping hangs; both far beyond 2 s.

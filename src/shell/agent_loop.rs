@@ -38,6 +38,10 @@ pub trait VmDriver {
 pub trait Monitors {
     fn sensors(&mut self) -> Sensors;
     fn local_maintenance(&mut self) -> bool;
+    /// The engine VM is about to be started here: a liveliness reading
+    /// measured before now is of another VM (the one that crashed, or the
+    /// engine on another host) and must not make this one `EngineUp`.
+    fn engine_starting(&mut self) {}
 }
 
 /// Time: the monotonic clock for decisions, the wall clock for display.
@@ -190,6 +194,9 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             self.io.events.persist_epoch(epoch);
         }
         for action in actions {
+            if matches!(action, VmAction::Start { .. }) {
+                self.io.monitors.engine_starting();
+            }
             let ok = self.io.vm.act(action);
             self.results.push(ActionResult { action, ok });
         }

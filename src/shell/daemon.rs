@@ -62,6 +62,10 @@ impl Monitors for HostMonitors {
         }
         self.local_maintenance
     }
+
+    fn engine_starting(&mut self) {
+        self.set.engine_starting();
+    }
 }
 
 /// The system's host name, for the slot when `hostname` is not configured.

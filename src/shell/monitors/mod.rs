@@ -247,9 +247,10 @@ impl<T> From<Result<T, String>> for Reading<T> {
     }
 }
 
-/// A monitor's latest measurement and when it finished.
+/// A monitor's latest measurement, when it started and when it finished.
 struct Slot<T> {
     value: Option<T>,
+    started: Option<Instant>,
     at: Option<Instant>,
     error: Option<String>,
 }
@@ -258,6 +259,7 @@ impl<T> Default for Slot<T> {
     fn default() -> Self {
         Slot {
             value: None,
+            started: None,
             at: None,
             error: None,
         }
@@ -290,10 +292,25 @@ impl<T: Copy> Slot<T> {
 #[derive(Default)]
 struct Latest {
     liveliness: Slot<bool>,
+    /// Liveliness measured before this instant is of another engine VM (see
+    /// [`MonitorSet::engine_starting`]).
+    liveliness_from: Option<Instant>,
     gateway: Slot<u32>,
     bridge: Slot<bool>,
     cpu_load: Slot<f64>,
     free_memory: Slot<u64>,
+}
+
+impl Latest {
+    /// The liveliness slot, unless its measurement began before
+    /// `liveliness_from`.
+    fn liveliness_current(&self) -> Option<&Slot<bool>> {
+        let old = matches!(
+            (self.liveliness.started, self.liveliness_from),
+            (Some(started), Some(from)) if started < from
+        );
+        (!old).then_some(&self.liveliness)
+    }
 }
 
 /// What the monitor threads share with their owner.
@@ -389,6 +406,7 @@ impl MonitorSet {
                     let slot = slot(&mut latest);
                     slot.value = reading.value;
                     slot.error = reading.error;
+                    slot.started = Some(started);
                     slot.at = Some(finished);
                     drop(latest);
                     if shared.stop.wait_until(started + interval) {
@@ -404,13 +422,24 @@ impl MonitorSet {
         Ok(())
     }
 
+    /// The engine VM is about to be started on this host: liveliness readings
+    /// whose measurement began before now are of another VM and count as no
+    /// reading, so a start waits for one of its own VM (`EngineStarting`
+    /// tolerates a boot; `EngineUp` on an old reading would not, and its
+    /// bad-health timer would stop a booting engine).
+    pub fn engine_starting(&self) {
+        self.shared.latest().liveliness_from = Some(Instant::now());
+    }
+
     /// The latest values; a value older than its staleness bound is `None`.
     pub fn sensors(&self) -> Sensors {
         let now = Instant::now();
         let stale = |m| self.config.stale_after_ms(m);
         let latest = self.shared.latest();
         Sensors {
-            liveliness_ok: latest.liveliness.fresh(now, stale(Monitor::Liveliness)),
+            liveliness_ok: latest
+                .liveliness_current()
+                .and_then(|slot| slot.fresh(now, stale(Monitor::Liveliness))),
             gateway_probes_ok: latest.gateway.fresh(now, stale(Monitor::Gateway)),
             bridge_up: latest.bridge.fresh(now, stale(Monitor::Bridge)),
             cpu_load: latest.cpu_load.fresh(now, stale(Monitor::CpuLoad)),
@@ -425,8 +454,12 @@ impl MonitorSet {
         let now = Instant::now();
         let stale = |m| self.config.stale_after_ms(m);
         let latest = self.shared.latest();
+        let liveliness = match latest.liveliness_current() {
+            Some(slot) => slot.problem(now, stale(Monitor::Liveliness)),
+            None => Some("no reading since the engine VM's start yet".to_string()),
+        };
         let problems = [
-            latest.liveliness.problem(now, stale(Monitor::Liveliness)),
+            liveliness,
             latest.gateway.problem(now, stale(Monitor::Gateway)),
             latest.bridge.problem(now, stale(Monitor::Bridge)),
             latest.cpu_load.problem(now, stale(Monitor::CpuLoad)),
@@ -561,6 +594,7 @@ mod tests {
         let now = Instant::now();
         let slot = Slot {
             value: Some(5u32),
+            started: now.checked_sub(Duration::from_millis(150)),
             at: now.checked_sub(Duration::from_millis(100)),
             error: None,
         };
@@ -569,5 +603,27 @@ mod tests {
         assert!(slot.problem(now, 50).unwrap().starts_with("no result for"));
         assert_eq!(slot.problem(now, 1_000), None);
         assert_eq!(Slot::<u32>::default().fresh(now, 1_000), None);
+    }
+
+    #[test]
+    fn liveliness_measured_before_an_engine_start_does_not_count() {
+        let now = Instant::now();
+        let at = |ms| now.checked_sub(Duration::from_millis(ms));
+        let mut latest = Latest {
+            liveliness: Slot {
+                value: Some(true),
+                started: at(300),
+                at: at(100),
+                error: None,
+            },
+            ..Latest::default()
+        };
+        assert!(latest.liveliness_current().is_some());
+        // Started while that measurement ran: it is of the old VM.
+        latest.liveliness_from = at(200);
+        assert!(latest.liveliness_current().is_none());
+        // A measurement begun at the start or after counts again.
+        latest.liveliness.started = at(200);
+        assert!(latest.liveliness_current().is_some());
     }
 }
