@@ -230,7 +230,7 @@ pub fn rfc2822_date(unix_secs: u64) -> String {
     ];
     let days = unix_secs / 86_400;
     let secs = unix_secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = crate::metadata::civil_from_days(days as i64);
     format!(
         "{}, {day:02} {} {year} {:02}:{:02}:{:02} +0000",
         DAYS[(days % 7) as usize],
@@ -239,21 +239,6 @@ pub fn rfc2822_date(unix_secs: u64) -> String {
         secs / 60 % 60,
         secs % 60
     )
-}
-
-/// Year, month (1..=12) and day (1..=31) of a day count since 1970-01-01, by
-/// Howard Hinnant's `civil_from_days`, for days on or after the epoch.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// `s` cut to [`FIELD_MAX_BYTES`](super::FIELD_MAX_BYTES) at a character boundary.
