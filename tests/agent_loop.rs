@@ -94,7 +94,10 @@ fn the_monitors_hear_of_a_start_before_the_vm_driver_runs_it() {
         fn status(&mut self) -> LocalVm {
             self.0.status()
         }
-        fn act(&mut self, action: VmAction) -> bool {
+        fn act(
+            &mut self,
+            action: VmAction,
+        ) -> Result<(), hosted_engine::shell::agent_loop::VmError> {
             if matches!(action, VmAction::Start { .. }) {
                 self.1.borrow_mut().push("start");
             }
@@ -124,6 +127,7 @@ fn the_monitors_hear_of_a_start_before_the_vm_driver_runs_it() {
         monitors: Mon(io.monitors, Rc::clone(&calls)),
         clock: io.clock,
         events: io.events,
+        watchdog: io.watchdog,
     };
     let mut agent = AgentLoop::start(config(&params), io);
     for _ in 0..100 {

@@ -375,10 +375,13 @@ fn connect_and_disconnect_mount_and_unmount_the_storage() {
 
     // The engine VM runs here: no disconnect under it either.
     let mut vm = host.engine_vm(&["sleep", "600"]);
-    assert!(vm.act(VmAction::Start {
-        paused: false,
-        epoch: 1
-    }));
+    assert!(
+        vm.act(VmAction::Start {
+            paused: false,
+            epoch: 1
+        })
+        .is_ok()
+    );
     assert!(matches!(vm.status(), LocalVm::Present { .. }));
     let ran = host.he(&["--disconnect-storage"]);
     assert_ran(
@@ -387,7 +390,7 @@ fn connect_and_disconnect_mount_and_unmount_the_storage() {
         "the engine VM runs on this host and uses the shared storage: shut it down first\n",
     );
     assert_bind_of_export(&host.mounts());
-    assert!(vm.act(VmAction::PowerOff), "{:?}", vm.take_error());
+    assert!(vm.act(VmAction::PowerOff).is_ok(), "{:?}", vm.take_error());
 
     // A process working in the storage keeps it busy: umount's failure is
     // reported, the storage stays mounted.
@@ -616,10 +619,13 @@ fn the_process_drivers_console_is_its_vms_log_followed() {
         log.clone(),
     ))
     .unwrap();
-    assert!(vm.act(VmAction::Start {
-        paused: false,
-        epoch: 1
-    }));
+    assert!(
+        vm.act(VmAction::Start {
+            paused: false,
+            epoch: 1
+        })
+        .is_ok()
+    );
     wait_for("the VM's boot lines", || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("engine boot line 60\n"))
     });
@@ -665,5 +671,5 @@ fn the_process_drivers_console_is_its_vms_log_followed() {
         unsafe { libc::kill(-group, 0) != 0 }
     });
     assert_eq!(err.lock().unwrap().as_str(), "");
-    assert!(vm.act(VmAction::PowerOff), "{:?}", vm.take_error());
+    assert!(vm.act(VmAction::PowerOff).is_ok(), "{:?}", vm.take_error());
 }

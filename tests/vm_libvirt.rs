@@ -204,7 +204,7 @@ fn start_acpi_shutdown_paused_start_and_destroy() {
     assert_eq!(vm.status(), LocalVm::NotPresent, "{:?}", vm.take_error());
 
     // Start: created from the XML, running, the lease epoch in its metadata.
-    assert!(vm.act(start(false, 7)), "{:?}", vm.take_error());
+    assert!(vm.act(start(false, 7)).is_ok(), "{:?}", vm.take_error());
     assert_eq!(vm.take_error(), None);
     assert_eq!(vm.status(), up());
     let lease = domain.lease().expect("lease metadata");
@@ -213,12 +213,12 @@ fn start_acpi_shutdown_paused_start_and_destroy() {
     assert!(vm.vm_pid().is_some());
     domain.wait_booted();
     // A second start is refused while it runs.
-    assert!(!vm.act(start(false, 8)));
+    assert!(vm.act(start(false, 8)).is_err());
     assert!(vm.take_error().unwrap().contains("already runs"));
 
     // Graceful shutdown: the guest's acpid powers it off long before the grace.
     let asked = Instant::now();
-    assert!(vm.act(VmAction::Shutdown), "{:?}", vm.take_error());
+    assert!(vm.act(VmAction::Shutdown).is_ok(), "{:?}", vm.take_error());
     assert_eq!(vm.status(), present(VmManagerStatus::PoweringDown));
     wait_status(&mut vm, LocalVm::NotPresent, Duration::from_secs(30));
     assert!(asked.elapsed() < Duration::from_secs(30));
@@ -231,7 +231,7 @@ fn start_acpi_shutdown_paused_start_and_destroy() {
     );
 
     // Start paused: created, never run.
-    assert!(vm.act(start(true, 9)), "{:?}", vm.take_error());
+    assert!(vm.act(start(true, 9)).is_ok(), "{:?}", vm.take_error());
     assert_eq!(vm.status(), present(VmManagerStatus::Paused));
     let lease = domain.lease().expect("lease metadata");
     assert_eq!(attribute(&lease, "epoch"), Some("9"), "{lease}");
@@ -239,7 +239,7 @@ fn start_acpi_shutdown_paused_start_and_destroy() {
     assert!(!domain.console_text().contains("he-guest: up"));
 
     // Power off (destroy): gone at once.
-    assert!(vm.act(VmAction::PowerOff), "{:?}", vm.take_error());
+    assert!(vm.act(VmAction::PowerOff).is_ok(), "{:?}", vm.take_error());
     assert_eq!(vm.status(), LocalVm::NotPresent);
     assert_eq!(
         domain.id(),
@@ -247,7 +247,7 @@ fn start_acpi_shutdown_paused_start_and_destroy() {
         "a transient domain leaves nothing behind"
     );
     // Powering off nothing is fine.
-    assert!(vm.act(VmAction::PowerOff));
+    assert!(vm.act(VmAction::PowerOff).is_ok());
 }
 
 #[test]
@@ -258,10 +258,10 @@ fn a_guest_that_ignores_the_power_button_is_destroyed_after_the_grace() {
     let domain = Domain::new(&guest, 2, false);
     let grace = Duration::from_secs(4);
     let mut vm = domain.driver(grace);
-    assert!(vm.act(start(false, 3)), "{:?}", vm.take_error());
+    assert!(vm.act(start(false, 3)).is_ok(), "{:?}", vm.take_error());
     domain.wait_booted();
     let asked = Instant::now();
-    assert!(vm.act(VmAction::Shutdown), "{:?}", vm.take_error());
+    assert!(vm.act(VmAction::Shutdown).is_ok(), "{:?}", vm.take_error());
     let lease = domain.lease().expect("lease metadata");
     assert_eq!(attribute(&lease, "stopping"), Some("1"), "{lease}");
     assert_eq!(attribute(&lease, "epoch"), Some("3"), "{lease}");
@@ -282,7 +282,7 @@ fn a_killed_qemu_is_a_crash_and_a_restarted_driver_adopts_a_running_domain() {
     let Some(guest) = guest() else { return };
     let domain = Domain::new(&guest, 3, true);
     let mut vm = domain.driver(Duration::from_secs(60));
-    assert!(vm.act(start(false, 4)), "{:?}", vm.take_error());
+    assert!(vm.act(start(false, 4)).is_ok(), "{:?}", vm.take_error());
     domain.wait_booted();
     let id = domain.id();
 
@@ -303,9 +303,9 @@ fn a_killed_qemu_is_a_crash_and_a_restarted_driver_adopts_a_running_domain() {
     wait_status(&mut vm, down, Duration::from_secs(10));
     assert_eq!(vm.status(), down, "it stays Down");
     // Restart on the same host (the core's first answer to a crash).
-    assert!(vm.act(start(false, 4)), "{:?}", vm.take_error());
+    assert!(vm.act(start(false, 4)).is_ok(), "{:?}", vm.take_error());
     assert_eq!(vm.status(), up());
-    assert!(vm.act(VmAction::PowerOff), "{:?}", vm.take_error());
+    assert!(vm.act(VmAction::PowerOff).is_ok(), "{:?}", vm.take_error());
     assert_eq!(vm.status(), LocalVm::NotPresent);
 }
 
@@ -317,7 +317,7 @@ fn a_domain_xml_with_another_uuid_is_refused_before_it_runs() {
     let other = new_uuid(5);
     domain.write_xml(&guest, &other, true);
     let mut vm = domain.driver(Duration::from_secs(60));
-    assert!(!vm.act(start(false, 1)));
+    assert!(vm.act(start(false, 1)).is_err());
     let e = vm.take_error().unwrap();
     assert!(e.contains("not vmid"), "{e}");
     assert_eq!(vm.status(), LocalVm::NotPresent);
@@ -325,7 +325,7 @@ fn a_domain_xml_with_another_uuid_is_refused_before_it_runs() {
     assert!(conn.lookup_domain_by_uuid_string(&other).is_err());
     // A missing XML file is a clear failure too.
     std::fs::remove_file(domain.xml()).unwrap();
-    assert!(!vm.act(start(false, 1)));
+    assert!(vm.act(start(false, 1)).is_err());
     let e = vm.take_error().unwrap();
     assert!(e.contains("engine.xml: cannot open"), "{e}");
 }

@@ -154,7 +154,7 @@ impl Lab {
 
     /// Starts the VM and remembers its process for the cleanup.
     fn start(&mut self, vm: &mut ProcessVm, action: VmAction) -> i32 {
-        assert!(vm.act(action), "start: {:?}", vm.last_error());
+        assert!(vm.act(action).is_ok(), "start: {:?}", vm.last_error());
         let pid = vm.vm_pid().expect("a started VM has a pid") as i32;
         self.pids.push((pid, stat(pid).unwrap().start_ticks));
         pid
@@ -244,7 +244,7 @@ fn a_started_vm_runs_detached_with_its_epoch_then_pauses_and_powers_off() {
     );
 
     // A second start is refused while it runs.
-    assert!(!vm.act(start(8)));
+    assert!(vm.act(start(8)).is_err());
     assert!(vm.last_error().unwrap().contains("already runs"));
     assert_eq!(vm.vm_pid(), Some(pid as u32));
 
@@ -253,7 +253,7 @@ fn a_started_vm_runs_detached_with_its_epoch_then_pauses_and_powers_off() {
     kill(pid, libc::SIGCONT);
     wait_status(&mut vm, UP);
 
-    assert!(vm.act(VmAction::PowerOff), "{:?}", vm.last_error());
+    assert!(vm.act(VmAction::PowerOff).is_ok(), "{:?}", vm.last_error());
     assert!(!running(pid), "the VM process survived the power-off");
     assert_session_gone(pid);
     assert_eq!(vm.status(), LocalVm::NotPresent);
@@ -273,7 +273,7 @@ fn a_paused_start_reads_paused_and_powers_off_while_stopped() {
     );
     assert_eq!(vm.status(), PAUSED);
     assert_eq!(stat(pid).unwrap().state, b'T');
-    assert!(vm.act(VmAction::PowerOff), "{:?}", vm.last_error());
+    assert!(vm.act(VmAction::PowerOff).is_ok(), "{:?}", vm.last_error());
     assert!(!running(pid));
     assert_eq!(vm.status(), LocalVm::NotPresent);
 }
@@ -289,19 +289,25 @@ fn a_restarted_driver_adopts_the_vm_and_sees_it_crash() {
     let mut second = ProcessVm::new(cfg.clone()).unwrap();
     assert_eq!(second.status(), UP);
     assert_eq!(second.vm_pid(), Some(pid as u32), "adopted, not restarted");
-    assert!(!second.act(start(5)), "a second VM next to the adopted one");
+    assert!(
+        second.act(start(5)).is_err(),
+        "a second VM next to the adopted one"
+    );
 
     kill(pid, libc::SIGKILL);
     wait_status(&mut second, CRASHED);
     assert!(!running(pid), "the crashed VM was not reaped");
     assert_eq!(second.status(), CRASHED, "a crash stays listed");
-    assert!(!second.act(VmAction::Shutdown), "nothing to shut down");
+    assert!(
+        second.act(VmAction::Shutdown).is_err(),
+        "nothing to shut down"
+    );
     assert_eq!(second.status(), CRASHED);
 
     let restarted = lab.start(&mut second, start(6));
     assert_ne!(restarted, pid);
     assert_eq!(second.status(), UP);
-    assert!(second.act(VmAction::PowerOff));
+    assert!(second.act(VmAction::PowerOff).is_ok());
     assert_eq!(second.status(), LocalVm::NotPresent);
 }
 
@@ -313,7 +319,7 @@ fn power_off_clears_a_crashed_vm() {
     kill(pid, libc::SIGKILL);
     wait_status(&mut vm, CRASHED);
     assert!(lab.state_file().exists(), "the crash is kept on disk");
-    assert!(vm.act(VmAction::PowerOff));
+    assert!(vm.act(VmAction::PowerOff).is_ok());
     assert_eq!(vm.status(), LocalVm::NotPresent);
     assert!(!lab.state_file().exists());
 }
@@ -339,8 +345,8 @@ fn a_reused_pid_or_another_boot_is_not_adopted() {
         assert_eq!(vm.vm_pid(), None);
         assert!(!lab.state_file().exists(), "a stale state file is removed");
         // Stopping "it" must not touch this test process (it would die here).
-        assert!(!vm.act(VmAction::Shutdown));
-        assert!(vm.act(VmAction::PowerOff));
+        assert!(vm.act(VmAction::Shutdown).is_err());
+        assert!(vm.act(VmAction::PowerOff).is_ok());
         assert!(running(me));
     }
 }
@@ -355,9 +361,9 @@ fn a_graceful_shutdown_lets_the_vm_exit_on_sigterm() {
     let mut vm = ProcessVm::new(cfg).unwrap();
     let pid = lab.start(&mut vm, start(2));
     wait_for("the payload's trap", || ready.exists());
-    assert!(vm.act(VmAction::Shutdown), "{:?}", vm.last_error());
+    assert!(vm.act(VmAction::Shutdown).is_ok(), "{:?}", vm.last_error());
     assert_eq!(vm.status(), POWERING_DOWN);
-    assert!(vm.act(VmAction::Shutdown), "asking twice is fine");
+    assert!(vm.act(VmAction::Shutdown).is_ok(), "asking twice is fine");
     wait_status(&mut vm, LocalVm::NotPresent);
     assert!(!running(pid));
     assert_session_gone(pid);
@@ -383,7 +389,7 @@ fn a_paused_vm_gets_to_act_on_sigterm() {
     wait_for("the payload's trap", || ready.exists());
     kill(-pid, libc::SIGSTOP);
     wait_status(&mut vm, PAUSED);
-    assert!(vm.act(VmAction::Shutdown));
+    assert!(vm.act(VmAction::Shutdown).is_ok());
     wait_status(&mut vm, LocalVm::NotPresent);
     assert!(
         marker.exists(),
@@ -402,7 +408,7 @@ fn a_vm_that_ignores_sigterm_is_killed_after_the_grace() {
     let pid = lab.start(&mut vm, start(2));
     wait_for("the payload's trap", || ready.exists());
     let asked = Instant::now();
-    assert!(vm.act(VmAction::Shutdown));
+    assert!(vm.act(VmAction::Shutdown).is_ok());
     std::thread::sleep(grace / 2);
     assert_eq!(vm.status(), POWERING_DOWN);
     assert!(running(pid), "SIGKILL before the grace was over");
@@ -421,7 +427,7 @@ fn a_shutdown_survives_an_agent_restart() {
     let mut first = ProcessVm::new(cfg.clone()).unwrap();
     let pid = lab.start(&mut first, start(2));
     wait_for("the payload's trap", || ready.exists());
-    assert!(first.act(VmAction::Shutdown));
+    assert!(first.act(VmAction::Shutdown).is_ok());
     drop(first);
 
     let mut second = ProcessVm::new(cfg).unwrap();
@@ -435,7 +441,7 @@ fn a_shutdown_survives_an_agent_restart() {
 fn a_missing_program_fails_the_start() {
     let lab = Lab::new();
     let mut vm = ProcessVm::new(lab.config(&["/nonexistent/he-engine-vm"])).unwrap();
-    assert!(!vm.act(start(1)));
+    assert!(vm.act(start(1)).is_err());
     let error = vm.last_error().unwrap();
     assert!(error.contains("/nonexistent/he-engine-vm"), "{error}");
     assert_eq!(vm.status(), LocalVm::NotPresent);
@@ -457,7 +463,7 @@ fn a_corrupt_state_file_reads_as_no_vm_and_is_kept_aside() {
 
     lab.start(&mut vm, start(1));
     assert_eq!(vm.status(), UP);
-    assert!(vm.act(VmAction::PowerOff));
+    assert!(vm.act(VmAction::PowerOff).is_ok());
 }
 
 #[test]
@@ -469,7 +475,7 @@ fn recovery_reports_its_exit_code_and_is_killed_at_its_timeout() {
         cfg.recovery_timeout = Duration::from_millis(timeout_ms);
         let mut vm = ProcessVm::new(cfg).unwrap();
         let began = Instant::now();
-        let ok = vm.act(VmAction::RunRecovery);
+        let ok = vm.act(VmAction::RunRecovery).is_ok();
         (ok, vm.take_error(), began.elapsed())
     };
     let (ok, error, _) = run(Some(&["/bin/sh", "-c", "echo recovered"]), 5000);

@@ -14,24 +14,72 @@ use crate::core::{
 };
 use crate::metadata::{Area, HostId, LeaseKind, SLOT_SIZE, decode_host_slot, encode_host_slot};
 
+/// Which storage call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageOp {
+    Read,
+    Write,
+}
+
+impl std::fmt::Display for StorageOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StorageOp::Read => "read",
+            StorageOp::Write => "write",
+        })
+    }
+}
+
+/// Why a storage call failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// No answer within the store's deadline. A timed-out write may still land
+    /// later, over newer ones: readers must not take it for news (the slot's
+    /// write sequence, `metadata::SEQ_KEY`, tells them).
+    #[error("{op} timed out after {after_ms} ms")]
+    Timeout { op: StorageOp, after_ms: u64 },
+    /// The storage answered with an error (I/O error, unmounted, read-only).
+    #[error("{op}: {reason}")]
+    Failed { op: StorageOp, reason: String },
+    /// Refused without trying: an earlier call is still blocked on the storage.
+    #[error("{op} refused: an earlier call is still blocked on the storage")]
+    Busy { op: StorageOp },
+    /// Our own slot could not be encoded (a programmer's or configuration error).
+    #[error("cannot encode our slot: {0}")]
+    Encode(String),
+}
+
 /// Reading and writing the shared metadata.
 pub trait Storage {
     /// The whole area, decoded slot by slot; `Err` when the read failed or timed
     /// out. Shared (`Arc`) so that an implementation may hand out one decoded area
     /// to many readers without copying it.
-    fn read_area(&mut self) -> Result<Arc<Area>, String>;
-    /// Writes one whole slot durably; `Err` when it failed or timed out.
-    fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), String>;
+    fn read_area(&mut self) -> Result<Arc<Area>, StorageError>;
+    /// Writes one whole slot durably; `Err` when it failed or timed out. `Ok`
+    /// means the slot landed intact and every reader can see it (`O_DIRECT` +
+    /// `O_DSYNC`); the lease's proof relies on it (`core::lease`).
+    fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), StorageError>;
     /// Called after a failed read or write: reconnect the storage (e.g. remount)
     /// without touching the VM. Must be bounded in time.
-    fn reconnect(&mut self) {}
+    fn reconnect(&mut self);
+}
+
+/// Why a VM action failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VmError {
+    /// The VM manager could not be asked (wedged, gone, timed out).
+    #[error("the VM manager does not answer: {0}")]
+    Unreachable(String),
+    /// It was asked, and the action failed or was refused.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// The engine VM on this host.
 pub trait VmDriver {
     fn status(&mut self) -> crate::core::LocalVm;
-    /// Runs one action; `true` when it succeeded.
-    fn act(&mut self, action: VmAction) -> bool;
+    /// Runs one action.
+    fn act(&mut self, action: VmAction) -> Result<(), VmError>;
 }
 
 /// The monitors' latest values and the local maintenance flag (`ha.conf`).
@@ -41,55 +89,79 @@ pub trait Monitors {
     /// The engine VM is about to be started here: a liveliness reading
     /// measured before now is of another VM (the one that crashed, or the
     /// engine on another host) and must not make this one `EngineUp`.
-    fn engine_starting(&mut self) {}
+    fn engine_starting(&mut self);
 }
 
 /// Time: the monotonic clock for decisions, the wall clock for display.
 pub trait Clock {
+    /// The monotonic clock, counting time the host spent suspended
+    /// (`CLOCK_BOOTTIME`): a host frozen past its lease must see it at once.
     fn now(&mut self) -> Millis;
     /// Unix seconds and the local offset from UTC.
     fn wall(&mut self) -> (i64, i32);
 }
 
+/// Why the watchdog cannot be armed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WatchdogError(pub String);
+
+/// The host's watchdog: resets the host unless petted in time. Armed only
+/// while something is at stake (a lease claimed or held, or the engine VM
+/// here), so that a stalled agent with nothing at stake endangers nobody and
+/// is not reset. Its timeout must lie within `Timings::watchdog_range_ms`
+/// (the lease's proof, `core::lease`).
+pub trait Watchdog {
+    /// Arms it before a publish that puts something at stake; an error means
+    /// it cannot be armed, and nothing is published.
+    fn arm(&mut self, now: Millis) -> Result<(), WatchdogError>;
+    /// Pets it (arming it if needed): the loop is alive, has something at
+    /// stake, and keeps its promises.
+    fn pet(&mut self, now: Millis);
+    /// Disarms it (magic close): nothing at stake on this host.
+    fn release(&mut self, now: Millis);
+}
+
+impl<W: Watchdog + ?Sized> Watchdog for Box<W> {
+    fn arm(&mut self, now: Millis) -> Result<(), WatchdogError> {
+        (**self).arm(now)
+    }
+
+    fn pet(&mut self, now: Millis) {
+        (**self).pet(now);
+    }
+
+    fn release(&mut self, now: Millis) {
+        (**self).release(now);
+    }
+}
+
 /// Where the loop reports: log lines, state transitions (notifications),
-/// operator requests in, the watchdog out.
+/// operator requests in, the epoch floor out.
 pub trait Events {
     fn log(&mut self, now: Millis, line: &str);
     fn transition(&mut self, now: Millis, from: State, to: State);
     /// Operator requests that arrived since the last tick.
-    fn take_requests(&mut self) -> Vec<Request> {
-        Vec::new()
-    }
-    /// Pets (arming it if needed) the watchdog: the loop is alive, has
-    /// something at stake (a lease claimed or held, or the engine VM here) and
-    /// keeps its promises.
-    fn pet_watchdog(&mut self, _now: Millis) {}
-    /// Disarms the watchdog (magic close): nothing at stake on this host, so a
-    /// stalled agent here endangers nobody and must not get the host reset.
-    fn release_watchdog(&mut self, _now: Millis) {}
-    /// Arms the watchdog before a publish that puts something at stake; an
-    /// error means it cannot be armed, and nothing is published.
-    fn arm_watchdog(&mut self, _now: Millis) -> Result<(), String> {
-        Ok(())
-    }
+    fn take_requests(&mut self) -> Vec<Request>;
     /// Keeps the highest lease epoch seen somewhere local that outlives the
     /// agent and the host's own slot; handed back as `CoreConfig::epoch_floor`.
-    fn persist_epoch(&mut self, _epoch: u64) {}
+    fn persist_epoch(&mut self, epoch: u64);
 }
 
 /// The I/O of one agent.
-pub struct Io<S, V, M, C, E> {
+pub struct Io<S, V, M, C, E, W> {
     pub storage: S,
     pub vm: V,
     pub monitors: M,
     pub clock: C,
     pub events: E,
+    pub watchdog: W,
 }
 
 /// One host's agent: the core plus its I/O.
-pub struct AgentLoop<S, V, M, C, E> {
+pub struct AgentLoop<S, V, M, C, E, W> {
     core: Agent,
-    io: Io<S, V, M, C, E>,
+    io: Io<S, V, M, C, E, W>,
     results: Vec<ActionResult>,
     storage_ok: bool,
     /// Whether the last attempt to arm the watchdog succeeded (its failure is
@@ -106,10 +178,12 @@ pub struct AgentLoop<S, V, M, C, E> {
     keep_last_area: bool,
 }
 
-impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, M, C, E> {
+impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
+    AgentLoop<S, V, M, C, E, W>
+{
     /// Starts an agent. The core adopts its own lease from its first successful
     /// read (see [`Agent::new`]).
-    pub fn start(cfg: CoreConfig, mut io: Io<S, V, M, C, E>) -> Self {
+    pub fn start(cfg: CoreConfig, mut io: Io<S, V, M, C, E, W>) -> Self {
         let now = io.clock.now();
         let core = Agent::new(cfg, now);
         AgentLoop {
@@ -129,11 +203,11 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         &self.core
     }
 
-    pub fn io(&self) -> &Io<S, V, M, C, E> {
+    pub fn io(&self) -> &Io<S, V, M, C, E, W> {
         &self.io
     }
 
-    pub fn io_mut(&mut self) -> &mut Io<S, V, M, C, E> {
+    pub fn io_mut(&mut self) -> &mut Io<S, V, M, C, E, W> {
         &mut self.io
     }
 
@@ -173,11 +247,13 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         let ended = self.io.clock.now();
         // One verdict on the storage per loop: a read that fails while writes
         // work (or the reverse) is one failure, not a flapping pair of lines.
-        let write_failure = publish.written.as_ref().err().filter(|_| publish.attempted);
+        let write_failure = match &publish.outcome {
+            Outcome::Failed(e) => Some(e),
+            Outcome::Written | Outcome::Skipped => None,
+        };
         self.note_storage(ended, area.as_ref().err().or(write_failure));
-        let mut actions = self
-            .core
-            .after_publish(started, ended, publish.written.is_ok());
+        let written = matches!(publish.outcome, Outcome::Written);
+        let mut actions = self.core.after_publish(started, ended, written);
         if self.core.wants_readback() {
             // A start waits for proof that our `held` publish landed intact.
             let area = self.io.storage.read_area();
@@ -197,7 +273,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
             if matches!(action, VmAction::Start { .. }) {
                 self.io.monitors.engine_starting();
             }
-            let ok = self.io.vm.act(action);
+            let ok = self.io.vm.act(action).is_ok();
             self.results.push(ActionResult { action, ok });
         }
         if let Ok(area) = area
@@ -245,30 +321,24 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         let me = self.core.config().host_id;
         let stake = vm_here || self.core.lease().published_state().kind != LeaseKind::None;
         if !decision.publish {
-            return Publish::skipped("not publishing before our own slot was read".into());
+            // Not before our own slot was read.
+            return Publish::skipped();
         }
         if stake {
-            let armed = self.io.events.arm_watchdog(now);
+            let armed = self.io.watchdog.arm(now);
             self.note_watchdog(now, armed.as_ref().err());
-            if let Err(e) = armed {
-                return Publish::skipped(format!(
-                    "not publishing: the watchdog cannot be armed: {e}"
-                ));
+            if armed.is_err() {
+                return Publish::skipped();
             }
         }
-        let (written, bytes) = match encode_host_slot(me, &decision.record, &decision.extra) {
-            Ok(bytes) => {
-                let result = self.io.storage.write_slot(me, &bytes);
-                let kept = (result.is_ok() && self.keep_last_area).then_some(bytes);
-                (result, kept)
-            }
-            Err(e) => (Err(format!("cannot encode our slot: {e}")), None),
+        let (outcome, bytes) = match encode_host_slot(me, &decision.record, &decision.extra) {
+            Ok(bytes) => match self.io.storage.write_slot(me, &bytes) {
+                Ok(()) => (Outcome::Written, self.keep_last_area.then_some(bytes)),
+                Err(e) => (Outcome::Failed(e), None),
+            },
+            Err(e) => (Outcome::Failed(StorageError::Encode(e.to_string())), None),
         };
-        Publish {
-            attempted: true,
-            written,
-            bytes,
-        }
+        Publish { outcome, bytes }
     }
 
     /// The watchdog is armed only while something is at stake: a lease
@@ -279,14 +349,14 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
     fn tend_watchdog(&mut self, now: Millis, vm_here: bool) {
         let at_stake = vm_here || self.core.lease().published_state().kind != LeaseKind::None;
         if !at_stake {
-            self.io.events.release_watchdog(now);
+            self.io.watchdog.release(now);
         } else if !self.core.lease().must_fence(now) && !self.core.fencing() {
-            self.io.events.pet_watchdog(now);
+            self.io.watchdog.pet(now);
         }
     }
 
     /// Logs the watchdog's arming failing, then working again, once each.
-    fn note_watchdog(&mut self, now: Millis, error: Option<&String>) {
+    fn note_watchdog(&mut self, now: Millis, error: Option<&WatchdogError>) {
         match error {
             Some(e) if self.watchdog_ok => {
                 self.watchdog_ok = false;
@@ -306,7 +376,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         }
     }
 
-    fn note_storage(&mut self, now: Millis, error: Option<&String>) {
+    fn note_storage(&mut self, now: Millis, error: Option<&StorageError>) {
         match error {
             Some(e) => {
                 if self.storage_ok {
@@ -345,7 +415,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
         self.io.events.transition(now, from, State::AgentStopped);
         let me = self.core.config().host_id;
         let written = encode_host_slot(me, &record, &extra)
-            .map_err(|e| e.to_string())
+            .map_err(|e| StorageError::Encode(e.to_string()))
             .and_then(|bytes| self.io.storage.write_slot(me, &bytes));
         match written {
             Err(e) if vm_running => {
@@ -359,32 +429,41 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events> AgentLoop<S, V, 
                     &format!(
                         "AgentStopped not published ({e}) with the engine VM running here: \
                          powering it off{}",
-                        if off { "" } else { " FAILED" }
+                        match off {
+                            Ok(()) => String::new(),
+                            Err(why) => format!(" FAILED: {why}"),
+                        }
                     ),
                 );
                 Err(format!(
                     "AgentStopped not published: {e}; engine VM powered off"
                 ))
             }
-            other => other,
+            other => other.map_err(|e| e.to_string()),
         }
     }
 }
 
 /// What one loop's publish did.
 struct Publish {
-    /// Whether a write was tried (a skipped one is no storage failure).
-    attempted: bool,
-    written: Result<(), String>,
+    outcome: Outcome,
     /// The bytes written, when the loop keeps the last area.
     bytes: Option<Box<[u8; SLOT_SIZE]>>,
 }
 
+/// How a publish ended.
+enum Outcome {
+    Written,
+    /// Not tried: our own slot not read yet, or the watchdog cannot be armed
+    /// (no storage failure).
+    Skipped,
+    Failed(StorageError),
+}
+
 impl Publish {
-    fn skipped(why: String) -> Publish {
+    fn skipped() -> Publish {
         Publish {
-            attempted: false,
-            written: Err(why),
+            outcome: Outcome::Skipped,
             bytes: None,
         }
     }

@@ -2,24 +2,25 @@
 //! real I/O (metadata volume, VM driver, monitors, clock, log), the loop run until
 //! SIGTERM/SIGINT, then the AgentStopped slot published.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::agent_loop::{AgentLoop, Clock, Io, Monitors, VmDriver};
+use super::agent_loop::{AgentLoop, Clock, Events, Io, Monitors, VmDriver, Watchdog};
 use super::maintenance::{MaintenanceTarget, set_maintenance};
 use super::monitors::check_liveliness;
 use super::monitors::{MonitorConfig, MonitorSet};
+use super::notify::Notifier;
 use super::server::{Server, SharedState, status_snapshot};
 use super::signals;
 use super::storage::{FileStorage, StorageConfig};
-use super::system::{LogEvents, SystemClock, TRANSITION_TARGET};
+use super::system::{SystemClock, TRANSITION_TARGET, log_core_line};
 use super::vm::EngineVm;
-use super::watchdog::Watchdog;
+use super::watchdog::{HostWatchdog, NoWatchdog, WatchdogDevice};
 use crate::config::{ConfFile, Config, ConfigPaths, HaConf};
-use crate::core::{CoreConfig, Sensors};
+use crate::core::{CoreConfig, Millis, Request, Sensors, State};
 use crate::core::{LocalVm, VmManagerStatus};
 use crate::proto::Liveliness;
 
@@ -68,15 +69,90 @@ impl Monitors for HostMonitors {
     }
 }
 
+/// The loop's reports in the daemon: log lines through `tracing`,
+/// transitions to the control socket's history and the mail notifier,
+/// operator requests from the control socket, the epoch floor to a file.
+pub struct DaemonEvents {
+    requests: Vec<Request>,
+    /// Where transitions are recorded and mailed (set once the socket runs).
+    transitions: Option<TransitionSink>,
+    /// Where the highest lease epoch is persisted (atomically).
+    epoch_file: std::path::PathBuf,
+}
+
+/// Where a state transition goes: the control socket's history and a mail.
+struct TransitionSink {
+    shared: SharedState,
+    notifier: std::rc::Rc<Notifier>,
+    hostname: String,
+}
+
+impl DaemonEvents {
+    /// Queues an operator request for the next tick.
+    pub fn push_request(&mut self, request: Request) {
+        self.requests.push(request);
+    }
+}
+
+impl Events for DaemonEvents {
+    fn log(&mut self, _now: Millis, line: &str) {
+        log_core_line(line);
+    }
+
+    fn transition(&mut self, _now: Millis, from: State, to: State) {
+        if let Some(sink) = &self.transitions {
+            sink.shared.record_transition(from, to);
+            // Queued for the mail worker; a dead mail server never delays the loop.
+            sink.notifier
+                .transition(&sink.hostname, from.name(), to.name());
+        }
+    }
+
+    fn take_requests(&mut self) -> Vec<Request> {
+        std::mem::take(&mut self.requests)
+    }
+
+    fn persist_epoch(&mut self, epoch: u64) {
+        let path = &self.epoch_file;
+        if let Err(e) = crate::config::write_atomic(path, format!("{epoch}\n").as_bytes(), 0o644) {
+            tracing::warn!(
+                "{}: cannot persist the lease epoch {epoch}: {e}",
+                path.display()
+            );
+        }
+    }
+}
+
 /// The system's host name, for the slot when `hostname` is not configured.
 fn system_hostname() -> String {
     crate::shell::system::hostname().unwrap_or_else(|_| "localhost".into())
 }
 
-/// Builds every piece from the configuration.
 /// The agent's I/O in the daemon.
-type DaemonIo = Io<FileStorage, EngineVm, HostMonitors, SystemClock, LogEvents>;
+type DaemonIo = Io<FileStorage, EngineVm, HostMonitors, SystemClock, DaemonEvents, HostWatchdog>;
+/// The agent loop in the daemon.
+type DaemonLoop =
+    AgentLoop<FileStorage, EngineVm, HostMonitors, SystemClock, DaemonEvents, HostWatchdog>;
 
+/// The configured watchdog, opened (and so armed: the first loop pets or
+/// releases it).
+fn open_watchdog(config: &Config) -> anyhow::Result<HostWatchdog> {
+    let Some(path) = &config.hosted_engine.watchdog_device else {
+        return Ok(HostWatchdog::None(NoWatchdog));
+    };
+    let dog = WatchdogDevice::open(path)?;
+    if !dog.releasable() {
+        tracing::info!(
+            target: TRANSITION_TARGET,
+            "{}: nowayout (or unknown): the watchdog stays armed and petted even \
+             with nothing at stake",
+            path.display()
+        );
+    }
+    Ok(HostWatchdog::Device(dog))
+}
+
+/// Builds every piece from the configuration.
 fn build(
     config: &Config,
     paths: &ConfigPaths,
@@ -115,14 +191,18 @@ fn build(
         ha_conf: paths.ha_conf.clone(),
         local_maintenance: false,
     };
-    let mut events = LogEvents::new();
-    events.epoch_file = Some(paths.state_dir.join(EPOCH_FILE));
+    let events = DaemonEvents {
+        requests: Vec::new(),
+        transitions: None,
+        epoch_file: paths.state_dir.join(EPOCH_FILE),
+    };
     let io = Io {
         storage,
         vm,
         monitors,
         clock: SystemClock::new(),
         events,
+        watchdog: open_watchdog(config)?,
     };
     Ok((core, io))
 }
@@ -165,10 +245,7 @@ fn control_state(
 }
 
 /// Hands the control socket this loop's view.
-fn publish_status(
-    shared: &SharedState,
-    agent: &mut AgentLoop<FileStorage, EngineVm, HostMonitors, SystemClock, LogEvents>,
-) {
+fn publish_status(shared: &SharedState, agent: &mut DaemonLoop) {
     let Some(score) = agent.last_score().cloned() else {
         return;
     };
@@ -194,67 +271,23 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         io.storage.volume().display(),
         io.vm.kind()
     );
-    let watchdog = match &config.hosted_engine.watchdog_device {
-        Some(path) => {
-            let dog = Watchdog::open(path)?;
-            if !dog.releasable() {
-                tracing::info!(
-                    target: TRANSITION_TARGET,
-                    "{}: nowayout (or unknown): the watchdog stays armed and petted even \
-                     with nothing at stake",
-                    path.display()
-                );
-            }
-            Some(Arc::new(Mutex::new(dog)))
-        }
-        None => None,
-    };
     let mut io = io;
     // Shared by the loop (which logs lost mail) and the transition callback.
     let notifier = std::rc::Rc::new(
         super::notify::Notifier::from_conf(&config.broker, Default::default())
             .map_err(|e| anyhow::anyhow!("notifications: {e}"))?,
     );
-    let mailer = std::rc::Rc::clone(&notifier);
     let shared = control_state(&config, paths, io.storage.volume(), &vm_pid);
     std::fs::create_dir_all(&paths.runtime_dir)
         .with_context(|| format!("creating {}", paths.runtime_dir.display()))?;
     let socket = crate::proto::socket_path(&paths.runtime_dir);
     let _server = Server::start(&socket, Arc::new(shared.clone()))
         .with_context(|| format!("{}: cannot serve the control socket", socket.display()))?;
-    let hostname = core.hostname.clone();
-    let recorder = shared.clone();
-    io.events.on_transition = Some(Box::new(move |from, to| {
-        recorder.record_transition(from, to);
-        // Queued for the mail worker; a dead mail server never delays the loop.
-        mailer.transition(&hostname, from.name(), to.name());
-    }));
-    if let Some(dog) = &watchdog {
-        let pet = Arc::clone(dog);
-        io.events.on_pet = Some(Box::new(move || {
-            // A failed pet shows as the host's reset, which is the point.
-            if let Ok(mut dog) = pet.lock()
-                && let Err(e) = dog.pet()
-            {
-                tracing::warn!("{}: cannot pet the watchdog: {e}", dog.path().display());
-            }
-        }));
-        let release = Arc::clone(dog);
-        io.events.on_release = Some(Box::new(move || {
-            if let Ok(mut dog) = release.lock()
-                && let Err(e) = dog.release()
-            {
-                tracing::warn!("{}: cannot disarm the watchdog: {e}", dog.path().display());
-            }
-        }));
-        let arm = Arc::clone(dog);
-        io.events.on_arm = Some(Box::new(move || {
-            let mut dog = arm
-                .lock()
-                .map_err(|_| "watchdog lock poisoned".to_owned())?;
-            dog.arm().map_err(|e| e.to_string())
-        }));
-    }
+    io.events.transitions = Some(TransitionSink {
+        shared: shared.clone(),
+        notifier: std::rc::Rc::clone(&notifier),
+        hostname: core.hostname.clone(),
+    });
     let mut agent = AgentLoop::start(core, io);
     agent.keep_last_area(true);
     let mut ready = false;
@@ -319,19 +352,16 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
                 ..
             }
     );
-    if let Some(dog) = &watchdog
-        && (stopped.is_ok() || vm_gone)
-        && let Ok(mut dog) = dog.lock()
-    {
-        let released = dog
-            .release()
-            .with_context(|| format!("disarming {}", dog.path().display()))?;
-        if !released {
+    if stopped.is_ok() || vm_gone {
+        let now = agent.io_mut().clock.now();
+        let dog = &mut agent.io_mut().watchdog;
+        dog.release(now);
+        if let (false, Some(path)) = (dog.releasable(), dog.path()) {
             tracing::warn!(
                 target: TRANSITION_TARGET,
                 "{}: the watchdog cannot be disarmed (nowayout): this host will be reset \
                  when its timeout runs out",
-                dog.path().display()
+                path.display()
             );
         }
     }

@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::agent_loop::Storage;
-use crate::metadata::store::MetadataStore;
+use super::agent_loop::{Storage, StorageError, StorageOp};
+use crate::metadata::store::{MetadataStore, Op, StoreError};
 use crate::metadata::{Area, HostId, SLOT_SIZE, decode_area};
 
 /// Most output of the connect command kept for the log.
@@ -73,19 +73,40 @@ impl FileStorage {
 }
 
 impl Storage for FileStorage {
-    fn read_area(&mut self) -> Result<Arc<Area>, String> {
-        let bytes = self.store.read_area().map_err(|e| e.to_string())?;
+    fn read_area(&mut self) -> Result<Arc<Area>, StorageError> {
+        let bytes = self.store.read_area().map_err(storage_error)?;
         Ok(Arc::new(decode_area(&bytes)))
     }
 
-    fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), String> {
-        self.store
-            .write_slot(slot, bytes)
-            .map_err(|e| e.to_string())
+    fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), StorageError> {
+        self.store.write_slot(slot, bytes).map_err(storage_error)
     }
 
     fn reconnect(&mut self) {
         self.connect();
+    }
+}
+
+/// The store's error as the agent loop sees it (the message keeps the path).
+fn storage_error(e: StoreError) -> StorageError {
+    let op = |op: Op| match op {
+        Op::Write => StorageOp::Write,
+        Op::Read | Op::Init => StorageOp::Read,
+    };
+    match e {
+        StoreError::Timeout { op: o, after, .. } => StorageError::Timeout {
+            op: op(o),
+            after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+        },
+        StoreError::Stalled { op: o, .. } => StorageError::Busy { op: op(o) },
+        StoreError::Io { op: o, .. } => StorageError::Failed {
+            op: op(o),
+            reason: e.to_string(),
+        },
+        other => StorageError::Failed {
+            op: StorageOp::Read,
+            reason: other.to_string(),
+        },
     }
 }
 

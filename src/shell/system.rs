@@ -7,45 +7,34 @@ pub mod log;
 
 pub use log::{LOG_LEVEL_VAR, TRANSITION_TARGET, init_logging};
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::agent_loop::{Clock, Events};
-use crate::core::{Millis, Request, State};
+use super::agent_loop::Clock;
+use crate::core::Millis;
 
-/// The monotonic clock since the agent started, plus an origin that keeps
-/// published `host-ts` values well above 0.
-pub struct SystemClock {
-    origin: Instant,
-    /// Seconds since boot at `origin` (CLOCK_MONOTONIC), so `host-ts` reads like
-    /// the reference's (monotonic seconds) and keeps growing across restarts.
-    base: Millis,
-}
+/// The monotonic clock, counting suspend (`CLOCK_BOOTTIME`): a host that was
+/// suspended (or a guest host that was paused) past its lease sees at once that
+/// it is overdue. Its origin is the host's boot, so published `host-ts` values
+/// read like the reference's (seconds since boot) and keep growing across
+/// agent restarts. The command line reads the same clock (request deadlines).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
 
 impl SystemClock {
     pub fn new() -> SystemClock {
-        SystemClock {
-            origin: Instant::now(),
-            base: monotonic_now(),
-        }
+        SystemClock
     }
 }
 
-impl Default for SystemClock {
-    fn default() -> Self {
-        SystemClock::new()
-    }
-}
-
-fn monotonic_now() -> Millis {
+/// `CLOCK_BOOTTIME` now.
+fn boottime_now() -> Millis {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes into the timespec we own.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    if rc != 0 {
-        return Millis::ZERO;
-    }
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_BOOTTIME) failed");
     let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
     let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
     Millis(secs.saturating_mul(1000).saturating_add(nanos / 1_000_000))
@@ -66,8 +55,7 @@ pub fn utc_offset_secs(unix: i64) -> i32 {
 
 impl Clock for SystemClock {
     fn now(&mut self) -> Millis {
-        let elapsed = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.base + elapsed
+        boottime_now()
     }
 
     fn wall(&mut self) -> (i64, i32) {
@@ -75,47 +63,6 @@ impl Clock for SystemClock {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         (unix, utc_offset_secs(unix))
-    }
-}
-
-/// The loop's reports turned into log events (one line each, see [`log`]),
-/// plus the hooks the daemon hangs on them.
-pub struct LogEvents {
-    requests: Vec<Request>,
-    /// Called when the loop is healthy enough to pet the watchdog.
-    pub on_pet: Option<Box<dyn FnMut()>>,
-    /// Called when nothing is at stake here: the watchdog is disarmed.
-    pub on_release: Option<Box<dyn FnMut()>>,
-    /// Called before a publish that puts something at stake: arms the
-    /// watchdog, or says why it cannot.
-    pub on_arm: Option<Box<dyn FnMut() -> Result<(), String>>>,
-    /// Called on every state transition (notifications).
-    pub on_transition: Option<Box<dyn FnMut(State, State)>>,
-    /// Where the highest lease epoch is persisted (atomically).
-    pub epoch_file: Option<std::path::PathBuf>,
-}
-
-impl LogEvents {
-    pub fn new() -> LogEvents {
-        LogEvents {
-            requests: Vec::new(),
-            on_pet: None,
-            on_release: None,
-            on_arm: None,
-            on_transition: None,
-            epoch_file: None,
-        }
-    }
-
-    /// Queues an operator request for the next tick.
-    pub fn push_request(&mut self, request: Request) {
-        self.requests.push(request);
-    }
-}
-
-impl Default for LogEvents {
-    fn default() -> Self {
-        LogEvents::new()
     }
 }
 
@@ -159,51 +106,6 @@ pub fn log_core_line(line: &str) {
         LineKind::Transition => tracing::info!(target: log::TRANSITION_TARGET, "{line}"),
         LineKind::Trouble => tracing::warn!("{line}"),
         LineKind::Decision => tracing::info!("{line}"),
-    }
-}
-
-impl Events for LogEvents {
-    fn log(&mut self, _now: Millis, line: &str) {
-        log_core_line(line);
-    }
-
-    fn transition(&mut self, _now: Millis, from: State, to: State) {
-        if let Some(notify) = &mut self.on_transition {
-            notify(from, to);
-        }
-    }
-
-    fn take_requests(&mut self) -> Vec<Request> {
-        std::mem::take(&mut self.requests)
-    }
-
-    fn pet_watchdog(&mut self, _now: Millis) {
-        if let Some(pet) = &mut self.on_pet {
-            pet();
-        }
-    }
-
-    fn release_watchdog(&mut self, _now: Millis) {
-        if let Some(release) = &mut self.on_release {
-            release();
-        }
-    }
-
-    fn arm_watchdog(&mut self, _now: Millis) -> Result<(), String> {
-        match &mut self.on_arm {
-            Some(arm) => arm(),
-            None => Ok(()),
-        }
-    }
-
-    fn persist_epoch(&mut self, epoch: u64) {
-        let Some(path) = &self.epoch_file else { return };
-        if let Err(e) = crate::config::write_atomic(path, format!("{epoch}\n").as_bytes(), 0o644) {
-            tracing::warn!(
-                "{}: cannot persist the lease epoch {epoch}: {e}",
-                path.display()
-            );
-        }
     }
 }
 

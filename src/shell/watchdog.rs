@@ -19,8 +19,11 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
 
+use super::agent_loop::{Watchdog, WatchdogError};
+use crate::core::Millis;
+
 /// A watchdog device; armed while open.
-pub struct Watchdog {
+pub struct WatchdogDevice {
     path: PathBuf,
     file: Option<File>,
     /// Whether a magic close disarms it: not on a device with `nowayout`,
@@ -29,13 +32,13 @@ pub struct Watchdog {
     releasable: bool,
 }
 
-impl Watchdog {
+impl WatchdogDevice {
     /// Opens (and so arms) the device: the agent's first loop pets or
     /// releases it.
-    pub fn open(path: &Path) -> io::Result<Watchdog> {
+    pub fn open(path: &Path) -> io::Result<WatchdogDevice> {
         let file = Self::open_device(path)?;
         let releasable = releasable(path, &file);
-        Ok(Watchdog {
+        Ok(WatchdogDevice {
             path: path.to_path_buf(),
             file: Some(file),
             releasable,
@@ -100,6 +103,88 @@ impl Watchdog {
     }
 }
 
+impl Watchdog for WatchdogDevice {
+    fn arm(&mut self, _now: Millis) -> Result<(), WatchdogError> {
+        WatchdogDevice::arm(self).map_err(|e| WatchdogError(e.to_string()))
+    }
+
+    fn pet(&mut self, _now: Millis) {
+        // A failed pet shows as the host's reset, which is the point.
+        if let Err(e) = WatchdogDevice::pet(self) {
+            tracing::warn!("{}: cannot pet the watchdog: {e}", self.path.display());
+        }
+    }
+
+    fn release(&mut self, _now: Millis) {
+        if let Err(e) = WatchdogDevice::release(self) {
+            tracing::warn!("{}: cannot disarm the watchdog: {e}", self.path.display());
+        }
+    }
+}
+
+/// No watchdog at all. A host without one is unfenced: an agent paused past
+/// `lease-dead` runs its engine VM beside the next holder's. Used only where
+/// the configuration acknowledges that on purpose (and by tests).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoWatchdog;
+
+impl Watchdog for NoWatchdog {
+    fn arm(&mut self, _now: Millis) -> Result<(), WatchdogError> {
+        Ok(())
+    }
+
+    fn pet(&mut self, _now: Millis) {}
+
+    fn release(&mut self, _now: Millis) {}
+}
+
+/// The daemon's watchdog: a device, or none (acknowledged in the configuration).
+pub enum HostWatchdog {
+    Device(WatchdogDevice),
+    None(NoWatchdog),
+}
+
+impl HostWatchdog {
+    /// Whether a release really disarms it (a device without `nowayout`, or none).
+    pub fn releasable(&self) -> bool {
+        match self {
+            HostWatchdog::Device(dog) => dog.releasable(),
+            HostWatchdog::None(_) => true,
+        }
+    }
+
+    /// The device's path, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            HostWatchdog::Device(dog) => Some(dog.path()),
+            HostWatchdog::None(_) => None,
+        }
+    }
+}
+
+impl Watchdog for HostWatchdog {
+    fn arm(&mut self, now: Millis) -> Result<(), WatchdogError> {
+        match self {
+            HostWatchdog::Device(dog) => Watchdog::arm(dog, now),
+            HostWatchdog::None(none) => none.arm(now),
+        }
+    }
+
+    fn pet(&mut self, now: Millis) {
+        match self {
+            HostWatchdog::Device(dog) => Watchdog::pet(dog, now),
+            HostWatchdog::None(none) => none.pet(now),
+        }
+    }
+
+    fn release(&mut self, now: Millis) {
+        match self {
+            HostWatchdog::Device(dog) => Watchdog::release(dog, now),
+            HostWatchdog::None(none) => none.release(now),
+        }
+    }
+}
+
 /// Whether a magic close disarms the device at `path`: a plain file (a
 /// stand-in) always; a device unless its `/sys/class/watchdog/<name>/nowayout`
 /// says 1, or cannot be read (then it is never released, the safe side).
@@ -139,7 +224,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("watchdog");
         std::fs::write(&path, b"").unwrap();
-        let mut dog = Watchdog::open(&path).unwrap();
+        let mut dog = WatchdogDevice::open(&path).unwrap();
         assert!(dog.armed());
         dog.pet().unwrap();
         dog.pet().unwrap();
@@ -170,7 +255,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("watchdog");
         std::fs::write(&path, b"").unwrap();
-        let mut dog = Watchdog::open(&path).unwrap();
+        let mut dog = WatchdogDevice::open(&path).unwrap();
         assert!(dog.releasable(), "a stand-in file is releasable");
         dog.releasable = false;
         assert!(!dog.release().unwrap());
@@ -183,7 +268,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("watchdog");
         std::fs::write(&path, b"").unwrap();
-        let mut dog = Watchdog::open(&path).unwrap();
+        let mut dog = WatchdogDevice::open(&path).unwrap();
         dog.release().unwrap();
         std::fs::remove_file(&path).unwrap();
         std::fs::create_dir(&path).unwrap();
@@ -194,7 +279,7 @@ mod tests {
 
     #[test]
     fn a_missing_device_names_its_path() {
-        let err = Watchdog::open(Path::new("/no/such/watchdog"))
+        let err = WatchdogDevice::open(Path::new("/no/such/watchdog"))
             .err()
             .unwrap();
         assert!(err.to_string().contains("/no/such/watchdog"), "{err}");

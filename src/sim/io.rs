@@ -11,6 +11,7 @@ use crate::core::{
     DownReason, LocalVm, Millis, Request, Sensors, State, VmAction, VmManagerStatus,
 };
 use crate::metadata::{Area, HostId, LeaseKind, SLOT_SIZE};
+use crate::shell::agent_loop::{StorageError, StorageOp, VmError, Watchdog, WatchdogError};
 use crate::shell::{Clock, Events, Io, Monitors, Storage, VmDriver};
 
 pub type Shared = Rc<RefCell<WorldState>>;
@@ -22,7 +23,7 @@ pub struct SimHost {
     pub host: HostId,
 }
 
-pub type SimIo = Io<SimHost, SimHost, SimHost, SimHost, SimHost>;
+pub type SimIo = Io<SimHost, SimHost, SimHost, SimHost, SimHost, SimHost>;
 
 impl SimHost {
     pub fn io(world: &Shared, host: HostId) -> SimIo {
@@ -35,7 +36,8 @@ impl SimHost {
             vm: h.clone(),
             monitors: h.clone(),
             clock: h.clone(),
-            events: h,
+            events: h.clone(),
+            watchdog: h,
         }
     }
 
@@ -48,30 +50,36 @@ impl SimHost {
 impl SimHost {
     /// The latency of one storage call, or its failure under the host's storage
     /// fault (the time it took is spent either way).
-    fn storage_latency(&self, w: &mut WorldState, op: &str) -> Result<u64, String> {
+    fn storage_latency(&self, w: &mut WorldState, op: StorageOp) -> Result<u64, StorageError> {
         let fault = w.host(self.host).storage;
         let op_fails = match op {
-            "read" => fault.reads_fail,
-            _ => fault.writes_fail,
+            StorageOp::Read => fault.reads_fail,
+            StorageOp::Write => fault.writes_fail,
         };
         if fault.broken || op_fails {
             let latency = w.params.io_latency_ms;
             self.spend(w, latency);
-            return Err("I/O error (storage unavailable)".into());
+            return Err(StorageError::Failed {
+                op,
+                reason: "I/O error (storage unavailable)".into(),
+            });
         }
         if fault.stalled {
             let deadline = w.params.timings.storage_timeout_ms;
             self.spend(w, deadline);
-            return Err(format!("{op} timed out after {deadline} ms"));
+            return Err(StorageError::Timeout {
+                op,
+                after_ms: deadline,
+            });
         }
         Ok(w.params.io_latency_ms + fault.extra_latency_ms)
     }
 }
 
 impl Storage for SimHost {
-    fn read_area(&mut self) -> Result<Arc<Area>, String> {
+    fn read_area(&mut self) -> Result<Arc<Area>, StorageError> {
         let mut w = self.world.borrow_mut();
-        let latency = self.storage_latency(&mut w, "read")?;
+        let latency = self.storage_latency(&mut w, StorageOp::Read)?;
         let at = w.host_time(self.host);
         w.land_writes(at);
         let area = w.area();
@@ -79,19 +87,23 @@ impl Storage for SimHost {
         Ok(area)
     }
 
-    fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), String> {
+    fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), StorageError> {
         let mut w = self.world.borrow_mut();
-        let latency = self.storage_latency(&mut w, "write").inspect_err(|_| {
-            if w.host(self.host).storage.stalled {
-                w.stall_write(slot, Box::new(*bytes));
-            }
-        })?;
+        let latency = self
+            .storage_latency(&mut w, StorageOp::Write)
+            .inspect_err(|_| {
+                if w.host(self.host).storage.stalled {
+                    w.stall_write(slot, Box::new(*bytes));
+                }
+            })?;
         self.spend(&mut w, latency);
         let at = w.host_time(self.host);
         // The write has completed when it returns: readers see it from `at` on.
         w.queue_write(slot, at, Box::new(*bytes));
         Ok(())
     }
+
+    fn reconnect(&mut self) {}
 }
 
 impl VmDriver for SimHost {
@@ -119,7 +131,18 @@ impl VmDriver for SimHost {
         }
     }
 
-    fn act(&mut self, action: VmAction) -> bool {
+    fn act(&mut self, action: VmAction) -> Result<(), VmError> {
+        let ok = self.act_ok(action);
+        if ok {
+            Ok(())
+        } else {
+            Err(VmError::Failed(format!("{action:?} failed")))
+        }
+    }
+}
+
+impl SimHost {
+    fn act_ok(&mut self, action: VmAction) -> bool {
         let mut w = self.world.borrow_mut();
         let name = host_name(self.host);
         let at = w.host_time(self.host);
@@ -261,6 +284,8 @@ impl Monitors for SimHost {
     fn local_maintenance(&mut self) -> bool {
         self.world.borrow().host(self.host).local_maintenance
     }
+
+    fn engine_starting(&mut self) {}
 }
 
 impl Clock for SimHost {
@@ -293,14 +318,20 @@ impl Events for SimHost {
     fn persist_epoch(&mut self, epoch: u64) {
         self.world.borrow_mut().host_mut(self.host).persisted_epoch = epoch;
     }
+}
 
-    fn pet_watchdog(&mut self, _now: Millis) {
+impl Watchdog for SimHost {
+    fn arm(&mut self, _now: Millis) -> Result<(), WatchdogError> {
+        Ok(())
+    }
+
+    fn pet(&mut self, _now: Millis) {
         let mut w = self.world.borrow_mut();
         let at = w.host_time(self.host);
         w.host_mut(self.host).last_pet = Some(at);
     }
 
-    fn release_watchdog(&mut self, _now: Millis) {
+    fn release(&mut self, _now: Millis) {
         self.world.borrow_mut().host_mut(self.host).last_pet = None;
     }
 }

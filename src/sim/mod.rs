@@ -25,7 +25,7 @@ pub use fault::Command;
 pub use io::{Shared, SimHost, SimIo};
 pub use world::{SimParams, VmPhase, WorldState, fmt_time, host_name};
 
-type SimAgent = AgentLoop<SimHost, SimHost, SimHost, SimHost, SimHost>;
+type SimAgent = AgentLoop<SimHost, SimHost, SimHost, SimHost, SimHost, SimHost>;
 
 /// Events in the simulation's queue.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -323,16 +323,15 @@ pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
                 warn("the engine VM is not running on this host");
                 return Ok(EXIT_OK);
             }
-            if driver.act(action) {
-                Ok(EXIT_OK)
-            } else {
-                Err(Failure::new(
+            match driver.act(action) {
+                Ok(()) => Ok(EXIT_OK),
+                Err(e) => Err(Failure::new(
                     "stop-failed",
                     format!(
-                        "the engine VM did not {}",
+                        "the engine VM did not {}: {e}",
                         if power_off { "power off" } else { "shut down" }
                     ),
-                ))
+                )),
             }
         }
         Err(e) => Err(Failure::new(

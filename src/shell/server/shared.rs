@@ -89,7 +89,7 @@ impl SharedState {
     }
 
     /// [`SharedState::push_transition`] stamped with the daemon's clocks now
-    /// (for `LogEvents::on_transition`).
+    /// (for `DaemonEvents::transition`).
     pub fn record_transition(&self, from: State, to: State) {
         let mut clock = SystemClock::new();
         let monotonic_ms = clock.now().as_millis();

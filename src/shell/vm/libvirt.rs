@@ -47,7 +47,7 @@ use virt::domain::{Domain, DomainState};
 use virt::error::ErrorNumber;
 
 use crate::core::{DownReason, LocalVm, VmAction, VmManagerStatus};
-use crate::shell::agent_loop::VmDriver;
+use crate::shell::agent_loop::{VmDriver, VmError};
 
 /// The namespace of the lease element in the domain's metadata.
 pub const METADATA_NS: &str = "urn:ovirt-hosted-engine:lease";
@@ -423,16 +423,26 @@ impl VmDriver for LibvirtVm {
         }
     }
 
-    fn act(&mut self, action: VmAction) -> bool {
+    /// Runs `action`; a failure's words stay in `last_error` too, for the
+    /// caller that logs them.
+    fn act(&mut self, action: VmAction) -> Result<(), VmError> {
         if let Err(e) = self.refresh() {
-            return self.fail(e);
+            self.last_error = Some(e.clone());
+            return Err(VmError::Unreachable(e));
         }
-        match action {
+        let ok = match action {
             VmAction::Start { paused, epoch } => self.start(paused, epoch),
             VmAction::Shutdown => self.shutdown(),
             VmAction::PowerOff => self.power_off(),
             VmAction::RunRecovery => self.run_recovery(),
+        };
+        if ok {
+            return Ok(());
         }
+        let why = self.last_error.clone();
+        Err(VmError::Failed(
+            why.unwrap_or_else(|| "failed (no reason given)".into()),
+        ))
     }
 }
 
@@ -768,9 +778,12 @@ mod tests {
         assert_eq!(vm.status(), LocalVm::QueryFailed);
         let e = vm.take_error().unwrap();
         assert!(e.contains("cannot connect"), "{e}");
-        assert!(!vm.act(VmAction::Start {
-            paused: false,
-            epoch: 1
-        }));
+        assert!(
+            vm.act(VmAction::Start {
+                paused: false,
+                epoch: 1
+            })
+            .is_err()
+        );
     }
 }

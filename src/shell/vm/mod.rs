@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ConfigPaths};
 use crate::core::{LocalVm, VmAction};
-use crate::shell::agent_loop::VmDriver;
+use crate::shell::agent_loop::{VmDriver, VmError};
 
 /// The driver behind an [`EngineVm`].
 #[derive(Debug)]
@@ -208,17 +208,17 @@ impl VmDriver for EngineVm {
         now
     }
 
-    fn act(&mut self, action: VmAction) -> bool {
+    fn act(&mut self, action: VmAction) -> Result<(), VmError> {
         let what = describe(action);
         tracing::debug!("engine VM {what}: asking the {} driver", self.kind());
-        let ok = self.inner().act(action);
-        let why = self.take_error();
-        match (ok, why) {
-            (true, None) => tracing::info!("engine VM {what}: done"),
-            (true, Some(note)) => tracing::warn!("engine VM {what}: done, but {note}"),
-            (false, Some(e)) => tracing::warn!("engine VM {what} failed: {e}"),
-            (false, None) => tracing::warn!("engine VM {what} failed (no reason given)"),
+        let result = self.inner().act(action);
+        // The driver keeps a failure's words (or a note on a success) too.
+        let note = self.take_error();
+        match (&result, note) {
+            (Ok(()), None) => tracing::info!("engine VM {what}: done"),
+            (Ok(()), Some(note)) => tracing::warn!("engine VM {what}: done, but {note}"),
+            (Err(e), _) => tracing::warn!("engine VM {what} failed: {e}"),
         }
-        ok
+        result
     }
 }

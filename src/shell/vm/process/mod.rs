@@ -47,7 +47,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::core::{DownReason, LocalVm, VmAction, VmManagerStatus};
-use crate::shell::agent_loop::VmDriver;
+use crate::shell::agent_loop::{VmDriver, VmError};
 
 pub use config::{
     ARGS_MAX, ConfigProblem, DURATION_MAX, ENV_MAX, ProcessVmConfig, ProcessVmConfigError,
@@ -491,16 +491,26 @@ impl VmDriver for ProcessVm {
         }
     }
 
-    fn act(&mut self, action: VmAction) -> bool {
+    /// Runs `action`; a failure's words stay in `last_error` too, for the
+    /// caller that logs them.
+    fn act(&mut self, action: VmAction) -> Result<(), VmError> {
         if let Err(e) = self.refresh() {
-            return self.fail(e);
+            self.last_error = Some(e.clone());
+            return Err(VmError::Unreachable(e));
         }
-        match action {
+        let ok = match action {
             VmAction::Start { paused, epoch } => self.start(paused, epoch),
             VmAction::Shutdown => self.shutdown(),
             VmAction::PowerOff => self.power_off(),
             VmAction::RunRecovery => self.run_recovery(),
+        };
+        if ok {
+            return Ok(());
         }
+        let why = self.last_error.clone();
+        Err(VmError::Failed(
+            why.unwrap_or_else(|| "failed (no reason given)".into()),
+        ))
     }
 }
 
