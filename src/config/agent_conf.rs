@@ -497,6 +497,57 @@ impl Timings {
             ));
         }
         self.lease_dead_violation(found);
+        self.watchdog_range_violation(found);
+    }
+
+    /// The range a watchdog's timeout must lie in, in ms (the proof is in
+    /// `core::lease`, "The watchdog"):
+    ///
+    /// - at most `lease-dead + lease-settle - lease-fail - storage-timeout -
+    ///   lease-margin`: a holder pets only while its lease is renewed within
+    ///   `lease-fail`, and no other host can start the engine earlier than
+    ///   `lease-dead + lease-settle` after the holder's last renewal, less one
+    ///   read (a peer stamps a change with the start of the read that saw it);
+    ///   the margin covers clock rates. A longer timeout lets a hung holder's
+    ///   VM run beside the next one.
+    /// - at least `loop + 2 x storage-timeout`: a loop whose read and write both
+    ///   run into the storage timeout pets that late, and a healthy host must
+    ///   not be reset for a slow storage.
+    ///
+    /// Meaningful only for timings without violations.
+    pub fn watchdog_range_ms(&self) -> (u64, u64) {
+        let min = self.loop_ms + 2 * self.storage_timeout_ms;
+        let max = (self.lease_dead_ms + self.lease_settle_ms).saturating_sub(
+            self.lease_fail_ms + self.storage_timeout_ms + self.lease_margin_ms,
+        );
+        (min, max)
+    }
+
+    /// Timings must leave room for a watchdog: see [`Timings::watchdog_range_ms`].
+    fn watchdog_range_violation(&self, found: &mut Vec<Violation>) {
+        let (min, max) = self.watchdog_range_ms();
+        if max >= min {
+            return;
+        }
+        let s = format_secs;
+        found.push(Violation::new(
+            &["lease-dead-secs", "lease-settle-secs", "lease-fail-secs", "storage-timeout-secs", "lease-margin-secs", "loop-secs"],
+            format!(
+                "lease-dead-secs + lease-settle-secs - lease-fail-secs - storage-timeout-secs - \
+                 lease-margin-secs ({} + {} - {} - {} - {} = {}), the longest safe watchdog timeout, \
+                 must be at least loop-secs + 2 x storage-timeout-secs ({} + 2 x {} = {}), the \
+                 shortest that does not reset a host for a slow storage",
+                s(self.lease_dead_ms),
+                s(self.lease_settle_ms),
+                s(self.lease_fail_ms),
+                s(self.storage_timeout_ms),
+                s(self.lease_margin_ms),
+                s(max),
+                s(self.loop_ms),
+                s(self.storage_timeout_ms),
+                s(min)
+            ),
+        ));
     }
 
     /// The safety rule of the lease (DESIGN.md "The engine VM lease"): another host
@@ -754,6 +805,29 @@ mod tests {
         assert_eq!(
             t.bad_health_timeout_ms / t.loop_ms,
             r.bad_health_timeout_ms / r.loop_ms
+        );
+    }
+
+    #[test]
+    fn the_watchdog_range_follows_the_lease_rules() {
+        assert_eq!(Timings::default().watchdog_range_ms(), (12_000, 16_000));
+        assert_eq!(Timings::reference().watchdog_range_ms(), (20_000, 35_000));
+        // A quick power-off lets lease-dead shrink, but not the storage
+        // timeout: no safe watchdog is then slow-storage proof.
+        let timings = Timings {
+            poweroff_timeout_ms: 1_000,
+            lease_settle_ms: 7_000,
+            lease_dead_ms: 30_500,
+            ..Timings::default()
+        };
+        let found = timings.violations();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].keys[0], "lease-dead-secs");
+        assert!(
+            found[0].message.contains("(30.5 + 7 - 22 - 5 - 5 = 5.5)")
+                && found[0].message.contains("(2 + 2 x 5 = 12)"),
+            "{}",
+            found[0].message
         );
     }
 
