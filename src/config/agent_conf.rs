@@ -517,9 +517,8 @@ impl Timings {
     /// Meaningful only for timings without violations.
     pub fn watchdog_range_ms(&self) -> (u64, u64) {
         let min = self.loop_ms + 2 * self.storage_timeout_ms;
-        let max = (self.lease_dead_ms + self.lease_settle_ms).saturating_sub(
-            self.lease_fail_ms + self.storage_timeout_ms + self.lease_margin_ms,
-        );
+        let max = (self.lease_dead_ms + self.lease_settle_ms)
+            .saturating_sub(self.lease_fail_ms + self.storage_timeout_ms + self.lease_margin_ms);
         (min, max)
     }
 

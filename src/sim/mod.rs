@@ -149,6 +149,7 @@ impl Sim {
             recovery_configured: w.params.recovery,
             lease_defect: w.params.lease_defect,
             epoch_floor: w.host(host).persisted_epoch,
+            watchdog_timeout_ms: w.params.watchdog_ms,
             ..CoreConfig::new(host, format!("host{host}.sim"), w.params.timings.clone())
         }
     }

@@ -30,6 +30,10 @@ pub const GATEWAY_KEY: &str = "gateway";
 pub const EPOCH_SEEN_KEY: &str = "lease-epoch-seen";
 /// Our extra key: the score breakdown in one line.
 pub const SCORE_DETAIL_KEY: &str = "score-detail";
+/// Our extra key: this host's watchdog timeout in seconds, or `none` for a
+/// host that runs without one (acknowledged in its configuration): such a host
+/// is unfenced, and status says so.
+pub const WATCHDOG_KEY: &str = "watchdog";
 /// NOWAIT transitions followed within one step at most (the reference's chains
 /// are at most three long; more means a loop in the table).
 const NOWAIT_CHAIN_MAX: usize = 8;
@@ -54,6 +58,9 @@ pub struct CoreConfig {
     /// `Events::persist_epoch`): epochs never go back even when the host's own
     /// slot is lost and no other host remembers it.
     pub epoch_floor: u64,
+    /// This host's watchdog timeout; `None`: no watchdog (published as
+    /// [`WATCHDOG_KEY`]`=none`).
+    pub watchdog_timeout_ms: Option<u64>,
 }
 
 impl CoreConfig {
@@ -70,6 +77,7 @@ impl CoreConfig {
             recovery_configured: false,
             lease_defect: None,
             epoch_floor: 0,
+            watchdog_timeout_ms: None,
         }
     }
 }

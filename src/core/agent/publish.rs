@@ -1,7 +1,9 @@
 //! What this host publishes in its slot: the score and the record, then the
 //! reference's extra text followed by our keys.
 
-use super::{Agent, EPOCH_SEEN_KEY, Facts, GATEWAY_KEY, Observation, SCORE_DETAIL_KEY};
+use super::{
+    Agent, EPOCH_SEEN_KEY, Facts, GATEWAY_KEY, Observation, SCORE_DETAIL_KEY, WATCHDOG_KEY,
+};
 use crate::core::score::{ScoreBreakdown, ScoreInputs, compute};
 use crate::core::state::State;
 use crate::metadata::{
@@ -82,6 +84,11 @@ impl Agent {
         extra.push(EPOCH_SEEN_KEY, self.lease.highest_epoch().to_string());
         extra.push(GATEWAY_KEY, gateway);
         extra.push(SCORE_DETAIL_KEY, score_detail);
+        let watchdog = match self.cfg.watchdog_timeout_ms {
+            Some(ms) => crate::config::format_secs(ms),
+            None => "none".into(),
+        };
+        extra.push(WATCHDOG_KEY, &watchdog);
         extra
     }
 
