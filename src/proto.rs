@@ -307,6 +307,8 @@ pub enum LeasePhase {
     Idle,
     Claiming,
     Holding,
+    /// Giving the lease up over a VM not confirmed down yet (still a hold).
+    Fencing,
 }
 
 /// One host as this agent read it. The first twelve fields are the

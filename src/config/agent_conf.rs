@@ -497,7 +497,31 @@ impl Timings {
             ));
         }
         self.lease_dead_violation(found);
+        self.renewal_landing_violation(found);
         self.watchdog_range_violation(found);
+    }
+
+    /// A renewal that starts just before lease-fail must still land before
+    /// another host may expire the lease: it lands within one storage
+    /// timeout, and a peer stamps what it saw up to one read early.
+    fn renewal_landing_violation(&self, found: &mut Vec<Violation>) {
+        let needed_ms = self.lease_fail_ms + 2 * self.storage_timeout_ms;
+        if self.lease_dead_ms >= needed_ms {
+            return;
+        }
+        let s = format_secs;
+        found.push(Violation::new(
+            &["lease-dead-secs", "lease-fail-secs", "storage-timeout-secs"],
+            format!(
+                "lease-dead-secs ({}) must be at least lease-fail-secs + 2 x storage-timeout-secs \
+                 ({} + 2 x {} = {}), so that a renewal written just before lease-fail lands \
+                 before any other host may expire the lease",
+                s(self.lease_dead_ms),
+                s(self.lease_fail_ms),
+                s(self.storage_timeout_ms),
+                s(needed_ms)
+            ),
+        ));
     }
 
     /// The range a watchdog's timeout must lie in, in ms (the proof is in
@@ -816,18 +840,38 @@ mod tests {
         let timings = Timings {
             poweroff_timeout_ms: 1_000,
             lease_settle_ms: 7_000,
-            lease_dead_ms: 30_500,
+            lease_dead_ms: 33_000,
             ..Timings::default()
         };
         let found = timings.violations();
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].keys[0], "lease-dead-secs");
         assert!(
-            found[0].message.contains("(30.5 + 7 - 22 - 5 - 5 = 5.5)")
+            found[0].message.contains("(33 + 7 - 22 - 5 - 5 = 8)")
                 && found[0].message.contains("(2 + 2 x 5 = 12)"),
             "{}",
             found[0].message
         );
+    }
+
+    #[test]
+    fn a_renewal_just_before_lease_fail_must_land_before_lease_dead() {
+        let mut timings = Timings {
+            poweroff_timeout_ms: 1_000,
+            lease_settle_ms: 15_000,
+            lease_dead_ms: 31_000,
+            ..Timings::default()
+        };
+        let found = timings.violations();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].message,
+            "lease-dead-secs (31) must be at least lease-fail-secs + 2 x storage-timeout-secs \
+             (22 + 2 x 5 = 32), so that a renewal written just before lease-fail lands before \
+             any other host may expire the lease"
+        );
+        timings.lease_dead_ms = 32_000;
+        assert_eq!(timings.violations(), vec![]);
     }
 
     #[test]

@@ -1,43 +1,86 @@
 //! The engine VM lease: mutual exclusion through single-writer slots
-//! (DESIGN.md, "The engine VM lease").
+//! (docs/agent.md, "The engine VM lease").
 //!
-//! Every host publishes its own lease state (`none`, `claim`, `held`, with an
-//! epoch) in its own slot and reads everyone else's. The rules:
+//! Every host publishes its own lease state (`none`, `claim`, `held`,
+//! `fencing`, with an epoch) in its own slot and reads everyone else's. The
+//! rules:
 //!
-//! - **Blocked:** another host's `claim` or `held` blocks us until that host
-//!   publishes `none` or its heartbeat has been still for `lease_dead` on our
-//!   clock. A torn or unreadable slot keeps its host's last valid state (the
-//!   caller simply does not observe it), so it never reads as free.
+//! - **Blocked:** another host's `claim`, `held` or `fencing` blocks us until
+//!   that host publishes `none` or its heartbeat has been still for
+//!   `lease_dead` on our clock (the longer of ours and its published one). A
+//!   torn, unreadable or emptied slot never reads as free: a host we knew
+//!   keeps its last valid state and ages in silence; a slot we never read
+//!   validly blocks like a hold until it has been silent for `lease_dead`
+//!   ([`Lease::observe_unreadable`]).
 //! - **Claim:** publish `claim` with `epoch = highest epoch seen + 1`. The claim
 //!   counts only if the write finished within `claim_window` of the start of the
 //!   read that informed it; a claim whose read-to-write took longer is abandoned,
 //!   because a peer that claimed meanwhile might not have been visible to us.
 //! - **Settle:** at least `lease_settle` after our claim was written, read again.
-//!   Any unexpired `held` elsewhere, or an unexpired `claim` with a lower
+//!   Any unexpired hold elsewhere, or an unexpired `claim` with a lower
 //!   `(epoch, host id)`, means we lost: withdraw. Otherwise we won.
 //!   Why this is safe: a peer that claimed without seeing our claim read before
 //!   our write finished, and (its claim being sound) finished its own write within
 //!   `claim_window` after that read, so before our settle read, as long as
 //!   `lease_settle >= claim_window`. The `(epoch, id)` order is total, so of two
-//!   claims that see each other exactly one wins.
+//!   claims that see each other exactly one wins. The read-back of our `held`
+//!   publish checks the same again before the VM is started.
 //! - **Hold:** the winner publishes `held` and only then may start the VM. Every
 //!   successful publish renews; renewal time is the *start* of the write (the
-//!   earliest moment other hosts can have seen it change).
-//! - **Self-fence:** a holder that has not renewed for `lease_fail` must power its
-//!   VM off. Other hosts expire its lease only after `lease_dead` of silence, and
-//!   `lease_dead > lease_fail + poweroff + loop + margin` (checked by
-//!   `Timings::violations`), so the old VM is down before a new one may start.
+//!   earliest moment other hosts can have seen it change). A write that starts
+//!   `lease_fail` or more after the last renewal renews nothing (the agent
+//!   stalled between its read and its write: others may have moved on). A
+//!   publish that a read shows did not land intact takes back every renewal
+//!   after the last confirmed one until a later publish reads back intact.
+//! - **Self-fence:** a holder that has not renewed for `lease_fail` must power
+//!   its VM off, and a holder superseded by a higher epoch too. It keeps
+//!   publishing `fencing` (a hold, to every other host) until its VM is
+//!   *confirmed* down: the lease is never given up over a VM that may still
+//!   run. Meanwhile it does not pet its watchdog, so a host that cannot stop
+//!   its VM is reset.
 //! - **Release:** after the VM is confirmed down, publish `none`.
 //!
 //! The epoch is a fencing token: it never goes back, and the VM driver hands it to
-//! the VM so that a checker can prove it.
+//! the VM so that a checker can prove it. Epochs read from storage above
+//! [`EPOCH_PLAUSIBLE_MAX`] are refused (a hostile or broken writer), so no
+//! `+ 1` can wrap.
+//!
+//! # The watchdog
+//!
+//! The self-fence covers an agent that runs; a hung agent (stopped, wedged in
+//! the kernel) and a wedged VM manager are covered by the watchdog, and the
+//! lease is only as safe as its timeout `W`. Let `T` be the start of the
+//! holder's last renewal whose write landed intact (a write that returned OK
+//! did: `shell::Storage::write_slot`).
+//!
+//! - The holder pets only while its lease is not overdue, so its last pet is
+//!   before `T + lease_fail`, and the host is reset, its VM with it, before
+//!   `T + lease_fail + W`.
+//! - A peer stamps the change it saw with the start of the read that saw it,
+//!   and a read takes at most `storage_timeout`: it saw `T`'s write no earlier
+//!   than `T - storage_timeout`, expires the lease `lease_dead` later, then
+//!   claims and settles: no other VM starts before
+//!   `T - storage_timeout + lease_dead + lease_settle`.
+//! - So `W <= lease_dead + lease_settle - lease_fail - storage_timeout -
+//!   lease_margin` (the margin for clock rates), the maximum of
+//!   `Timings::watchdog_range_ms`. Its minimum, `loop + 2 x storage_timeout`,
+//!   keeps a healthy host whose read and write both run into the storage
+//!   timeout from being reset.
+//!
+//! A host without a watchdog is unfenced: an agent paused past `lease_dead`
+//! runs its VM beside the next holder's until it resumes. The agent runs
+//! without one only when its configuration acknowledges that. A whole-host
+//! freeze (agent, VM, clock and watchdog all stopped, e.g. a paused host VM)
+//! longer than `lease_dead + lease_settle` is beyond any lease on shared
+//! storage: the VM resumes before its agent can see that another host took
+//! over (docs/agent.md, "What the lease cannot cover").
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::liveness::PeerLiveness;
 use super::time::Millis;
 use crate::config::Timings;
-use crate::metadata::{HostId, LeaseKind, LeaseState};
+use crate::metadata::{EPOCH_PLAUSIBLE_MAX, HostId, LeaseKind, LeaseState};
 
 /// Unconfirmed publishes remembered (a read confirms them a loop later).
 const UNCONFIRMED_MAX: usize = 8;
@@ -50,25 +93,39 @@ pub struct LeaseTimings {
     pub dead_ms: u64,
     /// Longest read-to-written time for a sound claim (must not exceed settle).
     pub claim_window_ms: u64,
+    /// Longest gap after a renewal that a new write may still renew: one that
+    /// starts later may land after another host expired the lease
+    /// (`lease_dead - 2 x storage_timeout`: it lands within one storage
+    /// timeout, and a peer stamps what it saw up to one read early).
+    pub renew_gap_max_ms: u64,
     /// Test-only: a deliberate defect, to prove that the simulator's checkers
     /// catch a broken lease. Always `None` outside those tests.
     pub defect: Option<LeaseDefect>,
 }
 
-/// Deliberate lease defects for the checker's own tests.
+/// Deliberate lease defects for the checker's own tests: each removes one
+/// line of defence, and the simulator's fuzzer must find the harm it does
+/// (`tests/sim_fuzz.rs`).
 ///
 /// Expiring a silent holder early (at `lease_fail`, even at half of it) is not
 /// among them: no host tries to start while a peer that reported its engine up
 /// is still alive (60 s), and the settle delay and the watchdog add margin, so
-/// the fuzzer rightly finds no violation for those. The defects below remove
-/// the last line of defence where the lease alone decides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// the fuzzer rightly finds no violation for those.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LeaseDefect {
     /// Win a claim at once, on the read that informed it: no settle re-read.
     SkipSettle,
     /// Treat another host's claim or hold as expired at once, without waiting
     /// `lease_dead` of silence.
     ExpireImmediately,
+    /// Publish `none` as soon as the holder decides to fence, before its VM is
+    /// confirmed down (issue 13, hole 1).
+    ReleaseBeforeDown,
+    /// Take a slot whose write sequence went back for news (a write that
+    /// landed late, over newer ones: hole 4).
+    IgnoreSequence,
+    /// Take any epoch from storage, and add to it wrapping (hole 5).
+    UncheckedEpoch,
 }
 
 impl LeaseTimings {
@@ -80,6 +137,7 @@ impl LeaseTimings {
             // One loop of work between the read and the write, plus the slowest
             // write the store allows; validate() keeps settle >= this sum.
             claim_window_ms: t.storage_timeout_ms.saturating_add(t.loop_ms),
+            renew_gap_max_ms: t.lease_dead_ms.saturating_sub(2 * t.storage_timeout_ms),
             defect: None,
         }
     }
@@ -101,6 +159,9 @@ pub enum Phase {
     },
     /// We hold the lease under `epoch`.
     Holding { epoch: u64 },
+    /// We gave the lease up (self-fence, superseded) but our VM is not
+    /// confirmed down: published as `fencing`, a hold to every other host.
+    Fencing { epoch: u64 },
 }
 
 /// Why we may not claim, or why a claim lost.
@@ -108,8 +169,32 @@ pub enum Phase {
 pub enum Blocker {
     /// `host` holds or claims it and has not been silent for `lease_dead`.
     Taken { host: HostId, state: LeaseState },
+    /// `host`'s slot has never been read intact (or carries an implausible
+    /// epoch) and has not been silent for `lease_dead`: it may hold the lease.
+    Unreadable { host: HostId },
     /// We already claim or hold it.
     NotIdle,
+}
+
+impl Blocker {
+    /// The blocker in words, for the log.
+    pub fn describe(&self) -> String {
+        match self {
+            Blocker::Taken { host, state } => format!(
+                "host {host} {} the lease (epoch {})",
+                if state.kind.holds() {
+                    "holds"
+                } else {
+                    "claims"
+                },
+                state.epoch
+            ),
+            Blocker::Unreadable { host } => {
+                format!("host {host}'s slot has not been read intact and it may hold the lease")
+            }
+            Blocker::NotIdle => "we already claim or hold the lease".into(),
+        }
+    }
 }
 
 /// The outcome of a settle check.
@@ -123,6 +208,19 @@ pub enum ClaimOutcome {
     Lost { reason: String },
 }
 
+/// A publish not yet seen by a read of our own slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Unconfirmed {
+    /// Its write sequence.
+    token: u64,
+    /// When its write started.
+    started: Millis,
+    kind: LeaseKind,
+    /// Whether the write reported success. One that failed (timed out) may
+    /// still land; it renews only once a read shows it did.
+    ok: bool,
+}
+
 /// One host's lease machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
@@ -131,15 +229,24 @@ pub struct Lease {
     phase: Phase,
     /// Our current epoch (also published with `none`, so it never goes back).
     epoch: u64,
-    /// Start of the last successful publish of our slot (as the write reported).
+    /// Start of the last publish that renewed our lease, as far as we know.
     last_renewal: Option<Millis>,
     /// Start of the last publish that a read of our own slot showed intact, and
     /// the lease kind it carried.
     confirmed: Option<(Millis, LeaseKind)>,
-    /// Successful publishes not yet seen by a read: token, start, kind.
-    unconfirmed: Vec<(u64, Millis, LeaseKind)>,
+    /// Publishes not yet seen by a read, oldest first.
+    unconfirmed: Vec<Unconfirmed>,
+    /// A read showed that a successful publish did not land intact: until a
+    /// later one reads back, only confirmed publishes renew.
+    disproven: bool,
     /// Every other host's last *valid* lease state.
     peers: BTreeMap<HostId, LeaseState>,
+    /// Hosts whose slot we have never read intact, since when: they block
+    /// like a hold until silent for `lease_dead`.
+    unreadable: BTreeMap<HostId, Millis>,
+    /// Each host's published `lease_dead` when longer than ours: its lease
+    /// expires only after that much silence.
+    dead_ms: BTreeMap<HostId, u64>,
     /// The highest epoch any host reported having seen: a restarted host whose
     /// own slot was unreadable learns from it the epoch it may have used.
     seen_floor: u64,
@@ -158,6 +265,10 @@ impl Lease {
             timings.dead_ms > timings.fail_ms,
             "lease_dead <= lease_fail"
         );
+        assert!(
+            timings.renew_gap_max_ms >= timings.fail_ms,
+            "a renewal before lease_fail could land after lease_dead"
+        );
         Lease {
             me,
             timings,
@@ -166,7 +277,10 @@ impl Lease {
             last_renewal: None,
             confirmed: None,
             unconfirmed: Vec::new(),
+            disproven: false,
             peers: BTreeMap::new(),
+            unreadable: BTreeMap::new(),
+            dead_ms: BTreeMap::new(),
             seen_floor: 0,
             parked: BTreeSet::new(),
         }
@@ -184,12 +298,23 @@ impl Lease {
         self.last_renewal
     }
 
+    fn defect(&self, defect: LeaseDefect) -> bool {
+        self.timings.defect == Some(defect)
+    }
+
+    /// Whether an epoch read from storage may be believed (see
+    /// [`EPOCH_PLAUSIBLE_MAX`]).
+    pub fn plausible(&self, epoch: u64) -> bool {
+        epoch <= EPOCH_PLAUSIBLE_MAX || self.defect(LeaseDefect::UncheckedEpoch)
+    }
+
     /// The state to publish in our slot now.
     pub fn published_state(&self) -> LeaseState {
         let kind = match self.phase {
             Phase::Idle => LeaseKind::None,
             Phase::Claiming { .. } => LeaseKind::Claim,
             Phase::Holding { .. } => LeaseKind::Held,
+            Phase::Fencing { .. } => LeaseKind::Fencing,
         };
         LeaseState {
             kind,
@@ -198,13 +323,18 @@ impl Lease {
     }
 
     /// Adopts what our own slot said when the agent (re)started. A `held` lease
-    /// with our VM still running is kept (the agent restarted under a running VM);
-    /// anything else is dropped to `none`, keeping the epoch.
+    /// with our VM still running is kept (the agent restarted under a running
+    /// VM), a `fencing` one too (the power-off goes on); anything else is
+    /// dropped to `none`, keeping the epoch. An implausible epoch is ignored
+    /// (the caller logs it).
     pub fn adopt(&mut self, own: Option<LeaseState>, local_vm_running: bool) {
-        let Some(own) = own else { return };
+        let Some(own) = own.filter(|own| self.plausible(own.epoch)) else {
+            return;
+        };
         self.epoch = self.epoch.max(own.epoch);
         self.phase = match own.kind {
             LeaseKind::Held if local_vm_running => Phase::Holding { epoch: own.epoch },
+            LeaseKind::Fencing if local_vm_running => Phase::Fencing { epoch: own.epoch },
             _ => Phase::Idle,
         };
     }
@@ -223,15 +353,45 @@ impl Lease {
 
     /// Records a valid read of another host's lease state (`None`: its writer
     /// publishes no lease, e.g. the reference agent, which counts as `none`).
-    pub fn observe(&mut self, host: HostId, state: Option<LeaseState>) {
+    /// Returns `false`, recording nothing, for an implausible epoch: the host
+    /// keeps its last valid state, or blocks as unreadable.
+    pub fn observe(&mut self, now: Millis, host: HostId, state: Option<LeaseState>) -> bool {
         if host == self.me {
-            return;
+            return true;
         }
         let state = state.unwrap_or(LeaseState {
             kind: LeaseKind::None,
             epoch: 0,
         });
+        if !self.plausible(state.epoch) {
+            self.observe_unreadable(now, host);
+            return false;
+        }
+        self.unreadable.remove(&host);
         self.peers.insert(host, state);
+        true
+    }
+
+    /// Records a read of `host`'s slot that could not be understood (torn,
+    /// garbage, an implausible epoch). A host with a last valid state keeps it;
+    /// one never read intact blocks until silent for `lease_dead` from now.
+    pub fn observe_unreadable(&mut self, now: Millis, host: HostId) {
+        if host != self.me && !self.peers.contains_key(&host) {
+            self.unreadable.entry(host).or_insert(now);
+        }
+    }
+
+    /// Records `host`'s published `lease_dead`: its lease expires only after
+    /// the longer of ours and its own.
+    pub fn observe_dead_ms(&mut self, host: HostId, dead_ms: Option<u64>) {
+        match dead_ms {
+            Some(ms) if ms > self.timings.dead_ms => {
+                self.dead_ms.insert(host, ms);
+            }
+            _ => {
+                self.dead_ms.remove(&host);
+            }
+        }
     }
 
     /// Records whether `host` published a clean agent stop (`stopped=1`). A host
@@ -247,9 +407,12 @@ impl Lease {
         }
     }
 
-    /// Forgets a host whose slot was cleaned (empty).
+    /// Forgets a host whose slot was cleaned (empty) and has been silent for
+    /// `lease_dead` (the caller checks).
     pub fn forget(&mut self, host: HostId) {
         self.peers.remove(&host);
+        self.unreadable.remove(&host);
+        self.dead_ms.remove(&host);
         self.parked.remove(&host);
     }
 
@@ -263,18 +426,55 @@ impl Lease {
             .fold(self.epoch.max(self.seen_floor), u64::max)
     }
 
-    /// Records the highest epoch another host reported having seen.
-    pub fn note_epoch_seen(&mut self, epoch: u64) {
+    /// Records the highest epoch another host reported having seen (or our own
+    /// persisted floor). Returns `false`, recording nothing, when implausible.
+    pub fn note_epoch_seen(&mut self, epoch: u64) -> bool {
+        if !self.plausible(epoch) {
+            return false;
+        }
         self.seen_floor = self.seen_floor.max(epoch);
+        true
     }
 
-    /// The first other host whose claim or hold still stands at `now`.
-    fn taken_by(&self, now: Millis, liveness: &PeerLiveness) -> Option<(HostId, LeaseState)> {
-        self.peers
+    /// The first other host whose claim or hold still stands at `now`, or
+    /// whose unreadable slot may still hide one.
+    fn taken_by(&self, now: Millis, liveness: &PeerLiveness) -> Option<Blocker> {
+        let taken = self
+            .peers
             .iter()
             .filter(|(_, state)| state.kind != LeaseKind::None)
             .find(|(host, _)| !self.expired(now, liveness, **host))
-            .map(|(host, state)| (*host, *state))
+            .map(|(host, state)| Blocker::Taken {
+                host: *host,
+                state: *state,
+            });
+        taken.or_else(|| self.unreadable_blocker(now, liveness))
+    }
+
+    /// The first host never read intact that has not been silent for
+    /// `lease_dead`.
+    fn unreadable_blocker(&self, now: Millis, liveness: &PeerLiveness) -> Option<Blocker> {
+        self.unreadable
+            .iter()
+            .find(|(host, since)| {
+                let silent = liveness
+                    .silent_for(now, **host)
+                    .unwrap_or_else(|| now.since(**since))
+                    .min(now.since(**since));
+                silent < self.dead_for(**host)
+            })
+            .map(|(host, _)| Blocker::Unreadable { host: *host })
+    }
+
+    /// How long `host` must be silent before its lease expires.
+    fn dead_for(&self, host: HostId) -> u64 {
+        if self.defect(LeaseDefect::ExpireImmediately) {
+            return 0;
+        }
+        self.dead_ms
+            .get(&host)
+            .copied()
+            .unwrap_or(self.timings.dead_ms)
     }
 
     /// Whether `host`'s heartbeat has been still for `lease_dead` on our clock.
@@ -282,10 +482,7 @@ impl Lease {
         if self.parked.contains(&host) {
             return false;
         }
-        let dead_ms = match self.timings.defect {
-            Some(LeaseDefect::ExpireImmediately) => 0,
-            _ => self.timings.dead_ms,
-        };
+        let dead_ms = self.dead_for(host);
         liveness
             .silent_for(now, host)
             .is_some_and(|silent| silent >= dead_ms)
@@ -297,7 +494,7 @@ impl Lease {
             return Err(Blocker::NotIdle);
         }
         match self.taken_by(now, liveness) {
-            Some((host, state)) => Err(Blocker::Taken { host, state }),
+            Some(blocker) => Err(blocker),
             None => Ok(()),
         }
     }
@@ -306,14 +503,24 @@ impl Lease {
     /// Returns the state to publish. Call only after [`Lease::may_claim`] said yes.
     pub fn claim(&mut self, read_started: Millis) -> LeaseState {
         assert_eq!(self.phase, Phase::Idle, "claim while not idle");
-        self.epoch = self.highest_epoch() + 1;
+        self.epoch = if self.defect(LeaseDefect::UncheckedEpoch) {
+            self.highest_epoch().wrapping_add(1)
+        } else {
+            // Every epoch taken in is at most EPOCH_PLAUSIBLE_MAX.
+            let next = self.highest_epoch() + 1;
+            assert!(
+                next <= EPOCH_PLAUSIBLE_MAX + 1,
+                "implausible epoch taken in"
+            );
+            next
+        };
         self.phase = Phase::Claiming {
             epoch: self.epoch,
             read_started,
             written: None,
             confirmed: false,
         };
-        if self.timings.defect == Some(LeaseDefect::SkipSettle) {
+        if self.defect(LeaseDefect::SkipSettle) {
             self.phase = Phase::Holding { epoch: self.epoch };
         }
         self.published_state()
@@ -321,8 +528,17 @@ impl Lease {
 
     /// Reports the outcome of publishing our slot: the write started at `started`
     /// and ended (successfully or not) at `ended`; `token` identifies the publish
-    /// when it is read back (the record's `host-ts`).
+    /// when it is read back (the slot's write sequence).
     pub fn published(&mut self, started: Millis, ended: Millis, ok: bool, token: u64) {
+        if self.unconfirmed.len() >= UNCONFIRMED_MAX {
+            self.unconfirmed.remove(0);
+        }
+        self.unconfirmed.push(Unconfirmed {
+            token,
+            started,
+            kind: self.published_state().kind,
+            ok,
+        });
         if !ok {
             // A claim whose write failed may still land later; it is abandoned
             // here and overwritten by the next publish.
@@ -331,12 +547,16 @@ impl Lease {
             }
             return;
         }
-        self.last_renewal = Some(started);
-        if self.unconfirmed.len() >= UNCONFIRMED_MAX {
-            self.unconfirmed.remove(0);
+        // A hold whose last renewal is so old that this write may land after
+        // another host expired it (the agent stalled between its read and its
+        // write) is not renewed by it: the holder must fence.
+        let lapsed = matches!(self.phase, Phase::Holding { .. })
+            && self
+                .last_renewal
+                .is_some_and(|renewed| started.since(renewed) >= self.timings.renew_gap_max_ms);
+        if !self.disproven && !lapsed {
+            self.last_renewal = Some(started);
         }
-        self.unconfirmed
-            .push((token, started, self.published_state().kind));
         if let Phase::Claiming {
             epoch,
             read_started,
@@ -357,27 +577,47 @@ impl Lease {
         }
     }
 
-    /// Records what a read of our own slot showed: the token (`host-ts`) of the
-    /// publish it holds, or `None` when the slot was unreadable (torn) or empty.
-    /// A publish that does not read back intact renewed nothing: other hosts
-    /// cannot see it either.
+    /// Records what a read of our own slot showed: the token (write sequence)
+    /// of the publish it holds, or `None` when the slot was unreadable (torn)
+    /// or empty. A publish that does not read back intact renewed nothing:
+    /// other hosts cannot see it either. A later publish of ours in its place
+    /// (one whose write timed out, landing late) proves at least as much: the
+    /// others saw our slot change no earlier than it was written.
     pub fn read_own(&mut self, token: Option<u64>) {
         if self.unconfirmed.is_empty() {
             return;
         }
-        let found = token.and_then(|t| self.unconfirmed.iter().position(|(u, ..)| *u == t));
+        let found = token.and_then(|t| self.unconfirmed.iter().rposition(|u| u.token <= t));
         let Some(index) = found else {
-            // Our latest publishes did not land intact: back to what is known.
+            // Our latest publishes did not land intact: back to what is known,
+            // until a publish reads back again.
             self.unconfirmed.clear();
+            self.disproven = true;
             self.last_renewal = self.confirmed.map(|(at, _)| at);
             if let Phase::Claiming { .. } = self.phase {
                 self.phase = Phase::Idle;
             }
             return;
         };
-        let (_, started, kind) = self.unconfirmed[index];
+        let Unconfirmed { started, kind, .. } = self.unconfirmed[index];
         self.unconfirmed.drain(..=index);
         self.confirmed = Some((started, kind));
+        // Renewals count again from this proof on: the later, still
+        // unconfirmed publishes that succeeded are as good as on the healthy
+        // path.
+        let latest_ok = self
+            .unconfirmed
+            .iter()
+            .rev()
+            .find(|u| u.ok)
+            .map(|u| u.started);
+        let renewed = if self.disproven {
+            latest_ok
+        } else {
+            self.last_renewal
+        };
+        self.disproven = false;
+        self.last_renewal = Some(renewed.map_or(started, |at| at.max(started)));
         if let Phase::Claiming {
             epoch,
             read_started,
@@ -395,6 +635,26 @@ impl Lease {
         }
     }
 
+    /// The first unexpired rival of a claim or hold of `epoch`: a hold
+    /// elsewhere, a claim ordered before ours, or a slot that may hide either.
+    pub fn rival(&self, now: Millis, liveness: &PeerLiveness, epoch: u64) -> Option<Blocker> {
+        let mine = (epoch, self.me);
+        let rival = self
+            .peers
+            .iter()
+            .filter(|(host, _)| !self.expired(now, liveness, **host))
+            .find(|(host, state)| match state.kind {
+                LeaseKind::Held | LeaseKind::Fencing => true,
+                LeaseKind::Claim => (state.epoch, **host) < mine,
+                LeaseKind::None => false,
+            })
+            .map(|(host, state)| Blocker::Taken {
+                host: *host,
+                state: *state,
+            });
+        rival.or_else(|| self.unreadable_blocker(now, liveness))
+    }
+
     /// After the settle delay, decides a written claim against a fresh read.
     pub fn settle(&mut self, now: Millis, liveness: &PeerLiveness) -> ClaimOutcome {
         // Only a claim that read back intact is decided: a torn claim is
@@ -408,49 +668,51 @@ impl Lease {
         else {
             return ClaimOutcome::Pending;
         };
-        let settle_ms = match self.timings.defect {
-            Some(LeaseDefect::SkipSettle) => 0,
-            _ => self.timings.settle_ms,
+        let settle_ms = if self.defect(LeaseDefect::SkipSettle) {
+            0
+        } else {
+            self.timings.settle_ms
         };
         if now.since(written) < settle_ms {
             return ClaimOutcome::Pending;
         }
-        let mine = (epoch, self.me);
-        let rival = self
-            .peers
-            .iter()
-            .filter(|(host, _)| !self.expired(now, liveness, **host))
-            .find(|(host, state)| match state.kind {
-                LeaseKind::Held => true,
-                LeaseKind::Claim => (state.epoch, **host) < mine,
-                LeaseKind::None => false,
-            });
-        if let Some((host, state)) = rival {
-            let reason = format!(
-                "host {host} {} the lease (epoch {})",
-                if state.kind == LeaseKind::Held {
-                    "holds"
-                } else {
-                    "claims"
-                },
-                state.epoch
-            );
+        if let Some(rival) = self.rival(now, liveness, epoch) {
             self.phase = Phase::Idle;
-            return ClaimOutcome::Lost { reason };
+            return ClaimOutcome::Lost {
+                reason: rival.describe(),
+            };
         }
         self.phase = Phase::Holding { epoch };
         ClaimOutcome::Won { epoch }
     }
 
-    /// Gives the lease up (the VM is confirmed down, or a claim is withdrawn).
+    /// Gives the lease up: a claim withdrawn, or a hold or fence whose VM is
+    /// confirmed down (or was never started).
     pub fn release(&mut self) {
         self.phase = Phase::Idle;
+    }
+
+    /// Gives a hold up over a VM that may still run: `fencing` until
+    /// [`Lease::release`] once the VM is confirmed down. (With the planted
+    /// [`LeaseDefect::ReleaseBeforeDown`], released at once.)
+    pub fn fence(&mut self) {
+        let (Phase::Holding { epoch } | Phase::Fencing { epoch }) = self.phase else {
+            return;
+        };
+        self.phase = if self.defect(LeaseDefect::ReleaseBeforeDown) {
+            Phase::Idle
+        } else {
+            Phase::Fencing { epoch }
+        };
     }
 
     /// Whether we hold the lease firmly enough to start the VM under it: our
     /// `held` state read back intact, renewed within `lease_fail`.
     pub fn valid(&self, now: Millis) -> bool {
         matches!(self.phase, Phase::Holding { .. })
+            && self
+                .last_renewal
+                .is_some_and(|renewed| now.since(renewed) < self.timings.fail_ms)
             && self.confirmed.is_some_and(|(renewed, kind)| {
                 kind == LeaseKind::Held && now.since(renewed) < self.timings.fail_ms
             })

@@ -25,6 +25,17 @@ pub const WALL_CLOCK_KEY: &str = "wall-clock";
 /// Our keys: the engine VM lease state and its epoch (the fencing token).
 pub const LEASE_KEY: &str = "lease";
 pub const LEASE_EPOCH_KEY: &str = "lease-epoch";
+/// Our key: the writer's write sequence, one higher on every publish and never
+/// reused (across agent restarts too). A reader that saw sequence `n` of a host
+/// takes a later read carrying `n` or less for what it is: an older write that
+/// landed late (a write abandoned after a storage timeout, landing after a
+/// newer one), never news.
+pub const SEQ_KEY: &str = "seq";
+/// The highest lease epoch a reader takes from storage: one claim a second for
+/// nearly nine million years. Anything above was not written by a sound agent
+/// (a hostile or broken writer, or a value near `u64::MAX` that a `+ 1` would
+/// wrap): it is refused, never adopted, never persisted.
+pub const EPOCH_PLAUSIBLE_MAX: u64 = 1 << 48;
 /// Most lines an extra text can hold (each line is at least `k=\n`).
 const EXTRA_LINES_MAX: usize = EXTRA_SIZE / 3;
 
@@ -102,6 +113,12 @@ impl Extra {
             reason: format!("bad lease epoch {epoch_text:?}"),
         })?;
         Ok(Some(LeaseState { kind, epoch }))
+    }
+
+    /// The writer's write sequence ([`SEQ_KEY`]); `None` when it published
+    /// none (the reference, or an older version of ours) or it is unreadable.
+    pub fn seq(&self) -> Option<u64> {
+        self.get(SEQ_KEY)?.parse().ok()
     }
 
     /// The writer's wall clock in Unix seconds, when it wrote one.
@@ -243,6 +260,9 @@ pub enum LeaseKind {
     None,
     Claim,
     Held,
+    /// Given up, but the VM is not confirmed down yet (it is being powered
+    /// off): to every other host as good as `held`.
+    Fencing,
 }
 
 impl LeaseKind {
@@ -251,13 +271,24 @@ impl LeaseKind {
             LeaseKind::None => "none",
             LeaseKind::Claim => "claim",
             LeaseKind::Held => "held",
+            LeaseKind::Fencing => "fencing",
         }
     }
 
+    /// Whether another host must treat it as holding the lease.
+    pub fn holds(self) -> bool {
+        matches!(self, LeaseKind::Held | LeaseKind::Fencing)
+    }
+
     pub fn from_str_exact(s: &str) -> Option<LeaseKind> {
-        [LeaseKind::None, LeaseKind::Claim, LeaseKind::Held]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            LeaseKind::None,
+            LeaseKind::Claim,
+            LeaseKind::Held,
+            LeaseKind::Fencing,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 pub use engine_status::{EngineStatus, EngineStatusError, Health, VmStatus, push_py_json_string};
 pub(crate) use extra::civil_from_days;
 pub use extra::{
-    EXTRA_CRC_KEY, Extra, ExtraContext, LEASE_EPOCH_KEY, LEASE_KEY, LeaseKind, LeaseState,
-    StateMetadata, WALL_CLOCK_KEY, build_extra, ctime,
+    EPOCH_PLAUSIBLE_MAX, EXTRA_CRC_KEY, Extra, ExtraContext, LEASE_EPOCH_KEY, LEASE_KEY, LeaseKind,
+    LeaseState, SEQ_KEY, StateMetadata, WALL_CLOCK_KEY, build_extra, ctime,
 };
 pub use global::{GLOBAL_MAINTENANCE_KEY, GlobalBlock, parse_reference_bool};
 pub use record::{

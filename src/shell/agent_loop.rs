@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use crate::core::agent::Floors;
 use crate::core::{
     ActionResult, Agent, CoreConfig, Decision, LocalVm, Millis, Observation, Request,
     ScoreBreakdown, Sensors, State, VmAction, VmManagerStatus,
@@ -143,9 +144,12 @@ pub trait Events {
     fn transition(&mut self, now: Millis, from: State, to: State);
     /// Operator requests that arrived since the last tick.
     fn take_requests(&mut self) -> Vec<Request>;
-    /// Keeps the highest lease epoch seen somewhere local that outlives the
-    /// agent and the host's own slot; handed back as `CoreConfig::epoch_floor`.
-    fn persist_epoch(&mut self, epoch: u64);
+    /// Keeps the floors (the highest lease epoch seen, this agent's first
+    /// write sequence) somewhere local that outlives the agent and the host's
+    /// own slot, durably, before the publish that needs them; handed back as
+    /// `CoreConfig::epoch_floor` and `seq_floor`. An error is logged by the
+    /// implementation and the publish goes ahead.
+    fn persist_floors(&mut self, floors: Floors);
 }
 
 /// The I/O of one agent.
@@ -171,8 +175,8 @@ pub struct AgentLoop<S, V, M, C, E, W> {
     /// (for the status the control socket serves).
     last_area: Option<Arc<Area>>,
     last_score: Option<ScoreBreakdown>,
-    /// The highest epoch handed to [`Events::persist_epoch`].
-    persisted_epoch: u64,
+    /// The floors last handed to [`Events::persist_floors`].
+    persisted: Floors,
     /// Whether to keep `last_area` (the daemon's status needs it; the
     /// simulator does not, and holding it would defeat its copy-on-write area).
     keep_last_area: bool,
@@ -194,7 +198,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
             watchdog_ok: true,
             last_area: None,
             last_score: None,
-            persisted_epoch: 0,
+            persisted: Floors::default(),
             keep_last_area: false,
         }
     }
@@ -242,6 +246,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         for &(from, to) in &decision.transitions {
             self.io.events.transition(now, from, to);
         }
+        self.persist_floors();
         let started = self.io.clock.now();
         let publish = self.publish(now, vm_here, &decision);
         let ended = self.io.clock.now();
@@ -264,17 +269,9 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
             self.io.events.log(ended, &line);
         }
         self.tend_watchdog(ended, vm_here);
-        let epoch = self.core.lease().highest_epoch();
-        if epoch > self.persisted_epoch {
-            self.persisted_epoch = epoch;
-            self.io.events.persist_epoch(epoch);
-        }
+        self.persist_floors();
         for action in actions {
-            if matches!(action, VmAction::Start { .. }) {
-                self.io.monitors.engine_starting();
-            }
-            let ok = self.io.vm.act(action).is_ok();
-            self.results.push(ActionResult { action, ok });
+            self.act(action);
         }
         if let Ok(area) = area
             && self.keep_last_area
@@ -284,6 +281,44 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         }
         self.last_score = Some(decision.score);
         decision.next_loop_ms
+    }
+
+    /// Keeps the floors on the local disk when they moved: before a publish
+    /// that uses a new write sequence, and after a step that learnt a higher
+    /// epoch.
+    fn persist_floors(&mut self) {
+        let Some(floors) = self.core.floors() else {
+            return;
+        };
+        if floors.epoch > self.persisted.epoch || floors.seq != self.persisted.seq {
+            self.persisted = floors;
+            self.io.events.persist_floors(floors);
+        }
+    }
+
+    /// Runs one VM action and keeps its result for the next step. A start is
+    /// checked against the lease once more right before it runs: an agent that
+    /// stalled since the core handed it out must not start a VM under a lease
+    /// that lapsed meanwhile.
+    fn act(&mut self, action: VmAction) {
+        let ok = match action {
+            VmAction::Start { epoch, .. } => {
+                let now = self.io.clock.now();
+                if self.core.start_still_valid(now) {
+                    self.io.monitors.engine_starting();
+                    self.io.vm.act(action).is_ok()
+                } else {
+                    let line = format!(
+                        "not starting the engine VM: lease epoch {epoch} lapsed before the start \
+                         could run (the agent stalled)"
+                    );
+                    self.io.events.log(now, &line);
+                    false
+                }
+            }
+            _ => self.io.vm.act(action).is_ok(),
+        };
+        self.results.push(ActionResult { action, ok });
     }
 
     /// What this loop sees: the area read, the local VM (and whether one is

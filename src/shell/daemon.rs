@@ -20,6 +20,7 @@ use super::system::{SystemClock, TRANSITION_TARGET, log_core_line};
 use super::vm::EngineVm;
 use super::watchdog::{HostWatchdog, NoWatchdog, WatchdogDevice};
 use crate::config::{ConfFile, Config, ConfigPaths, HaConf};
+use crate::core::agent::Floors;
 use crate::core::{CoreConfig, Millis, Request, Sensors, State};
 use crate::core::{LocalVm, VmManagerStatus};
 use crate::proto::Liveliness;
@@ -29,15 +30,33 @@ const WAIT_SLICE: Duration = Duration::from_millis(100);
 /// Where the highest lease epoch is kept, in the state directory.
 const EPOCH_FILE: &str = "lease-epoch";
 
-/// The persisted epoch floor; 0 when there is none (a warning when unreadable).
-fn read_epoch_floor(path: &std::path::Path) -> u64 {
-    match std::fs::read_to_string(path) {
-        Ok(text) => text.trim().parse().unwrap_or_else(|_| {
-            tracing::warn!("{}: not an epoch, ignored", path.display());
-            0
-        }),
-        Err(_) => 0,
+/// The persisted floors (`<epoch> <seq>`; an older agent wrote the epoch
+/// alone); zeros when there are none (a warning when unreadable).
+fn read_floors(path: &std::path::Path) -> Floors {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Floors::default();
+    };
+    match parse_floors(&text) {
+        Some(floors) => floors,
+        None => {
+            tracing::warn!(
+                "{}: not a lease epoch and write sequence, ignored",
+                path.display()
+            );
+            Floors::default()
+        }
     }
+}
+
+/// `<epoch> [<seq>]`.
+fn parse_floors(text: &str) -> Option<Floors> {
+    let mut words = text.split_whitespace();
+    let epoch = words.next()?.parse().ok()?;
+    let seq = match words.next() {
+        Some(word) => word.parse().ok()?,
+        None => 0,
+    };
+    words.next().is_none().then_some(Floors { epoch, seq })
 }
 
 /// Bound on one run of the storage connect command.
@@ -112,12 +131,15 @@ impl Events for DaemonEvents {
         std::mem::take(&mut self.requests)
     }
 
-    fn persist_epoch(&mut self, epoch: u64) {
+    fn persist_floors(&mut self, floors: Floors) {
         let path = &self.epoch_file;
-        if let Err(e) = crate::config::write_atomic(path, format!("{epoch}\n").as_bytes(), 0o644) {
+        let text = format!("{} {}\n", floors.epoch, floors.seq);
+        if let Err(e) = crate::config::write_atomic(path, text.as_bytes(), 0o644) {
             tracing::warn!(
-                "{}: cannot persist the lease epoch {epoch}: {e}",
-                path.display()
+                "{}: cannot persist the lease epoch {} and write sequence {}: {e}",
+                path.display(),
+                floors.epoch,
+                floors.seq
             );
         }
     }
@@ -162,11 +184,13 @@ fn build(
     let timings = &config.agent.timings;
     let volume = he.metadata_volume_path()?;
     let hostname = he.hostname.clone().unwrap_or_else(system_hostname);
+    let floors = read_floors(&paths.state_dir.join(EPOCH_FILE));
     let core = CoreConfig {
         score: config.agent.score.clone(),
         engine_memory_mib: he.engine_memory_mib,
         recovery_configured: config.agent.recovery.command.is_some(),
-        epoch_floor: read_epoch_floor(&paths.state_dir.join(EPOCH_FILE)),
+        epoch_floor: floors.epoch,
+        seq_floor: floors.seq,
         ..CoreConfig::new(he.host_id, hostname, timings.clone())
     };
     std::fs::create_dir_all(&paths.state_dir)

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::world::{HOST_CLOCK_ORIGIN_MS, SimVm, VmPhase, WALL_ORIGIN_UNIX, WorldState, host_name};
+use crate::core::agent::Floors;
 use crate::core::{
     DownReason, LocalVm, Millis, Request, Sensors, State, VmAction, VmManagerStatus,
 };
@@ -315,8 +316,8 @@ impl Events for SimHost {
         std::mem::take(&mut self.world.borrow_mut().host_mut(self.host).requests)
     }
 
-    fn persist_epoch(&mut self, epoch: u64) {
-        self.world.borrow_mut().host_mut(self.host).persisted_epoch = epoch;
+    fn persist_floors(&mut self, floors: Floors) {
+        self.world.borrow_mut().host_mut(self.host).persisted = floors;
     }
 }
 

@@ -148,7 +148,8 @@ impl Sim {
         CoreConfig {
             recovery_configured: w.params.recovery,
             lease_defect: w.params.lease_defect,
-            epoch_floor: w.host(host).persisted_epoch,
+            epoch_floor: w.host(host).persisted.epoch,
+            seq_floor: w.host(host).persisted.seq,
             watchdog_timeout_ms: w.params.watchdog_ms,
             ..CoreConfig::new(host, format!("host{host}.sim"), w.params.timings.clone())
         }

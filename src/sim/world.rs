@@ -139,8 +139,8 @@ pub struct HostSim {
     pub wall_offset_ms: i64,
     /// Time spent inside the current tick (I/O latency).
     pub tick_elapsed_ms: u64,
-    /// The lease epoch the agent persisted on the host's local disk.
-    pub persisted_epoch: u64,
+    /// What the agent persisted on the host's local disk.
+    pub persisted: crate::core::agent::Floors,
 }
 
 impl HostSim {
@@ -160,7 +160,7 @@ impl HostSim {
             poweroff_fails: false,
             wall_offset_ms: 0,
             tick_elapsed_ms: 0,
-            persisted_epoch: 0,
+            persisted: crate::core::agent::Floors::default(),
         }
     }
 }

@@ -89,7 +89,9 @@ impl Agent {
             return self.stay();
         }
         // A lease another host holds or claims would only turn us back: wait here.
-        if let Err(Blocker::Taken { .. }) = self.lease.may_claim(self.now, &self.liveness) {
+        if let Err(Blocker::Taken { .. } | Blocker::Unreadable { .. }) =
+            self.lease.may_claim(self.now, &self.liveness)
+        {
             return self.stay();
         }
         match better_candidate(me, mine, facts) {
@@ -115,26 +117,37 @@ impl Agent {
         }
         match self.lease.phase() {
             Phase::Holding { epoch } => self.start_vm(epoch, "lease held"),
-            Phase::Idle => match self.lease.may_claim(self.now, &self.liveness) {
-                Ok(()) => {
-                    let claim = self.lease.claim(self.now);
-                    self.say(format!(
-                        "claiming the engine VM lease (epoch {})",
-                        claim.epoch
+            Phase::Fencing { .. } => self.stay(),
+            Phase::Idle => {
+                if let Some(host) = self.timing_mismatch(facts) {
+                    return self.give_up_start(format!(
+                        "host {host} runs on other lease timings: not claiming"
                     ));
-                    self.stay()
                 }
-                Err(Blocker::Taken { host, state }) => self.give_up_start(format!(
-                    "engine VM lease {} by host {host} (epoch {})",
-                    if state.kind == crate::metadata::LeaseKind::Held {
-                        "held"
-                    } else {
-                        "claimed"
-                    },
-                    state.epoch
-                )),
-                Err(Blocker::NotIdle) => unreachable!("phase is Idle"),
-            },
+                match self.lease.may_claim(self.now, &self.liveness) {
+                    Ok(()) => {
+                        let claim = self.lease.claim(self.now);
+                        self.say(format!(
+                            "claiming the engine VM lease (epoch {})",
+                            claim.epoch
+                        ));
+                        self.stay()
+                    }
+                    Err(Blocker::Taken { host, state }) => self.give_up_start(format!(
+                        "engine VM lease {} by host {host} (epoch {})",
+                        if state.kind.holds() {
+                            "held"
+                        } else {
+                            "claimed"
+                        },
+                        state.epoch
+                    )),
+                    Err(blocker @ Blocker::Unreadable { .. }) => {
+                        self.give_up_start(format!("engine VM lease: {}", blocker.describe()))
+                    }
+                    Err(Blocker::NotIdle) => unreachable!("phase is Idle"),
+                }
+            }
             Phase::Claiming { .. } => match self.lease.settle(self.now, &self.liveness) {
                 ClaimOutcome::Pending => self.stay(),
                 ClaimOutcome::Won { epoch } => self.start_vm(epoch, "lease won"),
@@ -433,15 +446,18 @@ impl Agent {
         let stopping = matches!(self.state, State::EngineStop | State::EngineForceStop);
         if let Some((host, state)) = self.lease.superseded_by() {
             // Another host judged our lease expired and took a newer epoch (we
-            // were silent too long, e.g. partitioned or restarted): step down.
+            // were silent too long, e.g. partitioned or restarted): step down,
+            // holding on as `fencing` until our VM is confirmed down.
             let epoch = self.lease.epoch();
-            self.lease.release();
             if facts.vm_here || facts.vm_unknown {
+                self.lease.fence();
+                self.fencing = true;
                 self.force_stop(format!(
                     "lease epoch {epoch} superseded by host {host} (epoch {})",
                     state.epoch
                 ));
             } else {
+                self.lease.release();
                 self.say(format!(
                     "lease epoch {epoch} superseded by host {host} (epoch {}), released",
                     state.epoch
@@ -474,8 +490,37 @@ impl Agent {
             {
                 self.adopt_or_fence();
             }
-            Phase::Idle => {}
+            Phase::Idle | Phase::Fencing { .. } => {}
         }
+    }
+
+    /// The first live peer that publishes lease timings other than ours: the
+    /// settle rule is sound only among hosts that agree on the claim window
+    /// and the settle time, so no claim is made against such a host (logged
+    /// once, shown in status).
+    pub(super) fn timing_mismatch(&mut self, facts: &Facts) -> Option<HostId> {
+        let ours = super::publish::lease_timings(&self.cfg.timings);
+        let mismatch = facts
+            .alive
+            .iter()
+            .find(|(_, p)| p.lease_timings.as_ref().is_some_and(|t| *t != ours))
+            .map(|(host, p)| (*host, p.lease_timings.clone().unwrap_or_default()));
+        let host = mismatch.as_ref().map(|(host, _)| *host);
+        if host != self.mismatch {
+            self.mismatch = host;
+            if let Some((host, theirs)) = mismatch {
+                self.say(format!(
+                    "host {host} runs on other lease timings ({theirs} against our {ours}, \
+                     fail/dead/settle/claim window in ms): no claims until they agree"
+                ));
+            }
+        }
+        host
+    }
+
+    /// The peer found running on other lease timings, if any (for status).
+    pub fn lease_timings_mismatch(&self) -> Option<HostId> {
+        self.mismatch
     }
 
     /// The VM runs here but we do not hold the lease (it was started outside the
@@ -492,6 +537,9 @@ impl Agent {
             Err(Blocker::Taken { host, .. }) => self.force_stop(format!(
                 "engine VM runs here while host {host} holds the lease"
             )),
+            Err(blocker @ Blocker::Unreadable { .. }) => {
+                self.force_stop(format!("engine VM runs here while {}", blocker.describe()))
+            }
             Err(Blocker::NotIdle) => unreachable!("phase is Idle"),
         }
     }

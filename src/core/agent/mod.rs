@@ -11,6 +11,8 @@
 mod logic;
 mod publish;
 
+use publish::published_dead_ms;
+
 use std::collections::BTreeMap;
 
 use crate::config::{ScoreConf, Timings};
@@ -30,6 +32,15 @@ pub const GATEWAY_KEY: &str = "gateway";
 pub const EPOCH_SEEN_KEY: &str = "lease-epoch-seen";
 /// Our extra key: the score breakdown in one line.
 pub const SCORE_DETAIL_KEY: &str = "score-detail";
+/// Our extra key: the lease timings this host runs on,
+/// `<lease-fail>/<lease-dead>/<lease-settle>/<claim window>` in ms. Claims are
+/// only sound among hosts that agree on them (see [`Agent::timing_mismatch`]).
+pub const LEASE_TIMINGS_KEY: &str = "lease-timings";
+/// A new agent's write sequence starts this far above the highest its
+/// predecessors may have used: no agent publishes that often (2^32 loops of
+/// 2 s are 272 years), so a write of an earlier agent that lands late never
+/// reads as news (`metadata::SEQ_KEY`).
+pub const SEQ_RESTART_GAP: u64 = 1 << 32;
 /// Our extra key: this host's watchdog timeout in seconds, or `none` for a
 /// host that runs without one (acknowledged in its configuration): such a host
 /// is unfenced, and status says so.
@@ -61,6 +72,18 @@ pub struct CoreConfig {
     /// This host's watchdog timeout; `None`: no watchdog (published as
     /// [`WATCHDOG_KEY`]`=none`).
     pub watchdog_timeout_ms: Option<u64>,
+    /// The first write sequence the previous agent on this host used, as it
+    /// persisted it (see [`Floors`]): ours starts [`SEQ_RESTART_GAP`] above.
+    pub seq_floor: u64,
+}
+
+/// What an agent keeps on the host's local disk so that it never goes back,
+/// even when the host's own slot is lost: the highest lease epoch seen, and the
+/// first write sequence this agent uses (its successor starts above it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Floors {
+    pub epoch: u64,
+    pub seq: u64,
 }
 
 impl CoreConfig {
@@ -78,6 +101,7 @@ impl CoreConfig {
             lease_defect: None,
             epoch_floor: 0,
             watchdog_timeout_ms: None,
+            seq_floor: 0,
         }
     }
 }
@@ -173,6 +197,11 @@ struct Peer {
     stopped: bool,
     /// The peer's gateway test as it published it.
     gateway: PeerGateway,
+    /// The highest write sequence read from it (`None`: it publishes none):
+    /// a read carrying this or less is a late write, not news.
+    seq: Option<u64>,
+    /// Its [`LEASE_TIMINGS_KEY`] as published (`None`: not published).
+    lease_timings: Option<String>,
 }
 
 /// A peer's gateway test result as published in its [`GATEWAY_KEY`].
@@ -231,8 +260,20 @@ pub struct Agent {
     lease: Lease,
     /// Whether our own slot has been read (lease and epoch adopted).
     adopted: bool,
-    /// A self-fence is under way until the VM is confirmed down.
+    /// The VM must go down before anything else: power it off every loop, no
+    /// watchdog pets, until it is confirmed down (a self-fence, a superseded
+    /// lease, a VM running here before our own slot could be read).
     fencing: bool,
+    /// The write sequence of our latest publication, and the first one this
+    /// agent used (set when our own slot is adopted; see [`Floors`]).
+    seq: u64,
+    seq_first: u64,
+    /// The implausible epochs read from each host's slot (refused, logged
+    /// once each, shown in status).
+    implausible: BTreeMap<HostId, u64>,
+    /// The first peer found publishing lease timings other than ours (logged
+    /// once each time it changes).
+    mismatch: Option<HostId>,
     peers: BTreeMap<HostId, Peer>,
     global_maintenance: bool,
     /// The last classification other than `unknown` (classification history).
@@ -281,12 +322,16 @@ impl Agent {
         let mut timings = LeaseTimings::from_timings(&cfg.timings);
         timings.defect = cfg.lease_defect;
         let mut lease = Lease::new(cfg.host_id, timings);
-        lease.note_epoch_seen(cfg.epoch_floor);
-        Agent {
+        let floor_plausible = lease.note_epoch_seen(cfg.epoch_floor);
+        let mut agent = Agent {
             liveness: PeerLiveness::new(now),
             lease,
             adopted: false,
             fencing: false,
+            seq: 0,
+            seq_first: 0,
+            implausible: BTreeMap::new(),
+            mismatch: None,
             state: State::StartState,
             entered: now,
             peers: BTreeMap::new(),
@@ -308,7 +353,15 @@ impl Agent {
             now,
             log: Vec::new(),
             cfg,
+        };
+        if !floor_plausible {
+            agent.say(format!(
+                "the persisted lease epoch {} is implausible (above {}): ignored",
+                agent.cfg.epoch_floor,
+                crate::metadata::EPOCH_PLAUSIBLE_MAX
+            ));
         }
+        agent
     }
 
     pub fn state(&self) -> State {
@@ -348,30 +401,17 @@ impl Agent {
         let facts = self.facts(obs);
         if self.fencing {
             if facts.vm_here || facts.vm_unknown {
-                // The power-off did not take (yet): it is the only action
-                // allowed, every loop, until the VM is confirmed down.
-                self.say(
-                    "self-fence: the engine VM is still running, powering it off again".into(),
-                );
-                if self.state != State::EngineForceStop {
-                    self.enter(State::EngineForceStop);
-                }
-                self.stop_sent = true;
-                self.pending.push(VmAction::PowerOff);
-                let score = self.score(obs);
-                let (record, extra) = self.publication(obs, &facts, &score);
-                return Decision {
-                    record,
-                    extra,
-                    score,
-                    transitions: Vec::new(),
-                    log: std::mem::take(&mut self.log),
-                    next_loop_ms: self.cfg.timings.loop_ms,
-                    publish: self.adopted,
-                };
+                return self.keep_fencing(obs, &facts);
             }
             self.fencing = false;
-            self.say("self-fence complete: the engine VM is down".into());
+            if let Phase::Fencing { epoch } = self.lease.phase() {
+                self.lease.release();
+                self.say(format!(
+                    "self-fence complete: the engine VM is down, lease epoch {epoch} released"
+                ));
+            } else {
+                self.say("self-fence complete: the engine VM is down".into());
+            }
         }
         if !self.adopted && (facts.vm_here || facts.vm_unknown) && !self.stop_sent {
             // We cannot tell whether the running VM is covered by a lease we
@@ -400,6 +440,28 @@ impl Agent {
         }
     }
 
+    /// A fence under way whose VM is not confirmed down: powering it off is
+    /// the only action, every loop; the slot keeps saying `fencing`.
+    fn keep_fencing(&mut self, obs: &Observation<'_>, facts: &Facts) -> Decision {
+        self.say("self-fence: the engine VM is still running, powering it off again".into());
+        if self.state != State::EngineForceStop {
+            self.enter(State::EngineForceStop);
+        }
+        self.stop_sent = true;
+        self.pending.push(VmAction::PowerOff);
+        let score = self.score(obs);
+        let (record, extra) = self.publication(obs, facts, &score);
+        Decision {
+            record,
+            extra,
+            score,
+            transitions: Vec::new(),
+            log: std::mem::take(&mut self.log),
+            next_loop_ms: self.cfg.timings.loop_ms,
+            publish: self.adopted,
+        }
+    }
+
     /// Reports how the publish of this step's slot went; returns the VM actions
     /// to run now. `started`/`ended` bracket the write on the monotonic clock.
     ///
@@ -408,7 +470,7 @@ impl Agent {
     /// publish is not confirmed yet: then [`Agent::wants_readback`] asks the shell
     /// to read once more, and [`Agent::readback`] hands the start out.
     pub fn after_publish(&mut self, started: Millis, ended: Millis, ok: bool) -> Vec<VmAction> {
-        self.lease.published(started, ended, ok, self.last_host_ts);
+        self.lease.published(started, ended, ok, self.seq);
         let mut actions = std::mem::take(&mut self.pending);
         if let Some(index) = actions
             .iter()
@@ -425,11 +487,12 @@ impl Agent {
             // Self-fence: the lease can no longer be renewed, and others will
             // take it after lease_dead; the VM must be down before then.
             self.say(format!(
-                "self-fence: lease epoch {} not renewed for {} ms, powering the engine VM off",
+                "self-fence: lease epoch {} not renewed for {} ms, powering the engine VM off \
+                 (the lease stays ours until it is down)",
                 self.lease.epoch(),
                 self.cfg.timings.lease_fail_ms
             ));
-            self.lease.release();
+            self.lease.fence();
             self.fencing = true;
             self.say(format!(
                 "{} -> {}: self-fence",
@@ -464,13 +527,38 @@ impl Agent {
         };
         if let Some(area) = area {
             self.lease.read_own(own_token(area, self.cfg.host_id));
+            self.ingest(area);
         }
-        if self.lease.valid(now) {
-            vec![start]
-        } else {
+        if !self.lease.valid(now) {
             self.say("our held lease did not read back intact: not starting".into());
-            Vec::new()
+            return Vec::new();
         }
+        // What the settle read showed may have changed since: a hold or an
+        // earlier claim elsewhere, or a slot that may hide one, means a rule
+        // was broken somewhere; never start beside it.
+        if let Some(rival) = self
+            .lease
+            .rival(self.now, &self.liveness, self.lease.epoch())
+        {
+            self.lease.release();
+            self.manual_start = None;
+            self.restarting_locally = false;
+            self.say(format!(
+                "our held lease read back, but {}: not starting, lease released",
+                rival.describe()
+            ));
+            self.transition_quiet(State::EngineDown);
+            return Vec::new();
+        }
+        vec![start]
+    }
+
+    /// Whether a start handed out by [`Agent::after_publish`] or
+    /// [`Agent::readback`] may still run at `now`: the loop asks right before
+    /// it runs one, so that an agent that stalled in between does not start a
+    /// VM under a lease that lapsed meanwhile.
+    pub fn start_still_valid(&self, now: Millis) -> bool {
+        self.lease.valid(now)
     }
 
     /// Whether this core has read its own slot and may publish.
@@ -497,7 +585,11 @@ impl Agent {
         vm_running: bool,
     ) -> (HostRecord, Extra) {
         self.now = self.now.max(now);
-        if !(vm_running && matches!(self.lease.phase(), Phase::Holding { .. })) {
+        let stake = matches!(
+            self.lease.phase(),
+            Phase::Holding { .. } | Phase::Fencing { .. }
+        );
+        if !(vm_running && stake) {
             self.lease.release();
         }
         self.enter(State::AgentStopped);
@@ -516,10 +608,11 @@ impl Agent {
     }
 }
 
-/// The token (`host-ts`) of the publish our own slot holds, if it is intact.
+/// The token (write sequence) of the publish our own slot holds, if it is
+/// intact.
 fn own_token(area: &Area, me: HostId) -> Option<u64> {
     match area.hosts.get(&me) {
-        Some(Ok(slot)) => Some(slot.record.host_ts),
+        Some(Ok(slot)) => slot.extra.seq(),
         _ => None,
     }
 }
@@ -529,7 +622,8 @@ impl Agent {
     /// Learns our own lease from our slot on the first fresh read. A held lease
     /// under a VM that runs here (or whose state is unknown) is kept: the agent
     /// restarted under a running VM (test plan case 7). A torn own slot is not
-    /// adopted; we wait for a readable one.
+    /// adopted; we wait for a readable one. Our write sequence starts above
+    /// every one an earlier agent here may have used.
     fn adopt(&mut self, area: &Area, local_vm: &LocalVm) {
         if self.adopted {
             return;
@@ -537,16 +631,30 @@ impl Agent {
         // An unreadable own slot is waited out for lease_dead: by then no other
         // host can still count on a lease we might have held.
         let waited_out = self.now.since(self.started_at) >= self.cfg.timings.lease_dead_ms;
-        let own = match area.hosts.get(&self.cfg.host_id) {
-            None => None,
+        let (own, own_seq) = match area.hosts.get(&self.cfg.host_id) {
+            None => (None, None),
             Some(Ok(slot)) => match slot.extra.lease() {
-                Ok(lease) => lease,
-                Err(_) if waited_out => None,
+                Ok(lease) => (lease, slot.extra.seq()),
+                Err(_) if waited_out => (None, slot.extra.seq()),
                 Err(_) => return,
             },
-            Some(Err(_)) if waited_out => None,
+            Some(Err(_)) if waited_out => (None, None),
             Some(Err(_)) => return,
         };
+        self.seq_first = own_seq
+            .unwrap_or(0)
+            .max(self.cfg.seq_floor)
+            .saturating_add(SEQ_RESTART_GAP);
+        self.seq = self.seq_first;
+        if let Some(own) = own
+            && !self.lease.plausible(own.epoch)
+        {
+            self.say(format!(
+                "our own slot carries an implausible lease epoch {} (above {}): ignored",
+                own.epoch,
+                crate::metadata::EPOCH_PLAUSIBLE_MAX
+            ));
+        }
         let running = match local_vm {
             LocalVm::QueryFailed => true,
             LocalVm::Present { status, .. } => *status != VmManagerStatus::Down,
@@ -567,11 +675,28 @@ impl Agent {
         });
         self.lease.adopt(own, running && !overtaken);
         self.adopted = true;
-        if let Phase::Holding { epoch } = self.lease.phase() {
-            self.say(format!(
+        match self.lease.phase() {
+            Phase::Holding { epoch } => self.say(format!(
                 "engine VM runs here: keeping the lease (epoch {epoch})"
-            ));
+            )),
+            Phase::Fencing { epoch } => {
+                self.fencing = true;
+                self.say(format!(
+                    "engine VM runs here under a lease being given up (epoch {epoch}): \
+                     powering it off"
+                ));
+            }
+            Phase::Idle | Phase::Claiming { .. } => {}
         }
+    }
+
+    /// What to keep on the local disk before this step's publish (see
+    /// [`Floors`]); `None` before our own slot was adopted.
+    pub fn floors(&self) -> Option<Floors> {
+        self.adopted.then(|| Floors {
+            epoch: self.lease.highest_epoch(),
+            seq: self.seq_first,
+        })
     }
 
     fn ingest(&mut self, area: &Area) {
@@ -582,28 +707,29 @@ impl Agent {
         }
         let me = self.cfg.host_id;
         for (&id, slot) in &area.hosts {
-            // Invalid slots are not observed: their last valid view stays.
-            let Ok(slot) = slot else { continue };
             if id == me {
                 continue;
             }
-            self.liveness.observe(self.now, id, slot.record.host_ts);
-            let fingerprint = (slot.record.host_ts, slot.crc32);
-            if self
-                .peers
-                .get(&id)
-                .is_some_and(|p| p.fingerprint == fingerprint)
-            {
-                // The same publish as last time (host-ts changes on every one).
-                continue;
+            match slot {
+                Ok(slot) => self.ingest_slot(id, slot),
+                // A slot that cannot be read keeps its host's last valid view
+                // (it ages in silence); one never read intact blocks the lease.
+                Err(_) => self.lease.observe_unreadable(self.now, id),
             }
-            self.ingest_peer(id, slot, fingerprint);
         }
-        // Cleaned slots (now empty) are forgotten.
+        // An emptied slot is silence, not a release: it is forgotten only once
+        // its host has been silent for lease-dead (an operator's
+        // --clean-metadata waits that long, too).
+        let dead_ms = self.cfg.timings.lease_dead_ms;
         let gone: Vec<HostId> = self
             .peers
             .keys()
             .filter(|id| !area.hosts.contains_key(id))
+            .filter(|id| {
+                self.liveness
+                    .silent_for(self.now, **id)
+                    .is_none_or(|silent| silent >= dead_ms)
+            })
             .copied()
             .collect();
         for id in gone {
@@ -611,60 +737,106 @@ impl Agent {
             self.leads.remove(&id);
             self.liveness.forget(id);
             self.lease.forget(id);
+            self.implausible.remove(&id);
         }
+    }
+
+    /// Takes in one intact peer slot, unless it is a late write (its write
+    /// sequence did not move past what we read from that host before).
+    fn ingest_slot(&mut self, id: HostId, slot: &HostSlot) {
+        let fingerprint = (slot.record.host_ts, slot.crc32);
+        let seq = slot.extra.seq();
+        if let Some(peer) = self.peers.get(&id) {
+            if peer.fingerprint == fingerprint {
+                // The same publish as last time (host-ts changes on every one).
+                self.liveness.observe(self.now, id, slot.record.host_ts);
+                return;
+            }
+            let late = matches!((peer.seq, seq), (Some(seen), Some(now)) if now <= seen);
+            if late && self.lease_defect() != Some(LeaseDefect::IgnoreSequence) {
+                return;
+            }
+        }
+        self.liveness.observe(self.now, id, slot.record.host_ts);
+        self.ingest_peer(id, slot, fingerprint);
+    }
+
+    fn lease_defect(&self) -> Option<LeaseDefect> {
+        self.cfg.lease_defect
     }
 
     /// Takes in a peer's new publish.
     fn ingest_peer(&mut self, id: HostId, slot: &HostSlot, fingerprint: (u64, Option<u32>)) {
         // A lease state we cannot understand keeps the last one we could: it
         // must never read as free.
-        if let Ok(lease) = slot.extra.lease() {
-            self.lease.observe(id, lease);
+        match slot.extra.lease() {
+            Ok(lease) => {
+                if !self.lease.observe(self.now, id, lease) {
+                    self.note_implausible(id, lease.map_or(0, |l| l.epoch), "lease epoch");
+                }
+            }
+            Err(_) => self.lease.observe_unreadable(self.now, id),
         }
         self.lease.observe_stopped(id, slot.record.stopped);
         let mut gateway = PeerGateway::NotPublished;
+        let mut lease_timings = None;
         for (key, value) in slot.extra.entries() {
             match key.as_str() {
                 EPOCH_SEEN_KEY => {
-                    if let Ok(seen) = value.parse() {
-                        self.lease.note_epoch_seen(seen);
+                    if let Ok(seen) = value.parse()
+                        && !self.lease.note_epoch_seen(seen)
+                    {
+                        self.note_implausible(id, seen, "lease-epoch-seen");
                     }
                 }
                 GATEWAY_KEY => gateway = PeerGateway::parse(value),
+                LEASE_TIMINGS_KEY => lease_timings = Some(value.clone()),
                 _ => {}
             }
         }
+        self.lease
+            .observe_dead_ms(id, lease_timings.as_deref().and_then(published_dead_ms));
         let record = &slot.record;
-        match self.peers.get_mut(&id) {
-            Some(peer) => {
-                // Engine statuses repeat from publish to publish: parse on change.
-                if peer.status_raw != record.engine_status {
-                    peer.status = slot.engine_status().ok();
-                    peer.status_raw.clone_from(&record.engine_status);
-                }
-                peer.fingerprint = fingerprint;
-                peer.publishes += 1;
-                peer.score = record.score;
-                peer.local_maintenance = record.local_maintenance;
-                peer.stopped = record.stopped;
-                peer.gateway = gateway;
-            }
-            None => {
-                self.peers.insert(
-                    id,
-                    Peer {
-                        fingerprint,
-                        publishes: 1,
-                        score: record.score,
-                        status: slot.engine_status().ok(),
-                        status_raw: record.engine_status.clone(),
-                        local_maintenance: record.local_maintenance,
-                        stopped: record.stopped,
-                        gateway,
-                    },
-                );
-            }
+        let peer = self.peers.entry(id).or_insert_with(|| Peer {
+            fingerprint,
+            publishes: 0,
+            score: record.score,
+            status: slot.engine_status().ok(),
+            status_raw: record.engine_status.clone(),
+            local_maintenance: record.local_maintenance,
+            stopped: record.stopped,
+            gateway,
+            seq: None,
+            lease_timings: None,
+        });
+        // Engine statuses repeat from publish to publish: parse on change.
+        if peer.status_raw != record.engine_status {
+            peer.status = slot.engine_status().ok();
+            peer.status_raw.clone_from(&record.engine_status);
         }
+        peer.fingerprint = fingerprint;
+        peer.publishes += 1;
+        peer.score = record.score;
+        peer.local_maintenance = record.local_maintenance;
+        peer.stopped = record.stopped;
+        peer.gateway = gateway;
+        peer.seq = slot.extra.seq().or(peer.seq);
+        peer.lease_timings = lease_timings;
+    }
+
+    /// Logs an implausible epoch from `host`'s slot once per value.
+    fn note_implausible(&mut self, host: HostId, epoch: u64, what: &str) {
+        if self.implausible.insert(host, epoch) != Some(epoch) {
+            self.say(format!(
+                "host {host} publishes an implausible {what} {epoch} (above {}): refused",
+                crate::metadata::EPOCH_PLAUSIBLE_MAX
+            ));
+        }
+    }
+
+    /// Hosts whose slot carries an implausible epoch, with it (for status).
+    pub fn implausible_epochs(&self) -> &BTreeMap<HostId, u64> {
+        &self.implausible
     }
 
     fn take_results(&mut self, results: &[ActionResult]) {

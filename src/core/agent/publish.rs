@@ -2,13 +2,14 @@
 //! reference's extra text followed by our keys.
 
 use super::{
-    Agent, EPOCH_SEEN_KEY, Facts, GATEWAY_KEY, Observation, SCORE_DETAIL_KEY, WATCHDOG_KEY,
+    Agent, EPOCH_SEEN_KEY, Facts, GATEWAY_KEY, LEASE_TIMINGS_KEY, Observation, SCORE_DETAIL_KEY,
+    WATCHDOG_KEY,
 };
 use crate::core::score::{ScoreBreakdown, ScoreInputs, compute};
 use crate::core::state::State;
 use crate::metadata::{
     EngineStatus, Extra, ExtraContext, HostRecord, METADATA_FEATURE_VERSION,
-    METADATA_PARSE_VERSION, SCORE_MAX, StateMetadata, build_extra,
+    METADATA_PARSE_VERSION, SCORE_MAX, SEQ_KEY, StateMetadata, build_extra,
 };
 
 impl Agent {
@@ -37,10 +38,12 @@ impl Agent {
     }
 
     /// The record for this publish; `host-ts` changes on every publish, since
-    /// only its change tells the other hosts that we are alive.
+    /// only its change tells the other hosts that we are alive, and so does
+    /// the write sequence ([`SEQ_KEY`], in the extra text).
     pub(super) fn record(&mut self, score: u32, status: &EngineStatus) -> HostRecord {
         let host_ts = self.now.as_secs().max(self.last_host_ts + 1);
         self.last_host_ts = host_ts;
+        self.seq = self.seq.saturating_add(1);
         HostRecord {
             parse_version: METADATA_PARSE_VERSION,
             feature_version: METADATA_FEATURE_VERSION,
@@ -89,6 +92,8 @@ impl Agent {
             None => "none".into(),
         };
         extra.push(WATCHDOG_KEY, &watchdog);
+        extra.push(LEASE_TIMINGS_KEY, lease_timings(&self.cfg.timings));
+        extra.push(SEQ_KEY, self.seq.to_string());
         extra
     }
 
@@ -111,4 +116,19 @@ impl Agent {
         );
         (record, extra)
     }
+}
+
+/// This host's [`LEASE_TIMINGS_KEY`] value: lease-fail, lease-dead, settle and
+/// the claim window, in ms.
+pub(super) fn lease_timings(t: &crate::config::Timings) -> String {
+    let window = crate::core::LeaseTimings::from_timings(t).claim_window_ms;
+    format!(
+        "{}/{}/{}/{window}",
+        t.lease_fail_ms, t.lease_dead_ms, t.lease_settle_ms
+    )
+}
+
+/// The lease-dead of a published [`LEASE_TIMINGS_KEY`] value, when readable.
+pub(super) fn published_dead_ms(value: &str) -> Option<u64> {
+    value.split('/').nth(1)?.parse().ok()
 }

@@ -919,21 +919,28 @@ fn a_holder_that_cannot_publish_for_lease_fail_powers_its_vm_off() {
     let out = rig.step(); // 120
     assert_eq!(out.actions, POWEROFF);
     assert_eq!(rig.agent.state(), S::EngineForceStop);
-    assert_eq!(rig.agent.lease().phase(), Phase::Idle);
+    // The lease is not given up over a VM that may still run: `fencing`,
+    // a hold to every other host, until the VM is confirmed down.
+    assert_eq!(rig.agent.lease().phase(), Phase::Fencing { epoch: 1 });
     assert!(out.logged("self-fence: lease epoch 1 not renewed for 30000 ms"));
     assert!(out.logged("EngineUp -> EngineForceStop: self-fence"));
     assert!(rig.agent.fencing());
     // Storage back, the VM still reported running: the power-off is retried
-    // every loop (and nothing else happens) until the VM is down.
+    // every loop (and nothing else happens) until the VM is down, and the
+    // slot keeps saying `fencing`.
     rig.publish_ok = true;
-    let out = rig.step();
-    assert_eq!(out.actions, POWEROFF);
-    assert!(out.logged("powering it off again"));
-    assert_eq!(rig.agent.state(), S::EngineForceStop);
+    for _ in 0..3 {
+        let out = rig.step();
+        assert_eq!(out.actions, POWEROFF);
+        assert!(out.logged("powering it off again"));
+        assert_eq!(out.published_lease(), lease(LeaseKind::Fencing, 1));
+        assert_eq!(rig.agent.state(), S::EngineForceStop);
+    }
     rig.vm_gone();
     let out = rig.step();
     assert_eq!(out.actions, NONE);
-    assert!(out.logged("self-fence complete"));
+    assert!(out.logged("self-fence complete: the engine VM is down, lease epoch 1 released"));
+    assert_eq!(out.published_lease(), lease(LeaseKind::None, 1));
     assert!(!rig.agent.fencing());
     assert_eq!(rig.agent.state(), S::EngineDown);
 }

@@ -7,6 +7,7 @@ const TIMINGS: LeaseTimings = LeaseTimings {
     fail_ms: 30_000,
     dead_ms: 60_000,
     claim_window_ms: 15_000,
+    renew_gap_max_ms: 50_000,
     defect: None,
 };
 
@@ -85,8 +86,8 @@ fn of_two_equal_claims_exactly_the_lower_host_id_wins() {
     two.published(at(100), at(102), true, 100);
     two.read_own(Some(100));
     // The settle read shows each the other's claim.
-    one.observe(2, Some(claim_two));
-    two.observe(1, Some(claim_one));
+    one.observe(at(0), 2, Some(claim_two));
+    two.observe(at(0), 1, Some(claim_one));
     assert_eq!(one.settle(at(118), &live), ClaimOutcome::Won { epoch: 1 });
     match two.settle(at(118), &live) {
         ClaimOutcome::Lost { reason } => assert!(reason.contains("host 1 claims"), "{reason}"),
@@ -104,12 +105,12 @@ fn of_two_equal_claims_exactly_the_lower_host_id_wins() {
 fn the_lower_epoch_wins_over_the_lower_host_id() {
     let live = heartbeats(&[(3, 100)]);
     let mut two = Lease::new(2, TIMINGS);
-    two.observe(3, state(LeaseKind::None, 5));
+    two.observe(at(0), 3, state(LeaseKind::None, 5));
     two.may_claim(at(100), &live).unwrap();
     assert_eq!(two.claim(at(100)).epoch, 6);
     two.published(at(100), at(101), true, 100);
     two.read_own(Some(100));
-    two.observe(3, state(LeaseKind::Claim, 5));
+    two.observe(at(0), 3, state(LeaseKind::Claim, 5));
     assert!(matches!(
         two.settle(at(120), &live),
         ClaimOutcome::Lost { .. }
@@ -119,7 +120,7 @@ fn the_lower_epoch_wins_over_the_lower_host_id() {
 #[test]
 fn a_held_lease_blocks_until_its_holder_is_silent_for_lease_dead() {
     let mut lease = Lease::new(2, TIMINGS);
-    lease.observe(1, state(LeaseKind::Held, 4));
+    lease.observe(at(0), 1, state(LeaseKind::Held, 4));
     let live = heartbeats(&[(1, 100)]);
     let blocked = lease.may_claim(at(159), &live);
     assert_eq!(
@@ -139,7 +140,7 @@ fn a_held_lease_blocks_until_its_holder_is_silent_for_lease_dead() {
 #[test]
 fn a_claim_of_a_silent_host_blocks_like_a_hold() {
     let mut lease = Lease::new(2, TIMINGS);
-    lease.observe(1, state(LeaseKind::Claim, 1));
+    lease.observe(at(0), 1, state(LeaseKind::Claim, 1));
     let live = heartbeats(&[(1, 10)]);
     assert!(lease.may_claim(at(69), &live).is_err());
     assert!(lease.may_claim(at(70), &live).is_ok());
@@ -148,8 +149,8 @@ fn a_claim_of_a_silent_host_blocks_like_a_hold() {
 #[test]
 fn a_released_lease_is_free_at_once() {
     let mut lease = Lease::new(2, TIMINGS);
-    lease.observe(1, state(LeaseKind::Held, 4));
-    lease.observe(1, state(LeaseKind::None, 4));
+    lease.observe(at(0), 1, state(LeaseKind::Held, 4));
+    lease.observe(at(0), 1, state(LeaseKind::None, 4));
     let live = heartbeats(&[(1, 100)]);
     assert!(lease.may_claim(at(101), &live).is_ok());
 }
@@ -158,7 +159,7 @@ fn a_released_lease_is_free_at_once() {
 fn a_torn_slot_keeps_the_last_valid_state() {
     // The caller observes only valid reads: a torn slot leaves the last state.
     let mut lease = Lease::new(2, TIMINGS);
-    lease.observe(1, state(LeaseKind::Held, 4));
+    lease.observe(at(0), 1, state(LeaseKind::Held, 4));
     let live = heartbeats(&[(1, 100)]);
     assert!(lease.may_claim(at(120), &live).is_err());
 }
@@ -171,7 +172,7 @@ fn a_holder_appearing_during_settle_wins_over_our_claim() {
     lease.claim(at(100));
     lease.published(at(100), at(101), true, 100);
     lease.read_own(Some(100));
-    lease.observe(3, state(LeaseKind::Held, 9));
+    lease.observe(at(0), 3, state(LeaseKind::Held, 9));
     assert!(matches!(
         lease.settle(at(116), &live),
         ClaimOutcome::Lost { .. }
@@ -277,7 +278,7 @@ fn a_held_publish_that_reads_back_torn_renews_nothing() {
 fn our_own_slot_is_not_a_rival() {
     let live = heartbeats(&[(1, 100)]);
     let mut lease = Lease::new(1, TIMINGS);
-    lease.observe(1, state(LeaseKind::Held, 3));
+    lease.observe(at(0), 1, state(LeaseKind::Held, 3));
     assert!(lease.may_claim(at(101), &live).is_ok());
 }
 

@@ -187,6 +187,7 @@ pub fn status_snapshot(
         Phase::Idle => LeasePhase::Idle,
         Phase::Claiming { .. } => LeasePhase::Claiming,
         Phase::Holding { .. } => LeasePhase::Holding,
+        Phase::Fencing { .. } => LeasePhase::Fencing,
     };
     StatusReply {
         taken: Taken {
