@@ -111,7 +111,7 @@ pub struct LeaseTimings {
 /// among them: no host tries to start while a peer that reported its engine up
 /// is still alive (60 s), and the settle delay and the watchdog add margin, so
 /// the fuzzer rightly finds no violation for those.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeaseDefect {
     /// Win a claim at once, on the read that informed it: no settle re-read.
     SkipSettle,

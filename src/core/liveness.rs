@@ -64,6 +64,13 @@ impl PeerLiveness {
         }
     }
 
+    /// Starts watching afresh at `now`: after a gap in our reads, changes
+    /// we did not see may have happened, so silence counts only from here
+    /// (and nobody is alive until a full timeout of history again).
+    pub fn restart(&mut self, now: Millis) {
+        self.started = self.started.max(now);
+    }
+
     /// Forgets `id` (its slot was cleaned: empty).
     pub fn forget(&mut self, id: HostId) {
         self.peers.remove(&id);
@@ -147,6 +154,18 @@ mod tests {
         assert_eq!(live.silent_for(at(200), 3), Some(200_000));
         assert!(!live.is_alive(at(200), 9, TIMEOUT));
         assert_eq!(live.silent_for(at(200), 9), None);
+    }
+
+    #[test]
+    fn a_restarted_watch_counts_silence_from_its_restart() {
+        let mut live = PeerLiveness::new(at(0));
+        live.observe(at(0), 4, 1);
+        live.observe(at(10), 4, 2);
+        assert_eq!(live.silent_for(at(100), 4), Some(90_000));
+        live.restart(at(100));
+        assert_eq!(live.silent_for(at(130), 4), Some(30_000));
+        assert!(!live.has_history(at(130), TIMEOUT));
+        assert!(live.has_history(at(160), TIMEOUT));
     }
 
     #[test]

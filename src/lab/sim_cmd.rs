@@ -13,12 +13,20 @@ use crate::sim::scenario::Scenario;
 /// Most seeds one `fuzz` run takes (a limit on everything).
 pub const FUZZ_SEEDS_MAX: u64 = 10_000_000;
 
+/// A lease defect planted on purpose, to see the checkers fail (see
+/// `core::LeaseDefect`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Defect {
     /// Win a lease claim without the settle re-read.
     SkipSettle,
     /// Treat other hosts' leases as expired at once.
     ExpireImmediately,
+    /// Publish `none` when fencing, before the VM is confirmed down.
+    ReleaseBeforeDown,
+    /// Take a slot whose write sequence went back (a late write) for news.
+    IgnoreSequence,
+    /// Take any epoch from storage and add to it wrapping.
+    UncheckedEpoch,
 }
 
 impl From<Defect> for LeaseDefect {
@@ -26,6 +34,9 @@ impl From<Defect> for LeaseDefect {
         match d {
             Defect::SkipSettle => LeaseDefect::SkipSettle,
             Defect::ExpireImmediately => LeaseDefect::ExpireImmediately,
+            Defect::ReleaseBeforeDown => LeaseDefect::ReleaseBeforeDown,
+            Defect::IgnoreSequence => LeaseDefect::IgnoreSequence,
+            Defect::UncheckedEpoch => LeaseDefect::UncheckedEpoch,
         }
     }
 }
@@ -118,7 +129,7 @@ fn run_one_seed(
     defect: Option<LeaseDefect>,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
-    let (params, commands) = schedule_for(seed);
+    let (params, commands) = schedule_for(seed, timings);
     writeln!(out, "seed {seed}: {} hosts", params.hosts)?;
     for (at, command) in &commands {
         writeln!(out, "schedule {} {command}", crate::sim::fmt_time(*at))?;
@@ -155,7 +166,7 @@ fn fuzz(
     let hours = (FAULT_PHASE_MS + HEAL_BOUND_MS) as f64 / 3_600_000.0;
     for seed in from..end {
         let outcome = run_seed_on(seed, defect, timings);
-        host_hours += f64::from(schedule_for(seed).0.hosts) * hours;
+        host_hours += f64::from(schedule_for(seed, timings).0.hosts) * hours;
         if !outcome.passed() {
             failed += 1;
             writeln!(out, "{}", outcome.failure_line())?;

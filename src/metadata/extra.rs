@@ -31,6 +31,10 @@ pub const LEASE_EPOCH_KEY: &str = "lease-epoch";
 /// landed late (a write abandoned after a storage timeout, landing after a
 /// newer one), never news.
 pub const SEQ_KEY: &str = "seq";
+/// The highest write sequence a reader takes from storage: 2^30 agent restarts
+/// (each starts 2^32 above the last). Above it was not written by a sound
+/// agent: the slot is not taken in, and cannot block its host's later writes.
+pub const SEQ_PLAUSIBLE_MAX: u64 = 1 << 62;
 /// The highest lease epoch a reader takes from storage: one claim a second for
 /// nearly nine million years. Anything above was not written by a sound agent
 /// (a hostile or broken writer, or a value near `u64::MAX` that a `+ 1` would

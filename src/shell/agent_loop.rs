@@ -236,6 +236,16 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
 
     /// One loop. Returns the milliseconds to wait before the next one.
     pub fn tick(&mut self) -> u64 {
+        let decided = self.decide();
+        self.carry_out(decided)
+    }
+
+    /// The first half of a loop: read the whole metadata area, read the VM and
+    /// the monitors, step the core. [`AgentLoop::carry_out`] is the second
+    /// half; the daemon runs them back to back ([`AgentLoop::tick`]), and the
+    /// simulator may put time between them (an agent that stalls between its
+    /// read and its write).
+    pub fn decide(&mut self) -> Decided {
         let now = self.io.clock.now();
         let area = self.io.storage.read_area();
         let (observation, vm_here) = self.observe(now, area.as_deref().ok());
@@ -246,6 +256,25 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         for &(from, to) in &decision.transitions {
             self.io.events.transition(now, from, to);
         }
+        Decided {
+            now,
+            area,
+            vm_here,
+            decision,
+        }
+    }
+
+    /// The second half of a loop: publish this host's slot, then run the VM
+    /// actions the core hands out after the publish (starts only when the
+    /// publish renewed a held lease). Returns the milliseconds to wait before
+    /// the next loop.
+    pub fn carry_out(&mut self, decided: Decided) -> u64 {
+        let Decided {
+            now,
+            area,
+            vm_here,
+            decision,
+        } = decided;
         self.persist_floors();
         let started = self.io.clock.now();
         let publish = self.publish(now, vm_here, &decision);
@@ -477,6 +506,17 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
             other => other.map_err(|e| e.to_string()),
         }
     }
+}
+
+/// The first half of a loop, handed to its second half
+/// ([`AgentLoop::decide`], [`AgentLoop::carry_out`]).
+pub struct Decided {
+    /// When the loop's read started.
+    now: Millis,
+    area: Result<Arc<Area>, StorageError>,
+    /// Whether the engine VM ran here when the loop looked.
+    vm_here: bool,
+    decision: Decision,
 }
 
 /// What one loop's publish did.

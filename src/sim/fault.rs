@@ -33,6 +33,22 @@ pub enum Command {
     StorageLatency(HostId, u64),
     /// The host's next write lands torn.
     StorageTear(HostId),
+    /// The host's reads return the area as it was so many ms ago.
+    StorageStale(HostId, u64),
+    /// As `storage-stall`, and the stuck writes land so many seconds after
+    /// the heal, after the newer ones (a reconnect's late writes).
+    StorageStallLate(HostId, u64),
+    /// A third party zeroes the host's slot.
+    SlotWipe(HostId),
+    /// A third party writes garbage over the host's slot, again after each of
+    /// its writes, for so many seconds.
+    SlotGarbage(HostId, u64),
+    /// A third party writes a slot with valid checksums and impossible values
+    /// for the host.
+    SlotHostile(HostId, Hostile),
+    /// The host's own write of so many seconds ago lands again (a write that
+    /// went out very late).
+    SlotRollback(HostId, u64),
     /// Power off (case 6) / on.
     HostCrash(HostId),
     HostPowerOn(HostId),
@@ -46,6 +62,15 @@ pub enum Command {
     AgentStart(HostId),
     /// SIGSTOP for so many seconds.
     AgentPause(HostId, u64),
+    /// The agent's next loop stalls for so many seconds between its read and
+    /// its write.
+    AgentPauseMid(HostId, u64),
+    /// The whole host freezes for so many seconds: agent, VM, watchdog and its
+    /// monotonic clock (a paused host VM).
+    HostFreeze(HostId, u64),
+    /// As a freeze, but the host's clock counts it (a suspend: the agent's
+    /// `CLOCK_BOOTTIME`).
+    HostSuspend(HostId, u64),
     GlobalMaintenance(bool),
     LocalMaintenance(HostId, bool),
     /// Operator requests through the host's agent.
@@ -57,10 +82,52 @@ pub enum Command {
     VmQueryFail(HostId, bool),
     /// Power-offs on the host fail (a wedged VM manager).
     PoweroffFail(HostId, bool),
+    /// Power-offs on the host hang until the power-off timeout, then fail.
+    PoweroffHang(HostId, bool),
     /// Wall clock jump (seconds, may be negative): display only.
     ClockJump(HostId, i64),
     /// Heal every fault: networks, storage, engine, VM manager, power, agents.
     Heal,
+}
+
+/// What a hostile slot carries (`slot-hostile H KIND`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hostile {
+    /// `lease-epoch-seen` of `u64::MAX`.
+    EpochSeen,
+    /// `lease=held` with `lease-epoch` of `u64::MAX`.
+    Epoch,
+    /// A write sequence of `u64::MAX`.
+    SeqMax,
+    /// A copy of the host's slot with its write sequence a million ahead.
+    SeqAhead,
+}
+
+impl Hostile {
+    const ALL: [Hostile; 4] = [
+        Hostile::EpochSeen,
+        Hostile::Epoch,
+        Hostile::SeqMax,
+        Hostile::SeqAhead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hostile::EpochSeen => "epoch-seen",
+            Hostile::Epoch => "epoch",
+            Hostile::SeqMax => "seq-max",
+            Hostile::SeqAhead => "seq-ahead",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Hostile> {
+        Hostile::ALL.into_iter().find(|h| h.as_str() == text)
+    }
+
+    /// The `index`th kind, wrapping (for the fuzzer).
+    pub fn nth(index: u64) -> Hostile {
+        Hostile::ALL[(index % Hostile::ALL.len() as u64) as usize]
+    }
 }
 
 impl Command {
@@ -99,11 +166,13 @@ impl Command {
             "global-maintenance" => 1,
             "vm-start" => args.len().clamp(1, 2),
             "storage-latency" | "agent-pause" | "local-maintenance" | "start-failures"
-            | "vm-query-fail" | "poweroff-fail" | "clock-jump" => 2,
+            | "vm-query-fail" | "poweroff-fail" | "clock-jump" | "agent-pause-mid"
+            | "host-freeze" | "host-suspend" | "storage-stale" | "storage-stall-late"
+            | "slot-garbage" | "slot-hostile" | "slot-rollback" | "poweroff-hang" => 2,
             "host-network-down" | "host-network-up" | "storage-break" | "storage-stall"
             | "storage-heal" | "storage-tear" | "storage-read-fail" | "storage-write-fail"
             | "host-crash" | "host-power-on" | "agent-kill" | "agent-kill-hold" | "agent-stop"
-            | "agent-start" | "vm-shutdown" | "vm-poweroff" => 1,
+            | "agent-start" | "vm-shutdown" | "vm-poweroff" | "slot-wipe" => 1,
             other => return Err(format!("unknown command {other:?}")),
         };
         if args.len() != expected_args {
@@ -136,6 +205,22 @@ impl Command {
             "agent-stop" => Command::AgentStop(host(0)?),
             "agent-start" => Command::AgentStart(host(0)?),
             "agent-pause" => Command::AgentPause(host(0)?, number(1)?),
+            "agent-pause-mid" => Command::AgentPauseMid(host(0)?, number(1)?),
+            "host-freeze" => Command::HostFreeze(host(0)?, number(1)?),
+            "host-suspend" => Command::HostSuspend(host(0)?, number(1)?),
+            "storage-stale" => Command::StorageStale(host(0)?, number(1)?),
+            "storage-stall-late" => Command::StorageStallLate(host(0)?, number(1)?),
+            "slot-wipe" => Command::SlotWipe(host(0)?),
+            "slot-garbage" => Command::SlotGarbage(host(0)?, number(1)?),
+            "slot-hostile" => {
+                let kind = Hostile::parse(args[1]).ok_or(format!(
+                    "slot-hostile: unknown kind {:?} (epoch-seen, epoch, seq-max, seq-ahead)",
+                    args[1]
+                ))?;
+                Command::SlotHostile(host(0)?, kind)
+            }
+            "slot-rollback" => Command::SlotRollback(host(0)?, number(1)?),
+            "poweroff-hang" => Command::PoweroffHang(host(0)?, switch(1)?),
             "global-maintenance" => Command::GlobalMaintenance(switch(0)?),
             "local-maintenance" => Command::LocalMaintenance(host(0)?, switch(1)?),
             "vm-start" => match args.get(1).copied() {
@@ -190,7 +275,17 @@ impl Command {
             | Command::StartFailures(h, _)
             | Command::VmQueryFail(h, _)
             | Command::PoweroffFail(h, _)
-            | Command::ClockJump(h, _) => Some(h),
+            | Command::ClockJump(h, _)
+            | Command::AgentPauseMid(h, _)
+            | Command::HostFreeze(h, _)
+            | Command::HostSuspend(h, _)
+            | Command::StorageStale(h, _)
+            | Command::StorageStallLate(h, _)
+            | Command::SlotWipe(h)
+            | Command::SlotGarbage(h, _)
+            | Command::SlotHostile(h, _)
+            | Command::SlotRollback(h, _)
+            | Command::PoweroffHang(h, _) => Some(h),
             _ => None,
         }
     }
@@ -223,6 +318,16 @@ impl fmt::Display for Command {
             Command::AgentStop(h) => write!(f, "agent-stop {h}"),
             Command::AgentStart(h) => write!(f, "agent-start {h}"),
             Command::AgentPause(h, s) => write!(f, "agent-pause {h} {s}"),
+            Command::AgentPauseMid(h, s) => write!(f, "agent-pause-mid {h} {s}"),
+            Command::HostFreeze(h, s) => write!(f, "host-freeze {h} {s}"),
+            Command::HostSuspend(h, s) => write!(f, "host-suspend {h} {s}"),
+            Command::StorageStale(h, ms) => write!(f, "storage-stale {h} {ms}"),
+            Command::StorageStallLate(h, s) => write!(f, "storage-stall-late {h} {s}"),
+            Command::SlotWipe(h) => write!(f, "slot-wipe {h}"),
+            Command::SlotGarbage(h, s) => write!(f, "slot-garbage {h} {s}"),
+            Command::SlotHostile(h, k) => write!(f, "slot-hostile {h} {}", k.as_str()),
+            Command::SlotRollback(h, s) => write!(f, "slot-rollback {h} {s}"),
+            Command::PoweroffHang(h, b) => write!(f, "poweroff-hang {h} {}", on(*b)),
             Command::GlobalMaintenance(b) => write!(f, "global-maintenance {}", on(*b)),
             Command::LocalMaintenance(h, b) => write!(f, "local-maintenance {h} {}", on(*b)),
             Command::VmStartRequest(h, false) => write!(f, "vm-start {h}"),
@@ -279,6 +384,19 @@ mod tests {
             "poweroff-fail 1 on",
             "clock-jump 1 -3600",
             "heal",
+            "agent-pause-mid 1 50",
+            "host-freeze 2 40",
+            "host-suspend 2 40",
+            "storage-stale 3 400",
+            "storage-stall-late 1 120",
+            "slot-wipe 1",
+            "slot-garbage 1 15",
+            "slot-hostile 2 epoch-seen",
+            "slot-hostile 2 epoch",
+            "slot-hostile 2 seq-max",
+            "slot-hostile 2 seq-ahead",
+            "slot-rollback 1 300",
+            "poweroff-hang 1 on",
         ];
         for text in all {
             let command = Command::parse(text).unwrap();

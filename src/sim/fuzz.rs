@@ -20,15 +20,15 @@ pub enum FuzzTimings {
 }
 
 impl FuzzTimings {
-    /// `params` with these timings; the watchdog fires a loop after
-    /// lease-fail, as [`SimParams::new`] sets it for the reference.
+    /// `params` with these timings and the watchdog [`SimParams::new`] sets
+    /// for them (the longest the lease allows).
     pub fn apply(self, params: SimParams) -> SimParams {
         let timings = match self {
             FuzzTimings::Reference => Timings::reference(),
             FuzzTimings::Default => Timings::default(),
         };
         SimParams {
-            watchdog_ms: Some(timings.lease_fail_ms + timings.loop_ms),
+            watchdog_ms: Some(SimParams::watchdog_for(&timings)),
             timings,
             ..params
         }
@@ -73,18 +73,36 @@ impl Rng {
     }
 }
 
-/// The schedule of one seed: parameters and timed commands.
-pub fn schedule_for(seed: u64) -> (SimParams, Vec<(Millis, Command)>) {
+/// The schedule of one seed on `timings`: parameters and timed commands.
+///
+/// Per seed: 2 to 5 hosts, a watchdog timeout anywhere in the range the lease
+/// allows, each host's clock off by up to 0.2 %, a VM manager that takes up
+/// to 3 s to start a VM. Then 4 to 16 faults, some of them correlated on one
+/// host (a wedged host: storage and VM manager together; a stall and a
+/// pause; a reconnect's late writes followed by a storage loss), bounded
+/// where the lease's proof needs it (`core::lease`: a freeze shorter than
+/// lease-dead + settle, stale reads within what the settle time leaves,
+/// garbage over a slot for less than lease-dead).
+pub fn schedule_for(seed: u64, timings: FuzzTimings) -> (SimParams, Vec<(Millis, Command)>) {
     let mut rng = Rng::new(seed);
     let hosts = rng.range(2, 5) as u16;
-    let params = SimParams::new(hosts);
+    let mut params = timings.apply(SimParams::new(hosts));
+    let (dog_min, dog_max) = params.timings.watchdog_range_ms();
+    params.watchdog_ms = Some(rng.range(dog_min, dog_max));
+    params.vm_start_ms = rng.range(0, 3_000);
+    for host in 1..=hosts {
+        params
+            .clock_ppm
+            .insert(host, rng.range(0, 4_000) as i64 - 2_000);
+    }
+    let bounds = Bounds::of(&params);
     let mut commands = Vec::new();
     let faults = rng.range(4, 16);
     for _ in 0..faults {
         let at = Millis::from_secs(rng.range(60, FAULT_PHASE_MS / 1000 - 1));
         let lasts = rng.range(5, 900) * 1000;
         let host = rng.range(1, u64::from(hosts)) as HostId;
-        for (offset, command) in fault_pair(&mut rng, host, lasts) {
+        for (offset, command) in fault_pair(&mut rng, host, lasts, &bounds) {
             let when = at + offset;
             if when.as_millis() < FAULT_PHASE_MS {
                 commands.push((when, command));
@@ -103,12 +121,45 @@ pub fn schedule_for(seed: u64) -> (SimParams, Vec<(Millis, Command)>) {
     (params, commands)
 }
 
+/// Limits on faults, from the timings (see [`schedule_for`]).
+struct Bounds {
+    /// Longest whole-host freeze, in seconds.
+    freeze_secs: u64,
+    /// Stalest read, in ms.
+    stale_ms: u64,
+    /// Longest garbage over a slot, in seconds.
+    garbage_secs: u64,
+}
+
+impl Bounds {
+    fn of(params: &SimParams) -> Bounds {
+        let t = &params.timings;
+        let secs = |ms: u64| (ms / 1000).max(1);
+        Bounds {
+            // A frozen holder must be back before a claim of its lease can
+            // settle: lease-dead + settle, less the loops and the write it
+            // needs to publish `fencing`, and the margin.
+            freeze_secs: secs(
+                (t.lease_dead_ms + t.lease_settle_ms)
+                    .saturating_sub(3 * t.loop_ms + t.storage_timeout_ms + t.lease_margin_ms),
+            ),
+            stale_ms: params.stale_read_max_ms(),
+            // Silence a peer sees while garbage covers a slot, well inside
+            // lease-dead (and inside lease-fail, so a holder does not fence).
+            garbage_secs: secs(
+                t.lease_fail_ms
+                    .saturating_sub(2 * t.loop_ms + t.storage_timeout_ms),
+            ),
+        }
+    }
+}
+
 /// A fault and, where it has one, its end `lasts` later.
-fn fault_pair(rng: &mut Rng, h: HostId, lasts: u64) -> Vec<(u64, Command)> {
+fn fault_pair(rng: &mut Rng, h: HostId, lasts: u64, bounds: &Bounds) -> Vec<(u64, Command)> {
     use Command::*;
     let secs = lasts / 1000;
     let pair = |on: Command, off: Command| vec![(0, on), (lasts, off)];
-    match rng.range(0, 23) {
+    match rng.range(0, 37) {
         0 => vec![(0, VmKill)],
         1 => pair(EngineStop, EngineStart),
         2 => pair(EngineNetworkDown, EngineNetworkUp),
@@ -135,8 +186,63 @@ fn fault_pair(rng: &mut Rng, h: HostId, lasts: u64) -> Vec<(u64, Command)> {
         20 => pair(StorageWriteFail(h), StorageHeal(h)),
         21 => pair(AgentStop(h), AgentStart(h)),
         22 => pair(PoweroffFail(h, true), PoweroffFail(h, false)),
+        23 => vec![(0, VmShutdownRequest(h))],
+        24 => vec![(0, AgentPauseMid(h, rng.range(1, 120)))],
+        25 => vec![(0, HostFreeze(h, rng.range(1, bounds.freeze_secs)))],
+        26 => vec![(0, HostSuspend(h, rng.range(1, bounds.freeze_secs)))],
+        27 => pair(
+            StorageStale(h, rng.range(0, bounds.stale_ms)),
+            StorageStale(h, 0),
+        ),
+        28 => pair(StorageStallLate(h, rng.range(1, 600)), StorageHeal(h)),
+        29 => vec![(0, SlotWipe(h))],
+        30 => vec![(0, SlotGarbage(h, rng.range(1, bounds.garbage_secs)))],
+        31 => vec![(0, SlotHostile(h, super::Hostile::nth(rng.next_u64())))],
+        32 => vec![(0, SlotRollback(h, rng.range(1, 600)))],
+        33 => pair(PoweroffHang(h, true), PoweroffHang(h, false)),
+        34 => wedged_host(rng, h, lasts),
+        35 => {
+            // A stall, and the agent stalls too, between its read and write.
+            let pause = rng.range(1, 120);
+            vec![
+                (0, StorageStall(h)),
+                (rng.range(0, lasts), AgentPauseMid(h, pause)),
+                (lasts, StorageHeal(h)),
+            ]
+        }
+        36 => {
+            // A reconnect's late writes, then the storage is lost.
+            let healed = rng.range(1, lasts);
+            vec![
+                (0, StorageStallLate(h, rng.range(1, 600))),
+                (healed, StorageHeal(h)),
+                (healed + rng.range(0, 30_000), StorageBreak(h)),
+                (healed + lasts, StorageHeal(h)),
+            ]
+        }
         _ => vec![(0, VmShutdownRequest(h))],
     }
+}
+
+/// Storage lost and the VM manager wedged on one host (libvirtd hung on
+/// the same dead NFS): each comes back on its own time.
+fn wedged_host(rng: &mut Rng, h: HostId, lasts: u64) -> Vec<(u64, Command)> {
+    use Command::*;
+    let storage_back = rng.range(1, lasts);
+    let manager_back = rng.range(1, lasts);
+    let power_off = if rng.range(0, 1) == 0 {
+        (PoweroffFail(h, true), PoweroffFail(h, false))
+    } else {
+        (PoweroffHang(h, true), PoweroffHang(h, false))
+    };
+    vec![
+        (0, StorageBreak(h)),
+        (0, VmQueryFail(h, true)),
+        (0, power_off.0),
+        (storage_back, StorageHeal(h)),
+        (manager_back, VmQueryFail(h, false)),
+        (manager_back, power_off.1),
+    ]
 }
 
 /// The verdict on one seed.
@@ -180,8 +286,7 @@ pub fn run_seed(seed: u64, defect: Option<LeaseDefect>) -> FuzzOutcome {
 
 /// Runs one seed's schedule on `timings`.
 pub fn run_seed_on(seed: u64, defect: Option<LeaseDefect>, timings: FuzzTimings) -> FuzzOutcome {
-    let (params, commands) = schedule_for(seed);
-    let mut params = timings.apply(params);
+    let (mut params, commands) = schedule_for(seed, timings);
     params.lease_defect = defect;
     let mut sim = Sim::new(params);
     for (at, command) in commands {
@@ -239,7 +344,7 @@ mod tests {
         let params = FuzzTimings::Default.apply(SimParams::new(3));
         let t = Timings::default();
         assert_eq!(params.timings, t);
-        assert_eq!(params.watchdog_ms, Some(t.lease_fail_ms + t.loop_ms));
+        assert_eq!(params.watchdog_ms, Some(t.watchdog_range_ms().1));
         assert_eq!(
             FuzzTimings::Reference.apply(SimParams::new(3)).timings,
             Timings::reference()

@@ -78,30 +78,42 @@ impl SimHost {
 }
 
 impl Storage for SimHost {
+    /// The area as it lies on the storage when the read *ends* (the latest a
+    /// read can see: its reader stamps what it saw with the read's start), or
+    /// as it was `stale_ms` before under a stale-read fault.
     fn read_area(&mut self) -> Result<Arc<Area>, StorageError> {
         let mut w = self.world.borrow_mut();
+        let started = w.host_time(self.host);
+        w.host_mut(self.host).read_at = started;
         let latency = self.storage_latency(&mut w, StorageOp::Read)?;
+        self.spend(&mut w, latency);
         let at = w.host_time(self.host);
         w.land_writes(at);
-        let area = w.area();
-        self.spend(&mut w, latency);
-        Ok(area)
+        let stale_ms = w.host(self.host).storage.stale_ms;
+        if stale_ms > 0 {
+            return Ok(w.area_as_of(Millis(at.as_millis().saturating_sub(stale_ms))));
+        }
+        Ok(w.area())
     }
 
     fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), StorageError> {
         let mut w = self.world.borrow_mut();
+        let read_at = w.host(self.host).read_at;
         let latency = self
             .storage_latency(&mut w, StorageOp::Write)
             .inspect_err(|_| {
                 if w.host(self.host).storage.stalled {
-                    w.stall_write(slot, Box::new(*bytes));
+                    w.stall_write(slot, Box::new(*bytes), read_at);
                 }
             })?;
         self.spend(&mut w, latency);
         let at = w.host_time(self.host);
         // The write has completed when it returns: readers see it from `at` on.
-        w.queue_write(slot, at, Box::new(*bytes));
-        Ok(())
+        w.queue_write(slot, at, Box::new(*bytes), read_at)
+            .map_err(|_torn| StorageError::Failed {
+                op: StorageOp::Write,
+                reason: "I/O error: the write was cut short".into(),
+            })
     }
 
     fn reconnect(&mut self) {}
@@ -148,7 +160,13 @@ impl SimHost {
         let name = host_name(self.host);
         let at = w.host_time(self.host);
         match action {
-            VmAction::Start { paused, epoch } => start_vm(&mut w, self.host, paused, epoch, at),
+            VmAction::Start { paused, epoch } => {
+                let started = start_vm(&mut w, self.host, paused, epoch, at);
+                // The VM manager's call returns after the guest was created.
+                let took = w.params.vm_start_ms;
+                self.spend(&mut w, took);
+                started
+            }
             VmAction::Shutdown => {
                 let done_at = at + w.params.shutdown_ms;
                 match w.vms.get_mut(&self.host) {
@@ -162,6 +180,12 @@ impl SimHost {
                     }
                     _ => false,
                 }
+            }
+            VmAction::PowerOff if w.host(self.host).poweroff_hangs => {
+                let timeout = w.params.timings.poweroff_timeout_ms;
+                self.spend(&mut w, timeout);
+                w.note(&name, "engine VM power-off hung and timed out");
+                false
             }
             VmAction::PowerOff if w.host(self.host).poweroff_fails => {
                 w.note(&name, "engine VM power-off failed");
@@ -204,12 +228,7 @@ fn start_vm(w: &mut WorldState, host: HostId, paused: bool, epoch: u64, at: Mill
         return false;
     }
     w.vms.remove(&host);
-    let others: Vec<HostId> = w
-        .vms
-        .iter()
-        .filter(|(h, vm)| **h != host && vm.running())
-        .map(|(h, _)| *h)
-        .collect();
+    let others: Vec<HostId> = w.running_vms().into_iter().filter(|h| *h != host).collect();
     if !others.is_empty() {
         w.violation(format!(
             "{name} starts an engine VM while one exists on {others:?}"
@@ -290,10 +309,19 @@ impl Monitors for SimHost {
 }
 
 impl Clock for SimHost {
+    /// Since boot, less what a freeze with a stopped clock took, at the
+    /// host's clock rate.
     fn now(&mut self) -> Millis {
         let w = self.world.borrow();
-        let booted = w.host(self.host).booted_at;
-        Millis(HOST_CLOCK_ORIGIN_MS) + w.host_time(self.host).since(booted)
+        let host = w.host(self.host);
+        let elapsed = w
+            .host_time(self.host)
+            .since(host.booted_at)
+            .saturating_sub(host.clock_lost_ms);
+        let ppm = w.params.clock_ppm.get(&self.host).copied().unwrap_or(0);
+        let drift = i128::from(elapsed) * i128::from(ppm) / 1_000_000;
+        let local = (i128::from(elapsed) + drift).max(0);
+        Millis(HOST_CLOCK_ORIGIN_MS) + u64::try_from(local).unwrap_or(u64::MAX)
     }
 
     fn wall(&mut self) -> (i64, i32) {

@@ -21,9 +21,11 @@ use crate::core::{CoreConfig, Millis, Request};
 use crate::metadata::HostId;
 use crate::shell::AgentLoop;
 
-pub use fault::Command;
+pub use fault::{Command, Hostile};
 pub use io::{Shared, SimHost, SimIo};
 pub use world::{SimParams, VmPhase, WorldState, fmt_time, host_name};
+
+use crate::shell::agent_loop::Decided;
 
 type SimAgent = AgentLoop<SimHost, SimHost, SimHost, SimHost, SimHost, SimHost>;
 
@@ -36,6 +38,10 @@ enum Event {
     AgentStart(HostId, u64),
     /// An agent loop tick; ignored when the agent's generation moved on.
     Tick(HostId, u64),
+    /// The second half of a tick that stalled between its read and its write.
+    Finish(HostId, u64),
+    /// A frozen host resumes.
+    Thaw(HostId),
     /// The watchdog of a host checks its last pet.
     Watchdog(HostId),
 }
@@ -53,6 +59,8 @@ pub struct Sim {
     seq: u64,
     schedule: Vec<Command>,
     events: u64,
+    /// Ticks that stalled between their read and their write.
+    unfinished: BTreeMap<HostId, Decided>,
 }
 
 impl Sim {
@@ -68,6 +76,7 @@ impl Sim {
             seq: 0,
             schedule: Vec::new(),
             events: 0,
+            unfinished: BTreeMap::new(),
         };
         for host in 1..=hosts {
             sim.generation.insert(host, 0);
@@ -91,6 +100,11 @@ impl Sim {
 
     /// Schedules `command` at virtual time `at`.
     pub fn schedule(&mut self, at: Millis, command: Command) {
+        match command {
+            Command::SlotRollback(..) => self.world.borrow_mut().keep_slot_history(),
+            Command::StorageStale(..) => self.world.borrow_mut().keep_area_history(),
+            _ => {}
+        }
         self.schedule.push(command);
         let index = self.schedule.len() - 1;
         self.push(at, Event::Command(index));
@@ -139,6 +153,12 @@ impl Sim {
                     self.tick(host, generation);
                 }
             }
+            Event::Finish(host, generation) => {
+                if self.generation[&host] == generation {
+                    self.finish(host, generation);
+                }
+            }
+            Event::Thaw(host) => self.thaw(host),
             Event::Watchdog(host) => self.watchdog(host),
         }
     }
@@ -162,6 +182,12 @@ impl Sim {
             if !h.powered || h.agent_running {
                 return;
             }
+            if let Some(until) = h.frozen_until.filter(|until| *until > w.now) {
+                drop(w);
+                let generation = self.generation[&host];
+                self.push(until, Event::AgentStart(host, generation));
+                return;
+            }
         }
         let cfg = self.core_config(host);
         let io = SimHost::io(&self.world, host);
@@ -181,7 +207,15 @@ impl Sim {
 
     fn tick(&mut self, host: HostId, generation: u64) {
         let now = self.now();
-        let paused_until = self.world.borrow().host(host).paused_until;
+        let (paused_until, frozen_until, pause_mid) = {
+            let h = self.world.borrow();
+            let h = h.host(host);
+            (h.paused_until, h.frozen_until, h.pause_mid_ms)
+        };
+        if let Some(until) = frozen_until.filter(|until| *until > now) {
+            self.push(until, Event::Tick(host, generation));
+            return;
+        }
         if let Some(until) = paused_until {
             if until > now {
                 self.push(until, Event::Tick(host, generation));
@@ -192,8 +226,50 @@ impl Sim {
         let Some(agent) = self.agents.get_mut(&host) else {
             return;
         };
+        if let Some(pause_ms) = pause_mid {
+            // The loop reads and decides now, and stalls before its write.
+            self.world.borrow_mut().host_mut(host).pause_mid_ms = None;
+            let decided = agent.decide();
+            self.unfinished.insert(host, decided);
+            let elapsed =
+                std::mem::take(&mut self.world.borrow_mut().host_mut(host).tick_elapsed_ms);
+            self.arm_watchdog(host);
+            self.push(now + elapsed + pause_ms, Event::Finish(host, generation));
+            return;
+        }
         let pet_before = self.world.borrow().host(host).last_pet;
         let wait_ms = agent.tick();
+        self.after_tick(host, generation, now, pet_before, wait_ms);
+    }
+
+    /// The second half of a tick that stalled between its read and its write.
+    fn finish(&mut self, host: HostId, generation: u64) {
+        let now = self.now();
+        let frozen_until = self.world.borrow().host(host).frozen_until;
+        if let Some(until) = frozen_until.filter(|until| *until > now) {
+            self.push(until, Event::Finish(host, generation));
+            return;
+        }
+        let (Some(agent), Some(decided)) =
+            (self.agents.get_mut(&host), self.unfinished.remove(&host))
+        else {
+            return;
+        };
+        self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
+        let pet_before = self.world.borrow().host(host).last_pet;
+        let wait_ms = agent.carry_out(decided);
+        self.after_tick(host, generation, now, pet_before, wait_ms);
+    }
+
+    /// Schedules the next tick, and the watchdog when this one did not pet it.
+    fn after_tick(
+        &mut self,
+        host: HostId,
+        generation: u64,
+        now: Millis,
+        pet_before: Option<Millis>,
+        wait_ms: u64,
+    ) {
         if self.world.borrow().host(host).last_pet == pet_before {
             // A loop that did not pet the watchdog: it may fire.
             self.arm_watchdog(host);
@@ -205,8 +281,49 @@ impl Sim {
         );
     }
 
+    /// Freezes the whole host for `secs`: its agent, its VM and its watchdog
+    /// stand still, and its clock too unless `clock_counts` (a suspend).
+    fn freeze(&mut self, host: HostId, secs: u64, clock_counts: bool) {
+        let now = self.now();
+        let until = now + secs * 1000;
+        {
+            let mut w = self.world.borrow_mut();
+            let h = w.host_mut(host);
+            if !h.powered || h.frozen(now) {
+                return;
+            }
+            h.frozen_since = now;
+            h.frozen_until = Some(until);
+            h.frozen_clock_stops = !clock_counts;
+        }
+        self.push(until, Event::Thaw(host));
+    }
+
+    /// A frozen host resumes (when its freeze is over, or at a heal): what
+    /// stood still moves on from where it was.
+    fn thaw(&mut self, host: HostId) {
+        let now = self.now();
+        let mut w = self.world.borrow_mut();
+        let h = w.host_mut(host);
+        if h.frozen_until.is_none_or(|until| until > now) {
+            return;
+        }
+        h.frozen_until = None;
+        let stood = now.since(h.frozen_since);
+        if h.frozen_clock_stops {
+            h.clock_lost_ms += stood;
+        }
+        // The watchdog counted nothing while frozen.
+        h.last_pet = h.last_pet.map(|pet| pet + stood);
+        w.delay_vm(host, stood);
+        w.note(&host_name(host), "host resumes");
+        drop(w);
+        self.arm_watchdog(host);
+    }
+
     /// Stops the agent of `host` (kill -9): its ticks are dropped from now on.
     fn kill_agent(&mut self, host: HostId) {
+        self.unfinished.remove(&host);
         if self.agents.remove(&host).is_some() {
             *self.generation.get_mut(&host).expect("host") += 1;
             let mut w = self.world.borrow_mut();
@@ -248,7 +365,10 @@ impl Sim {
             let w = self.world.borrow();
             let h = w.host(host);
             let timeout = w.params.watchdog_ms.unwrap_or(u64::MAX);
-            h.powered && h.last_pet.is_some_and(|pet| w.now.since(pet) >= timeout)
+            // A frozen host's watchdog stands still; its thaw re-arms it.
+            h.powered
+                && !h.frozen(w.now)
+                && h.last_pet.is_some_and(|pet| w.now.since(pet) >= timeout)
         };
         if fire {
             self.world
@@ -265,6 +385,7 @@ impl Sim {
         let mut w = self.world.borrow_mut();
         w.host_mut(host).powered = false;
         w.host_mut(host).last_pet = None;
+        w.host_mut(host).frozen_until = None;
         if w.vms.remove(&host).is_some() {
             w.note(&host_name(host), "engine VM gone with the host");
         }
@@ -280,6 +401,7 @@ impl Sim {
             }
             h.powered = true;
             h.booted_at = now;
+            h.clock_lost_ms = 0;
             w.params.host_boot_ms
         };
         let generation = self.generation[&host];
@@ -328,6 +450,11 @@ impl Sim {
                     self.arm_watchdog(h);
                 }
             }
+            Command::AgentPauseMid(h, secs) => {
+                self.world.borrow_mut().host_mut(h).pause_mid_ms = Some(secs * 1000);
+            }
+            Command::HostFreeze(h, secs) => self.freeze(h, secs, false),
+            Command::HostSuspend(h, secs) => self.freeze(h, secs, true),
             Command::VmStartRequest(h, paused) => self.request(h, Request::StartVm { paused }),
             Command::VmShutdownRequest(h) => self.request(h, Request::ShutdownVm),
             Command::VmPowerOffRequest(h) => self.request(h, Request::PowerOffVm),
@@ -338,6 +465,7 @@ impl Sim {
 
     fn heal(&mut self) {
         let hosts: Vec<HostId> = self.world.borrow().hosts.keys().copied().collect();
+        let now = self.now();
         {
             let mut w = self.world.borrow_mut();
             w.engine_service_ok = true;
@@ -345,13 +473,22 @@ impl Sim {
             for &h in &hosts {
                 let host = w.host_mut(h);
                 host.net_up = true;
-                host.storage = world::StorageFault::default();
                 host.vm_query_fails = false;
                 host.poweroff_fails = false;
+                host.poweroff_hangs = false;
                 host.start_failures = 0;
                 host.paused_until = None;
+                host.pause_mid_ms = None;
+                if host.frozen_until.is_some() {
+                    host.frozen_until = Some(now);
+                }
                 w.release_stalled(h);
+                w.host_mut(h).storage = world::StorageFault::default();
+                w.stop_garbage(h);
             }
+        }
+        for &h in &hosts {
+            self.thaw(h);
         }
         for h in hosts {
             let (powered, running) = {
@@ -368,15 +505,46 @@ impl Sim {
         }
     }
 
-    /// Invariants on ground truth, after every event.
+    /// Invariants on ground truth, after every event: never two engine VMs
+    /// at once; never a lease given up (`none` in the host's newest write)
+    /// while the host's VM runs. (A start without the lease, epochs going
+    /// back and a claim against a live hold are judged when they happen:
+    /// `io::start_vm`, `WorldState::check_claim`.)
     fn check_invariants(&mut self) {
-        let mut w = self.world.borrow_mut();
-        if w.vms.values().filter(|vm| vm.running()).count() <= 1 {
+        let w = self.world.borrow();
+        let now = w.now;
+        let mut running = 0;
+        let mut released = None;
+        for (host, vm) in &w.vms {
+            if !vm.running() || w.host(*host).frozen(now) {
+                continue;
+            }
+            running += 1;
+            if w.effective(*host)
+                .is_some_and(|e| e.kind == crate::metadata::LeaseKind::None)
+            {
+                released = Some(*host);
+            }
+        }
+        if running <= 1 && released.is_none() {
             return;
         }
-        let running = w.running_vms();
-        if running.len() > 1 && !w.violations.iter().any(|v| v.contains("two engine VMs")) {
-            w.violation(format!("two engine VMs run at once, on {running:?}"));
+        drop(w);
+        let mut w = self.world.borrow_mut();
+        if running > 1 && !w.violations.iter().any(|v| v.contains("two engine VMs")) {
+            let on = w.running_vms();
+            w.violation(format!("two engine VMs run at once, on {on:?}"));
+        }
+        if let Some(host) = released
+            && !w
+                .violations
+                .iter()
+                .any(|v| v.contains("gives the lease up"))
+        {
+            w.violation(format!(
+                "{} gives the lease up (its slot says none) while its engine VM runs",
+                host_name(host)
+            ));
         }
     }
 }
@@ -406,9 +574,32 @@ fn apply_to_world(w: &mut WorldState, command: &Command) {
         Command::StorageReadFail(h) => w.host_mut(h).storage.reads_fail = true,
         Command::StorageWriteFail(h) => w.host_mut(h).storage.writes_fail = true,
         Command::StorageHeal(h) => {
-            w.host_mut(h).storage = world::StorageFault::default();
             w.release_stalled(h);
+            w.host_mut(h).storage = world::StorageFault::default();
         }
+        Command::StorageStale(h, ms) => {
+            w.keep_area_history();
+            w.host_mut(h).storage.stale_ms = ms;
+        }
+        Command::StorageStallLate(h, secs) => {
+            let storage = &mut w.host_mut(h).storage;
+            storage.stalled = true;
+            storage.late_ms = secs * 1000;
+        }
+        Command::SlotWipe(h) => w.third_party_write(h, Box::new([0; crate::metadata::SLOT_SIZE])),
+        Command::SlotGarbage(h, secs) => {
+            let until = w.now + secs * 1000;
+            w.start_garbage(h, until);
+        }
+        Command::SlotHostile(h, kind) => {
+            let bytes = w.hostile_slot(h, kind);
+            w.third_party_write(h, bytes);
+        }
+        Command::SlotRollback(h, secs) => match w.old_slot(h, secs * 1000) {
+            Some(bytes) => w.third_party_write(h, bytes),
+            None => w.note("sim", &format!("{command}: nothing written there yet")),
+        },
+        Command::PoweroffHang(h, on) => w.host_mut(h).poweroff_hangs = on,
         Command::StorageLatency(h, ms) => w.host_mut(h).storage.extra_latency_ms = ms,
         Command::StorageTear(h) => w.host_mut(h).storage.tear_next_write = true,
         Command::GlobalMaintenance(on) => w.set_global_maintenance(on),

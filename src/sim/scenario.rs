@@ -12,8 +12,8 @@
 //!
 //! Lines: `hosts N` (1..=16), `option NAME VALUE` (`boot SECS`, `recovery on|off`,
 //! `watchdog SECS|off`, `latency MS`, `timings reference|default`: the
-//! reference's timings unless set, with the watchdog at lease-fail plus a loop
-//! unless a `watchdog` option says otherwise), `at SECS COMMAND` (see [`Command`]),
+//! reference's timings unless set, with the watchdog at the longest timeout
+//! the lease allows unless a `watchdog` option says otherwise), `at SECS COMMAND` (see [`Command`]),
 //! `check SECS WHAT` and `run SECS` (the end). Comment lines start with `#`.
 //! Checks: `engine-on H|none` (exactly one healthy engine, on host H; or no VM at
 //! all), `starts N` (VM starts so far), `state H NAME` (the agent's state),
@@ -187,7 +187,7 @@ impl Scenario {
                     })?;
                 // A `watchdog` option given before keeps its value.
                 let old = &self.params;
-                let derived = Some(old.timings.lease_fail_ms + old.timings.loop_ms);
+                let derived = Some(SimParams::watchdog_for(&old.timings));
                 let watchdog = (old.watchdog_ms != derived).then_some(old.watchdog_ms);
                 self.params = timings.apply(self.params.clone());
                 if let Some(watchdog) = watchdog {
@@ -298,7 +298,7 @@ mod tests {
         let t = Timings::default();
         let s = parse("option timings default").unwrap();
         assert_eq!(s.params.timings, t);
-        assert_eq!(s.params.watchdog_ms, Some(t.lease_fail_ms + t.loop_ms));
+        assert_eq!(s.params.watchdog_ms, Some(t.watchdog_range_ms().1));
         let s = parse("option timings default\noption timings reference").unwrap();
         assert_eq!(s.params, SimParams::new(2));
     }

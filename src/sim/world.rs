@@ -1,19 +1,30 @@
 //! The simulated world: hosts, shared storage, engine VMs, networks, in virtual
 //! time. Ground truth lives here, and the invariant checks look only at it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+use super::fault::Hostile;
 use crate::config::Timings;
+use crate::core::agent::EPOCH_SEEN_KEY;
+use crate::core::agent::Floors;
 use crate::core::{Millis, Request};
 use crate::metadata::{
-    Area, GlobalBlock, HostId, HostSlot, LeaseKind, SLOT_SIZE, SlotError, decode_host_slot,
+    Area, Extra, GlobalBlock, HostId, HostRecord, HostSlot, LEASE_EPOCH_KEY, LEASE_KEY, LeaseKind,
+    METADATA_FEATURE_VERSION, METADATA_PARSE_VERSION, SEQ_KEY, SLOT_SIZE, SlotError,
+    decode_host_slot, encode_host_slot,
 };
 
 /// Host monotonic clocks start here at boot, so `host-ts` is never 0.
 pub const HOST_CLOCK_ORIGIN_MS: u64 = 1_000_000;
 /// The simulated wall clock at virtual time 0 (display only).
 pub const WALL_ORIGIN_UNIX: i64 = 1_790_000_000;
+/// Versions of each host's slot kept for `slot-rollback`.
+const SLOT_HISTORY_MAX: usize = 128;
+/// Versions of the whole area kept for stale reads.
+const AREA_HISTORY_MAX: usize = 512;
+/// How soon a garbage writer overwrites a slot after its host wrote it.
+const GARBAGE_AFTER_MS: u64 = 1;
 
 /// Fixed parameters of one simulation.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +43,11 @@ pub struct SimParams {
     pub watchdog_ms: Option<u64>,
     /// Latency of one metadata read or write.
     pub io_latency_ms: u64,
+    /// How long the VM manager takes to start the engine VM (the driver's call).
+    pub vm_start_ms: u64,
+    /// Each host's monotonic clock rate error, in parts per million (hosts
+    /// not listed run exact).
+    pub clock_ppm: BTreeMap<HostId, i64>,
     /// Whether an engine recovery command is configured.
     pub recovery: bool,
     /// Test-only: break the lease on purpose (checker self-test).
@@ -39,23 +55,39 @@ pub struct SimParams {
 }
 
 impl SimParams {
-    /// The reference's timings ([`Timings::reference`]), a 60 s engine boot and a watchdog that
-    /// fires before any other host may expire the lease.
+    /// The reference's timings ([`Timings::reference`]), a 60 s engine boot and
+    /// a watchdog at the longest timeout the lease allows
+    /// ([`SimParams::watchdog_for`]).
     pub fn new(hosts: u16) -> SimParams {
         let timings = Timings::reference();
-        let watchdog_ms = timings.lease_fail_ms + timings.loop_ms;
         SimParams {
             hosts,
+            watchdog_ms: Some(SimParams::watchdog_for(&timings)),
             timings,
             boot_ms: 60_000,
             shutdown_ms: 5_000,
             agent_restart_ms: 5_000,
             host_boot_ms: 30_000,
-            watchdog_ms: Some(watchdog_ms),
             io_latency_ms: 10,
+            vm_start_ms: 0,
+            clock_ppm: BTreeMap::new(),
             recovery: false,
             lease_defect: None,
         }
+    }
+
+    /// The watchdog timeout a simulation uses unless told otherwise: the
+    /// longest the lease allows (`Timings::watchdog_range_ms`), as the lab's
+    /// emulated watchdog does.
+    pub fn watchdog_for(timings: &Timings) -> u64 {
+        timings.watchdog_range_ms().1
+    }
+
+    /// The stalest read the lease's claim rule tolerates: half of what the
+    /// settle time leaves beyond the claim window (`core::lease`).
+    pub fn stale_read_max_ms(&self) -> u64 {
+        let window = self.timings.storage_timeout_ms + self.timings.loop_ms;
+        self.timings.lease_settle_ms.saturating_sub(window) / 2
     }
 }
 
@@ -97,6 +129,15 @@ impl SimVm {
     pub fn running(&self) -> bool {
         !matches!(self.phase, VmPhase::Crashed)
     }
+
+    /// Its timed phases resume `by` later (the host was frozen).
+    fn delay(&mut self, by: u64) {
+        match &mut self.phase {
+            VmPhase::Booting { ready_at } => *ready_at = *ready_at + by,
+            VmPhase::ShuttingDown { done_at } => *done_at = *done_at + by,
+            _ => {}
+        }
+    }
 }
 
 /// Storage faults of one host.
@@ -109,10 +150,17 @@ pub struct StorageFault {
     pub writes_fail: bool,
     /// Reads and writes hang until the store's deadline; writes land when healed.
     pub stalled: bool,
+    /// Writes stuck in a stall land this long after it heals (after newer
+    /// ones: the store reconnected and wrote on, the old connection's writes
+    /// went out late).
+    pub late_ms: u64,
     /// Extra latency of every operation.
     pub extra_latency_ms: u64,
-    /// The next write is torn (only its first half lands).
+    /// The next write is torn: cut at a sector boundary, it fails, and the
+    /// first sector lands over the old slot.
     pub tear_next_write: bool,
+    /// Reads return the metadata area as it was this long ago.
+    pub stale_ms: u64,
 }
 
 /// One simulated host.
@@ -124,6 +172,17 @@ pub struct HostSim {
     pub agent_running: bool,
     /// SIGSTOP'd until this time.
     pub paused_until: Option<Millis>,
+    /// The next loop stalls this long between its read and its write.
+    pub pause_mid_ms: Option<u64>,
+    /// The whole host is frozen (agent, VM, watchdog) until this time.
+    pub frozen_until: Option<Millis>,
+    /// When the current freeze began.
+    pub frozen_since: Millis,
+    /// Whether its monotonic clock stands still while frozen (a paused host
+    /// VM), rather than counting it (a suspend: `CLOCK_BOOTTIME`).
+    pub frozen_clock_stops: bool,
+    /// Time the host's monotonic clock missed since boot (frozen).
+    pub clock_lost_ms: u64,
     pub net_up: bool,
     pub storage: StorageFault,
     pub local_maintenance: bool,
@@ -135,12 +194,16 @@ pub struct HostSim {
     pub vm_query_fails: bool,
     /// Power-offs fail (the VM manager is wedged).
     pub poweroff_fails: bool,
+    /// Power-offs hang until the power-off timeout, then fail.
+    pub poweroff_hangs: bool,
     /// Wall clock offset (clock jumps; display only).
     pub wall_offset_ms: i64,
     /// Time spent inside the current tick (I/O latency).
     pub tick_elapsed_ms: u64,
+    /// When the current loop's read started (world time).
+    pub read_at: Millis,
     /// What the agent persisted on the host's local disk.
-    pub persisted: crate::core::agent::Floors,
+    pub persisted: Floors,
 }
 
 impl HostSim {
@@ -150,6 +213,11 @@ impl HostSim {
             booted_at: Millis::ZERO,
             agent_running: false,
             paused_until: None,
+            pause_mid_ms: None,
+            frozen_until: None,
+            frozen_since: Millis::ZERO,
+            frozen_clock_stops: true,
+            clock_lost_ms: 0,
             net_up: true,
             storage: StorageFault::default(),
             local_maintenance: false,
@@ -158,10 +226,17 @@ impl HostSim {
             start_failures: 0,
             vm_query_fails: false,
             poweroff_fails: false,
+            poweroff_hangs: false,
             wall_offset_ms: 0,
             tick_elapsed_ms: 0,
-            persisted: crate::core::agent::Floors::default(),
+            read_at: Millis::ZERO,
+            persisted: Floors::default(),
         }
+    }
+
+    /// Whether the host is frozen at `now`.
+    pub fn frozen(&self, now: Millis) -> bool {
+        self.frozen_until.is_some_and(|until| until > now)
     }
 }
 
@@ -173,6 +248,42 @@ pub struct StartRecord {
     pub epoch: u64,
 }
 
+/// A slot's bytes.
+type RawSlot = Box<[u8; SLOT_SIZE]>;
+
+/// A write that was cut short (torn): only its first sector landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Torn;
+
+/// Who wrote a slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writer {
+    /// The host's own agent, deciding from a read that started at `read_at`.
+    Agent { read_at: Millis },
+    /// Someone else (an operator's tool, a broken or hostile writer).
+    ThirdParty,
+}
+
+/// A host's lease as a reader that follows the write sequence sees it: its
+/// newest intact write by its own agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Effective {
+    pub seq: Option<u64>,
+    pub kind: LeaseKind,
+    pub epoch: u64,
+    pub stopped: bool,
+    pub landed_at: Millis,
+}
+
+/// A write on its way to the storage.
+#[derive(Clone, Debug, PartialEq)]
+struct PendingWrite {
+    at: Millis,
+    host: HostId,
+    bytes: Box<[u8; SLOT_SIZE]>,
+    writer: Writer,
+}
+
 /// Everything shared by the simulated hosts.
 #[derive(Clone, Debug)]
 pub struct WorldState {
@@ -182,14 +293,22 @@ pub struct WorldState {
     /// Landed slots, decoded, as readers see them. Readers share it (`Arc`)
     /// and drop it after their step, so a landing write updates it in place.
     landed: Arc<Area>,
+    /// Earlier versions of `landed`, for stale reads (kept once asked for).
+    area_history: VecDeque<(Millis, Arc<Area>)>,
+    keep_area_history: bool,
     raw_slots: BTreeMap<HostId, Box<[u8; SLOT_SIZE]>>,
-    /// Each host's lease as its last intact slot published it: what every other
-    /// host goes by while a newer write of that slot is torn.
-    intact_leases: BTreeMap<HostId, (LeaseKind, u64)>,
-    /// Writes that have not landed yet: land time, host, bytes.
-    pending: Vec<(Millis, HostId, Box<[u8; SLOT_SIZE]>)>,
+    /// Earlier versions of each host's slot, for `slot-rollback` (kept once
+    /// one is scheduled).
+    slot_history: BTreeMap<HostId, VecDeque<(Millis, RawSlot)>>,
+    keep_slot_history: bool,
+    /// Each host's lease as its newest intact write published it.
+    effective: BTreeMap<HostId, Effective>,
+    /// Writes that have not landed yet.
+    pending: Vec<PendingWrite>,
     /// Writes issued while stalled; they land when the stall heals.
-    stalled_writes: Vec<(HostId, Box<[u8; SLOT_SIZE]>)>,
+    stalled_writes: Vec<(HostId, Box<[u8; SLOT_SIZE]>, Writer)>,
+    /// Slots a garbage writer overwrites until the given time.
+    garbage_until: BTreeMap<HostId, Millis>,
     pub vms: BTreeMap<HostId, SimVm>,
     pub engine_service_ok: bool,
     pub engine_net_ok: bool,
@@ -209,10 +328,15 @@ impl WorldState {
                 global: Ok(GlobalBlock::new()),
                 hosts: BTreeMap::new(),
             }),
+            area_history: VecDeque::new(),
+            keep_area_history: false,
             raw_slots: BTreeMap::new(),
-            intact_leases: BTreeMap::new(),
+            slot_history: BTreeMap::new(),
+            keep_slot_history: false,
+            effective: BTreeMap::new(),
             pending: Vec::new(),
             stalled_writes: Vec::new(),
+            garbage_until: BTreeMap::new(),
             vms: BTreeMap::new(),
             engine_service_ok: true,
             engine_net_ok: true,
@@ -248,19 +372,26 @@ impl WorldState {
 
     /// Applies writes that have landed by `at`.
     pub fn land_writes(&mut self, at: Millis) {
-        if self.pending.iter().all(|(t, ..)| *t > at) {
+        if self.pending.iter().all(|p| p.at > at) {
             return;
         }
-        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+        let (mut due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
-            .partition(|(t, ..)| *t <= at);
+            .partition(|p| p.at <= at);
         self.pending = later;
-        for (_, host, bytes) in due {
-            self.store_slot(host, bytes);
+        due.sort_by_key(|p| p.at);
+        for write in due {
+            self.store_slot(write.host, write.bytes, write.writer, write.at);
         }
     }
 
-    fn store_slot(&mut self, host: HostId, bytes: Box<[u8; SLOT_SIZE]>) {
+    fn store_slot(
+        &mut self,
+        host: HostId,
+        bytes: Box<[u8; SLOT_SIZE]>,
+        writer: Writer,
+        at: Millis,
+    ) {
         let area = Arc::make_mut(&mut self.landed);
         if host == 0 {
             area.global = GlobalBlock::decode(&bytes[..]);
@@ -268,9 +399,10 @@ impl WorldState {
         }
         match decode_host_slot(host, &bytes[..]) {
             Ok(Some(slot)) => {
-                if let Ok(Some(lease)) = slot.extra.lease() {
-                    self.intact_leases.insert(host, (lease.kind, lease.epoch));
+                if let Writer::Agent { read_at } = writer {
+                    self.take_in_agent_write(host, &slot, read_at, at);
                 }
+                let area = Arc::make_mut(&mut self.landed);
                 area.hosts.insert(host, Ok(slot));
             }
             Ok(None) => {
@@ -280,13 +412,105 @@ impl WorldState {
                 area.hosts.insert(host, Err(e));
             }
         }
+        if self.keep_area_history {
+            self.area_history.push_back((at, Arc::clone(&self.landed)));
+            if self.area_history.len() > AREA_HISTORY_MAX {
+                self.area_history.pop_front();
+            }
+        }
+        if matches!(writer, Writer::Agent { .. }) {
+            if self.keep_slot_history {
+                let history = self.slot_history.entry(host).or_default();
+                history.push_back((at, bytes.clone()));
+                if history.len() > SLOT_HISTORY_MAX {
+                    history.pop_front();
+                }
+            }
+            if self
+                .garbage_until
+                .get(&host)
+                .is_some_and(|until| *until > at)
+            {
+                self.queue_garbage(host, at + GARBAGE_AFTER_MS);
+            }
+        }
         self.raw_slots.insert(host, bytes);
     }
 
-    /// Queues a write by `host` that lands at `at` (torn if so faulted).
-    pub fn queue_write(&mut self, host: HostId, at: Millis, mut bytes: Box<[u8; SLOT_SIZE]>) {
+    /// An intact write by a host's own agent: the invariants judged at that
+    /// moment, then its effective lease (unless it is a late one).
+    fn take_in_agent_write(&mut self, host: HostId, slot: &HostSlot, read_at: Millis, at: Millis) {
+        let Ok(Some(lease)) = slot.extra.lease() else {
+            return;
+        };
+        let seq = slot.extra.seq();
+        let before = self.effective.get(&host).copied();
+        if let (Some(before), Some(seq)) = (before, seq)
+            && before.seq.is_some_and(|seen| seq <= seen)
+        {
+            return;
+        }
+        let new_claim = lease.kind == LeaseKind::Claim
+            && before.is_none_or(|b| b.kind != LeaseKind::Claim || b.epoch != lease.epoch);
+        if new_claim {
+            self.check_claim(host, lease.epoch, read_at);
+        }
+        self.effective.insert(
+            host,
+            Effective {
+                seq,
+                kind: lease.kind,
+                epoch: lease.epoch,
+                stopped: slot.record.stopped,
+                landed_at: at,
+            },
+        );
+    }
+
+    /// A claim decided from a read at `read_at` must not be made against a
+    /// hold whose holder wrote recently enough that a sound reader could not
+    /// have expired it (its newest write, less the slack for reads that see a
+    /// write late or stamp it early, is younger than lease-dead), nor against
+    /// a cleanly stopped holder's.
+    fn check_claim(&mut self, claimer: HostId, epoch: u64, read_at: Millis) {
+        let t = &self.params.timings;
+        let slack = 2 * t.storage_timeout_ms + t.loop_ms + self.params.stale_read_max_ms();
+        let live_for = t.lease_dead_ms.saturating_sub(slack);
+        let against = self.effective.iter().find(|(host, e)| {
+            **host != claimer
+                && e.kind.holds()
+                && (e.stopped || (e.landed_at <= read_at && read_at.since(e.landed_at) < live_for))
+        });
+        if let Some((host, e)) = against.map(|(h, e)| (*h, *e)) {
+            self.violation(format!(
+                "{} claims the lease (epoch {epoch}) against host{host}'s {} (epoch {}) \
+                 written {} before the claim's read",
+                host_name(claimer),
+                e.kind.as_str(),
+                e.epoch,
+                fmt_duration(read_at.since(e.landed_at))
+            ));
+        }
+    }
+
+    /// Host `id`'s lease as its newest intact write published it.
+    pub fn effective(&self, id: HostId) -> Option<Effective> {
+        self.effective.get(&id).copied()
+    }
+
+    /// Queues a write by `host`'s agent that lands at `at` (torn if so
+    /// faulted: then only its first sector lands, and the writer hears of a
+    /// failure).
+    pub fn queue_write(
+        &mut self,
+        host: HostId,
+        at: Millis,
+        mut bytes: Box<[u8; SLOT_SIZE]>,
+        read_at: Millis,
+    ) -> Result<(), Torn> {
         let fault = &mut self.host_mut(host).storage;
-        if std::mem::take(&mut fault.tear_next_write) {
+        let torn = std::mem::take(&mut fault.tear_next_write);
+        if torn {
             // Only the first sector (the record) lands; the rest of the slot keeps
             // the previous write, as a write cut at a sector boundary leaves it.
             const SECTOR: usize = 512;
@@ -298,26 +522,136 @@ impl WorldState {
             bytes[SECTOR..].copy_from_slice(&old);
             self.note(&host_name(host), "storage: this write lands torn");
         }
-        self.pending.push((at, host, bytes));
+        self.pending.push(PendingWrite {
+            at,
+            host,
+            bytes,
+            writer: Writer::Agent { read_at },
+        });
+        if torn { Err(Torn) } else { Ok(()) }
     }
 
-    pub fn stall_write(&mut self, host: HostId, bytes: Box<[u8; SLOT_SIZE]>) {
-        self.stalled_writes.push((host, bytes));
+    /// Lands `bytes` in `host`'s slot now, written by someone else.
+    pub fn third_party_write(&mut self, host: HostId, bytes: Box<[u8; SLOT_SIZE]>) {
+        let now = self.now;
+        self.land_writes(now);
+        self.store_slot(host, bytes, Writer::ThirdParty, now);
     }
 
-    /// The stall of `host` is over: its stuck writes land now, oldest first.
+    fn queue_garbage(&mut self, host: HostId, at: Millis) {
+        let mut bytes = Box::new([0u8; SLOT_SIZE]);
+        // Not zero (that would read as an empty slot), never a valid record.
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(31).wrapping_add(7) | 0x80;
+        }
+        self.pending.push(PendingWrite {
+            at,
+            host,
+            bytes,
+            writer: Writer::ThirdParty,
+        });
+    }
+
+    /// A garbage writer overwrites `host`'s slot now and after every write
+    /// its agent lands, until `until`.
+    pub fn start_garbage(&mut self, host: HostId, until: Millis) {
+        self.garbage_until.insert(host, until);
+        let now = self.now;
+        self.queue_garbage(host, now);
+        self.land_writes(now);
+    }
+
+    /// The garbage writer of `host`'s slot stops.
+    pub fn stop_garbage(&mut self, host: HostId) {
+        self.garbage_until.remove(&host);
+    }
+
+    /// A slot for `host` with valid checksums and an impossible value: its
+    /// current slot (or a fresh one) with `kind` changed.
+    pub fn hostile_slot(&self, host: HostId, kind: Hostile) -> Box<[u8; SLOT_SIZE]> {
+        let (record, extra) = match self.landed.hosts.get(&host) {
+            Some(Ok(slot)) => (slot.record.clone(), slot.extra.clone()),
+            _ => (hostile_record(host), Extra::new()),
+        };
+        let (key, value) = match kind {
+            Hostile::EpochSeen => (EPOCH_SEEN_KEY, u64::MAX.to_string()),
+            Hostile::Epoch => (LEASE_EPOCH_KEY, u64::MAX.to_string()),
+            Hostile::SeqMax => (SEQ_KEY, u64::MAX.to_string()),
+            Hostile::SeqAhead => {
+                let seq = extra.seq().unwrap_or(0).saturating_add(1_000_000);
+                (SEQ_KEY, seq.to_string())
+            }
+        };
+        let mut forged = Extra::new();
+        for (k, v) in extra.entries() {
+            if k != key && !(kind == Hostile::Epoch && k == LEASE_KEY) {
+                forged.push(k.clone(), v.clone());
+            }
+        }
+        if kind == Hostile::Epoch {
+            forged.push(LEASE_KEY, LeaseKind::Held.as_str());
+        }
+        forged.push(key, value);
+        encode_host_slot(host, &record, &forged).expect("a forged slot encodes")
+    }
+
+    /// `host`'s slot as its agent wrote it at least `ago` before now (the
+    /// oldest kept, when none is that old).
+    pub fn old_slot(&self, host: HostId, ago: u64) -> Option<Box<[u8; SLOT_SIZE]>> {
+        let history = self.slot_history.get(&host)?;
+        let cutoff = Millis(self.now.as_millis().saturating_sub(ago));
+        history
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= cutoff)
+            .or_else(|| history.front())
+            .map(|(_, bytes)| bytes.clone())
+    }
+
+    /// `host`'s raw slot as it lies on the storage now.
+    pub fn raw_slot(&self, host: HostId) -> Option<&[u8; SLOT_SIZE]> {
+        self.raw_slots.get(&host).map(|b| &**b)
+    }
+
+    pub fn stall_write(&mut self, host: HostId, bytes: Box<[u8; SLOT_SIZE]>, read_at: Millis) {
+        self.stalled_writes
+            .push((host, bytes, Writer::Agent { read_at }));
+    }
+
+    /// The stall of `host` is over: its stuck writes land now, oldest first,
+    /// or, when the stall was a late one, `late_ms` from now (after whatever
+    /// the host writes meanwhile).
     pub fn release_stalled(&mut self, host: HostId) {
+        let late_ms = self.host(host).storage.late_ms;
         let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.stalled_writes)
             .into_iter()
-            .partition(|(h, _)| *h == host);
+            .partition(|(h, ..)| *h == host);
         self.stalled_writes = others;
-        for (h, bytes) in mine {
-            self.note(&host_name(h), "storage: a stalled write lands late");
-            self.store_slot(h, bytes);
+        let now = self.now;
+        for (h, bytes, writer) in mine {
+            if late_ms == 0 {
+                self.note(&host_name(h), "storage: a stalled write lands late");
+                self.store_slot(h, bytes, writer, now);
+            } else {
+                self.pending.push(PendingWrite {
+                    at: now + late_ms,
+                    host: h,
+                    bytes,
+                    writer,
+                });
+            }
+        }
+        if late_ms > 0 {
+            self.note(
+                &host_name(host),
+                &format!(
+                    "storage: stalled writes will land {} from now, after newer ones",
+                    fmt_duration(late_ms)
+                ),
+            );
         }
     }
 
-    /// The area as a reader sees it now.
     /// What `hosted-engine --set-maintenance --mode=global|none` writes to slot 0.
     /// (A read-modify-write of slot 0, landing at once.)
     pub fn set_global_maintenance(&mut self, on: bool) {
@@ -327,9 +661,35 @@ impl WorldState {
         area.global = Ok(block);
     }
 
+    /// Stale reads from now on need the area's earlier versions.
+    pub fn keep_area_history(&mut self) {
+        self.keep_area_history = true;
+    }
+
+    /// A rollback is scheduled: keep each host's earlier slots from now on.
+    pub fn keep_slot_history(&mut self) {
+        self.keep_slot_history = true;
+    }
+
     /// The area as a reader sees it now (shared, not copied).
     pub fn area(&self) -> Arc<Area> {
         Arc::clone(&self.landed)
+    }
+
+    /// The area as it was at `at` (the oldest kept version when none is that
+    /// old).
+    pub fn area_as_of(&self, at: Millis) -> Arc<Area> {
+        let current_since = self.area_history.back().map_or(Millis::ZERO, |(t, _)| *t);
+        if at >= current_since {
+            return self.area();
+        }
+        // The version that was current at `at`: the last one landed by then.
+        self.area_history
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= at)
+            .or_else(|| self.area_history.front())
+            .map_or_else(|| self.area(), |(_, area)| Arc::clone(area))
     }
 
     /// The landed slot of host `id`.
@@ -337,17 +697,24 @@ impl WorldState {
         self.landed.hosts.get(&id)
     }
 
-    /// The lease state host `id`'s last intact landed slot publishes.
+    /// The lease state host `id`'s newest intact landed slot publishes.
     pub fn landed_lease(&self, id: HostId) -> Option<(LeaseKind, u64)> {
-        self.intact_leases.get(&id).copied()
+        self.effective.get(&id).map(|e| (e.kind, e.epoch))
     }
 
-    /// Advances every VM's timed phase.
+    /// Advances every VM's timed phase (a frozen host's VM stands still).
     pub fn advance_vms(&mut self) {
         let now = self.now;
+        let frozen: Vec<HostId> = self
+            .hosts
+            .iter()
+            .filter(|(_, h)| h.frozen(now))
+            .map(|(id, _)| *id)
+            .collect();
         let finished: Vec<HostId> = self
             .vms
             .iter_mut()
+            .filter(|(host, _)| !frozen.contains(host))
             .filter_map(|(host, vm)| (!vm.advance(now)).then_some(*host))
             .collect();
         for host in finished {
@@ -356,11 +723,19 @@ impl WorldState {
         }
     }
 
-    /// Hosts on which an engine VM runs (booting, up, paused or shutting down).
+    /// The host's VM resumes after a freeze of `by`.
+    pub fn delay_vm(&mut self, host: HostId, by: u64) {
+        if let Some(vm) = self.vms.get_mut(&host) {
+            vm.delay(by);
+        }
+    }
+
+    /// Hosts on which an engine VM runs (booting, up, paused or shutting
+    /// down), not counting a frozen host's, which runs nothing while frozen.
     pub fn running_vms(&self) -> Vec<HostId> {
         self.vms
             .iter()
-            .filter(|(_, vm)| vm.running())
+            .filter(|(host, vm)| vm.running() && !self.host(**host).frozen(self.now))
             .map(|(h, _)| *h)
             .collect()
     }
@@ -374,9 +749,28 @@ impl WorldState {
                     && self.engine_service_ok
                     && self.engine_net_ok
                     && self.host(**host).net_up
+                    && !self.host(**host).frozen(self.now)
             })
             .map(|(host, _)| *host)
             .collect()
+    }
+}
+
+/// A record for a host that never wrote one (a hostile writer's invention).
+fn hostile_record(host: HostId) -> HostRecord {
+    HostRecord {
+        parse_version: METADATA_PARSE_VERSION,
+        feature_version: METADATA_FEATURE_VERSION,
+        host_ts: 1,
+        host_id: host,
+        score: 3400,
+        engine_status:
+            r#"{"vm": "down", "health": "bad", "detail": "unknown", "reason": "forged"}"#.into(),
+        hostname: format!("forged{host}"),
+        local_maintenance: false,
+        stopped: false,
+        conf_on_shared_storage: true,
+        vm_conf_refresh_time: 1,
     }
 }
 
@@ -387,4 +781,9 @@ pub fn host_name(id: HostId) -> String {
 /// `   612.000` seconds since the start of the simulation.
 pub fn fmt_time(t: Millis) -> String {
     format!("{:>5}.{:03}", t.as_millis() / 1000, t.as_millis() % 1000)
+}
+
+/// `12.345 s`.
+pub fn fmt_duration(ms: u64) -> String {
+    format!("{}.{:03} s", ms / 1000, ms % 1000)
 }

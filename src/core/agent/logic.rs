@@ -115,6 +115,11 @@ impl Agent {
         if !facts.fresh && !matches!(self.lease.phase(), Phase::Holding { .. }) {
             return self.stay();
         }
+        if !facts.history && self.lease.phase() == Phase::Idle {
+            // A claim needs a full timeout of watching the others (a manual
+            // start too): a holder we have not seen yet may be there.
+            return self.stay();
+        }
         match self.lease.phase() {
             Phase::Holding { epoch } => self.start_vm(epoch, "lease held"),
             Phase::Fencing { .. } => self.stay(),

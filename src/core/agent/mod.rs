@@ -22,7 +22,9 @@ use crate::core::liveness::PeerLiveness;
 use crate::core::score::ScoreBreakdown;
 use crate::core::state::State;
 use crate::core::time::Millis;
-use crate::metadata::{Area, EngineStatus, Extra, HostId, HostRecord, HostSlot, VmStatus};
+use crate::metadata::{
+    Area, EngineStatus, Extra, HostId, HostRecord, HostSlot, SEQ_PLAUSIBLE_MAX, VmStatus,
+};
 
 /// Our extra key: the gateway test result, `<ok>/<total>` or `unknown`, so that
 /// every host can tell a cluster-wide network outage from its own.
@@ -274,6 +276,8 @@ pub struct Agent {
     /// The first peer found publishing lease timings other than ours (logged
     /// once each time it changes).
     mismatch: Option<HostId>,
+    /// When our last successful read of the metadata started.
+    last_read: Option<Millis>,
     peers: BTreeMap<HostId, Peer>,
     global_maintenance: bool,
     /// The last classification other than `unknown` (classification history).
@@ -332,6 +336,7 @@ impl Agent {
             seq_first: 0,
             implausible: BTreeMap::new(),
             mismatch: None,
+            last_read: None,
             state: State::StartState,
             entered: now,
             peers: BTreeMap::new(),
@@ -391,8 +396,11 @@ impl Agent {
         self.pending.clear();
         self.awaiting_readback = None;
         if let Some(area) = obs.area {
+            self.note_read(obs.now);
             if self.adopted {
-                self.lease.read_own(own_token(area, self.cfg.host_id));
+                let token = own_token(area, self.cfg.host_id);
+                self.catch_up_seq(token);
+                self.lease.read_own(token);
             }
             self.adopt(area, &obs.local_vm);
             self.ingest(area);
@@ -609,10 +617,10 @@ impl Agent {
 }
 
 /// The token (write sequence) of the publish our own slot holds, if it is
-/// intact.
+/// intact and plausible.
 fn own_token(area: &Area, me: HostId) -> Option<u64> {
     match area.hosts.get(&me) {
-        Some(Ok(slot)) => slot.extra.seq(),
+        Some(Ok(slot)) => slot.extra.seq().filter(|seq| *seq <= SEQ_PLAUSIBLE_MAX),
         _ => None,
     }
 }
@@ -746,6 +754,13 @@ impl Agent {
     fn ingest_slot(&mut self, id: HostId, slot: &HostSlot) {
         let fingerprint = (slot.record.host_ts, slot.crc32);
         let seq = slot.extra.seq();
+        if let Some(seq) = seq.filter(|seq| *seq > SEQ_PLAUSIBLE_MAX) {
+            // Forged: taking it in would make every later write of this host
+            // read as old.
+            self.note_implausible(id, seq, "write sequence");
+            self.lease.observe_unreadable(self.now, id);
+            return;
+        }
         if let Some(peer) = self.peers.get(&id) {
             if peer.fingerprint == fingerprint {
                 // The same publish as last time (host-ts changes on every one).
@@ -831,6 +846,46 @@ impl Agent {
                 "host {host} publishes an implausible {what} {epoch} (above {}): refused",
                 crate::metadata::EPOCH_PLAUSIBLE_MAX
             ));
+        }
+    }
+
+    /// A successful read at `now`. After a gap in our reads longer than a
+    /// slow loop (one whose read and write both ran into the storage timeout),
+    /// peers may have written what we never saw: their silence counts afresh
+    /// from here, as for a freshly started agent. Otherwise a slot that reads
+    /// empty or torn right after our own storage came back would look like a
+    /// holder silent for as long as we were away.
+    fn note_read(&mut self, now: Millis) {
+        let t = &self.cfg.timings;
+        let gap_max = t.loop_ms + 2 * t.storage_timeout_ms;
+        match self.last_read {
+            // The watch begins with our first read, however late it comes.
+            None => self.liveness.restart(now),
+            Some(last) if now.since(last) > gap_max => {
+                self.liveness.restart(now);
+                self.say(format!(
+                    "metadata unread for {} s: watching the other hosts afresh",
+                    now.since(last) / 1000
+                ));
+            }
+            Some(_) => {}
+        }
+        self.last_read = Some(now);
+    }
+
+    /// Our slot carries a write sequence above ours that we never wrote (a
+    /// third party's): continue above it, or every reader would ignore our
+    /// writes until ours caught up.
+    fn catch_up_seq(&mut self, token: Option<u64>) {
+        if let Some(seen) = token
+            && seen > self.seq
+        {
+            self.say(format!(
+                "our slot carries write sequence {seen}, above our {}, which we never wrote: \
+                 continuing above it",
+                self.seq
+            ));
+            self.seq = seen;
         }
     }
 
