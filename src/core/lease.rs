@@ -381,6 +381,15 @@ impl Lease {
         }
     }
 
+    /// Records that we cannot know `host`'s lease state now, whatever we knew
+    /// before (our reads had a gap, and its slot does not read intact now): it
+    /// blocks like a hold until silent for `lease_dead`, or read intact again.
+    pub fn observe_unknown(&mut self, now: Millis, host: HostId) {
+        if host != self.me {
+            self.unreadable.entry(host).or_insert(now);
+        }
+    }
+
     /// Records `host`'s published `lease_dead`: its lease expires only after
     /// the longer of ours and its own.
     pub fn observe_dead_ms(&mut self, host: HostId, dead_ms: Option<u64>) {

@@ -30,6 +30,9 @@ pub struct PeerView {
 pub struct PeerLiveness {
     /// When this observer started watching.
     started: Millis,
+    /// Silence counts from here at the earliest: our reads had a gap, and
+    /// changes we did not see may have happened in it.
+    silence_floor: Millis,
     peers: BTreeMap<HostId, PeerView>,
 }
 
@@ -37,6 +40,7 @@ impl PeerLiveness {
     pub fn new(started: Millis) -> PeerLiveness {
         PeerLiveness {
             started,
+            silence_floor: started,
             peers: BTreeMap::new(),
         }
     }
@@ -64,11 +68,17 @@ impl PeerLiveness {
         }
     }
 
-    /// Starts watching afresh at `now`: after a gap in our reads, changes
-    /// we did not see may have happened, so silence counts only from here
-    /// (and nobody is alive until a full timeout of history again).
+    /// Starts watching at `now` (our first read): nobody is alive until a
+    /// full timeout of history, and silence counts from here.
     pub fn restart(&mut self, now: Millis) {
         self.started = self.started.max(now);
+        self.silence_floor = self.silence_floor.max(now);
+    }
+
+    /// Our reads had a gap that ends at `now`: peers may have written what
+    /// we never saw, so their silence counts from here at the earliest.
+    pub fn rewatch(&mut self, now: Millis) {
+        self.silence_floor = self.silence_floor.max(now);
     }
 
     /// Forgets `id` (its slot was cleaned: empty).
@@ -104,7 +114,7 @@ impl PeerLiveness {
         let since = view
             .last_change
             .unwrap_or(view.first_seen)
-            .max(self.started);
+            .max(self.silence_floor);
         Some(now.since(since))
     }
 
@@ -166,6 +176,10 @@ mod tests {
         assert_eq!(live.silent_for(at(130), 4), Some(30_000));
         assert!(!live.has_history(at(130), TIMEOUT));
         assert!(live.has_history(at(160), TIMEOUT));
+        // A gap in our reads: silence afresh, history kept.
+        live.rewatch(at(200));
+        assert_eq!(live.silent_for(at(210), 4), Some(10_000));
+        assert!(live.has_history(at(210), TIMEOUT));
     }
 
     #[test]

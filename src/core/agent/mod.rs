@@ -396,7 +396,7 @@ impl Agent {
         self.pending.clear();
         self.awaiting_readback = None;
         if let Some(area) = obs.area {
-            self.note_read(obs.now);
+            self.note_read(obs.now, area);
             if self.adopted {
                 let token = own_token(area, self.cfg.host_id);
                 self.catch_up_seq(token);
@@ -852,19 +852,31 @@ impl Agent {
     /// A successful read at `now`. After a gap in our reads longer than a
     /// slow loop (one whose read and write both ran into the storage timeout),
     /// peers may have written what we never saw: their silence counts afresh
-    /// from here, as for a freshly started agent. Otherwise a slot that reads
-    /// empty or torn right after our own storage came back would look like a
-    /// holder silent for as long as we were away.
-    fn note_read(&mut self, now: Millis) {
+    /// from here, and one whose slot does not read intact now blocks the
+    /// lease as unknown. Otherwise a slot that reads empty or torn right after
+    /// our own storage came back would look like a holder silent for as long
+    /// as we were away, or like the `none` we last read from it.
+    fn note_read(&mut self, now: Millis, area: &Area) {
         let t = &self.cfg.timings;
         let gap_max = t.loop_ms + 2 * t.storage_timeout_ms;
         match self.last_read {
             // The watch begins with our first read, however late it comes.
             None => self.liveness.restart(now),
             Some(last) if now.since(last) > gap_max => {
-                self.liveness.restart(now);
+                self.liveness.rewatch(now);
+                // A peer whose slot does not read intact now may have taken
+                // the lease while we were away.
+                let unknown: Vec<HostId> = self
+                    .peers
+                    .keys()
+                    .filter(|id| !matches!(area.hosts.get(id), Some(Ok(_))))
+                    .copied()
+                    .collect();
+                for id in unknown {
+                    self.lease.observe_unknown(now, id);
+                }
                 self.say(format!(
-                    "metadata unread for {} s: watching the other hosts afresh",
+                    "metadata unread for {} s: silence counts afresh from now",
                     now.since(last) / 1000
                 ));
             }

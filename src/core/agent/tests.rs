@@ -666,7 +666,7 @@ fn manual_requests() {
             S::LocalMaintenance, NONE, NONE, "refused manual start (paused=false): host in local maintenance"),
         (At::GlobalMaint, |r| r.requests.push(Request::StartVm { paused: false }),
             S::EngineStart, NONE, NONE, "GlobalMaintenance -> EngineStart: manual start in global maintenance"),
-        // No history needed, but still through the lease.
+        // Taken at once; the claim waits for a full timeout of history.
         (At::DownYoung, |r| r.requests.push(Request::StartVm { paused: true }),
             S::EngineStart, NONE, NONE, "EngineDown -> EngineStart: manual start"),
         (At::Up, |r| r.requests.push(Request::StartVm { paused: false }),
@@ -1067,9 +1067,19 @@ fn a_manual_start_goes_through_the_lease() {
     assert_eq!(out.actions, NONE);
     assert_eq!(rig.agent.lease().phase(), Phase::Holding { epoch: 1 });
 
-    // Paused, without the history an automatic start waits for.
+    // Paused, right after the agent started: the claim waits for the history
+    // an automatic start waits for too (a holder not seen yet may be there),
+    // then goes through the lease.
     let mut rig = reach(At::DownYoung); // t=10
     rig.requests.push(Request::StartVm { paused: true });
+    let before: Vec<_> = rig.run(5).into_iter().map(|o| o.actions).collect();
+    assert!(before.iter().all(Vec::is_empty), "{before:?}");
+    assert_eq!(rig.agent.state(), S::EngineStart);
+    assert_eq!(
+        rig.agent.lease().phase(),
+        Phase::Idle,
+        "no claim before 60 s"
+    );
     assert_eq!(rig.actions(3), [vec![], vec![], vec![start(true, 1)]]);
 }
 
