@@ -308,15 +308,14 @@ impl LiveHost {
         let etc_ha = root.join("etc/ovirt-hosted-engine-ha");
         std::fs::create_dir_all(&etc_he).unwrap();
         std::fs::create_dir_all(&etc_ha).unwrap();
-        std::fs::write(root.join("watchdog"), b"").unwrap();
+        let watchdog = common::stand_in_watchdog(&root.join("watchdog"));
         std::fs::write(
             etc_he.join("hosted-engine.conf"),
             format!(
                 "fqdn=127.0.0.1:{port}\nvmid=he\nhost_id=1\nstorage={}\ndomainType=dir\n\
                  network_test=none\nbridge=lo\nhostname=host1.lab\n\
-                 vm_command={LAB} engine --listen 127.0.0.1:{port}\nwatchdog_device={}\n",
+                 vm_command={LAB} engine --listen 127.0.0.1:{port}\n{watchdog}",
                 shared.display(),
-                root.join("watchdog").display()
             ),
         )
         .unwrap();
