@@ -20,6 +20,8 @@ complete -c hosted-engine -l vm-driver -d 'What runs the engine VM [default: lib
 process\t''"
 complete -c hosted-engine -l vm-xml -d 'The engine VM\'s libvirt domain XML; copied to the storage for every host.' -r -F
 complete -c hosted-engine -l vm-command -d 'The engine VM as a command (vm_driver=process), split on whitespace, no shell.' -r
+complete -c hosted-engine -l watchdog-device -d 'This host\'s watchdog, which resets it when its agent hangs while it holds the engine VM lease: a device such as /dev/watchdog (a hardware watchdog, e.g. iTCO_wdt or ipmi_watchdog, or the kernel\'s softdog), whose timeout the agent reads and sets at start; or none, with --watchdog-none-i-accept-split-brain. Required on every host (an added host does not take the first host\'s).' -r
+complete -c hosted-engine -l watchdog-timeout-secs -d 'The timeout the agent gives the watchdog device at start [default: the device\'s own when the timings allow it, else the longest they allow].' -r
 complete -c hosted-engine -l agent-conf -d 'The cluster\'s agent.conf (timings, score penalties), checked and copied to the storage; every added host takes it from there [default: every key at its default].' -r -F
 complete -c hosted-engine -l format -d 'text (the reference\'s layout, the default), json, or table (one row per host).' -r -f -a "text\t''
 json\t''
@@ -43,6 +45,7 @@ complete -c hosted-engine -s h -l help -d 'Show the usage, or a command\'s help 
 complete -c hosted-engine -l deploy -d 'Deploy this host: the first one, or another with --add-host'
 complete -c hosted-engine -l add-host -d 'Join the deployment already on the storage: copy the cluster\'s configuration and take the lowest free host id.'
 complete -c hosted-engine -l dry-run -d 'Check every answer, the storage and the metadata volume, print what would be done, change nothing (but --generate-answer\'s file).'
+complete -c hosted-engine -l watchdog-none-i-accept-split-brain -d 'With --watchdog-device=none: run this host without a watchdog. A hung agent here is then not reset, and another host can start a second engine VM beside its own.'
 complete -c hosted-engine -l no-enable-agent -d 'Do not run `systemctl enable --now ovirt-ha-agent.service` at the end.'
 complete -c hosted-engine -l force -d 'First host: wipe a metadata volume (and host id claims) left by an earlier deployment. Never when any of its hosts is live.'
 complete -c hosted-engine -l vm-status -d 'Show the status of every host and of the engine VM'

@@ -4,28 +4,52 @@
 //! A Unix stream socket (`<runtime_dir>/agent.sock`, mode 0660). Each message is
 //! one JSON object on one line: at most [`REQUEST_LINE_MAX_BYTES`] per request
 //! and [`REPLY_LINE_MAX_BYTES`] per reply, every one carrying
-//! `"version": 1`. `docs/protocol.md` documents every message with an example;
+//! its protocol version (2; the agent still answers version 1). Every request
+//! carries a deadline ([`RequestFrame::deadline_ms`]): the agent never acts on
+//! a request whose caller has given up. `docs/protocol.md` documents every
+//! message with an example;
 //! the field names here are that document's and do not change within a version.
 //! Names the reference's `--vm-status --json` uses (`reference/ovirt-compat.md`
 //! section 7) are kept exactly, underscores included; our own names are
 //! kebab-case.
 
 mod client;
+mod frame;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::core::score::{ScoreBreakdown, ZeroReason};
 use crate::metadata::{EngineStatus, HostId, HostSlot};
 
 pub use client::{ClientError, call};
 pub(crate) use client::{LineReader, ReadLine, connect_unix, is_timeout, os_reason, send_all};
+pub(crate) use frame::too_long_message;
+pub use frame::{
+    ErrorCode, Rejected, RemoteError, ReplyFrame, RequestFrame, decode_reply, parse_request,
+};
 
-/// The only protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this build's client speaks, and the newest its server
+/// answers. Version 2 added the request deadline (`deadline-ms`), the
+/// `expired` error, and VM requests answered once the agent's loop has taken
+/// them (version 1: once queued).
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The oldest version the server still answers (in that version: a
+/// version-1 client gets `busy` where version 2 says `expired`).
+pub const OLDEST_PROTOCOL_VERSION: u32 = 1;
+/// The deadline of a request that carries none (every version-1 client's),
+/// counted from its receipt: the old `hosted-engine` waited 10 s for an
+/// answer, and this leaves its answer a second to reach it.
+pub const DEADLINE_DEFAULT: Duration = Duration::from_secs(9);
+/// The latest deadline the agent honours, counted from receipt: a later one
+/// counts as this (a VM request holds a connection and a queue place until
+/// the loop takes it or its deadline passes).
+pub const DEADLINE_MAX: Duration = Duration::from_secs(60);
+/// How much earlier than it gives up waiting [`call`] sets a request's
+/// deadline: an answer the agent sends at the deadline still reaches it.
+pub const REPLY_MARGIN: Duration = Duration::from_secs(1);
 /// The socket's file name inside the runtime directory.
 pub const SOCKET_NAME: &str = "agent.sock";
 /// The socket's permissions: root and the socket's group.
@@ -443,364 +467,9 @@ pub struct Transition {
     pub wall_unix: i64,
 }
 
-/// A request line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestFrame {
-    pub version: u32,
-    /// Chosen by the client, echoed in the reply. 0 is best avoided: replies
-    /// to lines whose id could not be read carry 0.
-    pub id: u64,
-    pub request: Request,
-}
-
-/// A reply line: `ok` with `result`, or not `ok` with `error`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ReplyFrame {
-    pub version: u32,
-    pub id: u64,
-    pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<Reply>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<RemoteError>,
-}
-
-impl ReplyFrame {
-    pub fn success(id: u64, result: Reply) -> ReplyFrame {
-        ReplyFrame {
-            version: PROTOCOL_VERSION,
-            id,
-            ok: true,
-            result: Some(result),
-            error: None,
-        }
-    }
-
-    pub fn failure(id: u64, error: RemoteError) -> ReplyFrame {
-        ReplyFrame {
-            version: PROTOCOL_VERSION,
-            id,
-            ok: false,
-            result: None,
-            error: Some(error),
-        }
-    }
-
-    /// The reply as one line with its newline. A reply over
-    /// [`REPLY_LINE_MAX_BYTES`] becomes a `failed` error instead.
-    pub fn encode(&self) -> Vec<u8> {
-        let encoded = serde_json::to_vec(self).map_err(|e| e.to_string());
-        let mut line = match encoded {
-            Ok(line) if line.len() <= REPLY_LINE_MAX_BYTES => line,
-            Ok(line) => failure_line(
-                self.id,
-                format!(
-                    "reply of {} bytes exceeds the {REPLY_LINE_MAX_BYTES}-byte limit",
-                    line.len()
-                ),
-            ),
-            Err(e) => failure_line(self.id, format!("cannot encode the reply: {e}")),
-        };
-        line.push(b'\n');
-        line
-    }
-}
-
-fn failure_line(id: u64, message: String) -> Vec<u8> {
-    let frame = ReplyFrame::failure(id, RemoteError::new(ErrorCode::Failed, message));
-    // A failure frame holds two short strings and numbers: it always encodes.
-    serde_json::to_vec(&frame).unwrap_or_default()
-}
-
-/// Error codes. New codes need a new protocol version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorCode {
-    /// Not JSON, not an object, missing or mistyped members, unknown kind, line
-    /// too long.
-    BadRequest,
-    /// `version` is not [`PROTOCOL_VERSION`].
-    UnsupportedVersion,
-    /// A mutating request from a peer that is not root.
-    Forbidden,
-    /// Too many clients, the request queue is full, or no status yet: retry.
-    Busy,
-    /// No complete request in time.
-    Timeout,
-    /// The agent tried and failed (the message says why).
-    Failed,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadRequest => "bad-request",
-            ErrorCode::UnsupportedVersion => "unsupported-version",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::Busy => "busy",
-            ErrorCode::Timeout => "timeout",
-            ErrorCode::Failed => "failed",
-        }
-    }
-}
-
-/// An error the agent answered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{message}")]
-pub struct RemoteError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl RemoteError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> RemoteError {
-        RemoteError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-/// A request line the server cannot take: the id to answer with (0 when it
-/// could not be read) and the error.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejected {
-    pub id: u64,
-    pub error: RemoteError,
-}
-
-/// Parses one request line (without its newline). The version is checked
-/// before the request itself, so a newer client's unknown kinds are answered
-/// `unsupported-version`, not `bad-request`.
-pub fn parse_request(line: &[u8]) -> Result<RequestFrame, Rejected> {
-    let bad = |id, message: String| Rejected {
-        id,
-        error: RemoteError::new(ErrorCode::BadRequest, message),
-    };
-    if line.len() > REQUEST_LINE_MAX_BYTES {
-        return Err(bad(0, too_long_message()));
-    }
-    let value: Value =
-        serde_json::from_slice(line).map_err(|e| bad(0, format!("request is not JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(bad(0, "request is not a JSON object".into()));
-    };
-    let id_value = map.get("id");
-    let id = id_value.and_then(Value::as_u64).unwrap_or(0);
-    let version = match map.get("version") {
-        None => return Err(bad(id, format!("missing version ({})", supported()))),
-        Some(v) => v.as_u64().ok_or_else(|| {
-            bad(
-                id,
-                format!("version must be an unsigned integer ({})", supported()),
-            )
-        })?,
-    };
-    if version != u64::from(PROTOCOL_VERSION) {
-        return Err(Rejected {
-            id,
-            error: RemoteError::new(
-                ErrorCode::UnsupportedVersion,
-                format!(
-                    "protocol version {version} is not supported ({})",
-                    supported()
-                ),
-            ),
-        });
-    }
-    match id_value {
-        None => return Err(bad(0, "missing id".into())),
-        Some(v) if v.as_u64().is_none() => {
-            return Err(bad(0, "id must be an unsigned integer".into()));
-        }
-        Some(_) => {}
-    }
-    let request = map
-        .get("request")
-        .ok_or_else(|| bad(id, "missing request".into()))?;
-    let request =
-        Request::deserialize(request).map_err(|e| bad(id, format!("bad request: {e}")))?;
-    Ok(RequestFrame {
-        version: PROTOCOL_VERSION,
-        id,
-        request,
-    })
-}
-
-fn supported() -> String {
-    format!("this agent speaks version {PROTOCOL_VERSION}")
-}
-
-pub(crate) fn too_long_message() -> String {
-    format!("request line longer than {REQUEST_LINE_MAX_BYTES} bytes")
-}
-/// Parses a reply line; the version is checked first so that a newer agent's
-/// answer is reported as such rather than as a shape error.
-pub fn decode_reply(line: &[u8]) -> Result<ReplyFrame, String> {
-    /// The frame with its result left undecoded: the version is checked
-    /// before anything else is trusted, and a status result (by far the
-    /// largest) is decoded straight into its struct instead of through the
-    /// internally tagged enum, which would buffer the whole tree first.
-    #[derive(Deserialize)]
-    struct RawFrame<'a> {
-        version: Option<u64>,
-        id: Option<u64>,
-        ok: Option<bool>,
-        #[serde(borrow, default)]
-        result: Option<&'a serde_json::value::RawValue>,
-        #[serde(default)]
-        error: Option<RemoteError>,
-    }
-    #[derive(Deserialize)]
-    struct Kind {
-        kind: String,
-    }
-    let raw: RawFrame<'_> =
-        serde_json::from_slice(line).map_err(|e| format!("reply is not JSON: {e}"))?;
-    if raw.version != Some(u64::from(PROTOCOL_VERSION)) {
-        return Err(format!(
-            "the agent speaks protocol version {}, this client {PROTOCOL_VERSION}",
-            raw.version
-                .map_or_else(|| "(none)".to_owned(), |v| v.to_string())
-        ));
-    }
-    let bad = |e: serde_json::Error| format!("bad reply: {e}");
-    let (Some(id), Some(ok)) = (raw.id, raw.ok) else {
-        return Err("bad reply: missing field `id` or `ok`".into());
-    };
-    let result = match raw.result {
-        None => None,
-        Some(r) => {
-            let kind: Kind = serde_json::from_str(r.get()).map_err(bad)?;
-            Some(if kind.kind == "status" {
-                Reply::Status(Box::new(serde_json::from_str(r.get()).map_err(bad)?))
-            } else {
-                serde_json::from_str(r.get()).map_err(bad)?
-            })
-        }
-    };
-    let frame = ReplyFrame {
-        version: PROTOCOL_VERSION,
-        id,
-        ok,
-        result,
-        error: raw.error,
-    };
-    match (frame.ok, &frame.result, &frame.error) {
-        (true, Some(_), None) | (false, None, Some(_)) => Ok(frame),
-        _ => Err("reply must carry result when ok, error otherwise".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rejected(line: &str) -> Rejected {
-        parse_request(line.as_bytes()).expect_err(line)
-    }
-
-    #[test]
-    fn requests_parse_with_their_documented_shapes() {
-        let cases = [
-            (r#"{"kind":"status"}"#, Request::Status),
-            (
-                r#"{"kind":"set-maintenance","mode":"global"}"#,
-                Request::SetMaintenance {
-                    mode: MaintenanceMode::Global,
-                },
-            ),
-            (
-                r#"{"kind":"vm-start","paused":true}"#,
-                Request::VmStart { paused: true },
-            ),
-            (r#"{"kind":"vm-start"}"#, Request::VmStart { paused: false }),
-            (r#"{"kind":"vm-shutdown"}"#, Request::VmShutdown),
-            (r#"{"kind":"vm-poweroff"}"#, Request::VmPoweroff),
-            (r#"{"kind":"check-liveliness"}"#, Request::CheckLiveliness),
-            (
-                r#"{"kind":"transitions","limit":5}"#,
-                Request::Transitions { limit: Some(5) },
-            ),
-        ];
-        for (json, want) in cases {
-            let line = format!(r#"{{"version":1,"id":7,"request":{json}}}"#);
-            let frame = parse_request(line.as_bytes()).expect(json);
-            assert_eq!(frame.id, 7);
-            assert_eq!(frame.request, want);
-            assert_eq!(frame.request.kind(), json.split('"').nth(3).unwrap());
-            // And back: what we send is what we parse.
-            let sent = serde_json::to_vec(&frame).unwrap();
-            assert_eq!(parse_request(&sent).unwrap(), frame);
-        }
-    }
-
-    #[test]
-    fn bad_lines_are_rejected_with_the_right_code_and_id() {
-        let r = rejected("{nope");
-        assert_eq!((r.id, r.error.code), (0, ErrorCode::BadRequest));
-        assert_eq!(rejected("[1]").error.code, ErrorCode::BadRequest);
-        let r = rejected(r#"{"version":2,"id":9,"request":{"kind":"teleport"}}"#);
-        assert_eq!((r.id, r.error.code), (9, ErrorCode::UnsupportedVersion));
-        assert!(r.error.message.contains("version 1"), "{}", r.error.message);
-        let r = rejected(r#"{"id":3,"request":{"kind":"status"}}"#);
-        assert_eq!((r.id, r.error.code), (3, ErrorCode::BadRequest));
-        let r = rejected(r#"{"version":1,"id":4,"request":{"kind":"teleport"}}"#);
-        assert_eq!((r.id, r.error.code), (4, ErrorCode::BadRequest));
-        let r = rejected(r#"{"version":1,"id":-1,"request":{"kind":"status"}}"#);
-        assert_eq!((r.id, r.error.code), (0, ErrorCode::BadRequest));
-        let r = rejected(
-            r#"{"version":1,"id":5,"request":{"kind":"set-maintenance","mode":"sideways"}}"#,
-        );
-        assert_eq!((r.id, r.error.code), (5, ErrorCode::BadRequest));
-        let long = vec![b' '; REQUEST_LINE_MAX_BYTES + 1];
-        assert_eq!(
-            parse_request(&long).unwrap_err().error.code,
-            ErrorCode::BadRequest
-        );
-    }
-
-    #[test]
-    fn replies_round_trip_and_must_be_consistent() {
-        let ok = ReplyFrame::success(3, Reply::VmStart { paused: true });
-        let line = ok.encode();
-        assert_eq!(
-            std::str::from_utf8(&line).unwrap(),
-            "{\"version\":1,\"id\":3,\"ok\":true,\"result\":{\"kind\":\"vm-start\",\"paused\":true}}\n"
-        );
-        assert_eq!(decode_reply(&line[..line.len() - 1]).unwrap(), ok);
-        let err = ReplyFrame::failure(0, RemoteError::new(ErrorCode::Busy, "later"));
-        let line = err.encode();
-        assert_eq!(
-            std::str::from_utf8(&line).unwrap(),
-            "{\"version\":1,\"id\":0,\"ok\":false,\"error\":{\"code\":\"busy\",\"message\":\"later\"}}\n"
-        );
-        assert!(decode_reply(br#"{"version":1,"id":1,"ok":true}"#).is_err());
-        assert!(
-            decode_reply(br#"{"version":2,"id":1,"ok":true}"#)
-                .unwrap_err()
-                .contains("version 2")
-        );
-    }
-
-    #[test]
-    fn an_oversized_reply_becomes_a_failure() {
-        let big = Reply::Transitions {
-            transitions: vec![
-                Transition {
-                    from: "x".repeat(1024),
-                    to: String::new(),
-                    monotonic_ms: 0,
-                    wall_unix: 0,
-                };
-                REPLY_LINE_MAX_BYTES / 1024 + 1
-            ],
-        };
-        let line = ReplyFrame::success(8, big).encode();
-        let frame = decode_reply(&line[..line.len() - 1]).unwrap();
-        assert_eq!(frame.id, 8);
-        assert_eq!(frame.error.unwrap().code, ErrorCode::Failed);
-    }
 
     #[test]
     fn maintenance_modes_are_the_reference_words() {

@@ -68,17 +68,14 @@ impl Cluster {
         let port = self.port;
         let shared = self.dir.path().join("shared");
         // A plain file stands in for the watchdog device.
-        let watchdog = root.join("watchdog");
-        std::fs::write(&watchdog, b"").unwrap();
+        let watchdog = common::stand_in_watchdog(&root.join("watchdog"));
         std::fs::write(
             etc_he.join("hosted-engine.conf"),
             format!(
                 "fqdn=127.0.0.1:{port}\nvmid=he\nhost_id={id}\nstorage={}\ndomainType=dir\n\
                  network_test=none\nbridge=lo\nhostname=host{id}.lab\n\
-                 vm_command={LAB} engine --listen 127.0.0.1:{port}\n\
-                 watchdog_device={}\n",
+                 vm_command={LAB} engine --listen 127.0.0.1:{port}\n{watchdog}",
                 shared.display(),
-                watchdog.display()
             ),
         )
         .unwrap();
@@ -433,5 +430,84 @@ fn a_bad_log_level_is_refused_with_one_clear_line() {
     assert_eq!(
         cluster.log(1),
         "ovirt-ha-agent: HE_LOG: \"loud\" is not a log level (off, error, warn, info, debug, trace)\n"
+    );
+}
+
+/// Every agent publishes its watchdog's timeout in its slot: a stand-in's
+/// `watchdog_timeout_secs`. Without a watchdog the agent refuses to start,
+/// saying why; a stand-in without a timeout is refused too; with the
+/// acknowledgement it runs, warns at start that the host is unfenced and
+/// publishes `watchdog=none`.
+#[test]
+fn the_agent_needs_a_watchdog_and_publishes_its_timeout() {
+    let mut cluster = Cluster::configured(2);
+    let he_conf = cluster
+        .root(2)
+        .join("etc/ovirt-hosted-engine/hosted-engine.conf");
+    let text = std::fs::read_to_string(&he_conf).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("watchdog"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let refused = |cluster: &mut Cluster, conf: String| {
+        std::fs::write(&he_conf, conf).unwrap();
+        cluster.start(2);
+        let mut child = cluster.agents[1].take().unwrap();
+        let exited = common::wait_or_kill(&mut child, Duration::from_secs(10));
+        assert_eq!(exited.and_then(|s| s.code()), Some(1), "{}", cluster.log(2));
+        cluster.log(2)
+    };
+    let log = refused(&mut cluster, without.clone());
+    assert!(
+        log.starts_with(&format!(
+            "ovirt-ha-agent: {}: watchdog_device: required by the agent",
+            he_conf.display()
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains("watchdog_none_i_accept_split_brain=yes"),
+        "{log}"
+    );
+    let stand_in = cluster.root(2).join("watchdog");
+    let log = refused(
+        &mut cluster,
+        format!("{without}watchdog_device={}\n", stand_in.display()),
+    );
+    assert!(
+        log.contains("a plain file stands in for the watchdog device, and has no timeout to ask"),
+        "{log}"
+    );
+    std::fs::write(&he_conf, format!("{without}{}", common::NO_WATCHDOG)).unwrap();
+    cluster.start(1);
+    cluster.start(2);
+    let published = |id: u16| {
+        let area = cluster.area();
+        let slot = area.hosts.get(&id)?.as_ref().ok()?;
+        slot.extra.get("watchdog").map(str::to_owned)
+    };
+    wait_for("both slots published", Duration::from_secs(30), || {
+        published(1).is_some() && published(2).is_some()
+    });
+    assert_eq!(
+        published(1).as_deref(),
+        Some(common::FAST_WATCHDOG_SECS.to_string().as_str())
+    );
+    assert_eq!(published(2).as_deref(), Some("none"));
+    let log = cluster.log(1);
+    assert!(
+        log.contains(&format!(
+            "watchdog {} ({} s)",
+            cluster.root(1).join("watchdog").display(),
+            common::FAST_WATCHDOG_SECS
+        )),
+        "{log}"
+    );
+    let log = cluster.log(2);
+    assert!(log.contains(", no watchdog, log level"), "{log}");
+    assert!(
+        log.contains("this host is unfenced (watchdog_device=none, "),
+        "{log}"
     );
 }

@@ -22,15 +22,15 @@ use hosted_engine::proto;
 const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
 const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
 
-/// CLOCK_MONOTONIC in milliseconds: the agent's clock.
-fn monotonic_ms() -> u64 {
+/// CLOCK_BOOTTIME in milliseconds: the agent's clock (snapshots, deadlines).
+fn boottime_ms() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes into the timespec we own.
     assert_eq!(
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
+        unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) },
         0
     );
     u64::try_from(ts.tv_sec).unwrap() * 1000 + u64::try_from(ts.tv_nsec).unwrap() / 1_000_000
@@ -93,7 +93,8 @@ fn snapshot(taken_ms: u64, host_ts: u64, up: bool) -> proto::StatusReply {
 }
 
 /// A fake agent: answers every request on the agent's socket with
-/// `answer(request)`, one connection at a time, until dropped.
+/// `answer(frame)` (a result or an error), one connection at a time, until
+/// dropped.
 struct FakeAgent {
     socket: PathBuf,
     stop: Arc<AtomicBool>,
@@ -103,7 +104,9 @@ struct FakeAgent {
 impl FakeAgent {
     fn start(
         runtime_dir: &Path,
-        mut answer: impl FnMut(&proto::Request) -> proto::Reply + Send + 'static,
+        mut answer: impl FnMut(&proto::RequestFrame) -> Result<proto::Reply, proto::RemoteError>
+        + Send
+        + 'static,
     ) -> FakeAgent {
         use std::io::{BufRead, BufReader, Write};
         let socket = proto::socket_path(runtime_dir);
@@ -128,7 +131,10 @@ impl FakeAgent {
                     continue;
                 }
                 let frame = proto::parse_request(line.strip_suffix(b"\n").unwrap()).unwrap();
-                let reply = proto::ReplyFrame::success(frame.id, answer(&frame.request));
+                let reply = match answer(&frame) {
+                    Ok(result) => proto::ReplyFrame::success(frame.id, result),
+                    Err(error) => proto::ReplyFrame::failure(frame.id, error),
+                };
                 let _ = (&stream).write_all(&reply.encode());
             }
         });
@@ -161,13 +167,13 @@ fn vm_start_trusts_only_a_slot_published_after_the_request() {
     std::fs::write(etc.join("agent.conf"), common::FAST_AGENT_CONF).unwrap();
     // An agent whose loop does not move on: every snapshot is the one taken
     // before the request, its slot (stale) saying "up" once asked to start.
-    let frozen = monotonic_ms();
+    let frozen = boottime_ms();
     let mut started = false;
-    let agent = FakeAgent::start(&host.runtime(), move |request| match request {
-        proto::Request::Status => proto::Reply::Status(Box::new(snapshot(frozen, 5, started))),
+    let agent = FakeAgent::start(&host.runtime(), move |frame| match &frame.request {
+        proto::Request::Status => Ok(proto::Reply::Status(Box::new(snapshot(frozen, 5, started)))),
         proto::Request::VmStart { paused } => {
             started = true;
-            proto::Reply::VmStart { paused: *paused }
+            Ok(proto::Reply::VmStart { paused: *paused })
         }
         other => panic!("unexpected {other:?}"),
     });
@@ -189,14 +195,18 @@ fn vm_start_trusts_only_a_slot_published_after_the_request() {
     // A looping agent: each snapshot newer, each publish newer.
     let mut loops = 5;
     let mut started = false;
-    let _agent = FakeAgent::start(&host.runtime(), move |request| match request {
+    let _agent = FakeAgent::start(&host.runtime(), move |frame| match &frame.request {
         proto::Request::Status => {
             loops += 1;
-            proto::Reply::Status(Box::new(snapshot(monotonic_ms(), loops, started)))
+            Ok(proto::Reply::Status(Box::new(snapshot(
+                boottime_ms(),
+                loops,
+                started,
+            ))))
         }
         proto::Request::VmStart { paused } => {
             started = true;
-            proto::Reply::VmStart { paused: *paused }
+            Ok(proto::Reply::VmStart { paused: *paused })
         }
         other => panic!("unexpected {other:?}"),
     });
@@ -205,6 +215,72 @@ fn vm_start_trusts_only_a_slot_published_after_the_request() {
         (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
         (Some(0), "VM in WaitForLaunch\n", "")
     );
+}
+
+/// A VM request the agent did not take by its deadline (it answers
+/// `expired`): the command fails and says that nothing was done; `--force`
+/// then acts directly. Every VM request carries a deadline 10 s ahead (the
+/// floor; these timings would give 6 s).
+#[test]
+fn a_vm_request_the_agent_did_not_take_fails_saying_nothing_was_done() {
+    let host = Host::deployed();
+    let etc = host.path("etc/ovirt-hosted-engine-ha");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("agent.conf"), common::FAST_AGENT_CONF).unwrap();
+    let windows = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&windows);
+    let _agent = FakeAgent::start(&host.runtime(), move |frame| {
+        if frame.request == proto::Request::Status {
+            return Ok(proto::Reply::Status(Box::new(snapshot(
+                boottime_ms(),
+                5,
+                false,
+            ))));
+        }
+        let deadline = frame.deadline_ms.expect("a deadline");
+        seen.lock()
+            .unwrap()
+            .push(deadline.saturating_sub(boottime_ms()));
+        Err(proto::RemoteError::new(
+            proto::ErrorCode::Expired,
+            format!("{}: withdrawn, nothing was done", frame.request.kind()),
+        ))
+    });
+    let ran = host.he(&["--vm-poweroff"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+        (
+            Some(1),
+            "",
+            "The local ovirt-ha-agent did not take the request within 10 s (is it paused or \
+             hung?): nothing was done. Pass --force to power off the engine VM on this host \
+             directly.\n"
+        )
+    );
+    let ran = host.he(&["--vm-start"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+        (
+            Some(1),
+            "",
+            "The local ovirt-ha-agent did not take the request within 10 s (is it paused or \
+             hung?): nothing was done\n"
+        )
+    );
+    let ran = host.he(&["--vm-shutdown", "--force"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert!(
+        ran.stderr.starts_with(
+            "hosted-engine: the local agent did not take the request within 10 s (is it paused \
+             or hung?); --force: acting on the engine VM directly\n"
+        ),
+        "{ran:?}"
+    );
+    let windows = windows.lock().unwrap().clone();
+    assert_eq!(windows.len(), 3);
+    for ms in windows {
+        assert!((9_000..=10_000).contains(&ms), "deadline {ms} ms ahead");
+    }
 }
 
 /// One host running a real `ovirt-ha-agent` with `he-lab engine` as its VM;
@@ -216,6 +292,11 @@ struct LiveHost {
 
 impl LiveHost {
     fn start() -> LiveHost {
+        LiveHost::start_with(common::FAST_AGENT_CONF)
+    }
+
+    /// With `agent_conf` as its `agent.conf`.
+    fn start_with(agent_conf: &str) -> LiveHost {
         let dir = tempfile::tempdir().unwrap();
         let port = common::free_port();
         let shared = dir.path().join("shared");
@@ -227,19 +308,18 @@ impl LiveHost {
         let etc_ha = root.join("etc/ovirt-hosted-engine-ha");
         std::fs::create_dir_all(&etc_he).unwrap();
         std::fs::create_dir_all(&etc_ha).unwrap();
-        std::fs::write(root.join("watchdog"), b"").unwrap();
+        let watchdog = common::stand_in_watchdog(&root.join("watchdog"));
         std::fs::write(
             etc_he.join("hosted-engine.conf"),
             format!(
                 "fqdn=127.0.0.1:{port}\nvmid=he\nhost_id=1\nstorage={}\ndomainType=dir\n\
                  network_test=none\nbridge=lo\nhostname=host1.lab\n\
-                 vm_command={LAB} engine --listen 127.0.0.1:{port}\nwatchdog_device={}\n",
+                 vm_command={LAB} engine --listen 127.0.0.1:{port}\n{watchdog}",
                 shared.display(),
-                root.join("watchdog").display()
             ),
         )
         .unwrap();
-        std::fs::write(etc_ha.join("agent.conf"), common::FAST_AGENT_CONF).unwrap();
+        std::fs::write(etc_ha.join("agent.conf"), agent_conf).unwrap();
         let mut host = LiveHost { dir, agent: None };
         host.start_agent();
         host
@@ -276,6 +356,13 @@ impl LiveHost {
         wait_for("the agent to exit", Duration::from_secs(10), || {
             child.try_wait().unwrap().is_some()
         });
+    }
+
+    /// Sends `signal` to the agent process.
+    fn signal_agent(&self, signal: libc::c_int) {
+        let pid = self.agent.as_ref().expect("the agent runs").id();
+        // SAFETY: kill(2) on a child we spawned and have not reaped.
+        assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
     }
 
     fn he(&self, args: &[&str]) -> Ran {
@@ -503,4 +590,88 @@ fn a_real_agent_carries_out_the_commands() {
     let ran = host.he(&["--clean-metadata"]);
     assert_eq!(ran.code, Some(0), "{ran:?}");
     assert_eq!(host.state(), None);
+}
+
+/// The agent's own state as `--vm-status --json` shows it (a loop behind).
+fn agent_state(host: &LiveHost) -> Option<String> {
+    let ran = host.he(&["--vm-status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&ran.stdout).ok()?;
+    let extra = json["1"]["extra"].as_str()?.to_owned();
+    let state = extra.lines().find_map(|l| l.strip_prefix("state="))?;
+    Some(state.to_owned())
+}
+
+/// Issue 13, item 7, as reproduced on the lab: `--vm-poweroff` against an
+/// agent stopped with SIGSTOP fails, and the agent, resumed after the
+/// command gave up, must not power the engine VM off anyway.
+#[test]
+fn a_request_the_caller_gave_up_on_is_never_carried_out() {
+    if !common::require(
+        "root (the agent takes VM requests from root only)",
+        is_root(),
+    ) {
+        return;
+    }
+    // The fast timings, but a lease that outlasts the pause: resumed within
+    // lease-fail-secs, the agent keeps its VM for its own reasons.
+    let conf =
+        common::fast_agent_conf_with(&[("lease-fail-secs", "20"), ("lease-dead-secs", "25")]);
+    let host = LiveHost::start_with(&conf);
+    wait_for("EngineUp", Duration::from_secs(60), || {
+        agent_state(&host).as_deref() == Some("EngineUp") && host.vm_pid().is_some()
+    });
+    let vm = host.vm_pid();
+    let logs = |host: &LiveHost| format!("agent log:\n{}", host.log());
+
+    host.signal_agent(libc::SIGSTOP);
+    let started = Instant::now();
+    let ran = host.he(&["--vm-poweroff"]);
+    let waited = started.elapsed();
+    host.signal_agent(libc::SIGCONT);
+    // The window: 10 s on these timings (never less), and 1 s for the answer.
+    assert!(
+        waited >= Duration::from_secs(10) && waited < Duration::from_secs(20),
+        "{waited:?}"
+    );
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), ""), "{ran:?}");
+    assert!(
+        ran.stderr.starts_with(
+            "The local ovirt-ha-agent did not take the request within 10 s (is it paused or \
+             hung?): nothing was done. Pass --force to power off"
+        ),
+        "{ran:?}"
+    );
+
+    // Resumed, the agent reads the request from its socket and refuses it;
+    // a few loops later the engine VM still runs, and the agent is EngineUp.
+    wait_for(
+        "the agent to refuse the request",
+        Duration::from_secs(10),
+        || host.log().contains("refused vm-poweroff: read "),
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(host.vm_pid(), vm, "{}", logs(&host));
+    assert_eq!(
+        agent_state(&host).as_deref(),
+        Some("EngineUp"),
+        "{}",
+        logs(&host)
+    );
+    assert!(
+        host.log().contains("its caller has given up"),
+        "{}",
+        logs(&host)
+    );
+
+    // A live agent takes the same request at once: the VM goes.
+    let ran = host.he(&["--vm-poweroff"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+        (Some(0), "", ""),
+        "{}",
+        logs(&host)
+    );
+    wait_for("the VM to go", Duration::from_secs(10), || {
+        host.vm_pid().is_none()
+    });
 }

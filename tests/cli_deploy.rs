@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hosted_engine::config::{ConfFile, ConfigPaths, HostedEngineConf};
+use hosted_engine::config::{ConfFile, ConfigPaths, HostedEngineConf, WatchdogSetting};
 use hosted_engine::metadata::store::MetadataStore;
 use hosted_engine::metadata::{
     Extra, HostRecord, SLOT_SIZE, WALL_CLOCK_KEY, decode_area, encode_host_slot,
@@ -20,6 +20,14 @@ use hosted_engine::metadata::{
 
 const HE_BIN: &str = env!("CARGO_BIN_EXE_hosted-engine");
 const IO: Duration = Duration::from_secs(5);
+/// This host runs without a watchdog, on purpose (none of these tests runs
+/// an agent).
+const NO_WATCHDOG: [&str; 2] = [
+    "--watchdog-device=none",
+    "--watchdog-none-i-accept-split-brain",
+];
+/// The same as answer-file lines.
+const NO_WATCHDOG_ANSWERS: &str = "watchdog_device=none\nwatchdog_none_i_accept_split_brain=yes\n";
 
 /// A cluster under construction: the storage and one root per host.
 struct Site {
@@ -74,6 +82,10 @@ impl Site {
             "--hostname=host1",
             "--no-enable-agent",
         ];
+        // A watchdog answer in `extra` replaces the default.
+        if !extra.iter().any(|a| a.starts_with("--watchdog-device")) {
+            args.extend_from_slice(&NO_WATCHDOG);
+        }
         args.extend_from_slice(extra);
         let out = self.run("host1", &args);
         assert_ok(&out);
@@ -91,6 +103,9 @@ impl Site {
             &name,
             "--no-enable-agent",
         ];
+        if !extra.iter().any(|a| a.starts_with("--watchdog-device")) {
+            args.extend_from_slice(&NO_WATCHDOG);
+        }
         args.extend_from_slice(extra);
         self.run(host, &args)
     }
@@ -182,6 +197,8 @@ fn the_first_host_writes_its_files_the_shared_copies_and_takes_id_1() {
             &site.storage_arg(),
             "--fqdn=x",
             "--vm-command=x",
+            NO_WATCHDOG[0],
+            NO_WATCHDOG[1],
         ],
     );
     assert_refused(&again, "already deployed: host 1");
@@ -296,6 +313,8 @@ fn a_volume_with_live_hosts_is_never_wiped_and_stale_ones_need_force() {
             "--network-test=none",
             "--vm-command=sleep 1000",
             "--no-enable-agent",
+            NO_WATCHDOG[0],
+            NO_WATCHDOG[1],
         ];
         args.extend_from_slice(extra);
         site.run(host, &args)
@@ -418,13 +437,19 @@ fn bad_answers_are_refused_with_their_reason() {
     assert_refused(&run_with("host_id=4\n"), "host_id is not an answer");
     assert_refused(&run_with("broker.x=1\n"), "broker.<section>.<key>");
     assert_refused(&run_with("fqdn=a\n"), "missing answers: --storage");
-    let storage = format!("storage={}\n", site.storage().display());
+    let storage = format!(
+        "storage={}\n{NO_WATCHDOG_ANSWERS}",
+        site.storage().display()
+    );
     assert_refused(
         &run_with(&format!("{storage}fqdn=a\ndomainType=dir\n")),
         "missing answer: the engine VM",
     );
     assert_refused(
-        &run_with("storage=nfs.example.com:/he\nfqdn=a\nvm_command=x\nmnt_root=/nonexistent\n"),
+        &run_with(&format!(
+            "storage=nfs.example.com:/he\nfqdn=a\nvm_command=x\nmnt_root=/nonexistent\n\
+             {NO_WATCHDOG_ANSWERS}"
+        )),
         "is not mounted at /nonexistent/nfs.example.com:_he",
     );
     assert_refused(
@@ -471,6 +496,8 @@ fn a_libvirt_engine_vm_needs_the_libvirt_build() {
             "--fqdn=e",
             &xml_arg,
             "--network-test=none",
+            NO_WATCHDOG[0],
+            NO_WATCHDOG[1],
         ],
     );
     assert_refused(&out, "this build has no libvirt driver");
@@ -532,6 +559,7 @@ fn deploy_enables_the_agent_and_says_so_when_it_cannot() {
         let storage = site.storage_arg();
         let mut cmd = Command::new(HE_BIN);
         cmd.args(["--deploy", &storage, "--domain-type=dir", "--hostname=h"])
+            .args(NO_WATCHDOG)
             .args(extra)
             .env("HE_CONFIG_ROOT", site.root(host))
             .env("PATH", &path);
@@ -582,6 +610,8 @@ fn a_libvirt_engine_vm_definition_is_shared_through_the_storage() {
             &xml_arg,
             "--network-test=none",
             "--no-enable-agent",
+            NO_WATCHDOG[0],
+            NO_WATCHDOG[1],
         ],
     );
     assert_ok(&out);
@@ -593,4 +623,95 @@ fn a_libvirt_engine_vm_definition_is_shared_through_the_storage() {
         assert_eq!(he.vm_driver.as_str(), "libvirt");
         assert_eq!(he.vm_xml.as_deref(), Some(shared.as_path()), "{host}");
     }
+}
+
+/// Every host answers its own watchdog: the agent refuses to start without
+/// one, so deploy refuses to write a host without it; running unfenced needs
+/// the acknowledgement; the timeout must be one the cluster's timings allow;
+/// and an added host never takes the first host's watchdog answers (its
+/// hardware may differ, and running unfenced is its own choice).
+#[test]
+fn every_host_answers_its_own_watchdog() {
+    let site = Site::new();
+    let storage = site.storage_arg();
+    let first = |extra: &[&str]| {
+        let mut args = vec![
+            "--deploy",
+            &storage,
+            "--domain-type=dir",
+            "--fqdn=engine.example.com",
+            "--network-test=none",
+            "--vm-command=sleep 1000",
+            "--hostname=host1",
+            "--no-enable-agent",
+        ];
+        args.extend_from_slice(extra);
+        site.run("host1", &args)
+    };
+    assert_refused(&first(&[]), "missing answer: --watchdog-device");
+    assert_refused(
+        &first(&["--watchdog-device=none"]),
+        "watchdog_device=none runs this host unfenced",
+    );
+    assert_refused(
+        &first(&[
+            "--watchdog-device=/dev/watchdog",
+            "--watchdog-none-i-accept-split-brain",
+        ]),
+        "watchdog_none_i_accept_split_brain is only for watchdog_device=none \
+         (watchdog_device is /dev/watchdog)",
+    );
+    // The default timings allow 12..16 s.
+    assert_refused(
+        &first(&[
+            "--watchdog-device=/dev/watchdog",
+            "--watchdog-timeout-secs=60",
+        ]),
+        "watchdog_timeout_secs: 60 s is longer than the lease allows (at most 16 s = \
+         lease-dead-secs 40 + lease-settle-secs 8 - lease-fail-secs 22",
+    );
+    assert!(!site.root("host1").exists(), "a refused deploy wrote files");
+    let out = first(&[
+        "--watchdog-device=/dev/watchdog",
+        "--watchdog-timeout-secs=15",
+    ]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("  watchdog: /dev/watchdog (timeout 15 s)\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let he = site.he_conf("host1");
+    assert_eq!(
+        he.watchdog_device,
+        Some(WatchdogSetting::Device("/dev/watchdog".into()))
+    );
+    assert_eq!(he.watchdog_timeout_secs, Some(15));
+    // An added host answers for itself, and gets nothing of the first's.
+    let storage_arg = site.storage_arg();
+    let bare = site.run(
+        "host2",
+        &[
+            "--deploy",
+            "--add-host",
+            &storage_arg,
+            "--domain-type=dir",
+            "--hostname=host2",
+            "--no-enable-agent",
+        ],
+    );
+    assert_refused(&bare, "missing answer: --watchdog-device");
+    assert_ok(&site.add_host("host2", &[]));
+    let second = site.he_conf("host2");
+    assert_eq!(second.watchdog_device, Some(WatchdogSetting::None));
+    assert!(second.watchdog_none_accepted);
+    assert_eq!(second.watchdog_timeout_secs, None);
+    assert_ok(&site.add_host("host3", &["--watchdog-device=/dev/watchdog1"]));
+    let third = site.he_conf("host3");
+    assert_eq!(
+        third.watchdog_device,
+        Some(WatchdogSetting::Device("/dev/watchdog1".into()))
+    );
+    assert_eq!(third.watchdog_timeout_secs, None);
+    assert!(!third.watchdog_none_accepted);
 }

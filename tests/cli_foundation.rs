@@ -34,7 +34,8 @@ fn write_he_conf(root: &Path, body: &str) -> std::path::PathBuf {
 }
 
 const DEPLOYED: &str = "fqdn=engine.lab\nvmid=1234\nhost_id=2\nstorage=/srv/he\n\
-                        domainType=dir\nnetwork_test=none\n";
+                        domainType=dir\nnetwork_test=none\nwatchdog_device=none\n\
+                        watchdog_none_i_accept_split_brain=yes\n";
 
 #[test]
 fn hosted_engine_usage_and_unknown_commands() {
@@ -360,4 +361,75 @@ fn lab_volume_fill_writes_static_hosts_and_checks_its_range() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("host ids must stay in 1..=2000"));
+}
+
+/// `--check-config` refuses a host without a watchdog and says why, what
+/// qualifies and how to run without one on purpose; `none` needs the
+/// acknowledgement, named on its line; a valid configuration names the
+/// watchdog. `hosted-engine` still reads such a file.
+#[test]
+fn agent_check_config_requires_a_watchdog_or_its_acknowledged_absence() {
+    let root = tempfile::tempdir().unwrap();
+    let base = DEPLOYED.replace(
+        "watchdog_device=none\nwatchdog_none_i_accept_split_brain=yes\n",
+        "",
+    );
+    let path = write_he_conf(root.path(), &base);
+    let out = run(AGENT, root.path(), &["--check-config"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    for words in [
+        &format!(
+            "ovirt-ha-agent: {}: watchdog_device: required by the agent",
+            path.display()
+        )[..],
+        "a hardware watchdog (iTCO_wdt, ipmi_watchdog, ...) or the kernel's softdog \
+         (modprobe softdog soft_margin=16), with a timeout of 12..16 s",
+        "watchdog_device=none and watchdog_none_i_accept_split_brain=yes",
+    ] {
+        assert!(stderr.contains(words), "{words:?} not in: {stderr}");
+    }
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // hosted-engine does not mind.
+    let out = run(HOSTED_ENGINE, root.path(), &["--check-deployed"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    write_he_conf(root.path(), &format!("{base}watchdog_device=none\n"));
+    let out = run(AGENT, root.path(), &["--check-config"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "ovirt-ha-agent: {}:7: watchdog_device=none runs this host unfenced",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("watchdog_none_i_accept_split_brain=yes"),
+        "{stderr}"
+    );
+
+    write_he_conf(root.path(), DEPLOYED);
+    let out = run(AGENT, root.path(), &["--check-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).ends_with(", no watchdog: this host is unfenced (acknowledged)\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    write_he_conf(
+        root.path(),
+        &format!("{base}watchdog_device=/dev/watchdog\n"),
+    );
+    let out = run(AGENT, root.path(), &["--check-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).ends_with(
+            ", watchdog /dev/watchdog (its timeout is read, and set if needed, when the agent \
+             starts)\n"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
 }

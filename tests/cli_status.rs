@@ -467,3 +467,72 @@ fn table_fits_eighty_columns_and_explain_names_the_next_starter() {
     );
     assert!(explained.contains("Engine VM lease:\n"), "{explained}");
 }
+
+/// The table and `--explain` show each host's watchdog as its slot publishes
+/// it: the timeout, or `none`, which they call unfenced; a slot without the
+/// key (an older agent, the reference's) says so in --explain. The
+/// reference's text and JSON are untouched (the key is in the extra text, as
+/// any other).
+#[test]
+fn table_and_explain_show_an_unfenced_host() {
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let mut hosts = example_and_stale_host2();
+    let fenced = format!("{EXAMPLE_EXTRA}watchdog=16\n");
+    hosts[0] = host_status(
+        1,
+        &record(1, 5555, UP, "host1.example.com", 5500),
+        &fenced,
+        true,
+    );
+    let unfenced = HOST2_EXTRA.replace("host-id=2", "host-id=3") + "watchdog=none\n";
+    hosts.push(host_status(
+        3,
+        &record(3, 15253, DOWN, "host3.example.com", 15253),
+        &unfenced,
+        true,
+    ));
+    let agent = fake_agent(dir.path(), status_reply(hosts, false), 3);
+    let out = hosted_engine(dir.path(), &["--vm-status", "--format=table"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for line in table.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    assert!(
+        table.ends_with(
+            "┘\nWatchdog: 16 s (host 1), not published (host 2)\n\
+             host 3 (host3.example.com): watchdog: none (unfenced: a hung agent here can run\n  \
+             a second engine VM)\n"
+        ),
+        "{table}"
+    );
+    assert_eq!(table.matches("unfenced").count(), 1, "{table}");
+
+    let out = hosted_engine(dir.path(), &["--vm-status", "--explain"]);
+    let explained = text(&out.stdout);
+    for (host, watchdog) in [
+        (1, "watchdog: 16 s timeout"),
+        (2, "watchdog: not published (an older agent)"),
+        (
+            3,
+            "watchdog: none (unfenced: a hung agent here can run a second engine VM)",
+        ),
+    ] {
+        let block = explained
+            .split(&format!("  host {host} ("))
+            .nth(1)
+            .and_then(|rest| rest.split("\n  host ").next())
+            .unwrap_or_default();
+        assert!(
+            block.contains(&format!("\n    {watchdog}")),
+            "host {host}: {explained}"
+        );
+    }
+    // The reference's text shows the key as extra text, nothing more.
+    let out = hosted_engine(dir.path(), &["--vm-status"]);
+    agent.join().unwrap();
+    let reference = text(&out.stdout);
+    assert!(reference.contains("\n\twatchdog=none\n"), "{reference}");
+    assert!(!reference.contains("unfenced"), "{reference}");
+}

@@ -195,7 +195,8 @@ impl Host {
                 "fqdn=engine.invalid\nvmid={VMID}\nhost_id=1\nstorage={export}\n\
                  domainType=posixfs\nsdUUID={SD_UUID}\nmnt_root={mnt}\nvm_command=/bin/sleep 600\n\
                  network_test=none\nbridge=lo\nhostname=host1.test\n\
-                 storage_connect_command={connect}\n",
+                 storage_connect_command={connect}\n{}",
+                common::NO_WATCHDOG,
                 export = host.export().display(),
                 mnt = host.path("mnt").display(),
                 connect = host.path("connect-storage").display(),

@@ -13,7 +13,7 @@ use clap::{CommandFactory, Parser};
 use hosted_engine::config::{
     AgentConf, BrokerConf, ConfFile, Config, ConfigErrors, ConfigPathArgs, ConfigPaths, DomainType,
     ErrorKind, FILE_SIZE_MAX_BYTES, HaConf, HostedEngineConf, LINE_LENGTH_MAX_BYTES, NetworkTest,
-    ScoreConf, Timings,
+    ScoreConf, Timings, WatchdogSetting,
 };
 
 /// A deployed NFS host, every line numbered in the comments of the tests below.
@@ -1176,4 +1176,179 @@ fn our_hosted_engine_conf_keys_parse_and_refuse_bad_values() {
             "{err}"
         );
     }
+}
+
+// ---- the watchdog ----
+
+/// `watchdog_device=none` only with the acknowledgement, spelled exactly; the
+/// acknowledgement only with `none`; a timeout only with a device. Each
+/// error names its line.
+#[test]
+fn he_conf_watchdog_keys_name_the_line_of_every_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hosted-engine.conf");
+    let ack = "watchdog_none_i_accept_split_brain";
+    let cases = [
+        (
+            "watchdog_device=none\n".to_owned(),
+            ":9: watchdog_device=none runs this host unfenced: an agent that hangs while it \
+             holds the engine VM lease is not reset",
+        ),
+        (
+            format!("{ack}=yes\n"),
+            ":9: watchdog_none_i_accept_split_brain is only for watchdog_device=none \
+             (watchdog_device is not set)",
+        ),
+        (
+            format!("watchdog_device=/dev/watchdog\n{ack}=yes\n"),
+            ":10: watchdog_none_i_accept_split_brain is only for watchdog_device=none \
+             (watchdog_device is /dev/watchdog)",
+        ),
+        (
+            format!("watchdog_device=none\n{ack}=true\n"),
+            ":10: watchdog_none_i_accept_split_brain: \"true\" is not the acknowledgement: only \
+             watchdog_none_i_accept_split_brain=yes",
+        ),
+        (
+            format!("watchdog_device=none\n{ack}=YES\n"),
+            ":10: watchdog_none_i_accept_split_brain: \"YES\" is not the acknowledgement",
+        ),
+        (
+            "watchdog_device=dev/watchdog\n".to_owned(),
+            ":9: watchdog_device: \"dev/watchdog\" is not a watchdog device (an absolute path \
+             such as /dev/watchdog, or none)",
+        ),
+        (
+            format!("watchdog_device=none\n{ack}=yes\nwatchdog_timeout_secs=15\n"),
+            ":11: watchdog_timeout_secs is the timeout of a watchdog device (watchdog_device is \
+             none)",
+        ),
+        (
+            "watchdog_device=/dev/watchdog\nwatchdog_timeout_secs=15000000\n".to_owned(),
+            ":10: watchdog_timeout_secs: \"15000000\" is not a watchdog timeout in whole seconds \
+             (1..=86400)",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let text = format!("{HE_NFS}{extra}");
+        let errors = HostedEngineConf::parse(&path, &text).unwrap_err();
+        assert_eq!(errors.as_slice().len(), 1, "{extra}: {errors}");
+        let line = errors.to_string();
+        assert!(
+            line.starts_with(&format!("{}{expected}", path.display())),
+            "{extra}: {line}"
+        );
+    }
+    let none =
+        HostedEngineConf::parse(&path, &format!("{HE_NFS}watchdog_device=none\n{ack}=yes\n"))
+            .unwrap();
+    assert_eq!(none.watchdog_device, Some(WatchdogSetting::None));
+    assert!(none.watchdog_none_accepted);
+    let device = HostedEngineConf::parse(
+        &path,
+        &format!("{HE_NFS}watchdog_device=/dev/watchdog1\nwatchdog_timeout_secs=15\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        device.watchdog_device,
+        Some(WatchdogSetting::Device("/dev/watchdog1".into()))
+    );
+    assert_eq!(device.watchdog_timeout_secs, Some(15));
+    assert!(!device.watchdog_none_accepted);
+    // Not set: a valid file for every reader but the agent (below).
+    let unset = HostedEngineConf::parse(&path, HE_NFS).unwrap();
+    assert_eq!(unset.watchdog_device, None);
+}
+
+/// The agent (and its --check-config) refuses a host without a watchdog,
+/// saying why and what qualifies, and a configured timeout its timings do not
+/// allow; `hosted-engine` reads the same file without those rules.
+#[test]
+fn the_agent_needs_a_watchdog_or_its_absence_acknowledged() {
+    let root = tempfile::tempdir().unwrap();
+    let paths = ConfigPaths::under_root(root.path());
+    fs::create_dir_all(paths.he_conf.parent().unwrap()).unwrap();
+    fs::create_dir_all(paths.agent_conf.parent().unwrap()).unwrap();
+    let base = "fqdn=engine.lab\nhost_id=3\nstorage=/srv/he\ndomainType=dir\nnetwork_test=none\n";
+    fs::write(&paths.he_conf, base).unwrap();
+    assert!(Config::load(&paths).is_ok());
+    let errors = Config::load_for_agent(&paths).unwrap_err();
+    assert_eq!(errors.as_slice().len(), 1, "{errors}");
+    let error = &errors.as_slice()[0];
+    assert_eq!(error.kind, ErrorKind::Missing);
+    let text = error.to_string();
+    for words in [
+        &format!(
+            "{}: watchdog_device: required by the agent: a watchdog resets this host",
+            paths.he_conf.display()
+        )[..],
+        "another host starts a second engine VM beside the hung one's (split brain)",
+        "watchdog_device=/dev/watchdog",
+        "a hardware watchdog (iTCO_wdt, ipmi_watchdog, ...)",
+        "the kernel's softdog (modprobe softdog soft_margin=16)",
+        "with a timeout of 12..16 s",
+        "watchdog_device=none and watchdog_none_i_accept_split_brain=yes",
+    ] {
+        assert!(text.contains(words), "{words:?} not in: {text}");
+    }
+    // Reported with every other file's problems, in file order.
+    fs::write(&paths.agent_conf, "[timing]\nloop-secs=x\n").unwrap();
+    let errors = Config::load_for_agent(&paths).unwrap_err();
+    assert_eq!(errors.as_slice().len(), 2, "{errors}");
+    assert_eq!(errors.as_slice()[0].key.as_deref(), Some("watchdog_device"));
+    assert_eq!(errors.as_slice()[1].key.as_deref(), Some("loop-secs"));
+    let text = errors.as_slice()[0].to_string();
+    assert!(
+        text.contains("(modprobe softdog), with a timeout the timings of agent.conf allow"),
+        "{text}"
+    );
+    fs::remove_file(&paths.agent_conf).unwrap();
+
+    fs::write(
+        &paths.he_conf,
+        format!("{base}watchdog_device=none\nwatchdog_none_i_accept_split_brain=yes\n"),
+    )
+    .unwrap();
+    assert!(Config::load_for_agent(&paths).is_ok());
+    // A configured timeout must lie within what the timings allow.
+    let device = format!("{base}watchdog_device=/dev/watchdog\n");
+    fs::write(&paths.he_conf, &device).unwrap();
+    assert!(Config::load_for_agent(&paths).is_ok());
+    fs::write(
+        &paths.he_conf,
+        format!("{device}watchdog_timeout_secs=30\n"),
+    )
+    .unwrap();
+    let errors = Config::load_for_agent(&paths).unwrap_err();
+    assert_eq!(
+        lines(&errors),
+        vec![format!(
+            "{}:7: watchdog_timeout_secs: 30 s is longer than the lease allows (at most 16 s = \
+             lease-dead-secs 40 + lease-settle-secs 8 - lease-fail-secs 22 - \
+             storage-timeout-secs 5 - lease-margin-secs 5): a hung agent's host would be reset \
+             only after another host may have started the engine VM",
+            paths.he_conf.display()
+        )]
+    );
+    // The reference's timings allow 20..35 s.
+    fs::write(
+        &paths.agent_conf,
+        "[timing]\nloop-secs=10\nlease-fail-secs=30\nlease-dead-secs=60\nlease-settle-secs=15\n\
+         host-alive-timeout-secs=60\n",
+    )
+    .unwrap();
+    assert!(Config::load_for_agent(&paths).is_ok());
+    fs::write(
+        &paths.he_conf,
+        format!("{device}watchdog_timeout_secs=12\n"),
+    )
+    .unwrap();
+    let errors = Config::load_for_agent(&paths).unwrap_err();
+    assert!(
+        errors.to_string().contains(
+            ":7: watchdog_timeout_secs: 12 s is shorter than a slow storage allows (at least \
+             20 s = loop-secs 10 + 2 x storage-timeout-secs 5)"
+        ),
+        "{errors}"
+    );
 }

@@ -21,7 +21,7 @@ use hosted_engine::proto::{
     Transition, call,
 };
 use hosted_engine::shell::server::{
-    self, Handler, REQUEST_QUEUE_MAX, Server, ServerLimits, SharedState, status_snapshot,
+    self, Handler, Server, ServerLimits, SharedState, status_snapshot,
 };
 use serde_json::Value;
 
@@ -213,11 +213,18 @@ fn status_round_trip_carries_the_agents_live_view() {
     // The wire names are the documented ones: the reference's where it has
     // them (section 7), kebab-case for ours.
     let mut raw = Raw::connect(&f.path);
-    raw.send(b"{\"version\":1,\"id\":42,\"request\":{\"kind\":\"status\"}}\n");
+    // Each reply in its request's version: 1 (old clients) and 2.
+    raw.send(b"{\"version\":1,\"id\":41,\"request\":{\"kind\":\"status\"}}\n");
     let reply = raw.reply();
     assert_eq!(
         (reply["version"].as_u64(), reply["id"].as_u64()),
-        (Some(1), Some(42))
+        (Some(1), Some(41))
+    );
+    raw.send(b"{\"version\":2,\"id\":42,\"request\":{\"kind\":\"status\"}}\n");
+    let reply = raw.reply();
+    assert_eq!(
+        (reply["version"].as_u64(), reply["id"].as_u64()),
+        (Some(2), Some(42))
     );
     assert_eq!(reply["ok"], true);
     let result = &reply["result"];
@@ -358,15 +365,16 @@ fn an_unsupported_version_names_the_supported_one() {
     let f = fixture();
     f.state.update(cluster_status());
     let mut raw = Raw::connect(&f.path);
-    let reply = raw.reply_to(b"{\"version\":2,\"id\":11,\"request\":{\"kind\":\"status\"}}\n");
+    let reply = raw.reply_to(b"{\"version\":3,\"id\":11,\"request\":{\"kind\":\"status\"}}\n");
     assert_eq!(error_code(&reply), "unsupported-version");
+    // In the oldest version, which every client reads.
     assert_eq!(
         (reply["version"].as_u64(), reply["id"].as_u64()),
         (Some(1), Some(11))
     );
     let message = reply["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("version 2") && message.contains("version 1"),
+        message.contains("version 3") && message.contains("versions 1 to 2"),
         "{message}"
     );
 }
@@ -374,6 +382,19 @@ fn an_unsupported_version_names_the_supported_one() {
 #[test]
 fn mutating_requests_from_root_are_queued_and_maintenance_is_set() {
     let f = fixture();
+    // The agent's loop, taking requests every 20 ms: a VM request is
+    // answered once the loop has it.
+    let taken = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let agent_loop = {
+        let (state, taken, stop) = (f.state.clone(), Arc::clone(&taken), Arc::clone(&stop));
+        thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                taken.lock().unwrap().extend(state.take_requests());
+                thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
     for request in [
         Request::VmStart { paused: true },
         Request::VmShutdown,
@@ -382,9 +403,11 @@ fn mutating_requests_from_root_are_queued_and_maintenance_is_set() {
         let reply = call(&f.path, &request, CALL_TIMEOUT).unwrap();
         assert_eq!(reply.kind(), request.kind());
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    agent_loop.join().unwrap();
     use hosted_engine::core::Request as Core;
     assert_eq!(
-        f.state.take_requests(),
+        *taken.lock().unwrap(),
         [
             Core::StartVm { paused: true },
             Core::ShutdownVm,
@@ -650,20 +673,6 @@ fn the_socket_is_0660_and_drop_closes_and_removes_it() {
 }
 
 #[test]
-fn a_full_request_queue_answers_busy() {
-    let f = fixture();
-    for _ in 0..REQUEST_QUEUE_MAX {
-        call(&f.path, &Request::VmShutdown, CALL_TIMEOUT).unwrap();
-    }
-    assert_eq!(
-        remote_code(call(&f.path, &Request::VmPoweroff, CALL_TIMEOUT)),
-        ErrorCode::Busy
-    );
-    assert_eq!(f.state.take_requests().len(), REQUEST_QUEUE_MAX);
-    call(&f.path, &Request::VmPoweroff, CALL_TIMEOUT).unwrap();
-}
-
-#[test]
 fn clients_beyond_the_connection_limit_get_busy() {
     let limits = ServerLimits {
         connections_max: 2,
@@ -785,18 +794,23 @@ fn fake_agent(path: &Path, reply: &'static str) {
 fn answers_that_break_the_protocol_are_protocol_errors() {
     let cases = [
         (
-            "{\"version\":2,\"id\":{id},\"ok\":true,\"result\":{}}\n",
-            "version 2",
+            "{\"version\":3,\"id\":{id},\"ok\":true,\"result\":{}}\n",
+            "version 3",
+        ),
+        // A version-1 agent cannot have taken a version-2 request.
+        (
+            "{\"version\":1,\"id\":{id},\"ok\":true,\"result\":{\"kind\":\"vm-shutdown\"}}\n",
+            "version 1",
         ),
         (
-            "{\"version\":1,\"id\":999999,\"ok\":true,\"result\":{\"kind\":\"vm-shutdown\"}}\n",
+            "{\"version\":2,\"id\":999999,\"ok\":true,\"result\":{\"kind\":\"vm-shutdown\"}}\n",
             "reply to request 999999",
         ),
         (
-            "{\"version\":1,\"id\":{id},\"ok\":true,\"result\":{\"kind\":\"vm-poweroff\"}}\n",
+            "{\"version\":2,\"id\":{id},\"ok\":true,\"result\":{\"kind\":\"vm-poweroff\"}}\n",
             "vm-poweroff reply to a vm-shutdown request",
         ),
-        ("{\"version\":1,\"id\":{id},\"ok\":true}\n", "result"),
+        ("{\"version\":2,\"id\":{id},\"ok\":true}\n", "result"),
         ("not json\n", "not JSON"),
         ("", "closed the connection"),
     ];

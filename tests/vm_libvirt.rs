@@ -384,7 +384,8 @@ fn the_agent_runs_its_engine_as_a_libvirt_domain() {
         format!(
             "fqdn=127.0.0.1:{port}\nvmid={uuid}\nhost_id=1\nstorage={shared}\ndomainType=dir\n\
              network_test=none\nbridge=lo\nhostname=host1.lab\nvm_driver=libvirt\n\
-             vm_xml={xml}\nlibvirt_uri={URI}\n",
+             vm_xml={xml}\nlibvirt_uri={URI}\n{}",
+            common::NO_WATCHDOG,
             uuid = domain.uuid,
             shared = shared.display(),
             xml = domain.xml().display()

@@ -24,7 +24,13 @@ pub use he::{EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, main};
                   SIGINT, then publishes AgentStopped and exits (the engine VM keeps running). \
                   The engine VM is driven by the driver that `vm_driver` in \
                   hosted-engine.conf names: `process` (default; `vm_command`) or `libvirt` \
-                  (`vm_xml`, `libvirt_uri`; in builds with the `libvirt` feature).",
+                  (`vm_xml`, `libvirt_uri`; in builds with the `libvirt` feature). \
+                  It needs a watchdog device (`watchdog_device`: a hardware watchdog such as \
+                  iTCO_wdt or ipmi_watchdog, or the kernel's softdog), whose timeout it reads \
+                  at start, sets when it lies outside what the lease's timings allow, and \
+                  refuses to start when it still does; it runs without one only when \
+                  hosted-engine.conf says `watchdog_device=none` and \
+                  `watchdog_none_i_accept_split_brain=yes` (the host is then unfenced).",
     after_help = "Logging: one line per event on stderr: with a syslog priority prefix \
                   (<3> error, <4> warning, <5> state transition, <6> info, <7> debug) when \
                   stderr is the journal (JOURNAL_STREAM), with a UTC time stamp otherwise. \
@@ -62,16 +68,17 @@ pub fn agent_main() -> i32 {
             }
         };
     }
-    match Config::load(&paths) {
+    match Config::load_for_agent(&paths) {
         Ok(config) => {
             let text = format!(
-                "configuration valid: {} (host id {}), metadata volume {}\n",
+                "configuration valid: {} (host id {}), metadata volume {}, {}\n",
                 paths.he_conf.display(),
                 config.hosted_engine.host_id,
                 config
                     .hosted_engine
                     .metadata_volume_path()
-                    .map_or_else(|e| format!("unknown ({e})"), |p| p.display().to_string())
+                    .map_or_else(|e| format!("unknown ({e})"), |p| p.display().to_string()),
+                watchdog_summary(&config.hosted_engine)
             );
             answer("ovirt-ha-agent", &text, EXIT_OK)
         }
@@ -81,6 +88,22 @@ pub fn agent_main() -> i32 {
             }
             EXIT_FAILURE
         }
+    }
+}
+
+/// The watchdog as `--check-config` reports it (the device itself is not
+/// opened: that would arm it).
+fn watchdog_summary(he: &crate::config::HostedEngineConf) -> String {
+    use crate::config::WatchdogSetting;
+    match (&he.watchdog_device, he.watchdog_timeout_secs) {
+        (Some(WatchdogSetting::Device(path)), Some(secs)) => {
+            format!("watchdog {} (timeout {secs} s)", path.display())
+        }
+        (Some(WatchdogSetting::Device(path)), None) => format!(
+            "watchdog {} (its timeout is read, and set if needed, when the agent starts)",
+            path.display()
+        ),
+        _ => "no watchdog: this host is unfenced (acknowledged)".to_owned(),
     }
 }
 

@@ -546,6 +546,40 @@ impl Timings {
         (min, max)
     }
 
+    /// Why a watchdog timeout of `timeout_ms` breaks
+    /// [`Timings::watchdog_range_ms`], naming the bound, its sum and every key
+    /// in it (e.g. `is longer than the lease allows (at most 16 s = ...)`);
+    /// `None` when it lies within the range.
+    pub fn watchdog_timeout_problem(&self, timeout_ms: u64) -> Option<String> {
+        let (min, max) = self.watchdog_range_ms();
+        let s = format_secs;
+        if timeout_ms > max {
+            return Some(format!(
+                "is longer than the lease allows (at most {} s = lease-dead-secs {} + \
+                 lease-settle-secs {} - lease-fail-secs {} - storage-timeout-secs {} - \
+                 lease-margin-secs {}): a hung agent's host would be reset only after \
+                 another host may have started the engine VM",
+                s(max),
+                s(self.lease_dead_ms),
+                s(self.lease_settle_ms),
+                s(self.lease_fail_ms),
+                s(self.storage_timeout_ms),
+                s(self.lease_margin_ms)
+            ));
+        }
+        if timeout_ms < min {
+            return Some(format!(
+                "is shorter than a slow storage allows (at least {} s = loop-secs {} + 2 x \
+                 storage-timeout-secs {}): a healthy host would be reset while its storage \
+                 is slow",
+                s(min),
+                s(self.loop_ms),
+                s(self.storage_timeout_ms)
+            ));
+        }
+        None
+    }
+
     /// Timings must leave room for a watchdog: see [`Timings::watchdog_range_ms`].
     fn watchdog_range_violation(&self, found: &mut Vec<Violation>) {
         let (min, max) = self.watchdog_range_ms();
@@ -872,6 +906,33 @@ mod tests {
         );
         timings.lease_dead_ms = 32_000;
         assert_eq!(timings.violations(), vec![]);
+    }
+
+    #[test]
+    fn a_watchdog_timeout_outside_the_range_names_the_bound_and_its_keys() {
+        let t = Timings::default();
+        assert_eq!(t.watchdog_timeout_problem(12_000), None);
+        assert_eq!(t.watchdog_timeout_problem(16_000), None);
+        let long = t.watchdog_timeout_problem(60_000).unwrap();
+        assert!(
+            long.starts_with(
+                "is longer than the lease allows (at most 16 s = lease-dead-secs 40 + \
+                 lease-settle-secs 8 - lease-fail-secs 22 - storage-timeout-secs 5 - \
+                 lease-margin-secs 5)"
+            ),
+            "{long}"
+        );
+        let short = t.watchdog_timeout_problem(11_999).unwrap();
+        assert!(
+            short.starts_with(
+                "is shorter than a slow storage allows (at least 12 s = loop-secs 2 + 2 x \
+                 storage-timeout-secs 5)"
+            ),
+            "{short}"
+        );
+        let r = Timings::reference();
+        assert_eq!(r.watchdog_timeout_problem(30_000), None);
+        assert!(r.watchdog_timeout_problem(36_000).is_some());
     }
 
     #[test]

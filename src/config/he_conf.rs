@@ -5,11 +5,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::ConfFile;
+use super::agent_conf::Timings;
 use super::document::{FLAT_SECTION, KvDocument, Syntax};
-use super::error::{ConfigError, ConfigErrors};
+use super::error::{ConfigError, ConfigErrors, ErrorKind};
 use super::values::{
-    Fields, Violation, errors_from, parse_absolute_path, parse_path_component, parse_port,
-    parse_word,
+    Fields, Violation, errors_from, format_secs, parse_absolute_path, parse_path_component,
+    parse_port, parse_word,
 };
 
 /// Highest host id: one per host slot of the metadata volume.
@@ -45,10 +46,23 @@ pub const HE_CONF_KEYS: &[&str] = &[
     "engine_memory_mib",
     "storage_connect_command",
     "watchdog_device",
+    "watchdog_timeout_secs",
+    WATCHDOG_NONE_ACK_KEY,
     "vm_driver",
     "vm_xml",
     "libvirt_uri",
 ];
+
+/// The acknowledgement that `watchdog_device=none` needs: a host without a
+/// watchdog is unfenced, so running it so is a deliberate, named choice.
+pub const WATCHDOG_NONE_ACK_KEY: &str = "watchdog_none_i_accept_split_brain";
+/// The only value of [`WATCHDOG_NONE_ACK_KEY`].
+pub const WATCHDOG_NONE_ACK_VALUE: &str = "yes";
+/// `watchdog_device`'s value for "no watchdog".
+pub const WATCHDOG_NONE: &str = "none";
+/// Longest `watchdog_timeout_secs`: a day, as every other timer (a value
+/// written in milliseconds is caught).
+const WATCHDOG_TIMEOUT_MAX_SECS: u32 = 86_400;
 
 /// Default of `libvirt_uri`: the local system libvirtd.
 pub const DEFAULT_LIBVIRT_URI: &str = "qemu:///system";
@@ -81,6 +95,61 @@ impl VmDriverKind {
             .find(|d| d.as_str() == raw)
             .ok_or_else(|| format!("{raw:?} is not an engine VM driver (process, libvirt)"))
     }
+}
+
+/// Key `watchdog_device`: what resets this host when its agent hangs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchdogSetting {
+    /// A `/dev/watchdog`-style device, or a plain file standing in for one
+    /// (tests and the lab).
+    Device(PathBuf),
+    /// `none`: no watchdog; valid only with [`WATCHDOG_NONE_ACK_KEY`].
+    None,
+}
+
+impl WatchdogSetting {
+    fn parse(raw: &str) -> Result<Self, String> {
+        if raw == WATCHDOG_NONE {
+            return Ok(WatchdogSetting::None);
+        }
+        parse_absolute_path(raw)
+            .map(WatchdogSetting::Device)
+            .map_err(|_| {
+                format!(
+                    "{raw:?} is not a watchdog device (an absolute path such as /dev/watchdog, \
+                     or none)"
+                )
+            })
+    }
+}
+
+impl fmt::Display for WatchdogSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WatchdogSetting::Device(path) => write!(f, "{}", path.display()),
+            WatchdogSetting::None => f.write_str(WATCHDOG_NONE),
+        }
+    }
+}
+
+fn parse_watchdog_timeout_secs(raw: &str) -> Result<u32, String> {
+    match raw.parse::<u32>() {
+        Ok(secs) if (1..=WATCHDOG_TIMEOUT_MAX_SECS).contains(&secs) => Ok(secs),
+        _ => Err(format!(
+            "{raw:?} is not a watchdog timeout in whole seconds (1..={WATCHDOG_TIMEOUT_MAX_SECS})"
+        )),
+    }
+}
+
+/// The acknowledgement's value: exactly `yes`, nothing that merely looks true.
+fn parse_watchdog_none_ack(raw: &str) -> Result<bool, String> {
+    if raw == WATCHDOG_NONE_ACK_VALUE {
+        return Ok(true);
+    }
+    Err(format!(
+        "{raw:?} is not the acknowledgement: only {WATCHDOG_NONE_ACK_KEY}={WATCHDOG_NONE_ACK_VALUE}, \
+         with watchdog_device=none, runs this host without a watchdog"
+    ))
 }
 
 impl fmt::Display for VmDriverKind {
@@ -240,9 +309,15 @@ pub struct HostedEngineConf {
     /// Ours (`storage_connect_command`): run (argv, no shell) at start and when the
     /// storage is lost, e.g. a mount command.
     pub storage_connect_command: Option<Vec<String>>,
-    /// Ours (`watchdog_device`): a `/dev/watchdog`-style device petted after each
-    /// loop that renewed the lease; none by default.
-    pub watchdog_device: Option<PathBuf>,
+    /// Ours (`watchdog_device`): a `/dev/watchdog`-style device armed while
+    /// this host has something at stake, or `none`. Not set: the agent refuses
+    /// to start (`Config::load_for_agent`); other readers do not mind.
+    pub watchdog_device: Option<WatchdogSetting>,
+    /// Ours (`watchdog_timeout_secs`): for a device, the timeout the agent sets
+    /// at start; for a plain-file stand-in (no device to ask), its timeout.
+    pub watchdog_timeout_secs: Option<u32>,
+    /// Ours ([`WATCHDOG_NONE_ACK_KEY`]`=yes`): `watchdog_device=none` is meant.
+    pub watchdog_none_accepted: bool,
     /// Ours (`vm_driver`): which driver runs the engine VM; default `process`.
     pub vm_driver: VmDriverKind,
     /// Ours (`vm_xml`): the libvirt domain XML of the engine VM, on the shared
@@ -316,7 +391,10 @@ impl ConfFile for HostedEngineConf {
             parse_memory_mib,
         );
         let storage_connect_command = f.value(s, "storage_connect_command", parse_argv);
-        let watchdog_device = f.value(s, "watchdog_device", parse_absolute_path);
+        let watchdog_device = f.value(s, "watchdog_device", WatchdogSetting::parse);
+        let watchdog_timeout_secs =
+            f.value(s, "watchdog_timeout_secs", parse_watchdog_timeout_secs);
+        let watchdog_none_accepted = f.or(s, WATCHDOG_NONE_ACK_KEY, false, parse_watchdog_none_ack);
         let vm_driver = f.or(s, "vm_driver", VmDriverKind::Process, VmDriverKind::parse);
         let vm_xml = f.value(s, "vm_xml", parse_absolute_path);
         let libvirt_uri = f.or(
@@ -348,6 +426,8 @@ impl ConfFile for HostedEngineConf {
             engine_memory_mib,
             storage_connect_command,
             watchdog_device,
+            watchdog_timeout_secs,
+            watchdog_none_accepted,
             vm_driver,
             vm_xml,
             libvirt_uri,
@@ -415,7 +495,103 @@ impl HostedEngineConf {
         self.check_network_test(&mut found);
         self.check_storage(&mut found);
         self.check_vm_driver(&mut found);
+        self.check_watchdog(&mut found);
         found
+    }
+
+    /// What only the agent needs of this file, against its `timings` (`None`
+    /// when agent.conf cannot be read: only what does not need them): a
+    /// watchdog (or its absence, acknowledged), and a configured watchdog
+    /// timeout within [`Timings::watchdog_range_ms`]. `hosted-engine` reads the
+    /// file without these rules: a host whose agent refuses to start must
+    /// still show the status and stop its VM.
+    pub fn agent_errors(&self, timings: Option<&Timings>) -> Vec<ConfigError> {
+        match (&self.watchdog_device, self.watchdog_timeout_secs, timings) {
+            (None, _, _) => vec![self.watchdog_missing(timings)],
+            (Some(WatchdogSetting::Device(_)), Some(secs), Some(timings)) => timings
+                .watchdog_timeout_problem(u64::from(secs) * 1000)
+                .map(|problem| {
+                    let line = self.doc.line_of(FLAT_SECTION, "watchdog_timeout_secs");
+                    ConfigError::new(ErrorKind::Value, self.path(), format!("{secs} s {problem}"))
+                        .at_line(line)
+                        .with_key("watchdog_timeout_secs")
+                })
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// No `watchdog_device`: why the agent needs one, what qualifies, and how
+    /// to run without one on purpose.
+    fn watchdog_missing(&self, timings: Option<&Timings>) -> ConfigError {
+        let (softdog, timeout) = match timings.map(Timings::watchdog_range_ms) {
+            Some((min, max)) => (
+                format!("modprobe softdog soft_margin={}", max / 1000),
+                format!(
+                    "with a timeout of {}..{} s (what these timings allow; the agent sets it at \
+                     start where the driver lets it)",
+                    format_secs(min),
+                    format_secs(max)
+                ),
+            ),
+            None => (
+                "modprobe softdog".to_owned(),
+                "with a timeout the timings of agent.conf allow".to_owned(),
+            ),
+        };
+        let message = format!(
+            "required by the agent: a watchdog resets this host when its agent hangs while it \
+             holds the engine VM lease; without one another host starts a second engine VM \
+             beside the hung one's (split brain). Name a watchdog device, e.g. \
+             watchdog_device=/dev/watchdog: a hardware watchdog (iTCO_wdt, ipmi_watchdog, ...) \
+             or the kernel's softdog ({softdog}), {timeout}. Or run this host unfenced on \
+             purpose: watchdog_device=none and {WATCHDOG_NONE_ACK_KEY}={WATCHDOG_NONE_ACK_VALUE}"
+        );
+        ConfigError::new(ErrorKind::Missing, self.path(), message).with_key("watchdog_device")
+    }
+
+    /// `none` only with the acknowledgement, the acknowledgement only with
+    /// `none`, a timeout only with a device.
+    fn check_watchdog(&self, found: &mut Vec<Violation>) {
+        let device = self.watchdog_device.as_ref();
+        let is_none = device == Some(&WatchdogSetting::None);
+        let device_text = || match device {
+            Some(setting) => format!("watchdog_device is {setting}"),
+            None => "watchdog_device is not set".to_owned(),
+        };
+        if is_none && !self.watchdog_none_accepted {
+            found.push(Violation::new(
+                &["watchdog_device", WATCHDOG_NONE_ACK_KEY],
+                format!(
+                    "watchdog_device=none runs this host unfenced: an agent that hangs while it \
+                     holds the engine VM lease is not reset, and another host starts a second \
+                     engine VM beside its own (split brain). Name a watchdog device (a hardware \
+                     watchdog, or the kernel's softdog), or accept that risk with \
+                     {WATCHDOG_NONE_ACK_KEY}={WATCHDOG_NONE_ACK_VALUE}"
+                ),
+            ));
+        }
+        if self.watchdog_none_accepted && !is_none {
+            found.push(Violation::new(
+                &[WATCHDOG_NONE_ACK_KEY, "watchdog_device"],
+                format!(
+                    "{WATCHDOG_NONE_ACK_KEY} is only for watchdog_device=none ({})",
+                    device_text()
+                ),
+            ));
+        }
+        if self.watchdog_timeout_secs.is_some()
+            && !matches!(device, Some(WatchdogSetting::Device(_)))
+        {
+            found.push(Violation::new(
+                &["watchdog_timeout_secs", "watchdog_device"],
+                format!(
+                    "watchdog_timeout_secs is the timeout of a watchdog device ({})",
+                    device_text()
+                ),
+            ));
+        }
     }
 
     fn check_vm_driver(&self, found: &mut Vec<Violation>) {

@@ -39,7 +39,8 @@ pub use fsio::{FileLock, LOCK_TIMEOUT_MS, lock_exclusive, lock_path, read_bounde
 pub use ha_conf::{HaConf, LOCAL_MAINTENANCE, LOCAL_MAINTENANCE_MANUAL};
 pub use he_conf::{
     DEFAULT_BRIDGE, DEFAULT_ENGINE_MEMORY_MIB, DEFAULT_MNT_ROOT, DomainType, HA_AGENT_DIR,
-    HE_CONF_KEYS, HOST_ID_MAX, HostedEngineConf, METADATA_FILE, NetworkTest, VmDriverKind, is_uuid,
+    HE_CONF_KEYS, HOST_ID_MAX, HostedEngineConf, METADATA_FILE, NetworkTest, VmDriverKind,
+    WATCHDOG_NONE, WATCHDOG_NONE_ACK_KEY, WATCHDOG_NONE_ACK_VALUE, WatchdogSetting, is_uuid,
     storage_mount_point, vdsm_mount_name,
 };
 pub use paths::{
@@ -142,19 +143,38 @@ impl Config {
     /// Loads every file; on failure returns the problems of all of them, so one
     /// run shows everything to fix.
     pub fn load(paths: &ConfigPaths) -> Result<Config, ConfigErrors> {
+        Self::load_checked(paths, false)
+    }
+
+    /// [`Config::load`] plus what only the agent needs
+    /// ([`HostedEngineConf::agent_errors`]: a watchdog, or its absence
+    /// acknowledged): what `ovirt-ha-agent` and its `--check-config` load.
+    pub fn load_for_agent(paths: &ConfigPaths) -> Result<Config, ConfigErrors> {
+        Self::load_checked(paths, true)
+    }
+
+    fn load_checked(paths: &ConfigPaths, for_agent: bool) -> Result<Config, ConfigErrors> {
         let mut errors = Vec::new();
         let hosted_engine = keep(HostedEngineConf::load(&paths.he_conf), &mut errors);
+        let he_end = errors.len();
         let agent = keep(AgentConf::load(&paths.agent_conf), &mut errors);
         let ha = keep(HaConf::load(&paths.ha_conf), &mut errors);
         let broker = keep(BrokerConf::load(&paths.broker_conf), &mut errors);
+        if for_agent && let Some(he) = &hosted_engine {
+            // In file order: hosted-engine.conf's problems first.
+            let timings = agent.as_ref().map(|a| &a.timings);
+            errors.splice(he_end..he_end, he.agent_errors(timings));
+        }
         match (hosted_engine, agent, ha, broker) {
-            (Some(hosted_engine), Some(agent), Some(ha), Some(broker)) => Ok(Config {
-                paths: paths.clone(),
-                hosted_engine,
-                agent,
-                ha,
-                broker,
-            }),
+            (Some(hosted_engine), Some(agent), Some(ha), Some(broker)) if errors.is_empty() => {
+                Ok(Config {
+                    paths: paths.clone(),
+                    hosted_engine,
+                    agent,
+                    ha,
+                    broker,
+                })
+            }
             _ => Err(ConfigErrors(errors)),
         }
     }

@@ -11,9 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{
-    ErrorCode, PROTOCOL_VERSION, REPLY_LINE_MAX_BYTES, REQUEST_LINE_MAX_BYTES, Reply, Request,
-    RequestFrame, decode_reply, too_long_message,
+    ErrorCode, PROTOCOL_VERSION, REPLY_LINE_MAX_BYTES, REPLY_MARGIN, REQUEST_LINE_MAX_BYTES, Reply,
+    Request, RequestFrame, decode_reply, too_long_message,
 };
+use crate::shell::Clock;
+use crate::shell::system::SystemClock;
 
 /// Why a call to the agent failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +68,25 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The deadline [`call`] gives a request it waits `timeout` for: that much
+/// later on the agent's clock (`CLOCK_BOOTTIME`; the socket is local, so the
+/// agent reads the same clock), less [`REPLY_MARGIN`] (at most half the
+/// timeout) for the answer to come back.
+fn request_deadline_ms(timeout: Duration) -> u64 {
+    let ahead = timeout.saturating_sub(REPLY_MARGIN.min(timeout / 2));
+    let ahead_ms = u64::try_from(ahead.as_millis()).unwrap_or(u64::MAX);
+    (SystemClock::new().now() + ahead_ms).as_millis()
+}
+
 /// Sends `request` to the agent at `socket` and waits for its reply; connect,
-/// send and receive together take at most `timeout`.
+/// send and receive together take at most `timeout`. The request carries its
+/// deadline: an agent that reads it late, or whose loop does not take a VM
+/// request in time, does nothing and answers `expired`.
+///
+/// Waiting runs on `CLOCK_MONOTONIC` (`Instant`), the deadline on
+/// `CLOCK_BOOTTIME`: they differ only while the host is suspended, when the
+/// agent's deadline passes first, so the client never gives up before the
+/// agent does.
 pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Reply, ClientError> {
     let deadline = Instant::now() + timeout;
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -86,6 +105,7 @@ pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Reply
     let frame = RequestFrame {
         version: PROTOCOL_VERSION,
         id,
+        deadline_ms: Some(request_deadline_ms(timeout)),
         request: request.clone(),
     };
     let mut line = serde_json::to_vec(&frame).map_err(|e| protocol(e.to_string()))?;

@@ -18,8 +18,8 @@ use super::signals;
 use super::storage::{FileStorage, StorageConfig};
 use super::system::{SystemClock, TRANSITION_TARGET, log_core_line};
 use super::vm::EngineVm;
-use super::watchdog::{HostWatchdog, NoWatchdog, WatchdogDevice};
-use crate::config::{ConfFile, Config, ConfigPaths, HaConf};
+use super::watchdog::{HostWatchdog, open_configured};
+use crate::config::{ConfFile, Config, ConfigPaths, HaConf, WATCHDOG_NONE_ACK_KEY, format_secs};
 use crate::core::agent::Floors;
 use crate::core::{CoreConfig, Millis, Request, Sensors, State};
 use crate::core::{LocalVm, VmManagerStatus};
@@ -157,13 +157,10 @@ type DaemonLoop =
     AgentLoop<FileStorage, EngineVm, HostMonitors, SystemClock, DaemonEvents, HostWatchdog>;
 
 /// The configured watchdog, opened (and so armed: the first loop pets or
-/// releases it).
-fn open_watchdog(config: &Config) -> anyhow::Result<HostWatchdog> {
-    let Some(path) = &config.hosted_engine.watchdog_device else {
-        return Ok(HostWatchdog::None(NoWatchdog));
-    };
-    let dog = WatchdogDevice::open(path)?;
-    if !dog.releasable() {
+/// releases it), with its timeout in ms (`None`: no watchdog, acknowledged).
+fn open_watchdog(config: &Config) -> anyhow::Result<(HostWatchdog, Option<u64>)> {
+    let (dog, timeout_ms) = open_configured(&config.hosted_engine, &config.agent.timings)?;
+    if let (false, Some(path)) = (dog.releasable(), dog.path()) {
         tracing::info!(
             target: TRANSITION_TARGET,
             "{}: nowayout (or unknown): the watchdog stays armed and petted even \
@@ -171,7 +168,32 @@ fn open_watchdog(config: &Config) -> anyhow::Result<HostWatchdog> {
             path.display()
         );
     }
-    Ok(HostWatchdog::Device(dog))
+    Ok((dog, timeout_ms))
+}
+
+/// The start line, and a warning when this host runs without a watchdog
+/// (acknowledged in its configuration, and so said at every start).
+fn log_start(core: &CoreConfig, io: &DaemonIo, level: impl std::fmt::Display) {
+    let watchdog = match (io.watchdog.path(), core.watchdog_timeout_ms) {
+        (Some(path), Some(ms)) => format!("watchdog {} ({} s)", path.display(), format_secs(ms)),
+        _ => "no watchdog".to_owned(),
+    };
+    tracing::info!(
+        target: TRANSITION_TARGET,
+        "ovirt-ha-agent starting: host id {}, metadata {}, engine VM driver {}, {watchdog}, log \
+         level {level}",
+        core.host_id,
+        io.storage.volume().display(),
+        io.vm.kind(),
+    );
+    if core.watchdog_timeout_ms.is_none() {
+        tracing::warn!(
+            target: TRANSITION_TARGET,
+            "this host is unfenced (watchdog_device=none, {WATCHDOG_NONE_ACK_KEY}=yes): if this \
+             agent hangs while it holds the engine VM lease, nothing resets the host, and \
+             another host starts a second engine VM beside this one"
+        );
+    }
 }
 
 /// Builds every piece from the configuration.
@@ -185,7 +207,7 @@ fn build(
     let volume = he.metadata_volume_path()?;
     let hostname = he.hostname.clone().unwrap_or_else(system_hostname);
     let floors = read_floors(&paths.state_dir.join(EPOCH_FILE));
-    let core = CoreConfig {
+    let mut core = CoreConfig {
         score: config.agent.score.clone(),
         engine_memory_mib: he.engine_memory_mib,
         recovery_configured: config.agent.recovery.command.is_some(),
@@ -220,13 +242,17 @@ fn build(
         transitions: None,
         epoch_file: paths.state_dir.join(EPOCH_FILE),
     };
+    // Opened last: an open device is armed, and a later step failing here
+    // would leave it so.
+    let (watchdog, watchdog_timeout_ms) = open_watchdog(config)?;
+    core.watchdog_timeout_ms = watchdog_timeout_ms;
     let io = Io {
         storage,
         vm,
         monitors,
         clock: SystemClock::new(),
         events,
-        watchdog: open_watchdog(config)?,
+        watchdog,
     };
     Ok((core, io))
 }
@@ -283,18 +309,12 @@ fn publish_status(shared: &SharedState, agent: &mut DaemonLoop) {
 /// anything is started.
 pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     let level = super::system::init_logging().map_err(|e| anyhow::anyhow!(e))?;
-    let config = Config::load(paths).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let config = Config::load_for_agent(paths).map_err(|errors| anyhow::anyhow!("{errors}"))?;
     signals::install_stop_handlers().context("installing signal handlers")?;
     // The engine VM's pid, for the CPU monitor (0: none).
     let vm_pid = Arc::new(AtomicU32::new(0));
     let (core, io) = build(&config, paths, &vm_pid)?;
-    tracing::info!(
-        target: TRANSITION_TARGET,
-        "ovirt-ha-agent starting: host id {}, metadata {}, engine VM driver {}, log level {level}",
-        core.host_id,
-        io.storage.volume().display(),
-        io.vm.kind()
-    );
+    log_start(&core, &io, level);
     let mut io = io;
     // Shared by the loop (which logs lost mail) and the transition callback.
     let notifier = std::rc::Rc::new(

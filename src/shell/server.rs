@@ -7,12 +7,20 @@
 //! loop never waits for the socket: the [`Handler`] answers from state the loop
 //! left behind, and VM requests wait in a bounded queue for the next tick.
 //!
+//! Every request has a deadline (the client's `deadline-ms`, or
+//! [`proto::DEADLINE_DEFAULT`] from its receipt): one read after it is refused
+//! (`expired`), and a VM request is answered only once the loop has taken it,
+//! or, when its deadline passes first, withdrawn and answered `expired`. So an
+//! agent that was stopped (SIGSTOP) or stuck never acts on a request whose
+//! caller has given up and been told it failed.
+//!
 //! The daemon's integration, with the ready-made [`SharedState`]:
 //! build a `SharedState` (with the maintenance and liveliness callbacks), start
 //! a [`Server`] with it as the handler, and each tick give it a snapshot
 //! ([`status_snapshot`], [`SharedState::update`]) and drain
 //! [`SharedState::take_requests`] into the loop's requests.
 
+mod queue;
 mod shared;
 
 use std::collections::BTreeMap;
@@ -27,12 +35,16 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::core::Millis;
 use crate::proto::{
     self, ErrorCode, LineReader, Liveliness, MaintenanceMode, ReadLine, RemoteError, Reply,
-    ReplyFrame, Request, StatusReply, Transition,
+    ReplyFrame, Request, RequestFrame, StatusReply, Transition,
 };
+use crate::shell::Clock;
+use crate::shell::system::SystemClock;
 
-pub use shared::{LivelinessFn, MaintenanceFn, REQUEST_QUEUE_MAX, SharedState, status_snapshot};
+pub use queue::{REQUEST_QUEUE_MAX, VmRequest};
+pub use shared::{LivelinessFn, MaintenanceFn, SharedState, status_snapshot};
 
 /// How long [`Server`]'s `Drop` waits for connection threads to end.
 const DROP_WAIT: Duration = Duration::from_secs(2);
@@ -50,8 +62,10 @@ const LINGER_MAX_BYTES: usize = 1024 * 1024;
 pub trait Handler: Send + Sync {
     /// The latest snapshot (`busy` before the first one).
     fn status(&self) -> Result<StatusReply, RemoteError>;
-    /// Queues a VM request for the loop (`busy` when the queue is full).
-    fn vm_request(&self, request: crate::core::Request) -> Result<(), RemoteError>;
+    /// Queues a VM request for the loop and returns once the loop has taken
+    /// it; `busy` when the queue is full, `expired` (having made sure the
+    /// loop never takes it) when its deadline passes first.
+    fn vm_request(&self, vm: VmRequest) -> Result<(), RemoteError>;
     /// Sets the maintenance mode; returns when it is written.
     fn set_maintenance(&self, mode: MaintenanceMode) -> Result<(), RemoteError>;
     /// A fresh engine liveliness probe.
@@ -110,22 +124,72 @@ pub fn authorize(request: &Request, uid: Option<u32>) -> Result<(), RemoteError>
     ))
 }
 
-/// The reply to one request line from a peer with `uid`.
-pub fn answer(line: &[u8], uid: Option<u32>, handler: &dyn Handler) -> ReplyFrame {
+/// The reply to one request line from a peer with `uid`, read at `now` on
+/// the agent's clock; in the request's protocol version.
+pub fn answer(line: &[u8], uid: Option<u32>, now: Millis, handler: &dyn Handler) -> ReplyFrame {
     let frame = match proto::parse_request(line) {
         Ok(frame) => frame,
-        Err(rejected) => return ReplyFrame::failure(rejected.id, rejected.error),
+        Err(rejected) => return rejected.reply(),
     };
-    let result = authorize(&frame.request, uid).and_then(|()| dispatch(&frame.request, handler));
+    let deadline = deadline_of(&frame, now);
+    // Authorized first: only root's late requests are logged as refused.
+    let result = authorize(&frame.request, uid)
+        .and_then(|()| still_wanted(&frame.request, deadline, now))
+        .and_then(|()| dispatch(&frame.request, deadline, handler));
     match result {
         Ok(reply) => ReplyFrame::success(frame.id, reply),
         Err(error) => ReplyFrame::failure(frame.id, error),
     }
+    .in_version(frame.version)
 }
 
-fn dispatch(request: &Request, handler: &dyn Handler) -> Result<Reply, RemoteError> {
+/// A request's deadline: its own, or [`proto::DEADLINE_DEFAULT`] from `now`
+/// for clients that send none; never more than [`proto::DEADLINE_MAX`] ahead.
+pub fn deadline_of(frame: &RequestFrame, now: Millis) -> Millis {
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let latest = now + ms(proto::DEADLINE_MAX);
+    frame
+        .deadline_ms
+        .map_or(now + ms(proto::DEADLINE_DEFAULT), Millis)
+        .min(latest)
+}
+
+/// Refuses a request read after its deadline: its caller has given up (the
+/// agent was stopped or starved while the request sat in the socket).
+fn still_wanted(request: &Request, deadline: Millis, now: Millis) -> Result<(), RemoteError> {
+    if now < deadline {
+        return Ok(());
+    }
+    let late = queue::secs_text(now.since(deadline));
+    if request.is_mutating() {
+        tracing::warn!(
+            "refused {}: read {late} after its deadline, its caller has given up",
+            request.kind()
+        );
+    } else {
+        tracing::debug!("refused {}: read {late} after its deadline", request.kind());
+    }
+    Err(RemoteError::new(
+        ErrorCode::Expired,
+        format!(
+            "{}: read {late} after its deadline (the agent was stopped or too busy to read \
+             it); nothing was done",
+            request.kind()
+        ),
+    ))
+}
+
+fn dispatch(
+    request: &Request,
+    deadline: Millis,
+    handler: &dyn Handler,
+) -> Result<Reply, RemoteError> {
     if let Some(vm) = request.vm_request() {
-        handler.vm_request(vm)?;
+        handler.vm_request(VmRequest {
+            request: vm,
+            kind: request.kind(),
+            deadline,
+        })?;
     }
     Ok(match *request {
         Request::Status => Reply::Status(Box::new(handler.status()?)),
@@ -451,7 +515,7 @@ impl Drop for ConnGuard {
 
 /// One error reply (id 0: the request was not read), then close.
 fn refuse(stream: &UnixStream, error: RemoteError) {
-    let line = ReplyFrame::failure(0, error).encode();
+    let line = ReplyFrame::unattributed(error).encode();
     let _ = proto::send_all(stream, &line, Instant::now() + BUSY_WRITE_TIMEOUT);
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
@@ -497,7 +561,8 @@ fn serve(stream: &UnixStream, shared: &Shared) {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let reply = answer(&line, uid, shared.handler.as_ref()).encode();
+        let now = SystemClock::new().now();
+        let reply = answer(&line, uid, now, shared.handler.as_ref()).encode();
         if proto::send_all(stream, &reply, Instant::now() + limits.write_timeout).is_err() {
             return;
         }
@@ -505,7 +570,7 @@ fn serve(stream: &UnixStream, shared: &Shared) {
 }
 
 fn reply_and_close(stream: &UnixStream, limits: ServerLimits, error: RemoteError) {
-    let line = ReplyFrame::failure(0, error).encode();
+    let line = ReplyFrame::unattributed(error).encode();
     let _ = proto::send_all(stream, &line, Instant::now() + limits.write_timeout);
     let _ = stream.shutdown(std::net::Shutdown::Write);
 }
@@ -559,5 +624,28 @@ mod tests {
             assert_eq!(authorize(&request, Some(65534)), Ok(()));
             assert_eq!(authorize(&request, None), Ok(()));
         }
+    }
+
+    #[test]
+    fn deadlines_default_for_old_clients_and_are_bounded() {
+        let frame = |deadline_ms| RequestFrame {
+            version: 2,
+            id: 1,
+            deadline_ms,
+            request: Request::VmPoweroff,
+        };
+        let now = Millis(100_000);
+        assert_eq!(deadline_of(&frame(Some(103_000)), now), Millis(103_000));
+        assert_eq!(deadline_of(&frame(Some(5)), now), Millis(5));
+        assert_eq!(deadline_of(&frame(None), now), Millis(109_000));
+        assert_eq!(deadline_of(&frame(Some(u64::MAX)), now), Millis(160_000));
+        assert!(still_wanted(&Request::VmPoweroff, Millis(100_001), now).is_ok());
+        let e = still_wanted(&Request::VmPoweroff, Millis(61_800), now).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Expired);
+        assert!(
+            e.message.starts_with("vm-poweroff: read 38.2 s after"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -3,24 +3,37 @@
 //! here): armed before such a publish (nothing is published when it cannot
 //! be), then petted after every loop until the lease is overdue, so that a
 //! hung agent (stopped, wedged in the kernel) gets its host reset before other
-//! hosts may start the engine: its timeout must be shorter than `lease-dead +
-//! lease-settle - lease-fail` (docs/operations.md). A host with nothing at
-//! stake disarms it: a stall there endangers nobody and must not reset the host
-//! (sanlock, too, arms the watchdog only while it holds leases). A device with
-//! `nowayout` cannot be disarmed: it is petted throughout.
+//! hosts may start the engine: its timeout must lie within
+//! `Timings::watchdog_range_ms` (docs/operations.md 3.4), which the agent
+//! checks at start, setting a device's timeout when it lies outside
+//! ([`open_configured`]). A host with nothing at stake disarms it: a stall
+//! there endangers nobody and must not reset the host (sanlock, too, arms the
+//! watchdog only while it holds leases). A device with `nowayout` cannot be
+//! disarmed: it is petted throughout.
 //!
 //! Linux watchdog devices: opening arms, any write pets; writing `V` just before
 //! closing ("magic close") disarms the device, which a clean stop does. A
 //! crashed agent never writes it, so the device fires. The path is configurable
-//! so that tests and the lab can use a plain file as a stand-in.
+//! so that tests and the lab can use a plain file as a stand-in; a stand-in has
+//! no timeout to ask, so `watchdog_timeout_secs` gives it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsRawFd as _;
 use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
 
 use super::agent_loop::{Watchdog, WatchdogError};
+use super::system::TRANSITION_TARGET;
+use crate::config::{HostedEngineConf, Timings, WatchdogSetting, format_secs};
 use crate::core::Millis;
+
+/// `linux/watchdog.h`: `WDIOC_GETTIMEOUT` = `_IOR('W', 7, int)`, the timeout
+/// in seconds.
+const WDIOC_GETTIMEOUT: libc::Ioctl = libc::_IOR::<libc::c_int>(b'W' as u32, 7);
+/// `linux/watchdog.h`: `WDIOC_SETTIMEOUT` = `_IOWR('W', 6, int)`: sets the
+/// timeout in seconds (and writes back the one the device took).
+const WDIOC_SETTIMEOUT: libc::Ioctl = libc::_IOWR::<libc::c_int>(b'W' as u32, 6);
 
 /// A watchdog device; armed while open.
 pub struct WatchdogDevice {
@@ -68,6 +81,24 @@ impl WatchdogDevice {
         self.releasable
     }
 
+    /// One of the timeout ioctls on the open device: `secs` in, the device's
+    /// timeout out.
+    fn timeout_ioctl(&self, request: libc::Ioctl, secs: u32) -> io::Result<u32> {
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the device is not open"))?;
+        let mut value = libc::c_int::try_from(secs).map_err(io::Error::other)?;
+        // SAFETY: both requests take a pointer to one int, which outlives the
+        // call; the descriptor is open (owned by `file`).
+        let rc = unsafe { libc::ioctl(file.as_raw_fd(), request, &mut value as *mut libc::c_int) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        u32::try_from(value)
+            .map_err(|_| io::Error::other(format!("the device reports a timeout of {value} s")))
+    }
+
     /// Arms the device (opens it again after a release). Fails when it cannot
     /// be opened, e.g. another program took it meanwhile: the caller must then
     /// not take on anything the watchdog should guard.
@@ -100,6 +131,149 @@ impl WatchdogDevice {
             file.flush()?;
         }
         Ok(true)
+    }
+}
+
+/// A device's timeout as the agent's start needs it (a trait so that the rule
+/// in [`settle_device_timeout`] is tested without a device).
+pub trait DeviceTimeout {
+    /// The timeout in seconds (`WDIOC_GETTIMEOUT`).
+    fn get_timeout(&mut self) -> io::Result<u32>;
+    /// Asks for `secs` (`WDIOC_SETTIMEOUT`); the device may round or refuse.
+    fn set_timeout(&mut self, secs: u32) -> io::Result<()>;
+}
+
+impl DeviceTimeout for WatchdogDevice {
+    fn get_timeout(&mut self) -> io::Result<u32> {
+        self.timeout_ioctl(WDIOC_GETTIMEOUT, 0)
+    }
+
+    fn set_timeout(&mut self, secs: u32) -> io::Result<()> {
+        self.timeout_ioctl(WDIOC_SETTIMEOUT, secs).map(drop)
+    }
+}
+
+/// `ms` in whole seconds, rounded down (a device's timeout is whole seconds).
+fn whole_secs(ms: u64) -> u32 {
+    u32::try_from(ms / 1000).unwrap_or(u32::MAX)
+}
+
+/// What the operator can do about a timeout the agent refuses.
+fn timeout_advice(timings: &Timings) -> String {
+    let (min, max) = timings.watchdog_range_ms();
+    format!(
+        "set it within {}..{} s with watchdog_timeout_secs in hosted-engine.conf (the agent \
+         sets a device to it at start), or with the driver's option (e.g. softdog \
+         soft_margin={}, iTCO_wdt heartbeat={})",
+        format_secs(min),
+        format_secs(max),
+        whole_secs(max),
+        whole_secs(max)
+    )
+}
+
+/// The device's timeout at the agent's start: read; when it lies outside what
+/// `timings` allow, or differs from `wanted` (`watchdog_timeout_secs`), set to
+/// `wanted` or else the range's maximum, and read back (a device may round or
+/// refuse). Returns the timeout and, when it was set or could not be, a line
+/// for the log; `Err` is why the agent must not start.
+pub fn settle_device_timeout(
+    dev: &mut impl DeviceTimeout,
+    path: &Path,
+    wanted: Option<u32>,
+    timings: &Timings,
+) -> Result<(u32, Option<String>), String> {
+    let path = path.display();
+    let unreadable =
+        |e: io::Error| format!("{path}: cannot read its timeout (WDIOC_GETTIMEOUT): {e}");
+    let before = dev.get_timeout().map_err(unreadable)?;
+    let fits = |secs: u32| {
+        timings
+            .watchdog_timeout_problem(u64::from(secs) * 1000)
+            .is_none()
+    };
+    let target = wanted.unwrap_or_else(|| whole_secs(timings.watchdog_range_ms().1));
+    if fits(before) && wanted.is_none_or(|w| w == before) {
+        return Ok((before, None));
+    }
+    let refused = dev.set_timeout(target).err();
+    let after = dev.get_timeout().map_err(unreadable)?;
+    let how = match &refused {
+        Some(e) => format!("the device refused {target} s (WDIOC_SETTIMEOUT: {e})"),
+        None if after == target => format!("set from {before} s to {after} s"),
+        None => format!("asked for {target} s, the device took {after} s (was {before} s)"),
+    };
+    match timings.watchdog_timeout_problem(u64::from(after) * 1000) {
+        None => Ok((after, Some(format!("{path}: timeout {after} s: {how}")))),
+        Some(problem) => Err(format!(
+            "{path}: timeout {after} s {problem}; {how}; {}",
+            timeout_advice(timings)
+        )),
+    }
+}
+
+/// A plain-file stand-in's timeout: `watchdog_timeout_secs`, required (there
+/// is no device to ask) and within what `timings` allow.
+pub fn stand_in_timeout(
+    path: &Path,
+    configured: Option<u32>,
+    timings: &Timings,
+) -> Result<u32, String> {
+    let secs = configured.ok_or_else(|| {
+        format!(
+            "{}: a plain file stands in for the watchdog device, and has no timeout to ask: \
+             watchdog_timeout_secs is required in hosted-engine.conf ({})",
+            path.display(),
+            timeout_advice(timings)
+        )
+    })?;
+    match timings.watchdog_timeout_problem(u64::from(secs) * 1000) {
+        None => Ok(secs),
+        Some(problem) => Err(format!(
+            "{}: timeout {secs} s (watchdog_timeout_secs) {problem}; {}",
+            path.display(),
+            timeout_advice(timings)
+        )),
+    }
+}
+
+/// This host's watchdog as `he` configures it, with its timeout in ms
+/// (`None`: no watchdog, acknowledged). A device is opened (so armed: the
+/// first loop pets or releases it) and its timeout settled; one the agent
+/// refuses is disarmed again before the error (unless `nowayout`, which the
+/// error then says). A stand-in's timeout is checked before it is opened.
+pub fn open_configured(
+    he: &HostedEngineConf,
+    timings: &Timings,
+) -> anyhow::Result<(HostWatchdog, Option<u64>)> {
+    let path = match &he.watchdog_device {
+        Some(WatchdogSetting::Device(path)) => path,
+        Some(WatchdogSetting::None) => return Ok((HostWatchdog::None(NoWatchdog), None)),
+        // Config::load_for_agent refuses this first, with the whole story.
+        None => anyhow::bail!("{}: watchdog_device is not set", he.path().display()),
+    };
+    let meta = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if meta.is_file() {
+        let secs = stand_in_timeout(path, he.watchdog_timeout_secs, timings)
+            .map_err(anyhow::Error::msg)?;
+        let dog = WatchdogDevice::open(path)?;
+        return Ok((HostWatchdog::Device(dog), Some(u64::from(secs) * 1000)));
+    }
+    let mut dog = WatchdogDevice::open(path)?;
+    match settle_device_timeout(&mut dog, path, he.watchdog_timeout_secs, timings) {
+        Ok((secs, note)) => {
+            if let Some(note) = note {
+                tracing::info!(target: TRANSITION_TARGET, "{note}");
+            }
+            Ok((HostWatchdog::Device(dog), Some(u64::from(secs) * 1000)))
+        }
+        Err(why) => match dog.release() {
+            Ok(true) => Err(anyhow::Error::msg(why)),
+            _ => Err(anyhow::anyhow!(
+                "{why} (the device could not be disarmed: nowayout, or not known to allow \
+                 it; a watchdog resets this host when its timeout runs out)"
+            )),
+        },
     }
 }
 
@@ -275,6 +449,239 @@ mod tests {
         assert!(dog.arm().is_err());
         assert!(dog.pet().is_err());
         assert!(!dog.armed());
+    }
+
+    /// A device whose timeout is `secs`; a set takes `takes(asked)` (e.g. a
+    /// driver that rounds), or fails when that is `None`.
+    struct FakeDevice {
+        secs: u32,
+        takes: fn(u32) -> Option<u32>,
+        sets: Vec<u32>,
+    }
+
+    impl DeviceTimeout for FakeDevice {
+        fn get_timeout(&mut self) -> io::Result<u32> {
+            Ok(self.secs)
+        }
+
+        fn set_timeout(&mut self, secs: u32) -> io::Result<()> {
+            self.sets.push(secs);
+            let took = (self.takes)(secs).ok_or_else(|| io::Error::from_raw_os_error(22))?;
+            self.secs = took;
+            Ok(())
+        }
+    }
+
+    fn device(secs: u32, takes: fn(u32) -> Option<u32>) -> FakeDevice {
+        FakeDevice {
+            secs,
+            takes,
+            sets: Vec::new(),
+        }
+    }
+
+    const DEV: &str = "/dev/watchdog";
+
+    #[test]
+    fn a_device_timeout_within_the_range_is_kept() {
+        let t = Timings::default();
+        for secs in [12, 14, 16] {
+            let mut dev = device(secs, Some);
+            let got = settle_device_timeout(&mut dev, Path::new(DEV), None, &t);
+            assert_eq!(got, Ok((secs, None)));
+            assert!(dev.sets.is_empty(), "{secs}: set anyway");
+        }
+    }
+
+    #[test]
+    fn a_device_timeout_outside_the_range_is_set_to_its_maximum() {
+        let t = Timings::default();
+        for before in [60, 5] {
+            let mut dev = device(before, Some);
+            let (secs, note) = settle_device_timeout(&mut dev, Path::new(DEV), None, &t).unwrap();
+            assert_eq!(secs, 16);
+            assert_eq!(dev.sets, [16]);
+            assert_eq!(
+                note.as_deref(),
+                Some(format!("/dev/watchdog: timeout 16 s: set from {before} s to 16 s").as_str())
+            );
+        }
+        // A driver that rounds to a multiple of 5 lands inside the range too.
+        let mut dev = device(60, |asked| Some(asked / 5 * 5));
+        let (secs, note) = settle_device_timeout(&mut dev, Path::new(DEV), None, &t).unwrap();
+        assert_eq!(secs, 15);
+        assert!(
+            note.unwrap()
+                .ends_with("asked for 16 s, the device took 15 s (was 60 s)")
+        );
+    }
+
+    #[test]
+    fn a_configured_timeout_is_set_even_when_the_device_s_own_fits() {
+        let t = Timings::default();
+        let mut dev = device(16, Some);
+        let got = settle_device_timeout(&mut dev, Path::new(DEV), Some(13), &t);
+        assert_eq!(got.map(|(secs, _)| secs), Ok(13));
+        assert_eq!(dev.sets, [13]);
+        // Already there: nothing to set.
+        let mut dev = device(13, Some);
+        let got = settle_device_timeout(&mut dev, Path::new(DEV), Some(13), &t);
+        assert_eq!(got, Ok((13, None)));
+        assert!(dev.sets.is_empty());
+    }
+
+    #[test]
+    fn a_device_that_keeps_a_timeout_the_lease_does_not_allow_is_refused() {
+        let t = Timings::default();
+        let mut dev = device(60, |_| None);
+        let why = settle_device_timeout(&mut dev, Path::new(DEV), None, &t).unwrap_err();
+        assert!(
+            why.starts_with(
+                "/dev/watchdog: timeout 60 s is longer than the lease allows (at most 16 s = \
+                 lease-dead-secs 40 + lease-settle-secs 8 - lease-fail-secs 22 - \
+                 storage-timeout-secs 5 - lease-margin-secs 5)"
+            ),
+            "{why}"
+        );
+        assert!(
+            why.contains("; the device refused 16 s (WDIOC_SETTIMEOUT: "),
+            "{why}"
+        );
+        assert!(
+            why.ends_with(
+                "set it within 12..16 s with watchdog_timeout_secs in hosted-engine.conf (the \
+                 agent sets a device to it at start), or with the driver's option (e.g. softdog \
+                 soft_margin=16, iTCO_wdt heartbeat=16)"
+            ),
+            "{why}"
+        );
+        // One that takes a value but not the one asked for, too short.
+        let mut dev = device(60, |_| Some(10));
+        let why = settle_device_timeout(&mut dev, Path::new(DEV), None, &t).unwrap_err();
+        assert!(
+            why.starts_with(
+                "/dev/watchdog: timeout 10 s is shorter than a slow storage allows (at least \
+                 12 s = loop-secs 2 + 2 x storage-timeout-secs 5)"
+            ),
+            "{why}"
+        );
+        assert!(
+            why.contains("asked for 16 s, the device took 10 s (was 60 s)"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_device_timeout_is_refused() {
+        struct Mute;
+        impl DeviceTimeout for Mute {
+            fn get_timeout(&mut self) -> io::Result<u32> {
+                Err(io::Error::from_raw_os_error(libc::ENOTTY))
+            }
+            fn set_timeout(&mut self, _secs: u32) -> io::Result<()> {
+                Err(io::Error::from_raw_os_error(libc::ENOTTY))
+            }
+        }
+        let why = settle_device_timeout(&mut Mute, Path::new(DEV), None, &Timings::default())
+            .unwrap_err();
+        assert!(
+            why.starts_with("/dev/watchdog: cannot read its timeout (WDIOC_GETTIMEOUT): "),
+            "{why}"
+        );
+    }
+
+    /// linux/watchdog.h's numbers on the architectures with the generic
+    /// ioctl layout (glibc types the request as an unsigned long).
+    #[cfg(all(
+        target_env = "gnu",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    #[test]
+    fn the_ioctl_numbers_are_linux_s() {
+        assert_eq!(WDIOC_GETTIMEOUT, 0x8004_5707);
+        assert_eq!(WDIOC_SETTIMEOUT, 0xc004_5706);
+    }
+
+    fn he_conf(dir: &Path, watchdog: &str) -> HostedEngineConf {
+        use crate::config::ConfFile as _;
+        let text =
+            format!("fqdn=e\nhost_id=1\nstorage=/s\ndomainType=dir\nnetwork_test=none\n{watchdog}");
+        HostedEngineConf::parse(&dir.join("hosted-engine.conf"), &text).unwrap()
+    }
+
+    #[test]
+    fn a_stand_in_takes_its_timeout_from_the_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("watchdog");
+        std::fs::write(&path, b"").unwrap();
+        let t = Timings::default();
+        let device = format!("watchdog_device={}\n", path.display());
+        let (dog, ms) = open_configured(
+            &he_conf(dir.path(), &format!("{device}watchdog_timeout_secs=15\n")),
+            &t,
+        )
+        .unwrap();
+        assert_eq!(ms, Some(15_000));
+        assert_eq!(dog.path(), Some(path.as_path()));
+        // Without it: refused.
+        let why = open_configured(&he_conf(dir.path(), &device), &t)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            why.contains(
+                "a plain file stands in for the watchdog device, and has no timeout to ask: \
+                 watchdog_timeout_secs is required"
+            ),
+            "{why}"
+        );
+        // Outside the range: refused too.
+        let why = stand_in_timeout(&path, Some(20), &t).unwrap_err();
+        assert!(
+            why.starts_with(&format!(
+                "{}: timeout 20 s (watchdog_timeout_secs) is longer than the lease allows \
+                 (at most 16 s",
+                path.display()
+            )),
+            "{why}"
+        );
+    }
+
+    /// The real ioctl on a character device that is no watchdog: the kernel
+    /// answers ENOTTY, and the agent refuses (naming the ioctl) instead of
+    /// guessing a timeout.
+    #[test]
+    fn a_character_device_without_a_watchdog_timeout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let he = he_conf(dir.path(), "watchdog_device=/dev/null\n");
+        let why = open_configured(&he, &Timings::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            why.starts_with("/dev/null: cannot read its timeout (WDIOC_GETTIMEOUT): "),
+            "{why}"
+        );
+        assert!(why.contains("(os error 25)"), "ENOTTY expected: {why}");
+    }
+
+    #[test]
+    fn no_watchdog_only_where_the_configuration_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Timings::default();
+        let none = he_conf(
+            dir.path(),
+            "watchdog_device=none\nwatchdog_none_i_accept_split_brain=yes\n",
+        );
+        let (dog, ms) = open_configured(&none, &t).unwrap();
+        assert!(matches!(dog, HostWatchdog::None(NoWatchdog)));
+        assert_eq!(ms, None);
+        let unset = he_conf(dir.path(), "");
+        let why = open_configured(&unset, &t).err().unwrap().to_string();
+        assert!(why.ends_with("watchdog_device is not set"), "{why}");
+        let missing = he_conf(dir.path(), "watchdog_device=/no/such/watchdog\n");
+        let why = open_configured(&missing, &t).err().unwrap().to_string();
+        assert!(why.starts_with("/no/such/watchdog: "), "{why}");
     }
 
     #[test]

@@ -79,8 +79,9 @@ impl Host {
     pub fn write_conf(&self, extra: &str) {
         let text = format!(
             "fqdn=engine.invalid\nhost_id=1\nstorage={}\ndomainType=dir\nvm_command=/bin/true\n\
-             network_test=none\n{extra}",
-            self.path("shared").display()
+             network_test=none\n{}{extra}",
+            self.path("shared").display(),
+            super::NO_WATCHDOG
         );
         std::fs::write(self.conf(), text).unwrap();
     }

@@ -85,6 +85,26 @@ vm-shutdown-grace-secs = 2
 liveliness-timeout-secs = 1
 ";
 
+/// `hosted-engine.conf` lines for a host without a watchdog, acknowledged
+/// (the agent refuses to start without either).
+pub const NO_WATCHDOG: &str = "watchdog_device=none\nwatchdog_none_i_accept_split_brain=yes\n";
+
+/// The longest watchdog timeout [`FAST_AGENT_CONF`]'s timings allow, in
+/// seconds: lease-dead 7 + settle 2 - lease-fail 3 - storage-timeout 1 -
+/// margin 1 (`Timings::watchdog_range_ms`, 3..4 s).
+pub const FAST_WATCHDOG_SECS: u32 = 4;
+
+/// `hosted-engine.conf` lines for a plain file at `path` standing in for
+/// the watchdog device, with a timeout [`FAST_AGENT_CONF`] allows; creates
+/// the file.
+pub fn stand_in_watchdog(path: &std::path::Path) -> String {
+    std::fs::write(path, b"").unwrap();
+    format!(
+        "watchdog_device={}\nwatchdog_timeout_secs={FAST_WATCHDOG_SECS}\n",
+        path.display()
+    )
+}
+
 /// [`FAST_AGENT_CONF`] with some keys given other values.
 pub fn fast_agent_conf_with(changes: &[(&str, &str)]) -> String {
     let mut text = String::new();

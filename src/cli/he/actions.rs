@@ -11,16 +11,98 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::view::{self, ClusterView};
 use super::{Ctx, EXIT_FAILURE, EXIT_OK, Failure, Outcome, render, warn};
 use crate::cli::remote;
-use crate::config::HostedEngineConf;
+use crate::config::{HostedEngineConf, Timings};
 use crate::core::{LocalVm, VmAction};
-use crate::proto::{ClientError, MaintenanceMode, Reply, Request};
+use crate::proto::{ClientError, ErrorCode, MaintenanceMode, Reply, Request};
 use crate::shell::system::SystemClock;
 use crate::shell::{Clock, VmDriver};
 
 use super::spec::Invocation;
 
-/// How long a mutating request waits for the agent's acknowledgement.
+/// How long `--set-maintenance` waits for the agent's acknowledgement (it
+/// writes `ha.conf` and the metadata, each bounded by the storage timeout).
 const AGENT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Slack on top of a tick's worst case in [`vm_request_window`].
+const VM_REQUEST_SLACK: Duration = Duration::from_secs(3);
+
+/// How long the agent's loop has to take a VM request (`--vm-start`,
+/// `--vm-shutdown`, `--vm-poweroff`): its deadline. The agent answers only
+/// once its loop has taken the request, and never acts on it after this, so
+/// a command that gives up can say that nothing was done.
+///
+/// The loop takes requests at the start of each tick, and a waiting request
+/// cuts the pause between ticks short (the daemon polls `has_requests`): a
+/// request waits for the rest of the tick under way, milliseconds on a healthy
+/// host, but on stalled storage a read and a write of up to storage-timeout
+/// each, plus the VM action of that tick. So: two storage timeouts, one loop
+/// (for an agent that sleeps out its pause), and 3 s of slack, which on the
+/// default timings is 2 + 2 x 5 + 3 = 15 s (23 s on the reference's 10 s
+/// loop); never less than the 10 s these requests had before, nor more than
+/// the deadline the agent honours.
+fn vm_request_window(timings: &Timings) -> Duration {
+    let tick_ms = timings
+        .loop_ms
+        .saturating_add(timings.storage_timeout_ms.saturating_mul(2));
+    let window = Duration::from_millis(tick_ms).saturating_add(VM_REQUEST_SLACK);
+    let most = crate::proto::DEADLINE_MAX.saturating_sub(crate::proto::REPLY_MARGIN);
+    window.clamp(AGENT_CALL_TIMEOUT, most)
+}
+
+/// Why a VM request to the local agent failed.
+#[derive(Debug)]
+enum VmCallError {
+    /// The agent answered with a refusal (forbidden, queue full, ...).
+    Refused(ClientError),
+    /// The deadline passed before the agent's loop took the request: the
+    /// agent said so (`expired`), or did not answer by then (stopped, hung).
+    /// Either way it never acts on it.
+    NotTaken(Duration),
+    /// No agent to ask (not running, no permission) or a broken answer.
+    Unreachable(ClientError),
+}
+
+impl std::fmt::Display for VmCallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VmCallError::Refused(e) | VmCallError::Unreachable(e) => write!(f, "{e}"),
+            VmCallError::NotTaken(window) => write!(
+                f,
+                "did not take the request within {} s (is it paused or hung?)",
+                window.as_secs()
+            ),
+        }
+    }
+}
+
+/// Sends a VM request to the local agent, whose loop has `window` to take it
+/// (the call waits [`crate::proto::REPLY_MARGIN`] longer for the answer).
+fn call_vm(ctx: &Ctx, request: &Request, window: Duration) -> Result<(), VmCallError> {
+    match ctx.call(request, window.saturating_add(crate::proto::REPLY_MARGIN)) {
+        Ok(_) => Ok(()),
+        Err(ClientError::Timeout { .. })
+        | Err(ClientError::Remote {
+            code: ErrorCode::Expired,
+            ..
+        }) => Err(VmCallError::NotTaken(window)),
+        Err(e @ ClientError::Remote { .. }) => Err(VmCallError::Refused(e)),
+        Err(e) => Err(VmCallError::Unreachable(e)),
+    }
+}
+
+/// The failure of a VM request the agent did not take in time; `force`, the
+/// action `--force` would do instead.
+fn not_taken(window: Duration, force: Option<&str>) -> Failure {
+    let mut message = format!(
+        "The local ovirt-ha-agent {}: nothing was done",
+        VmCallError::NotTaken(window)
+    );
+    if let Some(verb) = force {
+        message.push_str(&format!(
+            ". Pass --force to {verb} the engine VM on this host directly."
+        ));
+    }
+    Failure::new("expired", message)
+}
 
 /// Output formats of `--vm-status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,11 +288,14 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
             ),
         ));
     }
-    // The agent's clock is CLOCK_MONOTONIC, which this process shares.
+    // The agent's clock is CLOCK_BOOTTIME, which this process shares.
     let sent_ms = SystemClock::new().now().as_millis();
-    ctx.call(&Request::VmStart { paused }, AGENT_CALL_TIMEOUT)
-        .map_err(|e| agent_down(&e))?;
     let timings = ctx.timings();
+    let window = vm_request_window(&timings);
+    call_vm(ctx, &Request::VmStart { paused }, window).map_err(|e| match e {
+        VmCallError::NotTaken(window) => not_taken(window, None),
+        VmCallError::Refused(e) | VmCallError::Unreachable(e) => agent_down(&e),
+    })?;
     // Three loops until a snapshot shows a publish made after the agent took
     // the request (see `AfterRequest`), one to claim, the settle time, one
     // to start, one to publish and one to read it back: then the VM shows as
@@ -298,7 +383,8 @@ impl AfterRequest {
 }
 
 /// `--vm-shutdown` / `--vm-poweroff`: through the agent, or directly with
-/// `--force` when the agent is down. Silent on success.
+/// `--force` when the agent is down or did not take the request. Silent on
+/// success.
 pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
     ctx.deployed_conf()?;
     let request = if power_off {
@@ -306,43 +392,51 @@ pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
     } else {
         Request::VmShutdown
     };
-    match ctx.call(&request, AGENT_CALL_TIMEOUT) {
-        Ok(_) => Ok(EXIT_OK),
-        Err(e @ ClientError::Remote { .. }) => Err(agent_down(&e)),
-        Err(e) if inv.flag("force") => {
-            warn(&format!(
-                "the local agent is not answering ({e}); --force: acting on the engine VM directly"
-            ));
-            let mut driver = local_driver(ctx)?;
-            let action = if power_off {
-                VmAction::PowerOff
-            } else {
-                VmAction::Shutdown
-            };
-            if matches!(driver.status(), LocalVm::NotPresent) {
-                warn("the engine VM is not running on this host");
-                return Ok(EXIT_OK);
-            }
-            match driver.act(action) {
-                Ok(()) => Ok(EXIT_OK),
-                Err(e) => Err(Failure::new(
-                    "stop-failed",
-                    format!(
-                        "the engine VM did not {}: {e}",
-                        if power_off { "power off" } else { "shut down" }
-                    ),
-                )),
-            }
-        }
-        Err(e) => Err(Failure::new(
+    let verb = if power_off { "power off" } else { "shut down" };
+    let window = vm_request_window(&ctx.timings());
+    match call_vm(ctx, &request, window) {
+        Ok(()) => Ok(EXIT_OK),
+        Err(VmCallError::Refused(e)) => Err(agent_down(&e)),
+        // The agent will not act on it: acting directly cannot double up.
+        Err(e) if inv.flag("force") => force_stop(ctx, &e, power_off),
+        Err(VmCallError::NotTaken(window)) => Err(not_taken(window, Some(verb))),
+        Err(VmCallError::Unreachable(e)) => Err(Failure::new(
             "agent-down",
             format!(
                 "The local ovirt-ha-agent is not answering: {e}. Start it, or pass --force to \
-                 {} the engine VM on this host directly.",
-                if power_off { "power off" } else { "shut down" }
+                 {verb} the engine VM on this host directly."
             ),
         )),
     }
+}
+
+/// `--force` with the agent down or not taking requests: the local engine VM
+/// stopped directly.
+fn force_stop(ctx: &Ctx, why: &VmCallError, power_off: bool) -> Outcome {
+    let why = match why {
+        VmCallError::NotTaken(_) => format!("the local agent {why}"),
+        _ => format!("the local agent is not answering ({why})"),
+    };
+    warn(&format!("{why}; --force: acting on the engine VM directly"));
+    let mut driver = local_driver(ctx)?;
+    let action = if power_off {
+        VmAction::PowerOff
+    } else {
+        VmAction::Shutdown
+    };
+    if matches!(driver.status(), LocalVm::NotPresent) {
+        warn("the engine VM is not running on this host");
+        return Ok(EXIT_OK);
+    }
+    driver.act(action).map(|()| EXIT_OK).map_err(|e| {
+        Failure::new(
+            "stop-failed",
+            format!(
+                "the engine VM did not {}: {e}",
+                if power_off { "power off" } else { "shut down" }
+            ),
+        )
+    })
 }
 
 /// The engine VM driver of this host, for `--force` with the agent down.

@@ -9,9 +9,14 @@ use serde_json::{Map, Value, json};
 
 use super::pyjson;
 use super::view::{ClusterView, Source};
+use crate::core::agent::WATCHDOG_KEY;
 use crate::proto::{EngineStatusView, HostStatus};
 
 const GLOBAL_BANNER: &str = "!! Cluster is in GLOBAL MAINTENANCE mode !!";
+/// The table's width, and of the notes below it: an 80-column terminal.
+const TABLE_WIDTH: u16 = 80;
+/// What a host without a watchdog means for the cluster.
+const UNFENCED: &str = "unfenced: a hung agent here can run a second engine VM";
 
 /// Python's `str(bool)`.
 fn py_bool(b: bool) -> &'static str {
@@ -123,7 +128,7 @@ pub fn table(view: &ClusterView) -> String {
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(80)
+        .set_width(TABLE_WIDTH)
         .set_header([
             "ID",
             "Hostname",
@@ -160,9 +165,81 @@ pub fn table(view: &ClusterView) -> String {
         let _ = writeln!(out, "{GLOBAL_BANNER}");
     }
     let _ = writeln!(out, "{table}");
+    out.push_str(&watchdog_notes(view));
     if let Source::Storage { .. } = view.source {
         out.push_str("(read from the shared storage: the local agent is not answering)\n");
     }
+    out
+}
+
+/// The hosts' watchdogs, under the table (a column would squeeze the
+/// others): the timeouts, each with its hosts, then one warning per unfenced
+/// host. Nothing when no host publishes its watchdog (reference agents).
+fn watchdog_notes(view: &ClusterView) -> String {
+    let mut groups: Vec<(String, Vec<u16>)> = Vec::new();
+    let mut unfenced = Vec::new();
+    for h in &view.hosts {
+        let what = match HostWatchdog::of(h) {
+            HostWatchdog::Timeout(secs) => format!("{secs} s"),
+            HostWatchdog::Unpublished => "not published".to_owned(),
+            HostWatchdog::None => {
+                unfenced.push(h);
+                continue;
+            }
+        };
+        match groups.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, ids)) => ids.push(h.host_id),
+            None => groups.push((what, vec![h.host_id])),
+        }
+    }
+    let mut out = String::new();
+    if unfenced.is_empty() && groups.iter().all(|(w, _)| w == "not published") {
+        return out;
+    }
+    if !groups.is_empty() {
+        let parts: Vec<String> = groups
+            .iter()
+            .map(|(what, ids)| {
+                let ids: Vec<String> = ids.iter().map(u16::to_string).collect();
+                let hosts = if ids.len() == 1 { "host" } else { "hosts" };
+                format!("{what} ({hosts} {})", ids.join(", "))
+            })
+            .collect();
+        out.push_str(&wrap(
+            &format!("Watchdog: {}", parts.join(", ")),
+            TABLE_WIDTH,
+        ));
+    }
+    for h in unfenced {
+        let note = format!(
+            "host {} ({}): watchdog: none ({UNFENCED})",
+            h.host_id, h.hostname
+        );
+        out.push_str(&wrap(&note, TABLE_WIDTH));
+    }
+    out
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a word
+/// longer than that stays whole), continuation lines indented by two.
+fn wrap(text: &str, width: u16) -> String {
+    let width = usize::from(width);
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if line.trim().is_empty() {
+            // A line's first word stays on it, however long.
+        } else if line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = "  ".to_owned();
+        } else {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
     out
 }
 
@@ -205,10 +282,37 @@ pub fn explain(view: &ClusterView) -> String {
         if let Some(reason) = &h.engine_status.reason {
             let _ = writeln!(out, "    engine: {reason}");
         }
+        let watchdog = match HostWatchdog::of(h) {
+            HostWatchdog::Timeout(secs) => format!("{secs} s timeout"),
+            HostWatchdog::None => format!("none ({UNFENCED})"),
+            HostWatchdog::Unpublished => "not published (an older agent)".to_owned(),
+        };
+        let _ = writeln!(out, "    watchdog: {watchdog}");
     }
     let _ = writeln!(out, "\nEngine VM lease:\n  {}", lease_line(view));
     let _ = writeln!(out, "\nNext start:\n  {}", next_start(view));
     out
+}
+
+/// A host's watchdog as its slot publishes it (`watchdog=<secs>` or
+/// `watchdog=none`).
+#[derive(Debug, PartialEq, Eq)]
+enum HostWatchdog<'a> {
+    Timeout(&'a str),
+    /// No watchdog (acknowledged in its configuration): unfenced.
+    None,
+    /// Not in the slot: an older agent, or the reference's.
+    Unpublished,
+}
+
+impl<'a> HostWatchdog<'a> {
+    fn of(h: &'a HostStatus) -> Self {
+        match extra_value(&h.extra, WATCHDOG_KEY) {
+            Some("none") => HostWatchdog::None,
+            Some(secs) => HostWatchdog::Timeout(secs),
+            None => HostWatchdog::Unpublished,
+        }
+    }
 }
 
 fn extra_value<'a>(extra: &'a str, key: &str) -> Option<&'a str> {
@@ -323,5 +427,21 @@ fn next_start(view: &ClusterView) -> String {
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn notes_wrap_at_spaces_with_an_indent() {
+        assert_eq!(wrap("one two three", 80), "one two three\n");
+        assert_eq!(wrap("one two three", 7), "one two\n  three\n");
+        // A word longer than the width stays whole.
+        assert_eq!(
+            wrap("a-long-host-name.example.com: none", 10),
+            "a-long-host-name.example.com:\n  none\n"
+        );
     }
 }

@@ -205,6 +205,27 @@ const DEPLOY_OPTIONS: &[OptSpec] = &[
         "The engine VM as a command (vm_driver=process), split on whitespace, no shell.",
     ),
     opt(
+        "watchdog-device",
+        Value::Required("path|none"),
+        "This host's watchdog, which resets it when its agent hangs while it holds the engine \
+         VM lease: a device such as /dev/watchdog (a hardware watchdog, e.g. iTCO_wdt or \
+         ipmi_watchdog, or the kernel's softdog), whose timeout the agent reads and sets at \
+         start; or none, with --watchdog-none-i-accept-split-brain. Required on every host \
+         (an added host does not take the first host's).",
+    ),
+    opt(
+        "watchdog-timeout-secs",
+        Value::Required("secs"),
+        "The timeout the agent gives the watchdog device at start [default: the device's own \
+         when the timings allow it, else the longest they allow].",
+    ),
+    opt(
+        "watchdog-none-i-accept-split-brain",
+        Value::None,
+        "With --watchdog-device=none: run this host without a watchdog. A hung agent here \
+         is then not reset, and another host can start a second engine VM beside its own.",
+    ),
+    opt(
         "agent-conf",
         Value::Required("file"),
         "The cluster's agent.conf (timings, score penalties), checked and copied to the \

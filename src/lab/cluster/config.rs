@@ -74,7 +74,7 @@ pub fn deploy_answers(spec: &LabSpec, id: u16) -> anyhow::Result<String> {
 /// profile's timings.
 pub fn check_host(spec: &LabSpec, id: u16) -> anyhow::Result<()> {
     let paths = spec.paths(id);
-    Config::load(&paths).map_err(|errors| {
+    Config::load_for_agent(&paths).map_err(|errors| {
         anyhow::anyhow!("host{id}: the lab wrote a configuration the agent refuses: {errors}")
     })?;
     crate::config::AgentConf::load(&paths.agent_conf)
@@ -147,13 +147,15 @@ pub fn hosted_engine_conf(spec: &LabSpec, id: u16) -> String {
          engine_memory_mib={ENGINE_MEMORY_MIB}\n\
          # Mounts the storage again after a loss, unless a fault forbids it.\n\
          storage_connect_command={lab} storage-connect --dir {} --host {id}\n\
-         # A stand-in the lab's supervisor watches as a hardware watchdog.\n\
-         watchdog_device={}\n",
+         # A stand-in the lab's supervisor watches as a hardware watchdog, with\n\
+         # the timeout it emulates (a plain file has none to ask).\n\
+         watchdog_device={}\nwatchdog_timeout_secs={}\n",
         spec.sd_uuid,
         spec.mnt_root(id).display(),
         spec.bridge,
         spec.dir.display(),
-        spec.watchdog(id).display()
+        spec.watchdog(id).display(),
+        spec.profile.watchdog_timeout_ms() / 1000
     );
     text
 }
@@ -287,9 +289,18 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let spec = spec(dir.path(), profile);
             write_host(&spec, 2).unwrap();
-            let config = Config::load(&spec.paths(2)).unwrap();
+            let config = Config::load_for_agent(&spec.paths(2)).unwrap();
             let he = &config.hosted_engine;
             assert_eq!(he.host_id, 2);
+            // The stand-in watchdog, with the timeout the supervisor emulates.
+            assert_eq!(
+                he.watchdog_device,
+                Some(crate::config::WatchdogSetting::Device(spec.watchdog(2)))
+            );
+            assert_eq!(
+                he.watchdog_timeout_secs.map(|s| u64::from(s) * 1000),
+                Some(profile.watchdog_timeout_ms())
+            );
             assert_eq!(he.fqdn, "127.120.3.2:31000");
             let volume = he.metadata_volume_path().unwrap();
             assert_eq!(

@@ -128,13 +128,16 @@ impl Profile {
     }
 
     /// The emulated watchdog's timeout: a host whose agent has not petted for
-    /// this long is powered off. A live agent stops petting once its lease is
-    /// overdue (`lease-fail`), and other hosts may take the lease `lease-dead`
-    /// after its last renewal; the host must be off, its VM included, before
-    /// that: `lease-fail + timeout + power-off <= lease-dead`. Fast: 3 s; default: 8 s.
+    /// this long is powered off. The same rule as a real host's: the longest
+    /// the lease allows, `Timings::watchdog_range_ms`'s maximum, `lease-dead +
+    /// lease-settle - lease-fail - storage-timeout - lease-margin` (a live
+    /// agent stops petting once its lease is overdue, `lease-fail` after its
+    /// last renewal, and no other host starts the engine VM before
+    /// `lease-dead + lease-settle` after it). The agents' configuration names
+    /// it as `watchdog_timeout_secs` of their stand-in device. Fast: 4 s;
+    /// default: 16 s.
     pub fn watchdog_timeout_ms(self) -> u64 {
-        let t = self.timings();
-        t.lease_dead_ms - t.lease_fail_ms - t.poweroff_timeout_ms
+        self.timings().watchdog_range_ms().1
     }
 }
 
@@ -396,16 +399,19 @@ mod tests {
                 t.violations()
             );
             let dog = profile.watchdog_timeout_ms();
-            assert!(dog > t.loop_ms + t.storage_timeout_ms, "{profile:?}");
-            assert!(t.lease_fail_ms + dog + t.poweroff_timeout_ms <= t.lease_dead_ms);
+            let (min, max) = t.watchdog_range_ms();
+            assert!((min..=max).contains(&dog), "{profile:?}");
+            assert_eq!(t.watchdog_timeout_problem(dog), None, "{profile:?}");
+            // Written as watchdog_timeout_secs: whole seconds.
+            assert_eq!(dog % 1000, 0, "{profile:?}");
         }
         for profile in [Profile::Fast, Profile::Default] {
             let t = profile.timings();
             let shutdown = profile.guest_shutdown_ms();
             assert!(shutdown > t.loop_ms && shutdown < t.vm_shutdown_grace_ms);
         }
-        assert_eq!(Profile::Fast.watchdog_timeout_ms(), 3_000);
-        assert_eq!(Profile::Default.watchdog_timeout_ms(), 8_000);
+        assert_eq!(Profile::Fast.watchdog_timeout_ms(), 4_000);
+        assert_eq!(Profile::Default.watchdog_timeout_ms(), 16_000);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The ready-made [`Handler`]: the state the agent loop leaves for the socket
-//! after each tick, the bounded queue of VM requests it takes back, and the
-//! daemon's callbacks for what the loop does not own.
+//! after each tick, the bounded queue of VM requests it takes back (with
+//! their deadlines, `queue.rs`), and the daemon's callbacks for what the loop
+//! does not own.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::queue::{RequestQueue, VmRequest};
 use super::{Handler, lock};
 use crate::core::{Agent, Millis, Phase, ScoreBreakdown, State};
 use crate::metadata::Area;
@@ -15,9 +17,6 @@ use crate::proto::{
 };
 use crate::shell::agent_loop::Clock;
 use crate::shell::system::SystemClock;
-
-/// VM requests waiting for the loop, at most.
-pub const REQUEST_QUEUE_MAX: usize = 16;
 
 /// The maintenance callback: writes `ha.conf` and/or the global block (the
 /// daemon's, it owns the metadata store and the configuration paths).
@@ -36,6 +35,7 @@ pub struct SharedState {
 
 struct SharedInner {
     state: Mutex<LoopState>,
+    requests: RequestQueue,
     maintenance: MaintenanceFn,
     /// One maintenance change at a time (each is a read-modify-write).
     maintenance_lock: Mutex<()>,
@@ -45,7 +45,6 @@ struct SharedInner {
 #[derive(Default)]
 struct LoopState {
     status: Option<(StatusReply, Instant)>,
-    requests: VecDeque<crate::core::Request>,
     transitions: VecDeque<Transition>,
 }
 
@@ -54,6 +53,7 @@ impl SharedState {
         SharedState {
             inner: Arc::new(SharedInner {
                 state: Mutex::new(LoopState::default()),
+                requests: RequestQueue::default(),
                 maintenance,
                 maintenance_lock: Mutex::new(()),
                 liveliness,
@@ -66,16 +66,19 @@ impl SharedState {
         lock(&self.inner.state).status = Some((status, Instant::now()));
     }
 
-    /// VM requests queued since the last call, oldest first (each tick,
-    /// before stepping the core).
+    /// VM requests queued since the last call whose deadline has not
+    /// passed, oldest first (each tick, before stepping the core); the
+    /// callers of these are told that the loop has them. Requests whose
+    /// deadline has passed are dropped, a warning each: their callers have
+    /// given up (an agent stopped with SIGSTOP resumes with them queued).
     pub fn take_requests(&self) -> Vec<crate::core::Request> {
-        lock(&self.inner.state).requests.drain(..).collect()
+        self.inner.requests.take(boottime())
     }
 
     /// Whether VM requests wait: the daemon may cut its wait between ticks
     /// short, so that an operator's request does not wait a whole loop.
     pub fn has_requests(&self) -> bool {
-        !lock(&self.inner.state).requests.is_empty()
+        self.inner.requests.has_queued()
     }
 
     /// Remembers a transition; the oldest goes beyond
@@ -117,16 +120,9 @@ impl Handler for SharedState {
         Ok(status)
     }
 
-    fn vm_request(&self, request: crate::core::Request) -> Result<(), RemoteError> {
-        let mut state = lock(&self.inner.state);
-        if state.requests.len() >= REQUEST_QUEUE_MAX {
-            return Err(RemoteError::new(
-                ErrorCode::Busy,
-                format!("{REQUEST_QUEUE_MAX} requests already wait for the agent's loop"),
-            ));
-        }
-        state.requests.push_back(request);
-        Ok(())
+    fn vm_request(&self, vm: VmRequest) -> Result<(), RemoteError> {
+        let ticket = self.inner.requests.push(vm)?;
+        self.inner.requests.wait(ticket, &boottime)
     }
 
     fn set_maintenance(&self, mode: MaintenanceMode) -> Result<(), RemoteError> {
@@ -143,6 +139,11 @@ impl Handler for SharedState {
         let skip = state.transitions.len().saturating_sub(limit);
         state.transitions.iter().skip(skip).cloned().collect()
     }
+}
+
+/// The agent's clock now (`CLOCK_BOOTTIME`), the one request deadlines are on.
+fn boottime() -> Millis {
+    SystemClock::new().now()
 }
 
 /// The `status` answer from the loop's state after a tick: `area` is the last
@@ -217,6 +218,7 @@ pub fn status_snapshot(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shell::server::REQUEST_QUEUE_MAX;
 
     fn state() -> SharedState {
         SharedState::new(
@@ -258,24 +260,105 @@ mod tests {
         assert!(newest.wall_unix > 1_600_000_000);
     }
 
-    #[test]
-    fn the_request_queue_is_bounded_and_drained_in_order() {
-        let s = state();
-        for _ in 0..REQUEST_QUEUE_MAX {
-            s.vm_request(crate::core::Request::ShutdownVm).unwrap();
+    fn poweroff_within(ms: u64) -> VmRequest {
+        VmRequest {
+            request: crate::core::Request::PowerOffVm,
+            kind: "vm-poweroff",
+            deadline: boottime() + ms,
         }
-        let e = s.vm_request(crate::core::Request::PowerOffVm).unwrap_err();
-        assert_eq!(e.code, ErrorCode::Busy);
+    }
+
+    /// `s`'s VM request `vm` on a server thread of its own.
+    fn waiting(s: &SharedState, vm: VmRequest) -> std::thread::JoinHandle<Result<(), RemoteError>> {
+        let s = s.clone();
+        std::thread::spawn(move || s.vm_request(vm))
+    }
+
+    fn until_queued(s: &SharedState) {
+        let give_up = Instant::now() + std::time::Duration::from_secs(10);
+        while !s.has_requests() {
+            assert!(Instant::now() < give_up, "the request was never queued");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_request_taken_before_its_deadline_is_answered_accepted() {
+        let s = state();
+        let caller = waiting(&s, poweroff_within(30_000));
+        until_queued(&s);
+        assert_eq!(s.take_requests(), [crate::core::Request::PowerOffVm]);
+        assert_eq!(caller.join().unwrap(), Ok(()));
+        assert!(!s.has_requests());
+        assert!(s.take_requests().is_empty());
+    }
+
+    #[test]
+    fn a_request_whose_deadline_passed_is_dropped_at_take_time() {
+        // As after SIGCONT: the request sat in the queue past its deadline
+        // while its server thread, stopped too, never withdrew it.
+        let s = state();
+        let ticket = s.inner.requests.push(poweroff_within(50)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
         assert!(s.has_requests());
-        assert_eq!(s.take_requests().len(), REQUEST_QUEUE_MAX);
         assert!(s.take_requests().is_empty());
         assert!(!s.has_requests());
-        s.vm_request(crate::core::Request::StartVm { paused: true })
-            .unwrap();
-        assert_eq!(
-            s.take_requests(),
-            [crate::core::Request::StartVm { paused: true }]
-        );
+        let e = s.inner.requests.wait(ticket, &boottime).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Expired);
+        assert!(e.message.contains("dropped it"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_request_not_taken_by_its_deadline_is_removed_and_reported() {
+        let s = state();
+        let started = Instant::now();
+        let e = s.vm_request(poweroff_within(300)).unwrap_err();
+        assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+        assert_eq!(e.code, ErrorCode::Expired);
+        assert!(e.message.contains("withdrawn"), "{}", e.message);
+        assert!(!s.has_requests());
+        assert!(s.take_requests().is_empty());
+    }
+
+    #[test]
+    fn no_request_is_both_taken_and_reported_expired() {
+        // The loop takes while deadlines pass: each request must end exactly
+        // one way, as its caller is told.
+        let s = state();
+        let mut taken_total = 0;
+        for round in 0..60u64 {
+            let callers: Vec<_> = (0..4)
+                .map(|i| waiting(&s, poweroff_within((round + i) % 6)))
+                .collect();
+            std::thread::sleep(std::time::Duration::from_millis(round % 4));
+            let taken = s.take_requests().len();
+            // A caller queued after the take withdraws at its deadline.
+            let accepted = callers
+                .into_iter()
+                .map(|c| c.join().unwrap())
+                .filter(Result::is_ok)
+                .count();
+            assert_eq!(taken, accepted, "round {round}");
+            taken_total += taken;
+        }
+        assert!(!s.has_requests());
+        assert!(taken_total > 0, "no request was ever taken");
+    }
+
+    #[test]
+    fn the_request_queue_is_bounded() {
+        let s = state();
+        let tickets: Vec<_> = (0..REQUEST_QUEUE_MAX)
+            .map(|_| s.inner.requests.push(poweroff_within(30_000)).unwrap())
+            .collect();
+        let e = s.vm_request(poweroff_within(30_000)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Busy);
+        assert_eq!(s.take_requests().len(), REQUEST_QUEUE_MAX);
+        drop(tickets);
+        let caller = waiting(&s, poweroff_within(30_000));
+        until_queued(&s);
+        assert_eq!(s.take_requests().len(), 1);
+        assert_eq!(caller.join().unwrap(), Ok(()));
     }
 
     #[test]

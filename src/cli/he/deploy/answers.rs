@@ -5,7 +5,10 @@ use std::path::Path;
 
 use super::super::spec::Invocation;
 use super::Failure;
-use crate::config::{BrokerConf, ConfFile, HE_CONF_KEYS, KvDocument, Syntax, read_bounded};
+use crate::config::{
+    BrokerConf, ConfFile, HE_CONF_KEYS, KvDocument, Syntax, WATCHDOG_NONE_ACK_KEY,
+    WATCHDOG_NONE_ACK_VALUE, read_bounded,
+};
 
 /// Answer-file keys that are not `hosted-engine.conf`'s.
 pub(super) const ENABLE_AGENT: &str = "enable_agent";
@@ -26,7 +29,18 @@ const OPTION_KEYS: &[(&str, &str)] = &[
     ("vm-driver", "vm_driver"),
     ("vm-xml", "vm_xml"),
     ("vm-command", "vm_command"),
+    ("watchdog-device", "watchdog_device"),
+    ("watchdog-timeout-secs", "watchdog_timeout_secs"),
     ("agent-conf", AGENT_CONF_KEY),
+];
+
+/// This host's own watchdog keys: every host answers them (an added host does
+/// not take the first host's from the cluster's copy: its hardware may
+/// differ, and running unfenced is each host's own deliberate choice).
+pub(super) const WATCHDOG_KEYS: &[&str] = &[
+    "watchdog_device",
+    "watchdog_timeout_secs",
+    WATCHDOG_NONE_ACK_KEY,
 ];
 
 /// The cluster's identity: an added host takes these from the shared copy and
@@ -79,6 +93,24 @@ impl Answers {
         if inv.flag("no-enable-agent") {
             self.set(ENABLE_AGENT, "no");
         }
+        if inv.flag("watchdog-none-i-accept-split-brain") {
+            self.set(WATCHDOG_NONE_ACK_KEY, WATCHDOG_NONE_ACK_VALUE);
+        }
+    }
+
+    /// This host's watchdog must be answered (the agent refuses to start
+    /// without one, and no default is safe to guess).
+    pub(super) fn require_watchdog(&self) -> Result<(), Failure> {
+        if self.get("watchdog_device").is_some() {
+            return Ok(());
+        }
+        Err(Failure::new(
+            "answers",
+            "missing answer: --watchdog-device, this host's watchdog (the agent refuses to \
+             start without one): a device such as /dev/watchdog (a hardware watchdog, e.g. \
+             iTCO_wdt or ipmi_watchdog, or the kernel's softdog: modprobe softdog), or none \
+             with --watchdog-none-i-accept-split-brain to run this host unfenced",
+        ))
     }
 
     pub(super) fn enable_agent(&self) -> Result<bool, Failure> {

@@ -21,12 +21,12 @@ use super::spec::Invocation;
 use super::{Ctx, EXIT_OK, Failure, Outcome};
 use crate::config::{
     AgentConf, ConfFile, DEFAULT_MNT_ROOT, DomainType, HA_AGENT_DIR, HE_CONF_KEYS, HOST_ID_MAX,
-    HaConf, HostedEngineConf, KvDocument, Syntax, Timings, read_bounded, storage_mount_point,
-    write_atomic,
+    HaConf, HostedEngineConf, KvDocument, Syntax, Timings, WatchdogSetting, read_bounded,
+    storage_mount_point, write_atomic,
 };
 use crate::metadata::store::init_volume;
 use crate::metadata::{HostId, LeaseKind};
-use answers::{AGENT_CONF_KEY, Answers, IDENTITY_KEYS, broker_text, check_key};
+use answers::{AGENT_CONF_KEY, Answers, IDENTITY_KEYS, WATCHDOG_KEYS, broker_text, check_key};
 pub use storage::claim_text;
 pub use storage::{HOST_IDS_DIR, release_claim};
 use storage::{claim, claim_lowest_free, claims, on_storage, remove_claim, shared_write};
@@ -162,6 +162,7 @@ fn plan_first_host(
              --vm-command=<command>",
         ));
     }
+    answers.require_watchdog()?;
     for key in ["sdUUID", "vmid"] {
         if answers.get(key).is_none() {
             answers.set(key, new_uuid()?);
@@ -190,6 +191,7 @@ fn plan_first_host(
         Some(file) => read_agent_conf(Path::new(file))?,
         None => default_agent_conf(),
     };
+    check_for_agent(ctx, &he_conf, &agent_text)?;
     let volume = he_conf
         .metadata_volume_path()
         .map_err(|e| Failure::config(e.to_string()))?;
@@ -338,6 +340,7 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
             "missing answer: --storage (where the first host deployed the engine)",
         ));
     }
+    answers.require_watchdog()?;
     let domain_dir = match answers.get("sdUUID") {
         Some(_) => locate_domain(answers)?,
         None => find_deployment(&locate_domain(answers)?)?,
@@ -351,6 +354,9 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
     })?;
     let mut doc = shared.document().clone();
     doc_set_path(&mut doc, &ctx.paths.he_conf);
+    for key in WATCHDOG_KEYS {
+        doc.remove("", key);
+    }
     for key in IDENTITY_KEYS {
         if let (Some(ours), Some(theirs)) = (answers.get(key), doc.get("", key))
             && ours != theirs
@@ -421,6 +427,7 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
     };
     AgentConf::parse(&ctx.paths.agent_conf, &agent_text)
         .map_err(|e| Failure::new("storage", format!("the cluster's agent.conf: {e}")))?;
+    check_for_agent(ctx, &he_conf, &agent_text)?;
     let volume = he_conf
         .metadata_volume_path()
         .map_err(|e| Failure::config(e.to_string()))?;
@@ -621,6 +628,25 @@ fn validate_he(doc: KvDocument) -> Result<HostedEngineConf, Failure> {
     })
 }
 
+/// What the agent will refuse of `he` with the cluster's timings (a watchdog
+/// timeout they do not allow), refused now instead.
+fn check_for_agent(ctx: &Ctx, he: &HostedEngineConf, agent_text: &str) -> Result<(), Failure> {
+    let agent = AgentConf::parse(&ctx.paths.agent_conf, agent_text)
+        .map_err(|e| Failure::new("answers", e.to_string()))?;
+    let errors = he.agent_errors(Some(&agent.timings));
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    Err(Failure::new(
+        "answers",
+        format!(
+            "the answers make a hosted-engine.conf the agent refuses:\n{}",
+            lines.join("\n")
+        ),
+    ))
+}
+
 /// The operator's agent.conf, checked.
 fn read_agent_conf(path: &Path) -> Result<String, Failure> {
     let bytes = read_bounded(path)
@@ -739,6 +765,14 @@ fn describe(plan: &Plan, id: Option<HostId>) -> String {
         plan.volume.display()
     ));
     text.push_str(&format!("  engine:   {} ({})\n", he.fqdn, he.vm_driver));
+    let watchdog = match (&he.watchdog_device, he.watchdog_timeout_secs) {
+        (Some(WatchdogSetting::Device(path)), Some(secs)) => {
+            format!("{} (timeout {secs} s)", path.display())
+        }
+        (Some(WatchdogSetting::Device(path)), None) => path.display().to_string(),
+        _ => "none: this host is unfenced (accepted)".to_owned(),
+    };
+    text.push_str(&format!("  watchdog: {watchdog}\n"));
     text.push_str(&format!(
         "  agent:    {}\n",
         if plan.enable_agent {
