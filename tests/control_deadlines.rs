@@ -240,7 +240,9 @@ fn a_full_request_queue_answers_busy() {
         .map(|_| {
             let path = f.path.clone();
             thread::spawn(move || {
-                for _ in 0..100 {
+                // Bounded, and far longer than the probes below can hold a
+                // place (0.1 s each, one at a time, with pauses between).
+                for _ in 0..500 {
                     match call(&path, &Request::VmShutdown, Duration::from_secs(30)) {
                         Err(ClientError::Remote {
                             code: ErrorCode::Busy,
@@ -269,6 +271,8 @@ fn a_full_request_queue_answers_busy() {
             break reply;
         }
         assert_eq!(reply["error"]["code"], "expired", "{reply}");
+        // Leave the callers room to take the place the probe held.
+        thread::sleep(Duration::from_millis(50));
     };
     let message = busy["error"]["message"].as_str().unwrap();
     assert!(message.contains("already wait"), "{message}");
