@@ -1529,7 +1529,7 @@ _he__lab() {
                     return 0
                     ;;
                 --defect)
-                    COMPREPLY=($(compgen -W "skip-settle expire-immediately" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "skip-settle expire-immediately release-before-down ignore-sequence unchecked-epoch" -- "${cur}"))
                     return 0
                     ;;
                 --dir)
@@ -1619,7 +1619,7 @@ _he__lab() {
                     return 0
                     ;;
                 --defect)
-                    COMPREPLY=($(compgen -W "skip-settle expire-immediately" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "skip-settle expire-immediately release-before-down ignore-sequence unchecked-epoch" -- "${cur}"))
                     return 0
                     ;;
                 --dir)

@@ -93,7 +93,10 @@ complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subco
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l timings -d 'The timings a seed runs on (a scenario sets its own)' -r -f -a "reference\t'The reference\'s ([`Timings::reference`]), as the scenarios'
 default\t'The project\'s defaults ([`Timings::default`])'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l defect -d 'Break the lease on purpose (to see the checkers fail)' -r -f -a "skip-settle\t'Win a lease claim without the settle re-read'
-expire-immediately\t'Treat other hosts\' leases as expired at once'"
+expire-immediately\t'Treat other hosts\' leases as expired at once'
+release-before-down\t'Publish `none` when fencing, before the VM is confirmed down'
+ignore-sequence\t'Take a slot whose write sequence went back (a late write) for news'
+unchecked-epoch\t'Take any epoch from storage and add to it wrapping'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l seeds -d 'How many seeds' -r
@@ -101,7 +104,10 @@ complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subco
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l timings -d 'The timings every seed runs on' -r -f -a "reference\t'The reference\'s ([`Timings::reference`]), as the scenarios'
 default\t'The project\'s defaults ([`Timings::default`])'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l defect -d 'Break the lease on purpose (to see the checkers fail)' -r -f -a "skip-settle\t'Win a lease claim without the settle re-read'
-expire-immediately\t'Treat other hosts\' leases as expired at once'"
+expire-immediately\t'Treat other hosts\' leases as expired at once'
+release-before-down\t'Publish `none` when fencing, before the VM is confirmed down'
+ignore-sequence\t'Take a slot whose write sequence went back (a late write) for news'
+unchecked-epoch\t'Take any epoch from storage and add to it wrapping'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run one scenario file, or one fuzz seed, and print its log. Exit 1 when an invariant broke or a check failed'

@@ -419,7 +419,10 @@ impl Lease {
     /// Forgets a host whose slot was cleaned (empty) and has been silent for
     /// `lease_dead` (the caller checks).
     pub fn forget(&mut self, host: HostId) {
-        self.peers.remove(&host);
+        // Its epoch stays known: epochs never go back.
+        if let Some(state) = self.peers.remove(&host) {
+            self.seen_floor = self.seen_floor.max(state.epoch);
+        }
         self.unreadable.remove(&host);
         self.dead_ms.remove(&host);
         self.parked.remove(&host);

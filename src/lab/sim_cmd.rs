@@ -88,8 +88,9 @@ pub fn run(command: SimCommand, out: &mut dyn Write) -> anyhow::Result<bool> {
     match command {
         SimCommand::Run {
             scenario: Some(path),
+            defect,
             ..
-        } => run_scenario(&path, out),
+        } => run_scenario(&path, defect.map(Into::into), out),
         SimCommand::Run {
             seed: Some(seed),
             timings,
@@ -106,11 +107,16 @@ pub fn run(command: SimCommand, out: &mut dyn Write) -> anyhow::Result<bool> {
     }
 }
 
-fn run_scenario(path: &PathBuf, out: &mut dyn Write) -> anyhow::Result<bool> {
+fn run_scenario(
+    path: &PathBuf,
+    defect: Option<LeaseDefect>,
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let scenario =
+    let mut scenario =
         Scenario::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    scenario.params.lease_defect = defect;
     let outcome = scenario.run();
     out.write_all(outcome.log.as_bytes())?;
     let passed = outcome.passed();

@@ -402,6 +402,10 @@ impl Sim {
             h.powered = true;
             h.booted_at = now;
             h.clock_lost_ms = 0;
+            // A wedged VM manager is a process of the host: a boot ends it.
+            h.vm_query_fails = false;
+            h.poweroff_fails = false;
+            h.poweroff_hangs = false;
             w.params.host_boot_ms
         };
         let generation = self.generation[&host];
@@ -511,8 +515,10 @@ impl Sim {
     /// back and a claim against a live hold are judged when they happen:
     /// `io::start_vm`, `WorldState::check_claim`.)
     fn check_invariants(&mut self) {
+        // Judge what lies on the storage now, not what the last reader saw.
+        let now = self.now();
+        self.world.borrow_mut().land_writes(now);
         let w = self.world.borrow();
-        let now = w.now;
         let mut running = 0;
         let mut released = None;
         for (host, vm) in &w.vms {

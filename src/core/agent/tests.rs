@@ -65,6 +65,10 @@ struct PeerSpec {
     host_ts: u64,
     /// The highest lease epoch it reports having seen.
     epoch_seen: u64,
+    /// Its write sequence, moving with `host_ts`; `None`: publishes none.
+    seq: Option<u64>,
+    /// Its lease timings as published; `None`: publishes none.
+    lease_timings: Option<String>,
 }
 
 impl Default for PeerSpec {
@@ -84,6 +88,8 @@ impl Default for PeerSpec {
             beating: true,
             host_ts: 0,
             epoch_seen: 0,
+            seq: None,
+            lease_timings: None,
         }
     }
 }
@@ -127,6 +133,12 @@ fn peer_slot(id: HostId, peer: &PeerSpec) -> HostSlot {
         .gateway_ok
         .map_or_else(|| "unknown".to_owned(), |ok| format!("{ok}/5"));
     extra.push(GATEWAY_KEY, gateway);
+    if let Some(timings) = &peer.lease_timings {
+        extra.push(LEASE_TIMINGS_KEY, timings.clone());
+    }
+    if let Some(seq) = peer.seq {
+        extra.push(crate::metadata::SEQ_KEY, seq.to_string());
+    }
     through_codec(id, &record, &extra)
 }
 
@@ -157,6 +169,9 @@ struct Rig {
     /// Time of the next loop.
     now: Millis,
     peers: BTreeMap<HostId, PeerSpec>,
+    /// Slots read as they are, whatever the peers above publish (torn,
+    /// forged, late): they win over `peers` for their host.
+    raw_peers: BTreeMap<HostId, Result<HostSlot, SlotError>>,
     global_maintenance: bool,
     /// Our own slot as stored: the last successful publish.
     own: Option<HostSlot>,
@@ -182,6 +197,7 @@ impl Rig {
             cfg,
             now: Millis::ZERO,
             peers: [(1, PeerSpec::default()), (3, PeerSpec::default())].into(),
+            raw_peers: BTreeMap::new(),
             global_maintenance: false,
             own: None,
             own_torn: false,
@@ -212,7 +228,13 @@ impl Rig {
         let mut hosts = BTreeMap::new();
         for (&id, peer) in &mut self.peers {
             peer.host_ts += u64::from(peer.beating);
+            if peer.beating {
+                peer.seq = peer.seq.map(|seq| seq + 1);
+            }
             hosts.insert(id, Ok(peer_slot(id, peer)));
+        }
+        for (&id, slot) in &self.raw_peers {
+            hosts.insert(id, slot.clone());
         }
         if self.own_torn {
             let torn = SlotError::Torn {
@@ -1096,3 +1118,5 @@ fn maintenance_is_published_as_the_reference_shows_it() {
     assert!(!out.decision.record.local_maintenance);
     assert_eq!(out.decision.extra.get("state"), Some("GlobalMaintenance"));
 }
+
+mod safety;

@@ -289,3 +289,101 @@ fn timings_come_from_the_configuration() {
     assert!(timings.settle_ms >= timings.claim_window_ms);
     assert!(timings.dead_ms > timings.fail_ms);
 }
+
+#[test]
+fn after_a_publish_read_back_torn_only_a_confirmed_one_renews() {
+    let live = heartbeats(&[]);
+    let mut lease = Lease::new(1, TIMINGS);
+    claim_and_settle(&mut lease, 100, &live);
+    lease.published(at(117), at(118), true, 117);
+    lease.read_own(Some(117));
+    lease.published(at(127), at(128), true, 127);
+    // A third party covered our slot: that publish did not land intact.
+    lease.read_own(None);
+    assert_eq!(lease.last_renewal(), Some(at(117)));
+    // Writes that report success no longer renew on their word alone...
+    lease.published(at(137), at(138), true, 137);
+    assert_eq!(lease.last_renewal(), Some(at(117)));
+    assert!(lease.must_fence(at(147)));
+    // ...until one reads back intact.
+    lease.read_own(Some(137));
+    assert_eq!(lease.last_renewal(), Some(at(137)));
+    assert!(!lease.must_fence(at(147)));
+}
+
+#[test]
+fn a_timed_out_write_that_lands_renews_once_it_reads_back() {
+    let live = heartbeats(&[]);
+    let mut lease = Lease::new(1, TIMINGS);
+    claim_and_settle(&mut lease, 100, &live);
+    lease.published(at(117), at(118), true, 117);
+    lease.read_own(Some(117));
+    // The next write timed out (no renewal), yet landed later.
+    lease.published(at(127), at(132), false, 127);
+    assert_eq!(lease.last_renewal(), Some(at(117)));
+    lease.read_own(Some(127));
+    assert_eq!(lease.last_renewal(), Some(at(127)));
+    // A later write of ours in place of an earlier one confirms the earlier.
+    lease.published(at(140), at(141), true, 140);
+    lease.published(at(150), at(155), false, 150);
+    lease.read_own(Some(150));
+    assert_eq!(lease.last_renewal(), Some(at(150)));
+}
+
+#[test]
+fn a_hold_is_never_released_over_a_vm_not_confirmed_down() {
+    let live = heartbeats(&[]);
+    let mut lease = Lease::new(1, TIMINGS);
+    claim_and_settle(&mut lease, 100, &live);
+    lease.fence();
+    assert_eq!(lease.phase(), Phase::Fencing { epoch: 1 });
+    assert_eq!(lease.published_state().kind, LeaseKind::Fencing);
+    assert!(lease.published_state().kind.holds());
+    assert!(
+        !lease.valid(at(118)),
+        "no start under a lease being given up"
+    );
+    lease.release();
+    assert_eq!(lease.published_state().kind, LeaseKind::None);
+    // The planted defect gives it up at once.
+    let mut broken = Lease::new(
+        1,
+        LeaseTimings {
+            defect: Some(LeaseDefect::ReleaseBeforeDown),
+            ..TIMINGS
+        },
+    );
+    claim_and_settle(&mut broken, 100, &live);
+    broken.fence();
+    assert_eq!(broken.phase(), Phase::Idle);
+}
+
+#[test]
+fn a_fencing_peer_blocks_like_a_holder() {
+    let mut lease = Lease::new(2, TIMINGS);
+    lease.observe(at(0), 1, state(LeaseKind::Fencing, 4));
+    let live = heartbeats(&[(1, 100)]);
+    assert!(matches!(
+        lease.may_claim(at(150), &live),
+        Err(Blocker::Taken { host: 1, .. })
+    ));
+    assert!(lease.may_claim(at(160), &live).is_ok());
+}
+
+#[test]
+fn a_peer_with_a_longer_lease_dead_expires_after_it() {
+    let mut lease = Lease::new(2, TIMINGS);
+    lease.observe(at(0), 1, state(LeaseKind::Held, 4));
+    lease.observe_dead_ms(1, Some(90_000));
+    let live = heartbeats(&[(1, 100)]);
+    assert!(lease.may_claim(at(160), &live).is_err());
+    assert!(lease.may_claim(at(190), &live).is_ok());
+}
+
+#[test]
+fn a_forgotten_host_keeps_its_epoch() {
+    let mut lease = Lease::new(2, TIMINGS);
+    lease.observe(at(0), 1, state(LeaseKind::Held, 7));
+    lease.forget(1);
+    assert_eq!(lease.highest_epoch(), 7);
+}
