@@ -459,8 +459,11 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
 
     /// Publishes the AgentStopped slot (clean shutdown); the VM is left alone.
     /// An agent that never read its own slot publishes nothing (it would
-    /// overwrite its predecessor's lease).
-    pub fn stop(&mut self) -> Result<(), String> {
+    /// overwrite its predecessor's lease). `Ok(true)`: the lease stays held
+    /// over the running VM, for a lease keeper to renew
+    /// (`CoreConfig::keeper`); until one does, the slot says the agent
+    /// stopped cleanly, which nobody expires by silence.
+    pub fn stop(&mut self) -> Result<bool, String> {
         if !self.core.adopted() {
             return Err("not publishing AgentStopped: our own slot was never read".into());
         }
@@ -503,7 +506,12 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
                     "AgentStopped not published: {e}; engine VM powered off"
                 ))
             }
-            other => other.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+            Ok(()) => Ok(vm_running
+                && matches!(
+                    self.core.lease().phase(),
+                    crate::core::Phase::Holding { .. } | crate::core::Phase::Fencing { .. }
+                )),
         }
     }
 }

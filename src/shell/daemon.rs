@@ -377,7 +377,7 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     let _ = super::system::sd_notify("STOPPING=1");
     let stopped = agent.stop();
     match &stopped {
-        Ok(()) => tracing::info!(
+        Ok(_) => tracing::info!(
             target: TRANSITION_TARGET,
             "ovirt-ha-agent stopped: AgentStopped published"
         ),

@@ -42,6 +42,8 @@ enum Event {
     Finish(HostId, u64),
     /// A frozen host resumes.
     Thaw(HostId),
+    /// A lease keeper's loop tick; ignored when its generation moved on.
+    KeeperTick(HostId, u64),
     /// The watchdog of a host checks its last pet.
     Watchdog(HostId),
 }
@@ -61,6 +63,9 @@ pub struct Sim {
     events: u64,
     /// Ticks that stalled between their read and their write.
     unfinished: BTreeMap<HostId, Decided>,
+    /// Lease keepers of cleanly stopped agents, and their generations.
+    keepers: BTreeMap<HostId, SimAgent>,
+    keeper_generation: BTreeMap<HostId, u64>,
 }
 
 impl Sim {
@@ -77,6 +82,8 @@ impl Sim {
             schedule: Vec::new(),
             events: 0,
             unfinished: BTreeMap::new(),
+            keepers: BTreeMap::new(),
+            keeper_generation: BTreeMap::new(),
         };
         for host in 1..=hosts {
             sim.generation.insert(host, 0);
@@ -159,6 +166,11 @@ impl Sim {
                 }
             }
             Event::Thaw(host) => self.thaw(host),
+            Event::KeeperTick(host, generation) => {
+                if self.keeper_generation.get(&host) == Some(&generation) {
+                    self.keeper_tick(host, generation);
+                }
+            }
             Event::Watchdog(host) => self.watchdog(host),
         }
     }
@@ -189,6 +201,9 @@ impl Sim {
                 return;
             }
         }
+        // The agent takes the lease over from its keeper, which stops
+        // between two loops and leaves the watchdog counting.
+        self.stop_keeper(host, "lease keeper hands the lease back to the agent");
         let cfg = self.core_config(host);
         let io = SimHost::io(&self.world, host);
         {
@@ -342,12 +357,76 @@ impl Sim {
             return;
         };
         self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
-        if let Err(e) = agent.stop() {
-            self.world.borrow_mut().note(&host_name(host), &e);
-        }
+        let kept = match agent.stop() {
+            Ok(kept) => kept,
+            Err(e) => {
+                self.world.borrow_mut().note(&host_name(host), &e);
+                false
+            }
+        };
         self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
-        self.world.borrow_mut().host_mut(host).last_pet = None;
+        if !kept {
+            // Magic close: nothing left at stake here.
+            self.world.borrow_mut().host_mut(host).last_pet = None;
+        }
         self.kill_agent(host);
+        if kept {
+            // The watchdog stays armed, handed to the keeper.
+            self.start_keeper(host);
+        }
+    }
+
+    /// Starts the lease keeper of `host`'s cleanly stopped agent.
+    fn start_keeper(&mut self, host: HostId) {
+        let cfg = CoreConfig {
+            keeper: true,
+            ..self.core_config(host)
+        };
+        let keeper = AgentLoop::start(cfg, SimHost::io(&self.world, host));
+        self.world
+            .borrow_mut()
+            .note(&host_name(host), "lease keeper started");
+        self.keepers.insert(host, keeper);
+        let generation = self.keeper_generation.entry(host).or_insert(0);
+        *generation += 1;
+        let generation = *generation;
+        let now = self.now();
+        self.push(now, Event::KeeperTick(host, generation));
+    }
+
+    /// Stops `host`'s lease keeper, if one runs (its process ends: handed
+    /// over, or gone with the host).
+    fn stop_keeper(&mut self, host: HostId, why: &str) {
+        if self.keepers.remove(&host).is_some() {
+            *self.keeper_generation.entry(host).or_insert(0) += 1;
+            self.world.borrow_mut().note(&host_name(host), why);
+        }
+    }
+
+    fn keeper_tick(&mut self, host: HostId, generation: u64) {
+        let now = self.now();
+        let frozen_until = self.world.borrow().host(host).frozen_until;
+        if let Some(until) = frozen_until.filter(|until| *until > now) {
+            self.push(until, Event::KeeperTick(host, generation));
+            return;
+        }
+        let Some(keeper) = self.keepers.get_mut(&host) else {
+            return;
+        };
+        let pet_before = self.world.borrow().host(host).last_pet;
+        let wait_ms = keeper.tick();
+        let elapsed = std::mem::take(&mut self.world.borrow_mut().host_mut(host).tick_elapsed_ms);
+        if keeper.core().keeper_done() {
+            self.stop_keeper(host, "lease keeper exits: nothing left to keep");
+            return;
+        }
+        if self.world.borrow().host(host).last_pet == pet_before {
+            self.arm_watchdog(host);
+        }
+        self.push(
+            now + elapsed + wait_ms.max(1),
+            Event::KeeperTick(host, generation),
+        );
     }
 
     fn arm_watchdog(&mut self, host: HostId) {
@@ -382,6 +461,7 @@ impl Sim {
 
     fn crash_host(&mut self, host: HostId) {
         self.kill_agent(host);
+        self.stop_keeper(host, "lease keeper gone with the host");
         let mut w = self.world.borrow_mut();
         w.host_mut(host).powered = false;
         w.host_mut(host).last_pet = None;

@@ -271,6 +271,7 @@ pub struct Effective {
     pub seq: Option<u64>,
     pub kind: LeaseKind,
     pub epoch: u64,
+    /// Its agent stopped cleanly and no keeper renews its lease (parked).
     pub stopped: bool,
     pub landed_at: Millis,
 }
@@ -461,7 +462,10 @@ impl WorldState {
                 seq,
                 kind: lease.kind,
                 epoch: lease.epoch,
-                stopped: slot.record.stopped,
+                // A stopped agent's lease that no keeper renews is parked:
+                // never expired by silence.
+                stopped: slot.record.stopped
+                    && slot.extra.get(crate::core::agent::KEEPER_KEY) != Some("1"),
                 landed_at: at,
             },
         );

@@ -34,6 +34,13 @@ pub const GATEWAY_KEY: &str = "gateway";
 pub const EPOCH_SEEN_KEY: &str = "lease-epoch-seen";
 /// Our extra key: the score breakdown in one line.
 pub const SCORE_DETAIL_KEY: &str = "score-detail";
+/// Our extra key, `1` in the slot of a host whose agent stopped cleanly while
+/// its engine VM ran, and whose lease keeper renews the lease meanwhile
+/// ([`CoreConfig::keeper`]). Such a lease expires by silence like any other
+/// (the keeper dies with its host); a stopped holder's slot without it (an
+/// older agent, or a keeper that could not start) is never expired by
+/// silence.
+pub const KEEPER_KEY: &str = "lease-keeper";
 /// Our extra key: the lease timings this host runs on,
 /// `<lease-fail>/<lease-dead>/<lease-settle>/<claim window>` in ms. Claims are
 /// only sound among hosts that agree on them (see [`Agent::timing_mismatch`]).
@@ -77,6 +84,13 @@ pub struct CoreConfig {
     /// The first write sequence the previous agent on this host used, as it
     /// persisted it (see [`Floors`]): ours starts [`SEQ_RESTART_GAP`] above.
     pub seq_floor: u64,
+    /// Run as the lease keeper of a cleanly stopped agent: in AgentStopped,
+    /// renew the lease this host holds while its engine VM runs, fence as
+    /// the agent would, and nothing else (no state machine, no starts, no
+    /// requests). Done ([`Agent::keeper_done`]) once there is nothing left to
+    /// keep. The agent, back, takes the lease over (docs/agent.md, "The lease
+    /// keeper").
+    pub keeper: bool,
 }
 
 /// What an agent keeps on the host's local disk so that it never goes back,
@@ -104,6 +118,7 @@ impl CoreConfig {
             epoch_floor: 0,
             watchdog_timeout_ms: None,
             seq_floor: 0,
+            keeper: false,
         }
     }
 }
@@ -337,7 +352,11 @@ impl Agent {
             implausible: BTreeMap::new(),
             mismatch: None,
             last_read: None,
-            state: State::StartState,
+            state: if cfg.keeper {
+                State::AgentStopped
+            } else {
+                State::StartState
+            },
             entered: now,
             peers: BTreeMap::new(),
             global_maintenance: false,
@@ -427,6 +446,9 @@ impl Agent {
             // at it (no watchdog pets) until the VM is down.
             self.fencing = true;
             self.force_stop("engine VM runs here but our own slot is unreadable".into());
+        }
+        if self.cfg.keeper {
+            return self.keeper_step(obs, &facts);
         }
         self.take_requests(obs, &facts);
         let mut transitions = Vec::new();
@@ -567,6 +589,52 @@ impl Agent {
     /// VM under a lease that lapsed meanwhile.
     pub fn start_still_valid(&self, now: Millis) -> bool {
         self.lease.valid(now)
+    }
+
+    /// A keeper's step: the lease and the fence, nothing else.
+    fn keeper_step(&mut self, obs: &Observation<'_>, facts: &Facts) -> Decision {
+        if let Some((host, state)) = self.lease.superseded_by() {
+            let epoch = self.lease.epoch();
+            if facts.vm_here || facts.vm_unknown {
+                self.lease.fence();
+                self.fencing = true;
+                self.stop_sent = true;
+                self.pending.push(VmAction::PowerOff);
+                self.say(format!(
+                    "lease epoch {epoch} superseded by host {host} (epoch {}): powering the \
+                     engine VM off",
+                    state.epoch
+                ));
+            } else {
+                self.lease.release();
+            }
+        } else if let Phase::Holding { epoch } = self.lease.phase()
+            && !facts.vm_here
+            && !facts.vm_unknown
+        {
+            self.lease.release();
+            self.say(format!(
+                "the engine VM is down: lease epoch {epoch} released, nothing left to keep"
+            ));
+        }
+        let score = self.score(obs);
+        let (record, extra) = self.publication(obs, facts, &score);
+        Decision {
+            record,
+            extra,
+            score,
+            transitions: Vec::new(),
+            log: std::mem::take(&mut self.log),
+            next_loop_ms: self.cfg.timings.loop_ms,
+            publish: self.adopted,
+        }
+    }
+
+    /// Whether a keeper has nothing left to keep: our own slot read, no lease
+    /// held or being given up, no fence under way. (It has just published
+    /// `none`.)
+    pub fn keeper_done(&self) -> bool {
+        self.cfg.keeper && self.adopted && !self.fencing && self.lease.phase() == Phase::Idle
     }
 
     /// Whether this core has read its own slot and may publish.
@@ -792,7 +860,8 @@ impl Agent {
             }
             Err(_) => self.lease.observe_unreadable(self.now, id),
         }
-        self.lease.observe_stopped(id, slot.record.stopped);
+        let kept = slot.extra.get(KEEPER_KEY) == Some("1");
+        self.lease.observe_stopped(id, slot.record.stopped && !kept);
         let mut gateway = PeerGateway::NotPublished;
         let mut lease_timings = None;
         for (key, value) in slot.extra.entries() {

@@ -2,8 +2,8 @@
 //! reference's extra text followed by our keys.
 
 use super::{
-    Agent, EPOCH_SEEN_KEY, Facts, GATEWAY_KEY, LEASE_TIMINGS_KEY, Observation, SCORE_DETAIL_KEY,
-    WATCHDOG_KEY,
+    Agent, EPOCH_SEEN_KEY, Facts, GATEWAY_KEY, KEEPER_KEY, LEASE_TIMINGS_KEY, Observation,
+    SCORE_DETAIL_KEY, WATCHDOG_KEY,
 };
 use crate::core::score::{ScoreBreakdown, ScoreInputs, compute};
 use crate::core::state::State;
@@ -93,6 +93,9 @@ impl Agent {
         };
         extra.push(WATCHDOG_KEY, &watchdog);
         extra.push(LEASE_TIMINGS_KEY, lease_timings(&self.cfg.timings));
+        if self.cfg.keeper {
+            extra.push(KEEPER_KEY, "1");
+        }
         extra.push(SEQ_KEY, self.seq.to_string());
         extra
     }
