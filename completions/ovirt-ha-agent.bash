@@ -23,7 +23,7 @@ _ovirt__ha__agent() {
 
     case "${cmd}" in
         ovirt__ha__agent)
-            opts="-h -V --check-config --config-root --he-conf --agent-conf --ha-conf --broker-conf --runtime-dir --state-dir --help --version"
+            opts="-h -V --check-config --keep-lease --config-root --he-conf --agent-conf --ha-conf --broker-conf --runtime-dir --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

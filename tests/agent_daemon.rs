@@ -91,7 +91,13 @@ impl Cluster {
     /// sets it for a service whose stderr is the journal.
     fn start_with(&mut self, id: u16, env: &[(&str, &str)]) {
         use std::os::unix::fs::MetadataExt;
-        let log = std::fs::File::create(self.root(id).join("agent.log")).unwrap();
+        // Appended to: a lease keeper the agent left writes on into the same
+        // file (its stderr), as it would into the journal.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root(id).join("agent.log"))
+            .unwrap();
         let meta = log.metadata().unwrap();
         let mut command = Command::new(AGENT);
         for var in common::PATH_VARS
@@ -170,11 +176,31 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// The state directory of host `id`.
+    fn state_dir(&self, id: u16) -> PathBuf {
+        self.root(id).join("var/lib/ovirt-hosted-engine-ha")
+    }
+
+    /// The pid of host `id`'s lease keeper, while one runs.
+    fn keeper_pid(&self, id: u16) -> Option<i32> {
+        let text = std::fs::read_to_string(self.state_dir(id).join("lease-keeper.pid")).ok()?;
+        let pid: i32 = text.trim().parse().ok()?;
+        Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         for child in self.agents.iter_mut().flatten() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for id in 1..=self.agents.len() as u16 {
+            if let Some(pid) = self.keeper_pid(id) {
+                // SAFETY: kill(2) of a lease keeper our agents started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
         }
         for (_, pid) in self.vm_pids() {
             // SAFETY: kill(2) of the engine VM process group our agents started.
@@ -248,13 +274,16 @@ fn a_cold_start_of_three_agents_starts_exactly_one_engine_and_sigterm_publishes_
 
     for id in 1..=3 {
         cluster.signal(id, libc::SIGTERM);
-        // The holder's watchdog was petted every loop, then disarmed by the
-        // clean stop (magic close); the others' was disarmed while they had
-        // nothing at stake.
         let dog = std::fs::read(cluster.root(id).join("watchdog")).unwrap();
-        assert!(dog.ends_with(b"V"), "host{id}: {dog:?}");
         if id == holder {
-            assert!(dog.len() > 3 && dog.ends_with(b"\nV"), "host{id}: {dog:?}");
+            // The holder's lease outlives its agent: a lease keeper renews it
+            // and pets the watchdog, which was never disarmed.
+            assert!(cluster.keeper_pid(id).is_some(), "{}", cluster.log(id));
+            assert!(dog.len() > 3 && !dog.ends_with(b"V"), "host{id}: {dog:?}");
+        } else {
+            // Disarmed while they had nothing at stake.
+            assert!(dog.ends_with(b"V"), "host{id}: {dog:?}");
+            assert_eq!(cluster.keeper_pid(id), None);
         }
         assert_eq!(cluster.state_of(id).as_deref(), Some("AgentStopped"));
         let area = cluster.area();
@@ -351,6 +380,70 @@ fn an_agent_killed_under_its_engine_adopts_it_without_a_restart() {
     );
 }
 
+/// Issue 13, hole 6: a cleanly stopped holder's lease is renewed by its keeper
+/// while the engine VM runs (nobody starts a second one), handed back to the
+/// returning agent without a restart, and expires like any silent holder's
+/// when the host dies (here: the keeper and the VM killed).
+#[test]
+fn a_cleanly_stopped_holder_leaves_a_keeper_that_renews_and_hands_the_lease_back() {
+    let mut cluster = Cluster::new(2);
+    wait_for("an engine up", Duration::from_secs(60), || {
+        !engine_up_hosts(&cluster).is_empty()
+    });
+    let holder = engine_up_hosts(&cluster)[0];
+    let other = 3 - holder;
+    let before = cluster.vm_pids();
+    cluster.signal(holder, libc::SIGTERM);
+    let keeper = cluster.keeper_pid(holder).expect("a lease keeper runs");
+    let slot_of = |cluster: &Cluster| {
+        let area = cluster.area();
+        area.hosts[&holder].as_ref().unwrap().clone()
+    };
+    let first = slot_of(&cluster);
+    assert_eq!(
+        first.extra.get("lease-keeper"),
+        Some("1"),
+        "{}",
+        cluster.log(holder)
+    );
+    assert_eq!(first.extra.get("state"), Some("AgentStopped"));
+    assert_eq!(first.extra.lease().unwrap().unwrap().kind, LeaseKind::Held);
+    // Renewed while the agent is away, for longer than lease-dead (7 s): the
+    // other host starts nothing.
+    std::thread::sleep(Duration::from_secs(10));
+    assert!(slot_of(&cluster).record.host_ts > first.record.host_ts);
+    assert_eq!(cluster.vm_pids(), before, "{}", cluster.logs());
+    assert_eq!(cluster.state_of(other).as_deref(), Some("EngineDown"));
+
+    // The agent is back: the keeper hands the lease over, no restart.
+    cluster.start(holder);
+    wait_for("the agent to take over", Duration::from_secs(30), || {
+        engine_up_hosts(&cluster) == [holder]
+    });
+    assert_eq!(cluster.keeper_pid(holder), None, "{}", cluster.log(holder));
+    assert!(
+        cluster.log(holder).contains(&format!(
+            "lease keeper (pid {keeper}) runs: asking it to hand the lease back"
+        )),
+        "{}",
+        cluster.log(holder)
+    );
+    assert_eq!(cluster.vm_pids(), before, "the same VM: {}", cluster.logs());
+
+    // Stopped again, then the host "dies": keeper and VM killed. The lease
+    // expires by silence and the other host starts the engine.
+    cluster.signal(holder, libc::SIGTERM);
+    let keeper = cluster.keeper_pid(holder).expect("a lease keeper runs");
+    // SAFETY: kill(2) of the keeper and the VM process group our agents started.
+    unsafe {
+        libc::kill(keeper, libc::SIGKILL);
+        libc::kill(-(before[0].1 as libc::pid_t), libc::SIGKILL);
+    }
+    wait_for("the engine back elsewhere", Duration::from_secs(60), || {
+        engine_up_hosts(&cluster) == [other]
+    });
+}
+
 #[test]
 fn storage_removed_and_restored_reconnects_without_restarting_the_engine() {
     let cluster = Cluster::new(2);
@@ -405,11 +498,19 @@ fn under_journald_every_line_carries_its_priority_and_he_log_sets_the_level() {
     );
 
     // Without the journal (JOURNAL_STREAM names another file): time stamps,
-    // and the default level shows no debug line.
+    // and the default level shows no debug line. (The lease keeper the first
+    // agent left, which hands the lease back now, still logs as it started.)
+    let before = cluster.log(1).len();
     cluster.start_with(1, &[("JOURNAL_STREAM", "1:1")]);
     std::thread::sleep(Duration::from_secs(3));
     cluster.signal(1, libc::SIGTERM);
-    let log = cluster.log(1);
+    let log = cluster.log(1)[before..].to_owned();
+    assert!(log.contains("<5>lease keeper stopped"), "{log}");
+    let log: String = log
+        .lines()
+        .filter(|l| !l.contains("lease keeper stopped"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert!(log.lines().count() >= 2, "{log}");
     for line in log.lines() {
         assert!(!line.starts_with('<'), "{line:?}");

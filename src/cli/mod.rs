@@ -21,7 +21,9 @@ pub use he::{EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, main};
     long_about = "The hosted-engine HA agent: reads the shared metadata, scores this host, \
                   takes the engine VM lease and starts, stops or keeps the engine VM, \
                   publishing its own slot every loop. Runs in the foreground until SIGTERM or \
-                  SIGINT, then publishes AgentStopped and exits (the engine VM keeps running). \
+                  SIGINT, then publishes AgentStopped and exits (the engine VM keeps running, \
+                  its lease renewed by a lease keeper, `--keep-lease`, until the agent is \
+                  back or the VM is down). \
                   The engine VM is driven by the driver that `vm_driver` in \
                   hosted-engine.conf names: `process` (default; `vm_command`) or `libvirt` \
                   (`vm_xml`, `libvirt_uri`; in builds with the `libvirt` feature). \
@@ -44,6 +46,12 @@ pub(crate) struct AgentArgs {
     /// line, file:line: key: message) and exit.
     #[arg(long)]
     check_config: bool,
+    /// Run as the lease keeper of this host's cleanly stopped agent (the agent
+    /// starts it when it stops while its engine VM runs): renew the lease and
+    /// pet the watchdog, power the VM off if the lease cannot be renewed, and
+    /// hand the lease back to the agent when it starts again (SIGTERM).
+    #[arg(long, conflicts_with = "check_config")]
+    keep_lease: bool,
     #[command(flatten)]
     paths: ConfigPathArgs,
 }
@@ -59,6 +67,15 @@ pub fn agent_main() -> i32 {
         }
     };
     let paths = ConfigPaths::resolve(&args.paths);
+    if args.keep_lease {
+        return match crate::shell::keeper::run(&paths) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("ovirt-ha-agent: lease keeper: {e:#}");
+                EXIT_FAILURE
+            }
+        };
+    }
     if !args.check_config {
         return match crate::shell::daemon::run(&paths) {
             Ok(()) => EXIT_OK,

@@ -177,6 +177,8 @@ pub struct AgentLoop<S, V, M, C, E, W> {
     last_score: Option<ScoreBreakdown>,
     /// The floors last handed to [`Events::persist_floors`].
     persisted: Floors,
+    /// Whether the last loop's publish landed (was written).
+    last_publish_ok: bool,
     /// Whether to keep `last_area` (the daemon's status needs it; the
     /// simulator does not, and holding it would defeat its copy-on-write area).
     keep_last_area: bool,
@@ -199,6 +201,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
             last_area: None,
             last_score: None,
             persisted: Floors::default(),
+            last_publish_ok: false,
             keep_last_area: false,
         }
     }
@@ -227,6 +230,11 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
     /// [`AgentLoop::keep_last_area`]).
     pub fn last_area(&self) -> Option<&Area> {
         self.last_area.as_deref()
+    }
+
+    /// Whether the last loop's publish was written.
+    pub fn last_publish_ok(&self) -> bool {
+        self.last_publish_ok
     }
 
     /// This host's score breakdown of the last loop.
@@ -287,6 +295,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         };
         self.note_storage(ended, area.as_ref().err().or(write_failure));
         let written = matches!(publish.outcome, Outcome::Written);
+        self.last_publish_ok = written;
         let mut actions = self.core.after_publish(started, ended, written);
         if self.core.wants_readback() {
             // A start waits for proof that our `held` publish landed intact.

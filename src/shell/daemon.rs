@@ -18,7 +18,7 @@ use super::signals;
 use super::storage::{FileStorage, StorageConfig};
 use super::system::{SystemClock, TRANSITION_TARGET, log_core_line};
 use super::vm::EngineVm;
-use super::watchdog::{HostWatchdog, open_configured};
+use super::watchdog::{HostWatchdog, NoWatchdog, open_configured};
 use crate::config::{ConfFile, Config, ConfigPaths, HaConf, WATCHDOG_NONE_ACK_KEY, format_secs};
 use crate::core::agent::Floors;
 use crate::core::{CoreConfig, Millis, Request, Sensors, State};
@@ -158,7 +158,7 @@ type DaemonLoop =
 
 /// The configured watchdog, opened (and so armed: the first loop pets or
 /// releases it), with its timeout in ms (`None`: no watchdog, acknowledged).
-fn open_watchdog(config: &Config) -> anyhow::Result<(HostWatchdog, Option<u64>)> {
+pub(super) fn open_watchdog(config: &Config) -> anyhow::Result<(HostWatchdog, Option<u64>)> {
     let (dog, timeout_ms) = open_configured(&config.hosted_engine, &config.agent.timings)?;
     if let (false, Some(path)) = (dog.releasable(), dog.path()) {
         tracing::info!(
@@ -196,18 +196,23 @@ fn log_start(core: &CoreConfig, io: &DaemonIo, level: impl std::fmt::Display) {
     }
 }
 
-/// Builds every piece from the configuration.
-fn build(
-    config: &Config,
-    paths: &ConfigPaths,
-    vm_pid: &Arc<AtomicU32>,
-) -> anyhow::Result<(CoreConfig, DaemonIo)> {
+/// The pieces an agent and a lease keeper both run on: the core's
+/// configuration, the metadata volume, the engine VM driver and the events.
+pub(super) struct Common {
+    pub core: CoreConfig,
+    pub storage: FileStorage,
+    pub vm: EngineVm,
+    pub events: DaemonEvents,
+}
+
+/// Builds the [`Common`] pieces from the configuration.
+pub(super) fn build_common(config: &Config, paths: &ConfigPaths) -> anyhow::Result<Common> {
     let he = &config.hosted_engine;
     let timings = &config.agent.timings;
     let volume = he.metadata_volume_path()?;
     let hostname = he.hostname.clone().unwrap_or_else(system_hostname);
     let floors = read_floors(&paths.state_dir.join(EPOCH_FILE));
-    let mut core = CoreConfig {
+    let core = CoreConfig {
         score: config.agent.score.clone(),
         engine_memory_mib: he.engine_memory_mib,
         recovery_configured: config.agent.recovery.command.is_some(),
@@ -226,6 +231,33 @@ fn build(
         connect_timeout: CONNECT_TIMEOUT,
         connect_backoff: Duration::from_millis(timings.loop_ms),
     });
+    let events = DaemonEvents {
+        requests: Vec::new(),
+        transitions: None,
+        epoch_file: paths.state_dir.join(EPOCH_FILE),
+    };
+    Ok(Common {
+        core,
+        storage,
+        vm,
+        events,
+    })
+}
+
+/// Builds every piece of the agent from the configuration.
+fn build(
+    config: &Config,
+    paths: &ConfigPaths,
+    vm_pid: &Arc<AtomicU32>,
+) -> anyhow::Result<(CoreConfig, DaemonIo)> {
+    let he = &config.hosted_engine;
+    let timings = &config.agent.timings;
+    let Common {
+        mut core,
+        storage,
+        vm,
+        events,
+    } = build_common(config, paths)?;
     let pid = Arc::clone(vm_pid);
     let set = MonitorSet::start(
         MonitorConfig::new(he, timings),
@@ -237,11 +269,9 @@ fn build(
         ha_conf: paths.ha_conf.clone(),
         local_maintenance: false,
     };
-    let events = DaemonEvents {
-        requests: Vec::new(),
-        transitions: None,
-        epoch_file: paths.state_dir.join(EPOCH_FILE),
-    };
+    // A lease keeper left by the previous agent hands the lease back first
+    // (and with it the watchdog device).
+    super::keeper::take_over(&paths.state_dir, timings);
     // Opened last: an open device is armed, and a later step failing here
     // would leave it so.
     let (watchdog, watchdog_timeout_ms) = open_watchdog(config)?;
@@ -292,6 +322,44 @@ fn control_state(
             })
         }),
     )
+}
+
+/// The agent stops with its engine VM running and its lease held: a lease
+/// keeper renews the lease meanwhile (`shell::keeper`). The watchdog is
+/// closed without the magic close first (it keeps counting; the keeper opens
+/// it again). `true` once the keeper published the lease; `false` when it
+/// could not start: then the slot keeps saying the agent stopped cleanly (a
+/// parked lease, never expired by silence), published again in case the
+/// keeper wrote over it, and the watchdog is opened again to be disarmed by
+/// the caller.
+fn hand_over_lease(agent: &mut DaemonLoop, paths: &ConfigPaths, config: &Config) -> bool {
+    let device = std::mem::replace(&mut agent.io_mut().watchdog, HostWatchdog::None(NoWatchdog));
+    drop(device);
+    match super::keeper::hand_over(&paths.state_dir, &config.agent.timings) {
+        Ok(started) => {
+            tracing::info!(
+                target: TRANSITION_TARGET,
+                "ovirt-ha-agent stopped: AgentStopped published; the lease keeper (pid {}) \
+                 renews the lease while the engine VM runs",
+                started.pid
+            );
+            true
+        }
+        Err(why) => {
+            tracing::warn!(
+                target: TRANSITION_TARGET,
+                "{why}: the lease stays parked (nobody expires it while this agent is away)"
+            );
+            if let Err(e) = agent.stop() {
+                tracing::warn!("AgentStopped not published again: {e}");
+            }
+            match open_watchdog(config) {
+                Ok((dog, _)) => agent.io_mut().watchdog = dog,
+                Err(e) => tracing::warn!("cannot open the watchdog again to disarm it: {e:#}"),
+            }
+            false
+        }
+    }
 }
 
 /// Hands the control socket this loop's view.
@@ -377,7 +445,12 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     let _ = super::system::sd_notify("STOPPING=1");
     let stopped = agent.stop();
     match &stopped {
-        Ok(_) => tracing::info!(
+        Ok(true) => {
+            if hand_over_lease(&mut agent, paths, &config) {
+                return Ok(());
+            }
+        }
+        Ok(false) => tracing::info!(
             target: TRANSITION_TARGET,
             "ovirt-ha-agent stopped: AgentStopped published"
         ),

@@ -5,6 +5,7 @@
 
 pub mod agent_loop;
 pub mod daemon;
+pub mod keeper;
 pub mod maintenance;
 pub mod monitors;
 pub mod notify;

@@ -244,3 +244,53 @@ fn after_a_gap_in_our_reads_an_unreadable_peer_blocks_the_lease() {
     let outs = rig.run(2);
     assert!(outs.iter().any(claimed));
 }
+
+/// A keeper core: renews a held lease over the running VM with the keeper
+/// marker, fences when superseded, and is done once the VM is down.
+#[test]
+fn a_keeper_renews_the_lease_until_the_vm_is_down() {
+    let mut rig = reach(At::Up);
+    rig.agent.stopped_publication(rig.now, WALL_UNIX, 0, true);
+    let cfg = CoreConfig {
+        keeper: true,
+        ..Rig::config()
+    };
+    rig.agent = Agent::new(cfg, rig.now);
+    let outs = rig.run(3);
+    for out in &outs {
+        assert_eq!(out.decision.extra.get("lease-keeper"), Some("1"));
+        assert_eq!(out.decision.extra.get("state"), Some("AgentStopped"));
+        assert!(out.decision.record.stopped);
+        assert_eq!(out.published_lease(), lease(LeaseKind::Held, 1));
+        assert!(out.actions.is_empty());
+    }
+    assert!(!rig.agent.keeper_done());
+    // No request, no state machine: an operator's start is not a keeper's.
+    rig.requests.push(Request::ShutdownVm);
+    assert!(rig.step().actions.is_empty());
+    // The VM goes down: nothing left to keep.
+    rig.vm_gone();
+    let out = rig.step();
+    assert_eq!(out.published_lease(), lease(LeaseKind::None, 1));
+    assert!(out.logged("nothing left to keep"));
+    assert!(rig.agent.keeper_done());
+}
+
+#[test]
+fn a_superseded_keeper_powers_the_vm_off_and_holds_on_until_it_is_down() {
+    let mut rig = reach(At::Up);
+    let cfg = CoreConfig {
+        keeper: true,
+        ..Rig::config()
+    };
+    rig.agent = Agent::new(cfg, rig.now);
+    rig.run(2);
+    rig.peer(3).lease = lease(LeaseKind::Held, 2);
+    let out = rig.step();
+    assert_eq!(out.actions, POWEROFF);
+    assert_eq!(out.published_lease(), lease(LeaseKind::Fencing, 1));
+    assert!(!rig.agent.keeper_done());
+    rig.vm_gone();
+    rig.step();
+    assert!(rig.agent.keeper_done());
+}
