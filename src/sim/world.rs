@@ -276,6 +276,15 @@ pub struct Effective {
     pub landed_at: Millis,
 }
 
+/// What one landing replaced in the area.
+#[derive(Clone, Debug)]
+struct Undo {
+    at: Millis,
+    host: HostId,
+    /// The host's slot before (`None`: it was empty).
+    replaced: Option<Result<HostSlot, SlotError>>,
+}
+
 /// A write on its way to the storage.
 #[derive(Clone, Debug, PartialEq)]
 struct PendingWrite {
@@ -294,8 +303,10 @@ pub struct WorldState {
     /// Landed slots, decoded, as readers see them. Readers share it (`Arc`)
     /// and drop it after their step, so a landing write updates it in place.
     landed: Arc<Area>,
-    /// Earlier versions of `landed`, for stale reads (kept once asked for).
-    area_history: VecDeque<(Millis, Arc<Area>)>,
+    /// What each landing replaced, newest last, for stale reads (kept once
+    /// one is scheduled): undone from a copy of `landed`, it gives the area
+    /// as it was.
+    area_undo: VecDeque<Undo>,
     keep_area_history: bool,
     raw_slots: BTreeMap<HostId, Box<[u8; SLOT_SIZE]>>,
     /// Earlier versions of each host's slot, for `slot-rollback` (kept once
@@ -329,7 +340,7 @@ impl WorldState {
                 global: Ok(GlobalBlock::new()),
                 hosts: BTreeMap::new(),
             }),
-            area_history: VecDeque::new(),
+            area_undo: VecDeque::new(),
             keep_area_history: false,
             raw_slots: BTreeMap::new(),
             slot_history: BTreeMap::new(),
@@ -393,30 +404,24 @@ impl WorldState {
         writer: Writer,
         at: Millis,
     ) {
-        let area = Arc::make_mut(&mut self.landed);
         if host == 0 {
-            area.global = GlobalBlock::decode(&bytes[..]);
+            Arc::make_mut(&mut self.landed).global = GlobalBlock::decode(&bytes[..]);
             return;
         }
-        match decode_host_slot(host, &bytes[..]) {
-            Ok(Some(slot)) => {
-                if let Writer::Agent { read_at } = writer {
-                    self.take_in_agent_write(host, &slot, read_at, at);
-                }
-                let area = Arc::make_mut(&mut self.landed);
-                area.hosts.insert(host, Ok(slot));
-            }
-            Ok(None) => {
-                area.hosts.remove(&host);
-            }
-            Err(e) => {
-                area.hosts.insert(host, Err(e));
-            }
+        let decoded = decode_host_slot(host, &bytes[..]);
+        if let (Ok(Some(slot)), Writer::Agent { read_at }) = (&decoded, writer) {
+            self.take_in_agent_write(host, slot, read_at, at);
         }
+        let area = Arc::make_mut(&mut self.landed);
+        let replaced = match decoded {
+            Ok(Some(slot)) => area.hosts.insert(host, Ok(slot)),
+            Ok(None) => area.hosts.remove(&host),
+            Err(e) => area.hosts.insert(host, Err(e)),
+        };
         if self.keep_area_history {
-            self.area_history.push_back((at, Arc::clone(&self.landed)));
-            if self.area_history.len() > AREA_HISTORY_MAX {
-                self.area_history.pop_front();
+            self.area_undo.push_back(Undo { at, host, replaced });
+            if self.area_undo.len() > AREA_HISTORY_MAX {
+                self.area_undo.pop_front();
             }
         }
         if matches!(writer, Writer::Agent { .. }) {
@@ -680,20 +685,19 @@ impl WorldState {
         Arc::clone(&self.landed)
     }
 
-    /// The area as it was at `at` (the oldest kept version when none is that
-    /// old).
+    /// The area as it was at `at` (as far back as the undo log goes).
     pub fn area_as_of(&self, at: Millis) -> Arc<Area> {
-        let current_since = self.area_history.back().map_or(Millis::ZERO, |(t, _)| *t);
-        if at >= current_since {
+        if self.area_undo.back().is_none_or(|u| u.at <= at) {
             return self.area();
         }
-        // The version that was current at `at`: the last one landed by then.
-        self.area_history
-            .iter()
-            .rev()
-            .find(|(t, _)| *t <= at)
-            .or_else(|| self.area_history.front())
-            .map_or_else(|| self.area(), |(_, area)| Arc::clone(area))
+        let mut area = (*self.landed).clone();
+        for undo in self.area_undo.iter().rev().take_while(|u| u.at > at) {
+            match &undo.replaced {
+                Some(slot) => area.hosts.insert(undo.host, slot.clone()),
+                None => area.hosts.remove(&undo.host),
+            };
+        }
+        Arc::new(area)
     }
 
     /// The landed slot of host `id`.

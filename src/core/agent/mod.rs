@@ -821,6 +821,12 @@ impl Agent {
     /// sequence did not move past what we read from that host before).
     fn ingest_slot(&mut self, id: HostId, slot: &HostSlot) {
         let fingerprint = (slot.record.host_ts, slot.crc32);
+        let known = self.peers.get(&id);
+        if known.is_some_and(|peer| peer.fingerprint == fingerprint) {
+            // The same publish as last time (host-ts changes on every one).
+            self.liveness.observe(self.now, id, slot.record.host_ts);
+            return;
+        }
         let seq = slot.extra.seq();
         if let Some(seq) = seq.filter(|seq| *seq > SEQ_PLAUSIBLE_MAX) {
             // Forged: taking it in would make every later write of this host
@@ -830,11 +836,6 @@ impl Agent {
             return;
         }
         if let Some(peer) = self.peers.get(&id) {
-            if peer.fingerprint == fingerprint {
-                // The same publish as last time (host-ts changes on every one).
-                self.liveness.observe(self.now, id, slot.record.host_ts);
-                return;
-            }
             let late = matches!((peer.seq, seq), (Some(seen), Some(now)) if now <= seen);
             if late && self.lease_defect() != Some(LeaseDefect::IgnoreSequence) {
                 return;
