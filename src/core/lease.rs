@@ -382,8 +382,8 @@ impl Lease {
     }
 
     /// Records that we cannot know `host`'s lease state now, whatever we knew
-    /// before (our reads had a gap, and its slot does not read intact now): it
-    /// blocks like a hold until silent for `lease_dead`, or read intact again.
+    /// before (our reads had a gap): it blocks like a hold until silent for
+    /// `lease_dead`, or until a new publish of it is read ([`Lease::observe`]).
     pub fn observe_unknown(&mut self, now: Millis, host: HostId) {
         if host != self.me {
             self.unreadable.entry(host).or_insert(now);

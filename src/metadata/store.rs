@@ -425,6 +425,12 @@ impl MetadataStore {
         self.timeout
     }
 
+    /// Whether an earlier call is still blocked on the storage (it timed out
+    /// for its caller but has not returned): a write of it may still land.
+    pub fn stalled(&self) -> bool {
+        self.busy.load(Ordering::Acquire)
+    }
+
     /// Reads the whole area (slot 0 and every host slot) in one read.
     pub fn read_area(&mut self) -> Result<AlignedBuf, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);

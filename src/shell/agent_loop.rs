@@ -500,20 +500,21 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
                 // we published after lease_dead. The VM must not outlive it.
                 let off = self.io.vm.act(VmAction::PowerOff);
                 let now = self.io.clock.now();
+                let outcome = match &off {
+                    Ok(()) => "engine VM powered off".to_owned(),
+                    Err(why) => format!(
+                        "the engine VM could not be powered off ({why}): the watchdog must \
+                         reset this host"
+                    ),
+                };
                 self.io.events.log(
                     now,
                     &format!(
                         "AgentStopped not published ({e}) with the engine VM running here: \
-                         powering it off{}",
-                        match off {
-                            Ok(()) => String::new(),
-                            Err(why) => format!(" FAILED: {why}"),
-                        }
+                         {outcome}"
                     ),
                 );
-                Err(format!(
-                    "AgentStopped not published: {e}; engine VM powered off"
-                ))
+                Err(format!("AgentStopped not published: {e}; {outcome}"))
             }
             Err(e) => Err(e.to_string()),
             Ok(()) => Ok(vm_running

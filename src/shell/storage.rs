@@ -66,9 +66,17 @@ impl FileStorage {
         }
         self.last_connect = Some(Instant::now());
         self.last_connect_result = Some(run_bounded(&argv, self.cfg.connect_timeout));
-        // A hung store (stalled I/O thread) cannot be reused: start afresh, so
-        // that the remounted path is opened again.
-        self.store = MetadataStore::open(&self.cfg.volume, self.cfg.io_timeout);
+        // The store opens the volume again by itself when its path now names
+        // another file (a remount). A store whose call is still blocked on the
+        // storage is kept, never replaced: its write may still land, and a
+        // second write in flight beside it could land first, to be overwritten
+        // by the older one later (a late write: readers ignore it by its
+        // sequence, but one that never read the newer write would learn an
+        // old epoch). Until that call returns, every call answers that an
+        // earlier one is still blocked: a holder fences, nobody claims.
+        if !self.store.stalled() {
+            self.store = MetadataStore::open(&self.cfg.volume, self.cfg.io_timeout);
+        }
     }
 }
 
@@ -179,6 +187,75 @@ mod tests {
         assert!(slow.contains("killed after 200 ms"), "{slow}");
         let missing = run_bounded(&["/no/such/program".into()], Duration::from_secs(1));
         assert!(missing.contains("/no/such/program"), "{missing}");
+    }
+
+    /// Writes hang until the test lets them through.
+    struct GatedWrites {
+        gate: std::sync::mpsc::Receiver<()>,
+    }
+
+    impl crate::metadata::store::VolumeBackend for GatedWrites {
+        fn read_area(
+            &mut self,
+            _buf: &mut crate::metadata::store::AlignedBuf,
+        ) -> std::io::Result<()> {
+            Ok(())
+        }
+
+        fn write_slot(
+            &mut self,
+            _offset: u64,
+            _buf: &crate::metadata::store::AlignedBuf,
+        ) -> std::io::Result<()> {
+            self.gate
+                .recv()
+                .map_err(|_| std::io::Error::other("gate closed"))
+        }
+    }
+
+    /// A write that hangs may still land: until it returns, a reconnect keeps
+    /// the store, which refuses every call (never a second write in flight
+    /// beside it, which could land first and be overwritten by it).
+    #[test]
+    fn a_reconnect_keeps_a_store_whose_write_still_hangs() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("connected");
+        let (release, gate) = std::sync::mpsc::channel();
+        let cfg = StorageConfig {
+            volume: dir.path().join("v"),
+            connect_argv: Some(vec!["touch".into(), marker.display().to_string()]),
+            io_timeout: Duration::from_millis(100),
+            connect_timeout: Duration::from_secs(5),
+            connect_backoff: Duration::ZERO,
+        };
+        let store = MetadataStore::with_backend("gated", GatedWrites { gate }, cfg.io_timeout);
+        let mut storage = FileStorage {
+            cfg,
+            store,
+            last_connect: None,
+            last_connect_result: None,
+        };
+        let slot = [0u8; SLOT_SIZE];
+        let err = storage.write_slot(1, &slot).unwrap_err();
+        assert!(matches!(err, StorageError::Timeout { .. }), "{err}");
+        storage.reconnect();
+        assert!(marker.exists(), "the connect command still runs");
+        let err = storage.read_area().unwrap_err();
+        assert!(matches!(err, StorageError::Busy { .. }), "{err}");
+        assert!(matches!(
+            storage.write_slot(1, &slot).unwrap_err(),
+            StorageError::Busy { .. }
+        ));
+        // The hung write returns: the store answers again.
+        release.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while storage.read_area().is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the store never answered again"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]

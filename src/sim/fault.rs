@@ -124,9 +124,10 @@ impl Hostile {
         Hostile::ALL.into_iter().find(|h| h.as_str() == text)
     }
 
-    /// The `index`th kind, wrapping (for the fuzzer).
-    pub fn nth(index: u64) -> Hostile {
-        Hostile::ALL[(index % Hostile::ALL.len() as u64) as usize]
+    /// The `index`th kind with an impossible value, wrapping (for the fuzzer).
+    pub fn nth_impossible(index: u64) -> Hostile {
+        const IMPOSSIBLE: [Hostile; 3] = [Hostile::EpochSeen, Hostile::Epoch, Hostile::SeqMax];
+        IMPOSSIBLE[(index % IMPOSSIBLE.len() as u64) as usize]
     }
 }
 

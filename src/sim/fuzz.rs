@@ -159,7 +159,7 @@ fn fault_pair(rng: &mut Rng, h: HostId, lasts: u64, bounds: &Bounds) -> Vec<(u64
     use Command::*;
     let secs = lasts / 1000;
     let pair = |on: Command, off: Command| vec![(0, on), (lasts, off)];
-    match rng.range(0, 37) {
+    match rng.range(0, 38) {
         0 => vec![(0, VmKill)],
         1 => pair(EngineStop, EngineStart),
         2 => pair(EngineNetworkDown, EngineNetworkUp),
@@ -197,8 +197,14 @@ fn fault_pair(rng: &mut Rng, h: HostId, lasts: u64, bounds: &Bounds) -> Vec<(u64
         28 => pair(StorageStallLate(h, rng.range(1, 600)), StorageHeal(h)),
         29 => vec![(0, SlotWipe(h))],
         30 => vec![(0, SlotGarbage(h, rng.range(1, bounds.garbage_secs)))],
-        31 => vec![(0, SlotHostile(h, super::Hostile::nth(rng.next_u64())))],
-        32 => vec![(0, SlotRollback(h, rng.range(1, 600)))],
+        // Impossible values only: a forger of plausible slots (a write
+        // sequence just ahead of the host's) is beyond what shared storage
+        // can defend against (docs/agent.md, "What the lease cannot cover").
+        31 => vec![(
+            0,
+            SlotHostile(h, super::Hostile::nth_impossible(rng.next_u64())),
+        )],
+        32 => vec![(0, SlotRollback(h, rng.range(1, 3000)))],
         33 => pair(PoweroffHang(h, true), PoweroffHang(h, false)),
         34 => wedged_host(rng, h, lasts),
         35 => {
@@ -218,6 +224,16 @@ fn fault_pair(rng: &mut Rng, h: HostId, lasts: u64, bounds: &Bounds) -> Vec<(u64
                 (healed, StorageHeal(h)),
                 (healed + rng.range(0, 30_000), StorageBreak(h)),
                 (healed + lasts, StorageHeal(h)),
+            ]
+        }
+        37 => {
+            // The agent is killed while its writes hang; the new agent writes
+            // on, and the old one's writes land late, over the newer ones.
+            let healed = rng.range(1, lasts);
+            vec![
+                (0, StorageStallLate(h, rng.range(1, 600))),
+                (rng.range(0, healed), AgentKill(h)),
+                (healed, StorageHeal(h)),
             ]
         }
         _ => vec![(0, VmShutdownRequest(h))],
@@ -286,6 +302,26 @@ pub fn run_seed(seed: u64, defect: Option<LeaseDefect>) -> FuzzOutcome {
 
 /// Runs one seed's schedule on `timings`.
 pub fn run_seed_on(seed: u64, defect: Option<LeaseDefect>, timings: FuzzTimings) -> FuzzOutcome {
+    // A panic (an assertion in the core, the loop or the simulator) fails the
+    // seed, with its message, instead of ending the whole fuzz run.
+    let run = std::panic::catch_unwind(|| run_seed_unguarded(seed, defect, timings));
+    run.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into());
+        FuzzOutcome {
+            seed,
+            timings,
+            violations: vec![format!("panicked: {message}")],
+            not_recovered: None,
+            log: Vec::new(),
+        }
+    })
+}
+
+fn run_seed_unguarded(seed: u64, defect: Option<LeaseDefect>, timings: FuzzTimings) -> FuzzOutcome {
     let (mut params, commands) = schedule_for(seed, timings);
     params.lease_defect = defect;
     let mut sim = Sim::new(params);

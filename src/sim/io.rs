@@ -22,15 +22,24 @@ pub type Shared = Rc<RefCell<WorldState>>;
 pub struct SimHost {
     pub world: Shared,
     pub host: HostId,
+    /// Which agent process (or keeper) of the host this is: a write of its
+    /// that hangs blocks its own store, not a later process's.
+    pub process: u64,
 }
 
 pub type SimIo = Io<SimHost, SimHost, SimHost, SimHost, SimHost, SimHost>;
 
 impl SimHost {
     pub fn io(world: &Shared, host: HostId) -> SimIo {
+        SimHost::io_of(world, host, 0)
+    }
+
+    /// The I/O of agent process `process` of `host`.
+    pub fn io_of(world: &Shared, host: HostId, process: u64) -> SimIo {
         let h = SimHost {
             world: Rc::clone(world),
             host,
+            process,
         };
         Io {
             storage: h.clone(),
@@ -52,6 +61,9 @@ impl SimHost {
     /// The latency of one storage call, or its failure under the host's storage
     /// fault (the time it took is spent either way).
     fn storage_latency(&self, w: &mut WorldState, op: StorageOp) -> Result<u64, StorageError> {
+        if w.write_in_flight(self.host, self.process) {
+            return Err(StorageError::Busy { op });
+        }
         let fault = w.host(self.host).storage;
         let op_fails = match op {
             StorageOp::Read => fault.reads_fail,
@@ -103,7 +115,7 @@ impl Storage for SimHost {
             .storage_latency(&mut w, StorageOp::Write)
             .inspect_err(|_| {
                 if w.host(self.host).storage.stalled {
-                    w.stall_write(slot, Box::new(*bytes), read_at);
+                    w.stall_write(slot, Box::new(*bytes), read_at, self.process);
                 }
             })?;
         self.spend(&mut w, latency);
@@ -242,11 +254,26 @@ fn start_vm(w: &mut WorldState, host: HostId, paused: bool, epoch: u64, at: Mill
     }
     if let Some(last) = w.starts.last().copied() {
         let back = epoch < last.epoch || (epoch == last.epoch && last.host != host);
-        if back {
+        let knew = w.claim_knew(host, epoch).unwrap_or(u64::MAX);
+        if back && knew >= last.epoch {
             w.violation(format!(
-                "epoch went back: {name} starts with {epoch} after host{} with {}",
+                "epoch went back: {name} starts with {epoch} after host{} with {} (it could \
+                 know of {knew})",
                 last.host, last.epoch
             ));
+        } else if back {
+            // Every record of the last epoch was destroyed (third-party writes
+            // over the only slot that held it, a late write over it) while
+            // this host was away: it could not know it. Mutual exclusion does
+            // not rest on epochs (docs/agent.md, "What the lease cannot cover").
+            w.note(
+                &name,
+                &format!(
+                    "epoch {epoch} reused after host{}'s {}: no record of it was left when \
+                     this host claimed (the highest it could know of: {knew})",
+                    last.host, last.epoch
+                ),
+            );
         }
     }
     if w.host(host).local_maintenance {
@@ -314,10 +341,16 @@ impl Clock for SimHost {
     fn now(&mut self) -> Millis {
         let w = self.world.borrow();
         let host = w.host(self.host);
-        let elapsed = w
-            .host_time(self.host)
+        let at = w.host_time(self.host);
+        // A freeze not thawed yet stops the clock from its start on, whatever
+        // runs first at the instant it ends.
+        let standing = match host.frozen_until {
+            Some(until) if host.frozen_clock_stops => at.min(until).since(host.frozen_since),
+            _ => 0,
+        };
+        let elapsed = at
             .since(host.booted_at)
-            .saturating_sub(host.clock_lost_ms);
+            .saturating_sub(host.clock_lost_ms + standing);
         let ppm = w.params.clock_ppm.get(&self.host).copied().unwrap_or(0);
         let drift = i128::from(elapsed) * i128::from(ppm) / 1_000_000;
         let local = (i128::from(elapsed) + drift).max(0);

@@ -66,6 +66,8 @@ pub struct Sim {
     /// Lease keepers of cleanly stopped agents, and their generations.
     keepers: BTreeMap<HostId, SimAgent>,
     keeper_generation: BTreeMap<HostId, u64>,
+    /// Processes started so far (see `Sim::process_id`).
+    processes: u64,
 }
 
 impl Sim {
@@ -84,6 +86,7 @@ impl Sim {
             unfinished: BTreeMap::new(),
             keepers: BTreeMap::new(),
             keeper_generation: BTreeMap::new(),
+            processes: 0,
         };
         for host in 1..=hosts {
             sim.generation.insert(host, 0);
@@ -205,7 +208,8 @@ impl Sim {
         // between two loops and leaves the watchdog counting.
         self.stop_keeper(host, "lease keeper hands the lease back to the agent");
         let cfg = self.core_config(host);
-        let io = SimHost::io(&self.world, host);
+        let process = self.process_id(host);
+        let io = SimHost::io_of(&self.world, host, process);
         {
             let mut w = self.world.borrow_mut();
             w.host_mut(host).agent_running = true;
@@ -357,17 +361,25 @@ impl Sim {
             return;
         };
         self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
-        let kept = match agent.stop() {
-            Ok(kept) => kept,
-            Err(e) => {
-                self.world.borrow_mut().note(&host_name(host), &e);
-                false
-            }
-        };
+        let stopped = agent.stop();
         self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
-        if !kept {
-            // Magic close: nothing left at stake here.
+        let kept = matches!(stopped, Ok(true));
+        let vm_gone = !self
+            .world
+            .borrow()
+            .vms
+            .get(&host)
+            .is_some_and(|vm| vm.running());
+        if let Err(e) = &stopped {
+            self.world.borrow_mut().note(&host_name(host), e);
+        }
+        // As the daemon: disarmed (magic close) only when nothing is left
+        // unaccounted for: AgentStopped published, or the VM gone. Otherwise
+        // the device is closed armed, and resets the host.
+        if matches!(stopped, Ok(false)) || (stopped.is_err() && vm_gone) {
             self.world.borrow_mut().host_mut(host).last_pet = None;
+        } else if stopped.is_err() {
+            self.arm_watchdog(host);
         }
         self.kill_agent(host);
         if kept {
@@ -376,13 +388,20 @@ impl Sim {
         }
     }
 
+    /// A new process id for `host` (agents and keepers each get their own).
+    fn process_id(&mut self, host: HostId) -> u64 {
+        self.processes += 1;
+        (u64::from(host) << 32) | self.processes
+    }
+
     /// Starts the lease keeper of `host`'s cleanly stopped agent.
     fn start_keeper(&mut self, host: HostId) {
         let cfg = CoreConfig {
             keeper: true,
             ..self.core_config(host)
         };
-        let keeper = AgentLoop::start(cfg, SimHost::io(&self.world, host));
+        let process = self.process_id(host);
+        let keeper = AgentLoop::start(cfg, SimHost::io_of(&self.world, host, process));
         self.world
             .borrow_mut()
             .note(&host_name(host), "lease keeper started");

@@ -150,9 +150,10 @@ pub struct StorageFault {
     pub writes_fail: bool,
     /// Reads and writes hang until the store's deadline; writes land when healed.
     pub stalled: bool,
-    /// Writes stuck in a stall land this long after it heals (after newer
-    /// ones: the store reconnected and wrote on, the old connection's writes
-    /// went out late).
+    /// Writes stuck in a stall land this long after it heals (the old
+    /// connection's writes go out late). The agent that wrote them is refused
+    /// storage until they land; an agent started after it is not, and its
+    /// newer writes can be overwritten by them.
     pub late_ms: u64,
     /// Extra latency of every operation.
     pub extra_latency_ms: u64,
@@ -292,6 +293,9 @@ struct PendingWrite {
     host: HostId,
     bytes: Box<[u8; SLOT_SIZE]>,
     writer: Writer,
+    /// The agent process whose store still waits for it (a write stuck in a
+    /// stall): its store refuses new calls until it lands.
+    owner: Option<u64>,
 }
 
 /// Everything shared by the simulated hosts.
@@ -318,9 +322,12 @@ pub struct WorldState {
     /// Writes that have not landed yet.
     pending: Vec<PendingWrite>,
     /// Writes issued while stalled; they land when the stall heals.
-    stalled_writes: Vec<(HostId, Box<[u8; SLOT_SIZE]>, Writer)>,
+    stalled_writes: Vec<(HostId, Box<[u8; SLOT_SIZE]>, Writer, u64)>,
     /// Slots a garbage writer overwrites until the given time.
     garbage_until: BTreeMap<HostId, Millis>,
+    /// For each claim (host, epoch), the highest epoch its host could know of
+    /// (`knowable_epoch`) when it landed.
+    claims_knew: BTreeMap<(HostId, u64), u64>,
     pub vms: BTreeMap<HostId, SimVm>,
     pub engine_service_ok: bool,
     pub engine_net_ok: bool,
@@ -349,6 +356,7 @@ impl WorldState {
             pending: Vec::new(),
             stalled_writes: Vec::new(),
             garbage_until: BTreeMap::new(),
+            claims_knew: BTreeMap::new(),
             vms: BTreeMap::new(),
             engine_service_ok: true,
             engine_net_ok: true,
@@ -460,6 +468,8 @@ impl WorldState {
             && before.is_none_or(|b| b.kind != LeaseKind::Claim || b.epoch != lease.epoch);
         if new_claim {
             self.check_claim(host, lease.epoch, read_at);
+            let knowable = self.knowable_epoch(host, lease.epoch);
+            self.claims_knew.insert((host, lease.epoch), knowable);
         }
         self.effective.insert(
             host,
@@ -502,6 +512,32 @@ impl WorldState {
         }
     }
 
+    /// The highest epoch a claimer of `epoch` could know of now: any intact
+    /// slot's lease epoch or `lease-epoch-seen`, and its own persisted floor
+    /// (which it raised to `epoch` itself before the claim's write).
+    fn knowable_epoch(&self, claimer: HostId, epoch: u64) -> u64 {
+        let on_storage = self
+            .landed
+            .hosts
+            .values()
+            .filter_map(|slot| slot.as_ref().ok())
+            .flat_map(|slot| {
+                let lease = slot.extra.lease().ok().flatten().map(|l| l.epoch);
+                let seen = slot.extra.get(EPOCH_SEEN_KEY).and_then(|v| v.parse().ok());
+                lease.into_iter().chain(seen)
+            })
+            .max()
+            .unwrap_or(0);
+        let floor = self.host(claimer).persisted.epoch;
+        on_storage.max(floor.min(epoch.saturating_sub(1)))
+    }
+
+    /// The highest epoch host `host` could know of when it claimed `epoch`
+    /// (see [`WorldState::knowable_epoch`]).
+    pub fn claim_knew(&self, host: HostId, epoch: u64) -> Option<u64> {
+        self.claims_knew.get(&(host, epoch)).copied()
+    }
+
     /// Host `id`'s lease as its newest intact write published it.
     pub fn effective(&self, id: HostId) -> Option<Effective> {
         self.effective.get(&id).copied()
@@ -536,6 +572,7 @@ impl WorldState {
             host,
             bytes,
             writer: Writer::Agent { read_at },
+            owner: None,
         });
         if torn { Err(Torn) } else { Ok(()) }
     }
@@ -558,6 +595,7 @@ impl WorldState {
             host,
             bytes,
             writer: Writer::ThirdParty,
+            owner: None,
         });
     }
 
@@ -622,9 +660,29 @@ impl WorldState {
         self.raw_slots.get(&host).map(|b| &**b)
     }
 
-    pub fn stall_write(&mut self, host: HostId, bytes: Box<[u8; SLOT_SIZE]>, read_at: Millis) {
+    /// A write of agent process `owner` that hangs in a stall.
+    pub fn stall_write(
+        &mut self,
+        host: HostId,
+        bytes: Box<[u8; SLOT_SIZE]>,
+        read_at: Millis,
+        owner: u64,
+    ) {
         self.stalled_writes
-            .push((host, bytes, Writer::Agent { read_at }));
+            .push((host, bytes, Writer::Agent { read_at }, owner));
+    }
+
+    /// Whether agent process `owner` of `host` has a write still hanging or
+    /// on its way late: its store refuses every call until it lands (one
+    /// write in flight at most, `shell::storage`).
+    pub fn write_in_flight(&self, host: HostId, owner: u64) -> bool {
+        self.stalled_writes
+            .iter()
+            .any(|(h, _, _, o)| *h == host && *o == owner)
+            || self
+                .pending
+                .iter()
+                .any(|p| p.host == host && p.owner == Some(owner))
     }
 
     /// The stall of `host` is over: its stuck writes land now, oldest first,
@@ -637,7 +695,7 @@ impl WorldState {
             .partition(|(h, ..)| *h == host);
         self.stalled_writes = others;
         let now = self.now;
-        for (h, bytes, writer) in mine {
+        for (h, bytes, writer, owner) in mine {
             if late_ms == 0 {
                 self.note(&host_name(h), "storage: a stalled write lands late");
                 self.store_slot(h, bytes, writer, now);
@@ -647,6 +705,7 @@ impl WorldState {
                     host: h,
                     bytes,
                     writer,
+                    owner: Some(owner),
                 });
             }
         }
@@ -654,7 +713,7 @@ impl WorldState {
             self.note(
                 &host_name(host),
                 &format!(
-                    "storage: stalled writes will land {} from now, after newer ones",
+                    "storage: stalled writes will land {} from now",
                     fmt_duration(late_ms)
                 ),
             );

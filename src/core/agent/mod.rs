@@ -293,6 +293,8 @@ pub struct Agent {
     mismatch: Option<HostId>,
     /// When our last successful read of the metadata started.
     last_read: Option<Millis>,
+    /// A keeper's last step saw the engine VM confirmed down here.
+    keeper_vm_down: bool,
     peers: BTreeMap<HostId, Peer>,
     global_maintenance: bool,
     /// The last classification other than `unknown` (classification history).
@@ -352,6 +354,7 @@ impl Agent {
             implausible: BTreeMap::new(),
             mismatch: None,
             last_read: None,
+            keeper_vm_down: false,
             state: if cfg.keeper {
                 State::AgentStopped
             } else {
@@ -415,7 +418,7 @@ impl Agent {
         self.pending.clear();
         self.awaiting_readback = None;
         if let Some(area) = obs.area {
-            self.note_read(obs.now, area);
+            self.note_read(obs.now);
             if self.adopted {
                 let token = own_token(area, self.cfg.host_id);
                 self.catch_up_seq(token);
@@ -616,7 +619,16 @@ impl Agent {
             self.say(format!(
                 "the engine VM is down: lease epoch {epoch} released, nothing left to keep"
             ));
+        } else if self.lease.phase() == Phase::Idle && (facts.vm_here || facts.vm_unknown) {
+            // A VM here under no lease of ours (another host moved past our
+            // epoch while the agent stopped): a keeper claims nothing, so it
+            // powers the VM off, every loop until it is down.
+            self.fencing = true;
+            self.stop_sent = true;
+            self.pending.push(VmAction::PowerOff);
+            self.say("the engine VM runs here under no lease of ours: powering it off".into());
         }
+        self.keeper_vm_down = !facts.vm_here && !facts.vm_unknown;
         let score = self.score(obs);
         let (record, extra) = self.publication(obs, facts, &score);
         Decision {
@@ -634,7 +646,11 @@ impl Agent {
     /// held or being given up, no fence under way. (It has just published
     /// `none`.)
     pub fn keeper_done(&self) -> bool {
-        self.cfg.keeper && self.adopted && !self.fencing && self.lease.phase() == Phase::Idle
+        self.cfg.keeper
+            && self.adopted
+            && !self.fencing
+            && self.keeper_vm_down
+            && self.lease.phase() == Phase::Idle
     }
 
     /// Whether this core has read its own slot and may publish.
@@ -717,9 +733,12 @@ impl Agent {
             Some(Err(_)) if waited_out => (None, None),
             Some(Err(_)) => return,
         };
+        // A forged, implausible sequence in our slot is nobody's: ours
+        // continues from what is plausible.
         self.seq_first = own_seq
+            .filter(|seq| *seq <= SEQ_PLAUSIBLE_MAX)
             .unwrap_or(0)
-            .max(self.cfg.seq_floor)
+            .max(self.cfg.seq_floor.min(SEQ_PLAUSIBLE_MAX))
             .saturating_add(SEQ_RESTART_GAP);
         self.seq = self.seq_first;
         if let Some(own) = own
@@ -739,6 +758,8 @@ impl Agent {
         // A held lease is only ours to keep if no other host has moved past its
         // epoch while we were away.
         let own_epoch = own.map_or(0, |l| l.epoch);
+        // (An implausible epoch is nobody's: a hostile slot must not make us
+        // drop a lease we hold.)
         let overtaken = area.hosts.iter().any(|(id, slot)| {
             *id != self.cfg.host_id
                 && slot
@@ -746,7 +767,9 @@ impl Agent {
                     .ok()
                     .and_then(|s| s.extra.lease().ok().flatten())
                     .is_some_and(|l| {
-                        l.kind != crate::metadata::LeaseKind::None && l.epoch > own_epoch
+                        l.kind != crate::metadata::LeaseKind::None
+                            && l.epoch > own_epoch
+                            && self.lease.plausible(l.epoch)
                     })
         });
         self.lease.adopt(own, running && !overtaken);
@@ -830,9 +853,15 @@ impl Agent {
         let seq = slot.extra.seq();
         if let Some(seq) = seq.filter(|seq| *seq > SEQ_PLAUSIBLE_MAX) {
             // Forged: taking it in would make every later write of this host
-            // read as old.
+            // read as old. Its plausible epochs are still learnt (knowing a
+            // higher epoch never hurts: the next claim goes above it).
             self.note_implausible(id, seq, "write sequence");
             self.lease.observe_unreadable(self.now, id);
+            let lease_epoch = slot.extra.lease().ok().flatten().map(|l| l.epoch);
+            let seen = slot.extra.get(EPOCH_SEEN_KEY).and_then(|v| v.parse().ok());
+            for epoch in lease_epoch.into_iter().chain(seen) {
+                self.lease.note_epoch_seen(epoch);
+            }
             return;
         }
         if let Some(peer) = self.peers.get(&id) {
@@ -922,11 +951,11 @@ impl Agent {
     /// A successful read at `now`. After a gap in our reads longer than a
     /// slow loop (one whose read and write both ran into the storage timeout),
     /// peers may have written what we never saw: their silence counts afresh
-    /// from here, and one whose slot does not read intact now blocks the
-    /// lease as unknown. Otherwise a slot that reads empty or torn right after
-    /// our own storage came back would look like a holder silent for as long
-    /// as we were away, or like the `none` we last read from it.
-    fn note_read(&mut self, now: Millis, area: &Area) {
+    /// from here, and each blocks the lease as unknown until we read a new
+    /// publish of it. Otherwise a slot that reads empty, torn or rolled back
+    /// right after our own storage came back would look like a holder silent
+    /// for as long as we were away, or like the `none` we last read from it.
+    fn note_read(&mut self, now: Millis) {
         let t = &self.cfg.timings;
         let gap_max = t.loop_ms + 2 * t.storage_timeout_ms;
         match self.last_read {
@@ -934,15 +963,12 @@ impl Agent {
             None => self.liveness.restart(now),
             Some(last) if now.since(last) > gap_max => {
                 self.liveness.rewatch(now);
-                // A peer whose slot does not read intact now may have taken
-                // the lease while we were away.
-                let unknown: Vec<HostId> = self
-                    .peers
-                    .keys()
-                    .filter(|id| !matches!(area.hosts.get(id), Some(Ok(_))))
-                    .copied()
-                    .collect();
-                for id in unknown {
+                // Any peer may have taken the lease while we were away: what
+                // we knew of it holds again only once we read a new publish
+                // of it (not a late write); until then, or until it has been
+                // silent for lease-dead, it blocks like an unread slot.
+                let peers: Vec<HostId> = self.peers.keys().copied().collect();
+                for id in peers {
                     self.lease.observe_unknown(now, id);
                 }
                 self.say(format!(
