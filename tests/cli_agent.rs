@@ -86,6 +86,7 @@ fn snapshot(taken_ms: u64, host_ts: u64, up: bool) -> proto::StatusReply {
             },
             has_history: true,
             adopted: true,
+            lease_timings_mismatch: None,
         },
         hosts: vec![proto::HostStatus::from_slot(1, slot, true, Some(0))],
         unreadable: Vec::new(),
