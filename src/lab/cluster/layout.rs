@@ -15,7 +15,9 @@
 //!     rhev/data-center/mnt/he-lab:_storage   the storage's mount point (a symlink
 //!                                            under isolation none, a bind mount
 //!                                            inside the host's mount namespace under netns)
+//!     var/lib/ovirt-hosted-engine-ha/lease-keeper.{pid,lock,ready}   the lease keeper's
 //!     watchdog  agent.log  agent.pid  engine.control  storage.blocked  env
+//!     engine-vm.json.wedged   the VM state file while `vm-manager-wedge` holds it
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -251,6 +253,22 @@ impl LabSpec {
     pub fn agent_pid(&self, id: u16) -> PathBuf {
         self.host_root(id).join("agent.pid")
     }
+    /// The pid file of host `id`'s lease keeper (`ovirt-ha-agent --keep-lease`,
+    /// `shell::keeper`), a bare pid, present while one runs.
+    pub fn keeper_pid(&self, id: u16) -> PathBuf {
+        self.paths(id).state_dir.join(KEEPER_PID_FILE)
+    }
+    /// Where `vm-manager-wedge` keeps host `id`'s engine VM state file while
+    /// a directory stands in its place.
+    pub fn wedged_vm_state(&self, id: u16) -> PathBuf {
+        self.host_root(id).join("engine-vm.json.wedged")
+    }
+    /// The `process` driver's engine VM state file of host `id`.
+    pub fn vm_state(&self, id: u16) -> PathBuf {
+        self.paths(id)
+            .state_dir
+            .join(crate::shell::vm::PROCESS_STATE_FILE)
+    }
     pub fn vm_log(&self, id: u16) -> PathBuf {
         self.paths(id).state_dir.join("engine-vm.log")
     }
@@ -354,6 +372,11 @@ impl LabSpec {
 
 /// The canary's file name in the storage domain.
 pub const CANARY_FILE: &str = "engine.canary";
+/// The lease keeper's pid file in a host's state directory (`shell::keeper`
+/// writes it; its constant there is private).
+pub const KEEPER_PID_FILE: &str = "lease-keeper.pid";
+/// The argument that makes `ovirt-ha-agent` a lease keeper.
+pub const KEEPER_ARG: &str = "--keep-lease";
 
 /// `2` or `host2` -> 2.
 pub fn parse_host_arg(raw: &str) -> anyhow::Result<u16> {

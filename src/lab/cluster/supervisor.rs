@@ -34,6 +34,7 @@ use super::layout::{Isolation, LabSpec, NetPlan};
 use super::loopnet::{LoopNet, Plan};
 use super::netns::{self, HostNs};
 use super::procs::{self, ProcId};
+use super::slots::SlotWriters;
 use crate::lab::engine::wall_ms;
 use crate::shell::signals;
 
@@ -65,12 +66,16 @@ pub(super) struct HostRun {
     pub agent_id: Option<ProcId>,
     /// Powered off, and why.
     pub off: Option<String>,
-    restart_at: Option<Instant>,
+    pub restart_at: Option<Instant>,
     starts: VecDeque<Instant>,
     starts_total: u32,
     pub failed: bool,
     last_exit: Option<String>,
     pub paused_until: Option<Instant>,
+    /// The watchdog does not count while the pause lasts (`agent-pause-unfenced`).
+    pub unfenced: bool,
+    /// Stopped by `agent-stop`: not restarted until `agent-start` or heal.
+    pub agent_stopped: bool,
     dog: Dog,
     pub net_down: bool,
 }
@@ -86,6 +91,10 @@ pub struct Supervisor {
     pub(super) hosts: Vec<HostRun>,
     pub(super) faults: Vec<FaultRecord>,
     pub(super) partition: BTreeSet<u16>,
+    /// Hosts whose VM manager `vm-manager-wedge` wedged.
+    pub(super) wedged: BTreeSet<u16>,
+    /// Third-party writers on the metadata volume (slot faults).
+    pub(super) slots: SlotWriters,
     net: Net,
     control: UnixListener,
     dog_timeout: Duration,
@@ -172,6 +181,8 @@ impl Supervisor {
                 failed: false,
                 last_exit: None,
                 paused_until: None,
+                unfenced: false,
+                agent_stopped: false,
                 dog: Dog {
                     armed: false,
                     seen: None,
@@ -182,10 +193,12 @@ impl Supervisor {
             .collect();
         Ok(Supervisor {
             dog_timeout: Duration::from_millis(spec.profile.watchdog_timeout_ms()),
+            slots: SlotWriters::new(spec.volume()),
             spec,
             hosts,
             faults: Vec::new(),
             partition: BTreeSet::new(),
+            wedged: BTreeSet::new(),
             net,
             control,
             state_saved: None,
@@ -219,13 +232,23 @@ impl Supervisor {
             h.agent_id = None;
             h.paused_until = None;
             h.last_exit = Some(status.to_string());
-            h.restart_at = Some(now + RESTART_DELAY);
             if std::fs::read(&watchdog).is_ok_and(|b| b.last() == Some(&b'V')) {
                 h.dog.armed = false;
             }
-            log(&format!("host{id}: agent exited ({status}); restarting"));
+            if h.agent_stopped {
+                log(&format!(
+                    "host{id}: agent exited ({status}); stopped by agent-stop: not restarting"
+                ));
+            } else {
+                h.restart_at = Some(now + RESTART_DELAY);
+                log(&format!("host{id}: agent exited ({status}); restarting"));
+            }
         }
-        if h.agent.is_none() && !h.failed && h.restart_at.is_some_and(|at| at <= now) {
+        if h.agent.is_none()
+            && !h.failed
+            && !h.agent_stopped
+            && h.restart_at.is_some_and(|at| at <= now)
+        {
             self.start_agent(id, now);
         }
         let h = self.host_mut(id);
@@ -233,6 +256,7 @@ impl Supervisor {
             && until <= now
         {
             h.paused_until = None;
+            h.unfenced = false;
             if let Some(agent) = h.agent_id {
                 let _ = procs::signal_verified(agent, libc::SIGCONT);
                 log(&format!("host{id}: agent continued (SIGCONT)"));
@@ -253,6 +277,10 @@ impl Supervisor {
             // again after a magic close, as opening the device does).
             h.dog.seen = seen;
             h.dog.armed = last_byte(&path) != Some(b'V');
+            h.dog.last_pet = now;
+        }
+        if h.unfenced {
+            // Suspended: it counts afresh once the pause ends.
             h.dog.last_pet = now;
         }
         if !h.dog.armed {
@@ -346,10 +374,23 @@ impl Supervisor {
         Ok((child, agent_id))
     }
 
-    /// Powers host `id` off: its agent and engine payloads SIGKILLed, no restart.
+    /// Powers host `id` off: its agent, its lease keeper and its engine
+    /// payloads SIGKILLed, no restart.
     pub(super) fn power_off(&mut self, id: u16, reason: &str) {
         let payloads = self.payloads_on(id);
         let agent_file = self.spec.agent_pid(id);
+        // A keeper leads a process group of its own (it outlives its agent by
+        // design), but never its host.
+        for (_, keeper) in super::truth::scan_keepers(&self.spec)
+            .into_iter()
+            .filter(|(host, _)| *host == id)
+        {
+            let _ = procs::signal_group_verified(keeper, libc::SIGKILL);
+            log(&format!(
+                "host{id}: lease keeper (pid {}) killed",
+                keeper.pid
+            ));
+        }
         let h = self.host_mut(id);
         if let Some(agent) = h.agent_id {
             // The agent leads its process group: helpers (ping, mount) die too.
@@ -363,6 +404,7 @@ impl Supervisor {
         h.off = Some(reason.to_string());
         h.restart_at = None;
         h.paused_until = None;
+        h.unfenced = false;
         h.dog.armed = false;
         let _ = std::fs::remove_file(agent_file);
         for p in payloads {
@@ -468,12 +510,18 @@ impl Supervisor {
                         applied.detail
                     );
                     log(&format!("fault {message}"));
-                    self.faults.push(FaultRecord {
-                        verb: fault.verb().into(),
-                        hosts: applied.hosts,
-                        at_unix_ms: wall_ms(),
-                        detail: applied.detail,
-                    });
+                    if let super::Fault::AgentStart { .. } = fault {
+                        // Undone, not added: the agent-stop record goes.
+                        self.faults
+                            .retain(|f| !(f.verb == "agent-stop" && f.hosts == applied.hosts));
+                    } else {
+                        self.faults.push(FaultRecord {
+                            verb: fault.verb().into(),
+                            hosts: applied.hosts,
+                            at_unix_ms: wall_ms(),
+                            detail: applied.detail,
+                        });
+                    }
                     self.state_saved = None;
                     CtlReply::Done { message }
                 }
@@ -514,6 +562,7 @@ impl Supervisor {
                 agent: h.agent_id,
                 agent_starts: h.starts_total,
                 agent_failed: h.failed,
+                agent_stopped: h.agent_stopped,
                 last_exit: h.last_exit.clone(),
                 paused_ms_left: h
                     .paused_until
@@ -522,6 +571,7 @@ impl Supervisor {
                     .dog
                     .armed
                     .then(|| now.duration_since(h.dog.last_pet).as_millis() as u64),
+                watchdog_suspended: h.unfenced,
                 network_up: !h.net_down && !self.partition.contains(&h.id),
                 storage: self.storage_state(h.id),
             })
@@ -554,9 +604,11 @@ impl Supervisor {
         self.state_saved = Some((now, text));
     }
 
-    /// Stops every agent (SIGTERM, then SIGKILL after [`AGENT_STOP_WAIT`]) and
-    /// kills every engine payload.
+    /// Stops every agent (SIGTERM, then SIGKILL after [`AGENT_STOP_WAIT`]),
+    /// then kills every lease keeper (a holder's agent leaves one when it
+    /// stops) and every engine payload.
     fn shutdown(&mut self) {
+        self.slots.stop_all();
         for h in &mut self.hosts {
             if let Some(agent) = h.agent_id {
                 if h.paused_until.take().is_some() {
@@ -588,6 +640,13 @@ impl Supervisor {
                 }
             }
             h.agent_id = None;
+        }
+        for (host, keeper) in super::truth::scan_keepers(&self.spec) {
+            let _ = procs::signal_group_verified(keeper, libc::SIGKILL);
+            log(&format!(
+                "host{host}: lease keeper (pid {}) killed",
+                keeper.pid
+            ));
         }
         for p in super::truth::scan_payloads(&self.spec.id) {
             let _ = procs::signal_group_verified(p.proc, libc::SIGKILL);
