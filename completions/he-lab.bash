@@ -490,7 +490,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__engine)
-            opts="-h --listen --canary --host --control --lab-id --vm-address --vm-bridge --shutdown-secs --dir --help"
+            opts="-h --listen --canary --host --control --lab-id --vm-address --vm-bridge --vm-port-lock --shutdown-secs --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -521,6 +521,10 @@ _he__lab() {
                     return 0
                     ;;
                 --vm-bridge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vm-port-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

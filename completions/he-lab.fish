@@ -120,6 +120,7 @@ complete -c he-lab -n "__fish_he_lab_using_subcommand engine" -l control -d 'Fau
 complete -c he-lab -n "__fish_he_lab_using_subcommand engine" -l lab-id -d 'The lab this payload belongs to (how the lab finds it)' -r
 complete -c he-lab -n "__fish_he_lab_using_subcommand engine" -l vm-address -d 'A network namespace of its own with this address (root), e.g. 10.77.0.100/24' -r
 complete -c he-lab -n "__fish_he_lab_using_subcommand engine" -l vm-bridge -d 'The host bridge its veth joins' -r
+complete -c he-lab -n "__fish_he_lab_using_subcommand engine" -l vm-port-lock -d 'Held locked (FILE.lock) while the VM\'s port on the bridge exists, so that the lab removes the port of a VM that was killed' -r -F
 complete -c he-lab -n "__fish_he_lab_using_subcommand engine" -l shutdown-secs -d 'Seconds the guest takes to shut down after SIGTERM (up to 600)' -r
 complete -c he-lab -n "__fish_he_lab_using_subcommand engine" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
 complete -c he-lab -n "__fish_he_lab_using_subcommand engine" -s h -l help -d 'Print help'

@@ -17,6 +17,7 @@
 //!                                            inside the host's mount namespace under netns)
 //!     var/lib/ovirt-hosted-engine-ha/lease-keeper.{pid,lock,ready}   the lease keeper's
 //!     watchdog  agent.log  agent.pid  engine.control  storage.blocked  env
+//!     vm-port.lock            (netns) locked by the engine payload while its port exists
 //!     engine-vm.json.wedged   the VM state file while `vm-manager-wedge` holds it
 //! ```
 
@@ -274,6 +275,11 @@ impl LabSpec {
     }
     pub fn control(&self, id: u16) -> PathBuf {
         self.host_root(id).join("engine.control")
+    }
+    /// The engine VM's port lock of host `id` (`vm-port.lock` is what is
+    /// locked): held by the payload whose port is on the host's bridge.
+    pub fn vm_port_lock(&self, id: u16) -> PathBuf {
+        self.host_root(id).join("vm-port")
     }
     /// Present while host `id`'s storage must not be reconnected.
     pub fn storage_block(&self, id: u16) -> PathBuf {

@@ -49,6 +49,8 @@ pub const START_LIMIT_WINDOW: Duration = Duration::from_secs(10);
 pub const AGENT_STOP_WAIT: Duration = Duration::from_secs(10);
 /// How often the state file is rewritten even without a change.
 const STATE_EVERY: Duration = Duration::from_secs(1);
+/// How often the hosts' bridges are cleared of dead engine VMs' ports (netns).
+const REAP_EVERY: Duration = Duration::from_millis(500);
 /// Most control connections served in one turn.
 const REQUESTS_PER_TICK_MAX: usize = 16;
 /// The emulated hardware watchdog of one host.
@@ -99,6 +101,7 @@ pub struct Supervisor {
     control: UnixListener,
     dog_timeout: Duration,
     state_saved: Option<(Instant, String)>,
+    reaped_at: Instant,
 }
 
 /// `he-lab supervise`: runs the lab in `dir` until SIGTERM/SIGINT.
@@ -202,6 +205,7 @@ impl Supervisor {
             net,
             control,
             state_saved: None,
+            reaped_at: now,
         })
     }
 
@@ -215,7 +219,28 @@ impl Supervisor {
         for id in self.spec.host_ids() {
             self.step_host(id, now);
         }
+        self.reap_vm_ports(now);
         self.save_state(now);
+    }
+
+    /// Removes the ports dead engine VMs left on the hosts' bridges (netns).
+    fn reap_vm_ports(&mut self, now: Instant) {
+        if now.duration_since(self.reaped_at) < REAP_EVERY {
+            return;
+        }
+        self.reaped_at = now;
+        let Net::Netns(namespaces) = &self.net else {
+            return;
+        };
+        for (ns, id) in namespaces.iter().zip(self.spec.host_ids()) {
+            match netns::reap_vm_port(&self.spec, ns, id) {
+                Ok(true) => log(&format!(
+                    "host{id}: removed the port a dead engine VM left on its bridge"
+                )),
+                Ok(false) => {}
+                Err(e) => log(&format!("host{id}: dead engine VM's port: {e}")),
+            }
+        }
     }
 
     /// Reaps, restarts, resumes and watches one host's agent.

@@ -27,7 +27,9 @@
 //!   A boot starts with no fault (the file is emptied), as a rebooted VM would.
 //! - With `--vm-address CIDR --vm-bridge BRIDGE` (root) it is a VM on the host's
 //!   bridge: its own network namespace, a veth into the bridge, its own address,
-//!   which exists exactly as long as the process ([`vmnet`]).
+//!   which exists exactly as long as the process: it unplugs itself when it
+//!   shuts down, and `--vm-port-lock` lets the lab unplug it after a SIGKILL
+//!   ([`vmnet`]).
 
 mod vmnet;
 
@@ -44,7 +46,7 @@ use anyhow::Context;
 use super::canary::{CANARY_INTERVAL_MS, CanaryLine};
 use crate::shell::signals;
 
-pub use vmnet::VmNet;
+pub use vmnet::{HOST_PORT, VmNet};
 
 /// The body the real engine answers on its health page.
 pub const HEALTH_BODY: &str = "DB Up!Welcome to Health Status!";
@@ -143,6 +145,13 @@ pub fn run(opts: &EngineOptions) -> anyhow::Result<()> {
         while !thread.is_finished() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+    // Powered off: its NIC goes now, not whenever the kernel frees the
+    // namespace (vmnet's module documentation).
+    if let Some(link) = &link
+        && let Err(e) = vmnet::detach(link)
+    {
+        log.say(&format!("network: {e}"));
     }
     served
 }
