@@ -149,7 +149,7 @@ pub enum LabCommand {
         #[arg(long)]
         keep: bool,
     },
-    /// The lab's ground truth: agents, engine payloads, power, faults.
+    /// The lab's ground truth: agents, lease keepers, engine payloads, power, faults.
     Status {
         /// As JSON.
         #[arg(long)]
@@ -161,7 +161,8 @@ pub enum LabCommand {
         #[command(subcommand)]
         fault: cluster::Fault,
     },
-    /// Undo every fault: networks up, storage back, paused agents resumed,
+    /// Undo every fault: networks up, storage back, slot writers stopped, VM
+    /// managers unwedged, paused agents resumed, stopped agents started,
     /// powered-off hosts booted.
     Heal,
     /// Show the supervisor's, agents' and engine payloads' logs.

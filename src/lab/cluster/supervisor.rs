@@ -11,9 +11,21 @@
 //!   size and mtime change), and a write that leaves `V` as its last byte is the
 //!   magic close that disarms it (an agent with nothing at stake, or a clean
 //!   stop); a later write arms it again. Armed and not petted for the profile's watchdog
-//!   timeout: the host is powered off (agent and engine payload SIGKILLed) and
-//!   stays off until heal. An agent that crashed without the magic close leaves
-//!   it armed, so its restarted successor has to pet in time.
+//!   timeout: the host is powered off (agent, lease keeper and engine payload
+//!   SIGKILLed) and stays off until heal. An agent that crashed without the
+//!   magic close leaves it armed, so its restarted successor has to pet in
+//!   time; an agent that stopped cleanly while holding the lease closes it
+//!   without the magic close too, and its lease keeper (`--keep-lease`, same
+//!   stand-in file) pets it from then on.
+//! - **Lease keepers** are not the supervisor's children (the agent starts
+//!   them, in a process group of their own): it finds them through
+//!   [`super::truth::scan_keepers`] and kills them with their host, and all of
+//!   them when it stops (after SIGTERMing the agents, which makes a holder's
+//!   agent leave one).
+//! - **A third party** on the metadata volume (the slot faults) runs on
+//!   threads of its own ([`super::slots`]), stopped by heal and at the stop.
+//! - **Dead VMs' ports** (netns): every half second a host's engine VM port
+//!   that no payload holds is removed (`netns::reap_vm_port`).
 //! - **Records:** its own pid (`supervisor.pid`), each agent's (`hostN/agent.pid`),
 //!   both with the process start time, and its view (`supervisor-state.json`):
 //!   `he-lab down` finds everything even after this process was SIGKILLed.
