@@ -70,6 +70,15 @@ _he__lab() {
             he__lab__subcmd__fault,agent-pause)
                 cmd="he__lab__subcmd__fault__subcmd__agent__subcmd__pause"
                 ;;
+            he__lab__subcmd__fault,agent-pause-unfenced)
+                cmd="he__lab__subcmd__fault__subcmd__agent__subcmd__pause__subcmd__unfenced"
+                ;;
+            he__lab__subcmd__fault,agent-start)
+                cmd="he__lab__subcmd__fault__subcmd__agent__subcmd__start"
+                ;;
+            he__lab__subcmd__fault,agent-stop)
+                cmd="he__lab__subcmd__fault__subcmd__agent__subcmd__stop"
+                ;;
             he__lab__subcmd__fault,all-network-down)
                 cmd="he__lab__subcmd__fault__subcmd__all__subcmd__network__subcmd__down"
                 ;;
@@ -91,8 +100,20 @@ _he__lab() {
             he__lab__subcmd__fault,host-network-down)
                 cmd="he__lab__subcmd__fault__subcmd__host__subcmd__network__subcmd__down"
                 ;;
+            he__lab__subcmd__fault,late-write)
+                cmd="he__lab__subcmd__fault__subcmd__late__subcmd__write"
+                ;;
             he__lab__subcmd__fault,partition)
                 cmd="he__lab__subcmd__fault__subcmd__partition"
+                ;;
+            he__lab__subcmd__fault,slot-garbage)
+                cmd="he__lab__subcmd__fault__subcmd__slot__subcmd__garbage"
+                ;;
+            he__lab__subcmd__fault,slot-hostile)
+                cmd="he__lab__subcmd__fault__subcmd__slot__subcmd__hostile"
+                ;;
+            he__lab__subcmd__fault,slot-wipe)
+                cmd="he__lab__subcmd__fault__subcmd__slot__subcmd__wipe"
                 ;;
             he__lab__subcmd__fault,storage-lost)
                 cmd="he__lab__subcmd__fault__subcmd__storage__subcmd__lost"
@@ -106,11 +127,23 @@ _he__lab() {
             he__lab__subcmd__fault,vm-kill)
                 cmd="he__lab__subcmd__fault__subcmd__vm__subcmd__kill"
                 ;;
+            he__lab__subcmd__fault,vm-manager-wedge)
+                cmd="he__lab__subcmd__fault__subcmd__vm__subcmd__manager__subcmd__wedge"
+                ;;
             he__lab__subcmd__fault__subcmd__help,agent-kill)
                 cmd="he__lab__subcmd__fault__subcmd__help__subcmd__agent__subcmd__kill"
                 ;;
             he__lab__subcmd__fault__subcmd__help,agent-pause)
                 cmd="he__lab__subcmd__fault__subcmd__help__subcmd__agent__subcmd__pause"
+                ;;
+            he__lab__subcmd__fault__subcmd__help,agent-pause-unfenced)
+                cmd="he__lab__subcmd__fault__subcmd__help__subcmd__agent__subcmd__pause__subcmd__unfenced"
+                ;;
+            he__lab__subcmd__fault__subcmd__help,agent-start)
+                cmd="he__lab__subcmd__fault__subcmd__help__subcmd__agent__subcmd__start"
+                ;;
+            he__lab__subcmd__fault__subcmd__help,agent-stop)
+                cmd="he__lab__subcmd__fault__subcmd__help__subcmd__agent__subcmd__stop"
                 ;;
             he__lab__subcmd__fault__subcmd__help,all-network-down)
                 cmd="he__lab__subcmd__fault__subcmd__help__subcmd__all__subcmd__network__subcmd__down"
@@ -133,8 +166,20 @@ _he__lab() {
             he__lab__subcmd__fault__subcmd__help,host-network-down)
                 cmd="he__lab__subcmd__fault__subcmd__help__subcmd__host__subcmd__network__subcmd__down"
                 ;;
+            he__lab__subcmd__fault__subcmd__help,late-write)
+                cmd="he__lab__subcmd__fault__subcmd__help__subcmd__late__subcmd__write"
+                ;;
             he__lab__subcmd__fault__subcmd__help,partition)
                 cmd="he__lab__subcmd__fault__subcmd__help__subcmd__partition"
+                ;;
+            he__lab__subcmd__fault__subcmd__help,slot-garbage)
+                cmd="he__lab__subcmd__fault__subcmd__help__subcmd__slot__subcmd__garbage"
+                ;;
+            he__lab__subcmd__fault__subcmd__help,slot-hostile)
+                cmd="he__lab__subcmd__fault__subcmd__help__subcmd__slot__subcmd__hostile"
+                ;;
+            he__lab__subcmd__fault__subcmd__help,slot-wipe)
+                cmd="he__lab__subcmd__fault__subcmd__help__subcmd__slot__subcmd__wipe"
                 ;;
             he__lab__subcmd__fault__subcmd__help,storage-lost)
                 cmd="he__lab__subcmd__fault__subcmd__help__subcmd__storage__subcmd__lost"
@@ -147,6 +192,9 @@ _he__lab() {
                 ;;
             he__lab__subcmd__fault__subcmd__help,vm-kill)
                 cmd="he__lab__subcmd__fault__subcmd__help__subcmd__vm__subcmd__kill"
+                ;;
+            he__lab__subcmd__fault__subcmd__help,vm-manager-wedge)
+                cmd="he__lab__subcmd__fault__subcmd__help__subcmd__vm__subcmd__manager__subcmd__wedge"
                 ;;
             he__lab__subcmd__help,bench-failover)
                 cmd="he__lab__subcmd__help__subcmd__bench__subcmd__failover"
@@ -202,6 +250,15 @@ _he__lab() {
             he__lab__subcmd__help__subcmd__fault,agent-pause)
                 cmd="he__lab__subcmd__help__subcmd__fault__subcmd__agent__subcmd__pause"
                 ;;
+            he__lab__subcmd__help__subcmd__fault,agent-pause-unfenced)
+                cmd="he__lab__subcmd__help__subcmd__fault__subcmd__agent__subcmd__pause__subcmd__unfenced"
+                ;;
+            he__lab__subcmd__help__subcmd__fault,agent-start)
+                cmd="he__lab__subcmd__help__subcmd__fault__subcmd__agent__subcmd__start"
+                ;;
+            he__lab__subcmd__help__subcmd__fault,agent-stop)
+                cmd="he__lab__subcmd__help__subcmd__fault__subcmd__agent__subcmd__stop"
+                ;;
             he__lab__subcmd__help__subcmd__fault,all-network-down)
                 cmd="he__lab__subcmd__help__subcmd__fault__subcmd__all__subcmd__network__subcmd__down"
                 ;;
@@ -220,8 +277,20 @@ _he__lab() {
             he__lab__subcmd__help__subcmd__fault,host-network-down)
                 cmd="he__lab__subcmd__help__subcmd__fault__subcmd__host__subcmd__network__subcmd__down"
                 ;;
+            he__lab__subcmd__help__subcmd__fault,late-write)
+                cmd="he__lab__subcmd__help__subcmd__fault__subcmd__late__subcmd__write"
+                ;;
             he__lab__subcmd__help__subcmd__fault,partition)
                 cmd="he__lab__subcmd__help__subcmd__fault__subcmd__partition"
+                ;;
+            he__lab__subcmd__help__subcmd__fault,slot-garbage)
+                cmd="he__lab__subcmd__help__subcmd__fault__subcmd__slot__subcmd__garbage"
+                ;;
+            he__lab__subcmd__help__subcmd__fault,slot-hostile)
+                cmd="he__lab__subcmd__help__subcmd__fault__subcmd__slot__subcmd__hostile"
+                ;;
+            he__lab__subcmd__help__subcmd__fault,slot-wipe)
+                cmd="he__lab__subcmd__help__subcmd__fault__subcmd__slot__subcmd__wipe"
                 ;;
             he__lab__subcmd__help__subcmd__fault,storage-lost)
                 cmd="he__lab__subcmd__help__subcmd__fault__subcmd__storage__subcmd__lost"
@@ -234,6 +303,9 @@ _he__lab() {
                 ;;
             he__lab__subcmd__help__subcmd__fault,vm-kill)
                 cmd="he__lab__subcmd__help__subcmd__fault__subcmd__vm__subcmd__kill"
+                ;;
+            he__lab__subcmd__help__subcmd__fault,vm-manager-wedge)
+                cmd="he__lab__subcmd__help__subcmd__fault__subcmd__vm__subcmd__manager__subcmd__wedge"
                 ;;
             he__lab__subcmd__help__subcmd__sim,fuzz)
                 cmd="he__lab__subcmd__help__subcmd__sim__subcmd__fuzz"
@@ -418,7 +490,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__engine)
-            opts="-h --listen --canary --host --control --lab-id --vm-address --vm-bridge --shutdown-secs --dir --help"
+            opts="-h --listen --canary --host --control --lab-id --vm-address --vm-bridge --vm-port-lock --shutdown-secs --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -449,6 +521,10 @@ _he__lab() {
                     return 0
                     ;;
                 --vm-bridge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vm-port-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -486,7 +562,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__fault)
-            opts="-h --dir --help engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition help"
+            opts="-h --dir --help engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition agent-stop agent-start vm-manager-wedge slot-garbage slot-wipe slot-hostile late-write agent-pause-unfenced help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -522,6 +598,60 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__fault__subcmd__agent__subcmd__pause)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__agent__subcmd__pause__subcmd__unfenced)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__agent__subcmd__start)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__agent__subcmd__stop)
             opts="-h --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -612,7 +742,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__fault__subcmd__help)
-            opts="engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition help"
+            opts="engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition agent-stop agent-start vm-manager-wedge slot-garbage slot-wipe slot-hostile late-write agent-pause-unfenced help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -640,6 +770,48 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__agent__subcmd__pause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__agent__subcmd__pause__subcmd__unfenced)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__agent__subcmd__start)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__agent__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -751,7 +923,63 @@ _he__lab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__late__subcmd__write)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__partition)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__slot__subcmd__garbage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__slot__subcmd__hostile)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__slot__subcmd__wipe)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -821,6 +1049,20 @@ _he__lab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__vm__subcmd__manager__subcmd__wedge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         he__subcmd__lab__subcmd__fault__subcmd__host__subcmd__crash)
             opts="-h --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -857,7 +1099,79 @@ _he__lab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        he__subcmd__lab__subcmd__fault__subcmd__late__subcmd__write)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         he__subcmd__lab__subcmd__fault__subcmd__partition)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__slot__subcmd__garbage)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__slot__subcmd__hostile)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__slot__subcmd__wipe)
             opts="-h --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -930,6 +1244,24 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__fault__subcmd__vm__subcmd__kill)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__vm__subcmd__manager__subcmd__wedge)
             opts="-h --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1064,7 +1396,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__help__subcmd__fault)
-            opts="engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition"
+            opts="engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition agent-stop agent-start vm-manager-wedge slot-garbage slot-wipe slot-hostile late-write agent-pause-unfenced"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1092,6 +1424,48 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__agent__subcmd__pause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__agent__subcmd__pause__subcmd__unfenced)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__agent__subcmd__start)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__agent__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1189,7 +1563,63 @@ _he__lab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__late__subcmd__write)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__partition)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__slot__subcmd__garbage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__slot__subcmd__hostile)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__slot__subcmd__wipe)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1246,6 +1676,20 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__vm__subcmd__kill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__vm__subcmd__manager__subcmd__wedge)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -67,4 +67,4 @@ complete -c hosted-engine -l set-shared-config -d 'Set a configuration key (<key
 complete -c hosted-engine -l get-shared-config -d 'Show a configuration key (<key> [--type=...])'
 complete -c hosted-engine -l reinitialize-lockspace -d 'Reset the engine VM lease in the shared metadata'
 complete -c hosted-engine -l clean-metadata -d 'Remove a host\'s slot from the shared metadata'
-complete -c hosted-engine -l force-cleanup -d 'Remove the slot even though the host looks active.'
+complete -c hosted-engine -l force-cleanup -d 'Remove the slot even though the host looks active or its lease may still stand (it must be powered off).'

@@ -253,6 +253,23 @@ pub struct AgentStatus {
     pub has_history: bool,
     /// Whether the agent has read its own slot (it publishes only after that).
     pub adopted: bool,
+    /// A live peer that publishes other lease timings than this agent: it
+    /// makes no claim until they agree. Omitted when there is none (and by
+    /// agents older than the field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_timings_mismatch: Option<TimingsMismatch>,
+}
+
+/// A peer on other lease timings (`<lease-fail>/<lease-dead>/<lease-settle>/<claim
+/// window>` in ms, the slots' `lease-timings` values).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TimingsMismatch {
+    pub host_id: HostId,
+    /// What the peer publishes.
+    pub theirs: String,
+    /// What this agent publishes; `None` when its own slot does not read.
+    pub ours: Option<String>,
 }
 
 /// How the score came about (`core::score::ScoreBreakdown`).
@@ -337,7 +354,8 @@ pub enum LeasePhase {
 
 /// One host as this agent read it. The first twelve fields are the
 /// reference's `--vm-status --json` fields with its names and meanings
-/// (section 7); `state`, `lease` and `silent-ms` are ours.
+/// (section 7); `state`, `lease`, `silent-ms`, `unknown-yet` and
+/// `implausible-epoch` are ours.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostStatus {
     #[serde(rename = "host-id")]
@@ -369,6 +387,24 @@ pub struct HostStatus {
     /// How long its heartbeat has been still in this agent's view.
     #[serde(rename = "silent-ms", default)]
     pub silent_ms: Option<u64>,
+    /// Neither live nor stale: this agent has not watched the host for
+    /// `host_alive_timeout` yet (it started, or its reads came back after a
+    /// gap, less than that ago). `live-data` is false meanwhile.
+    #[serde(rename = "unknown-yet", default, skip_serializing_if = "is_false")]
+    pub unknown_yet: bool,
+    /// An implausible epoch or write sequence its slot carries, which this
+    /// agent refuses (an epoch above `metadata::EPOCH_PLAUSIBLE_MAX`, a
+    /// sequence above `metadata::SEQ_PLAUSIBLE_MAX`).
+    #[serde(
+        rename = "implausible-epoch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub implausible_epoch: Option<u64>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl HostStatus {
@@ -399,6 +435,8 @@ impl HostStatus {
                 epoch: l.epoch,
             }),
             silent_ms,
+            unknown_yet: false,
+            implausible_epoch: None,
         }
     }
 }
@@ -435,7 +473,8 @@ impl EngineStatusView {
     }
 }
 
-/// A published lease state: `none`, `claim` or `held`, and its epoch.
+/// A published lease state: `none`, `claim`, `held` or `fencing`, and its
+/// epoch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseView {
     pub kind: String,

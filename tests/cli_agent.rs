@@ -86,6 +86,7 @@ fn snapshot(taken_ms: u64, host_ts: u64, up: bool) -> proto::StatusReply {
             },
             has_history: true,
             adopted: true,
+            lease_timings_mismatch: None,
         },
         hosts: vec![proto::HostStatus::from_slot(1, slot, true, Some(0))],
         unreadable: Vec::new(),
@@ -382,6 +383,40 @@ impl LiveHost {
         std::fs::read_to_string(self.root().join("agent.log")).unwrap_or_default()
     }
 
+    fn store(&self) -> MetadataStore {
+        let volume = self
+            .dir
+            .path()
+            .join("shared/ha_agent/hosted-engine.metadata");
+        MetadataStore::open(volume, IO)
+    }
+
+    /// Publishes host `id`'s slot as another host's agent would, last at
+    /// `wall` (Unix seconds), with `extra` lines after the state.
+    fn publish_peer(&self, id: u16, wall: i64, extra: &[(&str, &str)]) {
+        let record = HostRecord {
+            parse_version: 1,
+            feature_version: 1,
+            host_ts: 100,
+            host_id: id,
+            score: 3400,
+            engine_status: r#"{"vm": "down", "health": "bad", "detail": "unknown", "reason": "vm not running on this host"}"#.into(),
+            hostname: format!("host{id}.lab"),
+            local_maintenance: false,
+            stopped: false,
+            conf_on_shared_storage: true,
+            vm_conf_refresh_time: 100,
+        };
+        let mut lines = Extra::new();
+        lines.push("state", "EngineDown");
+        lines.push("wall-clock", wall.to_string());
+        for (key, value) in extra {
+            lines.push(*key, *value);
+        }
+        let bytes = encode_host_slot(id, &record, &lines).unwrap();
+        self.store().write_slot(id, &bytes).unwrap();
+    }
+
     fn state(&self) -> Option<String> {
         let volume = self
             .dir
@@ -674,4 +709,72 @@ fn a_request_the_caller_gave_up_on_is_never_carried_out() {
     wait_for("the VM to go", Duration::from_secs(10), || {
         host.vm_pid().is_none()
     });
+}
+
+/// Issue 13 with a real agent: right after it starts, a host it has not
+/// watched for host_alive_timeout yet is unknown yet in the table, not
+/// stale (the reference's text keeps stale-data, stderr says why), and
+/// stale once watched that long without a change. `--clean-metadata` of a
+/// silent holder's slot goes by the agent's view of its silence: a slot
+/// whose wall-clock time is an hour old is still refused until the agent
+/// has seen it silent for lease-dead.
+#[test]
+fn a_restarted_agent_calls_unwatched_hosts_unknown_yet_and_guards_their_lease() {
+    // A watch long enough to look at the status inside it on a busy machine.
+    let conf = common::fast_agent_conf_with(&[("host-alive-timeout-secs", "6")]);
+    let host = LiveHost::start_with(&conf);
+    let hour_ago = now_unix() - 3600;
+    host.publish_peer(2, hour_ago, &[("lease", "none"), ("lease-epoch", "1")]);
+    host.publish_peer(3, hour_ago, &[("lease", "held"), ("lease-epoch", "1")]);
+    let started = Instant::now();
+    let table = |host: &LiveHost| host.he(&["--vm-status", "--format=table"]);
+    wait_for("the agent's first status", Duration::from_secs(20), || {
+        let ran = table(&host);
+        ran.code == Some(0) && !ran.stderr.contains("not answering") && ran.stdout.contains("host3")
+    });
+    let ran = table(&host);
+    let before = started.elapsed();
+    if before < Duration::from_secs(5) {
+        let mut rows = ran
+            .stdout
+            .lines()
+            .filter(|l| l.contains("host2") || l.contains("host3"));
+        assert!(
+            rows.all(|l| l.contains("┆ unknown")) && !ran.stdout.contains("┆ stale "),
+            "{ran:?}"
+        );
+        assert!(
+            ran.stderr
+                .contains("has not watched host(s) 2, 3 for host_alive_timeout yet"),
+            "{ran:?}"
+        );
+        let text = host.he(&["--vm-status"]);
+        assert!(text.stdout.contains("unknown stale-data"), "{text:?}");
+        // The agent has watched host 3 for less than lease-dead (7 s): its
+        // hour-old wall clock does not count.
+        let ran = host.he(&["--clean-metadata", "--host-id=3"]);
+        assert_eq!(ran.code, Some(1), "{ran:?}");
+        assert!(
+            ran.stderr
+                .contains("(as the local agent sees it): by the lease-dead rule")
+                && ran.stderr.contains("only after 7 s of silence"),
+            "{ran:?}"
+        );
+    } else {
+        eprintln!("the status came {before:?} after the start: the early checks are skipped");
+    }
+    wait_for("hosts 2 and 3 to go stale", Duration::from_secs(30), || {
+        let ran = table(&host);
+        ran.stdout.matches("┆ stale ").count() == 2 && !ran.stdout.contains("unknown yet")
+    });
+    wait_for(
+        "host 3's slot to be cleanable",
+        Duration::from_secs(30),
+        || host.he(&["--clean-metadata", "--host-id=3"]).code == Some(0),
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(7),
+        "cleaned before lease-dead: {:?}",
+        started.elapsed()
+    );
 }

@@ -233,3 +233,112 @@ fn reinitialize_lockspace_needs_global_maintenance_and_no_active_agent() {
     assert_eq!(ran.code, Some(0), "{ran:?}");
     assert_eq!(leases(&host.area())[1], (2, "none".into(), "9".into()));
 }
+
+/// Publishes host `id`'s slot, held by a running agent unless `stopped`,
+/// with its wall clock `wall` and the extra `lines` after it.
+fn publish_with(host: &Host, id: u16, wall: Option<i64>, stopped: bool, lines: &[(&str, &str)]) {
+    host.publish(id, wall, stopped, None);
+    let mut area = host.area();
+    let slot = area.hosts.remove(&id).unwrap().unwrap();
+    let mut extra = slot.extra.clone();
+    for (key, value) in lines {
+        extra.push(*key, *value);
+    }
+    let bytes = hosted_engine::metadata::encode_host_slot(id, &slot.record, &extra).unwrap();
+    host.store().write_slot(id, &bytes).unwrap();
+}
+
+/// Issue 13: a slot that claims, holds or fences the engine VM lease is
+/// cleaned only after lease-dead of silence (40 s on the defaults), not
+/// after host-alive-timeout (12 s): its holder may run its engine VM until
+/// lease-fail plus its power-off. A clean stop does not exempt it; a slot
+/// that publishes a longer lease-dead gets that; --force-cleanup still
+/// cleans (the operator has seen the host powered off).
+#[test]
+fn clean_metadata_waits_lease_dead_for_a_slot_with_the_lease() {
+    let host = Host::deployed();
+    let now = now_unix();
+    let held = [("lease", "held"), ("lease-epoch", "7")];
+    publish_with(&host, 2, Some(now - 20), false, &held);
+    publish_with(
+        &host,
+        3,
+        Some(now - 20),
+        false,
+        &[("lease", "fencing"), ("lease-epoch", "7")],
+    );
+    publish_with(
+        &host,
+        4,
+        Some(now - 20),
+        true,
+        &[("lease", "claim"), ("lease-epoch", "8")],
+    );
+    publish_with(&host, 5, Some(now - 50), false, &held);
+    publish_with(&host, 6, None, true, &held);
+    let longer = [
+        ("lease", "held"),
+        ("lease-epoch", "7"),
+        ("lease-timings", "30000/60000/15000/15000"),
+    ];
+    publish_with(&host, 7, Some(now - 50), false, &longer);
+    publish_with(
+        &host,
+        8,
+        Some(now - 20),
+        false,
+        &[("lease", "none"), ("lease-epoch", "7")],
+    );
+    let clean = |id: u16, force: bool| {
+        let id = format!("--host-id={id}");
+        let mut args = vec!["--clean-metadata", id.as_str()];
+        if force {
+            args.push("--force-cleanup");
+        }
+        host.he(&args)
+    };
+    for (id, kind, dead) in [
+        (2, "held (epoch 7)", 40),
+        (3, "fencing (epoch 7)", 40),
+        (4, "claim (epoch 8)", 40),
+        (7, "held (epoch 7)", 60),
+    ] {
+        let ran = clean(id, false);
+        assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), ""), "{ran:?}");
+        for expected in [
+            format!(
+                "Host {id} (host{id}.example) publishes the engine VM lease as {kind} and has been silent for "
+            ),
+            " s (by the wall-clock time it published): by the lease-dead rule its slot is cleaned \
+             only after "
+                .to_owned(),
+            format!(
+                " {dead} s of silence (lease-dead-secs, the longer of this host's and its own)"
+            ),
+            "pass --force-cleanup.\n".to_owned(),
+        ] {
+            assert!(ran.stderr.contains(&expected), "{expected}\n{ran:?}");
+        }
+        assert!(host.area().hosts.contains_key(&id));
+    }
+    let ran = clean(6, false);
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(
+        ran.stderr.contains(
+            "its silence cannot be told (the local agent does not answer (",
+        ) && ran.stderr.contains("and the slot carries no wall-clock time)")
+            && ran.stderr.ends_with("may still run. If that host (or its engine VM) is powered off, pass --force-cleanup.\n"),
+        "{ran:?}"
+    );
+    // Silent for lease-dead, or holding nothing: cleaned.
+    for id in [5, 8] {
+        let ran = clean(id, false);
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+    }
+    // The operator has seen them powered off.
+    for id in [2, 3, 4, 6, 7] {
+        let ran = clean(id, true);
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+    }
+    assert!(host.area().hosts.is_empty());
+}

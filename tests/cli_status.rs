@@ -171,6 +171,7 @@ fn status_reply(hosts: Vec<HostStatus>, global_maintenance: bool) -> StatusReply
             },
             has_history: true,
             adopted: true,
+            lease_timings_mismatch: None,
         },
         hosts,
         unreadable: Vec::new(),
@@ -535,4 +536,414 @@ fn table_and_explain_show_an_unfenced_host() {
     let reference = text(&out.stdout);
     assert!(reference.contains("\n\twatchdog=none\n"), "{reference}");
     assert!(!reference.contains("unfenced"), "{reference}");
+}
+
+/// A host block's extra text: the reference's lines for host `id` in
+/// `state`, then ours.
+fn extra_with(id: u16, state: &str, stopped: bool, ours: &str) -> String {
+    let stopped = if stopped { "True" } else { "False" };
+    format!(
+        "metadata_parse_version=1\nmetadata_feature_version=1\nhost-id={id}\nscore=3400\n\
+         maintenance=False\nstate={state}\nstopped={stopped}\n{ours}"
+    )
+}
+
+/// What `--explain` says under "Scores:" about host `id`.
+fn explained_host(explained: &str, id: u16) -> String {
+    explained
+        .split(&format!("\n  host {id} ("))
+        .nth(1)
+        .and_then(|rest| rest.split("\n  host ").next())
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The table's body rows, each cell's wrapped lines joined, without
+/// whitespace (a cell wraps in words or, too long, anywhere).
+fn table_rows(table: &str) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let body = table.split('╡').nth(1).unwrap_or_default();
+    for line in body.lines().filter(|l| l.starts_with('│')) {
+        let cells: Vec<String> = line
+            .trim_matches('│')
+            .split('┆')
+            .map(|c| c.split_whitespace().collect())
+            .collect();
+        match rows.last_mut() {
+            Some(row) if cells[0].is_empty() => {
+                for (cell, more) in row.iter_mut().zip(cells) {
+                    cell.push_str(&more);
+                }
+            }
+            _ => rows.push(cells),
+        }
+    }
+    rows
+}
+
+const TIMINGS_A: &str = "22000/40000/8000/7000";
+const TIMINGS_B: &str = "3000/7000/2000/2000";
+
+/// Every lease state the agents know, as the table and `--explain` show it:
+/// a holder fencing, a stopped agent whose keeper keeps its lease, a stopped
+/// holder without one, an implausible epoch (refused, with the value), a
+/// lease state that does not parse, and a host on other lease timings (with
+/// both values, and the local agent's claims blocked by it).
+#[test]
+fn table_and_explain_say_what_the_lease_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let implausible = hosted_engine::metadata::EPOCH_PLAUSIBLE_MAX + 1;
+    let timings = |t: &str| format!("lease-timings={t}\n");
+    let specs: [(u16, &str, bool, String); 6] = [
+        (
+            1,
+            "EngineForceStop",
+            false,
+            format!("lease=fencing\nlease-epoch=5\n{}", timings(TIMINGS_A)),
+        ),
+        (
+            2,
+            "AgentStopped",
+            true,
+            format!(
+                "lease=held\nlease-epoch=4\n{}lease-keeper=1\n",
+                timings(TIMINGS_A)
+            ),
+        ),
+        (
+            3,
+            "EngineDown",
+            false,
+            format!("lease=claim\nlease-epoch={implausible}\n"),
+        ),
+        (
+            4,
+            "EngineDown",
+            false,
+            format!("lease=none\nlease-epoch=3\n{}", timings(TIMINGS_B)),
+        ),
+        (
+            5,
+            "AgentStopped",
+            true,
+            "lease=held\nlease-epoch=2\n".to_owned(),
+        ),
+        (
+            6,
+            "EngineDown",
+            false,
+            "lease=taken\nlease-epoch=1\n".to_owned(),
+        ),
+    ];
+    let hosts: Vec<HostStatus> = specs
+        .iter()
+        .map(|(id, state, stopped, ours)| {
+            let mut rec = record(*id, 100, DOWN, &format!("host{id}"), 100);
+            rec.stopped = *stopped;
+            host_status(*id, &rec, &extra_with(*id, state, *stopped, ours), true)
+        })
+        .collect();
+    let mut reply = status_reply(hosts, false);
+    reply.agent.lease_timings_mismatch = Some(proto::TimingsMismatch {
+        host_id: 4,
+        theirs: TIMINGS_B.into(),
+        ours: Some(TIMINGS_A.into()),
+    });
+    let agent = fake_agent(dir.path(), reply, 2);
+
+    let out = hosted_engine(dir.path(), &["--vm-status", "--format=table"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for line in table.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    let cells: Vec<String> = table_rows(&table)
+        .into_iter()
+        .map(|row| row[7].clone())
+        .collect();
+    assert_eq!(
+        cells,
+        ["fencing5", "held4", "refused", "-", "held2", "?"],
+        "{table}"
+    );
+    // The notes under the table, unwrapped.
+    let notes = table.rsplit('┘').next().unwrap().replace("\n  ", " ");
+    for expected in [
+        "host 1 (host1): lease fencing (epoch 5): giving the lease up while its engine VM is \
+         not confirmed down yet; a hold to every other host until it is\n",
+        "host 2 (host2): agent stopped, lease kept by its keeper (held, epoch 4)\n",
+        &format!(
+            "host 3 (host3): implausible lease epoch {implausible} refused (above 281474976710656: \
+             not written by a sound agent); "
+        ),
+        &format!(
+            "host 4 (host4): on other lease timings: {TIMINGS_B} against this host's \
+             {TIMINGS_A} (lease-fail/lease-dead/settle/claim window in ms): no claims while it \
+             is live, until they agree\n"
+        ),
+        "host 5 (host5): agent stopped with the lease held (epoch 2) and no keeper: it never \
+         expires by silence",
+        "host 6 (host6): unreadable lease state (lease=taken): ",
+    ] {
+        assert!(notes.contains(expected), "{expected}\n{table}");
+    }
+    // Host 3 publishes no lease timings: nothing to compare.
+    assert_eq!(notes.matches("other lease timings").count(), 1, "{table}");
+
+    let out = hosted_engine(dir.path(), &["--vm-status", "--explain"]);
+    agent.join().unwrap();
+    let explained = text(&out.stdout);
+    assert!(
+        explained_host(&explained, 1).contains("\n    lease fencing (epoch 5): giving"),
+        "{explained}"
+    );
+    assert!(
+        explained_host(&explained, 2)
+            .contains("\n    agent stopped, lease kept by its keeper (held, epoch 4)"),
+        "{explained}"
+    );
+    assert!(
+        explained_host(&explained, 3).contains(&format!(
+            "\n    implausible lease epoch {implausible} refused"
+        )),
+        "{explained}"
+    );
+    assert!(
+        explained_host(&explained, 4).contains(&format!(
+            "\n    on other lease timings: {TIMINGS_B} against this host's \
+             {TIMINGS_A}"
+        )),
+        "{explained}"
+    );
+    let lease = explained
+        .split("Engine VM lease:\n")
+        .nth(1)
+        .unwrap_or_default();
+    for expected in [
+        "  held by host 1 (host1), epoch 5, fencing: giving it up while its engine VM is not \
+         confirmed down yet (a hold until it is)\n",
+        "  held by host 2 (host2), epoch 4, kept by its lease keeper (agent stopped)\n",
+        &format!("  host 3 (host3): lease state refused (implausible lease-epoch {implausible})\n"),
+        "  held by host 5 (host5), epoch 2, its agent stopped with no keeper (never expires by \
+         silence)\n",
+        "  host 6 (host6): lease state unreadable (lease=taken)\n",
+        &format!(
+            "  claims: none from this host: host 4 runs on other lease timings ({TIMINGS_B} against this host's {TIMINGS_A}, "
+        ),
+    ] {
+        assert!(lease.contains(expected), "{expected}\n{explained}");
+    }
+    assert!(
+        explained.contains("Next start:\n  none yet: host 1 (host1) is fencing"),
+        "{explained}"
+    );
+}
+
+/// Hosts the local agent has not watched for host_alive_timeout yet (it
+/// started recently) are unknown yet in the table and `--explain`, not
+/// stale; the reference's text and JSON keep the reference's shapes (stale
+/// data, `live-data` false) and stderr says what they mean. An agent that
+/// has watched long enough but not this host (the `unknown-yet` field) is
+/// read the same way; a host it has watched and lost is stale.
+#[test]
+fn hosts_not_watched_long_enough_are_unknown_yet_not_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let mut started = status_reply(example_and_stale_host2(), false);
+    started.agent.has_history = false;
+    let mut flagged = status_reply(example_and_stale_host2(), false);
+    flagged.hosts[1].unknown_yet = true;
+    for reply in [started, flagged] {
+        let agent = fake_agent(dir.path(), reply, 4);
+        let out = hosted_engine(dir.path(), &["--vm-status", "--format=table"]);
+        let table = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let rows = table_rows(&table);
+        assert_eq!(rows[1][4..6], ["unknownyet", "unknown"], "{table}");
+        assert!(
+            table.replace("\n  ", " ").contains(
+                "Unknown yet: host 2 (the local agent has not watched it for host_alive_timeout \
+                 yet: neither live nor stale)\n"
+            ),
+            "{table}"
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("has not watched host(s) 2 for host_alive_timeout yet")
+                && stderr.contains("unknown yet, neither live nor stale"),
+            "{stderr}"
+        );
+
+        let out = hosted_engine(dir.path(), &["--vm-status", "--explain"]);
+        let explained = text(&out.stdout);
+        assert!(
+            explained.contains("\n  host 2 (on20-host01, EngineDown, unknown yet): score 3400\n"),
+            "{explained}"
+        );
+        assert!(
+            explained_host(&explained, 2).contains("\n    unknown yet: the local agent has not"),
+            "{explained}"
+        );
+
+        // The reference's shapes, byte for byte.
+        let out = hosted_engine(dir.path(), &["--vm-status"]);
+        assert_eq!(
+            text(&out.stdout),
+            format!("{EXAMPLE_BLOCK}{HOST2_STALE_BLOCK}")
+        );
+        assert!(text(&out.stderr).contains("unknown yet"));
+        let out = hosted_engine(dir.path(), &["--vm-status", "--json"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["2"]["live-data"], false);
+        assert_eq!(json["2"].as_object().unwrap().len(), 12);
+        agent.join().unwrap();
+        std::fs::remove_file(proto::socket_path(&dir.path().join("run"))).unwrap();
+    }
+    // Watched and lost: stale, and no note.
+    let agent = fake_agent(
+        dir.path(),
+        status_reply(example_and_stale_host2(), false),
+        1,
+    );
+    let out = hosted_engine(dir.path(), &["--vm-status", "--format=table"]);
+    agent.join().unwrap();
+    let table = text(&out.stdout);
+    assert!(!table.contains("unknown yet"), "{table}");
+    assert!(table.contains("stale"), "{table}");
+    assert_eq!(text(&out.stderr), "");
+}
+
+/// Text read from a slot never reaches the terminal raw: a forged `state=`,
+/// `watchdog=` or `score-detail=` with an ESC, an engine status whose reason
+/// decodes to one. Each is shown escaped in the text, the table and
+/// `--explain`; the JSON escapes them as JSON does.
+#[test]
+fn control_characters_from_a_slot_are_escaped_in_every_view() {
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let evil = "\x1b[2J\x1b]0;owned\x07";
+    let extra = extra_with(
+        2,
+        &format!("EngineDown{evil}"),
+        false,
+        &format!("watchdog=16{evil}\nscore-detail=3400{evil}\nlease=none\nlease-epoch=1\n"),
+    );
+    let engine =
+        r#"{"vm": "down", "health": "bad", "detail": "unknown", "reason": "x\u001b[31my"}"#;
+    let mut hosts = example_and_stale_host2();
+    hosts[1] = host_status(
+        2,
+        &record(2, 15253, engine, "on20-host01", 15253),
+        &extra,
+        true,
+    );
+    let agent = fake_agent(dir.path(), status_reply(hosts, false), 4);
+    let escaped = "\\u{1b}[2J\\u{1b}]0;owned\\u{7}";
+    for (args, expected) in [
+        (
+            &["--vm-status"][..],
+            format!("\tstate=EngineDown{escaped}\n"),
+        ),
+        (
+            &["--vm-status", "--format=table"],
+            format!("Watchdog: not published (host 1), 16{escaped} s (host 2)\n"),
+        ),
+        (
+            &["--vm-status", "--explain"],
+            format!("    watchdog: 16{escaped} s timeout\n"),
+        ),
+    ] {
+        let out = hosted_engine(dir.path(), args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let shown = text(&out.stdout);
+        assert!(
+            !shown.contains('\x1b') && !shown.contains('\x07'),
+            "{args:?}: {shown:?}"
+        );
+        assert!(
+            shown.contains(&expected),
+            "{args:?}: {expected:?} in {shown}"
+        );
+        if args.contains(&"--format=table") {
+            let state = &table_rows(&shown)[1][2];
+            assert_eq!(*state, format!("EngineDown{escaped}"), "{shown}");
+        }
+        if args.contains(&"--explain") {
+            assert!(shown.contains(&format!("    3400{escaped}\n")), "{shown}");
+            assert!(shown.contains("    engine: x\\u{1b}[31my\n"), "{shown}");
+        }
+    }
+    let out = hosted_engine(dir.path(), &["--vm-status", "--json"]);
+    agent.join().unwrap();
+    assert!(!out.stdout.contains(&0x1b));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["2"]["extra"].as_str().unwrap().contains(evil));
+}
+
+/// With the agent down, the views judge the lease from the slots
+/// themselves: an implausible epoch is refused, and a host on other lease
+/// timings than this host's (host 1, `hosted-engine.conf`) is named.
+#[test]
+fn agent_down_views_judge_the_lease_from_the_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = deploy(dir.path());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let implausible = hosted_engine::metadata::EPOCH_PLAUSIBLE_MAX + 7;
+    let mut store = MetadataStore::open(&volume, IO);
+    for (id, ours) in [
+        (
+            1u16,
+            format!("lease=none\nlease-epoch=1\nlease-timings={TIMINGS_A}\n"),
+        ),
+        (
+            2,
+            format!("lease=held\nlease-epoch={implausible}\nlease-timings={TIMINGS_B}\n"),
+        ),
+    ] {
+        let extra = extra_with(
+            id,
+            "EngineDown",
+            false,
+            &format!("wall-clock={now}\n{ours}"),
+        );
+        let bytes = encode_host_slot(
+            id,
+            &record(id, 100, DOWN, &format!("h{id}"), 100),
+            &extra_of(&extra),
+        )
+        .unwrap();
+        store.write_slot(id, &bytes).unwrap();
+    }
+    let out = hosted_engine(dir.path(), &["--vm-status", "--format=table"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let notes = table.replace("\n  ", " ");
+    assert!(notes.contains("refused"), "{table}");
+    assert!(
+        notes.contains(&format!(
+            "host 2 (h2): implausible lease epoch {implausible} refused"
+        )),
+        "{table}"
+    );
+    assert!(
+        notes.contains(&format!(
+            "host 2 (h2): on other lease timings: {TIMINGS_B} against this host's {TIMINGS_A}"
+        )),
+        "{table}"
+    );
+    let out = hosted_engine(dir.path(), &["--vm-status", "--explain"]);
+    let explained = text(&out.stdout);
+    // A refused epoch is not taken for the highest one published.
+    assert!(
+        explained.contains(&format!(
+            "Engine VM lease:\n  host 2 (h2): lease state refused (implausible lease-epoch \
+             {implausible})\n\n"
+        )),
+        "{explained}"
+    );
 }

@@ -116,6 +116,10 @@ pub enum LabCommand {
         /// The host bridge its veth joins.
         #[arg(long, value_name = "BRIDGE", requires = "vm_address")]
         vm_bridge: Option<String>,
+        /// Held locked (FILE.lock) while the VM's port on the bridge exists, so
+        /// that the lab removes the port of a VM that was killed.
+        #[arg(long, value_name = "FILE", requires = "vm_address")]
+        vm_port_lock: Option<PathBuf>,
         /// Seconds the guest takes to shut down after SIGTERM (up to 600).
         #[arg(long, default_value_t = 0.0, value_name = "SECS")]
         shutdown_secs: f64,
@@ -145,7 +149,7 @@ pub enum LabCommand {
         #[arg(long)]
         keep: bool,
     },
-    /// The lab's ground truth: agents, engine payloads, power, faults.
+    /// The lab's ground truth: agents, lease keepers, engine payloads, power, faults.
     Status {
         /// As JSON.
         #[arg(long)]
@@ -157,7 +161,8 @@ pub enum LabCommand {
         #[command(subcommand)]
         fault: cluster::Fault,
     },
-    /// Undo every fault: networks up, storage back, paused agents resumed,
+    /// Undo every fault: networks up, storage back, slot writers stopped, VM
+    /// managers unwedged, paused agents resumed, stopped agents started,
     /// powered-off hosts booted.
     Heal,
     /// Show the supervisor's, agents' and engine payloads' logs.
@@ -300,6 +305,7 @@ fn run(args: LabArgs) -> anyhow::Result<i32> {
             lab_id: _,
             vm_address,
             vm_bridge,
+            vm_port_lock,
             shutdown_secs,
         } => {
             anyhow::ensure!(
@@ -315,7 +321,11 @@ fn run(args: LabArgs) -> anyhow::Result<i32> {
                 control,
                 vm_net: vm_address
                     .zip(vm_bridge)
-                    .map(|(cidr, bridge)| engine::VmNet { cidr, bridge }),
+                    .map(|(cidr, bridge)| engine::VmNet {
+                        cidr,
+                        bridge,
+                        port_lock: vm_port_lock,
+                    }),
             };
             engine::run(&opts)?;
             return Ok(EXIT_OK);

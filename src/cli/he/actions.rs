@@ -169,8 +169,8 @@ pub fn gather(ctx: &Ctx, he: &HostedEngineConf) -> Result<ClusterView, Failure> 
     ClusterView::from_storage(
         &volume,
         Duration::from_millis(timings.storage_timeout_ms),
-        timings.host_alive_timeout_ms,
-        now,
+        (timings.host_alive_timeout_ms, now),
+        he.host_id,
         why.clone(),
     )
     .map_err(|e| Failure::new("unavailable", format!("the local agent: {why}; {e}")))
@@ -208,7 +208,8 @@ pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
             for slot in &view.unreadable {
                 warn(&format!(
                     "slot {} is unreadable: {}",
-                    slot.host_id, slot.error
+                    slot.host_id,
+                    super::hostfacts::shown(&slot.error)
                 ));
             }
         }

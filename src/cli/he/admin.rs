@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::spec::Invocation;
-use super::view::freshness;
+use super::view::{self, freshness};
 use super::{Ctx, EXIT_OK, Failure, Outcome, warn};
 use crate::config::{
     BrokerConf, ConfFile, ErrorKind, HaConf, HostedEngineConf, KvDocument, Syntax, Timings,
@@ -369,7 +369,10 @@ pub fn reinitialize_lockspace(ctx: &Ctx, inv: &Invocation) -> Outcome {
 }
 
 /// `--clean-metadata [--host-id=<id>] [--force-cleanup]`: zeroes one host's
-/// slot.
+/// slot, once its host looks gone: its agent stopped cleanly or its data is
+/// stale, and, when the slot claims, holds or fences the engine VM lease,
+/// silent for lease-dead (see [`check_lease_silence`]). `--force-cleanup`
+/// skips both checks (docs/operations.md 7.1).
 pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
     let he = ctx.deployed_conf()?;
     let id: HostId = match inv.value("host-id") {
@@ -399,33 +402,7 @@ pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
         .metadata_volume_path()
         .map_err(|e| Failure::config(e.to_string()))?;
     match shared.area.hosts.get(&id) {
-        None => {
-            // No slot, but maybe a deployed host whose agent has not run yet:
-            // its id is given back only on purpose.
-            let Some(claim) = super::deploy::claim_text(&volume, id)? else {
-                warn(&format!("host {id} has no metadata: nothing to clean"));
-                return Ok(EXIT_OK);
-            };
-            let holder = claim
-                .lines()
-                .find_map(|l| l.strip_prefix("hostname="))
-                .unwrap_or("unknown");
-            if !inv.flag("force-cleanup") {
-                return Err(Failure::new(
-                    "refused",
-                    format!(
-                        "Host {id} has no metadata yet, but its id is claimed by {holder} \
-                         (deployed, its agent never published). Pass --force-cleanup to give \
-                         the id back; that host must then not start its agent."
-                    ),
-                ));
-            }
-            warn(&format!(
-                "host {id} has no metadata: only its id claim (by {holder}) is removed"
-            ));
-            super::deploy::release_claim(&volume, id)?;
-            return Ok(EXIT_OK);
-        }
+        None => return clean_id_claim(inv, &volume, id),
         Some(_) if inv.flag("force-cleanup") => {}
         Some(Err(e)) => {
             warn(&format!(
@@ -433,6 +410,7 @@ pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
             ));
         }
         Some(Ok(slot)) => {
+            check_lease_silence(ctx, &shared, id, slot)?;
             if !slot.record.stopped && shared.active_hosts().contains(&id) {
                 return Err(Failure::new(
                     "refused",
@@ -452,4 +430,132 @@ pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
         .map_err(|e| Failure::new("storage", format!("writing slot {id}: {e}")))?;
     super::deploy::release_claim(&volume, id)?;
     Ok(EXIT_OK)
+}
+
+/// Host `id` has no slot: nothing to clean, but maybe a deployed host whose
+/// agent has not run yet, whose id is given back only on purpose.
+fn clean_id_claim(inv: &Invocation, volume: &Path, id: HostId) -> Outcome {
+    let Some(claim) = super::deploy::claim_text(volume, id)? else {
+        warn(&format!("host {id} has no metadata: nothing to clean"));
+        return Ok(EXIT_OK);
+    };
+    let holder = claim
+        .lines()
+        .find_map(|l| l.strip_prefix("hostname="))
+        .unwrap_or("unknown");
+    if !inv.flag("force-cleanup") {
+        return Err(Failure::new(
+            "refused",
+            format!(
+                "Host {id} has no metadata yet, but its id is claimed by {holder} \
+                 (deployed, its agent never published). Pass --force-cleanup to give \
+                 the id back; that host must then not start its agent."
+            ),
+        ));
+    }
+    warn(&format!(
+        "host {id} has no metadata: only its id claim (by {holder}) is removed"
+    ));
+    super::deploy::release_claim(volume, id)?;
+    Ok(EXIT_OK)
+}
+
+/// The lease-dead rule: a slot that claims, holds or fences the engine VM
+/// lease (or whose lease state does not parse) is cleaned only once its host
+/// has been silent for lease-dead. A holder runs its engine VM until
+/// lease-fail plus its power-off after its last renewal, and the agents
+/// expire its lease only after lease-dead of silence: its slot gone earlier,
+/// another host could claim while that engine still runs. Silence as the
+/// local agent sees it (its heartbeat unchanged on the agent's clock), or,
+/// the agent down, by the wall-clock time the slot publishes.
+fn check_lease_silence(
+    ctx: &Ctx,
+    shared: &Shared,
+    id: HostId,
+    slot: &HostSlot,
+) -> Result<(), Failure> {
+    let lease = match slot.extra.lease() {
+        Ok(Some(lease)) if lease.kind == LeaseKind::None => return Ok(()),
+        Ok(None) => return Ok(()),
+        Ok(Some(lease)) => format!("{} (epoch {})", lease.kind.as_str(), lease.epoch),
+        Err(_) => "a lease state that does not parse".to_owned(),
+    };
+    let dead_ms = lease_dead_ms(&ctx.timings(), slot);
+    let (silent_ms, judged) = silence(ctx, shared, id, slot);
+    if silent_ms.is_some_and(|s| s >= dead_ms) {
+        return Ok(());
+    }
+    let secs = |ms: u64| ms.div_ceil(1000);
+    let forced = "that host (or its engine VM) is powered off, pass --force-cleanup.";
+    let (silent, advice) = match silent_ms {
+        Some(s) => (
+            format!("has been silent for {} s ({judged})", s / 1000),
+            format!("Wait {} s more, or, if {forced}", secs(dead_ms - s)),
+        ),
+        None => (
+            format!("its silence cannot be told ({judged})"),
+            format!("If {forced}"),
+        ),
+    };
+    Err(Failure::new(
+        "refused",
+        format!(
+            "Host {id} ({}) publishes the engine VM lease as {lease} and {silent}: by the \
+             lease-dead rule its slot is cleaned only after {} s of silence (lease-dead-secs, \
+             the longer of this host's and its own): until then its engine VM may still run. \
+             {advice}",
+            slot.record.hostname,
+            secs(dead_ms)
+        ),
+    ))
+}
+
+/// The lease-dead that applies to `slot`'s host: the longer of ours and the
+/// one its `lease-timings` publish (`<fail>/<dead>/<settle>/<window>` ms),
+/// as the agents take it.
+fn lease_dead_ms(timings: &Timings, slot: &HostSlot) -> u64 {
+    let published = slot
+        .extra
+        .get(crate::core::agent::LEASE_TIMINGS_KEY)
+        .and_then(|t| t.split('/').nth(1)?.parse::<u64>().ok());
+    published.map_or(timings.lease_dead_ms, |p| p.max(timings.lease_dead_ms))
+}
+
+/// How long host `id` has been silent, and by whose judgement: the local
+/// agent's, when it answers and knows the host, else the wall-clock time
+/// the slot publishes; `None` when neither can tell.
+fn silence(ctx: &Ctx, shared: &Shared, id: HostId, slot: &HostSlot) -> (Option<u64>, String) {
+    match view::agent_status(&ctx.socket(), view::AGENT_TIMEOUT) {
+        Ok(status) => {
+            if let Some(silent) = status
+                .hosts
+                .iter()
+                .find(|h| h.host_id == id)
+                .and_then(|h| h.silent_ms)
+            {
+                return (Some(silent), "as the local agent sees it".to_owned());
+            }
+        }
+        Err(e) => {
+            if slot.extra.wall_clock().is_none() {
+                return (
+                    None,
+                    format!(
+                        "the local agent does not answer ({e}) and the slot carries no \
+                         wall-clock time"
+                    ),
+                );
+            }
+        }
+    }
+    match slot.extra.wall_clock() {
+        Some(_) => (
+            Some(shared.age_ms(slot)),
+            "by the wall-clock time it published".to_owned(),
+        ),
+        None => (
+            None,
+            "the local agent does not know it and the slot carries no wall-clock time".to_owned(),
+        ),
+    }
 }

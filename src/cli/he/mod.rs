@@ -2,7 +2,8 @@
 //! sections 6, 7 and 8).
 //!
 //! - [`spec`]: the command surface as data (parser, help, man page, completions).
-//! - [`view`], [`render`], [`pyjson`]: `--vm-status` and its renderings.
+//! - [`view`], [`render`], [`hostfacts`], [`pyjson`]: `--vm-status` and its
+//!   renderings.
 //! - [`actions`]: the commands that go through the local agent or act on this
 //!   host (VM, maintenance, liveliness, storage, console).
 //! - [`admin`]: configuration keys and the shared metadata's housekeeping.
@@ -10,6 +11,7 @@
 mod actions;
 mod admin;
 mod deploy;
+pub mod hostfacts;
 mod local_vm;
 pub mod pyjson;
 pub mod render;

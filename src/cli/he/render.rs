@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::{Map, Value, json};
 
+use super::hostfacts::{
+    LeaseFacts, Liveness, Renewer, TIMINGS_UNITS, extra_value, other_timings, shown, timings_note,
+};
 use super::pyjson;
 use super::view::{ClusterView, Source};
 use crate::core::agent::WATCHDOG_KEY;
@@ -46,11 +49,16 @@ pub fn text(view: &ClusterView) -> String {
     out
 }
 
+/// A host as the reference shows it. A host the local agent has not watched
+/// long enough is shown as stale-data too, as the reference shows it: its
+/// parsers know only the two shapes (docs/operations.md 4.1). Slot text
+/// goes through [`shown`] (a no-op on every sane slot).
 fn host_block(out: &mut String, h: &HostStatus) {
     let _ = writeln!(
         out,
         "\n\n--== Host {} (id: {}) status ==--\n",
-        h.hostname, h.host_id
+        shown(&h.hostname),
+        h.host_id
     );
     let engine = if h.live_data {
         engine_status_text(&h.engine_status)
@@ -62,7 +70,7 @@ fn host_block(out: &mut String, h: &HostStatus) {
         ("Host timestamp", h.host_ts.to_string()),
         ("Score", h.score.to_string()),
         ("Engine status", engine),
-        ("Hostname", h.hostname.clone()),
+        ("Hostname", shown(&h.hostname).into_owned()),
         ("Local maintenance", py_bool(h.maintenance).to_owned()),
         ("stopped", py_bool(h.stopped).to_owned()),
         ("crc32", h.crc32.clone().unwrap_or_default()),
@@ -78,7 +86,7 @@ fn host_block(out: &mut String, h: &HostStatus) {
     }
     out.push_str("Extra metadata (valid at timestamp):\n");
     for line in h.extra.lines() {
-        let _ = writeln!(out, "\t{line}");
+        let _ = writeln!(out, "\t{}", shown(line));
     }
 }
 
@@ -140,24 +148,27 @@ pub fn table(view: &ClusterView) -> String {
             "Lease",
         ]);
     for h in &view.hosts {
-        let engine = if h.live_data {
-            format!("{}/{}", h.engine_status.vm, h.engine_status.health)
-        } else {
-            "stale".to_owned()
-        };
-        let lease = match &h.lease {
-            Some(l) if l.kind != "none" => format!("{} {}", l.kind, l.epoch),
-            _ => "-".to_owned(),
+        let (engine, up_to_date) = match Liveness::of(h) {
+            Liveness::Live => (
+                format!(
+                    "{}/{}",
+                    shown(&h.engine_status.vm),
+                    shown(&h.engine_status.health)
+                ),
+                "yes",
+            ),
+            Liveness::Stale => ("stale".to_owned(), "no"),
+            Liveness::UnknownYet => ("unknown yet".to_owned(), "unknown"),
         };
         table.add_row([
             h.host_id.to_string(),
-            h.hostname.clone(),
-            h.state.clone().unwrap_or_else(|| "?".into()),
+            shown(&h.hostname).into_owned(),
+            shown(h.state.as_deref().unwrap_or("?")).into_owned(),
             h.score.to_string(),
             engine,
-            if h.live_data { "yes" } else { "no" }.to_owned(),
+            up_to_date.to_owned(),
             if h.maintenance { "local" } else { "-" }.to_owned(),
-            lease,
+            LeaseFacts::of(h).cell(),
         ]);
     }
     let mut out = String::new();
@@ -166,6 +177,7 @@ pub fn table(view: &ClusterView) -> String {
     }
     let _ = writeln!(out, "{table}");
     out.push_str(&watchdog_notes(view));
+    out.push_str(&host_notes(view));
     if let Source::Storage { .. } = view.source {
         out.push_str("(read from the shared storage: the local agent is not answering)\n");
     }
@@ -180,7 +192,7 @@ fn watchdog_notes(view: &ClusterView) -> String {
     let mut unfenced = Vec::new();
     for h in &view.hosts {
         let what = match HostWatchdog::of(h) {
-            HostWatchdog::Timeout(secs) => format!("{secs} s"),
+            HostWatchdog::Timeout(secs) => format!("{} s", shown(secs)),
             HostWatchdog::Unpublished => "not published".to_owned(),
             HostWatchdog::None => {
                 unfenced.push(h);
@@ -213,9 +225,47 @@ fn watchdog_notes(view: &ClusterView) -> String {
     for h in unfenced {
         let note = format!(
             "host {} ({}): watchdog: none ({UNFENCED})",
-            h.host_id, h.hostname
+            h.host_id,
+            shown(&h.hostname)
         );
         out.push_str(&wrap(&note, TABLE_WIDTH));
+    }
+    out
+}
+
+/// Under the table, what its cells cannot say: the hosts not watched long
+/// enough yet, then per host what its lease state means (fencing, a keeper,
+/// a refused or unreadable state) and other lease timings.
+fn host_notes(view: &ClusterView) -> String {
+    let mut out = String::new();
+    let unknown: Vec<String> = view
+        .hosts
+        .iter()
+        .filter(|h| Liveness::of(h) == Liveness::UnknownYet)
+        .map(|h| h.host_id.to_string())
+        .collect();
+    if !unknown.is_empty() {
+        let (hosts, them) = if unknown.len() == 1 {
+            ("host", "it")
+        } else {
+            ("hosts", "them")
+        };
+        let note = format!(
+            "Unknown yet: {hosts} {} (the local agent has not watched {them} for \
+             host_alive_timeout yet: neither live nor stale)",
+            unknown.join(", ")
+        );
+        out.push_str(&wrap(&note, TABLE_WIDTH));
+    }
+    for h in &view.hosts {
+        let name = format!("host {} ({})", h.host_id, shown(&h.hostname));
+        if let Some(meaning) = LeaseFacts::of(h).meaning() {
+            out.push_str(&wrap(&format!("{name}: {meaning}"), TABLE_WIDTH));
+        }
+        if let Some((theirs, reference, by)) = other_timings(&view.hosts, view.local_host_id, h) {
+            let note = timings_note(theirs, reference, by);
+            out.push_str(&wrap(&format!("{name}: {note}"), TABLE_WIDTH));
+        }
     }
     out
 }
@@ -248,50 +298,87 @@ fn wrap(text: &str, width: u16) -> String {
 pub fn explain(view: &ClusterView) -> String {
     let mut out = String::from("\nScores:\n");
     for h in &view.hosts {
-        let freshness = if h.live_data { "live" } else { "stale" };
-        let _ = writeln!(
-            out,
-            "  host {} ({}, {}, {freshness}): score {}",
-            h.host_id,
-            h.hostname,
-            h.state.as_deref().unwrap_or("state unknown"),
-            h.score
-        );
-        match view.agent.as_ref().filter(|a| a.host_id == h.host_id) {
-            Some(agent) => {
-                let _ = writeln!(out, "    {}", agent.score.summary);
-                for p in &agent.score.penalties {
-                    let points = if p.points == 0 {
-                        "      0".to_owned()
-                    } else {
-                        format!("{:>7}", format!("-{}", p.points))
-                    };
-                    let _ = writeln!(
-                        out,
-                        "    {:<8}{points}  {} ({})",
-                        p.kind, p.detail, p.conf_key
-                    );
-                }
-            }
-            None => {
-                let detail = extra_value(&h.extra, "score-detail")
-                    .unwrap_or("no breakdown published (an older agent)");
-                let _ = writeln!(out, "    {detail}");
-            }
-        }
-        if let Some(reason) = &h.engine_status.reason {
-            let _ = writeln!(out, "    engine: {reason}");
-        }
-        let watchdog = match HostWatchdog::of(h) {
-            HostWatchdog::Timeout(secs) => format!("{secs} s timeout"),
-            HostWatchdog::None => format!("none ({UNFENCED})"),
-            HostWatchdog::Unpublished => "not published (an older agent)".to_owned(),
-        };
-        let _ = writeln!(out, "    watchdog: {watchdog}");
+        explain_host(&mut out, view, h);
     }
     let _ = writeln!(out, "\nEngine VM lease:\n  {}", lease_line(view));
+    if let Some(m) = view
+        .agent
+        .as_ref()
+        .and_then(|a| a.lease_timings_mismatch.as_ref())
+    {
+        let _ = writeln!(
+            out,
+            "  claims: none from this host: host {} runs on other lease timings ({} against \
+             this host's {}, {TIMINGS_UNITS}) and is live; no claims until they agree",
+            m.host_id,
+            shown(&m.theirs),
+            shown(m.ours.as_deref().unwrap_or("unknown"))
+        );
+    }
     let _ = writeln!(out, "\nNext start:\n  {}", next_start(view));
     out
+}
+
+/// One host under "Scores:": its score's arithmetic (every penalty for the
+/// local agent's own host), its engine, watchdog, and what its lease state
+/// and liveness mean when they need saying.
+fn explain_host(out: &mut String, view: &ClusterView, h: &HostStatus) {
+    let liveness = Liveness::of(h);
+    let _ = writeln!(
+        out,
+        "  host {} ({}, {}, {}): score {}",
+        h.host_id,
+        shown(&h.hostname),
+        shown(h.state.as_deref().unwrap_or("state unknown")),
+        liveness.word(),
+        h.score
+    );
+    match view.agent.as_ref().filter(|a| a.host_id == h.host_id) {
+        Some(agent) => {
+            let _ = writeln!(out, "    {}", shown(&agent.score.summary));
+            for p in &agent.score.penalties {
+                let points = if p.points == 0 {
+                    "      0".to_owned()
+                } else {
+                    format!("{:>7}", format!("-{}", p.points))
+                };
+                let _ = writeln!(
+                    out,
+                    "    {:<8}{points}  {} ({})",
+                    shown(&p.kind),
+                    shown(&p.detail),
+                    shown(&p.conf_key)
+                );
+            }
+        }
+        None => {
+            let detail = extra_value(&h.extra, "score-detail")
+                .unwrap_or("no breakdown published (an older agent)");
+            let _ = writeln!(out, "    {}", shown(detail));
+        }
+    }
+    if let Some(reason) = &h.engine_status.reason {
+        let _ = writeln!(out, "    engine: {}", shown(reason));
+    }
+    let watchdog = match HostWatchdog::of(h) {
+        HostWatchdog::Timeout(secs) => format!("{} s timeout", shown(secs)),
+        HostWatchdog::None => format!("none ({UNFENCED})"),
+        HostWatchdog::Unpublished => "not published (an older agent)".to_owned(),
+    };
+    let _ = writeln!(out, "    watchdog: {watchdog}");
+    if let Some(meaning) = LeaseFacts::of(h).meaning() {
+        let _ = writeln!(out, "    {meaning}");
+    }
+    if let Some((theirs, reference, by)) = other_timings(&view.hosts, view.local_host_id, h) {
+        let _ = writeln!(out, "    {}", timings_note(theirs, reference, by));
+    }
+    if liveness == Liveness::UnknownYet {
+        let _ = writeln!(
+            out,
+            "    unknown yet: the local agent has not watched it for host_alive_timeout yet \
+             (neither live nor stale)"
+        );
+    }
 }
 
 /// A host's watchdog as its slot publishes it (`watchdog=<secs>` or
@@ -315,50 +402,72 @@ impl<'a> HostWatchdog<'a> {
     }
 }
 
-fn extra_value<'a>(extra: &'a str, key: &str) -> Option<&'a str> {
-    extra
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-}
-
+/// Who holds, claims or may hide the lease (one host a line), or that it is
+/// free.
 fn lease_line(view: &ClusterView) -> String {
     let mut parts = Vec::new();
     for h in &view.hosts {
-        let Some(lease) = &h.lease else { continue };
-        let what = match lease.kind.as_str() {
-            "held" => "held by",
-            "claim" => "claimed by",
-            _ => continue,
+        let host = format!("host {} ({})", h.host_id, shown(&h.hostname));
+        let part = match LeaseFacts::of(h) {
+            LeaseFacts::Free => continue,
+            LeaseFacts::Refused(bad) => format!(
+                "{host}: lease state refused (implausible {} {})",
+                bad.key, bad.value
+            ),
+            LeaseFacts::Unreadable(raw) => {
+                format!("{host}: lease state unreadable (lease={})", shown(raw))
+            }
+            LeaseFacts::Taken {
+                kind,
+                epoch,
+                renewer,
+            } => {
+                let what = match kind {
+                    "claim" => format!("claimed by {host}, epoch {epoch}"),
+                    "fencing" => format!(
+                        "held by {host}, epoch {epoch}, fencing: giving it up while its engine \
+                         VM is not confirmed down yet (a hold until it is)"
+                    ),
+                    _ => format!("held by {host}, epoch {epoch}"),
+                };
+                let by = match renewer {
+                    Renewer::Agent => "",
+                    Renewer::Keeper => ", kept by its lease keeper (agent stopped)",
+                    Renewer::Nobody => {
+                        ", its agent stopped with no keeper (never expires by silence)"
+                    }
+                };
+                let stale = if Liveness::of(h) == Liveness::Stale {
+                    " (its data is stale: it expires once the host is dead for lease_dead)"
+                } else {
+                    ""
+                };
+                format!("{what}{by}{stale}")
+            }
         };
-        let stale = if h.live_data {
-            ""
-        } else {
-            " (its data is stale: it expires once the host is dead for lease_dead)"
-        };
-        parts.push(format!(
-            "{what} host {} ({}), epoch {}{stale}",
-            h.host_id, h.hostname, lease.epoch
-        ));
+        parts.push(part);
     }
-    if parts.is_empty() {
-        let highest = view
-            .hosts
-            .iter()
-            .filter_map(|h| h.lease.as_ref().map(|l| l.epoch))
-            .max();
-        match highest {
-            Some(epoch) => format!("free (highest epoch published: {epoch})"),
-            None => "free (no host publishes a lease state)".to_owned(),
-        }
-    } else {
-        parts.join("; ")
+    if !parts.is_empty() {
+        return parts.join("\n  ");
+    }
+    let highest = view
+        .hosts
+        .iter()
+        .filter(|h| !matches!(LeaseFacts::of(h), LeaseFacts::Refused(_)))
+        .filter_map(|h| h.lease.as_ref().map(|l| l.epoch))
+        .max();
+    match highest {
+        Some(epoch) => format!("free (highest epoch published: {epoch})"),
+        None => "free (no host publishes a lease state)".to_owned(),
     }
 }
 
 /// Which host starts the engine VM next, by the agents' rule: nobody in global
-/// maintenance or while it runs or is being started; otherwise the live host
-/// with the highest score, ties to the lowest host id, among those not in
-/// local maintenance, not stopped, with a positive score.
+/// maintenance or while it runs or is being started or fenced, nor before the
+/// local agent has watched long enough or while a live host runs on other
+/// lease timings; otherwise the live host with the highest score, ties to
+/// the lowest host id, among those not in local maintenance, not stopped,
+/// with a positive score.
 fn next_start(view: &ClusterView) -> String {
     if view.global_maintenance {
         return "none: the cluster is in global maintenance (no agent starts, stops or moves \
@@ -369,64 +478,94 @@ fn next_start(view: &ClusterView) -> String {
     if let Some(h) = live().find(|h| h.engine_status.vm == "up") {
         return format!(
             "none: the engine VM runs on host {} ({}), health {}",
-            h.host_id, h.hostname, h.engine_status.health
+            h.host_id,
+            shown(&h.hostname),
+            shown(&h.engine_status.health)
         );
     }
-    if let Some(h) = live().find(|h| {
-        h.lease
-            .as_ref()
-            .is_some_and(|l| l.kind == "held" || l.kind == "claim")
-    }) {
-        return format!(
-            "host {} ({}): it has taken the engine VM lease and is starting the engine VM",
-            h.host_id, h.hostname
-        );
+    for h in live() {
+        match LeaseFacts::of(h) {
+            LeaseFacts::Taken {
+                kind: "fencing", ..
+            } => {
+                return format!(
+                    "none yet: host {} ({}) is fencing: its engine VM is being powered off, and \
+                     nobody starts it until that is confirmed",
+                    h.host_id,
+                    shown(&h.hostname)
+                );
+            }
+            LeaseFacts::Taken { .. } => {
+                return format!(
+                    "host {} ({}): it has taken the engine VM lease and is starting the engine VM",
+                    h.host_id,
+                    shown(&h.hostname)
+                );
+            }
+            _ => {}
+        }
     }
-    let mut candidates: Vec<&HostStatus> = live()
-        .filter(|h| !h.maintenance && !h.stopped && h.score > 0)
+    if let Some(agent) = &view.agent {
+        if !agent.has_history {
+            return "none yet: the local agent has watched the other hosts for less than \
+                    host_alive_timeout: it calls none live and starts nothing before that"
+                .to_owned();
+        }
+        if let Some(m) = &agent.lease_timings_mismatch {
+            return format!(
+                "none: host {} runs on other lease timings than this host and is live: no \
+                 claims until they agree",
+                m.host_id
+            );
+        }
+    }
+    best_candidate(view)
+}
+
+/// The live host with the highest score that may start the engine VM, or
+/// why there is none.
+fn best_candidate(view: &ClusterView) -> String {
+    let mut candidates: Vec<&HostStatus> = view
+        .hosts
+        .iter()
+        .filter(|h| h.live_data && !h.maintenance && !h.stopped && h.score > 0)
         .collect();
     candidates.sort_by(|a, b| b.score.cmp(&a.score).then(a.host_id.cmp(&b.host_id)));
-    match candidates.as_slice() {
-        [first, rest @ ..] => {
-            let tie = rest.iter().any(|h| h.score == first.score);
-            format!(
-                "host {} ({}): the highest score among live hosts ({}){}",
-                first.host_id,
-                first.hostname,
-                first.score,
-                if tie {
-                    ", equal scores go to the lowest host id"
-                } else {
-                    ""
-                }
-            )
-        }
-        [] => {
-            let reasons: Vec<String> = view
-                .hosts
-                .iter()
-                .map(|h| {
-                    let why = if !h.live_data {
-                        "stale"
-                    } else if h.stopped {
-                        "agent stopped"
-                    } else if h.maintenance {
-                        "local maintenance"
-                    } else {
-                        "score 0"
-                    };
-                    format!("host {} {why}", h.host_id)
-                })
-                .collect();
-            if reasons.is_empty() {
-                "none: no host has published yet".to_owned()
+    if let [first, rest @ ..] = candidates.as_slice() {
+        let tie = rest.iter().any(|h| h.score == first.score);
+        return format!(
+            "host {} ({}): the highest score among live hosts ({}){}",
+            first.host_id,
+            shown(&first.hostname),
+            first.score,
+            if tie {
+                ", equal scores go to the lowest host id"
             } else {
-                format!(
-                    "none: no live host with a positive score ({})",
-                    reasons.join(", ")
-                )
+                ""
             }
-        }
+        );
+    }
+    let reasons: Vec<String> = view
+        .hosts
+        .iter()
+        .map(|h| {
+            let why = match Liveness::of(h) {
+                Liveness::Stale => "stale",
+                Liveness::UnknownYet => "unknown yet",
+                Liveness::Live if h.stopped => "agent stopped",
+                Liveness::Live if h.maintenance => "local maintenance",
+                Liveness::Live => "score 0",
+            };
+            format!("host {} {why}", h.host_id)
+        })
+        .collect();
+    if reasons.is_empty() {
+        "none: no host has published yet".to_owned()
+    } else {
+        format!(
+            "none: no live host with a positive score ({})",
+            reasons.join(", ")
+        )
     }
 }
 

@@ -448,9 +448,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "--clean-metadata",
         summary: "Remove a host's slot from the shared metadata",
         help: "Zeroes the slot of --host-id (default: this host). Refused unless that host's \
-               agent stopped cleanly (its slot says stopped) or its data is stale; \
-               --force-cleanup skips the check. Never while this host's own agent runs and \
-               the slot is its own.",
+               agent stopped cleanly (its slot says stopped) or its data is stale, and, for a \
+               slot that claims, holds or fences the engine VM lease, until that host has been \
+               silent for lease-dead-secs (as the local agent sees it, else by the wall-clock \
+               time the slot publishes): its engine VM may run until then. --force-cleanup \
+               skips both checks: only for a host you have seen powered off. Never while this \
+               host's own agent runs and the slot is its own.",
         options: &[
             opt(
                 "host-id",
@@ -460,7 +463,8 @@ pub const COMMANDS: &[CommandSpec] = &[
             opt(
                 "force-cleanup",
                 Value::None,
-                "Remove the slot even though the host looks active.",
+                "Remove the slot even though the host looks active or its lease may still \
+                 stand (it must be powered off).",
             ),
         ],
         positionals: &[],

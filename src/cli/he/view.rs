@@ -12,8 +12,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::metadata::decode_area;
 use crate::metadata::store::MetadataStore;
+use crate::metadata::{HostId, decode_area};
 use crate::proto::{
     self, AgentStatus, ClientError, HostStatus, Reply, Request, StatusReply, UnreadableSlot,
 };
@@ -40,20 +40,39 @@ pub struct ClusterView {
     pub unreadable: Vec<UnreadableSlot>,
     /// The local agent's own state, when it answered.
     pub agent: Option<AgentStatus>,
+    /// This host's id (the agent's, or `hosted-engine.conf`'s), when known.
+    pub local_host_id: Option<HostId>,
     /// Things the operator should know, for stderr (one line each).
     pub notes: Vec<String>,
 }
 
 impl ClusterView {
-    /// The agent's answer.
-    pub fn from_agent(status: StatusReply) -> ClusterView {
-        let mut notes = Vec::new();
+    /// The agent's answer. A peer that is not live while the agent has not
+    /// watched long enough is unknown yet, not stale (an agent older than
+    /// the `unknown-yet` field says only `has-history`).
+    pub fn from_agent(mut status: StatusReply) -> ClusterView {
+        let own = status.agent.host_id;
         if !status.agent.has_history {
-            notes.push(
-                "the local agent started recently: it calls no other host live until it has \
-                 watched them for host_alive_timeout"
-                    .to_owned(),
-            );
+            for h in status.hosts.iter_mut().filter(|h| h.host_id != own) {
+                h.unknown_yet |= !h.live_data;
+            }
+        }
+        let unknown: Vec<String> = status
+            .hosts
+            .iter()
+            .filter(|h| h.unknown_yet && !h.live_data)
+            .map(|h| h.host_id.to_string())
+            .collect();
+        let mut notes = Vec::new();
+        if !unknown.is_empty() {
+            // The reference's text and JSON show these hosts as stale (its
+            // parsers know no third shape): say here what that means.
+            notes.push(format!(
+                "the local agent has not watched host(s) {} for host_alive_timeout yet (it \
+                 started, or its reads came back, recently): unknown yet, neither live nor \
+                 stale, although shown as stale-data / live-data false",
+                unknown.join(", ")
+            ));
         }
         ClusterView {
             source: Source::Agent {
@@ -62,18 +81,19 @@ impl ClusterView {
             global_maintenance: status.global_maintenance,
             hosts: status.hosts,
             unreadable: status.unreadable,
+            local_host_id: Some(own),
             agent: Some(status.agent),
             notes,
         }
     }
 
     /// The area at `volume` read directly, liveness judged at `now_unix` with
-    /// `alive_timeout_ms`.
+    /// `alive_timeout_ms`; `local_host_id` is this host's.
     pub fn from_storage(
         volume: &Path,
         io_timeout: Duration,
-        alive_timeout_ms: u64,
-        now_unix: i64,
+        (alive_timeout_ms, now_unix): (u64, i64),
+        local_host_id: HostId,
         why: String,
     ) -> Result<ClusterView, String> {
         let mut store = MetadataStore::open(volume, io_timeout);
@@ -129,6 +149,7 @@ impl ClusterView {
             hosts,
             unreadable,
             agent: None,
+            local_host_id: Some(local_host_id),
             notes,
         })
     }

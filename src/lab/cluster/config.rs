@@ -131,7 +131,8 @@ pub fn hosted_engine_conf(spec: &LabSpec, id: u16) -> String {
             let _ = write!(
                 vm_command,
                 " --listen 0.0.0.0:80 --vm-address {NETNS_SUBNET}.{NETNS_VM_OCTET}/24 \
-                 --vm-bridge {NETNS_BRIDGE}"
+                 --vm-bridge {NETNS_BRIDGE} --vm-port-lock {}",
+                spec.vm_port_lock(id).display()
             );
             let network = format!("network_test=ping\ngateway={NETNS_SUBNET}.1\n");
             (format!("{NETNS_SUBNET}.{NETNS_VM_OCTET}"), network)

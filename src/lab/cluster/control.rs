@@ -59,12 +59,18 @@ pub struct HostView {
     pub agent_starts: u32,
     /// Restarts were given up (too many in a short time, as systemd's start limit).
     pub agent_failed: bool,
+    /// Stopped by `agent-stop`: not restarted until `agent-start` or heal.
+    #[serde(default)]
+    pub agent_stopped: bool,
     /// How the last agent process ended.
     pub last_exit: Option<String>,
     /// A pause (SIGSTOP) in force, with the time left.
     pub paused_ms_left: Option<u64>,
     /// Time since the watchdog was last petted; `None` while disarmed.
     pub watchdog_idle_ms: Option<u64>,
+    /// The watchdog does not count (`agent-pause-unfenced`).
+    #[serde(default)]
+    pub watchdog_suspended: bool,
     /// The host's network is up (not down by a fault, not cut off).
     pub network_up: bool,
     /// `mounted`, `unmounted`, `read-only`; `blocked` when reconnecting is refused.

@@ -1,4 +1,5 @@
-//! The fault verbs: one per case of the test plan, plus more, and `heal`.
+//! The fault verbs: one per case of the test plan, plus more (the lease's
+//! enemies of issue 13 among them), and `heal`.
 //!
 //! | verb | test plan | none (no root) | netns (root) |
 //! |---|---|---|---|
@@ -14,12 +15,27 @@
 //! | `agent-kill` | 7 | SIGKILL of the agent; the supervisor restarts it | same |
 //! | `all-network-down` | 8 | `host-network-down` on every host | same |
 //! | `agent-pause SECS` | | SIGSTOP, SIGCONT after SECS (the watchdog may fire) | same |
+//! | `agent-pause-unfenced SECS` | | as `agent-pause`, the host's emulated watchdog suspended until the SIGCONT (then it counts afresh): a host without a watchdog | same |
+//! | `agent-stop` | | SIGTERM, as `systemctl stop`: the agent publishes AgentStopped and, holding the lease with its engine VM running, leaves its lease keeper (`--keep-lease`); not restarted until `agent-start` or heal | same |
+//! | `agent-start` | | starts an agent `agent-stop` stopped (it takes the lease back from its keeper) | same |
 //! | `partition HOSTS` | | the listed hosts lose the gateway and reach only each other | their switch ports move to a bridge without the gateway |
+//! | `vm-manager-wedge` | | the engine VM ignores SIGTERM and its state file becomes a directory: an agent started from now on cannot find or act on the VM; the running agent, which read the file at its start, still can (no mount namespace to hide the VM in) | the same, and the VM's `/proc/<pid>/stat` is masked (`/dev/null` bind-mounted) in the host's mount namespace: the running agent can neither query nor signal the VM (state unknown, power-off fails); only the watchdog ends it |
+//! | `slot-garbage SECS` | | the lab writes garbage (never a valid slot) over the host's metadata slot at once and every 100 ms for SECS | same (the lab writes through its own view of the storage) |
+//! | `slot-wipe` | | the host's slot zeroed once (the host's next write restores it) | same |
+//! | `slot-hostile` | | a forged copy of the host's slot with valid checksums, as its next publish (host-ts and write sequence one further), with `lease-epoch-seen=18446744073709551615` | same |
+//! | `late-write SECS` | | the host's slot bytes as they are now are written back SECS later, over newer writes | same |
 //!
 //! A verb that needs a host and is given none acts on the host that runs the
-//! engine payload. `heal` undoes every fault: networks up, partition gone,
-//! storage mounted read-write, faults inside the VM cleared, paused agents
-//! resumed, powered-off hosts booted (their agents start again).
+//! engine payload. The slot verbs write through the metadata store the agents
+//! use ([`super::slots`]); garbage and late writes run on the supervisor's
+//! threads, so its loop never waits on the storage. `heal` undoes every fault:
+//! networks up, partition gone, storage mounted read-write, slot writers
+//! stopped (a late write not yet landed is dropped; a slot written over stays
+//! so until its host writes it), VM managers unwedged (state files back, masks
+//! gone), faults inside the VM cleared, paused agents resumed, stopped agents
+//! started, powered-off hosts booted (their agents start again). A host's
+//! power-off (`host-crash`, the watchdog) kills its lease keeper with its agent
+//! and engine VM.
 
 use std::collections::BTreeSet;
 
@@ -30,7 +46,7 @@ use super::netns;
 use super::supervisor::Supervisor;
 use crate::lab::engine::{FAULT_DB_DOWN, FAULT_ENGINE_STOP, FAULT_NETWORK_DOWN};
 
-/// Longest `agent-pause`.
+/// Longest `agent-pause`, `slot-garbage` or `late-write`.
 pub const PAUSE_MAX_SECS: f64 = 3600.0;
 
 fn host_value(raw: &str) -> Result<u16, String> {
@@ -106,6 +122,58 @@ pub enum Fault {
         #[arg(required = true, num_args = 1.., value_delimiter = ',', value_parser = host_value)]
         hosts: Vec<u16>,
     },
+    /// The agent stops cleanly (SIGTERM) and stays stopped until `agent-start`
+    /// or heal; a holder leaves its lease keeper running.
+    AgentStop {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// An agent stopped by `agent-stop` starts again.
+    AgentStart {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// The VM manager wedges: the agent can neither see nor stop the engine
+    /// VM, and the VM ignores SIGTERM.
+    VmManagerWedge {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// A third party writes garbage over the host's metadata slot, again every
+    /// 100 ms, for SECS seconds.
+    SlotGarbage {
+        /// Seconds, up to 3600.
+        secs: f64,
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// A third party zeroes the host's metadata slot once.
+    SlotWipe {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// A third party writes a copy of the host's slot, valid checksums and
+    /// all, publishing the largest epoch there is as seen.
+    SlotHostile {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// The host's slot as it is now lands again SECS seconds later, over
+    /// newer writes (a write held up on its way).
+    LateWrite {
+        /// Seconds, up to 3600.
+        secs: f64,
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// As `agent-pause`, with the host's watchdog suspended meanwhile: what a
+    /// host without a watchdog does.
+    AgentPauseUnfenced {
+        /// Seconds, up to 3600.
+        secs: f64,
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
 }
 
 impl Fault {
@@ -125,6 +193,14 @@ impl Fault {
             Fault::AllNetworkDown => "all-network-down",
             Fault::AgentPause { .. } => "agent-pause",
             Fault::Partition { .. } => "partition",
+            Fault::AgentStop { .. } => "agent-stop",
+            Fault::AgentStart { .. } => "agent-start",
+            Fault::VmManagerWedge { .. } => "vm-manager-wedge",
+            Fault::SlotGarbage { .. } => "slot-garbage",
+            Fault::SlotWipe { .. } => "slot-wipe",
+            Fault::SlotHostile { .. } => "slot-hostile",
+            Fault::LateWrite { .. } => "late-write",
+            Fault::AgentPauseUnfenced { .. } => "agent-pause-unfenced",
         }
     }
 
@@ -141,10 +217,28 @@ impl Fault {
             | Fault::StorageReadonly { host }
             | Fault::HostCrash { host }
             | Fault::AgentKill { host }
-            | Fault::AgentPause { host, .. } => *host,
+            | Fault::AgentPause { host, .. }
+            | Fault::AgentStop { host }
+            | Fault::AgentStart { host }
+            | Fault::VmManagerWedge { host }
+            | Fault::SlotGarbage { host, .. }
+            | Fault::SlotWipe { host }
+            | Fault::SlotHostile { host }
+            | Fault::LateWrite { host, .. }
+            | Fault::AgentPauseUnfenced { host, .. } => *host,
             Fault::AllNetworkDown | Fault::Partition { .. } => None,
         }
     }
+}
+
+/// `secs` as a span of (0, [`PAUSE_MAX_SECS`]] seconds.
+pub(super) fn seconds(secs: f64) -> Result<std::time::Duration, String> {
+    if !(secs.is_finite() && secs > 0.0 && secs <= PAUSE_MAX_SECS) {
+        return Err(format!(
+            "{secs}: not a span in (0, {PAUSE_MAX_SECS}] seconds"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// One applied fault: the hosts it hit and what it did.
@@ -184,8 +278,16 @@ impl Supervisor {
                 ))
             }
             Fault::AgentKill { host } => self.agent_kill(*host),
-            Fault::AgentPause { secs, host } => self.agent_pause(*secs, *host),
+            Fault::AgentPause { secs, host } => self.agent_pause(*secs, *host, false),
+            Fault::AgentPauseUnfenced { secs, host } => self.agent_pause(*secs, *host, true),
             Fault::Partition { hosts } => self.partition(hosts),
+            Fault::AgentStop { host } => self.agent_stop(*host),
+            Fault::AgentStart { host } => self.agent_start(*host),
+            Fault::VmManagerWedge { host } => self.vm_manager_wedge(*host),
+            Fault::SlotGarbage { secs, host } => self.slot_garbage(*secs, *host),
+            Fault::SlotWipe { host } => self.slot_wipe(*host),
+            Fault::SlotHostile { host } => self.slot_hostile(*host),
+            Fault::LateWrite { secs, host } => self.late_write(*secs, *host),
         }
     }
 
@@ -219,7 +321,7 @@ impl Supervisor {
     }
 
     /// A fault inside the engine VM running on `host`.
-    fn vm_fault(&mut self, host: Option<u16>, word: &str) -> Result<Applied, String> {
+    pub(super) fn vm_fault(&mut self, host: Option<u16>, word: &str) -> Result<Applied, String> {
         let host = self.target(host)?;
         let payloads = self.payloads_on(host);
         if payloads.is_empty() {
@@ -329,20 +431,68 @@ impl Supervisor {
         Ok(one(host, &format!("agent killed (pid {pid}); it restarts")))
     }
 
-    fn agent_pause(&mut self, secs: f64, host: Option<u16>) -> Result<Applied, String> {
-        if !(secs.is_finite() && secs > 0.0 && secs <= PAUSE_MAX_SECS) {
-            return Err(format!(
-                "{secs}: not a pause in (0, {PAUSE_MAX_SECS}] seconds"
-            ));
-        }
+    /// SIGSTOP for `secs`; `unfenced`: the host's watchdog does not count
+    /// meanwhile (it counts afresh from the SIGCONT).
+    fn agent_pause(
+        &mut self,
+        secs: f64,
+        host: Option<u16>,
+        unfenced: bool,
+    ) -> Result<Applied, String> {
+        let span = seconds(secs)?;
         let host = self.target(host)?;
         let h = self.host_mut(host);
         let Some(agent) = h.agent_id else {
             return Err(format!("host{host}: no agent runs"));
         };
         super::procs::signal_verified(agent, libc::SIGSTOP).map_err(|e| e.to_string())?;
-        h.paused_until = Some(std::time::Instant::now() + std::time::Duration::from_secs_f64(secs));
-        Ok(one(host, &format!("agent stopped (SIGSTOP) for {secs} s")))
+        h.paused_until = Some(std::time::Instant::now() + span);
+        h.unfenced = unfenced;
+        let detail = if unfenced {
+            format!("agent stopped (SIGSTOP) for {secs} s, its watchdog suspended meanwhile")
+        } else {
+            format!("agent stopped (SIGSTOP) for {secs} s")
+        };
+        Ok(one(host, &detail))
+    }
+
+    /// SIGTERM, as `systemctl stop`: the agent publishes AgentStopped and,
+    /// holding the lease with its engine VM running, leaves a lease keeper.
+    fn agent_stop(&mut self, host: Option<u16>) -> Result<Applied, String> {
+        let host = self.target(host)?;
+        let h = self.host_mut(host);
+        let Some(agent) = h.agent_id else {
+            return Err(format!("host{host}: no agent runs"));
+        };
+        if h.paused_until.take().is_some() {
+            let _ = super::procs::signal_verified(agent, libc::SIGCONT);
+        }
+        h.unfenced = false;
+        super::procs::signal_verified(agent, libc::SIGTERM).map_err(|e| e.to_string())?;
+        h.agent_stopped = true;
+        Ok(one(
+            host,
+            &format!(
+                "agent stopped (SIGTERM, pid {}); not restarted until agent-start or heal",
+                agent.pid
+            ),
+        ))
+    }
+
+    fn agent_start(&mut self, host: Option<u16>) -> Result<Applied, String> {
+        let host = self.target(host)?;
+        let now = std::time::Instant::now();
+        let h = self.host_mut(host);
+        if !h.agent_stopped {
+            return Err(format!(
+                "host{host}: its agent was not stopped by agent-stop"
+            ));
+        }
+        h.agent_stopped = false;
+        if h.off.is_none() && h.agent.is_none() {
+            h.restart_at = Some(now);
+        }
+        Ok(one(host, "agent started again"))
     }
 
     /// Undoes every fault; says what it did.
@@ -376,7 +526,12 @@ impl Supervisor {
             done.push("partition removed".into());
         }
         self.sync_loopnet();
+        let writers = self.slots.stop_all();
+        if !writers.is_empty() {
+            done.push(format!("stopped {}", writers.join(", ")));
+        }
         self.heal_storage(&mut done, &mut problems);
+        self.unwedge_all(&mut done, &mut problems);
         let mut cleared = Vec::new();
         for host in self.spec.host_ids() {
             let path = self.spec.control(host);
@@ -426,6 +581,7 @@ impl Supervisor {
     fn heal_processes(&mut self, done: &mut Vec<String>) {
         let now = std::time::Instant::now();
         let mut resumed = Vec::new();
+        let mut started = Vec::new();
         let mut booted = Vec::new();
         for h in &mut self.hosts {
             if h.paused_until.take().is_some() {
@@ -433,6 +589,13 @@ impl Supervisor {
                     let _ = super::procs::signal_verified(agent, libc::SIGCONT);
                 }
                 resumed.push(h.id);
+            }
+            h.unfenced = false;
+            if std::mem::take(&mut h.agent_stopped) {
+                if h.off.is_none() && h.agent.is_none() {
+                    h.restart_at = Some(now);
+                }
+                started.push(h.id);
             }
             if h.off.is_some() || h.failed {
                 booted.push(h.id);
@@ -444,13 +607,16 @@ impl Supervisor {
         if !resumed.is_empty() {
             done.push(format!("agent resumed on {}", hosts_text(&resumed)));
         }
+        if !started.is_empty() {
+            done.push(format!("stopped agent started on {}", hosts_text(&started)));
+        }
         if !booted.is_empty() {
             done.push(format!("powered on {}", hosts_text(&booted)));
         }
     }
 }
 
-fn one(host: u16, detail: &str) -> Applied {
+pub(super) fn one(host: u16, detail: &str) -> Applied {
     Applied {
         hosts: vec![host],
         detail: detail.to_string(),
@@ -505,6 +671,52 @@ mod tests {
         assert_eq!(
             parse(&["all-network-down"]).unwrap().verb(),
             "all-network-down"
+        );
+        assert_eq!(
+            parse(&["slot-garbage", "15", "host1"]).unwrap(),
+            Fault::SlotGarbage {
+                secs: 15.0,
+                host: Some(1)
+            }
+        );
+        assert_eq!(
+            parse(&["late-write", "4"]).unwrap(),
+            Fault::LateWrite {
+                secs: 4.0,
+                host: None
+            }
+        );
+        for (verb, host) in [
+            ("agent-stop", Some(2)),
+            ("agent-start", Some(2)),
+            ("vm-manager-wedge", None),
+            ("slot-wipe", Some(3)),
+            ("slot-hostile", Some(1)),
+        ] {
+            let mut args = vec![verb.to_string()];
+            args.extend(host.map(|h| h.to_string()));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let fault = parse(&args).unwrap();
+            assert_eq!((fault.verb(), fault.host()), (verb, host));
+            let json = serde_json::to_string(&fault).unwrap();
+            assert_eq!(serde_json::from_str::<Fault>(&json).unwrap(), fault);
+        }
+        assert!(parse(&["slot-garbage"]).is_err());
+        assert_eq!(
+            parse(&["agent-pause-unfenced", "9", "2"]).unwrap().verb(),
+            "agent-pause-unfenced"
+        );
+    }
+
+    #[test]
+    fn spans_are_bounded() {
+        assert!(seconds(0.0).is_err());
+        assert!(seconds(-1.0).is_err());
+        assert!(seconds(f64::NAN).is_err());
+        assert!(seconds(PAUSE_MAX_SECS + 1.0).is_err());
+        assert_eq!(
+            seconds(1.5).unwrap(),
+            std::time::Duration::from_millis(1500)
         );
     }
 }

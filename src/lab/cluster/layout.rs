@@ -15,7 +15,10 @@
 //!     rhev/data-center/mnt/he-lab:_storage   the storage's mount point (a symlink
 //!                                            under isolation none, a bind mount
 //!                                            inside the host's mount namespace under netns)
+//!     var/lib/ovirt-hosted-engine-ha/lease-keeper.{pid,lock,ready}   the lease keeper's
 //!     watchdog  agent.log  agent.pid  engine.control  storage.blocked  env
+//!     vm-port.lock            (netns) locked by the engine payload while its port exists
+//!     engine-vm.json.wedged   the VM state file while `vm-manager-wedge` holds it
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -251,11 +254,32 @@ impl LabSpec {
     pub fn agent_pid(&self, id: u16) -> PathBuf {
         self.host_root(id).join("agent.pid")
     }
+    /// The pid file of host `id`'s lease keeper (`ovirt-ha-agent --keep-lease`,
+    /// `shell::keeper`), a bare pid, present while one runs.
+    pub fn keeper_pid(&self, id: u16) -> PathBuf {
+        self.paths(id).state_dir.join(KEEPER_PID_FILE)
+    }
+    /// Where `vm-manager-wedge` keeps host `id`'s engine VM state file while
+    /// a directory stands in its place.
+    pub fn wedged_vm_state(&self, id: u16) -> PathBuf {
+        self.host_root(id).join("engine-vm.json.wedged")
+    }
+    /// The `process` driver's engine VM state file of host `id`.
+    pub fn vm_state(&self, id: u16) -> PathBuf {
+        self.paths(id)
+            .state_dir
+            .join(crate::shell::vm::PROCESS_STATE_FILE)
+    }
     pub fn vm_log(&self, id: u16) -> PathBuf {
         self.paths(id).state_dir.join("engine-vm.log")
     }
     pub fn control(&self, id: u16) -> PathBuf {
         self.host_root(id).join("engine.control")
+    }
+    /// The engine VM's port lock of host `id` (`vm-port.lock` is what is
+    /// locked): held by the payload whose port is on the host's bridge.
+    pub fn vm_port_lock(&self, id: u16) -> PathBuf {
+        self.host_root(id).join("vm-port")
     }
     /// Present while host `id`'s storage must not be reconnected.
     pub fn storage_block(&self, id: u16) -> PathBuf {
@@ -354,6 +378,11 @@ impl LabSpec {
 
 /// The canary's file name in the storage domain.
 pub const CANARY_FILE: &str = "engine.canary";
+/// The lease keeper's pid file in a host's state directory (`shell::keeper`
+/// writes it; its constant there is private).
+pub const KEEPER_PID_FILE: &str = "lease-keeper.pid";
+/// The argument that makes `ovirt-ha-agent` a lease keeper.
+pub const KEEPER_ARG: &str = "--keep-lease";
 
 /// `2` or `host2` -> 2.
 pub fn parse_host_arg(raw: &str) -> anyhow::Result<u16> {

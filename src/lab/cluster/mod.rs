@@ -23,7 +23,11 @@
 //! `he-lab down` (and [`teardown`]) work from the lab directory's records alone,
 //! also after `he-lab` or the supervisor were SIGKILLed: pid files with start
 //! times, the lab id every lab process carries in its environment, the
-//! namespace names derived from that id, and the mount table.
+//! namespace names derived from that id, and the mount table. That includes
+//! the hosts' lease keepers (`ovirt-ha-agent --keep-lease`, which a holder's
+//! agent leaves when it stops cleanly, in a process group of its own): found
+//! by their pid files and by `/proc` ([`truth::scan_keepers`]), killed with
+//! their host (a power-off) and by `down`.
 
 pub mod config;
 pub mod control;
@@ -33,8 +37,10 @@ pub mod layout;
 pub mod loopnet;
 pub mod netns;
 pub mod procs;
+pub mod slots;
 pub mod supervisor;
 pub mod truth;
+mod wedge;
 
 use std::ffi::OsStr;
 use std::fs::OpenOptions;
@@ -656,7 +662,7 @@ pub fn teardown(spec: &LabSpec, keep_dir: bool) -> anyhow::Result<DownReport> {
     let mut report = DownReport::default();
     stop_supervisor(spec);
     stop_orphaned_agents(spec);
-    report.killed = sweep(spec);
+    report.killed = stop_keepers(spec) + sweep(spec);
     if spec.isolation == Isolation::Netns {
         if keep_dir && let Err(e) = save_storage(spec) {
             report.problems.push(format!("keeping the storage: {e:#}"));
@@ -715,6 +721,23 @@ fn stop_orphaned_agents(spec: &LabSpec) {
     for a in procs::wait_gone(&agents, ORPHAN_STOP_WAIT) {
         let _ = procs::signal_group_verified(a, libc::SIGKILL);
     }
+}
+
+/// SIGKILL of every lease keeper of the lab (a holder's agent that stopped
+/// cleanly leaves one, in a process group of its own); returns how many. A
+/// keeper fences when it cannot renew, so a lab being removed must not leave
+/// one behind even for the sweep's moment.
+fn stop_keepers(spec: &LabSpec) -> usize {
+    let keepers: Vec<ProcId> = truth::scan_keepers(spec)
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    let killed = keepers
+        .iter()
+        .filter(|k| procs::signal_group_verified(**k, libc::SIGKILL).unwrap_or(false))
+        .count();
+    procs::wait_gone(&keepers, Duration::from_secs(2));
+    killed
 }
 
 /// Kills whatever still carries the lab's mark; returns how many.

@@ -15,6 +15,9 @@
 //! the shared storage (a tmpfs at `<lab>/storage`) is bind-mounted at the host's
 //! mount point. Processes enter a host with `setns(2)` on both namespaces.
 //!
+//! An engine VM's port (`vnet0`) is removed by the lab once no payload holds
+//! it ([`reap_vm_port`]): a killed VM's namespace may outlive it.
+//!
 //! Faults: a host's network goes down with its links (`eth0`, `ovirtmgmt`); a
 //! partition moves the listed hosts' switch ports to a second bridge without the
 //! gateway; `umount -l` of the mount point for a storage loss; for read-only
@@ -36,6 +39,7 @@ use anyhow::Context;
 use super::config::NETNS_BRIDGE;
 use super::layout::{LabSpec, NETNS_SUBNET};
 use crate::lab::cmd;
+use crate::lab::engine::HOST_PORT;
 
 /// The switch's bridge (carries the gateway address).
 const SWITCH_BRIDGE: &str = "br0";
@@ -87,6 +91,27 @@ impl HostNs {
         let mnt = File::open(&mnt_path)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", mnt_path.display())))?;
         Ok(HostNs { net, mnt })
+    }
+
+    /// Whether this host's network namespace has a link named `name` (looked
+    /// up from a thread of its own that enters it: no program to run).
+    pub fn has_link(&self, name: &str) -> io::Result<bool> {
+        let name = std::ffi::CString::new(name).map_err(io::Error::other)?;
+        let fd = self.net.as_raw_fd();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    // SAFETY: setns(2) on this thread only, with a descriptor
+                    // `self` holds for the scope's length.
+                    if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    // SAFETY: if_nametoindex(3) reads a NUL-terminated name.
+                    Ok(unsafe { libc::if_nametoindex(name.as_ptr()) } != 0)
+                })
+                .join()
+                .map_err(|_| io::Error::other("the lookup thread panicked"))?
+        })
     }
 
     /// Makes `command` run inside this host (network and mount namespace), in
@@ -384,6 +409,29 @@ pub fn connect_here(storage: &Path, point: &Path) -> Result<String, String> {
     let (storage, point) = (storage.display().to_string(), point.display().to_string());
     cmd::run_argv(&["mount", "--bind", &storage, &point])?;
     Ok(format!("mounted {storage} at {point}"))
+}
+
+/// Removes host `id`'s engine VM port when no engine VM holds it: a payload
+/// that was killed (the agent's power-off, a host's) cannot unplug itself, and
+/// its port must not keep answering for the engine's address until the kernel
+/// frees its namespace ([`crate::lab::engine`]'s `vmnet`). The port lock is
+/// taken for the removal, so a VM that boots meanwhile waits rather than lose
+/// its new port. `Ok(true)` when a port was removed.
+pub fn reap_vm_port(spec: &LabSpec, ns: &HostNs, id: u16) -> Result<bool, String> {
+    // Held: a payload runs (or boots) on this host and owns the port.
+    let Ok(_lock) = crate::config::lock_exclusive(&spec.vm_port_lock(id), 0) else {
+        return Ok(false);
+    };
+    if !ns
+        .has_link(HOST_PORT)
+        .map_err(|e| format!("host{id}: {e}"))?
+    {
+        return Ok(false);
+    }
+    let (_, hosts) = spec.netns_names().ok_or("not a netns lab")?;
+    let name = &hosts[usize::from(id - 1)];
+    cmd::run_argv(&["ip", "-n", name, "link", "del", HOST_PORT])?;
+    Ok(true)
 }
 
 /// Removes the lab's namespaces and every mount under its directory. Best

@@ -11,9 +11,21 @@
 //!   size and mtime change), and a write that leaves `V` as its last byte is the
 //!   magic close that disarms it (an agent with nothing at stake, or a clean
 //!   stop); a later write arms it again. Armed and not petted for the profile's watchdog
-//!   timeout: the host is powered off (agent and engine payload SIGKILLed) and
-//!   stays off until heal. An agent that crashed without the magic close leaves
-//!   it armed, so its restarted successor has to pet in time.
+//!   timeout: the host is powered off (agent, lease keeper and engine payload
+//!   SIGKILLed) and stays off until heal. An agent that crashed without the
+//!   magic close leaves it armed, so its restarted successor has to pet in
+//!   time; an agent that stopped cleanly while holding the lease closes it
+//!   without the magic close too, and its lease keeper (`--keep-lease`, same
+//!   stand-in file) pets it from then on.
+//! - **Lease keepers** are not the supervisor's children (the agent starts
+//!   them, in a process group of their own): it finds them through
+//!   [`super::truth::scan_keepers`] and kills them with their host, and all of
+//!   them when it stops (after SIGTERMing the agents, which makes a holder's
+//!   agent leave one).
+//! - **A third party** on the metadata volume (the slot faults) runs on
+//!   threads of its own ([`super::slots`]), stopped by heal and at the stop.
+//! - **Dead VMs' ports** (netns): every half second a host's engine VM port
+//!   that no payload holds is removed (`netns::reap_vm_port`).
 //! - **Records:** its own pid (`supervisor.pid`), each agent's (`hostN/agent.pid`),
 //!   both with the process start time, and its view (`supervisor-state.json`):
 //!   `he-lab down` finds everything even after this process was SIGKILLed.
@@ -34,6 +46,7 @@ use super::layout::{Isolation, LabSpec, NetPlan};
 use super::loopnet::{LoopNet, Plan};
 use super::netns::{self, HostNs};
 use super::procs::{self, ProcId};
+use super::slots::SlotWriters;
 use crate::lab::engine::wall_ms;
 use crate::shell::signals;
 
@@ -48,6 +61,8 @@ pub const START_LIMIT_WINDOW: Duration = Duration::from_secs(10);
 pub const AGENT_STOP_WAIT: Duration = Duration::from_secs(10);
 /// How often the state file is rewritten even without a change.
 const STATE_EVERY: Duration = Duration::from_secs(1);
+/// How often the hosts' bridges are cleared of dead engine VMs' ports (netns).
+const REAP_EVERY: Duration = Duration::from_millis(500);
 /// Most control connections served in one turn.
 const REQUESTS_PER_TICK_MAX: usize = 16;
 /// The emulated hardware watchdog of one host.
@@ -65,12 +80,16 @@ pub(super) struct HostRun {
     pub agent_id: Option<ProcId>,
     /// Powered off, and why.
     pub off: Option<String>,
-    restart_at: Option<Instant>,
+    pub restart_at: Option<Instant>,
     starts: VecDeque<Instant>,
     starts_total: u32,
     pub failed: bool,
     last_exit: Option<String>,
     pub paused_until: Option<Instant>,
+    /// The watchdog does not count while the pause lasts (`agent-pause-unfenced`).
+    pub unfenced: bool,
+    /// Stopped by `agent-stop`: not restarted until `agent-start` or heal.
+    pub agent_stopped: bool,
     dog: Dog,
     pub net_down: bool,
 }
@@ -86,10 +105,15 @@ pub struct Supervisor {
     pub(super) hosts: Vec<HostRun>,
     pub(super) faults: Vec<FaultRecord>,
     pub(super) partition: BTreeSet<u16>,
+    /// Hosts whose VM manager `vm-manager-wedge` wedged.
+    pub(super) wedged: BTreeSet<u16>,
+    /// Third-party writers on the metadata volume (slot faults).
+    pub(super) slots: SlotWriters,
     net: Net,
     control: UnixListener,
     dog_timeout: Duration,
     state_saved: Option<(Instant, String)>,
+    reaped_at: Instant,
 }
 
 /// `he-lab supervise`: runs the lab in `dir` until SIGTERM/SIGINT.
@@ -172,6 +196,8 @@ impl Supervisor {
                 failed: false,
                 last_exit: None,
                 paused_until: None,
+                unfenced: false,
+                agent_stopped: false,
                 dog: Dog {
                     armed: false,
                     seen: None,
@@ -182,13 +208,16 @@ impl Supervisor {
             .collect();
         Ok(Supervisor {
             dog_timeout: Duration::from_millis(spec.profile.watchdog_timeout_ms()),
+            slots: SlotWriters::new(spec.volume()),
             spec,
             hosts,
             faults: Vec::new(),
             partition: BTreeSet::new(),
+            wedged: BTreeSet::new(),
             net,
             control,
             state_saved: None,
+            reaped_at: now,
         })
     }
 
@@ -202,7 +231,28 @@ impl Supervisor {
         for id in self.spec.host_ids() {
             self.step_host(id, now);
         }
+        self.reap_vm_ports(now);
         self.save_state(now);
+    }
+
+    /// Removes the ports dead engine VMs left on the hosts' bridges (netns).
+    fn reap_vm_ports(&mut self, now: Instant) {
+        if now.duration_since(self.reaped_at) < REAP_EVERY {
+            return;
+        }
+        self.reaped_at = now;
+        let Net::Netns(namespaces) = &self.net else {
+            return;
+        };
+        for (ns, id) in namespaces.iter().zip(self.spec.host_ids()) {
+            match netns::reap_vm_port(&self.spec, ns, id) {
+                Ok(true) => log(&format!(
+                    "host{id}: removed the port a dead engine VM left on its bridge"
+                )),
+                Ok(false) => {}
+                Err(e) => log(&format!("host{id}: dead engine VM's port: {e}")),
+            }
+        }
     }
 
     /// Reaps, restarts, resumes and watches one host's agent.
@@ -219,13 +269,23 @@ impl Supervisor {
             h.agent_id = None;
             h.paused_until = None;
             h.last_exit = Some(status.to_string());
-            h.restart_at = Some(now + RESTART_DELAY);
             if std::fs::read(&watchdog).is_ok_and(|b| b.last() == Some(&b'V')) {
                 h.dog.armed = false;
             }
-            log(&format!("host{id}: agent exited ({status}); restarting"));
+            if h.agent_stopped {
+                log(&format!(
+                    "host{id}: agent exited ({status}); stopped by agent-stop: not restarting"
+                ));
+            } else {
+                h.restart_at = Some(now + RESTART_DELAY);
+                log(&format!("host{id}: agent exited ({status}); restarting"));
+            }
         }
-        if h.agent.is_none() && !h.failed && h.restart_at.is_some_and(|at| at <= now) {
+        if h.agent.is_none()
+            && !h.failed
+            && !h.agent_stopped
+            && h.restart_at.is_some_and(|at| at <= now)
+        {
             self.start_agent(id, now);
         }
         let h = self.host_mut(id);
@@ -233,6 +293,7 @@ impl Supervisor {
             && until <= now
         {
             h.paused_until = None;
+            h.unfenced = false;
             if let Some(agent) = h.agent_id {
                 let _ = procs::signal_verified(agent, libc::SIGCONT);
                 log(&format!("host{id}: agent continued (SIGCONT)"));
@@ -253,6 +314,10 @@ impl Supervisor {
             // again after a magic close, as opening the device does).
             h.dog.seen = seen;
             h.dog.armed = last_byte(&path) != Some(b'V');
+            h.dog.last_pet = now;
+        }
+        if h.unfenced {
+            // Suspended: it counts afresh once the pause ends.
             h.dog.last_pet = now;
         }
         if !h.dog.armed {
@@ -346,10 +411,23 @@ impl Supervisor {
         Ok((child, agent_id))
     }
 
-    /// Powers host `id` off: its agent and engine payloads SIGKILLed, no restart.
+    /// Powers host `id` off: its agent, its lease keeper and its engine
+    /// payloads SIGKILLed, no restart.
     pub(super) fn power_off(&mut self, id: u16, reason: &str) {
         let payloads = self.payloads_on(id);
         let agent_file = self.spec.agent_pid(id);
+        // A keeper leads a process group of its own (it outlives its agent by
+        // design), but never its host.
+        for (_, keeper) in super::truth::scan_keepers(&self.spec)
+            .into_iter()
+            .filter(|(host, _)| *host == id)
+        {
+            let _ = procs::signal_group_verified(keeper, libc::SIGKILL);
+            log(&format!(
+                "host{id}: lease keeper (pid {}) killed",
+                keeper.pid
+            ));
+        }
         let h = self.host_mut(id);
         if let Some(agent) = h.agent_id {
             // The agent leads its process group: helpers (ping, mount) die too.
@@ -363,6 +441,7 @@ impl Supervisor {
         h.off = Some(reason.to_string());
         h.restart_at = None;
         h.paused_until = None;
+        h.unfenced = false;
         h.dog.armed = false;
         let _ = std::fs::remove_file(agent_file);
         for p in payloads {
@@ -468,12 +547,18 @@ impl Supervisor {
                         applied.detail
                     );
                     log(&format!("fault {message}"));
-                    self.faults.push(FaultRecord {
-                        verb: fault.verb().into(),
-                        hosts: applied.hosts,
-                        at_unix_ms: wall_ms(),
-                        detail: applied.detail,
-                    });
+                    if let super::Fault::AgentStart { .. } = fault {
+                        // Undone, not added: the agent-stop record goes.
+                        self.faults
+                            .retain(|f| !(f.verb == "agent-stop" && f.hosts == applied.hosts));
+                    } else {
+                        self.faults.push(FaultRecord {
+                            verb: fault.verb().into(),
+                            hosts: applied.hosts,
+                            at_unix_ms: wall_ms(),
+                            detail: applied.detail,
+                        });
+                    }
                     self.state_saved = None;
                     CtlReply::Done { message }
                 }
@@ -514,6 +599,7 @@ impl Supervisor {
                 agent: h.agent_id,
                 agent_starts: h.starts_total,
                 agent_failed: h.failed,
+                agent_stopped: h.agent_stopped,
                 last_exit: h.last_exit.clone(),
                 paused_ms_left: h
                     .paused_until
@@ -522,6 +608,7 @@ impl Supervisor {
                     .dog
                     .armed
                     .then(|| now.duration_since(h.dog.last_pet).as_millis() as u64),
+                watchdog_suspended: h.unfenced,
                 network_up: !h.net_down && !self.partition.contains(&h.id),
                 storage: self.storage_state(h.id),
             })
@@ -554,9 +641,11 @@ impl Supervisor {
         self.state_saved = Some((now, text));
     }
 
-    /// Stops every agent (SIGTERM, then SIGKILL after [`AGENT_STOP_WAIT`]) and
-    /// kills every engine payload.
+    /// Stops every agent (SIGTERM, then SIGKILL after [`AGENT_STOP_WAIT`]),
+    /// then kills every lease keeper (a holder's agent leaves one when it
+    /// stops) and every engine payload.
     fn shutdown(&mut self) {
+        self.slots.stop_all();
         for h in &mut self.hosts {
             if let Some(agent) = h.agent_id {
                 if h.paused_until.take().is_some() {
@@ -588,6 +677,13 @@ impl Supervisor {
                 }
             }
             h.agent_id = None;
+        }
+        for (host, keeper) in super::truth::scan_keepers(&self.spec) {
+            let _ = procs::signal_group_verified(keeper, libc::SIGKILL);
+            log(&format!(
+                "host{host}: lease keeper (pid {}) killed",
+                keeper.pid
+            ));
         }
         for p in super::truth::scan_payloads(&self.spec.id) {
             let _ = procs::signal_group_verified(p.proc, libc::SIGKILL);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::control::{self, CtlReply, CtlRequest, SupervisorView};
-use super::layout::{Isolation, LabSpec, NETNS_SUBNET, NETNS_VM_OCTET};
+use super::layout::{Isolation, KEEPER_ARG, LabSpec, NETNS_SUBNET, NETNS_VM_OCTET};
 use super::procs::{self, ProcId};
 
 /// How long the health probe of a payload may take.
@@ -65,6 +65,45 @@ pub fn payload_host(argv: &[String], lab_id: &str) -> Option<u16> {
     value("--host")?.strip_prefix("host")?.parse().ok()
 }
 
+/// Every lease keeper (`ovirt-ha-agent --keep-lease`) of the lab that runs
+/// now: (host, process), by host. Found through each host's pid file and, as
+/// a keeper writes that file only once it runs and an orphan's may be stale
+/// or gone, by scanning `/proc` for the argument with `HE_CONFIG_ROOT` one of
+/// the lab's host roots (payloads are found the same way).
+pub fn scan_keepers(spec: &LabSpec) -> Vec<(u16, ProcId)> {
+    let roots: Vec<(u16, String)> = spec
+        .host_ids()
+        .map(|id| (id, spec.host_root(id).display().to_string()))
+        .collect();
+    let host_of = |pid: i32| -> Option<u16> {
+        let argv = procs::cmdline(pid)?;
+        if !argv.iter().skip(1).any(|a| a == KEEPER_ARG) {
+            return None;
+        }
+        let root = procs::environ_var(pid, "HE_CONFIG_ROOT")?;
+        roots.iter().find(|(_, r)| *r == root).map(|(id, _)| *id)
+    };
+    let from_files = spec.host_ids().filter_map(|id| {
+        let text = std::fs::read_to_string(spec.keeper_pid(id)).ok()?;
+        let pid: i32 = text.trim().parse().ok().filter(|p| *p > 0)?;
+        (host_of(pid)? == id).then_some(pid)
+    });
+    let mut pids: Vec<i32> = from_files.chain(procs::all_pids()).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let mut found: Vec<(u16, ProcId)> = pids
+        .into_iter()
+        .filter_map(|pid| {
+            let host = host_of(pid)?;
+            let proc = procs::proc_id(pid)?;
+            procs::state_of(proc)?;
+            Some((host, proc))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 /// One host's truth.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostTruth {
@@ -73,6 +112,9 @@ pub struct HostTruth {
     pub agent: Option<ProcId>,
     /// The agent is stopped (SIGSTOP).
     pub agent_paused: bool,
+    /// The lease keeper (`ovirt-ha-agent --keep-lease`), when one runs: it
+    /// renews the lease of a cleanly stopped agent while the engine VM runs.
+    pub keeper: Option<ProcId>,
     /// The engine payloads on this host (more than one would be a bug).
     pub payloads: Vec<Payload>,
 }
@@ -137,6 +179,7 @@ pub fn ground_truth(spec: &LabSpec, probe_health: bool) -> GroundTruth {
         serde_json::from_str(&text).ok()
     });
     let payloads = scan_payloads(&spec.id);
+    let keepers = scan_keepers(spec);
     let hosts: Vec<HostTruth> = spec
         .host_ids()
         .map(|id| {
@@ -145,6 +188,7 @@ pub fn ground_truth(spec: &LabSpec, probe_health: bool) -> GroundTruth {
                 id,
                 agent,
                 agent_paused: agent.and_then(procs::state_of) == Some(b'T'),
+                keeper: keepers.iter().find(|(h, _)| *h == id).map(|(_, p)| *p),
                 payloads: payloads.iter().filter(|p| p.host == id).cloned().collect(),
             }
         })
@@ -234,7 +278,7 @@ pub fn render_text(truth: &GroundTruth, agents: &[(u16, Option<String>)]) -> Str
     };
     let _ = writeln!(
         out,
-        "{:<6} {:<16} {:<22} {:<9} {:<10} {:<20} agent's view",
+        "{:<6} {:<16} {:<34} {:<9} {:<10} {:<20} agent's view",
         "host", "power", "agent", "watchdog", "network", "storage"
     );
     for h in &truth.hosts {
@@ -301,7 +345,12 @@ fn host_row(
         (Some(p), false, Some(v)) => format!("pid {} (start {})", p.pid, v.agent_starts),
         (Some(p), false, None) => format!("pid {}", p.pid),
         (None, _, Some(v)) if v.agent_failed => "failed".into(),
+        (None, _, Some(v)) if v.agent_stopped => "stopped".into(),
         (None, _, _) => "-".into(),
+    };
+    let agent = match h.keeper {
+        Some(k) => format!("{agent}, keeper {}", k.pid),
+        None => agent,
     };
     let dog = view
         .and_then(|v| v.watchdog_idle_ms)
@@ -314,7 +363,7 @@ fn host_row(
         .and_then(|(_, s)| s.clone())
         .unwrap_or_else(|| "-".into());
     format!(
-        "host{:<2} {power:<16} {agent:<22} {dog:<9} {network:<10} {storage:<20} {said}",
+        "host{:<2} {power:<16} {agent:<34} {dog:<9} {network:<10} {storage:<20} {said}",
         h.id
     )
 }

@@ -20,11 +20,16 @@
 //!   - `engine-stop`: the engine service stops while the VM runs (case 2): the
 //!     web server in front of it answers `503 Service Unavailable`.
 //!   - `db-down`: the engine runs but its database does not: `500 DB Down!...`.
+//!   - `ignore-shutdown`: the guest ignores shutdown requests: SIGTERM is
+//!     ignored (only SIGKILL, a power-off, ends it), as a hung guest ignores
+//!     ACPI shutdown (`he-lab fault vm-manager-wedge`).
 //!
 //!   A boot starts with no fault (the file is emptied), as a rebooted VM would.
 //! - With `--vm-address CIDR --vm-bridge BRIDGE` (root) it is a VM on the host's
 //!   bridge: its own network namespace, a veth into the bridge, its own address,
-//!   which exists exactly as long as the process ([`vmnet`]).
+//!   which exists exactly as long as the process: it unplugs itself when it
+//!   shuts down, and `--vm-port-lock` lets the lab unplug it after a SIGKILL
+//!   ([`vmnet`]).
 
 mod vmnet;
 
@@ -41,7 +46,7 @@ use anyhow::Context;
 use super::canary::{CANARY_INTERVAL_MS, CanaryLine};
 use crate::shell::signals;
 
-pub use vmnet::VmNet;
+pub use vmnet::{HOST_PORT, VmNet};
 
 /// The body the real engine answers on its health page.
 pub const HEALTH_BODY: &str = "DB Up!Welcome to Health Status!";
@@ -55,6 +60,7 @@ pub const EPOCH_VAR: &str = "HE_LEASE_EPOCH";
 pub const FAULT_NETWORK_DOWN: &str = "network-down";
 pub const FAULT_ENGINE_STOP: &str = "engine-stop";
 pub const FAULT_DB_DOWN: &str = "db-down";
+pub const FAULT_IGNORE_SHUTDOWN: &str = "ignore-shutdown";
 /// Bound on reading one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest request line or header line accepted.
@@ -71,6 +77,7 @@ const CONTROL_MAX_BYTES: u64 = 4096;
 const NETWORK_DOWN: u8 = 1;
 const ENGINE_STOP: u8 = 2;
 const DB_DOWN: u8 = 4;
+const IGNORE_SHUTDOWN: u8 = 8;
 
 /// How the payload runs.
 #[derive(Debug, Clone, Default)]
@@ -139,6 +146,13 @@ pub fn run(opts: &EngineOptions) -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+    // Powered off: its NIC goes now, not whenever the kernel frees the
+    // namespace (vmnet's module documentation).
+    if let Some(link) = &link
+        && let Err(e) = vmnet::detach(link)
+    {
+        log.say(&format!("network: {e}"));
+    }
     served
 }
 
@@ -162,6 +176,7 @@ fn serve_until_stopped(
             {
                 let before = faults.swap(now, Ordering::SeqCst);
                 apply_network(before, now, &mut listener, opts, link, log);
+                apply_shutdown_ignored(before, now, log);
                 log_faults(before, now, log);
             }
         }
@@ -227,6 +242,27 @@ fn apply_network(
     }
 }
 
+/// A guest that ignores ACPI shutdown: SIGTERM is ignored by the kernel
+/// (a SIGTERM that came before still counts); answered again once cleared.
+fn apply_shutdown_ignored(before: u8, now: u8, log: &Log) {
+    let (was, is) = (before & IGNORE_SHUTDOWN != 0, now & IGNORE_SHUTDOWN != 0);
+    if was == is {
+        return;
+    }
+    let result = if is {
+        // SAFETY: signal(2) setting SIGTERM's disposition to ignore.
+        match unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) } {
+            libc::SIG_ERR => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        }
+    } else {
+        signals::install_stop_handlers()
+    };
+    if let Err(e) = result {
+        log.say(&format!("shutdown requests: {e}"));
+    }
+}
+
 fn log_faults(before: u8, now: u8, log: &Log) {
     let names = [
         (NETWORK_DOWN, "network stopped", "network started"),
@@ -236,6 +272,11 @@ fn log_faults(before: u8, now: u8, log: &Log) {
             "ovirt-engine service started",
         ),
         (DB_DOWN, "engine database down", "engine database up"),
+        (
+            IGNORE_SHUTDOWN,
+            "the guest ignores shutdown requests (SIGTERM) from now on",
+            "the guest answers shutdown requests again",
+        ),
     ];
     for (bit, on, off) in names {
         if (before ^ now) & bit != 0 {
@@ -274,6 +315,7 @@ fn parse_control(text: &str) -> u8 {
             FAULT_NETWORK_DOWN => NETWORK_DOWN,
             FAULT_ENGINE_STOP => ENGINE_STOP,
             FAULT_DB_DOWN => DB_DOWN,
+            FAULT_IGNORE_SHUTDOWN => IGNORE_SHUTDOWN,
             _ => 0,
         }
     })
@@ -449,6 +491,7 @@ mod tests {
     fn control_words_and_answers() {
         assert_eq!(parse_control(""), 0);
         assert_eq!(parse_control("network-down\nengine-stop junk"), 3);
+        assert_eq!(parse_control("ignore-shutdown"), IGNORE_SHUTDOWN);
         assert_eq!(answer(HEALTH_PATH, 0), ("200 OK", HEALTH_BODY));
         assert_eq!(answer(HEALTH_PATH, DB_DOWN).1, DB_DOWN_BODY);
         assert_eq!(

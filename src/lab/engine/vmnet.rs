@@ -3,11 +3,28 @@
 //! pair whose other end (`vnet0`, as libvirt would name it) is a port of the
 //! host's management bridge, and takes the engine's address there.
 //!
-//! The namespace has no name and no other process, so it ends with the payload:
-//! its veth pair and its address are gone the moment the VM is, which makes the
-//! engine's address reachable exactly while a payload runs. Each boot has a new
-//! MAC address and announces it with a gratuitous ARP, so that the hosts and the
-//! switch learn where the engine now is at once, as QEMU does after a migration.
+//! The engine's address must be reachable exactly while a payload runs, as a
+//! VM's tap device goes with its QEMU. The namespace has no name and no other
+//! process, but it does not always end with the payload: the kernel frees it
+//! only once nothing refers to it any more (an open namespace file, a process
+//! that entered it, a socket; and then asynchronously), and until then its veth
+//! pair stays, the host-side end plugged into the bridge, and its address
+//! answers ARP. A host then resolves the engine's address to the dead VM on
+//! its own bridge, and the engine that legitimately started on another host
+//! fails that host's health check. So the port does not wait for the kernel:
+//!
+//! - a payload that shuts down deletes its link itself (`ip link del eth0`
+//!   deletes the pair) as its last act;
+//! - a payload holds a lock (`--vm-port-lock`, an `flock` the kernel drops the
+//!   moment the process dies, however it dies) while its port exists: the lab's
+//!   supervisor removes a host's port that no payload holds
+//!   ([`crate::lab::cluster::netns::reap_vm_port`]), within half a second of a
+//!   SIGKILL (the agent's power-off, the lab's own kills), and a payload that
+//!   boots takes the lock before it removes a stale port and makes its own.
+//!
+//! Each boot has a new MAC address and announces it with a gratuitous ARP, so
+//! that the hosts and the switch learn where the engine now is at once, as QEMU
+//! does after a migration.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -15,10 +32,12 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::config::{FileLock, lock_exclusive};
 use crate::lab::cmd;
 
 /// The host-side end of the VM's veth pair.
@@ -33,13 +52,22 @@ pub struct VmNet {
     pub cidr: String,
     /// The host's bridge, e.g. `ovirtmgmt`.
     pub bridge: String,
+    /// Locked (`<file>.lock`) while this VM's port exists (see the module
+    /// documentation).
+    pub port_lock: Option<PathBuf>,
 }
 
+/// How long a booting VM waits for its port's lock (the lab holds it for
+/// the moment it takes to remove a dead VM's port).
+const PORT_LOCK_WAIT_MS: u64 = 5_000;
+
 /// The VM's link, once attached.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct VmLink {
     ip: Ipv4Addr,
     mac: [u8; 6],
+    /// Held until the process ends (the kernel releases it, however it ends).
+    _port_lock: Option<FileLock>,
 }
 
 /// Creates the VM's namespace and link. Must run before the process starts any
@@ -52,6 +80,15 @@ pub fn attach(net: &VmNet) -> anyhow::Result<VmLink> {
         .map_or(net.cidr.as_str(), |(ip, _)| ip)
         .parse()
         .with_context(|| format!("{}: not an IPv4 address/prefix", net.cidr))?;
+    // Before the stale port goes: no other VM of this host is between its
+    // port and its end (the lab's supervisor removes ports under this lock).
+    let port_lock = match &net.port_lock {
+        Some(path) => Some(
+            lock_exclusive(path, PORT_LOCK_WAIT_MS)
+                .map_err(|e| anyhow::anyhow!("the VM's port lock: {e}"))?,
+        ),
+        None => None,
+    };
     let host_ns = File::open("/proc/self/ns/net").context("/proc/self/ns/net")?;
     // SAFETY: unshare(2) of the calling (only) thread's network namespace.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
@@ -84,9 +121,21 @@ pub fn attach(net: &VmNet) -> anyhow::Result<VmLink> {
     ] {
         cmd::run_argv(&argv).map_err(anyhow::Error::msg)?;
     }
-    let link = VmLink { ip, mac };
+    let link = VmLink {
+        ip,
+        mac,
+        _port_lock: port_lock,
+    };
     announce(&link);
     Ok(link)
+}
+
+/// Unplugs the VM, as its power-off does: deleting its end of the veth pair
+/// deletes the host's end too, and the address goes with it, whatever still
+/// keeps the namespace alive. Run by the payload's last thread of work, in
+/// its own namespace.
+pub fn detach(_link: &VmLink) -> Result<(), String> {
+    cmd::run_argv(&["ip", "link", "del", VM_IFACE]).map(|_| ())
 }
 
 /// The VM's link up (with a fresh announcement) or down.

@@ -9,11 +9,12 @@ use std::time::Instant;
 
 use super::queue::{RequestQueue, VmRequest};
 use super::{Handler, lock};
+use crate::core::agent::{EPOCH_SEEN_KEY, LEASE_TIMINGS_KEY};
 use crate::core::{Agent, Millis, Phase, ScoreBreakdown, State};
-use crate::metadata::Area;
+use crate::metadata::{Area, HostId, HostSlot, LEASE_EPOCH_KEY, SEQ_KEY};
 use crate::proto::{
     self, AgentStatus, ErrorCode, HostStatus, LeasePhase, LeasePhaseView, Liveliness,
-    MaintenanceMode, RemoteError, StatusReply, Taken, Transition, UnreadableSlot,
+    MaintenanceMode, RemoteError, StatusReply, Taken, TimingsMismatch, Transition, UnreadableSlot,
 };
 use crate::shell::agent_loop::Clock;
 use crate::shell::system::SystemClock;
@@ -169,11 +170,7 @@ pub fn status_snapshot(
                 let live = silent.is_some_and(|s| s <= timeout_ms);
                 hosts.push(HostStatus::from_slot(id, slot, live, silent));
             }
-            Ok(slot) => {
-                let live = core.liveness().is_alive(now, id, timeout_ms);
-                let silent = core.liveness().silent_for(now, id);
-                hosts.push(HostStatus::from_slot(id, slot, live, silent));
-            }
+            Ok(slot) => hosts.push(peer_status(core, id, slot, now)),
             Err(e) => unreadable.push(UnreadableSlot {
                 host_id: id,
                 error: e.to_string(),
@@ -209,10 +206,55 @@ pub fn status_snapshot(
             },
             has_history: core.liveness().has_history(now, timeout_ms),
             adopted: core.adopted(),
+            lease_timings_mismatch: timings_mismatch(core, area),
         },
         hosts,
         unreadable,
     }
+}
+
+/// Peer `id` as the core sees it at `now`. A peer that is not live, but
+/// whose silence the core cannot prove to be `host_alive_timeout` long (it
+/// has not watched that long: it started, or its reads came back after a
+/// gap, since), is unknown yet rather than stale: status must not flap to
+/// stale on every agent restart.
+fn peer_status(core: &Agent, id: HostId, slot: &HostSlot, now: Millis) -> HostStatus {
+    let timeout_ms = core.config().timings.host_alive_timeout_ms;
+    let live = core.liveness().is_alive(now, id, timeout_ms);
+    let silent = core.liveness().silent_for(now, id);
+    let mut host = HostStatus::from_slot(id, slot, live, silent);
+    host.unknown_yet = !live && silent.is_some_and(|s| s < timeout_ms);
+    // The core remembers the last implausible value of each host until the
+    // host is forgotten: shown only while the slot still carries it.
+    host.implausible_epoch = core
+        .implausible_epochs()
+        .get(&id)
+        .copied()
+        .filter(|value| carries(slot, *value));
+    host
+}
+
+/// Whether `slot` carries `value` as a lease epoch, an epoch seen, or a
+/// write sequence (the values the core checks for plausibility).
+fn carries(slot: &HostSlot, value: u64) -> bool {
+    [LEASE_EPOCH_KEY, EPOCH_SEEN_KEY, SEQ_KEY]
+        .iter()
+        .any(|key| slot.extra.get(key).and_then(|v| v.parse().ok()) == Some(value))
+}
+
+/// The live peer on other lease timings that blocks this agent's claims,
+/// with both published values.
+fn timings_mismatch(core: &Agent, area: Option<&Area>) -> Option<TimingsMismatch> {
+    let host_id = core.lease_timings_mismatch()?;
+    let published = |id: HostId| {
+        let slot = area?.hosts.get(&id)?.as_ref().ok()?;
+        slot.extra.get(LEASE_TIMINGS_KEY).map(str::to_owned)
+    };
+    Some(TimingsMismatch {
+        host_id,
+        theirs: published(host_id).unwrap_or_else(|| "unknown".to_owned()),
+        ours: published(core.config().host_id),
+    })
 }
 
 #[cfg(test)]
@@ -364,5 +406,128 @@ mod tests {
     #[test]
     fn no_status_before_the_first_loop() {
         assert_eq!(state().status().unwrap_err().code, ErrorCode::Busy);
+    }
+
+    /// Host `id`'s slot publishing `host_ts` and the extra `lines`, through
+    /// the codec.
+    fn slot(id: HostId, host_ts: u64, lines: &[(&str, &str)]) -> HostSlot {
+        let record = crate::metadata::HostRecord {
+            parse_version: 1,
+            feature_version: 1,
+            host_ts,
+            host_id: id,
+            score: 3400,
+            engine_status: r#"{"vm": "down", "health": "bad", "detail": "unknown"}"#.into(),
+            hostname: format!("host{id}"),
+            local_maintenance: false,
+            stopped: false,
+            conf_on_shared_storage: true,
+            vm_conf_refresh_time: 0,
+        };
+        let mut extra = crate::metadata::Extra::new();
+        for (key, value) in lines {
+            extra.push(*key, *value);
+        }
+        let bytes = crate::metadata::encode_host_slot(id, &record, &extra).unwrap();
+        crate::metadata::decode_host_slot(id, &bytes[..])
+            .unwrap()
+            .unwrap()
+    }
+
+    /// A loop of `core` at `now` over `hosts`.
+    fn step(core: &mut Agent, now: Millis, hosts: Vec<HostSlot>) -> (Area, ScoreBreakdown) {
+        let area = Area {
+            global: Ok(crate::metadata::GlobalBlock::new()),
+            hosts: hosts
+                .into_iter()
+                .map(|s| (s.record.host_id, Ok(s)))
+                .collect(),
+        };
+        let decision = core.step(&crate::core::Observation {
+            now,
+            wall_unix: 1_700_000_000,
+            utc_offset_secs: 0,
+            area: Some(&area),
+            local_vm: crate::core::LocalVm::NotPresent,
+            sensors: crate::core::Sensors::default(),
+            local_maintenance: false,
+            requests: Vec::new(),
+            results: Vec::new(),
+        });
+        core.after_publish(now, now + 10, true);
+        (area, decision.score)
+    }
+
+    #[test]
+    fn peers_are_unknown_yet_until_watched_and_refused_epochs_are_shown() {
+        let timings = crate::config::Timings::default();
+        let timeout = timings.host_alive_timeout_ms;
+        let cfg = crate::core::CoreConfig::new(1, "host1", timings);
+        let mut core = Agent::new(cfg, Millis::ZERO);
+        let implausible = (crate::metadata::EPOCH_PLAUSIBLE_MAX + 1).to_string();
+        let forged = [("lease", "held"), ("lease-epoch", implausible.as_str())];
+        let mut now = Millis::ZERO;
+        let mut ts = 0;
+        while now.as_millis() <= 2 * timeout {
+            // Host 2 beats; host 3 is frozen with a forged epoch.
+            let (area, score) = step(&mut core, now, vec![slot(2, ts, &[]), slot(3, 7, &forged)]);
+            let status = status_snapshot(&core, Some(&area), &score, now, 0);
+            let host = |id| status.hosts.iter().find(|h| h.host_id == id).unwrap();
+            let watched = now.as_millis() >= timeout;
+            assert_eq!(status.agent.has_history, watched, "at {now:?}");
+            // Before a full timeout of watching: neither live nor stale.
+            assert_eq!(host(2).live_data, watched, "at {now:?}");
+            assert_eq!(host(2).unknown_yet, !watched, "at {now:?}");
+            // Host 3 never changed: unknown until its silence is a timeout
+            // long, stale after.
+            assert!(!host(3).live_data);
+            assert_eq!(host(3).unknown_yet, !watched, "at {now:?}");
+            assert_eq!(
+                host(3).implausible_epoch,
+                Some(crate::metadata::EPOCH_PLAUSIBLE_MAX + 1)
+            );
+            assert_eq!(host(2).implausible_epoch, None);
+            assert_eq!(status.agent.lease_timings_mismatch, None);
+            now = now + 2_000;
+            ts += 2;
+        }
+        // Once host 3 publishes a sound epoch, the refusal is no longer shown.
+        let (area, score) = step(&mut core, now, vec![slot(2, ts, &[]), slot(3, 8, &[])]);
+        let status = status_snapshot(&core, Some(&area), &score, now, 0);
+        assert_eq!(status.hosts[1].implausible_epoch, None);
+        // The wire form carries the new fields only when they say something.
+        let json = serde_json::to_string(&status).unwrap();
+        assert!(!json.contains("unknown-yet"), "{json}");
+        assert!(!json.contains("implausible-epoch"), "{json}");
+        assert!(!json.contains("lease-timings-mismatch"), "{json}");
+    }
+
+    #[test]
+    fn a_live_peer_on_other_lease_timings_is_shown_with_both_values() {
+        let timings = crate::config::Timings::default();
+        let cfg = crate::core::CoreConfig::new(1, "host1", timings);
+        let mut core = Agent::new(cfg, Millis::ZERO);
+        let ours = [("lease-timings", "22000/40000/8000/7000")];
+        let theirs = [("lease-timings", "3000/7000/2000/2000")];
+        let mut now = Millis::ZERO;
+        for loop_no in 0..30u64 {
+            let hosts = vec![slot(1, loop_no, &ours), slot(2, loop_no, &theirs)];
+            let (area, score) = step(&mut core, now, hosts);
+            let status = status_snapshot(&core, Some(&area), &score, now, 0);
+            if let Some(mismatch) = status.agent.lease_timings_mismatch {
+                assert_eq!(
+                    mismatch,
+                    TimingsMismatch {
+                        host_id: 2,
+                        theirs: "3000/7000/2000/2000".into(),
+                        ours: Some("22000/40000/8000/7000".into()),
+                    }
+                );
+                assert!(status.hosts[1].live_data);
+                return;
+            }
+            now = now + 2_000;
+        }
+        panic!("the core never reported the mismatch");
     }
 }

@@ -1,0 +1,197 @@
+//! `vm-manager-wedge`: the host's VM manager wedges while its engine VM runs.
+//! The agent's `process` driver can then neither query nor act on the VM, and
+//! the VM itself ignores a shutdown (SIGTERM): only a power-off of the whole
+//! host (its watchdog) ends it.
+//!
+//! The driver reads its state file once, at its start, and then follows the
+//! VM through `/proc/<pid>/stat` (`shell::vm::process`). So the wedge is made
+//! of the file system, never of the driver's code:
+//!
+//! - the state file is replaced by a directory: an agent that starts (again)
+//!   cannot read it, and no record of a start or a stop can be written;
+//! - under netns, `/dev/null` is bind-mounted over the VM's `/proc/<pid>/stat`
+//!   in the host's mount namespace (the lab's own view is untouched): the
+//!   running agent's every look at the VM fails (an empty stat line), so it
+//!   reads the VM as unknown and does not signal it. Under isolation none
+//!   there is no mount namespace of the host's own to do that in: a running
+//!   agent still sees and can kill the VM (an agent restarted after the
+//!   wedge, by `agent-kill`, cannot);
+//! - the payload ignores SIGTERM (`ignore-shutdown` in its control file).
+//!
+//! Heal puts the state file back, removes the masks and clears the VM's faults.
+
+use std::path::Path;
+
+use super::faults::{Applied, one};
+use super::layout::{Isolation, LabSpec};
+use super::netns;
+use super::supervisor::Supervisor;
+use crate::lab::engine::FAULT_IGNORE_SHUTDOWN;
+
+impl Supervisor {
+    pub(super) fn vm_manager_wedge(&mut self, host: Option<u16>) -> Result<Applied, String> {
+        let host = self.target(host)?;
+        let payloads = self.payloads_on(host);
+        if payloads.is_empty() {
+            return Err(format!("host{host} runs no engine VM"));
+        }
+        self.vm_fault(Some(host), FAULT_IGNORE_SHUTDOWN)?;
+        self.wedged.insert(host);
+        wedge_state_file(&self.spec, host)?;
+        let mut masked = Vec::new();
+        if self.spec.isolation == Isolation::Netns {
+            for p in &payloads {
+                let stat = format!("/proc/{}/stat", p.pid);
+                netns::run_in_host(&self.spec, host, &["mount", "--bind", "/dev/null", &stat])?;
+                masked.push(stat);
+            }
+        }
+        let seen = if masked.is_empty() {
+            "the state file unreadable (an agent started from now on cannot find the VM)"
+                .to_string()
+        } else {
+            format!(
+                "the state file unreadable and {} masked in the host",
+                masked.join(", ")
+            )
+        };
+        Ok(one(
+            host,
+            &format!("VM manager wedged: {seen}; the engine VM ignores SIGTERM"),
+        ))
+    }
+
+    /// Undoes every `vm-manager-wedge`.
+    pub(super) fn unwedge_all(&mut self, done: &mut Vec<String>, problems: &mut Vec<String>) {
+        let hosts: Vec<u16> = std::mem::take(&mut self.wedged).into_iter().collect();
+        for &host in &hosts {
+            if let Err(e) = unwedge_state_file(&self.spec, host) {
+                problems.push(e);
+            }
+            if self.spec.isolation == Isolation::Netns
+                && let Err(e) = unmask_stats(&self.spec, host)
+            {
+                problems.push(e);
+            }
+        }
+        if !hosts.is_empty() {
+            done.push(format!(
+                "VM manager unwedged on {}",
+                super::faults::hosts_text(&hosts)
+            ));
+        }
+    }
+}
+
+/// Moves the state file aside and puts a directory in its place.
+fn wedge_state_file(spec: &LabSpec, host: u16) -> Result<(), String> {
+    let path = spec.vm_state(host);
+    let kept = spec.wedged_vm_state(host);
+    if path.is_dir() {
+        return Ok(());
+    }
+    match std::fs::rename(&path, &kept) {
+        Ok(()) => {}
+        // No record (yet): the directory alone wedges.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    }
+    std::fs::create_dir(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The directory goes, the kept state file comes back.
+fn unwedge_state_file(spec: &LabSpec, host: u16) -> Result<(), String> {
+    let path = spec.vm_state(host);
+    if path.is_dir() {
+        std::fs::remove_dir(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let kept = spec.wedged_vm_state(host);
+    match std::fs::rename(&kept, &path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("{}: {e}", kept.display())),
+    }
+}
+
+/// Unmounts every mask over a `/proc/<pid>/stat` in host `host` (those of a
+/// VM that is gone went with its `/proc` entry).
+fn unmask_stats(spec: &LabSpec, host: u16) -> Result<(), String> {
+    let table = netns::run_in_host(spec, host, &["cat", "/proc/self/mountinfo"])?;
+    for point in stat_masks(&table) {
+        netns::run_in_host(spec, host, &["umount", &point])?;
+    }
+    Ok(())
+}
+
+/// The mount points of a mountinfo table that mask a process's stat file.
+fn stat_masks(mountinfo: &str) -> Vec<String> {
+    let mut points: Vec<String> = mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| is_stat_path(Path::new(point)))
+        .map(str::to_owned)
+        .collect();
+    points.dedup();
+    points
+}
+
+fn is_stat_path(path: &Path) -> bool {
+    let mut parts = path.iter().map(|p| p.to_str().unwrap_or(""));
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("/"), Some("proc"), Some(pid), Some("stat"), None)
+            if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_masks_over_a_process_stat_file_are_found() {
+        let table = "36 35 0:30 / /proc rw - proc proc rw\n\
+                     68 36 0:6 /null /proc/6583/stat rw - devtmpfs devtmpfs rw\n\
+                     69 36 0:6 /null /proc/kcore rw - devtmpfs devtmpfs rw\n\
+                     70 36 0:6 /null /proc/12/status rw - devtmpfs devtmpfs rw\n";
+        assert_eq!(stat_masks(table), ["/proc/6583/stat"]);
+        assert!(!is_stat_path(Path::new("/proc/self/stat")));
+    }
+
+    #[test]
+    fn the_state_file_is_kept_aside_and_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = LabSpec {
+            version: super::super::layout::SPEC_VERSION,
+            id: "abcdef".into(),
+            dir: dir.path().to_path_buf(),
+            hosts: 1,
+            isolation: Isolation::None,
+            profile: super::super::layout::Profile::Fast,
+            lab_bin: "/bin/he-lab".into(),
+            agent_bin: "/bin/ovirt-ha-agent".into(),
+            sd_uuid: "sd".into(),
+            bridge: "lo".into(),
+            net: super::super::layout::NetPlan::Loopback {
+                prefix: [120, 7],
+                port: 30000,
+            },
+        };
+        let path = spec.vm_state(1);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "{\"pid\":1}\n").unwrap();
+        wedge_state_file(&spec, 1).unwrap();
+        assert!(path.is_dir());
+        // Reading it fails as the driver's read does (a directory opens, but
+        // does not read).
+        assert!(std::fs::read(&path).is_err());
+        wedge_state_file(&spec, 1).unwrap();
+        unwedge_state_file(&spec, 1).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"pid\":1}\n");
+        unwedge_state_file(&spec, 1).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        wedge_state_file(&spec, 1).unwrap();
+        unwedge_state_file(&spec, 1).unwrap();
+        assert!(!path.exists());
+    }
+}
