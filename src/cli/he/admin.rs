@@ -517,7 +517,7 @@ fn lease_dead_ms(timings: &Timings, slot: &HostSlot) -> u64 {
     let published = slot
         .extra
         .get(crate::core::agent::LEASE_TIMINGS_KEY)
-        .and_then(|t| t.split('/').nth(1)?.parse::<u64>().ok());
+        .and_then(crate::core::agent::published_dead_ms);
     published.map_or(timings.lease_dead_ms, |p| p.max(timings.lease_dead_ms))
 }
 

@@ -11,7 +11,7 @@
 mod logic;
 mod publish;
 
-use publish::published_dead_ms;
+pub use publish::published_dead_ms;
 
 use std::collections::BTreeMap;
 
@@ -453,6 +453,8 @@ impl Agent {
         if self.cfg.keeper {
             return self.keeper_step(obs, &facts);
         }
+        // Kept current for status, not only when a claim is tried.
+        self.timing_mismatch(&facts);
         self.take_requests(obs, &facts);
         let mut transitions = Vec::new();
         let mut nowait = self.run_states(obs, &facts, &mut transitions);
@@ -855,7 +857,8 @@ impl Agent {
             // Forged: taking it in would make every later write of this host
             // read as old. Its plausible epochs are still learnt (knowing a
             // higher epoch never hurts: the next claim goes above it).
-            self.note_implausible(id, seq, "write sequence");
+            let before = self.implausible.get(&id).copied();
+            self.note_implausible(id, seq, "write sequence", before);
             self.lease.observe_unreadable(self.now, id);
             let lease_epoch = slot.extra.lease().ok().flatten().map(|l| l.epoch);
             let seen = slot.extra.get(EPOCH_SEEN_KEY).and_then(|v| v.parse().ok());
@@ -880,12 +883,16 @@ impl Agent {
 
     /// Takes in a peer's new publish.
     fn ingest_peer(&mut self, id: HostId, slot: &HostSlot, fingerprint: (u64, Option<u32>)) {
+        // What this publish says afresh: an implausible value it no longer
+        // carries is forgotten (noted again below if it still does).
+        let refused = self.implausible.remove(&id);
         // A lease state we cannot understand keeps the last one we could: it
         // must never read as free.
         match slot.extra.lease() {
             Ok(lease) => {
                 if !self.lease.observe(self.now, id, lease) {
-                    self.note_implausible(id, lease.map_or(0, |l| l.epoch), "lease epoch");
+                    let epoch = lease.map_or(0, |l| l.epoch);
+                    self.note_implausible(id, epoch, "lease epoch", refused);
                 }
             }
             Err(_) => self.lease.observe_unreadable(self.now, id),
@@ -900,7 +907,7 @@ impl Agent {
                     if let Ok(seen) = value.parse()
                         && !self.lease.note_epoch_seen(seen)
                     {
-                        self.note_implausible(id, seen, "lease-epoch-seen");
+                        self.note_implausible(id, seen, "lease-epoch-seen", refused);
                     }
                 }
                 GATEWAY_KEY => gateway = PeerGateway::parse(value),
@@ -938,9 +945,11 @@ impl Agent {
         peer.lease_timings = lease_timings;
     }
 
-    /// Logs an implausible epoch from `host`'s slot once per value.
-    fn note_implausible(&mut self, host: HostId, epoch: u64, what: &str) {
-        if self.implausible.insert(host, epoch) != Some(epoch) {
+    /// Records an implausible value from `host`'s slot, logged when it is not
+    /// the one refused from its last publish (`before`).
+    fn note_implausible(&mut self, host: HostId, epoch: u64, what: &str, before: Option<u64>) {
+        self.implausible.insert(host, epoch);
+        if before != Some(epoch) {
             self.say(format!(
                 "host {host} publishes an implausible {what} {epoch} (above {}): refused",
                 crate::metadata::EPOCH_PLAUSIBLE_MAX

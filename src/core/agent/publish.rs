@@ -132,6 +132,6 @@ pub(super) fn lease_timings(t: &crate::config::Timings) -> String {
 }
 
 /// The lease-dead of a published [`LEASE_TIMINGS_KEY`] value, when readable.
-pub(super) fn published_dead_ms(value: &str) -> Option<u64> {
+pub fn published_dead_ms(value: &str) -> Option<u64> {
     value.split('/').nth(1)?.parse().ok()
 }
