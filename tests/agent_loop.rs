@@ -143,3 +143,81 @@ fn the_monitors_hear_of_a_start_before_the_vm_driver_runs_it() {
     }
     assert_eq!(*calls.borrow(), ["engine_starting", "start"]);
 }
+
+/// A start handed out after a publish is checked against the lease once more
+/// right before the VM driver runs it: an agent that stalled in between (here:
+/// right after petting its watchdog, 60 s) does not start the VM under a lease
+/// that lapsed meanwhile.
+#[test]
+fn a_start_is_not_run_under_a_lease_that_lapsed_before_it() {
+    use std::cell::Cell;
+
+    use hosted_engine::core::Millis;
+    use hosted_engine::shell::Clock;
+    use hosted_engine::shell::agent_loop::{Watchdog, WatchdogError};
+
+    type Stall = Rc<Cell<u64>>;
+    struct SlowClock(SimHost, Stall);
+    impl Clock for SlowClock {
+        fn now(&mut self) -> Millis {
+            self.0.now() + self.1.get()
+        }
+        fn wall(&mut self) -> (i64, i32) {
+            self.0.wall()
+        }
+    }
+    /// Stalls the agent for 60 s at its first pet once its `held` publish
+    /// landed (the pet comes after the read-back, before the start runs).
+    struct StallingDog(SimHost, Stall);
+    impl Watchdog for StallingDog {
+        fn arm(&mut self, now: Millis) -> Result<(), WatchdogError> {
+            self.0.arm(now)
+        }
+        fn pet(&mut self, now: Millis) {
+            self.0.pet(now);
+            let held = self.0.world.borrow().effective(1).map(|e| e.kind)
+                == Some(hosted_engine::metadata::LeaseKind::Held);
+            if held && self.1.get() == 0 {
+                self.1.set(60_000);
+            }
+        }
+        fn release(&mut self, now: Millis) {
+            self.0.release(now);
+        }
+    }
+
+    let params = SimParams::new(1);
+    let world = Rc::new(RefCell::new(WorldState::new(params.clone())));
+    let stall: Stall = Rc::default();
+    let io = SimHost::io(&world, 1);
+    let io = hosted_engine::shell::Io {
+        storage: io.storage,
+        vm: io.vm,
+        monitors: io.monitors,
+        clock: SlowClock(io.clock, Rc::clone(&stall)),
+        events: io.events,
+        watchdog: StallingDog(io.watchdog, Rc::clone(&stall)),
+    };
+    let mut agent = AgentLoop::start(config(&params), io);
+    for _ in 0..100 {
+        let wait = agent.tick().max(1) + stall.get();
+        let mut w = world.borrow_mut();
+        let at = w.now + wait;
+        w.now = at;
+        w.land_writes(at);
+        drop(w);
+        if stall.get() > 0 {
+            break;
+        }
+    }
+    assert!(stall.get() > 0, "never held the lease");
+    let w = world.borrow();
+    assert!(w.starts.is_empty(), "started after the stall: {:?}", w.log);
+    assert!(
+        w.log
+            .iter()
+            .any(|l| l.contains("lapsed before the start could run")),
+        "{:?}",
+        w.log
+    );
+}
