@@ -612,3 +612,71 @@ fn the_agent_needs_a_watchdog_and_publishes_its_timeout() {
         "{log}"
     );
 }
+
+/// Issue 13, hole 9: hosts on other lease timings. Host 1 runs lease-dead 8 s
+/// where host 2 runs 7 s; host 1 is in local maintenance, so host 2 is the one
+/// to start the engine, but it claims nothing while host 1 is live (the settle
+/// rule holds only among hosts that agree on the timings), and says so. Once
+/// host 1's agent is gone, host 2 starts the engine.
+#[test]
+fn no_claim_against_a_live_host_on_other_lease_timings() {
+    let mut cluster = Cluster::configured(2);
+    let etc_ha = |id: u16| cluster.root(id).join("etc/ovirt-hosted-engine-ha");
+    std::fs::write(
+        etc_ha(1).join("agent.conf"),
+        common::fast_agent_conf_with(&[("lease-dead-secs", "8")]),
+    )
+    .unwrap();
+    std::fs::write(etc_ha(1).join("ha.conf"), "local_maintenance=True\n").unwrap();
+    cluster.start(1);
+    cluster.start(2);
+    std::thread::sleep(Duration::from_secs(12));
+    assert!(cluster.vm_pids().is_empty(), "{}", cluster.logs());
+    assert!(
+        cluster
+            .log(2)
+            .contains("host 1 runs on other lease timings (3000/8000/2000/2000 against our 3000/7000/2000/2000"),
+        "{}",
+        cluster.log(2)
+    );
+    cluster.signal(1, libc::SIGKILL);
+    wait_for("the engine up on host 2", Duration::from_secs(60), || {
+        engine_up_hosts(&cluster) == [2]
+    });
+}
+
+/// Issue 13, hole 5's recovery: an agent whose persisted epoch floor is
+/// implausible (an earlier version adopted a hostile lease-epoch-seen and
+/// persisted it) ignores it, says so, and claims with a sane epoch.
+#[test]
+fn an_implausible_persisted_epoch_is_ignored() {
+    let mut cluster = Cluster::configured(1);
+    std::fs::create_dir_all(cluster.state_dir(1)).unwrap();
+    std::fs::write(
+        cluster.state_dir(1).join("lease-epoch"),
+        "18446744073709551615\n",
+    )
+    .unwrap();
+    cluster.start(1);
+    wait_for("an engine up", Duration::from_secs(60), || {
+        engine_up_hosts(&cluster) == [1]
+    });
+    assert!(
+        cluster
+            .log(1)
+            .contains("the persisted lease epoch 18446744073709551615 is implausible"),
+        "{}",
+        cluster.log(1)
+    );
+    let area = cluster.area();
+    let lease = area.hosts[&1]
+        .as_ref()
+        .unwrap()
+        .extra
+        .lease()
+        .unwrap()
+        .unwrap();
+    assert_eq!(lease.epoch, 1);
+    let floors = std::fs::read_to_string(cluster.state_dir(1).join("lease-epoch")).unwrap();
+    assert!(floors.starts_with("1 "), "{floors}");
+}
