@@ -69,11 +69,19 @@
 //!
 //! A host without a watchdog is unfenced: an agent paused past `lease_dead`
 //! runs its VM beside the next holder's until it resumes. The agent runs
-//! without one only when its configuration acknowledges that. A whole-host
-//! freeze (agent, VM, clock and watchdog all stopped, e.g. a paused host VM)
-//! longer than `lease_dead + lease_settle` is beyond any lease on shared
-//! storage: the VM resumes before its agent can see that another host took
-//! over (docs/agent.md, "What the lease cannot cover").
+//! without one only when its configuration acknowledges that.
+//!
+//! A whole-host freeze stops the watchdog too (a paused host VM, a suspend).
+//! Its clock (`CLOCK_BOOTTIME`) counts a suspend: resumed, the holder finds
+//! its lease overdue and powers its VM off within a loop and a power-off, so
+//! a suspend is safe up to `lease_dead + lease_settle - storage_timeout -
+//! margin - poweroff - loop`. A freeze that stops the clock too leaves the
+//! holder believing its lease younger by the whole freeze: if it cannot
+//! publish when it resumes, it fences `lease_fail` after its last renewal by
+//! its own clock, so that is safe only up to the same sum less `lease_fail`.
+//! Beyond these, no lease on shared storage helps: the VM resumes before its
+//! agent can see that another host took over (docs/agent.md, "What the lease
+//! cannot cover"; the simulator's fuzzer draws freezes within them).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -80,9 +80,10 @@ impl Rng {
 /// to 3 s to start a VM. Then 4 to 16 faults, some of them correlated on one
 /// host (a wedged host: storage and VM manager together; a stall and a
 /// pause; a reconnect's late writes followed by a storage loss), bounded
-/// where the lease's proof needs it (`core::lease`: a freeze shorter than
-/// lease-dead + settle, stale reads within what the settle time leaves,
-/// garbage over a slot for less than lease-dead).
+/// where the lease's proof needs it (`core::lease`; [`Bounds`]: a whole-host
+/// freeze or suspend short enough for the holder to fence in time, stale
+/// reads within what the settle time leaves, garbage over a slot for less
+/// than lease-fail).
 pub fn schedule_for(seed: u64, timings: FuzzTimings) -> (SimParams, Vec<(Millis, Command)>) {
     let mut rng = Rng::new(seed);
     let hosts = rng.range(2, 5) as u16;
@@ -123,8 +124,10 @@ pub fn schedule_for(seed: u64, timings: FuzzTimings) -> (SimParams, Vec<(Millis,
 
 /// Limits on faults, from the timings (see [`schedule_for`]).
 struct Bounds {
-    /// Longest whole-host freeze, in seconds.
+    /// Longest whole-host freeze with the host's clock stopped, in seconds.
     freeze_secs: u64,
+    /// Longest suspend (the host's clock counts it), in seconds.
+    suspend_secs: u64,
     /// Stalest read, in ms.
     stale_ms: u64,
     /// Longest garbage over a slot, in seconds.
@@ -135,14 +138,19 @@ impl Bounds {
     fn of(params: &SimParams) -> Bounds {
         let t = &params.timings;
         let secs = |ms: u64| (ms / 1000).max(1);
+        // No other host starts the engine before lease-dead + settle after
+        // the holder's last renewal, less a read. A suspended holder (its
+        // clock counts the suspend) sees its lease overdue at once when it
+        // resumes and powers its VM off: it needs a loop and a power-off. A
+        // frozen one whose clock stood still believes its lease younger by
+        // the whole freeze, and may not be able to tell anyone (its storage
+        // gone): it fences lease-fail after its last renewal *by its clock*.
+        let before_a_start = (t.lease_dead_ms + t.lease_settle_ms)
+            .saturating_sub(t.storage_timeout_ms + t.lease_margin_ms);
+        let fence = t.poweroff_timeout_ms + t.loop_ms;
         Bounds {
-            // A frozen holder must be back before a claim of its lease can
-            // settle: lease-dead + settle, less the loops and the write it
-            // needs to publish `fencing`, and the margin.
-            freeze_secs: secs(
-                (t.lease_dead_ms + t.lease_settle_ms)
-                    .saturating_sub(3 * t.loop_ms + t.storage_timeout_ms + t.lease_margin_ms),
-            ),
+            freeze_secs: secs(before_a_start.saturating_sub(fence + t.lease_fail_ms)),
+            suspend_secs: secs(before_a_start.saturating_sub(fence)),
             stale_ms: params.stale_read_max_ms(),
             // Silence a peer sees while garbage covers a slot, well inside
             // lease-dead (and inside lease-fail, so a holder does not fence).
@@ -189,7 +197,7 @@ fn fault_pair(rng: &mut Rng, h: HostId, lasts: u64, bounds: &Bounds) -> Vec<(u64
         23 => vec![(0, VmShutdownRequest(h))],
         24 => vec![(0, AgentPauseMid(h, rng.range(1, 120)))],
         25 => vec![(0, HostFreeze(h, rng.range(1, bounds.freeze_secs)))],
-        26 => vec![(0, HostSuspend(h, rng.range(1, bounds.freeze_secs)))],
+        26 => vec![(0, HostSuspend(h, rng.range(1, bounds.suspend_secs)))],
         27 => pair(
             StorageStale(h, rng.range(0, bounds.stale_ms)),
             StorageStale(h, 0),
