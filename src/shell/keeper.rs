@@ -175,13 +175,17 @@ pub fn hand_over(state: &Path, timings: &Timings) -> Result<Started, String> {
     }
 }
 
-/// This program again, with the agent's arguments and `--keep-lease`.
+/// This program again, with the agent's arguments and `--keep-lease`. Its
+/// own argv[0] is kept: a program that runs as the agent under another name
+/// (a link to a multi-call binary) is that program again.
 fn spawn() -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt as _;
     let exe = std::env::current_exe()?;
-    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    let mut args = std::env::args_os();
+    let name = args.next().unwrap_or_else(|| exe.clone().into_os_string());
     let mut command = Command::new(exe);
     command
+        .arg0(name)
         .args(args)
         .arg("--keep-lease")
         .stdin(Stdio::null())
