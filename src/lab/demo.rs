@@ -5,9 +5,11 @@
 //! took; then the canary checked and everything torn down.
 //!
 //! - **One binary:** the agents and `hosted-engine` are this very `he-lab`, run
-//!   through symlinks named `ovirt-ha-agent` and `hosted-engine` (see
-//!   [`crate::lab::main`]): `cargo run --bin he-lab -- demo` builds nothing else
-//!   and never runs a stale agent from an older build.
+//!   under the names `ovirt-ha-agent` (a hard link, else a copy: a stopping
+//!   holder's agent starts its lease keeper as itself, and a symlink would be
+//!   resolved to `he-lab`) and `hosted-engine` (a symlink; see
+//!   [`crate::lab::main`]): `cargo run --bin he-lab -- demo` builds nothing
+//!   else and never runs a stale agent from an older build.
 //! - **Nothing left behind:** everything lives in one directory under
 //!   `$TMPDIR` (else `/tmp`), removed at the end; Ctrl-C (SIGINT) or SIGTERM
 //!   tears the lab down too, as does a closed stdout (`he-lab demo | head`).
@@ -82,8 +84,20 @@ pub fn run(opts: &DemoOptions, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     }
 }
 
+/// `he-lab` as `to`, a hard link, else a copy. Not a symlink: a stopping
+/// agent starts its lease keeper as `current_exe()`, which resolves symlinks,
+/// and `he-lab` by its own name does not know `--keep-lease`; a hard link's
+/// path is the one the kernel reports.
+fn link_or_copy(exe: &Path, to: &Path) -> std::io::Result<()> {
+    if std::fs::hard_link(exe, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(exe, to).map(|_| ())
+}
+
 /// A directory of its own for the demo or the benchmark: `bin/` (`he-lab` as
-/// `ovirt-ha-agent` and `hosted-engine`, symlinks) and the labs.
+/// `ovirt-ha-agent`, a hard link or a copy, and as `hosted-engine`, a
+/// symlink) and the labs.
 pub(super) struct Workdir {
     pub(super) base: PathBuf,
 }
@@ -99,10 +113,10 @@ impl Workdir {
         let made = (|| -> anyhow::Result<()> {
             let exe = std::env::current_exe().context("finding the he-lab program")?;
             std::fs::create_dir(place.bin_dir())?;
-            for name in [AGENT_NAME, HOSTED_ENGINE_NAME] {
-                std::os::unix::fs::symlink(&exe, place.bin(name))
-                    .with_context(|| format!("{}", place.bin(name).display()))?;
-            }
+            let agent = place.bin(AGENT_NAME);
+            link_or_copy(&exe, &agent).with_context(|| format!("{}", agent.display()))?;
+            let he = place.bin(HOSTED_ENGINE_NAME);
+            std::os::unix::fs::symlink(&exe, &he).with_context(|| format!("{}", he.display()))?;
             Ok(())
         })();
         if let Err(e) = made {
