@@ -21,9 +21,7 @@ use std::time::Duration;
 
 use hosted_engine::lab::bench::allowed;
 use hosted_engine::lab::canary::CanaryReport;
-use hosted_engine::lab::cluster::{
-    Fault, Isolation, Lab, LabOptions, Profile, log_files, netns, truth,
-};
+use hosted_engine::lab::cluster::{Fault, Isolation, Lab, LabOptions, Profile, netns, truth};
 use hosted_engine::lab::plan::{Follower, Sample};
 use hosted_engine::metadata::EPOCH_PLAUSIBLE_MAX;
 
@@ -64,26 +62,16 @@ fn lab_up(dir: &Path, profile: Profile) -> Lab {
 }
 
 fn logs(lab: &Lab) -> String {
-    log_files(lab.spec(), None)
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let start = text.len().saturating_sub(6000);
-            let start = (start..text.len())
-                .find(|&i| text.is_char_boundary(i))
-                .unwrap_or(0);
-            format!("==> {} <==\n{}\n", path.display(), &text[start..])
-        })
-        .collect()
+    common::lab::logs(lab, 6000)
 }
 
 /// `result`'s value, or a panic with the error and the lab's logs.
 fn check<T>(lab: &Lab, result: anyhow::Result<T>) -> T {
-    result.unwrap_or_else(|e| panic!("{e:#}\n{}", logs(lab)))
+    common::lab::check(lab, result, 6000)
 }
 
 fn agent_log(lab: &Lab, host: u16) -> String {
-    std::fs::read_to_string(lab.spec().agent_log(host)).unwrap_or_default()
+    common::lab::agent_log(lab, host)
 }
 
 /// Another host than `host`.
@@ -163,6 +151,19 @@ fn heal_and_check_canary(lab: &Lab, holder: u16, moved: bool) -> CanaryReport {
         assert!(boots[1].first_ms > boots[0].last_ms, "{report}");
     }
     report
+}
+
+/// Heals, checks the canary, and that the engine VM never booted again.
+fn end_without_a_restart(lab: Lab, f: Follower, holder: u16) {
+    let report = heal_and_check_canary(&lab, holder, false);
+    assert_eq!(
+        report.boots.len(),
+        1,
+        "the engine VM booted again: {report}"
+    );
+    let timeline = f.timeline();
+    drop(f);
+    end(lab, timeline);
 }
 
 fn end(lab: Lab, timeline: String) {
@@ -452,15 +453,7 @@ fn garbage_over_the_holders_slot_for_15_s_restarts_nothing() {
         }),
     );
     assert!(!agent_log(&lab, holder).contains("self-fence"));
-    let report = heal_and_check_canary(&lab, holder, false);
-    assert_eq!(
-        report.boots.len(),
-        1,
-        "the engine VM booted again: {report}"
-    );
-    let timeline = f.timeline();
-    drop(f);
-    end(lab, timeline);
+    end_without_a_restart(lab, f, holder);
 }
 
 /// A copy of the holder's slot lands over its newer writes lease-dead later
@@ -504,15 +497,7 @@ fn a_late_write_over_the_holders_slot_restarts_nothing() {
             s.healthy() == Some(holder) && s.payload() == payload
         }),
     );
-    let report = heal_and_check_canary(&lab, holder, false);
-    assert_eq!(
-        report.boots.len(),
-        1,
-        "the engine VM booted again: {report}"
-    );
-    let timeline = f.timeline();
-    drop(f);
-    end(lab, timeline);
+    end_without_a_restart(lab, f, holder);
 }
 
 /// What the watchdog is for, and that the canary catches a breach: the

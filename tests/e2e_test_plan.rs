@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hosted_engine::lab::cluster::{Fault, Isolation, Lab, LabOptions, log_files, netns, procs};
+use hosted_engine::lab::cluster::{Fault, Isolation, Lab, LabOptions, netns, procs};
 use hosted_engine::lab::plan::{Follower, Sample, after_leaving_engine_up, fault_for};
 
 const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
@@ -70,26 +70,16 @@ fn lab_up(dir: &Path) -> Lab {
 }
 
 fn logs(lab: &Lab) -> String {
-    log_files(lab.spec(), None)
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let start = text.len().saturating_sub(5000);
-            let start = (start..text.len())
-                .find(|&i| text.is_char_boundary(i))
-                .unwrap_or(0);
-            format!("==> {} <==\n{}\n", path.display(), &text[start..])
-        })
-        .collect()
+    common::lab::logs(lab, 5000)
 }
 
 /// `result`'s value, or a panic with the error and the lab's logs.
 fn check<T>(lab: &Lab, result: anyhow::Result<T>) -> T {
-    result.unwrap_or_else(|e| panic!("{e:#}\n{}", logs(lab)))
+    common::lab::check(lab, result, 5000)
 }
 
 fn agent_log(lab: &Lab, host: u16) -> String {
-    std::fs::read_to_string(lab.spec().agent_log(host)).unwrap_or_default()
+    common::lab::agent_log(lab, host)
 }
 
 fn vm_log(lab: &Lab, host: u16) -> String {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod he;
+pub mod lab;
 pub mod libvirt;
 
 /// The variable CI sets to turn every skip into a failure.

@@ -484,6 +484,11 @@ impl Agent {
         }
         self.stop_sent = true;
         self.pending.push(VmAction::PowerOff);
+        self.plain_decision(obs, facts)
+    }
+
+    /// A step's decision without transitions, a full loop before the next.
+    fn plain_decision(&mut self, obs: &Observation<'_>, facts: &Facts) -> Decision {
         let score = self.score(obs);
         let (record, extra) = self.publication(obs, facts, &score);
         Decision {
@@ -602,10 +607,7 @@ impl Agent {
             let epoch = self.lease.epoch();
             if facts.vm_here || facts.vm_unknown {
                 self.lease.fence();
-                self.fencing = true;
-                self.stop_sent = true;
-                self.pending.push(VmAction::PowerOff);
-                self.say(format!(
+                self.keeper_power_off(format!(
                     "lease epoch {epoch} superseded by host {host} (epoch {}): powering the \
                      engine VM off",
                     state.epoch
@@ -625,23 +627,21 @@ impl Agent {
             // A VM here under no lease of ours (another host moved past our
             // epoch while the agent stopped): a keeper claims nothing, so it
             // powers the VM off, every loop until it is down.
-            self.fencing = true;
-            self.stop_sent = true;
-            self.pending.push(VmAction::PowerOff);
-            self.say("the engine VM runs here under no lease of ours: powering it off".into());
+            self.keeper_power_off(
+                "the engine VM runs here under no lease of ours: powering it off".into(),
+            );
         }
         self.keeper_vm_down = !facts.vm_here && !facts.vm_unknown;
-        let score = self.score(obs);
-        let (record, extra) = self.publication(obs, facts, &score);
-        Decision {
-            record,
-            extra,
-            score,
-            transitions: Vec::new(),
-            log: std::mem::take(&mut self.log),
-            next_loop_ms: self.cfg.timings.loop_ms,
-            publish: self.adopted,
-        }
+        self.plain_decision(obs, facts)
+    }
+
+    /// A keeper's power-off, retried every loop until the VM is down (the
+    /// fence of [`Agent::step`]).
+    fn keeper_power_off(&mut self, why: String) {
+        self.fencing = true;
+        self.stop_sent = true;
+        self.pending.push(VmAction::PowerOff);
+        self.say(why);
     }
 
     /// Whether a keeper has nothing left to keep: our own slot read, no lease

@@ -16,6 +16,21 @@ fn with_holder() -> Rig {
     rig
 }
 
+/// What the rig's next loop would observe, with `area` read.
+fn observation<'a>(rig: &Rig, area: &'a Area) -> Observation<'a> {
+    Observation {
+        now: rig.now,
+        wall_unix: WALL_UNIX,
+        utc_offset_secs: 0,
+        area: Some(area),
+        local_vm: rig.vm,
+        sensors: rig.sensors.clone(),
+        local_maintenance: false,
+        requests: Vec::new(),
+        results: Vec::new(),
+    }
+}
+
 fn claimed(out: &Outcome) -> bool {
     out.published_lease().kind == LeaseKind::Claim
 }
@@ -164,17 +179,7 @@ fn a_won_lease_is_not_started_beside_a_hold_seen_at_its_read_back() {
         p
     };
     let area = rig.area();
-    let obs = Observation {
-        now: rig.now,
-        wall_unix: WALL_UNIX,
-        utc_offset_secs: 0,
-        area: Some(&area),
-        local_vm: rig.vm,
-        sensors: rig.sensors.clone(),
-        local_maintenance: false,
-        requests: Vec::new(),
-        results: Vec::new(),
-    };
+    let obs = observation(&rig, &area);
     let decision = rig.agent.step(&obs);
     let actions = rig.agent.after_publish(rig.now, rig.now + WRITE_MS, true);
     assert!(actions.is_empty());
@@ -201,17 +206,7 @@ fn a_renewal_written_too_late_to_land_before_lease_dead_renews_nothing() {
     // The agent stalls between its read and its write: the write starts 50 s
     // after the last renewal (lease-dead 60 - 2 x storage timeout 5).
     let area = rig.area();
-    let obs = Observation {
-        now: rig.now,
-        wall_unix: WALL_UNIX,
-        utc_offset_secs: 0,
-        area: Some(&area),
-        local_vm: rig.vm,
-        sensors: rig.sensors.clone(),
-        local_maintenance: false,
-        requests: Vec::new(),
-        results: Vec::new(),
-    };
+    let obs = observation(&rig, &area);
     rig.agent.step(&obs);
     let late = Millis::from_secs(140);
     let actions = rig.agent.after_publish(late, late + WRITE_MS, true);
