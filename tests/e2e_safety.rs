@@ -153,17 +153,16 @@ fn heal_and_check_canary(lab: &Lab, holder: u16, moved: bool) -> CanaryReport {
     report
 }
 
-/// Heals, checks the canary, and that the engine VM never booted again.
-fn end_without_a_restart(lab: Lab, f: Follower, holder: u16) {
-    let report = heal_and_check_canary(&lab, holder, false);
+/// Heals, checks the canary and that the engine VM never booted again;
+/// returns the follower's timeline.
+fn no_restart_timeline(lab: &Lab, f: Follower<'_>, holder: u16) -> String {
+    let report = heal_and_check_canary(lab, holder, false);
     assert_eq!(
         report.boots.len(),
         1,
         "the engine VM booted again: {report}"
     );
-    let timeline = f.timeline();
-    drop(f);
-    end(lab, timeline);
+    f.timeline()
 }
 
 fn end(lab: Lab, timeline: String) {
@@ -453,7 +452,8 @@ fn garbage_over_the_holders_slot_for_15_s_restarts_nothing() {
         }),
     );
     assert!(!agent_log(&lab, holder).contains("self-fence"));
-    end_without_a_restart(lab, f, holder);
+    let timeline = no_restart_timeline(&lab, f, holder);
+    end(lab, timeline);
 }
 
 /// A copy of the holder's slot lands over its newer writes lease-dead later
@@ -497,7 +497,8 @@ fn a_late_write_over_the_holders_slot_restarts_nothing() {
             s.healthy() == Some(holder) && s.payload() == payload
         }),
     );
-    end_without_a_restart(lab, f, holder);
+    let timeline = no_restart_timeline(&lab, f, holder);
+    end(lab, timeline);
 }
 
 /// What the watchdog is for, and that the canary catches a breach: the
