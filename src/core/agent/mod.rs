@@ -57,6 +57,9 @@ pub const WATCHDOG_KEY: &str = "watchdog";
 /// NOWAIT transitions followed within one step at most (the reference's chains
 /// are at most three long; more means a loop in the table).
 const NOWAIT_CHAIN_MAX: usize = 8;
+/// New publishes of a peer read after a gap in our reads before what it says
+/// counts again: the first may be a late write covering newer ones.
+const REWATCH_PUBLISHES: u8 = 2;
 /// Failed start times remembered (the retry rule needs a handful).
 const FAILED_STARTS_MAX: usize = 16;
 
@@ -293,6 +296,10 @@ pub struct Agent {
     mismatch: Option<HostId>,
     /// When our last successful read of the metadata started.
     last_read: Option<Millis>,
+    /// Peers that block the lease as unknown after a gap in our reads, with
+    /// how many new publishes of theirs we must still read (see
+    /// `Agent::note_read`).
+    rewatching: BTreeMap<HostId, u8>,
     /// A keeper's last step saw the engine VM confirmed down here.
     keeper_vm_down: bool,
     peers: BTreeMap<HostId, Peer>,
@@ -354,6 +361,7 @@ impl Agent {
             implausible: BTreeMap::new(),
             mismatch: None,
             last_read: None,
+            rewatching: BTreeMap::new(),
             keeper_vm_down: false,
             state: if cfg.keeper {
                 State::AgentStopped
@@ -839,6 +847,7 @@ impl Agent {
             self.liveness.forget(id);
             self.lease.forget(id);
             self.implausible.remove(&id);
+            self.rewatching.remove(&id);
         }
     }
 
@@ -875,6 +884,14 @@ impl Agent {
         }
         self.liveness.observe(self.now, id, slot.record.host_ts);
         self.ingest_peer(id, slot, fingerprint);
+        if let Some(left) = self.rewatching.get_mut(&id) {
+            *left -= 1;
+            if *left == 0 {
+                self.rewatching.remove(&id);
+            } else {
+                self.lease.observe_unknown(self.now, id);
+            }
+        }
     }
 
     fn lease_defect(&self) -> Option<LeaseDefect> {
@@ -973,12 +990,15 @@ impl Agent {
             Some(last) if now.since(last) > gap_max => {
                 self.liveness.rewatch(now);
                 // Any peer may have taken the lease while we were away: what
-                // we knew of it holds again only once we read a new publish
-                // of it (not a late write); until then, or until it has been
-                // silent for lease-dead, it blocks like an unread slot.
+                // we knew of it holds again only once we read two new
+                // publishes of it (the first may be a write of its that
+                // landed late, and we never saw the newer ones it covers);
+                // until then, or until it has been silent for lease-dead, it
+                // blocks like an unread slot.
                 let peers: Vec<HostId> = self.peers.keys().copied().collect();
                 for id in peers {
                     self.lease.observe_unknown(now, id);
+                    self.rewatching.insert(id, REWATCH_PUBLISHES);
                 }
                 self.say(format!(
                     "metadata unread for {} s: silence counts afresh from now",

@@ -289,3 +289,42 @@ fn a_superseded_keeper_powers_the_vm_off_and_holds_on_until_it_is_down() {
     rig.step();
     assert!(rig.agent.keeper_done());
 }
+
+/// After a gap in our reads, a peer's first new publish may be a write of
+/// its that landed late, covering newer ones we never saw (seed 35699: a
+/// stale `none` over a live holder): what a peer says counts again only from
+/// its second new publish.
+#[test]
+fn after_a_gap_a_peers_first_new_publish_is_not_believed_alone() {
+    let mut rig = reach(At::Down); // t=60, history full, engine nowhere
+    rig.peer(1).seq = Some(10);
+    rig.run(2);
+    rig.read_ok = false;
+    rig.run(3);
+    rig.read_ok = true;
+    // Back: host 1's slot shows `none` with a sequence we have not seen: a
+    // late write, as it happens. One loop later it publishes what it is now.
+    rig.peer(1).seq = Some(30);
+    rig.peer(1).beating = true;
+    let out = rig.step();
+    assert!(out.logged("silence counts afresh from now"));
+    assert!(!claimed(&out), "claimed on a first publish after the gap");
+    rig.peer(1).lease = lease(LeaseKind::Held, 6);
+    rig.peer(1).status = up_good();
+    let outs = rig.run(8);
+    assert!(
+        outs.iter().all(|o| !claimed(o)),
+        "claimed against the holder"
+    );
+    // A peer that really holds nothing: the claim waits for its second
+    // publish, then goes ahead.
+    let mut rig = reach(At::Down);
+    rig.run(2);
+    rig.read_ok = false;
+    rig.run(3);
+    rig.read_ok = true;
+    let first = rig.step();
+    assert!(!claimed(&first));
+    let outs = rig.run(2);
+    assert!(outs.iter().any(claimed), "{:?}", outs[1].log);
+}
