@@ -57,9 +57,6 @@ pub const WATCHDOG_KEY: &str = "watchdog";
 /// NOWAIT transitions followed within one step at most (the reference's chains
 /// are at most three long; more means a loop in the table).
 const NOWAIT_CHAIN_MAX: usize = 8;
-/// New publishes of a peer read after a gap in our reads before what it says
-/// counts again: the first may be a late write covering newer ones.
-const REWATCH_PUBLISHES: u8 = 2;
 /// Failed start times remembered (the retry rule needs a handful).
 const FAILED_STARTS_MAX: usize = 16;
 
@@ -270,6 +267,38 @@ struct Facts {
     alive: Vec<(HostId, Peer)>,
 }
 
+/// What we have read of a peer since a gap in our reads. The first new
+/// publish we read may be a write that landed late, from an agent of that
+/// host killed while its write hung, covering newer ones we never saw; each
+/// agent has at most one write in flight, and a later agent of the host
+/// numbers its writes from [`SEQ_RESTART_GAP`] above the first an earlier one
+/// persisted, further than any agent ever counts. So
+/// what the peer says counts again once we read a publish that follows the
+/// first from the same agent: one of a live agent, and so in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rewatch {
+    /// No new publish read yet.
+    Awaiting,
+    /// A new publish read, with its write sequence.
+    Read(Option<u64>),
+}
+
+impl Rewatch {
+    /// Whether a new publish with write sequence `seq` (above every one read
+    /// before) makes what the peer says count again.
+    fn believes(self, seq: Option<u64>) -> bool {
+        match (self, seq) {
+            (Rewatch::Awaiting, _) => false,
+            (Rewatch::Read(Some(first)), Some(seq)) => {
+                seq.wrapping_sub(first) < SEQ_RESTART_GAP / 2
+            }
+            // A host without write sequences (the reference agent) has no
+            // late writes we could tell apart.
+            (Rewatch::Read(_), _) => true,
+        }
+    }
+}
+
 /// One host's decision core.
 #[derive(Clone, Debug)]
 pub struct Agent {
@@ -297,9 +326,8 @@ pub struct Agent {
     /// When our last successful read of the metadata started.
     last_read: Option<Millis>,
     /// Peers that block the lease as unknown after a gap in our reads, with
-    /// how many new publishes of theirs we must still read (see
-    /// `Agent::note_read`).
-    rewatching: BTreeMap<HostId, u8>,
+    /// what we have read of them since (see `Agent::note_read`).
+    rewatching: BTreeMap<HostId, Rewatch>,
     /// A keeper's last step saw the engine VM confirmed down here.
     keeper_vm_down: bool,
     peers: BTreeMap<HostId, Peer>,
@@ -884,11 +912,11 @@ impl Agent {
         }
         self.liveness.observe(self.now, id, slot.record.host_ts);
         self.ingest_peer(id, slot, fingerprint);
-        if let Some(left) = self.rewatching.get_mut(&id) {
-            *left -= 1;
-            if *left == 0 {
+        if let Some(rewatch) = self.rewatching.get(&id) {
+            if rewatch.believes(seq) {
                 self.rewatching.remove(&id);
             } else {
+                self.rewatching.insert(id, Rewatch::Read(seq));
                 self.lease.observe_unknown(self.now, id);
             }
         }
@@ -991,14 +1019,13 @@ impl Agent {
                 self.liveness.rewatch(now);
                 // Any peer may have taken the lease while we were away: what
                 // we knew of it holds again only once we read two new
-                // publishes of it (the first may be a write of its that
-                // landed late, and we never saw the newer ones it covers);
-                // until then, or until it has been silent for lease-dead, it
-                // blocks like an unread slot.
+                // publishes of one agent of it (see `Rewatch`); until then,
+                // or until it has been silent for lease-dead, it blocks like
+                // an unread slot.
                 let peers: Vec<HostId> = self.peers.keys().copied().collect();
                 for id in peers {
                     self.lease.observe_unknown(now, id);
-                    self.rewatching.insert(id, REWATCH_PUBLISHES);
+                    self.rewatching.insert(id, Rewatch::Awaiting);
                 }
                 self.say(format!(
                     "metadata unread for {} s: silence counts afresh from now",

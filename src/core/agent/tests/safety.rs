@@ -293,7 +293,7 @@ fn a_superseded_keeper_powers_the_vm_off_and_holds_on_until_it_is_down() {
 /// After a gap in our reads, a peer's first new publish may be a write of
 /// its that landed late, covering newer ones we never saw (seed 35699: a
 /// stale `none` over a live holder): what a peer says counts again only from
-/// its second new publish.
+/// a second new publish of the same agent.
 #[test]
 fn after_a_gap_a_peers_first_new_publish_is_not_believed_alone() {
     let mut rig = reach(At::Down); // t=60, history full, engine nowhere
@@ -327,4 +327,37 @@ fn after_a_gap_a_peers_first_new_publish_is_not_believed_alone() {
     assert!(!claimed(&first));
     let outs = rig.run(2);
     assert!(outs.iter().any(claimed), "{:?}", outs[1].log);
+}
+
+/// Two agents of a host, each killed while its write hung, may land their
+/// late writes one after the other: the second is new, but not in order
+/// after the first (a later agent numbers its writes `SEQ_RESTART_GAP`
+/// higher), so neither makes what the host says count again.
+#[test]
+fn after_a_gap_late_writes_of_two_dead_agents_are_not_believed() {
+    let mut rig = reach(At::Down);
+    rig.peer(1).seq = Some(10);
+    rig.run(2);
+    rig.read_ok = false;
+    rig.run(3);
+    rig.read_ok = true;
+    rig.peer(1).beating = false;
+    rig.peer(1).seq = Some(30);
+    rig.peer(1).host_ts += 1;
+    let out = rig.step();
+    assert!(out.logged("silence counts afresh from now"));
+    // The next dead agent's late write, then the live holder's publishes.
+    rig.peer(1).seq = Some(30 + SEQ_RESTART_GAP);
+    rig.peer(1).host_ts += 1;
+    let out = rig.step();
+    assert!(!claimed(&out), "claimed on two dead agents' late writes");
+    rig.peer(1).seq = Some(30 + 2 * SEQ_RESTART_GAP);
+    rig.peer(1).beating = true;
+    rig.peer(1).lease = lease(LeaseKind::Held, 6);
+    rig.peer(1).status = up_good();
+    let outs = rig.run(8);
+    assert!(
+        outs.iter().all(|o| !claimed(o)),
+        "claimed against the holder"
+    );
 }
