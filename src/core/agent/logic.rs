@@ -542,6 +542,11 @@ impl Agent {
             Err(Blocker::Taken { host, .. }) => self.force_stop(format!(
                 "engine VM runs here while host {host} holds the lease"
             )),
+            // What that host says counts only from its next publish (we read
+            // it for the first time, or after a gap in our reads, and this
+            // may be a late write): wait for it rather than power off what
+            // may be the only engine.
+            Err(Blocker::Unreadable { host }) if self.rewatching.contains_key(&host) => {}
             Err(blocker @ Blocker::Unreadable { .. }) => {
                 self.force_stop(format!("engine VM runs here while {}", blocker.describe()))
             }

@@ -910,6 +910,12 @@ impl Agent {
                 return;
             }
         }
+        if !self.peers.contains_key(&id) {
+            // A host we read for the first time (since we started, or since
+            // its slot came back): what we read may be a late write, as
+            // after a gap in our reads.
+            self.rewatching.entry(id).or_insert(Rewatch::Awaiting);
+        }
         self.liveness.observe(self.now, id, slot.record.host_ts);
         self.ingest_peer(id, slot, fingerprint);
         if let Some(rewatch) = self.rewatching.get(&id) {

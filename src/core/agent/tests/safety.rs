@@ -361,3 +361,48 @@ fn after_a_gap_late_writes_of_two_dead_agents_are_not_believed() {
         "claimed against the holder"
     );
 }
+
+/// What a fresh agent reads of a host for the first time may be a late write
+/// over a live holder's slot, whose agent then cannot write again (it fences
+/// itself by lease-fail): a static first read counts only once silent for
+/// lease-dead, not after the host-alive history (12 s on the defaults, below
+/// the 40 s of lease-dead: scenario hole4-late-write-at-start).
+#[test]
+fn a_fresh_agent_does_not_believe_a_static_first_read() {
+    let mut cfg = Rig::config();
+    cfg.timings = Timings::default();
+    let dead_ms = cfg.timings.lease_dead_ms;
+    let mut rig = Rig::new(cfg);
+    rig.peer(1).seq = Some(10);
+    rig.peer(1).beating = false;
+    while rig.now.as_millis() < dead_ms {
+        let out = rig.step();
+        assert!(!claimed(&out), "claimed at {:?}: {:?}", rig.now, out.log);
+    }
+    let outs = rig.run(10);
+    assert!(
+        outs.iter().any(claimed),
+        "never claimed once host 1 was silent"
+    );
+}
+
+/// A VM found running here without our lease is not powered off while a
+/// host is only unknown for a loop (read for the first time): the agent waits
+/// for that host's next publish, then takes the lease for the VM.
+#[test]
+fn an_unleased_vm_waits_for_a_first_read_peer_rather_than_powering_off() {
+    let mut rig = Rig::new(Rig::config());
+    rig.vm = present(VmManagerStatus::Up);
+    let outs = rig.run(3);
+    assert!(
+        outs.iter().all(|o| o.actions.is_empty()),
+        "{:?}",
+        outs.iter().map(|o| &o.log).collect::<Vec<_>>()
+    );
+    assert!(
+        outs.iter()
+            .any(|o| o.logged("engine VM runs here without the lease: claiming it")),
+        "{:?}",
+        outs.iter().map(|o| &o.log).collect::<Vec<_>>()
+    );
+}
