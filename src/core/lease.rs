@@ -37,7 +37,9 @@
 //!   publishing `fencing` (a hold, to every other host) until its VM is
 //!   *confirmed* down: the lease is never given up over a VM that may still
 //!   run. Meanwhile it does not pet its watchdog, so a host that cannot stop
-//!   its VM is reset.
+//!   its VM is reset. An engine VM that runs here under no lease of ours
+//!   (one the agent found running and waits to claim for, or powers off) is
+//!   published as `fencing` as well ([`Lease::guard`]).
 //! - **Release:** after the VM is confirmed down, publish `none`.
 //!
 //! The epoch is a fencing token: it never goes back, and the VM driver hands it to
@@ -261,6 +263,9 @@ pub struct Lease {
     /// Hosts whose agent stopped cleanly (`stopped=1`): their lease does not
     /// expire by silence.
     parked: BTreeSet<HostId>,
+    /// An engine VM may run here that no lease of ours covers (we are about
+    /// to claim for it, or powering it off): see [`Lease::guard`].
+    guarding: bool,
 }
 
 impl Lease {
@@ -291,6 +296,7 @@ impl Lease {
             dead_ms: BTreeMap::new(),
             seen_floor: 0,
             parked: BTreeSet::new(),
+            guarding: false,
         }
     }
 
@@ -319,6 +325,7 @@ impl Lease {
     /// The state to publish in our slot now.
     pub fn published_state(&self) -> LeaseState {
         let kind = match self.phase {
+            Phase::Idle if self.guarding => LeaseKind::Fencing,
             Phase::Idle => LeaseKind::None,
             Phase::Claiming { .. } => LeaseKind::Claim,
             Phase::Holding { .. } => LeaseKind::Held,
@@ -704,6 +711,16 @@ impl Lease {
         }
         self.phase = Phase::Holding { epoch };
         ClaimOutcome::Won { epoch }
+    }
+
+    /// Says whether an engine VM may run here (the VM manager says it runs,
+    /// or it did and cannot say now). While one does and we neither claim nor
+    /// hold the lease (the agent waits to claim for a VM it found running, or
+    /// powers one off that no lease covers), our slot says `fencing`, a hold
+    /// to every other host: `none` would let another host start a second
+    /// engine beside it. `none` again once the VM is seen down.
+    pub fn guard(&mut self, vm_here: bool, vm_unknown: bool) {
+        self.guarding = vm_here || (vm_unknown && self.guarding);
     }
 
     /// Gives the lease up: a claim withdrawn, or a hold or fence whose VM is

@@ -465,6 +465,7 @@ impl Agent {
         }
         self.take_results(&obs.results);
         let facts = self.facts(obs);
+        self.lease.guard(facts.vm_here, facts.vm_unknown);
         if self.fencing {
             if facts.vm_here || facts.vm_unknown {
                 return self.keep_fencing(obs, &facts);
@@ -721,6 +722,7 @@ impl Agent {
         );
         if !(vm_running && stake) {
             self.lease.release();
+            self.lease.guard(false, false);
         }
         self.enter(State::AgentStopped);
         let status = self

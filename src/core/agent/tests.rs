@@ -969,13 +969,14 @@ fn a_holder_that_cannot_publish_for_lease_fail_powers_its_vm_off() {
 
 #[test]
 fn a_restarted_agent_keeps_the_lease_only_under_its_own_running_vm() {
-    use LeaseKind::{Held, None as Free};
+    use LeaseKind::{Fencing, Held, None as Free};
     #[rustfmt::skip]
     let cases: [(Setup, State, Actions, LeaseKind, &str); 3] = [
         (|_| {}, S::EngineUp, NONE, Held, "engine VM runs here: keeping the lease (epoch 1)"),
         (|r| r.vm_gone(), S::EngineDown, NONE, Free, "ReinitializeFSM -> EngineDown"),
-        // A peer moved past our epoch while we were away: not ours any more.
-        (|r| r.peer(3).lease = lease(Held, 2), S::EngineForceStop, POWEROFF, Free,
+        // A peer moved past our epoch while we were away: not ours any more,
+        // and powered off under `fencing` (a hold to the others) until down.
+        (|r| r.peer(3).lease = lease(Held, 2), S::EngineForceStop, POWEROFF, Fencing,
             "engine VM runs here while host 3 holds the lease"),
     ];
     for (index, (when, to, actions, kind, why)) in cases.into_iter().enumerate() {

@@ -387,3 +387,28 @@ fn a_forgotten_host_keeps_its_epoch() {
     lease.forget(1);
     assert_eq!(lease.highest_epoch(), 7);
 }
+
+/// Idle over an engine VM that runs here, our slot says `fencing` (a hold to
+/// every other host), also while the VM manager cannot tell, until the VM is
+/// seen down; a VM manager that cannot tell says nothing on its own. A claim
+/// publishes `claim` as always.
+#[test]
+fn an_unleased_vm_here_is_published_as_a_hold_until_seen_down() {
+    let kind = |lease: &Lease| lease.published_state().kind;
+    let live = heartbeats(&[]);
+    let mut lease = Lease::new(1, TIMINGS);
+    lease.guard(false, true);
+    assert_eq!(kind(&lease), LeaseKind::None);
+    lease.guard(true, false);
+    assert_eq!(kind(&lease), LeaseKind::Fencing);
+    lease.guard(false, true);
+    assert_eq!(kind(&lease), LeaseKind::Fencing);
+    lease.may_claim(at(100), &live).unwrap();
+    assert_eq!(lease.claim(at(100)).kind, LeaseKind::Claim);
+    lease.release();
+    assert_eq!(kind(&lease), LeaseKind::Fencing);
+    lease.guard(false, false);
+    assert_eq!(kind(&lease), LeaseKind::None);
+    lease.guard(false, true);
+    assert_eq!(kind(&lease), LeaseKind::None);
+}

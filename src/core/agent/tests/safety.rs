@@ -388,12 +388,20 @@ fn a_fresh_agent_does_not_believe_a_static_first_read() {
 
 /// A VM found running here without our lease is not powered off while a
 /// host is only unknown for a loop (read for the first time): the agent waits
-/// for that host's next publish, then takes the lease for the VM.
+/// for that host's next publish, then takes the lease for the VM. Meanwhile
+/// its slot says `fencing`, never `none`: a host that read `none` could start
+/// a second engine beside this one (seed 26803 of the reference timings).
 #[test]
 fn an_unleased_vm_waits_for_a_first_read_peer_rather_than_powering_off() {
     let mut rig = Rig::new(Rig::config());
     rig.vm = present(VmManagerStatus::Up);
     let outs = rig.run(3);
+    assert_eq!(
+        outs[0].published_lease().kind,
+        LeaseKind::Fencing,
+        "{:?}",
+        outs[0].log
+    );
     assert!(
         outs.iter().all(|o| o.actions.is_empty()),
         "{:?}",
