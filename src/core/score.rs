@@ -213,11 +213,13 @@ impl ScoreBreakdown {
     /// `3400 - network 320 - bridge 600 = 2480`, followed by why the score is 0 or
     /// which observations are unknown, in parentheses, when that applies.
     pub fn summary(&self) -> String {
+        use std::fmt::Write as _;
+        // Writing to a String cannot fail.
         let mut line = self.base.to_string();
         for p in self.penalties.iter().filter(|p| !p.is_unknown()) {
-            line.push_str(&format!(" - {} {}", p.kind.name(), p.points));
+            let _ = write!(line, " - {} {}", p.kind.name(), p.points);
         }
-        line.push_str(&format!(" = {}", self.score));
+        let _ = write!(line, " = {}", self.score);
 
         let mut notes = Vec::new();
         if let Some(reason) = self.zero_reason {
@@ -248,12 +250,13 @@ impl fmt::Display for ScoreBreakdown {
 }
 
 /// An entry for a known observation, or none if it costs nothing (see the
-/// invariant on [`Penalty`]).
-fn applied(kind: PenaltyKind, points: u32, detail: String) -> Option<Penalty> {
-    (points > 0).then_some(Penalty {
+/// invariant on [`Penalty`]). The detail is written only for an entry: the
+/// score is computed on every loop, and mostly nothing applies.
+fn applied(kind: PenaltyKind, points: u32, detail: impl FnOnce() -> String) -> Option<Penalty> {
+    (points > 0).then(|| Penalty {
         kind,
         points,
-        detail,
+        detail: detail(),
     })
 }
 
@@ -273,7 +276,7 @@ fn config_penalty(conf: &ScoreConf, on_shared_storage: bool) -> Option<Penalty> 
     applied(
         PenaltyKind::NotUptodateConfig,
         conf.not_uptodate_config_penalty,
-        "configuration is not on shared storage".to_owned(),
+        || "configuration is not on shared storage".to_owned(),
     )
 }
 
@@ -294,11 +297,9 @@ fn network_penalty(conf: &ScoreConf, probe_count: u32, ok: Option<u32>) -> Optio
     let failed = probe_count - ok.min(probe_count);
     let points = u64::from(conf.network_score_penalty) * u64::from(failed) / u64::from(probe_count);
     let points = u32::try_from(points).expect("at most network-score-penalty");
-    applied(
-        kind,
-        points,
-        format!("gateway: {failed} of {probe_count} probes failed"),
-    )
+    applied(kind, points, || {
+        format!("gateway: {failed} of {probe_count} probes failed")
+    })
 }
 
 fn bridge_penalty(conf: &ScoreConf, bridge_up: Option<bool>) -> Option<Penalty> {
@@ -308,7 +309,7 @@ fn bridge_penalty(conf: &ScoreConf, bridge_up: Option<bool>) -> Option<Penalty> 
         Some(false) => applied(
             PenaltyKind::MgmtBridge,
             conf.mgmt_bridge_score_penalty,
-            "management bridge is down".to_owned(),
+            || "management bridge is down".to_owned(),
         ),
     }
 }
@@ -319,11 +320,13 @@ fn cpu_penalty(conf: &ScoreConf, load: Option<f64>) -> Option<Penalty> {
     };
     let load = clamp_load(reported);
     let (min, max) = (conf.cpu_load_penalty_min, conf.cpu_load_penalty_max);
-    let mut detail = format!("cpu load {load:.2} (penalty from {min:.2} to {max:.2})");
-    if load.to_bits() != reported.to_bits() {
-        detail.push_str(&format!("; reported {reported} read as {load:.2}"));
-    }
-    applied(PenaltyKind::CpuLoad, cpu_points(conf, load), detail)
+    applied(PenaltyKind::CpuLoad, cpu_points(conf, load), || {
+        let mut detail = format!("cpu load {load:.2} (penalty from {min:.2} to {max:.2})");
+        if load.to_bits() != reported.to_bits() {
+            detail.push_str(&format!("; reported {reported} read as {load:.2}"));
+        }
+        detail
+    })
 }
 
 /// A load outside 0..=1 is a monitor fault; NaN reads as idle so a broken
@@ -365,10 +368,12 @@ fn memory_penalty(conf: &ScoreConf, inputs: &ScoreInputs<'_>) -> Option<Penalty>
     applied(
         PenaltyKind::FreeMemory,
         conf.free_memory_score_penalty,
-        format!(
-            "free memory {free_mib} MiB is below the engine VM's {} MiB",
-            inputs.engine_memory_mib
-        ),
+        || {
+            format!(
+                "free memory {free_mib} MiB is below the engine VM's {} MiB",
+                inputs.engine_memory_mib
+            )
+        },
     )
 }
 
@@ -387,16 +392,18 @@ fn count_recent(failed_starts: &[Millis], now: Millis, window_ms: u64) -> u32 {
 /// `count * engine-retry-score-penalty`; above `start_retries_max` the score
 /// becomes 0 instead (see [`compute`]), and the entry says so.
 fn retry_penalty(conf: &ScoreConf, timings: &Timings, count: u32) -> Option<Penalty> {
-    let window = secs_text(timings.retry_window_ms);
-    let mut detail = format!("{count} failed starts in the last {window}");
-    if count > timings.start_retries_max {
-        detail.push_str(&format!(
-            ", more than {}: score 0",
-            timings.start_retries_max
-        ));
-    }
     let points = conf.engine_retry_score_penalty.saturating_mul(count);
-    applied(PenaltyKind::EngineRetry, points, detail)
+    applied(PenaltyKind::EngineRetry, points, || {
+        let window = secs_text(timings.retry_window_ms);
+        let mut detail = format!("{count} failed starts in the last {window}");
+        if count > timings.start_retries_max {
+            detail.push_str(&format!(
+                ", more than {}: score 0",
+                timings.start_retries_max
+            ));
+        }
+        detail
+    })
 }
 
 /// `600s`, or `0.500s` when the duration is not whole seconds.

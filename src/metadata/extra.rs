@@ -45,11 +45,25 @@ const EXTRA_LINES_MAX: usize = EXTRA_SIZE / 3;
 
 /// The extra text as ordered `key=value` pairs, and, from text the reference
 /// wrote, any line without `=` kept where it stood.
+///
+/// Held as the text itself (every line ending in `\n`) and where each line's
+/// parts lie in it: a slot is decoded on every read and built on every
+/// publish, and one string and one index do for what a pair of strings per
+/// line did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Extra {
-    entries: Vec<(String, String)>,
-    /// Lines without `=` of unsealed text: (entries before it, the line).
-    raw: Vec<(usize, String)>,
+    /// The lines, each followed by `\n`.
+    text: String,
+    lines: Vec<Line>,
+}
+
+/// One line of [`Extra::text`]: `text[start..end]`, its key ending at `eq`
+/// (where its `=` is), or no `=` at all (a raw line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Line {
+    start: usize,
+    eq: Option<usize>,
+    end: usize,
 }
 
 impl Extra {
@@ -59,46 +73,60 @@ impl Extra {
 
     /// The `key=value` lines, in order (lines without `=` are in
     /// [`Extra::raw_lines`]).
-    pub fn entries(&self) -> &[(String, String)] {
-        &self.entries
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.lines.iter().filter_map(|line| {
+            let eq = line.eq?;
+            Some((&self.text[line.start..eq], &self.text[eq + 1..line.end]))
+        })
     }
 
     /// Lines without `=` kept from unsealed (reference-written) text, in order.
     pub fn raw_lines(&self) -> impl Iterator<Item = &str> {
-        self.raw.iter().map(|(_, line)| line.as_str())
+        self.lines
+            .iter()
+            .filter(|line| line.eq.is_none())
+            .map(|line| &self.text[line.start..line.end])
     }
 
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        // Lengths first, bytes then: called for several keys on every slot read.
+        let (text, key) = (self.text.as_bytes(), key.as_bytes());
+        let line = self.lines.iter().find(|line| {
+            line.eq
+                .is_some_and(|eq| eq - line.start == key.len() && &text[line.start..eq] == key)
+        })?;
+        let eq = line.eq?;
+        Some(&self.text[eq + 1..line.end])
     }
 
     /// Appends a line; keys may repeat (the text is shown as it is).
-    pub fn push(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.entries.push((key.into(), value.into()));
+    pub fn push(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) {
+        let start = self.text.len();
+        self.text.push_str(key.as_ref());
+        let eq = self.text.len();
+        self.text.push('=');
+        self.text.push_str(value.as_ref());
+        self.end_line(start, Some(eq));
+    }
+
+    /// Appends a line without `=` (kept from the reference's text).
+    fn push_raw(&mut self, line: &str) {
+        let start = self.text.len();
+        self.text.push_str(line);
+        self.end_line(start, None);
+    }
+
+    fn end_line(&mut self, start: usize, eq: Option<usize>) {
+        let end = self.text.len();
+        self.text.push('\n');
+        self.lines.push(Line { start, eq, end });
     }
 
     /// The text as shown by `--vm-status` (`key=value\n` per line, lines without
     /// `=` as they were).
     pub fn to_text(&self) -> String {
-        let mut out = String::with_capacity(self.entries.len() * 24);
-        let mut raw = self.raw.iter().peekable();
-        for index in 0..=self.entries.len() {
-            while let Some((_, line)) = raw.next_if(|(before, _)| *before == index) {
-                out.push_str(line);
-                out.push('\n');
-            }
-            if let Some((key, value)) = self.entries.get(index) {
-                out.push_str(key);
-                out.push('=');
-                out.push_str(value);
-                out.push('\n');
-            }
-        }
-        out
+        self.text.clone()
     }
 
     /// The lease state our writer published, or `None` when the writer did not
@@ -133,17 +161,19 @@ impl Extra {
     fn validate(&self) -> Result<(), EncodeError> {
         // Our writer only writes key=value lines (its reader refuses others in
         // sealed text): a line kept from another writer cannot be written back.
-        if let Some((_, line)) = self.raw.first() {
-            return Err(EncodeError::BadExtraKey(line.clone()));
+        if let Some(line) = self.raw_lines().next() {
+            return Err(EncodeError::BadExtraKey(line.to_owned()));
         }
-        for (key, value) in &self.entries {
+        for (key, value) in self.entries() {
             let key_ok =
                 !key.is_empty() && key.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'=');
             if !key_ok || key == EXTRA_CRC_KEY {
-                return Err(EncodeError::BadExtraKey(key.clone()));
+                return Err(EncodeError::BadExtraKey(key.to_owned()));
             }
             if value.bytes().any(|b| b == b'\n' || b == b'\r' || b == 0) {
-                return Err(EncodeError::BadExtraValue { key: key.clone() });
+                return Err(EncodeError::BadExtraValue {
+                    key: key.to_owned(),
+                });
             }
         }
         Ok(())
@@ -152,9 +182,14 @@ impl Extra {
     /// The bytes written after the record: the lines, then our checksum line.
     pub(super) fn encode(&self, record_text: &str) -> Result<String, EncodeError> {
         self.validate()?;
-        let mut text = self.to_text();
+        let mut text = String::with_capacity(self.text.len() + EXTRA_CRC_KEY.len() + 10);
+        text.push_str(&self.text);
         let crc = extra_crc(record_text, &text);
-        text.push_str(&format!("{EXTRA_CRC_KEY}={crc:08x}\n"));
+        {
+            use std::fmt::Write as _;
+            // Writing to a String cannot fail.
+            let _ = writeln!(text, "{EXTRA_CRC_KEY}={crc:08x}");
+        }
         if text.len() > EXTRA_SIZE {
             return Err(EncodeError::ExtraTooLong {
                 len: text.len(),
@@ -181,12 +216,12 @@ impl Extra {
             });
         }
         let mut extra = Extra {
-            entries: Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count()),
-            ..Extra::default()
+            text: String::with_capacity(text.len() + 1),
+            lines: Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1),
         };
         let mut checked = false;
         let mut consumed = 0usize;
-        for (index, line) in text.split_inclusive('\n').enumerate() {
+        for (index, line) in lines_inclusive(text).enumerate() {
             let line_no = index + 1;
             if checked {
                 return Err(SlotError::BadExtra {
@@ -194,26 +229,26 @@ impl Extra {
                     reason: format!("text after {EXTRA_CRC_KEY}"),
                 });
             }
-            if extra.entries.len() + extra.raw.len() >= EXTRA_LINES_MAX {
+            if extra.lines.len() >= EXTRA_LINES_MAX {
                 return Err(SlotError::BadExtra {
                     line: Some(line_no),
                     reason: "too many lines".into(),
                 });
             }
             let body = line.strip_suffix('\n').unwrap_or(line);
-            match body.split_once('=') {
+            match split_once_byte(body, b'=') {
                 Some((key, value)) if key == EXTRA_CRC_KEY => {
                     verify_extra_crc(record_text, &text[..consumed], value, line_no)?;
                     checked = true;
                 }
-                Some((key, value)) => extra.entries.push((key.to_owned(), value.to_owned())),
+                Some((key, value)) => extra.push(key, value),
                 None if sealed => {
                     return Err(SlotError::BadExtra {
                         line: Some(line_no),
                         reason: "line without '='".into(),
                     });
                 }
-                None => extra.raw.push((extra.entries.len(), body.to_owned())),
+                None => extra.push_raw(body),
             }
             consumed += line.len();
         }
@@ -226,6 +261,33 @@ impl Extra {
         }
         Ok((extra, checked))
     }
+}
+
+/// `text`'s lines, each with its `\n` (the last one may lack it). As
+/// `str::split_inclusive('\n')`, byte by byte: a `char` pattern compares
+/// through `memcmp` on every match, and slots are split on every read.
+fn lines_inclusive(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let len = rest
+            .bytes()
+            .position(|b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(len);
+        rest = tail;
+        Some(line)
+    })
+}
+
+/// As `str::split_once` for one ASCII byte, byte by byte (see
+/// [`lines_inclusive`]).
+fn split_once_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
+    debug_assert!(byte.is_ascii());
+    let at = text.bytes().position(|b| b == byte)?;
+    Some((&text[..at], &text[at + 1..]))
 }
 
 fn extra_crc(record_text: &str, extra_text: &str) -> u32 {
@@ -339,26 +401,25 @@ pub fn build_extra(record: &HostRecord, ctx: &ExtraContext) -> Extra {
             .saturating_sub(i64::try_from(age).unwrap_or(i64::MAX))
     };
     let show = |unix: i64| ctime(unix, ctx.utc_offset_secs);
+    // `N (date)`, written once into one string.
+    let stamped = |mono: u64| {
+        use std::fmt::Write as _;
+        let mut value = String::with_capacity(40);
+        let _ = write!(value, "{mono} (");
+        write_ctime(&mut value, wall_of(mono), ctx.utc_offset_secs);
+        value.push(')');
+        value
+    };
     let mut extra = Extra::new();
     extra.push("metadata_parse_version", record.parse_version.to_string());
     extra.push(
         "metadata_feature_version",
         record.feature_version.to_string(),
     );
-    extra.push(
-        "timestamp",
-        format!("{} ({})", record.host_ts, show(wall_of(record.host_ts))),
-    );
+    extra.push("timestamp", stamped(record.host_ts));
     extra.push("host-id", record.host_id.to_string());
     extra.push("score", record.score.to_string());
-    extra.push(
-        "vm_conf_refresh_time",
-        format!(
-            "{} ({})",
-            record.vm_conf_refresh_time,
-            show(wall_of(record.vm_conf_refresh_time))
-        ),
-    );
+    extra.push("vm_conf_refresh_time", stamped(record.vm_conf_refresh_time));
     extra.push(
         "conf_on_shared_storage",
         py_bool(record.conf_on_shared_storage),
@@ -380,6 +441,14 @@ pub fn build_extra(record: &HostRecord, ctx: &ExtraContext) -> Extra {
 /// C `ctime()` without the newline, e.g. `Mon Mar  6 21:29:16 2023`, for Unix
 /// seconds shifted by `utc_offset_secs`.
 pub fn ctime(unix: i64, utc_offset_secs: i32) -> String {
+    let mut out = String::with_capacity(24);
+    write_ctime(&mut out, unix, utc_offset_secs);
+    out
+}
+
+/// [`ctime`], appended to `out`.
+fn write_ctime(out: &mut String, unix: i64, utc_offset_secs: i32) {
+    use std::fmt::Write as _;
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -388,7 +457,9 @@ pub fn ctime(unix: i64, utc_offset_secs: i32) -> String {
     let days = local.div_euclid(86_400);
     let secs = local.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    format!(
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
         "{} {} {:>2} {:02}:{:02}:{:02} {}",
         DAYS[days.rem_euclid(7) as usize],
         MONTHS[(month - 1) as usize],
@@ -397,7 +468,7 @@ pub fn ctime(unix: i64, utc_offset_secs: i32) -> String {
         secs % 3600 / 60,
         secs % 60,
         year
-    )
+    );
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's
@@ -422,6 +493,33 @@ mod tests {
     #[test]
     fn seal_line_start_names_the_seal_key() {
         assert_eq!(SEAL_LINE_START, format!("\n{EXTRA_CRC_KEY}="));
+    }
+
+    #[test]
+    fn byte_splitting_matches_the_standard_librarys() {
+        for text in [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "a=b\nc\n",
+            "ké=vé\n\nx=\u{1F600}=y",
+            "=\n=",
+            "no newline",
+        ] {
+            assert_eq!(
+                lines_inclusive(text).collect::<Vec<_>>(),
+                text.split_inclusive('\n').collect::<Vec<_>>(),
+                "{text:?}"
+            );
+            for line in text.split('\n') {
+                assert_eq!(
+                    split_once_byte(line, b'='),
+                    line.split_once('='),
+                    "{line:?}"
+                );
+            }
+        }
     }
 
     #[test]

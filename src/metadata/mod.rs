@@ -118,7 +118,9 @@ pub struct Area {
 fn slot_text(part: &[u8]) -> Result<&str, SlotError> {
     let end = text_end(part);
     let body = &part[..end];
-    if let Some(offset) = body.iter().position(|&b| b == 0) {
+    // `contains` finds a byte with memchr; the position only for the error.
+    if body.contains(&0) {
+        let offset = body.iter().position(|&b| b == 0).unwrap_or_default();
         return Err(SlotError::InteriorNul { offset });
     }
     std::str::from_utf8(body).map_err(|e| SlotError::NotUtf8 {

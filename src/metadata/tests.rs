@@ -417,7 +417,7 @@ fn unsealed_text_keeps_lines_without_equals() {
         decoded.extra.raw_lines().collect::<Vec<_>>(),
         ["some note", "", "last words"]
     );
-    assert_eq!(decoded.extra.entries().len(), 2);
+    assert_eq!(decoded.extra.entries().count(), 2);
     // Shown as it was (every line newline-terminated).
     assert_eq!(decoded.extra.to_text(), format!("{text}\n"));
     // Our writer does not write such lines back.

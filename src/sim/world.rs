@@ -632,7 +632,7 @@ impl WorldState {
         let mut forged = Extra::new();
         for (k, v) in extra.entries() {
             if k != key && !(kind == Hostile::Epoch && k == LEASE_KEY) {
-                forged.push(k.clone(), v.clone());
+                forged.push(k, v);
             }
         }
         if kind == Hostile::Epoch {

@@ -349,9 +349,9 @@ pub fn reinitialize_lockspace(ctx: &Ctx, inv: &Invocation) -> Outcome {
         let mut extra = Extra::new();
         for (key, value) in slot.extra.entries() {
             if key == crate::metadata::LEASE_KEY {
-                extra.push(key.clone(), LeaseKind::None.as_str());
+                extra.push(key, LeaseKind::None.as_str());
             } else {
-                extra.push(key.clone(), value.clone());
+                extra.push(key, value);
             }
         }
         let bytes = encode_host_slot(id, &slot.record, &extra)

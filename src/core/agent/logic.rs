@@ -504,11 +504,11 @@ impl Agent {
     /// and the settle time, so no claim is made against such a host (logged
     /// once, shown in status).
     pub(super) fn timing_mismatch(&mut self, facts: &Facts) -> Option<HostId> {
-        let ours = super::publish::lease_timings(&self.cfg.timings);
+        let ours = &self.timings_text;
         let mismatch = facts
             .alive
             .iter()
-            .find(|(_, p)| p.lease_timings.as_ref().is_some_and(|t| *t != ours))
+            .find(|(_, p)| p.lease_timings.as_ref().is_some_and(|t| t != ours))
             .map(|(host, p)| (*host, p.lease_timings.clone().unwrap_or_default()));
         let host = mismatch.as_ref().map(|(host, _)| *host);
         if host != self.mismatch {

@@ -323,6 +323,8 @@ pub struct Agent {
     /// The first peer found publishing lease timings other than ours (logged
     /// once each time it changes).
     mismatch: Option<HostId>,
+    /// Our lease timings as published ([`LEASE_TIMINGS_KEY`]), made once.
+    timings_text: String,
     /// When our last successful read of the metadata started.
     last_read: Option<Millis>,
     /// Peers that block the lease as unknown after a gap in our reads, with
@@ -388,6 +390,7 @@ impl Agent {
             seq_first: 0,
             implausible: BTreeMap::new(),
             mismatch: None,
+            timings_text: publish::lease_timings(&cfg.timings),
             last_read: None,
             rewatching: BTreeMap::new(),
             keeper_vm_down: false,
@@ -955,7 +958,7 @@ impl Agent {
         let mut gateway = PeerGateway::NotPublished;
         let mut lease_timings = None;
         for (key, value) in slot.extra.entries() {
-            match key.as_str() {
+            match key {
                 EPOCH_SEEN_KEY => {
                     if let Ok(seen) = value.parse()
                         && !self.lease.note_epoch_seen(seen)
@@ -964,12 +967,12 @@ impl Agent {
                     }
                 }
                 GATEWAY_KEY => gateway = PeerGateway::parse(value),
-                LEASE_TIMINGS_KEY => lease_timings = Some(value.clone()),
+                LEASE_TIMINGS_KEY => lease_timings = Some(value),
                 _ => {}
             }
         }
         self.lease
-            .observe_dead_ms(id, lease_timings.as_deref().and_then(published_dead_ms));
+            .observe_dead_ms(id, lease_timings.and_then(published_dead_ms));
         let record = &slot.record;
         let peer = self.peers.entry(id).or_insert_with(|| Peer {
             fingerprint,
@@ -995,7 +998,9 @@ impl Agent {
         peer.stopped = record.stopped;
         peer.gateway = gateway;
         peer.seq = slot.extra.seq().or(peer.seq);
-        peer.lease_timings = lease_timings;
+        if peer.lease_timings.as_deref() != lease_timings {
+            peer.lease_timings = lease_timings.map(str::to_owned);
+        }
     }
 
     /// Records an implausible value from `host`'s slot, logged when it is not

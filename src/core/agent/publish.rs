@@ -92,7 +92,7 @@ impl Agent {
             None => "none".into(),
         };
         extra.push(WATCHDOG_KEY, &watchdog);
-        extra.push(LEASE_TIMINGS_KEY, lease_timings(&self.cfg.timings));
+        extra.push(LEASE_TIMINGS_KEY, self.timings_text.as_str());
         if self.cfg.keeper {
             extra.push(KEEPER_KEY, "1");
         }

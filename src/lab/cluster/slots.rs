@@ -83,7 +83,7 @@ pub fn hostile_copy(slot: u16, bytes: &[u8; SLOT_SIZE]) -> Result<Box<[u8; SLOT_
     let mut extra = Extra::new();
     for (key, value) in current.extra.entries() {
         if key != EPOCH_SEEN_KEY && key != SEQ_KEY {
-            extra.push(key.clone(), value.clone());
+            extra.push(key, value);
         }
     }
     if let Some(seq) = current.extra.seq() {

@@ -125,7 +125,7 @@ fn our_sequence_continues_above_one_we_never_wrote() {
     let mut extra = Extra::new();
     for (k, v) in forged.extra.entries() {
         if k != crate::metadata::SEQ_KEY {
-            extra.push(k.clone(), v.clone());
+            extra.push(k, v);
         }
     }
     extra.push(crate::metadata::SEQ_KEY, (ours + 1_000_000).to_string());
