@@ -340,10 +340,20 @@ fn a_hostile_epoch_in_a_peers_slot_does_not_stop_a_failover() {
     let peer = other(other(holder));
     f.restart();
     fault(&lab, Fault::SlotHostile { host: Some(peer) });
+    // The forgery is that host's next publish; when the host's own next
+    // publish lands first, readers take the forgery for a late write and
+    // skip it (rightly). Forged again every 5 s until an agent refuses it.
+    let mut forged = std::time::Instant::now();
     check(
         &lab,
         f.until("the forged epoch refused", RECOVERY, |_| {
-            (1..=3u16).any(|h| agent_log(&lab, h).contains("implausible lease-epoch-seen"))
+            let refused =
+                (1..=3u16).any(|h| agent_log(&lab, h).contains("implausible lease-epoch-seen"));
+            if !refused && forged.elapsed() >= Duration::from_secs(5) {
+                fault(&lab, Fault::SlotHostile { host: Some(peer) });
+                forged = std::time::Instant::now();
+            }
+            refused
         }),
     );
     f.restart();
