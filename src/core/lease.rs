@@ -129,7 +129,8 @@ pub enum LeaseDefect {
     /// `lease_dead` of silence.
     ExpireImmediately,
     /// Publish `none` as soon as the holder decides to fence, before its VM is
-    /// confirmed down (issue 13, hole 1).
+    /// confirmed down (issue 13, hole 1); also over a VM that runs here under
+    /// no lease of ours ([`Lease::guard`]).
     ReleaseBeforeDown,
     /// Take a slot whose write sequence went back for news (a write that
     /// landed late, over newer ones: hole 4).
@@ -325,7 +326,9 @@ impl Lease {
     /// The state to publish in our slot now.
     pub fn published_state(&self) -> LeaseState {
         let kind = match self.phase {
-            Phase::Idle if self.guarding => LeaseKind::Fencing,
+            Phase::Idle if self.guarding && !self.defect(LeaseDefect::ReleaseBeforeDown) => {
+                LeaseKind::Fencing
+            }
             Phase::Idle => LeaseKind::None,
             Phase::Claiming { .. } => LeaseKind::Claim,
             Phase::Holding { .. } => LeaseKind::Held,
