@@ -275,6 +275,8 @@ pub struct Effective {
     /// Its agent stopped cleanly and no keeper renews its lease (parked).
     pub stopped: bool,
     pub landed_at: Millis,
+    /// When the agent write before it landed (see [`WorldState::erased`]).
+    pub prev_landed_at: Option<Millis>,
 }
 
 /// What one landing replaced in the area.
@@ -417,8 +419,12 @@ impl WorldState {
             return;
         }
         let decoded = decode_host_slot(host, &bytes[..]);
-        if let (Ok(Some(slot)), Writer::Agent { read_at }) = (&decoded, writer) {
-            self.take_in_agent_write(host, slot, read_at, at);
+        match (&decoded, writer) {
+            (Ok(Some(slot)), Writer::Agent { read_at }) => {
+                self.take_in_agent_write(host, slot, read_at, at);
+            }
+            (_, Writer::ThirdParty) => self.erased(host, at),
+            _ => {}
         }
         let area = Arc::make_mut(&mut self.landed);
         let replaced = match decoded {
@@ -482,8 +488,26 @@ impl WorldState {
                 stopped: slot.record.stopped
                     && slot.extra.get(crate::core::agent::KEEPER_KEY) != Some("1"),
                 landed_at: at,
+                prev_landed_at: before.map(|b| b.landed_at),
             },
         );
+    }
+
+    /// A third party overwrote `host`'s slot at `at`. An agent write of its
+    /// that stayed there less than a reader's loop and read (and the longest
+    /// stale read) may have been seen by nobody: a sound reader may expire
+    /// the lease from the write before it, so that one is what a claim is
+    /// judged against. (The holder cannot count the erased write either: its
+    /// own read-back does not confirm it, so it fences on time.)
+    fn erased(&mut self, host: HostId, at: Millis) {
+        let t = &self.params.timings;
+        let unseen = t.loop_ms + t.storage_timeout_ms + self.params.stale_read_max_ms();
+        if let Some(e) = self.effective.get_mut(&host)
+            && at.since(e.landed_at) < unseen
+            && let Some(prev) = e.prev_landed_at
+        {
+            e.landed_at = prev;
+        }
     }
 
     /// A claim decided from a read at `read_at` must not be made against a
