@@ -71,6 +71,14 @@ impl Extra {
         Extra::default()
     }
 
+    /// An empty extra text with room for `bytes` of text in `lines` lines.
+    pub fn with_capacity(bytes: usize, lines: usize) -> Self {
+        Extra {
+            text: String::with_capacity(bytes),
+            lines: Vec::with_capacity(lines),
+        }
+    }
+
     /// The `key=value` lines, in order (lines without `=` are in
     /// [`Extra::raw_lines`]).
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -410,7 +418,9 @@ pub fn build_extra(record: &HostRecord, ctx: &ExtraContext) -> Extra {
         value.push(')');
         value
     };
-    let mut extra = Extra::new();
+    // Room for what an agent writes after these lines too (a slot is built on
+    // every publish).
+    let mut extra = Extra::with_capacity(1024, 24);
     extra.push("metadata_parse_version", record.parse_version.to_string());
     extra.push(
         "metadata_feature_version",

@@ -117,10 +117,16 @@ impl HostRecord {
         Ok(())
     }
 
-    /// The twelve fields joined by `|` with the given CRC text in field 9.
-    fn join(&self, crc: &str) -> String {
-        format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+    /// The twelve fields joined by `|` with the given CRC text in field 9,
+    /// and where field 9 starts. One string sized up front: a record is
+    /// encoded on every publish.
+    fn join(&self, crc: &str) -> (String, usize) {
+        use std::fmt::Write as _;
+        let mut text = String::with_capacity(80 + self.engine_status.len() + self.hostname.len());
+        // Writing to a String cannot fail.
+        let _ = write!(
+            text,
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}|",
             self.parse_version,
             self.feature_version,
             self.host_ts,
@@ -130,31 +136,31 @@ impl HostRecord {
             self.hostname,
             bool_field(self.local_maintenance),
             bool_field(self.stopped),
-            crc,
+        );
+        let crc_at = text.len();
+        let _ = write!(
+            text,
+            "{crc}|{}|{}",
             bool_field(self.conf_on_shared_storage),
             self.vm_conf_refresh_time,
-        )
+        );
+        (text, crc_at)
     }
 
     /// The CRC-32 of the record with field 9 set to `00000000` (section 1).
     pub fn crc32(&self) -> u32 {
-        crc32fast::hash(self.join(CRC_PLACEHOLDER).as_bytes())
+        crc32fast::hash(self.join(CRC_PLACEHOLDER).0.as_bytes())
     }
 
     /// The record text as written to disk, CRC included. Validates first.
     pub fn encode(&self) -> Result<String, EncodeError> {
         self.validate()?;
-        let mut text = self.join(CRC_PLACEHOLDER);
+        let (mut text, at) = self.join(CRC_PLACEHOLDER);
         if text.len() > RECORD_SIZE {
             return Err(EncodeError::RecordTooLong { len: text.len() });
         }
-        // Field 9 is the only placeholder: put the CRC in its place, in one pass.
+        // Field 9 is the only placeholder: put the CRC in its place.
         let crc = format!("{:08x}", crc32fast::hash(text.as_bytes()));
-        let at = text
-            .match_indices('|')
-            .nth(CRC_FIELD - 1)
-            .map(|(i, _)| i + 1)
-            .expect("a joined record has twelve fields");
         text.replace_range(at..at + CRC_PLACEHOLDER.len(), &crc);
         Ok(text)
     }
