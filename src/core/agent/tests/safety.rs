@@ -290,6 +290,15 @@ fn a_superseded_keeper_powers_the_vm_off_and_holds_on_until_it_is_down() {
     assert!(rig.agent.keeper_done());
 }
 
+/// Two loops with reads, three without (a gap in our reads), then reads
+/// again from the next step on.
+fn gap_in_reads(rig: &mut Rig) {
+    rig.run(2);
+    rig.read_ok = false;
+    rig.run(3);
+    rig.read_ok = true;
+}
+
 /// After a gap in our reads, a peer's first new publish may be a write of
 /// its that landed late, covering newer ones we never saw (seed 35699: a
 /// stale `none` over a live holder): what a peer says counts again only from
@@ -298,10 +307,7 @@ fn a_superseded_keeper_powers_the_vm_off_and_holds_on_until_it_is_down() {
 fn after_a_gap_a_peers_first_new_publish_is_not_believed_alone() {
     let mut rig = reach(At::Down); // t=60, history full, engine nowhere
     rig.peer(1).seq = Some(10);
-    rig.run(2);
-    rig.read_ok = false;
-    rig.run(3);
-    rig.read_ok = true;
+    gap_in_reads(&mut rig);
     // Back: host 1's slot shows `none` with a sequence we have not seen: a
     // late write, as it happens. One loop later it publishes what it is now.
     rig.peer(1).seq = Some(30);
@@ -319,10 +325,7 @@ fn after_a_gap_a_peers_first_new_publish_is_not_believed_alone() {
     // A peer that really holds nothing: the claim waits for its second
     // publish, then goes ahead.
     let mut rig = reach(At::Down);
-    rig.run(2);
-    rig.read_ok = false;
-    rig.run(3);
-    rig.read_ok = true;
+    gap_in_reads(&mut rig);
     let first = rig.step();
     assert!(!claimed(&first));
     let outs = rig.run(2);
@@ -337,10 +340,7 @@ fn after_a_gap_a_peers_first_new_publish_is_not_believed_alone() {
 fn after_a_gap_late_writes_of_two_dead_agents_are_not_believed() {
     let mut rig = reach(At::Down);
     rig.peer(1).seq = Some(10);
-    rig.run(2);
-    rig.read_ok = false;
-    rig.run(3);
-    rig.read_ok = true;
+    gap_in_reads(&mut rig);
     rig.peer(1).beating = false;
     rig.peer(1).seq = Some(30);
     rig.peer(1).host_ts += 1;
