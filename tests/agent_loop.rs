@@ -184,6 +184,9 @@ fn a_start_is_not_run_under_a_lease_that_lapsed_before_it() {
         fn release(&mut self, now: Millis) {
             self.0.release(now);
         }
+        fn expire(&mut self, now: Millis) -> Result<(), WatchdogError> {
+            self.0.expire(now)
+        }
     }
 
     let params = SimParams::new(1);

@@ -220,6 +220,49 @@ fn a_holder_that_cannot_power_its_vm_off_is_reset_by_its_watchdog() {
     end(lab, timeline);
 }
 
+/// A wedged holder whose watchdog stood still (issue 13; simulator seed 68417
+/// of the default timings, scenario hole1-suspended-wedged-holder): the
+/// holder loses its storage with its VM manager wedged, and its agent and
+/// watchdog stop together (`agent-pause-unfenced`, as a suspend stops both)
+/// until 38 s after, past a watchdog timeout (16 s) and past lease-fail. The
+/// agent, continued, cannot power its VM off; a whole watchdog timeout has
+/// passed since its last pet, so it expires the watchdog at once, and the
+/// host is reset before another host, lease-dead (40 s) and a settle (8 s)
+/// after the holder's last write, starts the engine. Default profile: its
+/// long lease leaves seconds of room either way. (Before: the agent retried
+/// the power-off while the watchdog counted a whole timeout from the resume,
+/// and the second engine started some 4 s before that reset.)
+#[test]
+fn a_wedged_holder_whose_watchdog_stood_still_resets_its_host_at_once() {
+    let _serial = serial();
+    if !netns_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab_up(dir.path(), Profile::Default);
+    let mut f = Follower::new(&lab, HOSTED_ENGINE, 1);
+    let holder = engine_up(&lab, &mut f);
+    f.restart();
+    fault(&lab, Fault::VmManagerWedge { host: Some(holder) });
+    fault(&lab, Fault::StorageLost { host: Some(holder) });
+    fault(
+        &lab,
+        Fault::AgentPauseUnfenced {
+            secs: 38.0,
+            host: Some(holder),
+        },
+    );
+    reset_by_watchdog(&lab, &mut f, holder);
+    engine_back_elsewhere(&lab, &mut f, holder);
+    assert_one_engine_throughout(&lab, &f);
+    let log = agent_log(&lab, holder);
+    assert!(log.contains("its countdown stood still"), "{log}");
+    heal_and_check_canary(&lab, holder, true);
+    let timeline = f.timeline();
+    drop(f);
+    end(lab, timeline);
+}
+
 /// The holder's agent stopped (SIGSTOP) past lease-dead: it cannot pet its
 /// watchdog, which resets the host (agent and VM) before the others' lease
 /// expiry lets one of them start the engine; one engine throughout, and the

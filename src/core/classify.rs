@@ -139,6 +139,21 @@ pub enum LocalVm {
     },
 }
 
+impl LocalVm {
+    /// Whether the VM is confirmed not running here (absent, or Down); a
+    /// failed query confirms nothing.
+    pub fn confirmed_down(&self) -> bool {
+        matches!(
+            self,
+            LocalVm::NotPresent
+                | LocalVm::Present {
+                    status: VmManagerStatus::Down,
+                    ..
+                }
+        )
+    }
+}
+
 /// Classifies the local engine VM (`reference/ovirt-compat.md` section 3).
 ///
 /// `previous` is this host's previous classification: pass the latest one whose

@@ -73,17 +73,25 @@
 //! runs its VM beside the next holder's until it resumes. The agent runs
 //! without one only when its configuration acknowledges that.
 //!
-//! A whole-host freeze stops the watchdog too (a paused host VM, a suspend).
-//! Its clock (`CLOCK_BOOTTIME`) counts a suspend: resumed, the holder finds
-//! its lease overdue and powers its VM off within a loop and a power-off, so
-//! a suspend is safe up to `lease_dead + lease_settle - storage_timeout -
-//! margin - poweroff - loop`. A freeze that stops the clock too leaves the
+//! A whole-host freeze stops the watchdog too (a paused host VM, a suspend),
+//! and its countdown goes on from where it stood: the reset comes the length
+//! of the freeze later than promised. Its clock (`CLOCK_BOOTTIME`) counts a
+//! suspend: resumed, the holder finds its lease overdue and powers its VM
+//! off; should that fail (a wedged VM manager), the agent sees a whole
+//! watchdog timeout gone since its last pet by its own clock and expires the
+//! watchdog, which resets the host within a second (`shell::AgentLoop`,
+//! `Watchdog::expire`). Either way its VM is gone within a loop, a power-off
+//! and a second of the resume, so a suspend is safe if it ends that long
+//! before `T + lease_dead + lease_settle - storage_timeout - margin`: with
+//! the holder renewing until the suspend began, a suspend of up to
+//! `lease_dead + lease_settle - storage_timeout - margin - poweroff - loop`
+//! (less a loop of renewal age). A freeze that stops the clock too leaves the
 //! holder believing its lease younger by the whole freeze: if it cannot
 //! publish when it resumes, it fences `lease_fail` after its last renewal by
 //! its own clock, so that is safe only up to the same sum less `lease_fail`.
 //! Beyond these, no lease on shared storage helps: the VM resumes before its
 //! agent can see that another host took over (docs/agent.md, "What the lease
-//! cannot cover"; the simulator's fuzzer draws freezes within them).
+//! cannot cover").
 
 use std::collections::{BTreeMap, BTreeSet};
 

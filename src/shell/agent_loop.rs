@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use crate::core::agent::Floors;
 use crate::core::{
-    ActionResult, Agent, CoreConfig, Decision, LocalVm, Millis, Observation, Request,
-    ScoreBreakdown, Sensors, State, VmAction, VmManagerStatus,
+    ActionResult, Agent, CoreConfig, Decision, Millis, Observation, Request, ScoreBreakdown,
+    Sensors, State, VmAction,
 };
 use crate::metadata::{Area, HostId, LeaseKind, SLOT_SIZE, decode_host_slot, encode_host_slot};
 
@@ -121,6 +121,12 @@ pub trait Watchdog {
     fn pet(&mut self, now: Millis);
     /// Disarms it (magic close): nothing at stake on this host.
     fn release(&mut self, now: Millis);
+    /// Resets the host as soon as the device can (a real device within a
+    /// second): the host outlived the watchdog's timeout since its last pet
+    /// with the engine VM not down, so something stopped the countdown (a
+    /// suspend, a freeze). An error means the device refused: it resets at
+    /// its own timeout, counted from now.
+    fn expire(&mut self, now: Millis) -> Result<(), WatchdogError>;
 }
 
 impl<W: Watchdog + ?Sized> Watchdog for Box<W> {
@@ -134,6 +140,10 @@ impl<W: Watchdog + ?Sized> Watchdog for Box<W> {
 
     fn release(&mut self, now: Millis) {
         (**self).release(now);
+    }
+
+    fn expire(&mut self, now: Millis) -> Result<(), WatchdogError> {
+        (**self).expire(now)
     }
 }
 
@@ -171,6 +181,11 @@ pub struct AgentLoop<S, V, M, C, E, W> {
     /// Whether the last attempt to arm the watchdog succeeded (its failure is
     /// logged once, not every loop, and its end once).
     watchdog_ok: bool,
+    /// When this loop last petted the watchdog (`None`: released, or not
+    /// petted since this agent started), by the agent's clock.
+    last_pet: Option<Millis>,
+    /// Whether the watchdog was expired (logged once).
+    expired: bool,
     /// The last area read successfully, and this host's last score breakdown
     /// (for the status the control socket serves).
     last_area: Option<Arc<Area>>,
@@ -198,6 +213,8 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
             results: Vec::new(),
             storage_ok: true,
             watchdog_ok: true,
+            last_pet: None,
+            expired: false,
             last_area: None,
             last_score: None,
             persisted: Floors::default(),
@@ -311,6 +328,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         for action in actions {
             self.act(action);
         }
+        self.back_up_watchdog();
         if let Ok(area) = area
             && self.keep_last_area
         {
@@ -364,14 +382,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
     fn observe<'a>(&mut self, now: Millis, area: Option<&'a Area>) -> (Observation<'a>, bool) {
         let (wall_unix, utc_offset_secs) = self.io.clock.wall();
         let local_vm = self.io.vm.status();
-        let vm_here = !matches!(
-            local_vm,
-            LocalVm::NotPresent
-                | LocalVm::Present {
-                    status: VmManagerStatus::Down,
-                    ..
-                }
-        );
+        let vm_here = !local_vm.confirmed_down();
         let observation = Observation {
             now,
             wall_unix,
@@ -423,9 +434,53 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         let at_stake = vm_here || self.core.lease().published_state().kind != LeaseKind::None;
         if !at_stake {
             self.io.watchdog.release(now);
+            self.last_pet = None;
         } else if !self.core.lease().must_fence(now) && !self.core.fencing() {
             self.io.watchdog.pet(now);
+            self.last_pet = Some(now);
         }
+    }
+
+    /// The agent backs the watchdog up: a loop that ends with its engine VM
+    /// not down (its power-off failed, or the VM manager cannot tell) a whole
+    /// watchdog timeout after its last pet, by its clock, which counts a
+    /// suspend, knows that the countdown stood still meanwhile: a suspend or
+    /// a freeze stopped the device with the host. The watchdog's promise (the
+    /// host reset by the last pet and a timeout) is broken, and other hosts
+    /// may start the engine any moment: it has the host reset at once
+    /// ([`Watchdog::expire`]) instead of a timeout from the resume
+    /// (`core::lease`, "The watchdog").
+    fn back_up_watchdog(&mut self) {
+        let (Some(pet), Some(timeout)) = (self.last_pet, self.core.config().watchdog_timeout_ms)
+        else {
+            return;
+        };
+        let now = self.io.clock.now();
+        if now.since(pet) < timeout {
+            return;
+        }
+        if !self.io.vm.status().confirmed_down() {
+            self.expire_watchdog(now, now.since(pet), timeout);
+        }
+    }
+
+    /// Has the host reset now: see [`Self::back_up_watchdog`].
+    fn expire_watchdog(&mut self, now: Millis, unpetted_ms: u64, timeout_ms: u64) {
+        let outcome = self.io.watchdog.expire(now);
+        if std::mem::replace(&mut self.expired, true) {
+            return;
+        }
+        let how = match outcome {
+            Ok(()) => "resetting the host now".to_owned(),
+            Err(e) => format!("the device refused to fire early ({e}): it resets at its timeout"),
+        };
+        let line = format!(
+            "the engine VM is not down {} s after the watchdog's last pet (timeout {} s): \
+             its countdown stood still (the host was suspended or frozen); {how}",
+            crate::config::format_secs(unpetted_ms),
+            crate::config::format_secs(timeout_ms),
+        );
+        self.io.events.log(now, &line);
     }
 
     /// Logs the watchdog's arming failing, then working again, once each.
@@ -479,14 +534,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         let now = self.io.clock.now();
         let (wall, offset) = self.io.clock.wall();
         let from = self.core.state();
-        let vm_running = !matches!(
-            self.io.vm.status(),
-            LocalVm::NotPresent
-                | LocalVm::Present {
-                    status: VmManagerStatus::Down,
-                    ..
-                }
-        );
+        let vm_running = !self.io.vm.status().confirmed_down();
         let (record, extra) = self.core.stopped_publication(now, wall, offset, vm_running);
         self.io.events.transition(now, from, State::AgentStopped);
         let me = self.core.config().host_id;

@@ -22,7 +22,6 @@ use super::watchdog::{HostWatchdog, NoWatchdog, open_configured};
 use crate::config::{ConfFile, Config, ConfigPaths, HaConf, WATCHDOG_NONE_ACK_KEY, format_secs};
 use crate::core::agent::Floors;
 use crate::core::{CoreConfig, Millis, Request, Sensors, State};
-use crate::core::{LocalVm, VmManagerStatus};
 use crate::proto::Liveliness;
 
 /// How long one wait slice lasts: the stop flag is checked this often.
@@ -461,14 +460,7 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     }
     // Disarm the watchdog only when no VM is left unaccounted for: an
     // AgentStopped slot tells the other hosts, or the VM is gone.
-    let vm_gone = matches!(
-        agent.io_mut().vm.status(),
-        LocalVm::NotPresent
-            | LocalVm::Present {
-                status: VmManagerStatus::Down,
-                ..
-            }
-    );
+    let vm_gone = agent.io_mut().vm.status().confirmed_down();
     if stopped.is_ok() || vm_gone {
         let now = agent.io_mut().clock.now();
         let dog = &mut agent.io_mut().watchdog;

@@ -35,6 +35,10 @@ const WDIOC_GETTIMEOUT: libc::Ioctl = libc::_IOR::<libc::c_int>(b'W' as u32, 7);
 /// timeout in seconds (and writes back the one the device took).
 const WDIOC_SETTIMEOUT: libc::Ioctl = libc::_IOWR::<libc::c_int>(b'W' as u32, 6);
 
+/// What [`WatchdogDevice::expire`] writes to a stand-in file: the lab's
+/// emulated watchdog resets the host when a write ends with it.
+pub const EXPIRE_BYTE: u8 = b'!';
+
 /// A watchdog device; armed while open.
 pub struct WatchdogDevice {
     path: PathBuf,
@@ -115,6 +119,20 @@ impl WatchdogDevice {
         self.arm()?;
         let file = self.file.as_mut().expect("armed above");
         file.write_all(b"\n")?;
+        file.flush()
+    }
+
+    /// Has the host reset as soon as the device can: a one-second timeout
+    /// (`WDIOC_SETTIMEOUT`, which restarts the countdown) that is never
+    /// petted again. A stand-in file has no timeout to set: it gets
+    /// [`EXPIRE_BYTE`], which the lab's emulated watchdog takes as a reset.
+    pub fn expire(&mut self) -> io::Result<()> {
+        self.arm()?;
+        let file = self.file.as_mut().expect("armed above");
+        if file.metadata()?.file_type().is_char_device() {
+            return self.set_timeout(1);
+        }
+        file.write_all(&[EXPIRE_BYTE])?;
         file.flush()
     }
 
@@ -294,6 +312,10 @@ impl Watchdog for WatchdogDevice {
             tracing::warn!("{}: cannot disarm the watchdog: {e}", self.path.display());
         }
     }
+
+    fn expire(&mut self, _now: Millis) -> Result<(), WatchdogError> {
+        WatchdogDevice::expire(self).map_err(|e| WatchdogError(e.to_string()))
+    }
 }
 
 /// No watchdog at all. A host without one is unfenced: an agent paused past
@@ -310,6 +332,10 @@ impl Watchdog for NoWatchdog {
     fn pet(&mut self, _now: Millis) {}
 
     fn release(&mut self, _now: Millis) {}
+
+    fn expire(&mut self, _now: Millis) -> Result<(), WatchdogError> {
+        Err(WatchdogError("there is no watchdog device".to_owned()))
+    }
 }
 
 /// The daemon's watchdog: a device, or none (acknowledged in the configuration).
@@ -357,6 +383,13 @@ impl Watchdog for HostWatchdog {
             HostWatchdog::None(none) => none.release(now),
         }
     }
+
+    fn expire(&mut self, now: Millis) -> Result<(), WatchdogError> {
+        match self {
+            HostWatchdog::Device(dog) => Watchdog::expire(dog, now),
+            HostWatchdog::None(none) => none.expire(now),
+        }
+    }
 }
 
 /// Whether a magic close disarms the device at `path`: a plain file (a
@@ -392,6 +425,23 @@ fn nowayout_allows_release(read: &io::Result<String>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiring_a_stand_in_arms_it_and_ends_it_with_the_expire_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("watchdog");
+        std::fs::write(&path, b"").unwrap();
+        let mut dog = WatchdogDevice::open(&path).unwrap();
+        Watchdog::release(&mut dog, Millis::ZERO);
+        assert!(!dog.armed());
+        Watchdog::expire(&mut dog, Millis::ZERO).unwrap();
+        assert!(dog.armed());
+        assert_eq!(std::fs::read(&path).unwrap().last(), Some(&EXPIRE_BYTE));
+        assert!(
+            NoWatchdog.expire(Millis::ZERO).is_err(),
+            "no device cannot fire"
+        );
+    }
 
     #[test]
     fn pets_releases_and_arms_again_on_a_stand_in() {

@@ -141,7 +141,11 @@ impl Bounds {
         // No other host starts the engine before lease-dead + settle after
         // the holder's last renewal, less a read. A suspended holder (its
         // clock counts the suspend) sees its lease overdue at once when it
-        // resumes and powers its VM off: it needs a loop and a power-off. A
+        // resumes and powers its VM off, or, when that fails, expires its
+        // watchdog: it needs a loop and a power-off (and the watchdog's
+        // second). Drawn at any moment, a suspend may come on top of a
+        // holder's storage outage and end later than that allows (the
+        // agent's prompt reset is then safe as long as reads are fresh). A
         // frozen one whose clock stood still believes its lease younger by
         // the whole freeze, and may not be able to tell anyone (its storage
         // gone): it fences lease-fail after its last renewal *by its clock*.

@@ -6,7 +6,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::world::{HOST_CLOCK_ORIGIN_MS, SimVm, VmPhase, WALL_ORIGIN_UNIX, WorldState, host_name};
+use super::world::{
+    EXPIRED_DOG_MS, HOST_CLOCK_ORIGIN_MS, SimVm, VmPhase, WALL_ORIGIN_UNIX, WorldState, host_name,
+};
 use crate::core::agent::Floors;
 use crate::core::{
     DownReason, LocalVm, Millis, Request, Sensors, State, VmAction, VmManagerStatus,
@@ -395,5 +397,20 @@ impl Watchdog for SimHost {
 
     fn release(&mut self, _now: Millis) {
         self.world.borrow_mut().host_mut(self.host).last_pet = None;
+    }
+
+    /// A one-second countdown from now, as a real device's shortest timeout:
+    /// the simulator fires it (`Sim::after_tick`).
+    fn expire(&mut self, _now: Millis) -> Result<(), WatchdogError> {
+        let mut w = self.world.borrow_mut();
+        let timeout = w
+            .params
+            .watchdog_ms
+            .ok_or_else(|| WatchdogError("there is no watchdog device".to_owned()))?;
+        let at = w.host_time(self.host);
+        let h = w.host_mut(self.host);
+        h.last_pet = Some(at + EXPIRED_DOG_MS - timeout);
+        h.dog_expired = true;
+        Ok(())
     }
 }

@@ -289,8 +289,9 @@ impl Sim {
         pet_before: Option<Millis>,
         wait_ms: u64,
     ) {
-        if self.world.borrow().host(host).last_pet == pet_before {
-            // A loop that did not pet the watchdog: it may fire.
+        let expired = std::mem::take(&mut self.world.borrow_mut().host_mut(host).dog_expired);
+        if expired || self.world.borrow().host(host).last_pet == pet_before {
+            // A loop that did not pet the watchdog (or expired it): it may fire.
             self.arm_watchdog(host);
         }
         let elapsed = std::mem::take(&mut self.world.borrow_mut().host_mut(host).tick_elapsed_ms);

@@ -20,6 +20,10 @@ pub const HOST_CLOCK_ORIGIN_MS: u64 = 1_000_000;
 /// The simulated wall clock at virtual time 0 (display only).
 pub const WALL_ORIGIN_UNIX: i64 = 1_790_000_000;
 /// Versions of each host's slot kept for `slot-rollback`.
+/// How soon a watchdog the agent expired fires: a real device's shortest
+/// timeout (`shell::Watchdog::expire`).
+pub const EXPIRED_DOG_MS: u64 = 1_000;
+
 const SLOT_HISTORY_MAX: usize = 128;
 /// Versions of the whole area kept for stale reads.
 const AREA_HISTORY_MAX: usize = 512;
@@ -189,6 +193,9 @@ pub struct HostSim {
     pub local_maintenance: bool,
     pub requests: Vec<Request>,
     pub last_pet: Option<Millis>,
+    /// The agent expired the watchdog ([`EXPIRED_DOG_MS`] from then): the
+    /// simulator arms it after the tick.
+    pub dog_expired: bool,
     /// The next so many VM starts on this host fail.
     pub start_failures: u32,
     /// The VM manager cannot be queried.
@@ -224,6 +231,7 @@ impl HostSim {
             local_maintenance: false,
             requests: Vec::new(),
             last_pet: None,
+            dog_expired: false,
             start_failures: 0,
             vm_query_fails: false,
             poweroff_fails: false,

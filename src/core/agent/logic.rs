@@ -2,7 +2,7 @@
 //! deliberate improvements of DESIGN.md, and the lease bookkeeping around it.
 
 use super::{Agent, Facts, Observation, Peer, PeerGateway, VmAction};
-use crate::core::classify::{LocalVm, VmManagerStatus};
+use crate::core::classify::VmManagerStatus;
 use crate::core::lease::{Blocker, ClaimOutcome, Phase};
 use crate::core::state::State;
 use crate::metadata::{Health, HostId, VmStatus};
@@ -190,7 +190,7 @@ impl Agent {
             }
             return self.stay();
         }
-        if vm_definitely_down(&obs.local_vm) {
+        if obs.local_vm.confirmed_down() {
             self.record_failed_start();
             self.manual_start = None;
             if std::mem::take(&mut self.restarting_locally) {
@@ -580,18 +580,6 @@ impl Agent {
             self.pending.push(VmAction::PowerOff);
         }
     }
-}
-
-/// A VM manager answer that says the VM is not running here.
-fn vm_definitely_down(vm: &LocalVm) -> bool {
-    matches!(
-        vm,
-        LocalVm::NotPresent
-            | LocalVm::Present {
-                status: VmManagerStatus::Down,
-                ..
-            }
-    )
 }
 
 /// The alive host that should start the engine before us, if any: a higher

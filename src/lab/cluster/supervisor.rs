@@ -10,7 +10,9 @@
 //!   opening `/dev/watchdog` starts its timer), every write pets it (the file's
 //!   size and mtime change), and a write that leaves `V` as its last byte is the
 //!   magic close that disarms it (an agent with nothing at stake, or a clean
-//!   stop); a later write arms it again. Armed and not petted for the profile's watchdog
+//!   stop); a later write arms it again. A write that leaves `!` last is the
+//!   agent expiring it (`Watchdog::expire`: a real device's one-second
+//!   timeout): the host is powered off at once. Armed and not petted for the profile's watchdog
 //!   timeout: the host is powered off (agent, lease keeper and engine payload
 //!   SIGKILLed) and stays off until heal. An agent that crashed without the
 //!   magic close leaves it armed, so its restarted successor has to pet in
@@ -49,6 +51,7 @@ use super::procs::{self, ProcId};
 use super::slots::SlotWriters;
 use crate::lab::engine::wall_ms;
 use crate::shell::signals;
+use crate::shell::watchdog::EXPIRE_BYTE;
 
 /// One turn of the supervisor's loop.
 const TICK: Duration = Duration::from_millis(100);
@@ -313,8 +316,16 @@ impl Supervisor {
             // A write: a magic close disarms, anything else pets (and arms
             // again after a magic close, as opening the device does).
             h.dog.seen = seen;
-            h.dog.armed = last_byte(&path) != Some(b'V');
+            let last = last_byte(&path);
+            h.dog.armed = last != Some(b'V');
             h.dog.last_pet = now;
+            if last == Some(EXPIRE_BYTE) {
+                log(&format!(
+                    "host{id}: watchdog expired by its agent: powering the host off"
+                ));
+                self.power_off(id, "watchdog");
+                return;
+            }
         }
         if h.unfenced {
             // Suspended: it counts afresh once the pause ends.
