@@ -140,19 +140,7 @@ impl Extra {
     /// The lease state our writer published, or `None` when the writer did not
     /// publish one (the reference, or a host that never took part).
     pub fn lease(&self) -> Result<Option<LeaseState>, SlotError> {
-        let Some(kind_text) = self.get(LEASE_KEY) else {
-            return Ok(None);
-        };
-        let kind = LeaseKind::from_str_exact(kind_text).ok_or_else(|| SlotError::BadExtra {
-            line: None,
-            reason: format!("unknown lease state {kind_text:?}"),
-        })?;
-        let epoch_text = self.get(LEASE_EPOCH_KEY).unwrap_or("");
-        let epoch = epoch_text.parse::<u64>().map_err(|_| SlotError::BadExtra {
-            line: None,
-            reason: format!("bad lease epoch {epoch_text:?}"),
-        })?;
-        Ok(Some(LeaseState { kind, epoch }))
+        lease_from(self.get(LEASE_KEY), self.get(LEASE_EPOCH_KEY))
     }
 
     /// The writer's write sequence ([`SEQ_KEY`]); `None` when it published
@@ -494,6 +482,27 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+/// A lease state from the values of [`LEASE_KEY`] and [`LEASE_EPOCH_KEY`]
+/// (`None` for the first: no lease published), as [`Extra::lease`] reads it.
+pub fn lease_from(
+    kind: Option<&str>,
+    epoch: Option<&str>,
+) -> Result<Option<LeaseState>, SlotError> {
+    let Some(kind_text) = kind else {
+        return Ok(None);
+    };
+    let kind = LeaseKind::from_str_exact(kind_text).ok_or_else(|| SlotError::BadExtra {
+        line: None,
+        reason: format!("unknown lease state {kind_text:?}"),
+    })?;
+    let epoch_text = epoch.unwrap_or("");
+    let epoch = epoch_text.parse::<u64>().map_err(|_| SlotError::BadExtra {
+        line: None,
+        reason: format!("bad lease epoch {epoch_text:?}"),
+    })?;
+    Ok(Some(LeaseState { kind, epoch }))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub(crate) use extra::civil_from_days;
 pub use extra::{
     EPOCH_PLAUSIBLE_MAX, EXTRA_CRC_KEY, Extra, ExtraContext, LEASE_EPOCH_KEY, LEASE_KEY, LeaseKind,
     LeaseState, SEQ_KEY, SEQ_PLAUSIBLE_MAX, StateMetadata, WALL_CLOCK_KEY, build_extra, ctime,
+    lease_from,
 };
 pub use global::{GLOBAL_MAINTENANCE_KEY, GlobalBlock, parse_reference_bool};
 pub use record::{

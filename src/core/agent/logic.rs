@@ -1,7 +1,7 @@
 //! Each state's own logic (`reference/ovirt-compat.md` section 5) with the
 //! deliberate improvements of DESIGN.md, and the lease bookkeeping around it.
 
-use super::{Agent, Facts, Observation, Peer, PeerGateway, VmAction};
+use super::{Agent, AlivePeer, Facts, Observation, PeerGateway, VmAction};
 use crate::core::classify::VmManagerStatus;
 use crate::core::lease::{Blocker, ClaimOutcome, Phase};
 use crate::core::state::State;
@@ -274,7 +274,7 @@ impl Agent {
     ) -> Option<(HostId, u32)> {
         let lead = mine.saturating_add(SCORE_LEAD_TO_MIGRATE);
         let our_gateway_fails = obs.sensors.gateway_probes_ok == Some(0);
-        let leading: Vec<(HostId, &Peer)> = facts
+        let leading: Vec<(HostId, &AlivePeer)> = facts
             .alive
             .iter()
             .filter(|(_, p)| !p.local_maintenance && !p.stopped && p.score >= lead)
@@ -508,8 +508,11 @@ impl Agent {
         let mismatch = facts
             .alive
             .iter()
-            .find(|(_, p)| p.lease_timings.as_ref().is_some_and(|t| t != ours))
-            .map(|(host, p)| (*host, p.lease_timings.clone().unwrap_or_default()));
+            .find(|(_, p)| p.other_timings)
+            .map(|(host, _)| {
+                let theirs = self.peers.get(host).and_then(|p| p.lease_timings.clone());
+                (*host, theirs.unwrap_or_default())
+            });
         let host = mismatch.as_ref().map(|(host, _)| *host);
         if host != self.mismatch {
             self.mismatch = host;
@@ -618,6 +621,6 @@ fn cluster_network_outage(obs: &Observation<'_>, facts: &Facts) -> bool {
 /// an agent just back from a stall), is no better place for the engine. A
 /// peer that does not publish the key (the reference's agent) is taken at its
 /// score, as the reference does.
-fn reaches_its_gateway(peer: &Peer) -> bool {
+fn reaches_its_gateway(peer: &AlivePeer) -> bool {
     matches!(peer.gateway, PeerGateway::Up | PeerGateway::NotPublished)
 }

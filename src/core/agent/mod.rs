@@ -23,7 +23,8 @@ use crate::core::score::ScoreBreakdown;
 use crate::core::state::State;
 use crate::core::time::Millis;
 use crate::metadata::{
-    Area, EngineStatus, Extra, HostId, HostRecord, HostSlot, SEQ_PLAUSIBLE_MAX, VmStatus,
+    Area, EngineStatus, Extra, HostId, HostRecord, HostSlot, LEASE_EPOCH_KEY, LEASE_KEY, SEQ_KEY,
+    SEQ_PLAUSIBLE_MAX, VmStatus, lease_from,
 };
 
 /// Our extra key: the gateway test result, `<ok>/<total>` or `unknown`, so that
@@ -264,7 +265,76 @@ struct Facts {
     global_maintenance: bool,
     local_maintenance: bool,
     /// Alive peers, by id.
-    alive: Vec<(HostId, Peer)>,
+    alive: Vec<(HostId, AlivePeer)>,
+}
+
+/// The keys of a peer's extra text that [`Agent::ingest_slot`] takes in,
+/// found in one pass over its lines (a slot is read for several keys on every
+/// publish of every peer): the first line of each, as [`Extra::get`] finds
+/// it, but the last of the gateway and the lease timings, and every epoch
+/// seen (the first here, and whether more follow).
+#[derive(Clone, Copy, Debug, Default)]
+struct PeerKeys<'a> {
+    seq: Option<&'a str>,
+    lease: Option<&'a str>,
+    lease_epoch: Option<&'a str>,
+    keeper: Option<&'a str>,
+    gateway: Option<&'a str>,
+    lease_timings: Option<&'a str>,
+    epoch_seen: Option<&'a str>,
+    more_epochs_seen: bool,
+}
+
+impl<'a> PeerKeys<'a> {
+    fn of(extra: &'a Extra) -> PeerKeys<'a> {
+        let mut keys = PeerKeys::default();
+        for (key, value) in extra.entries() {
+            let first = match key {
+                SEQ_KEY => &mut keys.seq,
+                LEASE_KEY => &mut keys.lease,
+                LEASE_EPOCH_KEY => &mut keys.lease_epoch,
+                KEEPER_KEY => &mut keys.keeper,
+                EPOCH_SEEN_KEY => {
+                    keys.more_epochs_seen |= keys.epoch_seen.is_some();
+                    &mut keys.epoch_seen
+                }
+                GATEWAY_KEY => {
+                    keys.gateway = Some(value);
+                    continue;
+                }
+                LEASE_TIMINGS_KEY => {
+                    keys.lease_timings = Some(value);
+                    continue;
+                }
+                _ => continue,
+            };
+            first.get_or_insert(value);
+        }
+        keys
+    }
+
+    /// As [`Extra::seq`].
+    fn seq(&self) -> Option<u64> {
+        self.seq?.parse().ok()
+    }
+
+    /// As [`Extra::lease`].
+    fn lease(&self) -> Result<Option<crate::metadata::LeaseState>, crate::metadata::SlotError> {
+        lease_from(self.lease, self.lease_epoch)
+    }
+}
+
+/// What a step's decisions read of an alive peer (a copy, taken once a step:
+/// cheaper than cloning [`Peer`] with its texts).
+#[derive(Clone, Copy, Debug)]
+struct AlivePeer {
+    publishes: u64,
+    score: u32,
+    local_maintenance: bool,
+    stopped: bool,
+    gateway: PeerGateway,
+    /// It publishes lease timings other than ours.
+    other_timings: bool,
 }
 
 /// What we have read of a peer since a gap in our reads. The first new
@@ -894,7 +964,8 @@ impl Agent {
             self.liveness.observe(self.now, id, slot.record.host_ts);
             return;
         }
-        let seq = slot.extra.seq();
+        let keys = PeerKeys::of(&slot.extra);
+        let seq = keys.seq();
         if let Some(seq) = seq.filter(|seq| *seq > SEQ_PLAUSIBLE_MAX) {
             // Forged: taking it in would make every later write of this host
             // read as old. Its plausible epochs are still learnt (knowing a
@@ -902,8 +973,8 @@ impl Agent {
             let before = self.implausible.get(&id).copied();
             self.note_implausible(id, seq, "write sequence", before);
             self.lease.observe_unreadable(self.now, id);
-            let lease_epoch = slot.extra.lease().ok().flatten().map(|l| l.epoch);
-            let seen = slot.extra.get(EPOCH_SEEN_KEY).and_then(|v| v.parse().ok());
+            let lease_epoch = keys.lease().ok().flatten().map(|l| l.epoch);
+            let seen = keys.epoch_seen.and_then(|v| v.parse().ok());
             for epoch in lease_epoch.into_iter().chain(seen) {
                 self.lease.note_epoch_seen(epoch);
             }
@@ -922,7 +993,7 @@ impl Agent {
             self.rewatching.entry(id).or_insert(Rewatch::Awaiting);
         }
         self.liveness.observe(self.now, id, slot.record.host_ts);
-        self.ingest_peer(id, slot, fingerprint);
+        self.ingest_peer(id, slot, fingerprint, &keys);
         if let Some(rewatch) = self.rewatching.get(&id) {
             if rewatch.believes(seq) {
                 self.rewatching.remove(&id);
@@ -938,13 +1009,19 @@ impl Agent {
     }
 
     /// Takes in a peer's new publish.
-    fn ingest_peer(&mut self, id: HostId, slot: &HostSlot, fingerprint: (u64, Option<u32>)) {
+    fn ingest_peer(
+        &mut self,
+        id: HostId,
+        slot: &HostSlot,
+        fingerprint: (u64, Option<u32>),
+        keys: &PeerKeys<'_>,
+    ) {
         // What this publish says afresh: an implausible value it no longer
         // carries is forgotten (noted again below if it still does).
         let refused = self.implausible.remove(&id);
         // A lease state we cannot understand keeps the last one we could: it
         // must never read as free.
-        match slot.extra.lease() {
+        match keys.lease() {
             Ok(lease) => {
                 if !self.lease.observe(self.now, id, lease) {
                     let epoch = lease.map_or(0, |l| l.epoch);
@@ -953,24 +1030,19 @@ impl Agent {
             }
             Err(_) => self.lease.observe_unreadable(self.now, id),
         }
-        let kept = slot.extra.get(KEEPER_KEY) == Some("1");
+        let kept = keys.keeper == Some("1");
         self.lease.observe_stopped(id, slot.record.stopped && !kept);
-        let mut gateway = PeerGateway::NotPublished;
-        let mut lease_timings = None;
-        for (key, value) in slot.extra.entries() {
-            match key {
-                EPOCH_SEEN_KEY => {
-                    if let Ok(seen) = value.parse()
-                        && !self.lease.note_epoch_seen(seen)
-                    {
-                        self.note_implausible(id, seen, "lease-epoch-seen", refused);
-                    }
-                }
-                GATEWAY_KEY => gateway = PeerGateway::parse(value),
-                LEASE_TIMINGS_KEY => lease_timings = Some(value),
-                _ => {}
+        if keys.more_epochs_seen {
+            for (_, value) in slot.extra.entries().filter(|(k, _)| *k == EPOCH_SEEN_KEY) {
+                self.note_epoch_seen_text(id, value, refused);
             }
+        } else if let Some(value) = keys.epoch_seen {
+            self.note_epoch_seen_text(id, value, refused);
         }
+        let gateway = keys
+            .gateway
+            .map_or(PeerGateway::NotPublished, PeerGateway::parse);
+        let lease_timings = keys.lease_timings;
         self.lease
             .observe_dead_ms(id, lease_timings.and_then(published_dead_ms));
         let record = &slot.record;
@@ -997,9 +1069,19 @@ impl Agent {
         peer.local_maintenance = record.local_maintenance;
         peer.stopped = record.stopped;
         peer.gateway = gateway;
-        peer.seq = slot.extra.seq().or(peer.seq);
+        peer.seq = keys.seq().or(peer.seq);
         if peer.lease_timings.as_deref() != lease_timings {
             peer.lease_timings = lease_timings.map(str::to_owned);
+        }
+    }
+
+    /// Learns an epoch a peer published as seen ([`EPOCH_SEEN_KEY`]); an
+    /// implausible one is refused.
+    fn note_epoch_seen_text(&mut self, id: HostId, value: &str, refused: Option<u64>) {
+        if let Ok(seen) = value.parse()
+            && !self.lease.note_epoch_seen(seen)
+        {
+            self.note_implausible(id, seen, "lease-epoch-seen", refused);
         }
     }
 
@@ -1115,19 +1197,32 @@ impl Agent {
             self.last_status = Some(status.clone());
         }
         let timeout = self.cfg.timings.host_alive_timeout_ms;
-        let alive: Vec<(HostId, Peer)> = self
-            .peers
-            .iter()
-            .filter(|(id, _)| self.liveness.is_alive(self.now, **id, timeout))
-            .map(|(id, peer)| (*id, peer.clone()))
-            .collect();
-        let me = self.cfg.host_id;
-        let best = best_engine(
-            alive
-                .iter()
-                .filter_map(|(id, p)| p.status.as_ref().map(|s| (*id, s)))
-                .chain(std::iter::once((me, &status))),
-        );
+        let mut alive = Vec::with_capacity(self.peers.len());
+        let mut statuses = Vec::with_capacity(self.peers.len() + 1);
+        for (&id, peer) in &self.peers {
+            if !self.liveness.is_alive(self.now, id, timeout) {
+                continue;
+            }
+            alive.push((
+                id,
+                AlivePeer {
+                    publishes: peer.publishes,
+                    score: peer.score,
+                    local_maintenance: peer.local_maintenance,
+                    stopped: peer.stopped,
+                    gateway: peer.gateway,
+                    other_timings: peer
+                        .lease_timings
+                        .as_ref()
+                        .is_some_and(|t| *t != self.timings_text),
+                },
+            ));
+            if let Some(status) = &peer.status {
+                statuses.push((id, status));
+            }
+        }
+        statuses.push((self.cfg.host_id, &status));
+        let best = best_engine(statuses);
         Facts {
             vm_here: matches!(obs.local_vm, LocalVm::Present { status, .. } if status != VmManagerStatus::Down),
             vm_unknown: matches!(obs.local_vm, LocalVm::QueryFailed),

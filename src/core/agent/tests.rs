@@ -1121,3 +1121,37 @@ fn maintenance_is_published_as_the_reference_shows_it() {
 }
 
 mod safety;
+
+/// One pass finds what `Extra::get` finds for each key (the first line), the
+/// last gateway and lease timings, and every epoch seen.
+#[test]
+fn peer_keys_read_in_one_pass_agree_with_extra_get() {
+    let mut extra = Extra::new();
+    for (key, value) in [
+        (LEASE_KEY, "held"),
+        (LEASE_EPOCH_KEY, "7"),
+        (GATEWAY_KEY, "1/5"),
+        (SEQ_KEY, "42"),
+        (LEASE_KEY, "none"),
+        (SEQ_KEY, "43"),
+        (KEEPER_KEY, "1"),
+        (EPOCH_SEEN_KEY, "9"),
+        (LEASE_TIMINGS_KEY, "a"),
+        (GATEWAY_KEY, "5/5"),
+        (LEASE_TIMINGS_KEY, "b"),
+    ] {
+        extra.push(key, value);
+    }
+    let keys = PeerKeys::of(&extra);
+    assert_eq!(keys.seq(), extra.seq());
+    assert_eq!(keys.lease(), extra.lease());
+    assert_eq!(keys.keeper, extra.get(KEEPER_KEY));
+    assert_eq!(keys.epoch_seen, Some("9"));
+    assert!(!keys.more_epochs_seen);
+    assert_eq!((keys.gateway, keys.lease_timings), (Some("5/5"), Some("b")));
+    extra.push(EPOCH_SEEN_KEY, "10");
+    assert!(PeerKeys::of(&extra).more_epochs_seen);
+    let nothing = Extra::new();
+    let empty = PeerKeys::of(&nothing);
+    assert_eq!((empty.seq(), empty.lease()), (None, Ok(None)));
+}
