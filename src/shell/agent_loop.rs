@@ -184,7 +184,7 @@ pub struct AgentLoop<S, V, M, C, E, W> {
     /// When this loop last petted the watchdog (`None`: released, or not
     /// petted since this agent started), by the agent's clock.
     last_pet: Option<Millis>,
-    /// Whether the watchdog was expired (logged once).
+    /// Whether the watchdog was expired since the last pet (logged once).
     expired: bool,
     /// The last area read successfully, and this host's last score breakdown
     /// (for the status the control socket serves).
@@ -438,6 +438,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         } else if !self.core.lease().must_fence(now) && !self.core.fencing() {
             self.io.watchdog.pet(now);
             self.last_pet = Some(now);
+            self.expired = false;
         }
     }
 

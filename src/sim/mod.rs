@@ -440,7 +440,8 @@ impl Sim {
             self.stop_keeper(host, "lease keeper exits: nothing left to keep");
             return;
         }
-        if self.world.borrow().host(host).last_pet == pet_before {
+        let expired = std::mem::take(&mut self.world.borrow_mut().host_mut(host).dog_expired);
+        if expired || self.world.borrow().host(host).last_pet == pet_before {
             self.arm_watchdog(host);
         }
         self.push(
