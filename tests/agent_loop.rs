@@ -224,3 +224,124 @@ fn a_start_is_not_run_under_a_lease_that_lapsed_before_it() {
         w.log
     );
 }
+
+/// The agent's watchdog backstop (`AgentLoop::back_up_watchdog`) resets only
+/// a host that broke the watchdog's promise: a holder that stalls for longer
+/// than its watchdog's timeout right after a pet (a suspend there), its lease
+/// still good, is not reset (the next loop pets again); a holder whose lease
+/// is overdue, whose VM manager fails and whose last pet is a whole timeout
+/// old expires its watchdog, once, however many loops follow.
+#[test]
+fn the_watchdog_backstop_resets_only_a_host_that_broke_the_promise() {
+    use std::cell::Cell;
+
+    use hosted_engine::config::Timings;
+    use hosted_engine::core::Millis;
+    use hosted_engine::shell::Clock;
+    use hosted_engine::shell::agent_loop::{Watchdog, WatchdogError};
+
+    type Counter = Rc<Cell<u64>>;
+    struct SlowClock(SimHost, Counter);
+    impl Clock for SlowClock {
+        fn now(&mut self) -> Millis {
+            self.0.now() + self.1.get()
+        }
+        fn wall(&mut self) -> (i64, i32) {
+            self.0.wall()
+        }
+    }
+    /// Counts expires; when `stall_next` is set, the clock jumps 16 s right
+    /// after the next pet.
+    struct CountingDog {
+        inner: SimHost,
+        stall: Counter,
+        stall_next: Rc<Cell<bool>>,
+        expires: Counter,
+    }
+    impl Watchdog for CountingDog {
+        fn arm(&mut self, now: Millis) -> Result<(), WatchdogError> {
+            self.inner.arm(now)
+        }
+        fn pet(&mut self, now: Millis) {
+            self.inner.pet(now);
+            if self.stall_next.replace(false) {
+                self.stall.set(self.stall.get() + 16_000);
+            }
+        }
+        fn release(&mut self, now: Millis) {
+            self.inner.release(now);
+        }
+        fn expire(&mut self, now: Millis) -> Result<(), WatchdogError> {
+            self.expires.set(self.expires.get() + 1);
+            self.inner.expire(now)
+        }
+    }
+
+    let mut params = SimParams::new(1);
+    params.timings = Timings::default();
+    params.watchdog_ms = Some(14_000);
+    let world = Rc::new(RefCell::new(WorldState::new(params.clone())));
+    let (stall, expires): (Counter, Counter) = (Rc::default(), Rc::default());
+    let stall_next = Rc::new(Cell::new(false));
+    let io = SimHost::io(&world, 1);
+    let io = hosted_engine::shell::Io {
+        storage: io.storage,
+        vm: io.vm,
+        monitors: io.monitors,
+        clock: SlowClock(io.clock, Rc::clone(&stall)),
+        events: io.events,
+        watchdog: CountingDog {
+            inner: io.watchdog,
+            stall: Rc::clone(&stall),
+            stall_next: Rc::clone(&stall_next),
+            expires: Rc::clone(&expires),
+        },
+    };
+    let cfg = CoreConfig {
+        watchdog_timeout_ms: params.watchdog_ms,
+        ..config(&params)
+    };
+    let mut agent = AgentLoop::start(cfg, io);
+    let run = |agent: &mut AgentLoop<_, _, _, _, _, _>, loops: usize| {
+        for _ in 0..loops {
+            let wait = agent.tick().max(1);
+            let mut w = world.borrow_mut();
+            let at = w.now + wait;
+            w.now = at;
+            w.land_writes(at);
+        }
+    };
+    for _ in 0..100 {
+        run(&mut agent, 1);
+        if world.borrow().running_vms() == [1] {
+            break;
+        }
+    }
+    assert_eq!(world.borrow().running_vms(), [1], "never started");
+    // A 16 s stall right after a pet, the lease good: no reset.
+    stall_next.set(true);
+    run(&mut agent, 10);
+    assert_eq!(stall.get(), 16_000, "the stall did not happen");
+    assert_eq!(expires.get(), 0, "a host in good standing was reset");
+    assert_eq!(world.borrow().running_vms(), [1]);
+    // Storage gone, the VM manager wedged: past lease-fail the holder stops
+    // petting; a timeout after its last pet it expires the watchdog, once.
+    {
+        let mut w = world.borrow_mut();
+        let h = w.host_mut(1);
+        h.storage.broken = true;
+        h.vm_query_fails = true;
+        h.poweroff_fails = true;
+    }
+    run(&mut agent, 40);
+    assert_eq!(expires.get(), 1, "{:?}", world.borrow().log);
+    assert!(
+        world
+            .borrow()
+            .log
+            .iter()
+            .any(|l| l.contains("its countdown stood still")),
+        "{:?}",
+        world.borrow().log
+    );
+}

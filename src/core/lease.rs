@@ -77,15 +77,16 @@
 //! and its countdown goes on from where it stood: the reset comes the length
 //! of the freeze later than promised. Its clock (`CLOCK_BOOTTIME`) counts a
 //! suspend: resumed, the holder finds its lease overdue and powers its VM
-//! off; should that fail (a wedged VM manager), the agent sees a whole
-//! watchdog timeout gone since its last pet by its own clock and expires the
+//! off; should that fail, or should its VM manager have been failing
+//! already (then before its first read), the agent sees a whole watchdog
+//! timeout gone since its last pet by its own clock and expires the
 //! watchdog, which resets the host within a second (`shell::AgentLoop`,
 //! `Watchdog::expire`). Either way its VM is gone within a loop, a power-off
 //! and a second of the resume, so a suspend is safe if it ends that long
 //! before `T + lease_dead + lease_settle - storage_timeout - margin`: with
 //! the holder renewing until the suspend began, a suspend of up to
-//! `lease_dead + lease_settle - storage_timeout - margin - poweroff - loop`
-//! (less a loop of renewal age). A freeze that stops the clock too leaves the
+//! `lease_dead + lease_settle - storage_timeout - margin - poweroff - loop -
+//! 1 s` (less a loop of renewal age). A freeze that stops the clock too leaves the
 //! holder believing its lease younger by the whole freeze: if it cannot
 //! publish when it resumes, it fences `lease_fail` after its last renewal by
 //! its own clock, so that is safe only up to the same sum less `lease_fail`.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use crate::core::agent::Floors;
 use crate::core::{
-    ActionResult, Agent, CoreConfig, Decision, Millis, Observation, Request, ScoreBreakdown,
-    Sensors, State, VmAction,
+    ActionResult, Agent, CoreConfig, Decision, LocalVm, Millis, Observation, Request,
+    ScoreBreakdown, Sensors, State, VmAction,
 };
 use crate::metadata::{Area, HostId, LeaseKind, SLOT_SIZE, decode_host_slot, encode_host_slot};
 
@@ -122,10 +122,11 @@ pub trait Watchdog {
     /// Disarms it (magic close): nothing at stake on this host.
     fn release(&mut self, now: Millis);
     /// Resets the host as soon as the device can (a real device within a
-    /// second): the host outlived the watchdog's timeout since its last pet
-    /// with the engine VM not down, so something stopped the countdown (a
-    /// suspend, a freeze). An error means the device refused: it resets at
-    /// its own timeout, counted from now.
+    /// second or its shortest timeout): the host outlived the watchdog's
+    /// timeout since its last pet with its lease overdue and the engine VM
+    /// not down, so something stopped the countdown (a suspend, a freeze).
+    /// Called once per such episode. An error means the device refused: its
+    /// stalled countdown runs on from where it stood.
     fn expire(&mut self, now: Millis) -> Result<(), WatchdogError>;
 }
 
@@ -184,8 +185,13 @@ pub struct AgentLoop<S, V, M, C, E, W> {
     /// When this loop last petted the watchdog (`None`: released, or not
     /// petted since this agent started), by the agent's clock.
     last_pet: Option<Millis>,
-    /// Whether the watchdog was expired since the last pet (logged once).
+    /// Whether the watchdog was expired (or refused to be) since the last
+    /// pet: once per episode.
     expired: bool,
+    /// The VM manager's last answer was no answer, or its last power-off
+    /// failed: at the start of a loop whose watchdog promise is broken, a
+    /// power-off is not worth waiting for.
+    vm_manager_failing: bool,
     /// The last area read successfully, and this host's last score breakdown
     /// (for the status the control socket serves).
     last_area: Option<Arc<Area>>,
@@ -215,6 +221,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
             watchdog_ok: true,
             last_pet: None,
             expired: false,
+            vm_manager_failing: false,
             last_area: None,
             last_score: None,
             persisted: Floors::default(),
@@ -272,6 +279,12 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
     /// read and its write).
     pub fn decide(&mut self) -> Decided {
         let now = self.io.clock.now();
+        if self.vm_manager_failing {
+            // Before the read, which may wait a storage timeout: a host
+            // that must fence, cannot power its VM off and outlived its
+            // watchdog's promise is reset now (see `back_up_watchdog`).
+            self.back_up_watchdog(now, false);
+        }
         let area = self.io.storage.read_area();
         let (observation, vm_here) = self.observe(now, area.as_deref().ok());
         let decision = self.core.step(&observation);
@@ -328,7 +341,12 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         for action in actions {
             self.act(action);
         }
-        self.back_up_watchdog();
+        let after = self.io.clock.now();
+        if self.watchdog_promise_broken(after) {
+            let down = self.io.vm.status().confirmed_down();
+            let now = self.io.clock.now();
+            self.back_up_watchdog(now, down);
+        }
         if let Ok(area) = area
             && self.keep_last_area
         {
@@ -372,6 +390,11 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
                     false
                 }
             }
+            VmAction::PowerOff => {
+                let ok = self.io.vm.act(action).is_ok();
+                self.vm_manager_failing |= !ok;
+                ok
+            }
             _ => self.io.vm.act(action).is_ok(),
         };
         self.results.push(ActionResult { action, ok });
@@ -383,6 +406,9 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         let (wall_unix, utc_offset_secs) = self.io.clock.wall();
         let local_vm = self.io.vm.status();
         let vm_here = !local_vm.confirmed_down();
+        // A query that fails says the VM manager is failing; any answer
+        // clears an earlier failed power-off too, which the loop retries.
+        self.vm_manager_failing = matches!(local_vm, LocalVm::QueryFailed);
         let observation = Observation {
             now,
             wall_unix,
@@ -442,44 +468,47 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         }
     }
 
-    /// The agent backs the watchdog up: a loop that ends with its engine VM
-    /// not down (its power-off failed, or the VM manager cannot tell) a whole
-    /// watchdog timeout after its last pet, by its clock, which counts a
-    /// suspend, knows that the countdown stood still meanwhile: a suspend or
-    /// a freeze stopped the device with the host. The watchdog's promise (the
-    /// host reset by the last pet and a timeout) is broken, and other hosts
-    /// may start the engine any moment: it has the host reset at once
-    /// ([`Watchdog::expire`]) instead of a timeout from the resume
-    /// (`core::lease`, "The watchdog").
-    fn back_up_watchdog(&mut self) {
+    /// Whether the watchdog has broken its promise: a whole timeout has
+    /// passed since this agent's last pet, by its clock (which counts a
+    /// suspend), while its lease is overdue or a self-fence is under way (a
+    /// loop that pets keeps the promise). The device would have reset the
+    /// host by now had its countdown not stood still: a suspend or a freeze
+    /// stopped it with the host.
+    fn watchdog_promise_broken(&self, now: Millis) -> bool {
         let (Some(pet), Some(timeout)) = (self.last_pet, self.core.config().watchdog_timeout_ms)
         else {
-            return;
+            return false;
         };
-        let now = self.io.clock.now();
-        if now.since(pet) < timeout {
-            return;
-        }
-        if !self.io.vm.status().confirmed_down() {
-            self.expire_watchdog(now, now.since(pet), timeout);
-        }
+        now.since(pet) >= timeout && (self.core.lease().must_fence(now) || self.core.fencing())
     }
 
-    /// Has the host reset now: see [`Self::back_up_watchdog`].
-    fn expire_watchdog(&mut self, now: Millis, unpetted_ms: u64, timeout_ms: u64) {
-        let outcome = self.io.watchdog.expire(now);
-        if std::mem::replace(&mut self.expired, true) {
+    /// The agent backs the watchdog up: when its promise is broken and the
+    /// engine VM is not confirmed down (`down`), other hosts may start the
+    /// engine any moment, so the agent has the host reset at once
+    /// ([`Watchdog::expire`]) instead of a timeout from the resume
+    /// (`core::lease`, "The watchdog"). It checks at the end of a loop, once
+    /// its power-off has had its try (a working VM manager stops just the
+    /// engine VM, not every VM on the host), and at the start of one when
+    /// the VM manager was failing, before a read that may wait.
+    fn back_up_watchdog(&mut self, now: Millis, down: bool) {
+        if down || self.expired || !self.watchdog_promise_broken(now) {
             return;
         }
-        let how = match outcome {
+        self.expired = true;
+        let since = self.last_pet.map_or(0, |pet| now.since(pet));
+        let timeout = self.core.config().watchdog_timeout_ms.unwrap_or(0);
+        let how = match self.io.watchdog.expire(now) {
             Ok(()) => "resetting the host now".to_owned(),
-            Err(e) => format!("the device refused to fire early ({e}): it resets at its timeout"),
+            Err(e) => format!(
+                "the device refused to fire early ({e}): its countdown runs on from where it \
+                 stood"
+            ),
         };
         let line = format!(
             "the engine VM is not down {} s after the watchdog's last pet (timeout {} s): \
              its countdown stood still (the host was suspended or frozen); {how}",
-            crate::config::format_secs(unpetted_ms),
-            crate::config::format_secs(timeout_ms),
+            crate::config::format_secs(since),
+            crate::config::format_secs(timeout),
         );
         self.io.events.log(now, &line);
     }

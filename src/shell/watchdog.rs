@@ -38,6 +38,9 @@ const WDIOC_SETTIMEOUT: libc::Ioctl = libc::_IOWR::<libc::c_int>(b'W' as u32, 6)
 /// What [`WatchdogDevice::expire`] writes to a stand-in file: the lab's
 /// emulated watchdog resets the host when a write ends with it.
 pub const EXPIRE_BYTE: u8 = b'!';
+/// The longest timeout [`WatchdogDevice::expire`] tries (drivers refuse one
+/// below their minimum, e.g. `iTCO_wdt` below 2 s).
+const EXPIRE_SECS_MAX: u32 = 10;
 
 /// A watchdog device; armed while open.
 pub struct WatchdogDevice {
@@ -122,18 +125,26 @@ impl WatchdogDevice {
         file.flush()
     }
 
-    /// Has the host reset as soon as the device can: a one-second timeout
-    /// (`WDIOC_SETTIMEOUT`, which restarts the countdown) that is never
-    /// petted again. A stand-in file has no timeout to set: it gets
+    /// Has the host reset as soon as the device can: its shortest timeout
+    /// (`WDIOC_SETTIMEOUT` of 1 s, else of the next whole second the driver
+    /// takes, up to [`EXPIRE_SECS_MAX`]; setting it restarts the countdown),
+    /// never petted again. A stand-in file has no timeout to set: it gets
     /// [`EXPIRE_BYTE`], which the lab's emulated watchdog takes as a reset.
     pub fn expire(&mut self) -> io::Result<()> {
         self.arm()?;
         let file = self.file.as_mut().expect("armed above");
-        if file.metadata()?.file_type().is_char_device() {
-            return self.set_timeout(1);
+        if !file.metadata()?.file_type().is_char_device() {
+            file.write_all(&[EXPIRE_BYTE])?;
+            return file.flush();
         }
-        file.write_all(&[EXPIRE_BYTE])?;
-        file.flush()
+        let mut refused = io::Error::other("no timeout tried");
+        for secs in 1..=EXPIRE_SECS_MAX {
+            match self.set_timeout(secs) {
+                Ok(()) => return Ok(()),
+                Err(e) => refused = e,
+            }
+        }
+        Err(refused)
     }
 
     /// Magic close: disarms the device (nothing at stake, or a clean stop);

@@ -151,7 +151,7 @@ impl Bounds {
         // gone): it fences lease-fail after its last renewal *by its clock*.
         let before_a_start = (t.lease_dead_ms + t.lease_settle_ms)
             .saturating_sub(t.storage_timeout_ms + t.lease_margin_ms);
-        let fence = t.poweroff_timeout_ms + t.loop_ms;
+        let fence = t.poweroff_timeout_ms + t.loop_ms + super::world::EXPIRED_DOG_MS;
         Bounds {
             freeze_secs: secs(before_a_start.saturating_sub(fence + t.lease_fail_ms)),
             suspend_secs: secs(before_a_start.saturating_sub(fence)),

@@ -399,10 +399,12 @@ impl Watchdog for SimHost {
         self.world.borrow_mut().host_mut(self.host).last_pet = None;
     }
 
-    /// A one-second countdown from now, as a real device's shortest timeout,
-    /// unless the device was to fire sooner anyway: expiring never delays a
-    /// reset. The simulator arms it after the tick (`Sim::after_tick`,
-    /// `Sim::keeper_tick`).
+    /// A one-second countdown from now, as a real device's shortest timeout
+    /// (setting it restarts the countdown). A tick runs at once in simulated
+    /// time and counts its I/O afterwards, so a countdown that ran out within
+    /// the tick (during a power-off that hung) has fired already, before the
+    /// expire: it stays. The simulator arms it after the tick
+    /// (`Sim::after_tick`, `Sim::keeper_tick`).
     fn expire(&mut self, _now: Millis) -> Result<(), WatchdogError> {
         let mut w = self.world.borrow_mut();
         let timeout = w
@@ -411,8 +413,10 @@ impl Watchdog for SimHost {
             .ok_or_else(|| WatchdogError("there is no watchdog device".to_owned()))?;
         let at = w.host_time(self.host);
         let h = w.host_mut(self.host);
-        let soon = at + EXPIRED_DOG_MS - timeout;
-        h.last_pet = Some(h.last_pet.map_or(soon, |pet| pet.min(soon)));
+        let fired_already = h.last_pet.is_some_and(|pet| pet + timeout <= at);
+        if !fired_already {
+            h.last_pet = Some(at + EXPIRED_DOG_MS - timeout);
+        }
         h.dog_expired = true;
         Ok(())
     }
