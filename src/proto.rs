@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::score::{ScoreBreakdown, ZeroReason};
 use crate::metadata::{EngineStatus, HostId, HostSlot};
 
-pub use client::{ClientError, call};
+pub use client::{ClientError, call, status};
 pub(crate) use client::{LineReader, ReadLine, connect_unix, is_timeout, os_reason, send_all};
 pub(crate) use frame::too_long_message;
 pub use frame::{
@@ -70,8 +70,13 @@ pub fn socket_path(runtime_dir: &Path) -> PathBuf {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Request {
-    /// This agent's live view of every host.
-    Status,
+    /// This agent's live view of every host: of the hosts from `from-host`
+    /// on (all without it), as many as fit in [`STATUS_PAGE_BYTES`]; the
+    /// reply's `more-from` names the first host left for the next page.
+    Status {
+        #[serde(rename = "from-host", default, skip_serializing_if = "Option::is_none")]
+        from_host: Option<HostId>,
+    },
     /// `--set-maintenance --mode=...` (root only).
     SetMaintenance { mode: MaintenanceMode },
     /// `--vm-start` / `--vm-start-paused` (root only): queued for the loop,
@@ -95,10 +100,13 @@ pub enum Request {
 }
 
 impl Request {
+    /// `status` from the first host (the whole view, or its first page).
+    pub const STATUS: Request = Request::Status { from_host: None };
+
     /// The `kind` tag, which the reply's result repeats.
     pub fn kind(&self) -> &'static str {
         match self {
-            Request::Status => "status",
+            Request::Status { .. } => "status",
             Request::SetMaintenance { .. } => "set-maintenance",
             Request::VmStart { .. } => "vm-start",
             Request::VmShutdown => "vm-shutdown",
@@ -227,6 +235,55 @@ pub struct StatusReply {
     /// Slots that could not be decoded (bad CRC, torn), in ascending host id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<UnreadableSlot>,
+    /// This is one page of the view: the hosts (and unreadable slots) from
+    /// this id on are on the next one (`status` with `from-host`).
+    #[serde(rename = "more-from", default, skip_serializing_if = "Option::is_none")]
+    pub more_from: Option<HostId>,
+}
+
+/// The most bytes of host entries one `status` reply carries (half of
+/// [`REPLY_LINE_MAX_BYTES`]): a volume of 2,000 hosts with maximal extra text
+/// (about 8 MB of JSON) comes in pages, never in a reply over the limit.
+pub const STATUS_PAGE_BYTES: usize = REPLY_LINE_MAX_BYTES / 2;
+
+/// A bound on one host entry's JSON that needs no writing: every byte of
+/// its texts escaped to six (`\u0001`), and room for the rest.
+fn host_json_bound(host: &HostStatus) -> usize {
+    let texts = host.extra.len() + host.hostname.len() + host.engine_status.detail.len();
+    6 * texts + 2048
+}
+
+impl StatusReply {
+    /// The page of this view that starts at host `from` (the first without
+    /// it): its hosts and unreadable slots from `from` on, as many hosts as
+    /// fit in [`STATUS_PAGE_BYTES`] of JSON (one at least), and `more_from`
+    /// naming the first host of the next page.
+    pub fn page(mut self, from: Option<HostId>) -> StatusReply {
+        let from = from.unwrap_or(0);
+        self.hosts.retain(|h| h.host_id >= from);
+        self.unreadable.retain(|u| u.host_id >= from);
+        self.more_from = None;
+        if self.hosts.iter().map(host_json_bound).sum::<usize>() <= STATUS_PAGE_BYTES {
+            return self;
+        }
+        let mut used = 0usize;
+        let mut cut = None;
+        for (index, host) in self.hosts.iter().enumerate() {
+            let size = serde_json::to_vec(host).map_or(usize::MAX, |json| json.len() + 1);
+            used = used.saturating_add(size);
+            if index > 0 && used > STATUS_PAGE_BYTES {
+                cut = Some(index);
+                break;
+            }
+        }
+        if let Some(index) = cut {
+            let next = self.hosts[index].host_id;
+            self.hosts.truncate(index);
+            self.unreadable.retain(|u| u.host_id < next);
+            self.more_from = Some(next);
+        }
+        self
+    }
 }
 
 /// A point in time on both clocks: the agent's monotonic clock (decisions) and

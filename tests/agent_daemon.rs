@@ -245,7 +245,7 @@ fn a_cold_start_of_three_agents_starts_exactly_one_engine_and_sigterm_publishes_
         hosted_engine::proto::socket_path(&cluster.root(holder).join("run/ovirt-hosted-engine-ha"));
     let reply = hosted_engine::proto::call(
         &socket,
-        &hosted_engine::proto::Request::Status,
+        &hosted_engine::proto::Request::STATUS,
         Duration::from_secs(3),
     )
     .unwrap();

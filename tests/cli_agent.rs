@@ -90,6 +90,7 @@ fn snapshot(taken_ms: u64, host_ts: u64, up: bool) -> proto::StatusReply {
         },
         hosts: vec![proto::HostStatus::from_slot(1, slot, true, Some(0))],
         unreadable: Vec::new(),
+        more_from: None,
     }
 }
 
@@ -171,7 +172,9 @@ fn vm_start_trusts_only_a_slot_published_after_the_request() {
     let frozen = boottime_ms();
     let mut started = false;
     let agent = FakeAgent::start(&host.runtime(), move |frame| match &frame.request {
-        proto::Request::Status => Ok(proto::Reply::Status(Box::new(snapshot(frozen, 5, started)))),
+        proto::Request::Status { .. } => {
+            Ok(proto::Reply::Status(Box::new(snapshot(frozen, 5, started))))
+        }
         proto::Request::VmStart { paused } => {
             started = true;
             Ok(proto::Reply::VmStart { paused: *paused })
@@ -197,7 +200,7 @@ fn vm_start_trusts_only_a_slot_published_after_the_request() {
     let mut loops = 5;
     let mut started = false;
     let _agent = FakeAgent::start(&host.runtime(), move |frame| match &frame.request {
-        proto::Request::Status => {
+        proto::Request::Status { .. } => {
             loops += 1;
             Ok(proto::Reply::Status(Box::new(snapshot(
                 boottime_ms(),
@@ -231,7 +234,7 @@ fn a_vm_request_the_agent_did_not_take_fails_saying_nothing_was_done() {
     let windows = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = Arc::clone(&windows);
     let _agent = FakeAgent::start(&host.runtime(), move |frame| {
-        if frame.request == proto::Request::Status {
+        if frame.request == proto::Request::STATUS {
             return Ok(proto::Reply::Status(Box::new(snapshot(
                 boottime_ms(),
                 5,

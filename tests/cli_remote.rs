@@ -2,7 +2,8 @@
 //! `sshd` on loopback: output and exit codes, argv quoting, every host key
 //! verdict (known, hashed, unknown, accept-new, changed, other type), key and
 //! agent authentication, and every wait bounded (refused port, a server that
-//! never speaks, a command that outlives the timeout).
+//! never speaks, one that drips or streams bytes forever, a command that
+//! outlives the timeout).
 //!
 //! Each test starts its own `sshd` (root only: it logs users in) with its own
 //! host keys and `authorized_keys` in a temporary directory; without root or
@@ -11,7 +12,7 @@
 mod common;
 
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -732,6 +733,100 @@ fn a_server_that_never_speaks_times_out() {
         .unwrap();
     let _ = accepted.read_to_string(&mut banner);
     assert!(banner.starts_with("SSH-2.0-"), "{banner:?}");
+}
+
+/// What a misbehaving server does once a client connects.
+type Behaviour = fn(&mut TcpStream) -> std::io::Result<()>;
+
+/// A fake server on loopback that does `then` until the client hangs up;
+/// returns its port.
+fn misbehaving_server(then: Behaviour) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let _ = then(&mut conn);
+    });
+    port
+}
+
+const BANNER: &[u8] = b"SSH-2.0-misbehaving\r\n";
+
+/// Runs `true` on the server at `port` with a 1 s timeout, on a thread: the
+/// error, or a failure if it has not returned 30 s later.
+fn run_bounded(port: u16) -> RemoteError {
+    let target = Target::new("root", "127.0.0.1", port).unwrap();
+    let options = Options {
+        known_hosts: Some(PathBuf::from("/nonexistent/known_hosts")),
+        agent_socket: None,
+        timeout: Duration::from_secs(1),
+        ..Options::default()
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || tx.send(run(&target, &options, &args(&["true"]))));
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(result) => result.unwrap_err(),
+        Err(_) => panic!("--remote was still waiting 30 s after its 1 s deadline"),
+    }
+}
+
+/// Issue 14: a server that never stops sending (or stops after its banner)
+/// holds no wait past the deadline. libssh2's own timeout is checked only
+/// when it has to wait: endless lines before a banner kept it reading for
+/// ever at 100 % CPU (this test hung there before the wall-clock hang-up);
+/// a steady stream of packets it discards (SSH_MSG_IGNORE, before the key
+/// exchange), a packet dripped a byte at a time and a banner followed by
+/// silence are bounded too.
+#[test]
+fn a_server_that_streams_or_drips_bytes_forever_times_out_at_the_deadline() {
+    fn lines(conn: &mut TcpStream) -> std::io::Result<()> {
+        let burst = b"not ssh at all\r\n".repeat(4096);
+        loop {
+            conn.write_all(&burst)?;
+        }
+    }
+    // SSH_MSG_IGNORE with an empty string, 6 bytes of padding: 16 bytes.
+    fn ignores(conn: &mut TcpStream) -> std::io::Result<()> {
+        conn.write_all(BANNER)?;
+        let packet = [0, 0, 0, 12, 6, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let burst = packet.repeat(4096);
+        loop {
+            conn.write_all(&burst)?;
+        }
+    }
+    // A packet announced as 32,000 bytes, sent a byte every 20 ms.
+    fn drip(conn: &mut TcpStream) -> std::io::Result<()> {
+        conn.write_all(BANNER)?;
+        conn.write_all(&[0, 0, 0x7d, 0x00])?;
+        loop {
+            conn.write_all(b"x")?;
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    fn banner_only(conn: &mut TcpStream) -> std::io::Result<()> {
+        conn.write_all(BANNER)?;
+        thread::sleep(Duration::from_secs(60));
+        Ok(())
+    }
+    let behaviours: [(&str, Behaviour); 4] = [
+        ("lines instead of a banner", lines),
+        ("ignore packets", ignores),
+        ("drip", drip),
+        ("banner only", banner_only),
+    ];
+    for (name, then) in behaviours {
+        let e = run_bounded(misbehaving_server(then));
+        assert!(
+            matches!(
+                e,
+                RemoteError::Timeout {
+                    step: Step::KeyExchange,
+                    ..
+                }
+            ),
+            "{name}: {e}"
+        );
+    }
 }
 
 #[test]

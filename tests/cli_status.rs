@@ -175,6 +175,7 @@ fn status_reply(hosts: Vec<HostStatus>, global_maintenance: bool) -> StatusReply
         },
         hosts,
         unreadable: Vec::new(),
+        more_from: None,
     }
 }
 

@@ -353,7 +353,7 @@ fn connect_and_disconnect_mount_and_unmount_the_storage() {
     );
     let socket = proto::socket_path(&host.paths().runtime_dir);
     wait_for("the agent to answer", || {
-        proto::call(&socket, &proto::Request::Status, IO).is_ok()
+        proto::call(&socket, &proto::Request::STATUS, IO).is_ok()
     });
     let ran = host.he(&["--disconnect-storage"]);
     assert_ran(
@@ -539,6 +539,19 @@ fn a_failing_connect_command_fails_the_connect_with_its_words() {
             "storage_connect_command: {}: No such file or directory",
             missing.display()
         )),
+        "{ran:?}"
+    );
+    // A hosted-engine.conf that another user could have changed: its
+    // command is not run (issue 14).
+    conf(&script);
+    std::fs::set_permissions(&paths.he_conf, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let ran = he(&["--connect-storage"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(2), ""), "{ran:?}");
+    assert!(
+        ran.stderr
+            .contains("not trusted with the commands it names")
+            && ran.stderr.contains("writable by others (mode 0666)")
+            && !ran.stderr.contains("mount.nfs"),
         "{ran:?}"
     );
 }

@@ -1352,3 +1352,103 @@ fn the_agent_needs_a_watchdog_or_its_absence_acknowledged() {
         "{errors}"
     );
 }
+
+/// The agent runs the commands hosted-engine.conf and agent.conf name: it
+/// refuses files that another user could have changed (issue 14), naming the
+/// file, the directory to blame and its mode; `hosted-engine` still reads them.
+#[test]
+fn the_agent_refuses_configuration_others_can_change() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().unwrap();
+    let paths = ConfigPaths::under_root(root.path());
+    let dir = paths.he_conf.parent().unwrap();
+    fs::create_dir_all(dir).unwrap();
+    fs::create_dir_all(paths.agent_conf.parent().unwrap()).unwrap();
+    fs::write(
+        &paths.he_conf,
+        "fqdn=engine.lab\nhost_id=3\nstorage=/srv/he\ndomainType=dir\nnetwork_test=none\n\
+         watchdog_device=none\nwatchdog_none_i_accept_split_brain=yes\n",
+    )
+    .unwrap();
+    Config::load_for_agent(&paths).unwrap();
+    let chmod = |path: &Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    };
+    chmod(dir, 0o777);
+    let errors = Config::load_for_agent(&paths).unwrap_err();
+    assert_eq!(errors.as_slice().len(), 1, "{errors}");
+    assert_eq!(errors.as_slice()[0].kind, ErrorKind::Untrusted);
+    let text = errors.to_string();
+    assert!(
+        text.contains(&format!(
+            "{}: not trusted with the commands the agent runs: {}: writable by others \
+             (mode 0777)",
+            paths.he_conf.display(),
+            dir.display()
+        )),
+        "{text}"
+    );
+    assert!(Config::load(&paths).is_ok(), "other readers do not mind");
+    chmod(dir, 0o755);
+    chmod(&paths.he_conf, 0o666);
+    let text = Config::load_for_agent(&paths).unwrap_err().to_string();
+    assert!(
+        text.contains("hosted-engine.conf: writable by others (mode 0666)"),
+        "{text}"
+    );
+    chmod(&paths.he_conf, 0o644);
+    fs::write(&paths.agent_conf, "[timing]\n").unwrap();
+    chmod(&paths.agent_conf, 0o602);
+    let text = Config::load_for_agent(&paths).unwrap_err().to_string();
+    assert!(
+        text.contains("agent.conf: writable by others (mode 0602)"),
+        "{text}"
+    );
+    // Its own group may write (a user's private group under umask 002).
+    chmod(&paths.agent_conf, 0o664);
+    Config::load_for_agent(&paths).unwrap();
+    chmod(&paths.agent_conf, 0o644);
+    Config::load_for_agent(&paths).unwrap();
+}
+
+/// The agent does not use an SMTP password that other users can read, and
+/// says why (issue 14); without a password the file may be readable.
+#[test]
+fn the_agent_refuses_an_smtp_password_others_can_read() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().unwrap();
+    let paths = ConfigPaths::under_root(root.path());
+    fs::create_dir_all(paths.he_conf.parent().unwrap()).unwrap();
+    fs::create_dir_all(paths.broker_conf.parent().unwrap()).unwrap();
+    fs::write(
+        &paths.he_conf,
+        "fqdn=engine.lab\nhost_id=3\nstorage=/srv/he\ndomainType=dir\nnetwork_test=none\n\
+         watchdog_device=none\nwatchdog_none_i_accept_split_brain=yes\n",
+    )
+    .unwrap();
+    let chmod = |mode: u32| {
+        fs::set_permissions(&paths.broker_conf, fs::Permissions::from_mode(mode)).unwrap();
+    };
+    fs::write(&paths.broker_conf, "[email]\nsmtp-server=localhost\n").unwrap();
+    chmod(0o644);
+    Config::load_for_agent(&paths).unwrap();
+    fs::write(
+        &paths.broker_conf,
+        "[email]\nsmtp-server=localhost\nsmtp-port=587\nsmtp-starttls=true\n\
+         smtp-user=he\nsmtp-password=hunter2\n",
+    )
+    .unwrap();
+    chmod(0o644);
+    let errors = Config::load_for_agent(&paths).unwrap_err();
+    assert_eq!(errors.as_slice().len(), 1, "{errors}");
+    assert_eq!(errors.as_slice()[0].kind, ErrorKind::Untrusted);
+    let text = errors.to_string();
+    assert!(
+        text.contains("holds smtp-password but other users can read it (mode 0644): chmod 600 it"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(Config::load(&paths).is_ok(), "hosted-engine still reads it");
+    chmod(0o600);
+    Config::load_for_agent(&paths).unwrap();
+}

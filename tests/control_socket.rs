@@ -29,6 +29,12 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// The environment variable that turns `child_client` into the client of a
 /// test that runs it as another user.
 const CHILD_SOCKET_VAR: &str = "HE_CONTROL_SOCKET_CHILD";
+/// Set: the child client holds connections instead (`hold_connections`).
+const CHILD_HOLD_VAR: &str = "HE_CONTROL_SOCKET_CHILD_HOLD";
+/// Connections the holding child tries to open.
+const HOLD_TRIES: usize = 10;
+/// How long it holds them.
+const HOLD_FOR: Duration = Duration::from_secs(2);
 
 /// A server over a [`SharedState`] whose callbacks record what they were asked.
 struct Fixture {
@@ -41,6 +47,17 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     fixture_with(ServerLimits::default(), Duration::ZERO)
+}
+
+/// The default limits but for the per-user ones, which would make a test that
+/// opens many connections depend on whether it runs as root (their own tests
+/// set them).
+fn any_user(limits: ServerLimits) -> ServerLimits {
+    ServerLimits {
+        reserved_for_root: 0,
+        per_user_max: limits.connections_max,
+        ..limits
+    }
 }
 
 /// `liveliness_delay`: how long each liveliness probe takes.
@@ -156,6 +173,14 @@ impl Raw {
         self.reply()
     }
 
+    /// As [`Raw::reply_to`], for a server that may have answered and closed
+    /// before reading (`busy`, the end of a connection's life): the write
+    /// may fail, the answer is read all the same.
+    fn ask(&mut self, line: &[u8]) -> Value {
+        let _ = self.writer.write_all(line);
+        self.reply()
+    }
+
     /// The next reply line as JSON.
     fn reply(&mut self) -> Value {
         let mut line = String::new();
@@ -195,7 +220,7 @@ fn status_round_trip_carries_the_agents_live_view() {
     assert!(status.agent.has_history && status.agent.adopted);
     f.state.update(status.clone());
 
-    let Reply::Status(got) = call(&f.path, &Request::Status, CALL_TIMEOUT).unwrap() else {
+    let Reply::Status(got) = call(&f.path, &Request::STATUS, CALL_TIMEOUT).unwrap() else {
         panic!("not a status reply");
     };
     assert!(got.age_ms < 2_000, "age {}", got.age_ms);
@@ -263,7 +288,7 @@ fn status_round_trip_carries_the_agents_live_view() {
 fn status_before_the_first_loop_is_busy() {
     let f = fixture();
     assert_eq!(
-        remote_code(call(&f.path, &Request::Status, CALL_TIMEOUT)),
+        remote_code(call(&f.path, &Request::STATUS, CALL_TIMEOUT)),
         ErrorCode::Busy
     );
 }
@@ -272,7 +297,10 @@ fn status_before_the_first_loop_is_busy() {
 fn several_clients_are_served_at_once() {
     // Each liveliness probe takes 400 ms: served one after another, eight
     // would take 3.2 s.
-    let f = fixture_with(ServerLimits::default(), Duration::from_millis(400));
+    let f = fixture_with(
+        any_user(ServerLimits::default()),
+        Duration::from_millis(400),
+    );
     f.state.update(cluster_status());
     let started = Instant::now();
     let clients: Vec<_> = (0..8)
@@ -283,7 +311,7 @@ fn several_clients_are_served_at_once() {
         .collect();
     // Status calls meanwhile are answered at once, on their own connections.
     for _ in 0..20 {
-        let reply = call(&f.path, &Request::Status, CALL_TIMEOUT).unwrap();
+        let reply = call(&f.path, &Request::STATUS, CALL_TIMEOUT).unwrap();
         assert_eq!(reply.kind(), "status");
     }
     assert!(started.elapsed() < Duration::from_millis(400));
@@ -326,7 +354,7 @@ fn malformed_requests_get_bad_request_and_the_server_keeps_serving() {
         (reply["ok"].as_bool(), reply["id"].as_u64()),
         (Some(true), Some(8))
     );
-    assert!(call(&f.path, &Request::Status, CALL_TIMEOUT).is_ok());
+    assert!(call(&f.path, &Request::STATUS, CALL_TIMEOUT).is_ok());
 }
 
 #[test]
@@ -357,7 +385,7 @@ fn an_oversized_request_gets_an_error_and_the_connection_closes() {
             .unwrap()
             .contains("not JSON")
     );
-    assert!(call(&f.path, &Request::Status, CALL_TIMEOUT).is_ok());
+    assert!(call(&f.path, &Request::STATUS, CALL_TIMEOUT).is_ok());
 }
 
 #[test]
@@ -455,7 +483,7 @@ fn the_credential_check_forbids_mutation_to_other_users() {
             ErrorCode::Forbidden
         );
     }
-    assert!(server::authorize(&Request::Status, Some(65534)).is_ok());
+    assert!(server::authorize(&Request::STATUS, Some(65534)).is_ok());
     // The credentials the server sees are the connecting process's.
     let f = fixture();
     let stream = UnixStream::connect(&f.path).unwrap();
@@ -476,7 +504,11 @@ fn child_client() {
     let socket = PathBuf::from(socket);
     // SAFETY: getuid has no preconditions.
     println!("RESULT uid={}", unsafe { libc::getuid() });
-    for request in [Request::VmPoweroff, Request::Status] {
+    if std::env::var_os(CHILD_HOLD_VAR).is_some() {
+        hold_connections(&socket);
+        return;
+    }
+    for request in [Request::VmPoweroff, Request::STATUS] {
         let outcome = match call(&socket, &request, CALL_TIMEOUT) {
             Ok(reply) => format!("ok:{}", reply.kind()),
             Err(ClientError::Remote { code, .. }) => code.as_str().to_owned(),
@@ -486,15 +518,27 @@ fn child_client() {
     }
 }
 
-#[test]
-fn a_non_root_client_may_read_but_not_mutate() {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !common::require("root (to run a client as uid 65534)", root) {
-        return;
+/// The hold mode of `child_client`: opens [`HOLD_TRIES`] connections, asks
+/// each for the status (busy or served), then holds them for [`HOLD_FOR`].
+fn hold_connections(socket: &Path) {
+    let mut held = Vec::new();
+    let mut busy = 0;
+    for _ in 0..HOLD_TRIES {
+        let mut raw = Raw::connect(socket);
+        let reply = raw.ask(b"{\"version\":1,\"id\":1,\"request\":{\"kind\":\"status\"}}\n");
+        if reply["error"]["code"] == "busy" {
+            busy += 1;
+        } else {
+            held.push(raw);
+        }
     }
-    let f = fixture();
-    f.state.update(cluster_status());
+    println!("RESULT held={} busy={busy}", held.len());
+    thread::sleep(HOLD_FOR);
+}
+
+/// Runs `child_client` as uid 65534 against `f`'s socket (in hold mode with
+/// `hold`), starting it and returning it.
+fn spawn_nobody_client(f: &Fixture, hold: bool) -> std::process::Child {
     // The child keeps gid 0, so the socket's group permission (0660) lets it
     // in, as an operator in the socket's group; the directory must let the
     // group through. The test binary is run from there too, since the build
@@ -509,7 +553,12 @@ fn a_non_root_client_may_read_but_not_mutate() {
     let mut child = std::process::Command::new(&exe);
     child
         .args(["--exact", "child_client", "--ignored", "--nocapture"])
-        .env(CHILD_SOCKET_VAR, &f.path);
+        .env(CHILD_SOCKET_VAR, &f.path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if hold {
+        child.env(CHILD_HOLD_VAR, "1");
+    }
     // SAFETY: setuid is async-signal-safe; nothing else runs in the child.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut child, || {
@@ -519,24 +568,159 @@ fn a_non_root_client_may_read_but_not_mutate() {
             Ok(())
         });
     }
-    let out = child
-        .output()
-        .expect("running the test binary as uid 65534");
+    child.spawn().expect("running the test binary as uid 65534")
+}
+
+/// The `RESULT` lines of a finished child client.
+fn child_results(child: std::process::Child) -> Vec<String> {
+    let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let results: Vec<&str> = stdout
+    let results: Vec<String> = stdout
         .lines()
         .filter_map(|l| l.strip_prefix("RESULT "))
+        .map(str::to_owned)
         .collect();
-    assert_eq!(
-        results,
-        ["uid=65534", "vm-poweroff=forbidden", "status=ok:status"],
+    assert!(
+        !results.is_empty(),
         "child output:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    results
+}
+
+fn running_as_root(what: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    common::require(what, unsafe { libc::geteuid() } == 0)
+}
+
+#[test]
+fn a_non_root_client_may_read_but_not_mutate() {
+    if !running_as_root("root (to run a client as uid 65534)") {
+        return;
+    }
+    let f = fixture();
+    f.state.update(cluster_status());
+    let results = child_results(spawn_nobody_client(&f, false));
+    assert_eq!(
+        results,
+        ["uid=65534", "vm-poweroff=forbidden", "status=ok:status"]
     );
     assert!(
         f.state.take_requests().is_empty(),
         "a forbidden request was queued"
     );
+}
+
+/// Issue 14: a full volume's status (2,000 hosts, each with 3,584 bytes of
+/// extra text that JSON escapes six-fold, some slots unreadable) never makes a
+/// reply over the 4 MiB line limit: it comes in pages (`more-from`), and
+/// `proto::status`, which `hosted-engine --vm-status` uses, puts them back
+/// together, every host once and in order.
+#[test]
+fn a_full_volume_status_comes_in_pages_that_fit_the_reply_limit() {
+    let f = fixture();
+    let mut big = cluster_status();
+    let template = big.hosts[0].clone();
+    let extra: String = "\u{1}".repeat(hosted_engine::metadata::EXTRA_SIZE);
+    big.hosts = (1..=2000u16)
+        .filter(|id| id % 100 != 7)
+        .map(|id| proto::HostStatus {
+            host_id: id,
+            extra: extra.clone(),
+            ..template.clone()
+        })
+        .collect();
+    big.unreadable = (1..=2000u16)
+        .filter(|id| id % 100 == 7)
+        .map(|id| proto::UnreadableSlot {
+            host_id: id,
+            error: format!("bad checksum in slot {id}"),
+        })
+        .collect();
+    f.state.update(big.clone());
+    let Reply::Status(first) = call(&f.path, &Request::STATUS, CALL_TIMEOUT).unwrap() else {
+        panic!("not a status reply");
+    };
+    let next = first.more_from.expect("a first page, not the whole view");
+    assert!(first.hosts.len() < big.hosts.len());
+    assert_eq!(first.hosts.last().map(|h| h.host_id < next), Some(true));
+    let whole = proto::status(&f.path, Duration::from_secs(30)).unwrap();
+    assert_eq!(whole.more_from, None);
+    assert_eq!(whole.hosts.len(), big.hosts.len());
+    assert!(whole.hosts.iter().zip(&big.hosts).all(|(a, b)| a == b));
+    assert_eq!(whole.unreadable, big.unreadable);
+    // A small view is one page, as before.
+    f.state.update(cluster_status());
+    let Reply::Status(small) = call(&f.path, &Request::STATUS, CALL_TIMEOUT).unwrap() else {
+        panic!("not a status reply");
+    };
+    assert_eq!(small.more_from, None);
+}
+
+/// Issue 14: another user holding every connection it can get does not lock
+/// root out: it gets no more than the slots not kept for root (and no more
+/// than its own share), and root's requests are still served meanwhile.
+#[test]
+fn another_user_holding_connections_does_not_lock_root_out() {
+    if !running_as_root("root (to run a client as uid 65534)") {
+        return;
+    }
+    for (per_user_max, held) in [(10, 4), (3, 3)] {
+        let limits = ServerLimits {
+            connections_max: 6,
+            reserved_for_root: 2,
+            per_user_max,
+            ..ServerLimits::default()
+        };
+        let f = fixture_with(limits, Duration::ZERO);
+        f.state.update(cluster_status());
+        let child = spawn_nobody_client(&f, true);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while f.server.connections() < held && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(f.server.connections(), held);
+        for _ in 0..2 {
+            let reply = call(&f.path, &Request::STATUS, CALL_TIMEOUT).unwrap();
+            assert_eq!(reply.kind(), "status");
+        }
+        let _root_held = [Raw::connect(&f.path), Raw::connect(&f.path)];
+        let results = child_results(child);
+        assert_eq!(
+            results,
+            [
+                "uid=65534".to_owned(),
+                format!("held={held} busy={}", HOLD_TRIES - held)
+            ]
+        );
+    }
+}
+
+/// A connection is served for a bounded time, however busy its client keeps
+/// it: then it gets a `timeout` error naming the limit and is closed.
+#[test]
+fn a_connection_is_closed_at_the_end_of_its_life() {
+    let limits = ServerLimits {
+        connection_life_max: Duration::from_secs(1),
+        ..ServerLimits::default()
+    };
+    let f = fixture_with(limits, Duration::ZERO);
+    f.state.update(cluster_status());
+    let mut raw = Raw::connect(&f.path);
+    let started = Instant::now();
+    let ended = loop {
+        let reply = raw.ask(b"{\"version\":1,\"id\":2,\"request\":{\"kind\":\"status\"}}\n");
+        if reply["error"].is_object() {
+            break reply;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "never closed");
+        thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(error_code(&ended), "timeout");
+    let message = ended["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("connection open for 1 s"), "{ended}");
+    assert!(raw.closed());
+    assert!(started.elapsed() >= Duration::from_secs(1));
 }
 
 #[test]
@@ -553,7 +737,7 @@ fn the_client_times_out_on_a_socket_that_never_answers() {
     });
     let timeout = Duration::from_secs(1);
     let started = Instant::now();
-    let result = call(&path, &Request::Status, timeout);
+    let result = call(&path, &Request::STATUS, timeout);
     let took = started.elapsed();
     assert!(
         matches!(&result, Err(ClientError::Timeout { .. })),
@@ -585,7 +769,7 @@ fn the_client_times_out_on_a_listener_whose_backlog_is_full() {
     let timeout = Duration::from_millis(300);
     for _ in 0..4 {
         let started = Instant::now();
-        let result = call(&path, &Request::Status, timeout);
+        let result = call(&path, &Request::STATUS, timeout);
         assert!(
             matches!(result, Err(ClientError::Timeout { .. })),
             "{result:?}"
@@ -598,7 +782,7 @@ fn the_client_times_out_on_a_listener_whose_backlog_is_full() {
 fn no_socket_means_the_agent_is_not_running() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.sock");
-    let result = call(&path, &Request::Status, CALL_TIMEOUT);
+    let result = call(&path, &Request::STATUS, CALL_TIMEOUT);
     let Err(e @ ClientError::NotRunning { .. }) = result else {
         panic!("{result:?}");
     };
@@ -611,7 +795,7 @@ fn no_socket_means_the_agent_is_not_running() {
     );
     // A socket file nobody listens on any more.
     drop(UnixListener::bind(&path).unwrap());
-    let e = call(&path, &Request::Status, CALL_TIMEOUT).unwrap_err();
+    let e = call(&path, &Request::STATUS, CALL_TIMEOUT).unwrap_err();
     assert!(matches!(e, ClientError::NotRunning { .. }), "{e:?}");
     assert!(
         e.to_string()
@@ -674,10 +858,10 @@ fn the_socket_is_0660_and_drop_closes_and_removes_it() {
 
 #[test]
 fn clients_beyond_the_connection_limit_get_busy() {
-    let limits = ServerLimits {
+    let limits = any_user(ServerLimits {
         connections_max: 2,
         ..ServerLimits::default()
-    };
+    });
     let f = fixture_with(limits, Duration::ZERO);
     f.state.update(cluster_status());
     let _held = [Raw::connect(&f.path), Raw::connect(&f.path)];
@@ -686,7 +870,7 @@ fn clients_beyond_the_connection_limit_get_busy() {
         thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(
-        remote_code(call(&f.path, &Request::Status, CALL_TIMEOUT)),
+        remote_code(call(&f.path, &Request::STATUS, CALL_TIMEOUT)),
         ErrorCode::Busy
     );
     drop(_held);
@@ -694,7 +878,7 @@ fn clients_beyond_the_connection_limit_get_busy() {
     while f.server.connections() > 0 && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(10));
     }
-    assert!(call(&f.path, &Request::Status, CALL_TIMEOUT).is_ok());
+    assert!(call(&f.path, &Request::STATUS, CALL_TIMEOUT).is_ok());
 }
 
 #[test]

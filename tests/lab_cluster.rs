@@ -573,6 +573,56 @@ fn a_lab_directory_that_holds_a_lab_or_anything_else_is_refused() {
     assert!(dir.path().join("something").exists());
 }
 
+/// Issue 14: a lab directory someone else could have planted is refused by
+/// `he-lab up` and by every command that reads a lab: one that others can
+/// write, a symbolic link, and (as root) an empty one another user owns,
+/// which is what a user who made `/tmp/he-lab-0` before root did would leave.
+#[test]
+fn a_lab_directory_another_user_could_have_planted_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let planted = dir.path().join("he-lab-0");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let up = |lab_dir: &Path| {
+        let opts = LabOptions::new(3, lab_dir.to_path_buf())
+            .isolation(Isolation::None)
+            .binaries(LAB, AGENT);
+        Lab::up(&opts).err().map(|e| format!("{e:#}"))
+    };
+    let err = up(&planted).unwrap();
+    assert!(err.contains("writable by others (mode 0777)"), "{err}");
+    let out = Command::new(LAB)
+        .args(["heal", "--dir"])
+        .arg(&planted)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("writable by others"), "{stderr}");
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&planted, &link).unwrap();
+    let err = up(&link).unwrap();
+    assert!(err.contains("is a symbolic link"), "{err}");
+    if hosted_engine::shell::trust::Caller::me().uid == 0 {
+        let nobody = 65534;
+        std::os::unix::fs::chown(&planted, Some(nobody), Some(nobody)).unwrap();
+        let err = up(&planted).unwrap();
+        assert!(
+            err.contains("owned by uid 65534, not by you (uid 0)"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(&planted).unwrap().count(),
+            0,
+            "nothing written there"
+        );
+    } else {
+        eprintln!("not root: the planted-by-another-user case needs chown (CI runs it)");
+    }
+}
+
 /// Issue 8: three hosts configured as an operator would, through
 /// `hosted-engine --deploy` on host1 and `--deploy --add-host` on host2 and
 /// host3 (`he-lab up --deploy`), reach a healthy engine; the ids are 1, 2, 3

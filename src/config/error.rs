@@ -24,6 +24,10 @@ pub enum ErrorKind {
     Value,
     /// Several keys break a rule together; `keys` names all of them.
     Relation,
+    /// Another user than root or the one running the program can change the
+    /// file (or a directory above it): what it names is not to be run; or
+    /// read it, while it holds a secret.
+    Untrusted,
 }
 
 /// One configuration problem.

@@ -165,6 +165,15 @@ impl Config {
             let timings = agent.as_ref().map(|a| &a.timings);
             errors.splice(he_end..he_end, he.agent_errors(timings));
         }
+        if for_agent {
+            errors.extend(untrusted(&[&paths.he_conf, &paths.agent_conf]));
+            if broker
+                .as_ref()
+                .is_some_and(|b| b.email.smtp_password.is_some())
+            {
+                errors.extend(exposed_secret(&paths.broker_conf));
+            }
+        }
         match (hosted_engine, agent, ha, broker) {
             (Some(hosted_engine), Some(agent), Some(ha), Some(broker)) if errors.is_empty() => {
                 Ok(Config {
@@ -178,6 +187,43 @@ impl Config {
             _ => Err(ConfigErrors(errors)),
         }
     }
+}
+
+/// The agent runs what `hosted-engine.conf` (`vm_command`,
+/// `storage_connect_command`) and `agent.conf` (`[recovery] command`) name,
+/// as root: each must be a file that only root or the agent's user can
+/// change, in directories that only they can change
+/// ([`crate::shell::trust`]). A missing file is reported by its load.
+fn untrusted(files: &[&Path]) -> Vec<ConfigError> {
+    files
+        .iter()
+        .filter(|file| file.exists())
+        .filter_map(|file| {
+            let e = crate::shell::trust::check_file(file).err()?;
+            Some(ConfigError::new(
+                ErrorKind::Untrusted,
+                file,
+                format!("not trusted with the commands the agent runs: {e}"),
+            ))
+        })
+        .collect()
+}
+
+/// A file holding a secret (`broker.conf`'s `smtp-password`) that other users
+/// can read: the agent does not use it, as `ssh` will not use such a key.
+fn exposed_secret(file: &Path) -> Option<ConfigError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mode = std::fs::metadata(file).ok()?.mode() & 0o7777;
+    (mode & 0o044 != 0).then(|| {
+        ConfigError::new(
+            ErrorKind::Untrusted,
+            file,
+            format!(
+                "holds smtp-password but other users can read it (mode {mode:04o}): \
+                 chmod 600 it"
+            ),
+        )
+    })
 }
 
 fn keep<T>(result: Result<T, ConfigErrors>, errors: &mut Vec<ConfigError>) -> Option<T> {

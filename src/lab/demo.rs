@@ -19,6 +19,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -45,7 +46,7 @@ const LOG_READ_MAX: u64 = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
     pub isolation: Isolation,
-    /// Its directory [default: `$TMPDIR/he-lab-demo-<pid>`]; must not exist.
+    /// Its directory [default: a fresh `$TMPDIR/he-lab-demo.XXXXXX`]; must not exist.
     pub dir: Option<PathBuf>,
 }
 
@@ -103,12 +104,23 @@ pub(super) struct Workdir {
 }
 
 impl Workdir {
-    /// `dir`, else `$TMPDIR/<prefix>-<pid>`; it must not exist yet.
+    /// `dir` (it must not exist yet), else a fresh `$TMPDIR/<prefix>.XXXXXX`
+    /// (mkdtemp: no one can have planted it).
     pub(super) fn create(prefix: &str, dir: Option<PathBuf>) -> anyhow::Result<Workdir> {
-        let base = dir.unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()))
-        });
-        std::fs::create_dir(&base).with_context(|| format!("creating {}", base.display()))?;
+        let base = match dir {
+            Some(dir) => {
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                dir
+            }
+            None => {
+                let tmp = std::env::temp_dir();
+                crate::shell::trust::fresh_dir(&tmp, prefix)
+                    .with_context(|| format!("creating a directory in {}", tmp.display()))?
+            }
+        };
         let place = Workdir { base };
         let made = (|| -> anyhow::Result<()> {
             let exe = std::env::current_exe().context("finding the he-lab program")?;

@@ -41,7 +41,10 @@ pub const EXIT_USAGE: i32 = 2;
     about = "A hosted-engine cluster on one machine: the real lab with fault injection, shared \
              metadata tools, the simulator and the demo",
     after_help = "The lab directory is --dir, else $HE_LAB_DIR, else $XDG_RUNTIME_DIR/he-lab, else \
-                  /tmp/he-lab-<uid>.\n\
+                  /tmp/he-lab-<uid>. It must be owned by you or root and writable by no one \
+                  else, nor may any directory above it be (sticky ones like /tmp aside), and \
+                  it is not a symbolic link: every lab command refuses it otherwise, as \
+                  another user could change what the lab runs; `up` makes a new one mode 0700.\n\
                   Exit codes: 0 success, 1 failure (for `sim`: an invariant broke or a check \
                   failed; for `canary-check`: the canary shows two engines at once or an epoch \
                   going back), 2 bad command line; `exec` exits with its command's code (128 + \

@@ -202,8 +202,11 @@ struct DemoDir {
 
 impl DemoDir {
     fn create() -> anyhow::Result<DemoDir> {
-        let path = std::env::temp_dir().join(format!("he-lab-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        // A fresh name (mkdtemp): a predictable one could be planted, as a
+        // symbolic link to where the demo would then write.
+        let tmp = std::env::temp_dir();
+        let path = crate::shell::trust::fresh_dir(&tmp, "he-lab-demo")
+            .with_context(|| format!("creating a directory in {}", tmp.display()))?;
         Ok(DemoDir {
             path,
             removed: false,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     ErrorCode, PROTOCOL_VERSION, REPLY_LINE_MAX_BYTES, REPLY_MARGIN, REQUEST_LINE_MAX_BYTES, Reply,
-    Request, RequestFrame, decode_reply, too_long_message,
+    Request, RequestFrame, StatusReply, decode_reply, too_long_message,
 };
 use crate::shell::Clock;
 use crate::shell::system::SystemClock;
@@ -159,6 +159,62 @@ pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Reply
         (None, None) => Err(protocol("reply without result".into())),
     }
 }
+/// Most times [`status`] starts over because the agent's view changed
+/// between its pages.
+const STATUS_RESTARTS_MAX: usize = 3;
+
+/// The agent's whole view (`status`), page after page (a view too large for
+/// one reply comes in several: `more-from`), all within `timeout`. Pages of
+/// one view carry the same `taken`; when the view changes midway, it starts
+/// over (at most [`STATUS_RESTARTS_MAX`] times, then a protocol error).
+pub fn status(socket: &Path, timeout: Duration) -> Result<StatusReply, ClientError> {
+    let deadline = Instant::now() + timeout;
+    let protocol = |message: String| ClientError::Protocol {
+        socket: socket.to_owned(),
+        message,
+    };
+    let page = |from_host| -> Result<StatusReply, ClientError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ClientError::Timeout {
+                socket: socket.to_owned(),
+                timeout,
+            });
+        }
+        match call(socket, &Request::Status { from_host }, left)? {
+            Reply::Status(status) => Ok(*status),
+            other => Err(protocol(format!(
+                "asked for status, got a {} reply",
+                other.kind()
+            ))),
+        }
+    };
+    'view: for _ in 0..=STATUS_RESTARTS_MAX {
+        let mut view = page(None)?;
+        while let Some(next) = view.more_from.take() {
+            let last = view.hosts.last().map_or(0, |h| h.host_id);
+            if next <= last {
+                return Err(protocol(format!(
+                    "status page after host {last} starts at host {next}"
+                )));
+            }
+            let more = page(Some(next))?;
+            if more.taken != view.taken {
+                continue 'view;
+            }
+            view.hosts.extend(more.hosts);
+            view.unreadable.extend(more.unreadable);
+            view.more_from = more.more_from;
+            view.age_ms = more.age_ms;
+        }
+        return Ok(view);
+    }
+    Err(protocol(format!(
+        "the agent's view changed while it was read in pages, {} times",
+        STATUS_RESTARTS_MAX + 1
+    )))
+}
+
 fn is_closed(e: &io::Error) -> bool {
     matches!(
         e.kind(),

@@ -365,7 +365,7 @@ mod tests {
     #[test]
     fn requests_parse_with_their_documented_shapes() {
         let cases = [
-            (r#"{"kind":"status"}"#, Request::Status),
+            (r#"{"kind":"status"}"#, Request::STATUS),
             (
                 r#"{"kind":"set-maintenance","mode":"global"}"#,
                 Request::SetMaintenance {

@@ -13,6 +13,7 @@ pub mod server;
 pub mod signals;
 pub mod storage;
 pub mod system;
+pub mod trust;
 pub mod vm;
 pub mod watchdog;
 

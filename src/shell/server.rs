@@ -2,8 +2,12 @@
 //!
 //! One accept thread and a thread per connection, at most
 //! [`ServerLimits::connections_max`] at once (further clients get `busy` and are
-//! closed). Every connection has a deadline per request and per reply; a
-//! malformed, oversized or slow request costs that connection only. The agent
+//! closed), of which [`ServerLimits::reserved_for_root`] only root may use and
+//! [`ServerLimits::per_user_max`] any other user at most: read-only requests
+//! are open to others, who must not lock root out (issue 14). Every connection
+//! has a deadline per request and per reply, and a bounded life
+//! ([`ServerLimits::connection_life_max`]); a malformed, oversized or slow
+//! request costs that connection only. The agent
 //! loop never waits for the socket: the [`Handler`] answers from state the loop
 //! left behind, and VM requests wait in a bounded queue for the next tick.
 //!
@@ -192,7 +196,7 @@ fn dispatch(
         })?;
     }
     Ok(match *request {
-        Request::Status => Reply::Status(Box::new(handler.status()?)),
+        Request::Status { from_host } => Reply::Status(Box::new(handler.status()?.page(from_host))),
         Request::SetMaintenance { mode } => {
             handler.set_maintenance(mode)?;
             Reply::SetMaintenance { mode }
@@ -217,6 +221,13 @@ fn dispatch(
 pub struct ServerLimits {
     /// Connections served at once.
     pub connections_max: usize,
+    /// Of those, how many only root may use.
+    pub reserved_for_root: usize,
+    /// Connections one user other than root may hold at once.
+    pub per_user_max: usize,
+    /// The longest a connection is served: it is closed after the first
+    /// reply that ends past it, so no client holds a slot for ever.
+    pub connection_life_max: Duration,
     /// Time for a complete request line, counted from when the server starts
     /// waiting for it (so also the idle timeout between requests).
     pub request_timeout: Duration,
@@ -230,6 +241,9 @@ impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits {
             connections_max: 16,
+            reserved_for_root: 4,
+            per_user_max: 4,
+            connection_life_max: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             requests_per_connection_max: 1000,
@@ -259,8 +273,44 @@ struct Shared {
 #[derive(Default)]
 struct Conns {
     next: u64,
-    /// Clones of the open connections, to shut them down on drop.
-    open: BTreeMap<u64, UnixStream>,
+    /// Clones of the open connections, to shut them down on drop, and their
+    /// peers' uids (`None`: unknown).
+    open: BTreeMap<u64, (UnixStream, Option<u32>)>,
+}
+
+impl Conns {
+    /// Why a new connection from `uid` cannot be served now, if it cannot.
+    fn refusal(&self, uid: Option<u32>, limits: &ServerLimits) -> Option<String> {
+        if self.open.len() >= limits.connections_max {
+            return Some(format!(
+                "too many clients ({} at once); try again",
+                limits.connections_max
+            ));
+        }
+        if uid == Some(0) {
+            return None;
+        }
+        let others = self.open.values().filter(|(_, u)| *u != Some(0)).count();
+        let shared = limits
+            .connections_max
+            .saturating_sub(limits.reserved_for_root);
+        if others >= shared {
+            return Some(format!(
+                "too many clients ({shared} at once for users other than root, {} kept for \
+                 root); try again",
+                limits.reserved_for_root
+            ));
+        }
+        let mine = self.open.values().filter(|(_, u)| *u == uid).count();
+        if mine >= limits.per_user_max {
+            let who = uid.map_or_else(|| "an unknown user".to_owned(), |u| format!("uid {u}"));
+            return Some(format!(
+                "too many connections from {who} ({} at once); try again",
+                limits.per_user_max
+            ));
+        }
+        None
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -355,7 +405,7 @@ impl Drop for Server {
         }
         let deadline = Instant::now() + DROP_WAIT;
         let mut conns = lock(&self.shared.conns);
-        for stream in conns.open.values() {
+        for (stream, _) in conns.open.values() {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
         // A thread still inside a slow handler call ends on its own later.
@@ -466,13 +516,10 @@ fn accept_loop(listener: &UnixListener, wake: &OwnedFd, shared: &Arc<Shared>) {
 fn admit(stream: UnixStream, shared: &Arc<Shared>) {
     // Linux does not pass O_NONBLOCK on from the listener; be sure anyway.
     let _ = stream.set_nonblocking(false);
+    let uid = peer_credentials(&stream).ok().map(|c| c.uid);
     let mut conns = lock(&shared.conns);
-    if conns.open.len() >= shared.limits.connections_max {
+    if let Some(message) = conns.refusal(uid, &shared.limits) {
         drop(conns);
-        let message = format!(
-            "too many clients ({} at once); try again",
-            shared.limits.connections_max
-        );
         refuse(&stream, RemoteError::new(ErrorCode::Busy, message));
         return;
     }
@@ -486,7 +533,7 @@ fn admit(stream: UnixStream, shared: &Arc<Shared>) {
     };
     let id = conns.next;
     conns.next += 1;
-    conns.open.insert(id, clone);
+    conns.open.insert(id, (clone, uid));
     drop(conns);
     let guard = ConnGuard {
         id,
@@ -494,7 +541,7 @@ fn admit(stream: UnixStream, shared: &Arc<Shared>) {
     };
     let spawned = thread::Builder::new()
         .name("agent-sock-conn".into())
-        .spawn(move || serve(&stream, &guard.shared));
+        .spawn(move || serve(&stream, uid, &guard.shared));
     // On failure the closure, guard and stream included, is dropped: the slot
     // is freed and the client sees the connection close.
     drop(spawned);
@@ -522,15 +569,19 @@ fn refuse(stream: &UnixStream, error: RemoteError) {
 
 /// Serves one connection: request lines in, reply lines out, until the client
 /// closes, a limit is hit or the server stops.
-fn serve(stream: &UnixStream, shared: &Shared) {
-    let uid = peer_credentials(stream).ok().map(|c| c.uid);
+fn serve(stream: &UnixStream, uid: Option<u32>, shared: &Shared) {
     let limits = shared.limits;
+    let end_of_life = Instant::now() + limits.connection_life_max;
     let mut reader = LineReader::new(proto::REQUEST_LINE_MAX_BYTES);
     for _ in 0..limits.requests_per_connection_max {
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
-        let deadline = Instant::now() + limits.request_timeout;
+        if Instant::now() >= end_of_life {
+            reply_and_close(stream, limits, life_over(limits));
+            return;
+        }
+        let deadline = (Instant::now() + limits.request_timeout).min(end_of_life);
         let line = match reader.read_line(stream, deadline) {
             Ok(ReadLine::Line(line)) => line,
             Ok(ReadLine::Eof) => return,
@@ -542,6 +593,10 @@ fn serve(stream: &UnixStream, shared: &Shared) {
                     RemoteError::new(ErrorCode::BadRequest, message),
                 );
                 linger(stream);
+                return;
+            }
+            Err(e) if proto::is_timeout(&e) && Instant::now() >= end_of_life => {
+                reply_and_close(stream, limits, life_over(limits));
                 return;
             }
             Err(e) if proto::is_timeout(&e) => {
@@ -567,6 +622,15 @@ fn serve(stream: &UnixStream, shared: &Shared) {
             return;
         }
     }
+}
+
+/// The error that ends a connection at [`ServerLimits::connection_life_max`].
+fn life_over(limits: ServerLimits) -> RemoteError {
+    let message = format!(
+        "connection open for {} s, the most one is served; closing it (connect again)",
+        limits.connection_life_max.as_secs()
+    );
+    RemoteError::new(ErrorCode::Timeout, message)
 }
 
 fn reply_and_close(stream: &UnixStream, limits: ServerLimits, error: RemoteError) {
@@ -617,7 +681,7 @@ mod tests {
             }
         }
         for request in [
-            Request::Status,
+            Request::STATUS,
             Request::CheckLiveliness,
             Request::Transitions { limit: None },
         ] {

@@ -519,6 +519,13 @@ pub fn connect_storage(ctx: &Ctx) -> Outcome {
     let he = ctx.deployed_conf()?;
     let timings = ctx.timings();
     if let Some(argv) = &he.storage_connect_command {
+        // Run only from a file no other user can have changed (as the agent).
+        crate::shell::trust::check_file(&ctx.paths.he_conf).map_err(|e| {
+            Failure::config(format!(
+                "{}: not trusted with the commands it names: {e}",
+                ctx.paths.he_conf.display()
+            ))
+        })?;
         crate::shell::storage::run_checked(argv, CONNECT_TIMEOUT)
             .map_err(|e| Failure::new("storage", format!("storage_connect_command: {e}")))?;
     }

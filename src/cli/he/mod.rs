@@ -109,7 +109,7 @@ impl Ctx {
     /// commands that must not act under a running agent count it as running.
     pub fn agent_may_run(&self) -> bool {
         !matches!(
-            self.call(&proto::Request::Status, view::AGENT_TIMEOUT),
+            self.call(&proto::Request::STATUS, view::AGENT_TIMEOUT),
             Err(ClientError::NotRunning { .. })
         )
     }

@@ -14,9 +14,7 @@ use std::time::Duration;
 
 use crate::metadata::store::MetadataStore;
 use crate::metadata::{HostId, decode_area};
-use crate::proto::{
-    self, AgentStatus, ClientError, HostStatus, Reply, Request, StatusReply, UnreadableSlot,
-};
+use crate::proto::{self, AgentStatus, ClientError, HostStatus, StatusReply, UnreadableSlot};
 
 /// How long `--vm-status` waits for the local agent.
 pub const AGENT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -170,15 +168,9 @@ pub fn freshness(wall: i64, now: i64, alive_timeout_ms: u64) -> (bool, Option<u6
     (live, u64::try_from(age_ms).ok())
 }
 
-/// Asks the agent at `socket` for its status.
+/// Asks the agent at `socket` for its status (every page of it).
 pub fn agent_status(socket: &Path, timeout: Duration) -> Result<StatusReply, ClientError> {
-    match proto::call(socket, &Request::Status, timeout)? {
-        Reply::Status(status) => Ok(*status),
-        other => Err(ClientError::Protocol {
-            socket: socket.to_owned(),
-            message: format!("asked for status, got a {} reply", other.kind()),
-        }),
-    }
+    proto::status(socket, timeout)
 }
 
 #[cfg(test)]

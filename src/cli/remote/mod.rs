@@ -51,7 +51,7 @@ pub use target::Target;
 
 use auth::authenticate;
 use connect::connect;
-use deadline::Deadline;
+use deadline::{Deadline, HangUp};
 use error::os_reason;
 use exec::execute;
 use known_hosts::{KnownHostsFiles, KnownKeys, verify_host_key};
@@ -193,27 +193,55 @@ pub fn run(target: &Target, options: &Options, argv: &[String]) -> Result<Output
         reason: os_reason(&e),
     })?;
     let deadline = Deadline::start(target, options.timeout);
-    let mut session = Session::new().map_err(|e| deadline.ssh(Step::KeyExchange, &e))?;
-    let known = KnownKeys::load(&session, &files)?;
-    known.prefer_known_types(&session, target);
-    session.set_tcp_stream(stream);
-    deadline.arm(&session, Step::KeyExchange)?;
-    session
-        .handshake()
-        .map_err(|e| deadline.ssh(Step::KeyExchange, &e))?;
-    verify_host_key(&session, target, options.host_key_policy, &files, &known)?;
-    authenticate(&session, target, options, &deadline)?;
-    let output = execute(&session, &socket, &command, options, &deadline)?;
-    // Best effort: the answer is complete whatever the goodbye does.
-    if deadline.arm(&session, Step::Closing).is_ok() {
-        let _ = session.disconnect(None, "done", None);
-    }
+    let hang_up = HangUp::arm(&socket, deadline.at()).map_err(|e| RemoteError::Network {
+        target: target.to_string(),
+        step: Step::Connecting,
+        reason: os_reason(&e),
+    })?;
+    let output = converse(
+        target, options, &files, stream, &socket, &command, &deadline,
+    )
+    .map_err(|e| match hang_up.fired() {
+        // Whatever libssh2 made of the closed socket: it was the deadline.
+        true => deadline.timed_out(deadline.step()),
+        false => e,
+    })?;
+    drop(hang_up);
     if output.exit_code == EXIT_COMMAND_NOT_FOUND && output.signal.is_none() {
         return Err(RemoteError::CommandNotFound {
             target: target.to_string(),
             program: argv[0].clone(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
+    }
+    Ok(output)
+}
+
+/// Everything after the TCP connect: key exchange, host key, login, the
+/// command, the goodbye.
+fn converse(
+    target: &Target,
+    options: &Options,
+    files: &KnownHostsFiles,
+    stream: std::net::TcpStream,
+    socket: &std::net::TcpStream,
+    command: &str,
+    deadline: &Deadline,
+) -> Result<Output, RemoteError> {
+    let mut session = Session::new().map_err(|e| deadline.ssh(Step::KeyExchange, &e))?;
+    let known = KnownKeys::load(&session, files)?;
+    known.prefer_known_types(&session, target);
+    session.set_tcp_stream(stream);
+    deadline.arm(&session, Step::KeyExchange)?;
+    session
+        .handshake()
+        .map_err(|e| deadline.ssh(Step::KeyExchange, &e))?;
+    verify_host_key(&session, target, options.host_key_policy, files, &known)?;
+    authenticate(&session, target, options, deadline)?;
+    let output = execute(&session, socket, command, options, deadline)?;
+    // Best effort: the answer is complete whatever the goodbye does.
+    if deadline.arm(&session, Step::Closing).is_ok() {
+        let _ = session.disconnect(None, "done", None);
     }
     Ok(output)
 }

@@ -45,6 +45,7 @@ mod wedge;
 use std::ffi::OsStr;
 use std::fs::OpenOptions;
 use std::ops::{Deref, DerefMut};
+use std::os::unix::fs::DirBuilderExt as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -223,7 +224,7 @@ impl Lab {
                 .filter(|&id| {
                     crate::proto::call(
                         &self.spec.agent_socket(id),
-                        &crate::proto::Request::Status,
+                        &crate::proto::Request::STATUS,
                         Duration::from_secs(2),
                     )
                     .is_err()
@@ -317,7 +318,7 @@ impl Lab {
     pub fn agent_status(&self, id: u16) -> anyhow::Result<crate::proto::StatusReply> {
         match crate::proto::call(
             &self.spec.agent_socket(id),
-            &crate::proto::Request::Status,
+            &crate::proto::Request::STATUS,
             Duration::from_secs(3),
         )? {
             crate::proto::Reply::Status(status) => Ok(*status),
@@ -494,7 +495,18 @@ fn claim_dir(dir: &Path) -> anyhow::Result<PathBuf> {
             dir.display()
         );
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    // Private when we make it; one that exists must be ours and closed to
+    // others, or a user who made it first could change what root runs.
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(anyhow::anyhow!("creating {}: {e}", dir.display())),
+    }
+    crate::shell::trust::check_dir(dir)?;
     let dir = absolute(dir)?;
     let mut entries = std::fs::read_dir(&dir)?;
     if entries.next().is_some() {

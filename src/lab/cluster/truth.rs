@@ -372,7 +372,7 @@ fn host_row(
 pub fn agent_says(spec: &LabSpec, id: u16) -> Option<String> {
     let reply = crate::proto::call(
         &spec.agent_socket(id),
-        &crate::proto::Request::Status,
+        &crate::proto::Request::STATUS,
         Duration::from_millis(1500),
     )
     .ok()?;

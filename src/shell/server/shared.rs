@@ -210,6 +210,7 @@ pub fn status_snapshot(
         },
         hosts,
         unreadable,
+        more_from: None,
     }
 }
 

@@ -1,0 +1,308 @@
+//! Whether a path may be trusted with what root runs: a directory that holds
+//! a program's configuration (and so the commands it will run) must be
+//! writable only by the user who runs the program, or by root, all the way
+//! up. Otherwise another local user could swap what is in it (issue 14: a
+//! planted `/tmp/he-lab-<uid>` let a user have root run their program).
+//!
+//! The rule, as OpenSSH's `StrictModes` and sudo's checks have it: the path
+//! itself is not a symbolic link; it and every directory above it are owned
+//! by root or by the caller (the effective uid), and none is writable by
+//! others, nor by its group unless that is the caller's own (effective) group
+//! (a user's private group under a `002` umask; root's group for root), but
+//! for a directory with the sticky bit (`/tmp`), where others can create
+//! entries but not rename or remove ours.
+
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+/// Group- and other-write permission bits.
+const GROUP_WRITE: u32 = 0o020;
+const OTHER_WRITE: u32 = 0o002;
+/// The sticky bit: only an entry's owner may rename or remove it.
+const STICKY: u32 = 0o1000;
+
+/// Why a path cannot be trusted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Untrusted {
+    #[error("{0}: cannot check it: {1}")]
+    Unreadable(PathBuf, String),
+    #[error("{0}: is a symbolic link; a directory of its own is needed")]
+    Symlink(PathBuf),
+    #[error("{0}: not a directory")]
+    NotADirectory(PathBuf),
+    #[error(
+        "{path}: owned by uid {owner}, not by you (uid {me}) or root: another user may have \
+         made it to take over what runs from it; remove it or choose another directory"
+    )]
+    Owner { path: PathBuf, owner: u32, me: u32 },
+    #[error(
+        "{path}: writable by {who} (mode {mode:04o}): another user could change what runs \
+         from it; chmod go-w it, or choose another directory"
+    )]
+    Writable {
+        path: PathBuf,
+        mode: u32,
+        who: &'static str,
+    },
+}
+
+/// Who asks: an effective uid and gid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Caller {
+    /// This process.
+    pub fn me() -> Caller {
+        // SAFETY: geteuid(2) and getegid(2) cannot fail.
+        unsafe {
+            Caller {
+                uid: libc::geteuid(),
+                gid: libc::getegid(),
+            }
+        }
+    }
+}
+
+/// Checks that `dir` is a directory that only the caller (or root) can
+/// change, all the way up (see the module documentation).
+pub fn check_dir(dir: &Path) -> Result<(), Untrusted> {
+    check_dir_as(dir, Caller::me())
+}
+
+/// [`check_dir`] for `me`.
+pub fn check_dir_as(dir: &Path, me: Caller) -> Result<(), Untrusted> {
+    let meta = lstat(dir)?;
+    if meta.file_type().is_symlink() {
+        return Err(Untrusted::Symlink(dir.to_path_buf()));
+    }
+    if !meta.is_dir() {
+        return Err(Untrusted::NotADirectory(dir.to_path_buf()));
+    }
+    check_entry(dir, &meta, me, false)?;
+    let absolute = std::fs::canonicalize(dir)
+        .map_err(|e| Untrusted::Unreadable(dir.to_path_buf(), e.to_string()))?;
+    for ancestor in absolute.ancestors().skip(1) {
+        let meta = lstat(ancestor)?;
+        check_entry(ancestor, &meta, me, true)?;
+    }
+    Ok(())
+}
+
+/// Checks that `file` is a regular file (not a symbolic link) that only the
+/// caller or root can change, in a directory that passes [`check_dir`].
+pub fn check_file(file: &Path) -> Result<(), Untrusted> {
+    check_file_as(file, Caller::me())
+}
+
+/// [`check_file`] for `me`.
+pub fn check_file_as(file: &Path, me: Caller) -> Result<(), Untrusted> {
+    let meta = lstat(file)?;
+    if meta.file_type().is_symlink() {
+        return Err(Untrusted::Symlink(file.to_path_buf()));
+    }
+    check_entry(file, &meta, me, false)?;
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    check_dir_as(parent, me)
+}
+
+fn lstat(path: &Path) -> Result<std::fs::Metadata, Untrusted> {
+    std::fs::symlink_metadata(path)
+        .map_err(|e| Untrusted::Unreadable(path.to_path_buf(), e.to_string()))
+}
+
+/// Owner and write bits of one entry; `sticky_ok`: a directory above the one
+/// checked may be writable by others when it has the sticky bit.
+fn check_entry(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    me: Caller,
+    sticky_ok: bool,
+) -> Result<(), Untrusted> {
+    let owner = meta.uid();
+    if owner != 0 && owner != me.uid {
+        return Err(Untrusted::Owner {
+            path: path.to_path_buf(),
+            owner,
+            me: me.uid,
+        });
+    }
+    let mode = meta.mode() & 0o7777;
+    let sticky_dir = sticky_ok && meta.is_dir() && mode & STICKY != 0;
+    let group = mode & GROUP_WRITE != 0 && meta.gid() != me.gid;
+    let others = mode & OTHER_WRITE != 0;
+    if (group || others) && !sticky_dir {
+        let who = match (group, others) {
+            (true, true) => "group and others",
+            (true, false) => "its group",
+            _ => "others",
+        };
+        return Err(Untrusted::Writable {
+            path: path.to_path_buf(),
+            mode,
+            who,
+        });
+    }
+    Ok(())
+}
+
+/// Creates a fresh directory under `parent` named `<prefix>.<random>`, mode
+/// 0700 (`mkdtemp(3)`): no one can have planted it.
+pub fn fresh_dir(parent: &Path, prefix: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+    let mut template = parent
+        .join(format!("{prefix}.XXXXXX"))
+        .into_os_string()
+        .into_vec();
+    template.push(0);
+    // SAFETY: `template` is a NUL-terminated buffer that mkdtemp rewrites in
+    // place (the X's only) and that outlives the call.
+    let made = unsafe { libc::mkdtemp(template.as_mut_ptr().cast::<libc::c_char>()) };
+    if made.is_null() {
+        return Err(std::io::Error::last_os_error());
+    }
+    template.pop();
+    Ok(PathBuf::from(std::ffi::OsStr::from_bytes(&template)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// This process, but in another group than the files' (so that group
+    /// write counts as someone else's).
+    fn me_elsewhere() -> Caller {
+        let me = Caller::me();
+        Caller {
+            gid: me.gid.wrapping_add(4242),
+            ..me
+        }
+    }
+
+    #[test]
+    fn an_own_private_directory_is_trusted_and_a_writable_or_linked_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = dir.path().join("lab");
+        std::fs::create_dir(&lab).unwrap();
+        let me = me_elsewhere();
+        chmod(&lab, 0o700);
+        check_dir(&lab).unwrap();
+        chmod(&lab, 0o755);
+        check_dir_as(&lab, me).unwrap();
+        chmod(&lab, 0o777);
+        let e = check_dir(&lab).unwrap_err();
+        assert!(
+            matches!(e, Untrusted::Writable { who: "others", .. }),
+            "{e}"
+        );
+        let e = check_dir_as(&lab, me).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Untrusted::Writable {
+                    who: "group and others",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("mode 0777"), "{e}");
+        chmod(&lab, 0o770);
+        assert!(matches!(
+            check_dir_as(&lab, me),
+            Err(Untrusted::Writable {
+                who: "its group",
+                ..
+            })
+        ));
+        // Group write by the caller's own group is the caller's.
+        check_dir(&lab).unwrap();
+        chmod(&lab, 0o700);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&lab, &link).unwrap();
+        assert_eq!(check_dir(&link), Err(Untrusted::Symlink(link.clone())));
+        let file = lab.join("f");
+        std::fs::write(&file, "x").unwrap();
+        assert_eq!(
+            check_dir(&file),
+            Err(Untrusted::NotADirectory(file.clone()))
+        );
+        check_file(&file).unwrap();
+        let file_link = lab.join("g");
+        std::os::unix::fs::symlink(&file, &file_link).unwrap();
+        assert_eq!(
+            check_file(&file_link),
+            Err(Untrusted::Symlink(file_link.clone()))
+        );
+        assert!(matches!(
+            check_dir(&dir.path().join("none")),
+            Err(Untrusted::Unreadable(..))
+        ));
+    }
+
+    #[test]
+    fn a_directory_someone_else_owns_or_can_write_above_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let above = dir.path().join("above");
+        let lab = above.join("lab");
+        std::fs::create_dir_all(&lab).unwrap();
+        // Another user's directory (root's is everyone's to trust): as root,
+        // one given to uid 4242; otherwise ours, checked as another user.
+        let me = Caller::me();
+        let (owner, asker) = if me.uid == 0 {
+            std::os::unix::fs::chown(&lab, Some(4242), None).unwrap();
+            (4242, me)
+        } else {
+            let someone = Caller {
+                uid: me.uid.wrapping_add(4242),
+                gid: me.gid,
+            };
+            (me.uid, someone)
+        };
+        assert!(matches!(
+            check_dir_as(&lab, asker),
+            Err(Untrusted::Owner { owner: o, me: them, .. }) if o == owner && them == asker.uid
+        ));
+        if me.uid == 0 {
+            std::os::unix::fs::chown(&lab, Some(0), None).unwrap();
+        }
+        // A directory above that others can write: they could swap ours.
+        chmod(&above, 0o777);
+        assert!(
+            matches!(check_dir(&lab), Err(Untrusted::Writable { ref path, .. }) if *path == above)
+        );
+        // Unless it is sticky, as /tmp is.
+        chmod(&above, 0o1777);
+        check_dir(&lab).unwrap();
+        // The checked directory itself gets no sticky pass.
+        chmod(&lab, 0o1777);
+        assert!(check_dir(&lab).is_err());
+    }
+
+    #[test]
+    fn fresh_directories_are_new_private_and_distinct() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = fresh_dir(dir.path(), "he-lab-demo").unwrap();
+        let b = fresh_dir(dir.path(), "he-lab-demo").unwrap();
+        assert_ne!(a, b);
+        for d in [&a, &b] {
+            let name = d.file_name().unwrap().to_str().unwrap();
+            assert!(name.starts_with("he-lab-demo."), "{name}");
+            let mode = std::fs::metadata(d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+            check_dir(d).unwrap();
+        }
+        assert!(fresh_dir(&dir.path().join("missing"), "x").is_err());
+    }
+}
