@@ -27,6 +27,7 @@ use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::XorShift;
 use hosted_engine::lab::cluster::{Isolation, Lab, LabOptions, Profile};
 use hosted_engine::metadata::{
     EXTRA_SIZE, Extra, HOST_ID_MAX, HostId, HostRecord, LEASE_EPOCH_KEY, LEASE_KEY, RECORD_SIZE,
@@ -44,21 +45,6 @@ const ATTACK: Duration = Duration::from_secs(20);
 const CLI_BOUND: Duration = Duration::from_secs(30);
 /// The lab's hosts; every other slot is the attacker's.
 const LAB_HOSTS: u16 = 3;
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// A record with a valid checksum; `engine_status` and `hostname` as given.
 /// In local maintenance: a forged host that is valid, live and scores the

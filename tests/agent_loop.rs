@@ -7,6 +7,21 @@ use hosted_engine::core::{CoreConfig, State};
 use hosted_engine::shell::AgentLoop;
 use hosted_engine::sim::{SimHost, SimParams, WorldState};
 
+/// Milliseconds a test has the agent's clock jump ahead by.
+type Stall = Rc<std::cell::Cell<u64>>;
+
+/// The simulator's clock plus a stall the test sets.
+struct SlowClock(SimHost, Stall);
+
+impl hosted_engine::shell::Clock for SlowClock {
+    fn now(&mut self) -> hosted_engine::core::Millis {
+        self.0.now() + self.1.get()
+    }
+    fn wall(&mut self) -> (i64, i32) {
+        self.0.wall()
+    }
+}
+
 fn config(params: &SimParams) -> CoreConfig {
     CoreConfig::new(1, "host1.sim", params.timings.clone())
 }
@@ -150,22 +165,9 @@ fn the_monitors_hear_of_a_start_before_the_vm_driver_runs_it() {
 /// that lapsed meanwhile.
 #[test]
 fn a_start_is_not_run_under_a_lease_that_lapsed_before_it() {
-    use std::cell::Cell;
-
     use hosted_engine::core::Millis;
-    use hosted_engine::shell::Clock;
     use hosted_engine::shell::agent_loop::{Watchdog, WatchdogError};
 
-    type Stall = Rc<Cell<u64>>;
-    struct SlowClock(SimHost, Stall);
-    impl Clock for SlowClock {
-        fn now(&mut self) -> Millis {
-            self.0.now() + self.1.get()
-        }
-        fn wall(&mut self) -> (i64, i32) {
-            self.0.wall()
-        }
-    }
     /// Stalls the agent for 60 s at its first pet once its `held` publish
     /// landed (the pet comes after the read-back, before the start runs).
     struct StallingDog(SimHost, Stall);
@@ -237,19 +239,9 @@ fn the_watchdog_backstop_resets_only_a_host_that_broke_the_promise() {
 
     use hosted_engine::config::Timings;
     use hosted_engine::core::Millis;
-    use hosted_engine::shell::Clock;
     use hosted_engine::shell::agent_loop::{Watchdog, WatchdogError};
 
-    type Counter = Rc<Cell<u64>>;
-    struct SlowClock(SimHost, Counter);
-    impl Clock for SlowClock {
-        fn now(&mut self) -> Millis {
-            self.0.now() + self.1.get()
-        }
-        fn wall(&mut self) -> (i64, i32) {
-            self.0.wall()
-        }
-    }
+    type Counter = Stall;
     /// Counts expires; when `stall_next` is set, the clock jumps 16 s right
     /// after the next pet.
     struct CountingDog {

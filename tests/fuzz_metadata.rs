@@ -11,25 +11,13 @@
 //! `HE_FUZZ_ITERATIONS` sets the number of cases (default 100 000);
 //! `HE_FUZZ_SEED` replays one seed.
 
+mod common;
+
+use common::XorShift;
 use hosted_engine::metadata::{
     Extra, GlobalBlock, HOST_ID_MAX, HostRecord, LEASE_EPOCH_KEY, LEASE_KEY, RECORD_SIZE,
     SLOT_SIZE, decode_area, decode_host_slot, encode_host_slot,
 };
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn valid_slot(rng: &mut XorShift, id: u16) -> Vec<u8> {
     let record = HostRecord {

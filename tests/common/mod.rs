@@ -127,3 +127,20 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A small deterministic generator for the fuzzing tests (xorshift64).
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
