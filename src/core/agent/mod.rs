@@ -23,8 +23,8 @@ use crate::core::score::ScoreBreakdown;
 use crate::core::state::State;
 use crate::core::time::Millis;
 use crate::metadata::{
-    Area, EngineStatus, Extra, HostId, HostRecord, HostSlot, LEASE_EPOCH_KEY, LEASE_KEY, SEQ_KEY,
-    SEQ_PLAUSIBLE_MAX, VmStatus, lease_from,
+    Area, EPOCH_PLAUSIBLE_MAX, EngineStatus, Extra, HostId, HostRecord, HostSlot, LEASE_EPOCH_KEY,
+    LEASE_KEY, SEQ_KEY, SEQ_PLAUSIBLE_MAX, VmStatus, lease_from,
 };
 
 /// Our extra key: the gateway test result, `<ok>/<total>` or `unknown`, so that
@@ -60,6 +60,8 @@ pub const WATCHDOG_KEY: &str = "watchdog";
 const NOWAIT_CHAIN_MAX: usize = 8;
 /// Failed start times remembered (the retry rule needs a handful).
 const FAILED_STARTS_MAX: usize = 16;
+/// Most hosts whose implausible values one read logs by name.
+const IMPLAUSIBLE_LINES_MAX: usize = 8;
 
 /// What the core needs to know about its host that does not change.
 #[derive(Clone, Debug, PartialEq)]
@@ -390,6 +392,9 @@ pub struct Agent {
     /// The implausible epochs read from each host's slot (refused, logged
     /// once each, shown in status).
     implausible: BTreeMap<HostId, u64>,
+    /// Hosts whose implausible values this step's read logged, and those it
+    /// left out past [`IMPLAUSIBLE_LINES_MAX`].
+    implausible_logged: (usize, usize),
     /// The first peer found publishing lease timings other than ours (logged
     /// once each time it changes).
     mismatch: Option<HostId>,
@@ -459,6 +464,7 @@ impl Agent {
             seq: 0,
             seq_first: 0,
             implausible: BTreeMap::new(),
+            implausible_logged: (0, 0),
             mismatch: None,
             timings_text: publish::lease_timings(&cfg.timings),
             last_read: None,
@@ -912,6 +918,17 @@ impl Agent {
     }
 
     fn ingest(&mut self, area: &Area) {
+        self.implausible_logged = (0, 0);
+        self.ingest_slots(area);
+        let (_, left_out) = self.implausible_logged;
+        if left_out > 0 {
+            self.say(format!(
+                "{left_out} more hosts publish implausible values: refused (not listed)"
+            ));
+        }
+    }
+
+    fn ingest_slots(&mut self, area: &Area) {
         if let Ok(global) = &area.global
             && let Ok(on) = global.maintenance()
         {
@@ -971,7 +988,7 @@ impl Agent {
             // read as old. Its plausible epochs are still learnt (knowing a
             // higher epoch never hurts: the next claim goes above it).
             let before = self.implausible.get(&id).copied();
-            self.note_implausible(id, seq, "write sequence", before);
+            self.note_implausible(id, seq, "write sequence", SEQ_PLAUSIBLE_MAX, before);
             self.lease.observe_unreadable(self.now, id);
             let lease_epoch = keys.lease().ok().flatten().map(|l| l.epoch);
             let seen = keys.epoch_seen.and_then(|v| v.parse().ok());
@@ -1025,7 +1042,7 @@ impl Agent {
             Ok(lease) => {
                 if !self.lease.observe(self.now, id, lease) {
                     let epoch = lease.map_or(0, |l| l.epoch);
-                    self.note_implausible(id, epoch, "lease epoch", refused);
+                    self.note_implausible(id, epoch, "lease epoch", EPOCH_PLAUSIBLE_MAX, refused);
                 }
             }
             Err(_) => self.lease.observe_unreadable(self.now, id),
@@ -1081,20 +1098,36 @@ impl Agent {
         if let Ok(seen) = value.parse()
             && !self.lease.note_epoch_seen(seen)
         {
-            self.note_implausible(id, seen, "lease-epoch-seen", refused);
+            self.note_implausible(id, seen, "lease-epoch-seen", EPOCH_PLAUSIBLE_MAX, refused);
         }
     }
 
-    /// Records an implausible value from `host`'s slot, logged when it is not
-    /// the one refused from its last publish (`before`).
-    fn note_implausible(&mut self, host: HostId, epoch: u64, what: &str, before: Option<u64>) {
-        self.implausible.insert(host, epoch);
-        if before != Some(epoch) {
-            self.say(format!(
-                "host {host} publishes an implausible {what} {epoch} (above {}): refused",
-                crate::metadata::EPOCH_PLAUSIBLE_MAX
-            ));
+    /// Records an implausible value from `host`'s slot (above `limit`),
+    /// logged when its last publish carried none (`before`): once while it
+    /// keeps publishing such values, and at most [`IMPLAUSIBLE_LINES_MAX`]
+    /// hosts a read, so that a writer who changes its forgeries every loop
+    /// cannot flood the log.
+    fn note_implausible(
+        &mut self,
+        host: HostId,
+        value: u64,
+        what: &str,
+        limit: u64,
+        before: Option<u64>,
+    ) {
+        self.implausible.insert(host, value);
+        if before.is_some() {
+            return;
         }
+        let (logged, left_out) = &mut self.implausible_logged;
+        if *logged >= IMPLAUSIBLE_LINES_MAX {
+            *left_out += 1;
+            return;
+        }
+        *logged += 1;
+        self.say(format!(
+            "host {host} publishes an implausible {what} {value} (above {limit}): refused"
+        ));
     }
 
     /// A successful read at `now`. After a gap in our reads longer than a

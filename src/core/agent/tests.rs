@@ -1155,3 +1155,67 @@ fn peer_keys_read_in_one_pass_agree_with_extra_get() {
     let empty = PeerKeys::of(&nothing);
     assert_eq!((empty.seq(), empty.lease()), (None, Ok(None)));
 }
+
+/// A writer who changes its forgeries every loop cannot flood the log:
+/// implausible values are logged once a host while it keeps publishing such
+/// values, at most `IMPLAUSIBLE_LINES_MAX` hosts by name a read, with the
+/// rest counted; each line names the limit of its kind (2^62 for a write
+/// sequence, 2^48 for an epoch).
+#[test]
+fn implausible_values_are_logged_once_a_host_and_a_few_hosts_a_read() {
+    let mut agent = Agent::new(
+        CoreConfig::new(1, "host1", Timings::default()),
+        Millis::from_secs(1000),
+    );
+    let area = |ts: u64, seq: u64| Area {
+        global: Ok(GlobalBlock::new()),
+        hosts: (2..=21)
+            .map(|id| {
+                let spec = PeerSpec {
+                    host_ts: ts,
+                    seq: Some(seq),
+                    ..PeerSpec::default()
+                };
+                (id, Ok(peer_slot(id, &spec)))
+            })
+            .collect(),
+    };
+    let mut step = |at: u64, area: &Area| {
+        let obs = Observation {
+            now: Millis::from_secs(at),
+            wall_unix: WALL_UNIX,
+            utc_offset_secs: 0,
+            area: Some(area),
+            local_vm: LocalVm::NotPresent,
+            sensors: Sensors::default(),
+            local_maintenance: false,
+            requests: Vec::new(),
+            results: Vec::new(),
+        };
+        agent.step(&obs).log
+    };
+    let first = step(1000, &area(1, u64::MAX));
+    let named: Vec<&String> = first
+        .iter()
+        .filter(|l| l.contains("publishes an implausible write sequence"))
+        .collect();
+    assert_eq!(named.len(), IMPLAUSIBLE_LINES_MAX, "{first:?}");
+    assert!(
+        named[0].contains(&format!("(above {SEQ_PLAUSIBLE_MAX}): refused")),
+        "{first:?}"
+    );
+    assert!(
+        first.iter().any(|l| l
+            == &format!(
+                "{} more hosts publish implausible values: refused (not listed)",
+                20 - IMPLAUSIBLE_LINES_MAX
+            )),
+        "{first:?}"
+    );
+    // Other forgeries from the same hosts: nothing new to say.
+    let second = step(1002, &area(2, u64::MAX - 1));
+    assert!(
+        !second.iter().any(|l| l.contains("implausible")),
+        "{second:?}"
+    );
+}
