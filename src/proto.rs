@@ -249,38 +249,66 @@ pub const STATUS_PAGE_BYTES: usize = REPLY_LINE_MAX_BYTES / 2;
 /// A bound on one host entry's JSON that needs no writing: every byte of
 /// its texts escaped to six (`\u0001`), and room for the rest.
 fn host_json_bound(host: &HostStatus) -> usize {
-    let texts = host.extra.len() + host.hostname.len() + host.engine_status.detail.len();
+    let texts = host.extra.len()
+        + host.hostname.len()
+        + host.state.as_ref().map_or(0, String::len)
+        + host.engine_status.detail.len()
+        + host.engine_status.reason.as_ref().map_or(0, String::len);
     6 * texts + 2048
+}
+
+/// The same for an unreadable slot's entry.
+fn unreadable_json_bound(slot: &UnreadableSlot) -> usize {
+    6 * slot.error.len() + 64
+}
+
+/// One entry's JSON, measured.
+fn json_len<T: Serialize>(entry: &T) -> usize {
+    serde_json::to_vec(entry).map_or(usize::MAX, |json| json.len() + 1)
 }
 
 impl StatusReply {
     /// The page of this view that starts at host `from` (the first without
-    /// it): its hosts and unreadable slots from `from` on, as many hosts as
-    /// fit in [`STATUS_PAGE_BYTES`] of JSON (one at least), and `more_from`
-    /// naming the first host of the next page.
+    /// it): its hosts and unreadable slots from `from` on, in host-id order,
+    /// as many as fit in [`STATUS_PAGE_BYTES`] of JSON (one at least), and
+    /// `more_from` naming the first host of the next page.
     pub fn page(mut self, from: Option<HostId>) -> StatusReply {
         let from = from.unwrap_or(0);
         self.hosts.retain(|h| h.host_id >= from);
         self.unreadable.retain(|u| u.host_id >= from);
         self.more_from = None;
-        if self.hosts.iter().map(host_json_bound).sum::<usize>() <= STATUS_PAGE_BYTES {
+        let bound: usize = self.hosts.iter().map(host_json_bound).sum::<usize>()
+            + self
+                .unreadable
+                .iter()
+                .map(unreadable_json_bound)
+                .sum::<usize>();
+        if bound <= STATUS_PAGE_BYTES {
             return self;
         }
+        // Both lists in host-id order, measured, until the page is full.
+        let mut entries: Vec<(HostId, usize)> = self
+            .hosts
+            .iter()
+            .map(|h| (h.host_id, 0))
+            .chain(self.unreadable.iter().map(|u| (u.host_id, 1)))
+            .collect();
+        entries.sort_unstable();
+        let (mut hosts, mut slots) = (self.hosts.iter(), self.unreadable.iter());
         let mut used = 0usize;
-        let mut cut = None;
-        for (index, host) in self.hosts.iter().enumerate() {
-            let size = serde_json::to_vec(host).map_or(usize::MAX, |json| json.len() + 1);
+        for (index, &(id, kind)) in entries.iter().enumerate() {
+            let size = if kind == 0 {
+                hosts.next().map_or(0, json_len)
+            } else {
+                slots.next().map_or(0, json_len)
+            };
             used = used.saturating_add(size);
             if index > 0 && used > STATUS_PAGE_BYTES {
-                cut = Some(index);
+                self.hosts.retain(|h| h.host_id < id);
+                self.unreadable.retain(|u| u.host_id < id);
+                self.more_from = Some(id);
                 break;
             }
-        }
-        if let Some(index) = cut {
-            let next = self.hosts[index].host_id;
-            self.hosts.truncate(index);
-            self.unreadable.retain(|u| u.host_id < next);
-            self.more_from = Some(next);
         }
         self
     }

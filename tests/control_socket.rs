@@ -649,6 +649,19 @@ fn a_full_volume_status_comes_in_pages_that_fit_the_reply_limit() {
     assert_eq!(whole.hosts.len(), big.hosts.len());
     assert!(whole.hosts.iter().zip(&big.hosts).all(|(a, b)| a == b));
     assert_eq!(whole.unreadable, big.unreadable);
+    // Unreadable slots count too: 2,000 of them, each error 3 KB that JSON
+    // escapes six-fold.
+    let mut broken = cluster_status();
+    broken.hosts.clear();
+    broken.unreadable = (1..=2000u16)
+        .map(|id| proto::UnreadableSlot {
+            host_id: id,
+            error: "\u{1}".repeat(3000),
+        })
+        .collect();
+    f.state.update(broken.clone());
+    let whole = proto::status(&f.path, Duration::from_secs(30)).unwrap();
+    assert_eq!(whole.unreadable, broken.unreadable);
     // A small view is one page, as before.
     f.state.update(cluster_status());
     let Reply::Status(small) = call(&f.path, &Request::STATUS, CALL_TIMEOUT).unwrap() else {

@@ -74,21 +74,48 @@ pub fn check_dir(dir: &Path) -> Result<(), Untrusted> {
 
 /// [`check_dir`] for `me`.
 pub fn check_dir_as(dir: &Path, me: Caller) -> Result<(), Untrusted> {
-    let meta = lstat(dir)?;
+    let path = lexical(dir)?;
+    let meta = lstat(&path)?;
     if meta.file_type().is_symlink() {
         return Err(Untrusted::Symlink(dir.to_path_buf()));
     }
     if !meta.is_dir() {
         return Err(Untrusted::NotADirectory(dir.to_path_buf()));
     }
-    check_entry(dir, &meta, me, false)?;
-    let absolute = std::fs::canonicalize(dir)
+    check_entry(&path, &meta, me, false)?;
+    // Every directory above, as the path is written: a symbolic link among
+    // them must be root's or ours (whoever owns one can point it elsewhere
+    // later), and the directory holding it is checked in turn.
+    for ancestor in path.ancestors().skip(1) {
+        let meta = lstat(ancestor)?;
+        if meta.file_type().is_symlink() {
+            check_owner(ancestor, &meta, me)?;
+        } else {
+            check_entry(ancestor, &meta, me, true)?;
+        }
+    }
+    // And every directory above where it resolves to.
+    let absolute = std::fs::canonicalize(&path)
         .map_err(|e| Untrusted::Unreadable(dir.to_path_buf(), e.to_string()))?;
     for ancestor in absolute.ancestors().skip(1) {
         let meta = lstat(ancestor)?;
         check_entry(ancestor, &meta, me, true)?;
     }
     Ok(())
+}
+
+/// `path` made absolute (against the working directory) and without `.` or
+/// a trailing slash (`lstat` of `link/` would follow the link), symbolic
+/// links left as they are.
+fn lexical(path: &Path) -> Result<PathBuf, Untrusted> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Untrusted::Unreadable(path.to_path_buf(), e.to_string()))?
+            .join(path)
+    };
+    Ok(absolute.components().collect())
 }
 
 /// Checks that `file` is a regular file (not a symbolic link) that only the
@@ -99,16 +126,16 @@ pub fn check_file(file: &Path) -> Result<(), Untrusted> {
 
 /// [`check_file`] for `me`.
 pub fn check_file_as(file: &Path, me: Caller) -> Result<(), Untrusted> {
-    let meta = lstat(file)?;
+    let path = lexical(file)?;
+    let meta = lstat(&path)?;
     if meta.file_type().is_symlink() {
         return Err(Untrusted::Symlink(file.to_path_buf()));
     }
-    check_entry(file, &meta, me, false)?;
-    let parent = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    check_dir_as(parent, me)
+    check_entry(&path, &meta, me, false)?;
+    match path.parent() {
+        Some(parent) => check_dir_as(parent, me),
+        None => Ok(()),
+    }
 }
 
 fn lstat(path: &Path) -> Result<std::fs::Metadata, Untrusted> {
@@ -118,12 +145,8 @@ fn lstat(path: &Path) -> Result<std::fs::Metadata, Untrusted> {
 
 /// Owner and write bits of one entry; `sticky_ok`: a directory above the one
 /// checked may be writable by others when it has the sticky bit.
-fn check_entry(
-    path: &Path,
-    meta: &std::fs::Metadata,
-    me: Caller,
-    sticky_ok: bool,
-) -> Result<(), Untrusted> {
+/// Owned by root or the caller.
+fn check_owner(path: &Path, meta: &std::fs::Metadata, me: Caller) -> Result<(), Untrusted> {
     let owner = meta.uid();
     if owner != 0 && owner != me.uid {
         return Err(Untrusted::Owner {
@@ -132,6 +155,16 @@ fn check_entry(
             me: me.uid,
         });
     }
+    Ok(())
+}
+
+fn check_entry(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    me: Caller,
+    sticky_ok: bool,
+) -> Result<(), Untrusted> {
+    check_owner(path, meta, me)?;
     let mode = meta.mode() & 0o7777;
     let sticky_dir = sticky_ok && meta.is_dir() && mode & STICKY != 0;
     let group = mode & GROUP_WRITE != 0 && meta.gid() != me.gid;
@@ -232,6 +265,23 @@ mod tests {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&lab, &link).unwrap();
         assert_eq!(check_dir(&link), Err(Untrusted::Symlink(link.clone())));
+        // A trailing slash does not make it followed.
+        let slashed = PathBuf::from(format!("{}/", link.display()));
+        assert!(matches!(check_dir(&slashed), Err(Untrusted::Symlink(_))));
+        // A link of ours above is fine; one another user owns is not (root
+        // only: a link is made another user's with lchown).
+        check_dir(&link.join("..").join("lab")).unwrap();
+        let sub = lab.join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        check_dir(&link.join("sub")).unwrap();
+        if Caller::me().uid == 0 {
+            std::os::unix::fs::lchown(&link, Some(4242), None).unwrap();
+            assert!(matches!(
+                check_dir(&link.join("sub")),
+                Err(Untrusted::Owner { owner: 4242, .. })
+            ));
+            std::os::unix::fs::lchown(&link, Some(0), None).unwrap();
+        }
         let file = lab.join("f");
         std::fs::write(&file, "x").unwrap();
         assert_eq!(

@@ -442,6 +442,7 @@ fn force_stop(ctx: &Ctx, why: &VmCallError, power_off: bool) -> Outcome {
 
 /// The engine VM driver of this host, for `--force` with the agent down.
 fn local_driver(ctx: &Ctx) -> Result<Box<dyn VmDriver>, Failure> {
+    ctx.trust_conf()?;
     let config =
         crate::config::Config::load(&ctx.paths).map_err(|e| Failure::config(e.to_string()))?;
     super::local_vm::driver(&config, &ctx.paths)
@@ -519,13 +520,7 @@ pub fn connect_storage(ctx: &Ctx) -> Outcome {
     let he = ctx.deployed_conf()?;
     let timings = ctx.timings();
     if let Some(argv) = &he.storage_connect_command {
-        // Run only from a file no other user can have changed (as the agent).
-        crate::shell::trust::check_file(&ctx.paths.he_conf).map_err(|e| {
-            Failure::config(format!(
-                "{}: not trusted with the commands it names: {e}",
-                ctx.paths.he_conf.display()
-            ))
-        })?;
+        ctx.trust_conf()?;
         crate::shell::storage::run_checked(argv, CONNECT_TIMEOUT)
             .map_err(|e| Failure::new("storage", format!("storage_connect_command: {e}")))?;
     }
@@ -667,6 +662,7 @@ fn device_differs(path: &Path) -> bool {
 /// `--console`.
 pub fn console(ctx: &Ctx) -> Outcome {
     ctx.deployed_conf()?;
+    ctx.trust_conf()?;
     let config =
         crate::config::Config::load(&ctx.paths).map_err(|e| Failure::config(e.to_string()))?;
     let argv = super::local_vm::console_command(&config, &ctx.paths)
@@ -685,6 +681,7 @@ pub fn console(ctx: &Ctx) -> Outcome {
 /// `--add-console-password`.
 pub fn add_console_password(ctx: &Ctx, inv: &Invocation) -> Outcome {
     ctx.deployed_conf()?;
+    ctx.trust_conf()?;
     let config =
         crate::config::Config::load(&ctx.paths).map_err(|e| Failure::config(e.to_string()))?;
     let password = match inv.value("password") {

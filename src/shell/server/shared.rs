@@ -150,6 +150,24 @@ fn boottime() -> Millis {
 /// The `status` answer from the loop's state after a tick: `area` is the last
 /// area read successfully (liveness ages on the core's clock even while reads
 /// fail), `score` the last step's breakdown, `now` the core's monotonic time.
+/// Longest error text of an unreadable slot in a status reply: a slot's
+/// error can quote a whole field a writer filled.
+const UNREADABLE_ERROR_MAX: usize = 256;
+
+/// `text` cut to [`UNREADABLE_ERROR_MAX`] bytes (at a character boundary),
+/// marked when cut.
+fn bounded(mut text: String) -> String {
+    if text.len() > UNREADABLE_ERROR_MAX {
+        let mut cut = UNREADABLE_ERROR_MAX;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    text
+}
+
 pub fn status_snapshot(
     core: &Agent,
     area: Option<&Area>,
@@ -173,7 +191,7 @@ pub fn status_snapshot(
             Ok(slot) => hosts.push(peer_status(core, id, slot, now)),
             Err(e) => unreadable.push(UnreadableSlot {
                 host_id: id,
-                error: e.to_string(),
+                error: bounded(e.to_string()),
             }),
         }
     }
