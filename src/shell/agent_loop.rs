@@ -341,10 +341,10 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         for action in actions {
             self.act(action);
         }
-        let after = self.io.clock.now();
-        if self.watchdog_promise_broken(after) {
+        let now = self.io.clock.now();
+        if self.watchdog_promise_broken(now) {
+            // Only then is the VM manager asked once more.
             let down = self.io.vm.status().confirmed_down();
-            let now = self.io.clock.now();
             self.back_up_watchdog(now, down);
         }
         if let Ok(area) = area

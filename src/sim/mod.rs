@@ -289,11 +289,7 @@ impl Sim {
         pet_before: Option<Millis>,
         wait_ms: u64,
     ) {
-        let expired = std::mem::take(&mut self.world.borrow_mut().host_mut(host).dog_expired);
-        if expired || self.world.borrow().host(host).last_pet == pet_before {
-            // A loop that did not pet the watchdog (or expired it): it may fire.
-            self.arm_watchdog(host);
-        }
+        self.arm_unless_petted(host, pet_before);
         let elapsed = std::mem::take(&mut self.world.borrow_mut().host_mut(host).tick_elapsed_ms);
         self.push(
             now + elapsed + wait_ms.max(1),
@@ -440,14 +436,20 @@ impl Sim {
             self.stop_keeper(host, "lease keeper exits: nothing left to keep");
             return;
         }
-        let expired = std::mem::take(&mut self.world.borrow_mut().host_mut(host).dog_expired);
-        if expired || self.world.borrow().host(host).last_pet == pet_before {
-            self.arm_watchdog(host);
-        }
+        self.arm_unless_petted(host, pet_before);
         self.push(
             now + elapsed + wait_ms.max(1),
             Event::KeeperTick(host, generation),
         );
+    }
+
+    /// After a tick (an agent's or a lease keeper's): a loop that did not pet
+    /// the watchdog, or expired it (`SimHost::expire`), lets it fire.
+    fn arm_unless_petted(&mut self, host: HostId, pet_before: Option<Millis>) {
+        let expired = std::mem::take(&mut self.world.borrow_mut().host_mut(host).dog_expired);
+        if expired || self.world.borrow().host(host).last_pet == pet_before {
+            self.arm_watchdog(host);
+        }
     }
 
     fn arm_watchdog(&mut self, host: HostId) {
