@@ -1411,6 +1411,88 @@ fn the_agent_refuses_configuration_others_can_change() {
     Config::load_for_agent(&paths).unwrap();
 }
 
+/// Issue 14: the agent does not run a program another user can change: the
+/// first word of `vm_command`, `storage_connect_command` and `[recovery]
+/// command`, found on `PATH` when it has no `/`, and what a link to it
+/// resolves to. A program that is not there is left to fail when it runs.
+#[test]
+fn the_agent_refuses_to_run_programs_others_can_change() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().unwrap();
+    let paths = ConfigPaths::under_root(root.path());
+    fs::create_dir_all(paths.he_conf.parent().unwrap()).unwrap();
+    fs::create_dir_all(paths.agent_conf.parent().unwrap()).unwrap();
+    let bin = root.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let program = bin.join("connect-storage");
+    fs::write(&program, "#!/bin/sh\n").unwrap();
+    let chmod = |path: &Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    };
+    chmod(&program, 0o755);
+    let he_conf = |vm: &str, connect: &str| {
+        fs::write(
+            &paths.he_conf,
+            format!(
+                "fqdn=engine.lab\nhost_id=3\nstorage=/srv/he\ndomainType=dir\nnetwork_test=none\n\
+                 watchdog_device=none\nwatchdog_none_i_accept_split_brain=yes\nvm_driver=process\n\
+                 vmid=he-vm\nvm_command={vm} --engine\nstorage_connect_command={connect} -v\n"
+            ),
+        )
+        .unwrap();
+    };
+    he_conf("sh", &program.display().to_string());
+    fs::write(
+        &paths.agent_conf,
+        format!("[recovery]\ncommand = {} x\n", program.display()),
+    )
+    .unwrap();
+    Config::load_for_agent(&paths).unwrap();
+    chmod(&program, 0o777);
+    let errors = Config::load_for_agent(&paths).unwrap_err();
+    let text = errors.to_string();
+    assert_eq!(errors.as_slice().len(), 2, "{text}");
+    assert!(
+        errors
+            .as_slice()
+            .iter()
+            .all(|e| e.kind == ErrorKind::Untrusted)
+    );
+    for (file, key) in [
+        (&paths.he_conf, "storage_connect_command"),
+        (&paths.agent_conf, "[recovery] command"),
+    ] {
+        assert!(
+            text.contains(&format!(
+                "{}: {key}: the program {} is not trusted to run as this user: {}: writable by \
+                 others (mode 0777)",
+                file.display(),
+                program.display(),
+                program.display()
+            )),
+            "{text}"
+        );
+    }
+    assert!(Config::load(&paths).is_ok(), "only the agent runs them");
+    // A link to it is no better; a program that is not there fails later.
+    chmod(&program, 0o755);
+    chmod(&bin, 0o757);
+    let link = root.path().join("vm");
+    std::os::unix::fs::symlink(&program, &link).unwrap();
+    he_conf(&link.display().to_string(), "/no/such/connect");
+    fs::write(&paths.agent_conf, "").unwrap();
+    let text = Config::load_for_agent(&paths).unwrap_err().to_string();
+    assert!(
+        text.contains(&format!(
+            "vm_command: the program {} is not trusted",
+            link.display()
+        )),
+        "{text}"
+    );
+    chmod(&bin, 0o755);
+    Config::load_for_agent(&paths).unwrap();
+}
+
 /// The agent does not use an SMTP password that other users can read, and
 /// says why (issue 14); without a password the file may be readable.
 #[test]

@@ -539,34 +539,13 @@ fn hold_connections(socket: &Path) {
 /// Runs `child_client` as uid 65534 against `f`'s socket (in hold mode with
 /// `hold`), starting it and returning it.
 fn spawn_nobody_client(f: &Fixture, hold: bool) -> std::process::Child {
-    // The child keeps gid 0, so the socket's group permission (0660) lets it
-    // in, as an operator in the socket's group; the directory must let the
-    // group through. The test binary is run from there too, since the build
-    // directory may be out of uid 65534's reach (a clone under /root).
+    // The socket's directory must let the group through.
     let dir = f.path.parent().unwrap();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o710)).unwrap();
-    let exe = dir.join("control_socket_client");
-    let own = std::env::current_exe().unwrap();
-    std::fs::hard_link(&own, &exe)
-        .or_else(|_| std::fs::copy(&own, &exe).map(drop))
-        .unwrap();
-    let mut child = std::process::Command::new(&exe);
-    child
-        .args(["--exact", "child_client", "--ignored", "--nocapture"])
-        .env(CHILD_SOCKET_VAR, &f.path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    let mut child = common::as_nobody(dir, "child_client");
+    child.env(CHILD_SOCKET_VAR, &f.path);
     if hold {
         child.env(CHILD_HOLD_VAR, "1");
-    }
-    // SAFETY: setuid is async-signal-safe; nothing else runs in the child.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut child, || {
-            if libc::setuid(65534) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
     }
     child.spawn().expect("running the test binary as uid 65534")
 }

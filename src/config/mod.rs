@@ -167,6 +167,17 @@ impl Config {
         }
         if for_agent {
             errors.extend(untrusted(&[&paths.he_conf, &paths.agent_conf]));
+            if let Some(he) = &hosted_engine {
+                let programs = [
+                    ("vm_command", &he.vm_command),
+                    ("storage_connect_command", &he.storage_connect_command),
+                ];
+                errors.extend(untrusted_programs(&paths.he_conf, &programs));
+            }
+            if let Some(agent) = &agent {
+                let programs = [("[recovery] command", &agent.recovery.command)];
+                errors.extend(untrusted_programs(&paths.agent_conf, &programs));
+            }
             if broker
                 .as_ref()
                 .is_some_and(|b| b.email.smtp_password.is_some())
@@ -204,6 +215,22 @@ fn untrusted(files: &[&Path]) -> Vec<ConfigError> {
                 ErrorKind::Untrusted,
                 file,
                 format!("not trusted with the commands the agent runs: {e}"),
+            ))
+        })
+        .collect()
+}
+
+/// The programs `file` names under `keys` that the agent must not run
+/// (`crate::shell::trust::check_program`): another user could change them.
+fn untrusted_programs(file: &Path, keys: &[(&str, &Option<Vec<String>>)]) -> Vec<ConfigError> {
+    keys.iter()
+        .filter_map(|(key, argv)| {
+            let program = argv.as_ref()?.first()?;
+            let e = crate::shell::trust::check_program(Path::new(program)).err()?;
+            Some(ConfigError::new(
+                ErrorKind::Untrusted,
+                file,
+                format!("{key}: the program {program} is not trusted to run as this user: {e}"),
             ))
         })
         .collect()

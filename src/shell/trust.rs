@@ -74,15 +74,25 @@ pub fn check_dir(dir: &Path) -> Result<(), Untrusted> {
 
 /// [`check_dir`] for `me`.
 pub fn check_dir_as(dir: &Path, me: Caller) -> Result<(), Untrusted> {
+    check_dir_inner(dir, me, false)
+}
+
+/// [`check_dir_as`]; `link_ok`: `dir` may be a symbolic link of root's or
+/// the caller's to a directory that passes (the directory of a file, as
+/// `/bin` is a link to `usr/bin`), which is checked where it resolves to.
+fn check_dir_inner(dir: &Path, me: Caller, link_ok: bool) -> Result<(), Untrusted> {
     let path = lexical(dir)?;
     let meta = lstat(&path)?;
     if meta.file_type().is_symlink() {
-        return Err(Untrusted::Symlink(dir.to_path_buf()));
-    }
-    if !meta.is_dir() {
+        if !link_ok {
+            return Err(Untrusted::Symlink(dir.to_path_buf()));
+        }
+        check_owner(&path, &meta, me)?;
+    } else if !meta.is_dir() {
         return Err(Untrusted::NotADirectory(dir.to_path_buf()));
+    } else {
+        check_entry(&path, &meta, me, false)?;
     }
-    check_entry(&path, &meta, me, false)?;
     // Every directory above, as the path is written: a symbolic link among
     // them must be root's or ours (whoever owns one can point it elsewhere
     // later), and the directory holding it is checked in turn.
@@ -94,9 +104,16 @@ pub fn check_dir_as(dir: &Path, me: Caller) -> Result<(), Untrusted> {
             check_entry(ancestor, &meta, me, true)?;
         }
     }
-    // And every directory above where it resolves to.
+    // And where it resolves to, with every directory above.
     let absolute = std::fs::canonicalize(&path)
         .map_err(|e| Untrusted::Unreadable(dir.to_path_buf(), e.to_string()))?;
+    if absolute != path {
+        let meta = lstat(&absolute)?;
+        if !meta.is_dir() {
+            return Err(Untrusted::NotADirectory(dir.to_path_buf()));
+        }
+        check_entry(&absolute, &meta, me, false)?;
+    }
     for ancestor in absolute.ancestors().skip(1) {
         let meta = lstat(ancestor)?;
         check_entry(ancestor, &meta, me, true)?;
@@ -119,7 +136,8 @@ fn lexical(path: &Path) -> Result<PathBuf, Untrusted> {
 }
 
 /// Checks that `file` is a regular file (not a symbolic link) that only the
-/// caller or root can change, in a directory that passes [`check_dir`].
+/// caller or root can change, in a directory that passes [`check_dir`] (or
+/// is a symbolic link of root's or the caller's to one that does).
 pub fn check_file(file: &Path) -> Result<(), Untrusted> {
     check_file_as(file, Caller::me())
 }
@@ -133,9 +151,51 @@ pub fn check_file_as(file: &Path, me: Caller) -> Result<(), Untrusted> {
     }
     check_entry(&path, &meta, me, false)?;
     match path.parent() {
-        Some(parent) => check_dir_as(parent, me),
+        Some(parent) => check_dir_inner(parent, me, true),
         None => Ok(()),
     }
+}
+
+/// Checks the program a configuration names for root to run (the first word
+/// of `vm_command`, say): found as `execvp(3)` finds it (a name without a
+/// `/` on `PATH`), it must pass [`check_file`], and when it is a symbolic
+/// link (`/usr/bin/python3`, an alternative), the directories holding the
+/// link and the file it resolves to must. Its arguments are not checked (a
+/// script given to an interpreter is the configuration's business).
+/// Returns where the program is, or `None` when it is not there (running
+/// it will fail with its own error).
+pub fn check_program(program: &Path) -> Result<Option<PathBuf>, Untrusted> {
+    check_program_as(program, Caller::me(), std::env::var_os("PATH").as_deref())
+}
+
+/// [`check_program`] for `me` with `search` as `PATH`.
+pub fn check_program_as(
+    program: &Path,
+    me: Caller,
+    search: Option<&std::ffi::OsStr>,
+) -> Result<Option<PathBuf>, Untrusted> {
+    let found = if program.as_os_str().as_encoded_bytes().contains(&b'/') {
+        Some(program.to_path_buf()).filter(|p| std::fs::symlink_metadata(p).is_ok())
+    } else {
+        std::env::split_paths(search.unwrap_or_default())
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    };
+    let Some(path) = found else {
+        return Ok(None);
+    };
+    let lexical = lexical(&path)?;
+    if lstat(&lexical)?.file_type().is_symlink() {
+        if let Some(parent) = lexical.parent() {
+            check_dir_inner(parent, me, true)?;
+        }
+        let target = std::fs::canonicalize(&path)
+            .map_err(|e| Untrusted::Unreadable(path.clone(), e.to_string()))?;
+        check_file_as(&target, me)?;
+    } else {
+        check_file_as(&path, me)?;
+    }
+    Ok(Some(path))
 }
 
 fn lstat(path: &Path) -> Result<std::fs::Metadata, Untrusted> {
@@ -354,5 +414,55 @@ mod tests {
             check_dir(d).unwrap();
         }
         assert!(fresh_dir(&dir.path().join("missing"), "x").is_err());
+    }
+
+    #[test]
+    fn a_program_is_trusted_only_when_others_cannot_change_it_or_its_links() {
+        let system = std::env::var_os("PATH");
+        let found = check_program(Path::new("sh")).unwrap();
+        assert!(found.is_some_and(|p| p.ends_with("sh")));
+        // Through a link of root's among the directories (/bin is one to
+        // usr/bin on a merged /usr).
+        assert!(check_program(Path::new("/bin/sh")).unwrap().is_some());
+        assert_eq!(
+            check_program_as(
+                Path::new("no-such-program"),
+                Caller::me(),
+                system.as_deref()
+            ),
+            Ok(None)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let program = bin.join("connect");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        chmod(&program, 0o755);
+        let search = Some(bin.as_os_str());
+        let me = Caller::me();
+        assert_eq!(
+            check_program_as(Path::new("connect"), me, search),
+            Ok(Some(program.clone()))
+        );
+        chmod(&program, 0o757);
+        assert!(matches!(
+            check_program_as(Path::new("connect"), me, search),
+            Err(Untrusted::Writable { ref path, .. }) if *path == program
+        ));
+        chmod(&program, 0o755);
+        chmod(&bin, 0o777);
+        assert!(check_program_as(&program, me, None).is_err());
+        chmod(&bin, 0o755);
+        // A link is as good as the directory holding it and what it points to.
+        let spare = dir.path().join("spare");
+        std::fs::create_dir(&spare).unwrap();
+        let link = spare.join("link");
+        std::os::unix::fs::symlink(&program, &link).unwrap();
+        check_program_as(&link, me, None).unwrap();
+        chmod(&spare, 0o777);
+        assert!(check_program_as(&link, me, None).is_err());
+        chmod(&spare, 0o755);
+        chmod(&bin, 0o777);
+        assert!(check_program_as(&link, me, None).is_err());
     }
 }

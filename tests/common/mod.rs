@@ -128,6 +128,40 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The uid tests run unprivileged clients as (`nobody`).
+pub const NOBODY: u32 = 65534;
+
+/// A command that runs the ignored test `test` of the running test binary as
+/// uid [`NOBODY`], keeping gid 0 (so that it may use a socket of mode 0660,
+/// as an operator in the socket's group), stdout and stderr piped. The binary
+/// is linked (or copied) into `dir` first, since the build directory may be
+/// out of that user's reach (a clone under /root); `dir` and the directories
+/// above it must let the group through.
+pub fn as_nobody(dir: &std::path::Path, test: &str) -> std::process::Command {
+    let exe = dir.join(format!("{test}-as-nobody"));
+    let own = std::env::current_exe().unwrap();
+    if !exe.exists() {
+        std::fs::hard_link(&own, &exe)
+            .or_else(|_| std::fs::copy(&own, &exe).map(drop))
+            .unwrap();
+    }
+    let mut command = std::process::Command::new(&exe);
+    command
+        .args(["--exact", test, "--ignored", "--nocapture"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: setuid is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            if libc::setuid(NOBODY) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
 /// A small deterministic generator for the fuzzing tests (xorshift64).
 pub struct XorShift(pub u64);
 
