@@ -175,12 +175,20 @@ pub fn hand_over(state: &Path, timings: &Timings) -> Result<Started, String> {
     }
 }
 
+/// The running program's own image: the file it was started from may have
+/// been replaced or removed since (a package upgrade), and the keeper must
+/// be this agent's code, not whatever is at that path now.
+const SELF_EXE: &str = "/proc/self/exe";
+
 /// This program again, with the agent's arguments and `--keep-lease`. Its
 /// own argv[0] is kept: a program that runs as the agent under another name
 /// (a link to a multi-call binary) is that program again.
 fn spawn() -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt as _;
-    let exe = std::env::current_exe()?;
+    let exe = match std::path::Path::new(SELF_EXE).exists() {
+        true => std::path::PathBuf::from(SELF_EXE),
+        false => std::env::current_exe()?,
+    };
     let mut args = std::env::args_os();
     let name = args.next().unwrap_or_else(|| exe.clone().into_os_string());
     let mut command = Command::new(exe);
