@@ -50,7 +50,7 @@ complete -c hosted-engine -l no-enable-agent -d 'Do not run `systemctl enable --
 complete -c hosted-engine -l force -d 'First host: wipe a metadata volume (and host id claims) left by an earlier deployment. Never when any of its hosts is live.'
 complete -c hosted-engine -l vm-status -d 'Show the status of every host and of the engine VM'
 complete -c hosted-engine -l json -d 'One line of JSON in the reference\'s shape (same as --format=json).'
-complete -c hosted-engine -l explain -d 'After the status: each host\'s score breakdown, the engine VM lease holder and epoch, and which host would start the engine VM next and why.'
+complete -c hosted-engine -l explain -d 'After the status: what is not known (the shared storage failing this host, unreadable slots), each host\'s score breakdown, the engine VM lease holder and epoch, and which host would start the engine VM next and why. Text: not with --json.'
 complete -c hosted-engine -l remote-accept-new-host-key -d 'With --remote: trust a host key seen for the first time and add it to known_hosts. A changed key is refused all the same.'
 complete -c hosted-engine -l vm-start -d 'Start the engine VM on this host'
 complete -c hosted-engine -l vm-start-paused -d 'Start the engine VM on this host, paused'

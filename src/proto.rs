@@ -239,6 +239,23 @@ pub struct StatusReply {
     /// this id on are on the next one (`status` with `from-host`).
     #[serde(rename = "more-from", default, skip_serializing_if = "Option::is_none")]
     pub more_from: Option<HostId>,
+    /// The shared storage is failing this agent: the hosts above are what
+    /// it last read. Omitted while it works (and by older agents).
+    #[serde(
+        rename = "storage-trouble",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub storage_trouble: Option<StorageTroubleView>,
+    /// Slot 0 (the global maintenance flag) does not read: then
+    /// `global_maintenance` is the agent's last known value. Omitted when it
+    /// reads (and by older agents).
+    #[serde(
+        rename = "global-unreadable",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub global_unreadable: Option<String>,
 }
 
 /// The most bytes of host entries one `status` reply carries (half of
@@ -564,6 +581,18 @@ impl EngineStatusView {
 pub struct LeaseView {
     pub kind: String,
     pub epoch: u64,
+}
+
+/// Since when the shared storage fails an agent, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StorageTroubleView {
+    /// The first failure, Unix seconds (the agent's wall clock).
+    pub since_unix: i64,
+    /// How long it has failed, as of the snapshot.
+    pub for_ms: u64,
+    /// The latest failure.
+    pub error: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -91,6 +91,8 @@ fn snapshot(taken_ms: u64, host_ts: u64, up: bool) -> proto::StatusReply {
         hosts: vec![proto::HostStatus::from_slot(1, slot, true, Some(0))],
         unreadable: Vec::new(),
         more_from: None,
+        storage_trouble: None,
+        global_unreadable: None,
     }
 }
 

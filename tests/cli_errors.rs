@@ -46,8 +46,9 @@ fn commands_that_need_a_deployed_host_say_run_deploy_first() {
     for host in [&bare, &no_vmid] {
         for args in DEPLOYED_COMMANDS {
             let ran = host.he(args);
-            assert_eq!(ran.stderr, NOT_DEPLOYED, "{args:?}: {ran:?}");
-            assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), ""), "{args:?}");
+            // On stdout, as the reference prints it (scripts grep it there).
+            assert_eq!(ran.stdout, NOT_DEPLOYED, "{args:?}: {ran:?}");
+            assert_eq!((ran.code, ran.stderr.as_str()), (Some(1), ""), "{args:?}");
         }
         let ran = host.he(&["--check-deployed"]);
         assert_eq!(ran.stdout, "The hosted engine has not been deployed\n");

@@ -130,6 +130,68 @@ fn empty_path_variables_count_as_not_given() {
     }
 }
 
+/// Issue 16: `--check-config` checks that the configured network test can
+/// run: the ICMP echo needs root (a raw socket) or a group in
+/// `net.ipv4.ping_group_range` (a ping socket). As root it can; as uid and
+/// gid 65534 it can exactly when the range holds 65534, and otherwise says
+/// why and fails.
+#[test]
+fn agent_check_config_says_whether_the_network_test_can_run() {
+    // SAFETY: geteuid has no preconditions.
+    if !common::require(
+        "root (to run the agent as uid 65534)",
+        unsafe { libc::geteuid() } == 0,
+    ) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = DEPLOYED.replace("network_test=none", "network_test=ping\ngateway=127.0.0.1");
+    let he_conf = write_he_conf(root.path(), &conf);
+    let out = run(AGENT, root.path(), &["--check-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let agent = root.path().join("ovirt-ha-agent");
+    std::fs::copy(AGENT, &agent).unwrap();
+    let mut command = Command::new(&agent);
+    for var in common::PATH_VARS {
+        command.env_remove(var);
+    }
+    command
+        .env("HE_CONFIG_ROOT", root.path())
+        .arg("--check-config");
+    // SAFETY: setgid and setuid are async-signal-safe; nothing else runs.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            if libc::setgid(common::NOBODY) != 0 || libc::setuid(common::NOBODY) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().unwrap();
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap();
+    let bounds: Vec<u32> = range
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let stderr = text(&out.stderr);
+    if (bounds[0]..=bounds[1]).contains(&common::NOBODY) {
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+    } else {
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "ovirt-ha-agent: {}: network_test=ping: the test cannot run here: cannot send an \
+                 ICMP echo: a ping socket is refused",
+                he_conf.display()
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("CAP_NET_RAW"), "{stderr}");
+    }
+}
+
 #[test]
 fn agent_check_config_names_file_line_and_key() {
     let root = tempfile::tempdir().unwrap();

@@ -342,3 +342,82 @@ fn clean_metadata_waits_lease_dead_for_a_slot_with_the_lease() {
     }
     assert!(host.area().hosts.is_empty());
 }
+
+/// Issue 14/16: the SMTP password is never taken from the command line
+/// (every user reads it in `ps`): `-` and the secret on stdin, which lands in
+/// broker.conf, made readable by its owner only (saying so), so that the
+/// agent, which refuses a secret others can read, uses it.
+#[test]
+fn the_smtp_password_comes_from_stdin_and_its_file_is_kept_private() {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let host = Host::deployed();
+    let broker = host.path("state/broker.conf");
+    std::fs::create_dir_all(broker.parent().unwrap()).unwrap();
+    std::fs::write(
+        &broker,
+        "[email]\nsmtp-server=mail.example\nsmtp-starttls=true\nsmtp-user=alerts\nsmtp-password=old\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&broker, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let ran = host.he(&[
+        "--set-shared-config",
+        "email.smtp-password",
+        "hunter2",
+        "--type=broker",
+    ]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), ""), "{ran:?}");
+    assert!(
+        ran.stderr
+            .starts_with("email.smtp-password is a secret and is not taken from the command line")
+            && ran
+                .stderr
+                .contains("give - as the value and the secret on stdin"),
+        "{ran:?}"
+    );
+    assert!(
+        !std::fs::read_to_string(&broker)
+            .unwrap()
+            .contains("hunter2")
+    );
+    let with_stdin = |input: &[u8]| -> common::he::Ran {
+        let mut child = host
+            .command(&[
+                "--set-shared-config",
+                "email.smtp-password",
+                "-",
+                "--type=broker",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap().into()
+    };
+    let ran = with_stdin(b"");
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(ran.stderr.contains("nothing on stdin"), "{ran:?}");
+    let ran = with_stdin(b"hunter2\n");
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(0), ""), "{ran:?}");
+    assert_eq!(
+        ran.stderr,
+        format!(
+            "hosted-engine: {} holds a secret now: its mode changed from 0644 to 0600\n",
+            broker.display()
+        )
+    );
+    let text = std::fs::read_to_string(&broker).unwrap();
+    assert!(text.contains("smtp-password=hunter2\n"), "{text}");
+    let mode = std::fs::metadata(&broker).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Once private, nothing more to say.
+    let ran = with_stdin(b"correct horse\r\n");
+    assert_eq!((ran.code, ran.stderr.as_str()), (Some(0), ""), "{ran:?}");
+    assert!(
+        std::fs::read_to_string(&broker)
+            .unwrap()
+            .contains("smtp-password=correct horse\n")
+    );
+}

@@ -176,6 +176,8 @@ fn status_reply(hosts: Vec<HostStatus>, global_maintenance: bool) -> StatusReply
         hosts,
         unreadable: Vec::new(),
         more_from: None,
+        storage_trouble: None,
+        global_unreadable: None,
     }
 }
 
@@ -947,4 +949,131 @@ fn agent_down_views_judge_the_lease_from_the_slots() {
         )),
         "{explained}"
     );
+}
+
+/// Issue 16: what the status does not know is never silent. With the agent
+/// down, a corrupted slot 0 and an unreadable peer slot: the reference's
+/// JSON and text keep their shape (`global_maintenance` is there, the host
+/// is absent) and stderr says that the flag is unknown and which host is
+/// missing; the table and `--explain` say so in their own lines.
+#[test]
+fn unreadable_slots_and_an_unknown_global_flag_are_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = deploy(dir.path());
+    let mut store = MetadataStore::open(&volume, IO);
+    let mut good = [0u8; SLOT_SIZE];
+    let v1 = r#"1|1|15233|1|3400|{"vm": "up", "health": "good", "detail": "Up"}|on20-host02|0|0|460020d4|1|15233"#;
+    good[..v1.len()].copy_from_slice(v1.as_bytes());
+    store.write_slot(1, &good).unwrap();
+    let mut torn = good;
+    torn[3] = b'9';
+    store.write_slot(2, &torn).unwrap();
+    store.write_slot(0, &[0xffu8; SLOT_SIZE]).unwrap();
+    let out = hosted_engine(dir.path(), &["--vm-status", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["global_maintenance"], false);
+    assert!(json.get("2").is_none());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("hosted-engine: the global maintenance flag is unreadable (slot 0: ")
+            && stderr.contains("global maintenance is unknown, shown as False"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hosted-engine: slot 2 is unreadable: ")
+            && stderr.contains("host 2 is missing from the status"),
+        "{stderr}"
+    );
+    let text_out = hosted_engine(dir.path(), &["--vm-status"]);
+    assert_eq!(
+        text(&text_out.stderr),
+        stderr,
+        "every format says the same on stderr"
+    );
+    let out = hosted_engine(dir.path(), &["--vm-status", "--format=table", "--explain"]);
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("Global maintenance: unknown (slot 0: ")
+            && shown.contains("host 2: slot unreadable ("),
+        "{shown}"
+    );
+    assert!(!shown.contains("Shared storage"), "{shown}");
+    assert!(
+        shown.contains("\nNot known:\n  Global maintenance: unknown"),
+        "{shown}"
+    );
+}
+
+/// Issue 16: a host whose agent cannot use the shared storage says so on
+/// stderr, with since when and the agent's error, in every format, and in
+/// the table's and `--explain`'s own lines; the exit code stays 0 (the
+/// status shown is what the agent last read).
+#[test]
+fn a_host_that_lost_its_storage_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let mut reply = status_reply(example_and_stale_host2(), false);
+    let since = common::he::now_unix() - 42;
+    reply.storage_trouble = Some(proto::StorageTroubleView {
+        since_unix: since,
+        for_ms: 42_000,
+        error: "reading /srv/he/volume: Input/output error (os error 5)".into(),
+    });
+    let agent = fake_agent(dir.path(), reply, 3);
+    for args in [
+        &["--vm-status"][..],
+        &["--vm-status", "--json"],
+        &["--vm-status", "--format=table", "--explain"],
+    ] {
+        let out = hosted_engine(dir.path(), args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("hosted-engine: this host cannot use the shared storage since ")
+                && stderr.contains(
+                    " (42 s): reading /srv/he/volume: Input/output error (os error 5); every \
+                     host below is as this host last read it"
+                ),
+            "{args:?}: {stderr}"
+        );
+        if args.len() == 3 {
+            let shown = text(&out.stdout);
+            assert!(
+                shown.contains("Shared storage: this host cannot use it since ")
+                    && shown.contains("\nNot known:\n  Shared storage: "),
+                "{shown}"
+            );
+        }
+    }
+    agent.join().unwrap();
+}
+
+/// Issue 16: `--json` output is always JSON: `--explain` (text) with it is
+/// refused with a JSON error, exit 1.
+#[test]
+fn json_and_explain_together_are_refused_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    for args in [
+        &["--vm-status", "--json", "--explain"][..],
+        &["--vm-status", "--format=json", "--explain"],
+    ] {
+        let out = hosted_engine(dir.path(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&out.stdout)));
+        assert!(
+            json["error"]
+                .as_str()
+                .unwrap()
+                .contains("--format=table --explain"),
+            "{json}"
+        );
+    }
 }

@@ -8,9 +8,9 @@ mod common;
 
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use hosted_engine::config::{ConfFile, HostedEngineConf, Timings};
 use hosted_engine::shell::monitors::{
-    CpuLoad, DnsServers, GatewayTest, MonitorConfig, MonitorSet, ProbePlan, Stop, VmPid, bridge_up,
-    check_liveliness, free_memory_mib, read_host_times, read_process_times,
+    CpuLoad, DnsServers, EchoSocket, GatewayTest, MonitorConfig, MonitorSet, Pinger, ProbePlan,
+    Stop, VmPid, bridge_up, check_liveliness, check_runnable, free_memory_mib, read_host_times,
+    read_process_times,
 };
 
 const HEALTHY: &str = "DB Up!Welcome to Health Status!";
@@ -205,93 +206,205 @@ fn none_gateway_test_always_succeeds() {
     assert_eq!((report.ok, report.total), (5, 5));
 }
 
-fn in_path(program: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+/// Whether this process may open an ICMP socket (root, or a group in
+/// `net.ipv4.ping_group_range`).
+fn may_ping() -> bool {
+    Pinger::open(IpAddr::from([127, 0, 0, 1])).is_ok()
 }
 
+/// Issue 16: the gateway test needs no `ping` program: its echoes go out
+/// through an ICMP socket, to IPv4 and IPv6 loopback.
 #[test]
 fn ping_gateway_test_on_loopback() {
-    if !common::require("ping", in_path("ping")) {
+    if !common::require(
+        "root or net.ipv4.ping_group_range (to open an ICMP socket)",
+        may_ping(),
+    ) {
+        return;
+    }
+    for gateway in ["127.0.0.1", "::1", "localhost"] {
+        let test = GatewayTest::Ping {
+            gateway: gateway.into(),
+        };
+        let report = test.run(&plan(5), &Stop::new()).unwrap();
+        assert_eq!(report.ok, 5, "{gateway}: {report:?}");
+    }
+}
+
+/// A gateway that does not answer fails each probe within its timeout.
+#[test]
+fn a_silent_gateway_fails_each_probe_in_time() {
+    if !common::require(
+        "root or net.ipv4.ping_group_range (to open an ICMP socket)",
+        may_ping(),
+    ) {
+        return;
+    }
+    // TEST-NET-2: no one answers (or the network says it is unreachable).
+    let test = GatewayTest::Ping {
+        gateway: "198.51.100.1".into(),
+    };
+    let plan = ProbePlan {
+        count: 2,
+        interval_ms: 10,
+        timeout_ms: 300,
+    };
+    let started = Instant::now();
+    let report = test.run(&plan, &Stop::new()).unwrap();
+    let took = started.elapsed();
+    assert_eq!((report.ok, report.total), (0, 2));
+    assert!(
+        report
+            .last_failure
+            .unwrap()
+            .starts_with("ping 198.51.100.1: ")
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+/// The variable that makes `icmp_child` run (in a network namespace of its
+/// own): which socket kind to ping loopback with.
+const ICMP_CHILD_VAR: &str = "HE_MONITORS_ICMP_CHILD";
+
+/// Not a test: run by `both_kinds_of_icmp_socket_ping` in a new network
+/// namespace, where it brings loopback up, lets group 0 open ping sockets
+/// (the setting is the namespace's), and pings 127.0.0.1 and ::1 with the
+/// socket kind it is given. Prints `RESULT <outcome>`.
+#[test]
+#[ignore = "helper run by both_kinds_of_icmp_socket_ping"]
+fn icmp_child() {
+    let Ok(kind) = std::env::var(ICMP_CHILD_VAR) else {
+        return;
+    };
+    let kind = match kind.as_str() {
+        "datagram" => EchoSocket::Datagram,
+        _ => EchoSocket::Raw,
+    };
+    loopback_up();
+    fs::write("/proc/sys/net/ipv4/ping_group_range", "0 0\n").unwrap();
+    for target in [IpAddr::from([127, 0, 0, 1]), "::1".parse().unwrap()] {
+        let pinger = Pinger::open_kind(target, kind).unwrap();
+        for seq in 0..3 {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            pinger.echo(target, seq, deadline, &Stop::new()).unwrap();
+        }
+    }
+    println!("RESULT {kind:?} ok");
+}
+
+/// Brings `lo` up in this process's network namespace.
+fn loopback_up() {
+    // SAFETY: plain ioctls on a socket of our own with a zeroed ifreq
+    // naming "lo"; every result is checked.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        assert!(fd >= 0);
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo".iter().enumerate() {
+            request.ifr_name[i] = *b as libc::c_char;
+        }
+        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &raw mut request), 0);
+        request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        assert_eq!(libc::ioctl(fd, libc::SIOCSIFFLAGS, &raw mut request), 0);
+        libc::close(fd);
+    }
+}
+
+/// Both kinds of ICMP socket really ping: a datagram ("ping") socket, as an
+/// agent not running as root uses where `net.ipv4.ping_group_range` allows,
+/// and a raw one, as root's, which must pick its own reply out of every ICMP
+/// message the host gets. Each in a network namespace of its own.
+#[test]
+fn both_kinds_of_icmp_socket_ping() {
+    // SAFETY: geteuid has no preconditions.
+    if !common::require(
+        "root (for a network namespace)",
+        unsafe { libc::geteuid() } == 0,
+    ) {
+        return;
+    }
+    for kind in ["datagram", "raw"] {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
+            .args(["--exact", "icmp_child", "--ignored", "--nocapture"])
+            .env(ICMP_CHILD_VAR, kind);
+        // SAFETY: unshare is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut child, || {
+                if libc::unshare(libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = child.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("RESULT"),
+            "{kind}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A process that may open no ICMP socket cannot run the test, and says
+/// why: `--check-config` reports it, the monitor has no result.
+#[test]
+fn without_an_icmp_socket_the_ping_test_cannot_run() {
+    // SAFETY: geteuid has no preconditions.
+    if !common::require(
+        "root (to run a child as uid 65534)",
+        unsafe { libc::geteuid() } == 0,
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let out = common::as_nobody(dir.path(), "unprivileged_ping_child")
+        .env(ICMP_CHILD_VAR, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("{stdout}{}", String::from_utf8_lossy(&out.stderr)));
+    // Group 0 (the child keeps it) may open ping sockets where the range
+    // says so.
+    let range = fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap();
+    let mut bounds = range.split_whitespace().map(|n| n.parse::<u64>().unwrap());
+    let (low, high) = (bounds.next().unwrap(), bounds.next().unwrap());
+    if low == 0 && high >= low {
+        assert_eq!(result, "runnable");
+    } else {
+        assert!(
+            result.contains("cannot send an ICMP echo")
+                && result.contains("ping_group_range")
+                && result.contains("CAP_NET_RAW"),
+            "{result}"
+        );
+    }
+}
+
+/// Not a test: run as uid 65534 by
+/// `without_an_icmp_socket_the_ping_test_cannot_run`.
+#[test]
+#[ignore = "helper run by without_an_icmp_socket_the_ping_test_cannot_run"]
+fn unprivileged_ping_child() {
+    if std::env::var_os(ICMP_CHILD_VAR).is_none() {
         return;
     }
     let test = GatewayTest::Ping {
         gateway: "127.0.0.1".into(),
-        program: "ping".into(),
     };
-    let report = test.run(&plan(5), &Stop::new()).unwrap();
-    assert_eq!(report.ok, 5, "{report:?}");
-}
-
-/// An executable shell script standing in for `ping`.
-fn fake_ping(dir: &Path, body: &str) -> PathBuf {
-    let path = dir.join("ping");
-    fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
-#[test]
-fn ping_arguments_and_exit_codes() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("args");
-    let script = format!("echo \"$@\" >> {}\nexit 0", log.display());
-    let test = GatewayTest::Ping {
-        gateway: "192.0.2.1".into(),
-        program: fake_ping(dir.path(), &script),
-    };
-    assert_eq!(test.run(&plan(3), &Stop::new()).unwrap().ok, 3);
-    let args = fs::read_to_string(&log).unwrap();
-    assert_eq!(args, "-c 1 -W 1 192.0.2.1\n".repeat(3));
-
-    fs::remove_file(&log).unwrap();
-    let v6 = GatewayTest::Ping {
-        gateway: "2001:db8::1".into(),
-        program: fake_ping(dir.path(), &script),
-    };
-    v6.run(&plan(1), &Stop::new()).unwrap();
-    assert_eq!(
-        fs::read_to_string(&log).unwrap(),
-        "-c 1 -W 1 -6 2001:db8::1\n"
-    );
-
-    let failing = GatewayTest::Ping {
-        gateway: "192.0.2.1".into(),
-        program: fake_ping(dir.path(), "exit 1"),
-    };
-    let report = failing.run(&plan(2), &Stop::new()).unwrap();
-    assert_eq!(report.ok, 0);
-    assert!(report.last_failure.unwrap().contains("no reply"));
-}
-
-#[test]
-fn a_hanging_ping_is_killed() {
-    let dir = tempfile::tempdir().unwrap();
-    let test = GatewayTest::Ping {
-        gateway: "192.0.2.1".into(),
-        program: fake_ping(dir.path(), "exec sleep 30"),
-    };
-    let started = Instant::now();
-    let report = test.run(&plan(1), &Stop::new()).unwrap();
-    let took = started.elapsed();
-    assert_eq!(report.ok, 0);
-    assert!(report.last_failure.unwrap().contains("killed"));
-    // -W 1 plus the grace period, and not the 30 s of the script.
-    assert!(took < Duration::from_secs(4), "{took:?}");
-}
-
-#[test]
-fn a_missing_ping_gives_no_result() {
-    let dir = tempfile::tempdir().unwrap();
-    let test = GatewayTest::Ping {
-        gateway: "192.0.2.1".into(),
-        program: dir.path().join("no-such-ping"),
-    };
-    let error = test.run(&plan(5), &Stop::new()).unwrap_err();
-    assert!(
-        error.ends_with("no-such-ping: program not found"),
-        "{error}"
-    );
+    match check_runnable(&test) {
+        Ok(()) => println!("RESULT runnable"),
+        Err(why) => {
+            let ran = test.run(&plan(1), &Stop::new());
+            assert_eq!(ran, Err(why.clone()), "the monitor has no result");
+            println!("RESULT {why}");
+        }
+    }
 }
 
 /// A DNS-over-TCP server that answers every query with an empty SERVFAIL.
@@ -364,7 +477,6 @@ fn gateway_test_from_the_configuration() {
         GatewayTest::from_conf(&conf("gateway=10.0.0.1\n")),
         GatewayTest::Ping {
             gateway: "10.0.0.1".into(),
-            program: "ping".into()
         }
     );
     let tcp = conf("network_test=tcp\ntcp_t_address=10.0.0.9\ntcp_t_port=443\n");
@@ -714,13 +826,13 @@ fn liveliness_from_before_an_engine_start_is_no_reading() {
 
 #[test]
 fn monitor_set_stops_promptly_while_measurements_hang() {
-    // The engine accepts but never answers; ping hangs; both far beyond 2 s.
+    // The engine accepts but never answers; the gateway's DNS server too;
+    // both far beyond 2 s.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let fqdn = format!("127.0.0.1:{}", silent.local_addr().unwrap().port());
     let dir = tempfile::tempdir().unwrap();
-    let gateway = GatewayTest::Ping {
-        gateway: "192.0.2.1".into(),
-        program: fake_ping(dir.path(), "exec sleep 30"),
+    let gateway = GatewayTest::Dns {
+        servers: DnsServers::Fixed(vec![silent.local_addr().unwrap()]),
     };
     let mut config = fast_config(fqdn, gateway, dir.path(), Path::new("/proc"));
     config.liveliness_timeout_ms = 60_000;
@@ -730,7 +842,10 @@ fn monitor_set_stops_promptly_while_measurements_hang() {
     thread::sleep(Duration::from_millis(200));
     let sensors = set.sensors();
     assert_eq!(sensors.liveliness_ok, None, "still waiting for the engine");
-    assert_eq!(sensors.gateway_probes_ok, None, "still waiting for ping");
+    assert_eq!(
+        sensors.gateway_probes_ok, None,
+        "still waiting for the DNS answer"
+    );
     drop_quickly(set);
 }
 

@@ -87,6 +87,15 @@ pub fn agent_main() -> i32 {
     }
     match Config::load_for_agent(&paths) {
         Ok(config) => {
+            let gateway = crate::shell::monitors::GatewayTest::from_conf(&config.hosted_engine);
+            if let Err(why) = crate::shell::monitors::check_runnable(&gateway) {
+                eprintln!(
+                    "ovirt-ha-agent: {}: network_test={}: the test cannot run here: {why}",
+                    paths.he_conf.display(),
+                    config.hosted_engine.network_test.as_str()
+                );
+                return EXIT_FAILURE;
+            }
             let text = format!(
                 "configuration valid: {} (host id {}), metadata volume {}, {}\n",
                 paths.he_conf.display(),

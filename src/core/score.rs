@@ -213,13 +213,25 @@ impl ScoreBreakdown {
     /// `3400 - network 320 - bridge 600 = 2480`, followed by why the score is 0 or
     /// which observations are unknown, in parentheses, when that applies.
     pub fn summary(&self) -> String {
+        self.line(" = ")
+    }
+
+    /// [`Self::summary`] as the slot's `score-detail` value publishes it:
+    /// `3400 - network 320 -> 3080`. Every extra line is one `key=value`
+    /// with no `=` in the value: consumers split on it (the oVirt system
+    /// tests do `dict(line.split('='))`).
+    pub fn published(&self) -> String {
+        self.line(" -> ")
+    }
+
+    fn line(&self, equals: &str) -> String {
         use std::fmt::Write as _;
         // Writing to a String cannot fail.
         let mut line = self.base.to_string();
         for p in self.penalties.iter().filter(|p| !p.is_unknown()) {
             let _ = write!(line, " - {} {}", p.kind.name(), p.points);
         }
-        let _ = write!(line, " = {}", self.score);
+        let _ = write!(line, "{equals}{}", self.score);
 
         let mut notes = Vec::new();
         if let Some(reason) = self.zero_reason {
@@ -455,6 +467,7 @@ mod tests {
         assert!(b.penalties.is_empty(), "{b:?}");
         assert_eq!(b.zero_reason, None);
         assert_eq!(b.summary(), "3400 = 3400");
+        assert_eq!(b.published(), "3400 -> 3400");
     }
 
     #[test]

@@ -178,7 +178,9 @@ pub struct AgentLoop<S, V, M, C, E, W> {
     core: Agent,
     io: Io<S, V, M, C, E, W>,
     results: Vec<ActionResult>,
-    storage_ok: bool,
+    /// Since when (by the agent's clock) the shared storage has been failing
+    /// this host, and the latest error; `None` while it works.
+    storage_trouble: Option<StorageTrouble>,
     /// Whether the last attempt to arm the watchdog succeeded (its failure is
     /// logged once, not every loop, and its end once).
     watchdog_ok: bool,
@@ -217,7 +219,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
             core,
             io,
             results: Vec::new(),
-            storage_ok: true,
+            storage_trouble: None,
             watchdog_ok: true,
             last_pet: None,
             expired: false,
@@ -537,18 +539,29 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
     fn note_storage(&mut self, now: Millis, error: Option<&StorageError>) {
         match error {
             Some(e) => {
-                if self.storage_ok {
-                    self.io.events.log(now, &format!("storage failure: {e}"));
+                let error = e.to_string();
+                match &mut self.storage_trouble {
+                    Some(trouble) => trouble.error = error,
+                    None => {
+                        self.io
+                            .events
+                            .log(now, &format!("storage failure: {error}"));
+                        self.storage_trouble = Some(StorageTrouble { since: now, error });
+                    }
                 }
-                self.storage_ok = false;
                 self.io.storage.reconnect();
             }
-            None if !self.storage_ok => {
-                self.storage_ok = true;
-                self.io.events.log(now, "storage available again");
+            None => {
+                if self.storage_trouble.take().is_some() {
+                    self.io.events.log(now, "storage available again");
+                }
             }
-            None => {}
         }
+    }
+
+    /// Whether the shared storage is failing this host: since when and why.
+    pub fn storage_trouble(&self) -> Option<&StorageTrouble> {
+        self.storage_trouble.as_ref()
     }
 
     /// Publishes the AgentStopped slot (clean shutdown); the VM is left alone.
@@ -602,6 +615,15 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
                 )),
         }
     }
+}
+
+/// The shared storage failing this host (a read or a write of a loop).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageTrouble {
+    /// The first failing loop, by the agent's clock.
+    pub since: Millis,
+    /// The latest failure.
+    pub error: String,
 }
 
 /// The first half of a loop, handed to its second half

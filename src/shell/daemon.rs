@@ -66,10 +66,33 @@ pub struct HostMonitors {
     set: MonitorSet,
     ha_conf: std::path::PathBuf,
     local_maintenance: bool,
+    /// Why the gateway test cannot run, as last logged (issue 16: said once,
+    /// and shown in the status, rather than an "unknown" for ever).
+    gateway_cannot_run: Option<String>,
+}
+
+impl HostMonitors {
+    /// Logs the gateway test's inability to run when it begins or its reason
+    /// changes, and its end.
+    fn note_gateway(&mut self) {
+        let now = self.set.gateway_cannot_run();
+        if now == self.gateway_cannot_run {
+            return;
+        }
+        match &now {
+            Some(why) => tracing::error!(
+                "the network test cannot run: {why}; the network part of the score stays \
+                 unknown (no penalty) until it can"
+            ),
+            None => tracing::info!("the network test runs again"),
+        }
+        self.gateway_cannot_run = now;
+    }
 }
 
 impl Monitors for HostMonitors {
     fn sensors(&mut self) -> Sensors {
+        self.note_gateway();
         self.set.sensors()
     }
 
@@ -267,6 +290,7 @@ fn build(
         set,
         ha_conf: paths.ha_conf.clone(),
         local_maintenance: false,
+        gateway_cannot_run: None,
     };
     // A lease keeper left by the previous agent hands the lease back first
     // (and with it the watchdog device).
@@ -368,8 +392,29 @@ fn publish_status(shared: &SharedState, agent: &mut DaemonLoop) {
     };
     let now = agent.io_mut().clock.now();
     let (wall, _) = agent.io_mut().clock.wall();
-    let snapshot = status_snapshot(agent.core(), agent.last_area(), &score, now, wall);
+    let mut snapshot = status_snapshot(agent.core(), agent.last_area(), &score, now, wall);
+    if let Some(why) = &agent.io_mut().monitors.gateway_cannot_run {
+        explain_unknown_network(&mut snapshot.agent.score, why);
+    }
+    snapshot.storage_trouble = agent.storage_trouble().map(|trouble| {
+        let for_ms = now.since(trouble.since);
+        crate::proto::StorageTroubleView {
+            since_unix: wall.saturating_sub(i64::try_from(for_ms / 1000).unwrap_or(i64::MAX)),
+            for_ms,
+            error: super::server::bounded(trouble.error.clone()),
+        }
+    });
     shared.update(snapshot);
+}
+
+/// Says in the network penalty's detail why it is unknown: its test cannot
+/// run (`why`).
+fn explain_unknown_network(score: &mut crate::proto::ScoreView, why: &str) {
+    for penalty in &mut score.penalties {
+        if penalty.kind == "network" && penalty.points == 0 {
+            penalty.detail = format!("gateway: unknown: the test cannot run: {why}");
+        }
+    }
 }
 
 /// Runs the agent until SIGTERM/SIGINT. Configuration errors come back before

@@ -48,6 +48,7 @@ use crate::shell::Clock;
 use crate::shell::system::SystemClock;
 
 pub use queue::{REQUEST_QUEUE_MAX, VmRequest};
+pub(crate) use shared::bounded;
 pub use shared::{LivelinessFn, MaintenanceFn, SharedState, status_snapshot};
 
 /// How long [`Server`]'s `Drop` waits for connection threads to end.

@@ -179,6 +179,15 @@ pub fn gather(ctx: &Ctx, he: &HostedEngineConf) -> Result<ClusterView, Failure> 
 /// `--vm-status`.
 pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
     let format = format_of(inv)?;
+    if format == Format::Json && inv.flag("explain") {
+        // The reference's JSON has host ids and global_maintenance as its
+        // only keys (parsers iterate over them): no room for text or more.
+        return Err(Failure::new(
+            "usage",
+            "--explain is text and --json is the reference's JSON: not both; use \
+             --format=table --explain",
+        ));
+    }
     let interval = watch_interval(inv)?;
     let he = ctx.deployed_conf()?;
     let redraw = interval.is_some() && format != Format::Json && std::io::stdout().is_terminal();
@@ -199,18 +208,8 @@ pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
             out.push_str(&render::explain(&view));
         }
         if first || redraw {
-            for note in &view.notes {
-                warn(note);
-            }
-            if view.hosts.is_empty() {
-                warn("no host has published to the shared metadata yet");
-            }
-            for slot in &view.unreadable {
-                warn(&format!(
-                    "slot {} is unreadable: {}",
-                    slot.host_id,
-                    super::hostfacts::shown(&slot.error)
-                ));
+            for line in render::warnings(&view) {
+                warn(&line);
             }
         }
         first = false;

@@ -187,10 +187,75 @@ fn type_list(inv: &Invocation) -> String {
     }
 }
 
+/// The keys whose value is a secret: never taken from the command line.
+const SECRET_KEYS: &[&str] = &["smtp-password"];
+/// The most bytes of a secret read from stdin.
+const SECRET_MAX_BYTES: u64 = 4096;
+
+/// A secret's value: `value` must be `-`, and the secret is the first line
+/// of stdin (every user can read a command line in `ps`).
+fn secret_value(name: &str, value: &str) -> Result<String, Failure> {
+    use std::io::Read as _;
+    if value != "-" {
+        return Err(Failure::new(
+            "refused",
+            format!(
+                "{name} is a secret and is not taken from the command line, where every user \
+                 can read it (ps): give - as the value and the secret on stdin, e.g. \
+                 hosted-engine --set-shared-config {name} - --type=broker < file"
+            ),
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .take(SECRET_MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::new("io", format!("reading {name} from stdin: {e}")))?;
+    if bytes.len() as u64 > SECRET_MAX_BYTES {
+        return Err(Failure::new(
+            "refused",
+            format!("{name} on stdin is longer than {SECRET_MAX_BYTES} bytes"),
+        ));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::new("refused", format!("{name} on stdin is not UTF-8")))?;
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        return Err(Failure::new(
+            "refused",
+            format!("{name}: nothing on stdin (the secret is its first line)"),
+        ));
+    }
+    Ok(line.to_owned())
+}
+
+/// Makes the file holding a secret readable by its owner only (the agent
+/// refuses one that others can read), saying so when it changes the mode.
+fn keep_secret(path: &Path) -> Result<(), Failure> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let io = |e: std::io::Error| Failure::new("io", format!("{}: {e}", path.display()));
+    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        let private = mode & 0o700;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(private)).map_err(io)?;
+        warn(&format!(
+            "{} holds a secret now: its mode changed from {mode:04o} to {private:04o}",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// `--set-shared-config <key> <value> [--type=<type>]`.
 pub fn set_shared_config(ctx: &Ctx, inv: &Invocation) -> Outcome {
     let he = ctx.deployed_conf()?;
-    let (name, value) = (&inv.positionals[0], &inv.positionals[1]);
+    let name = &inv.positionals[0];
+    let secret = SECRET_KEYS.contains(&name.rsplit('.').next().unwrap_or(name));
+    let value = match secret {
+        true => secret_value(name, &inv.positionals[1])?,
+        false => inv.positionals[1].clone(),
+    };
+    let value = &value;
     let mut found = Vec::new();
     for t in types_of(inv)? {
         if let Some(doc) = t.document(ctx, &he)? {
@@ -242,6 +307,9 @@ pub fn set_shared_config(ctx: &Ctx, inv: &Invocation) -> Outcome {
         Syntax::Ini => name.as_str(),
     };
     t.set(ctx, &he, &section, key, value)?;
+    if secret {
+        keep_secret(&t.path(ctx, &he)?)?;
+    }
     Ok(EXIT_OK)
 }
 

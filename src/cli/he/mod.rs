@@ -226,9 +226,13 @@ fn wants_json(args: &[String]) -> bool {
 }
 
 /// Prints a failure (JSON on stdout under `--json`) and returns its code.
+/// [`NOT_DEPLOYED`] goes to stdout as the reference prints it (scripts grep
+/// for it there); every other message to stderr.
 fn report(failure: &Failure, json: bool) -> i32 {
     if json {
         let _ = super::write_stdout(&render::json_error(failure.kind, &failure.message));
+    } else if failure.message == NOT_DEPLOYED {
+        let _ = super::write_stdout(&format!("{NOT_DEPLOYED}\n"));
     } else {
         write_stderr(&format!("{}\n", failure.message));
     }

@@ -178,6 +178,9 @@ pub fn table(view: &ClusterView) -> String {
     let _ = writeln!(out, "{table}");
     out.push_str(&watchdog_notes(view));
     out.push_str(&host_notes(view));
+    for note in unknowns(view) {
+        out.push_str(&wrap(&note, TABLE_WIDTH));
+    }
     if let Source::Storage { .. } = view.source {
         out.push_str("(read from the shared storage: the local agent is not answering)\n");
     }
@@ -293,10 +296,95 @@ fn wrap(text: &str, width: u16) -> String {
     out
 }
 
+/// What the view does not know, one line each, for the table and
+/// `--explain` (the reference's formats say it on stderr, [`warnings`]): the
+/// shared storage failing this host, slot 0 unreadable, unreadable slots.
+pub fn unknowns(view: &ClusterView) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(t) = &view.storage_trouble {
+        out.push(format!(
+            "Shared storage: this host cannot use it since {} ({} s): {}; the hosts are as \
+             it last read them",
+            crate::metadata::ctime(
+                t.since_unix,
+                crate::shell::system::utc_offset_secs(t.since_unix)
+            ),
+            t.for_ms / 1000,
+            shown(&t.error)
+        ));
+    }
+    if let Some(e) = &view.global_unreadable {
+        out.push(format!(
+            "Global maintenance: unknown ({}): shown as {}, {}",
+            shown(e),
+            py_bool(view.global_maintenance),
+            match view.source {
+                Source::Agent { .. } => "the local agent's last known value",
+                Source::Storage { .. } => "a guess",
+            }
+        ));
+    }
+    for slot in &view.unreadable {
+        out.push(format!(
+            "host {}: slot unreadable ({}): not shown",
+            slot.host_id,
+            shown(&slot.error)
+        ));
+    }
+    out
+}
+
+/// The lines `--vm-status` prints on stderr in every format: the view's
+/// notes, then what it does not know ([`unknowns`], worded for a reader of
+/// the reference's formats, which have no place for it).
+pub fn warnings(view: &ClusterView) -> Vec<String> {
+    let mut out = view.notes.clone();
+    if let Some(t) = &view.storage_trouble {
+        out.push(format!(
+            "this host cannot use the shared storage since {} ({} s): {}; every host below is \
+             as this host last read it (its agent's status, not the cluster's now)",
+            crate::metadata::ctime(
+                t.since_unix,
+                crate::shell::system::utc_offset_secs(t.since_unix)
+            ),
+            t.for_ms / 1000,
+            shown(&t.error)
+        ));
+    }
+    if view.hosts.is_empty() && view.unreadable.is_empty() {
+        out.push("no host has published to the shared metadata yet".to_owned());
+    }
+    if let Some(e) = &view.global_unreadable {
+        out.push(format!(
+            "the global maintenance flag is unreadable ({}): global maintenance is unknown, \
+             shown as {}",
+            shown(e),
+            py_bool(view.global_maintenance)
+        ));
+    }
+    for slot in &view.unreadable {
+        out.push(format!(
+            "slot {} is unreadable: {}; host {} is missing from the status",
+            slot.host_id,
+            shown(&slot.error),
+            slot.host_id
+        ));
+    }
+    out
+}
+
 /// `--explain`: each host's score breakdown, the lease, and who starts the
 /// engine VM next.
 pub fn explain(view: &ClusterView) -> String {
-    let mut out = String::from("\nScores:\n");
+    let mut out = String::new();
+    let unknowns = unknowns(view);
+    if !unknowns.is_empty() {
+        out.push_str("\nNot known:\n");
+        for note in unknowns {
+            let _ = writeln!(out, "  {note}");
+        }
+    }
+    out.push_str("\nScores:\n");
     for h in &view.hosts {
         explain_host(&mut out, view, h);
     }

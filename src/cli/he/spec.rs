@@ -103,8 +103,9 @@ const STATUS_OPTIONS: &[OptSpec] = &[
     opt(
         "explain",
         Value::None,
-        "After the status: each host's score breakdown, the engine VM lease holder and epoch, \
-         and which host would start the engine VM next and why.",
+        "After the status: what is not known (the shared storage failing this host, unreadable \
+         slots), each host's score breakdown, the engine VM lease holder and epoch, and which \
+         host would start the engine VM next and why. Text: not with --json.",
     ),
     opt(
         "watch",
@@ -406,7 +407,10 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "Writes <key>=<value> into one configuration file, keeping comments and every \
                other key. Types: he_local (hosted-engine.conf), he_shared (the copy of \
                hosted-engine.conf on the shared storage), ha (ha.conf), broker \
-               (broker.conf). Without --type the key must exist in exactly one of them.",
+               (broker.conf). Without --type the key must exist in exactly one of them. \
+               A secret (smtp-password) is never taken from the command line: give - as \
+               <value> and the secret as the first line of stdin; the file is then made \
+               readable by its owner only.",
         options: &[OptSpec {
             name: "type",
             value: Value::Required("type"),

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use crate::metadata::store::MetadataStore;
 use crate::metadata::{HostId, decode_area};
-use crate::proto::{self, AgentStatus, ClientError, HostStatus, StatusReply, UnreadableSlot};
+use crate::proto::{
+    self, AgentStatus, ClientError, HostStatus, StatusReply, StorageTroubleView, UnreadableSlot,
+};
 
 /// How long `--vm-status` waits for the local agent.
 pub const AGENT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -32,7 +34,15 @@ pub enum Source {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterView {
     pub source: Source,
+    /// As known; see `global_unreadable`.
     pub global_maintenance: bool,
+    /// Why slot 0 (the global maintenance flag) did not read: then
+    /// `global_maintenance` is the agent's last known value (or false with
+    /// the agent down), not what the storage says.
+    pub global_unreadable: Option<String>,
+    /// The shared storage is failing the local agent: the hosts are what it
+    /// last read.
+    pub storage_trouble: Option<StorageTroubleView>,
     /// Ascending host id.
     pub hosts: Vec<HostStatus>,
     pub unreadable: Vec<UnreadableSlot>,
@@ -77,6 +87,8 @@ impl ClusterView {
                 age_ms: status.age_ms,
             },
             global_maintenance: status.global_maintenance,
+            global_unreadable: status.global_unreadable,
+            storage_trouble: status.storage_trouble,
             hosts: status.hosts,
             unreadable: status.unreadable,
             local_host_id: Some(own),
@@ -131,19 +143,19 @@ impl ClusterView {
                 without_clock.join(", ")
             ));
         }
-        let global_maintenance = match &area.global {
-            Ok(global) => global.maintenance().unwrap_or_else(|e| {
-                notes.push(format!("global maintenance flag unreadable: {e}"));
-                false
-            }),
-            Err(e) => {
-                notes.push(format!("slot 0 (global maintenance) unreadable: {e}"));
-                false
-            }
+        let global = match &area.global {
+            Ok(global) => global.maintenance().map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let (global_maintenance, global_unreadable) = match global {
+            Ok(on) => (on, None),
+            Err(e) => (false, Some(format!("slot 0: {e}"))),
         };
         Ok(ClusterView {
             source: Source::Storage { why },
             global_maintenance,
+            global_unreadable,
+            storage_trouble: None,
             hosts,
             unreadable,
             agent: None,

@@ -115,7 +115,7 @@ impl Agent {
             &record,
             (obs.wall_unix, obs.utc_offset_secs),
             &gateway,
-            &score.summary(),
+            &score.published(),
         );
         (record, extra)
     }

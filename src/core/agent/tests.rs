@@ -1120,6 +1120,27 @@ fn maintenance_is_published_as_the_reference_shows_it() {
     assert_eq!(out.decision.extra.get("state"), Some("GlobalMaintenance"));
 }
 
+/// Issue 16: every extra line the agent publishes is one `key=value` with no
+/// `=` in the value (consumers do `dict(line.split('='))`), also with
+/// penalties in the score's arithmetic and in every state reached here.
+#[test]
+fn every_published_extra_line_splits_into_one_key_and_one_value() {
+    for at in [At::DownYoung, At::LocalMaint, At::GlobalMaint] {
+        let mut rig = reach(at);
+        rig.sensors.cpu_load = Some(0.99);
+        rig.sensors.gateway_probes_ok = Some(1);
+        let out = rig.step();
+        for line in out.decision.extra.raw_lines() {
+            assert_eq!(line.matches('=').count(), 1, "{at:?}: {line:?}");
+        }
+        let detail = out.decision.extra.get("score-detail").unwrap();
+        assert!(
+            detail.contains(" - cpu ") && detail.contains(" -> "),
+            "{detail}"
+        );
+    }
+}
+
 mod safety;
 
 /// One pass finds what `Extra::get` finds for each key (the first line), the

@@ -1,34 +1,30 @@
 //! The gateway test of the score (`reference/ovirt-compat.md` section 4): a few
 //! probes a short pause apart; the result is how many succeeded.
 //!
-//! The probes follow the reference's network submonitor: `ping -c 1 -W <secs>`
-//! (with `-6` for an IPv6 gateway), a DNS query over TCP to the configured name
-//! servers (the reference runs `dig +tries=1 +time=<secs> +tcp`, which asks for
-//! the root's name servers and succeeds on any answer), a TCP connect (the
-//! reference runs `nc -z`), or nothing. Its per-probe timeout is 5 s. We do the
-//! DNS query and the connect ourselves; `ping` stays a program because it needs
-//! raw sockets, and it gets a hard timeout: a `ping` that overruns is killed.
+//! The probes follow the reference's network submonitor: one ICMP echo (the
+//! reference runs `ping -c 1 -W <secs>`), a DNS query over TCP to the configured
+//! name servers (the reference runs `dig +tries=1 +time=<secs> +tcp`, which asks
+//! for the root's name servers and succeeds on any answer), a TCP connect (the
+//! reference runs `nc -z`), or nothing. Its per-probe timeout is 5 s. We do all
+//! of them ourselves, with no program to spawn or to be missing: the echo
+//! through an ICMP socket (`super::icmp`); when this process may open none,
+//! the test cannot run, which is an error with its reason, not a result.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::icmp;
+use super::net;
 use super::read_prefix;
 use super::stop::{Stop, deadline_in};
-use super::{net, net::io_text};
 use crate::config::{HostedEngineConf, NetworkTest, Timings};
 
 /// Probes of one test at most, whatever the configuration says.
 pub const PROBE_COUNT_MAX: u32 = 100;
 /// One probe's timeout (the reference's default `timeout`, 5 s).
 pub const PROBE_TIMEOUT_MS: u64 = 5_000;
-/// Time `ping` gets beyond its own `-W` (start-up, resolving the gateway) before
-/// it is killed.
-pub const PING_GRACE_MS: u64 = 1_000;
-/// The ping program by default (found through `PATH`).
-pub const PING_PROGRAM: &str = "ping";
 /// Where the name servers are configured.
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 /// Name servers used at most (glibc's `MAXNS`).
@@ -36,8 +32,6 @@ pub const NAMESERVERS_MAX: usize = 3;
 /// Bytes of `resolv.conf` read at most.
 const RESOLV_CONF_MAX_BYTES: usize = 64 * 1024;
 const DNS_PORT: u16 = 53;
-/// How often a running `ping` is looked at, at most.
-const CHILD_POLL_MAX_MS: u64 = 50;
 
 /// Where the `dns` test sends its query.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,9 +46,9 @@ pub enum DnsServers {
 /// One kind of gateway test with its target (key `network_test`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GatewayTest {
+    /// An ICMP echo to this address (or name).
     Ping {
         gateway: String,
-        program: PathBuf,
     },
     Dns {
         servers: DnsServers,
@@ -90,9 +84,8 @@ impl ProbePlan {
     /// The longest one test can take.
     pub fn worst_case_ms(&self) -> u64 {
         let count = u64::from(self.count.min(PROBE_COUNT_MAX));
-        let probe_ms = self.timeout_ms.div_ceil(1000).max(1).saturating_mul(1000) + PING_GRACE_MS;
         count
-            .saturating_mul(probe_ms.max(self.timeout_ms))
+            .saturating_mul(self.timeout_ms)
             .saturating_add(count.saturating_sub(1).saturating_mul(self.interval_ms))
     }
 }
@@ -109,7 +102,7 @@ pub struct ProbeReport {
 enum Probe {
     Ok,
     Failed(String),
-    /// The test cannot run at all (e.g. no `ping` program).
+    /// The test cannot run at all (e.g. no ICMP socket may be opened).
     Unusable(String),
 }
 
@@ -120,7 +113,6 @@ impl GatewayTest {
             NetworkTest::Ping => match &conf.gateway {
                 Some(gateway) => GatewayTest::Ping {
                     gateway: gateway.clone(),
-                    program: PING_PROGRAM.into(),
                 },
                 None => GatewayTest::Unusable("network_test=ping needs gateway".into()),
             },
@@ -179,7 +171,7 @@ impl GatewayTest {
     fn probe(&self, timeout_ms: u64, stop: &Stop) -> Probe {
         let deadline = deadline_in(timeout_ms);
         match self {
-            GatewayTest::Ping { gateway, program } => ping(program, gateway, timeout_ms, stop),
+            GatewayTest::Ping { gateway } => ping(gateway, deadline, stop),
             GatewayTest::Dns { servers } => dns(servers, deadline, stop),
             GatewayTest::Tcp { address, port } => {
                 match net::connect(address, *port, deadline, stop) {
@@ -193,73 +185,46 @@ impl GatewayTest {
     }
 }
 
-/// One `ping -c 1 -W <secs> [-6] <gateway>`, killed when it overruns `-W` by
-/// more than [`PING_GRACE_MS`] or when stopped.
-fn ping(program: &Path, gateway: &str, timeout_ms: u64, stop: &Stop) -> Probe {
+/// One ICMP echo to `gateway` (resolved first when it is a name), answered
+/// by `deadline`.
+fn ping(gateway: &str, deadline: Instant, stop: &Stop) -> Probe {
+    static NEXT_SEQ: AtomicU16 = AtomicU16::new(0);
     if gateway.is_empty() || gateway.starts_with('-') {
         return Probe::Unusable(format!("{gateway:?} is not a gateway address"));
     }
-    let wait_secs = timeout_ms.div_ceil(1000).max(1);
-    let mut command = Command::new(program);
-    command.args(["-c", "1", "-W", &wait_secs.to_string()]);
-    if gateway.contains(':') {
-        command.arg("-6");
-    }
-    command.arg(gateway);
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Probe::Unusable(format!("{}: program not found", program.display()));
-        }
-        Err(e) => return Probe::Unusable(format!("{}: {}", program.display(), io_text(&e))),
+    let target = match net::resolve(gateway, 0, deadline, stop) {
+        Ok(addrs) => match addrs.first() {
+            Some(addr) => addr.ip(),
+            None => return Probe::Failed(format!("ping {gateway}: no address")),
+        },
+        Err(why) => return Probe::Failed(format!("ping {why}")),
     };
-    let deadline = deadline_in(wait_secs.saturating_mul(1000) + PING_GRACE_MS);
-    match wait_child(child, deadline, stop) {
-        Ok(status) if status.success() => Probe::Ok,
-        Ok(status) => Probe::Failed(format!("ping {gateway}: no reply ({status})")),
-        Err(why) => Probe::Failed(format!("ping {gateway}: {why}")),
+    let pinger = match icmp::Pinger::open(target) {
+        Ok(pinger) => pinger,
+        Err(why) => return Probe::Unusable(why),
+    };
+    let seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
+    match pinger.echo(target, seq, deadline, stop) {
+        Ok(()) => Probe::Ok,
+        Err(why) => Probe::Failed(why),
     }
 }
 
-/// Waits for `child` until `deadline`; kills and reaps it when it overruns or
-/// when stopped.
-fn wait_child(
-    mut child: Child,
-    deadline: Instant,
-    stop: &Stop,
-) -> Result<std::process::ExitStatus, String> {
-    let mut poll_ms = 1;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok(status),
-            Ok(None) => {}
-            Err(e) => {
-                kill(&mut child);
-                return Err(io_text(&e));
-            }
+/// Whether this process can run `test` at all: for the ping, whether it may
+/// open an ICMP socket for the gateway's family (`--check-config`). A name
+/// is not resolved here; an IPv4 socket is tried for it.
+pub fn check_runnable(test: &GatewayTest) -> Result<(), String> {
+    match test {
+        GatewayTest::Ping { gateway } => {
+            let family = match gateway.parse::<IpAddr>() {
+                Ok(ip) => ip,
+                Err(_) => IpAddr::from([127, 0, 0, 1]),
+            };
+            icmp::Pinger::open(family).map(drop)
         }
-        let now = Instant::now();
-        if now >= deadline {
-            kill(&mut child);
-            return Err("no answer in time (killed)".into());
-        }
-        let next = (now + Duration::from_millis(poll_ms)).min(deadline);
-        if stop.wait_until(next) {
-            kill(&mut child);
-            return Err("stopped".into());
-        }
-        poll_ms = (poll_ms * 2).min(CHILD_POLL_MAX_MS);
+        GatewayTest::Unusable(why) => Err(why.clone()),
+        GatewayTest::Dns { .. } | GatewayTest::Tcp { .. } | GatewayTest::None => Ok(()),
     }
-}
-
-fn kill(child: &mut Child) {
-    // It may have exited meanwhile; either way it is reaped below.
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// One DNS query, to each name server in turn until one answers.
@@ -413,12 +378,12 @@ mod tests {
             interval_ms: 500,
             timeout_ms: 5_000,
         };
-        assert_eq!(plan.worst_case_ms(), 5 * 6_000 + 4 * 500);
+        assert_eq!(plan.worst_case_ms(), 5 * 5_000 + 4 * 500);
         let huge = ProbePlan {
             count: u32::MAX,
             ..plan
         };
-        assert_eq!(huge.worst_case_ms(), 100 * 6_000 + 99 * 500);
+        assert_eq!(huge.worst_case_ms(), 100 * 5_000 + 99 * 500);
     }
 
     #[test]
@@ -435,7 +400,6 @@ mod tests {
         assert_eq!(unusable.run(&plan, &stop), Err("no gateway".into()));
         let dash = GatewayTest::Ping {
             gateway: "-f".into(),
-            program: "/bin/true".into(),
         };
         assert!(dash.run(&plan, &stop).is_err());
     }

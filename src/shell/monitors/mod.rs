@@ -5,7 +5,7 @@
 //! | monitor | source | value |
 //! |---|---|---|
 //! | liveliness | HTTP GET `http://<fqdn>/ovirt-engine/services/health` | `DB Up` on the body's first line |
-//! | gateway | `ping`, a DNS query, a TCP connect, or nothing | probes that succeeded |
+//! | gateway | an ICMP echo (no program), a DNS query, a TCP connect, or nothing | probes that succeeded |
 //! | bridge | `<sys>/class/net/<bridge>/operstate` | `up` |
 //! | cpu-load | `<proc>/stat` and the engine VM's `<proc>/<pid>/stat` | load without the VM, 0..=1 |
 //! | free-memory | `<proc>/meminfo` | MiB available |
@@ -21,6 +21,7 @@
 mod bridge;
 mod cpu;
 mod gateway;
+mod icmp;
 mod liveliness;
 mod memory;
 pub(crate) mod net;
@@ -39,10 +40,10 @@ pub use cpu::{
     parse_process_stat, read_host_times, read_process_times,
 };
 pub use gateway::{
-    DnsServers, GatewayTest, NAMESERVERS_MAX, PING_GRACE_MS, PING_PROGRAM, PROBE_COUNT_MAX,
-    PROBE_TIMEOUT_MS, ProbePlan, ProbeReport, RESOLV_CONF, check_dns_answer, dns_query_bytes,
-    parse_resolv_conf,
+    DnsServers, GatewayTest, NAMESERVERS_MAX, PROBE_COUNT_MAX, PROBE_TIMEOUT_MS, ProbePlan,
+    ProbeReport, RESOLV_CONF, check_dns_answer, check_runnable, dns_query_bytes, parse_resolv_conf,
 };
+pub use icmp::{EchoSocket, Pinger};
 pub use liveliness::{
     HEALTH_PATH, HEALTHY_MARKER, HTTP_PORT, HealthAnswer, Parse, RESPONSE_MAX_BYTES, check_health,
     check_liveliness, parse_response,
@@ -472,6 +473,17 @@ impl MonitorSet {
             .collect()
     }
 
+    /// Why the gateway test cannot run at all (no ICMP socket may be opened,
+    /// the configuration lacks its target), when its latest attempt said so:
+    /// an error with no result, which a failing probe never is.
+    pub fn gateway_cannot_run(&self) -> Option<String> {
+        let latest = self.shared.latest();
+        match (&latest.gateway.value, &latest.gateway.error) {
+            (None, Some(why)) if latest.gateway.at.is_some() => Some(why.clone()),
+            _ => None,
+        }
+    }
+
     pub fn config(&self) -> &MonitorConfig {
         &self.config
     }
@@ -573,7 +585,7 @@ mod tests {
         let config = config();
         assert_eq!(config.stale_after_ms(Monitor::Bridge), 30_000);
         assert_eq!(config.stale_after_ms(Monitor::Liveliness), 30_000);
-        assert_eq!(config.stale_after_ms(Monitor::Gateway), 42_000);
+        assert_eq!(config.stale_after_ms(Monitor::Gateway), 37_000);
     }
 
     #[test]

@@ -156,7 +156,7 @@ const UNREADABLE_ERROR_MAX: usize = 256;
 
 /// `text` cut to [`UNREADABLE_ERROR_MAX`] bytes (at a character boundary),
 /// marked when cut.
-fn bounded(mut text: String) -> String {
+pub(crate) fn bounded(mut text: String) -> String {
     if text.len() > UNREADABLE_ERROR_MAX {
         let mut cut = UNREADABLE_ERROR_MAX;
         while !text.is_char_boundary(cut) {
@@ -195,10 +195,20 @@ pub fn status_snapshot(
             }),
         }
     }
-    let global_maintenance = area
-        .and_then(|a| a.global.as_ref().ok())
-        .and_then(|g| g.maintenance().ok())
-        .unwrap_or(core.state() == State::GlobalMaintenance);
+    let global = area.map(|a| {
+        a.global
+            .as_ref()
+            .map_err(ToString::to_string)
+            .and_then(|g| g.maintenance().map_err(|e| e.to_string()))
+    });
+    let global_unreadable = match &global {
+        Some(Err(e)) => Some(bounded(format!("slot 0: {e}"))),
+        _ => None,
+    };
+    let global_maintenance = match global {
+        Some(Ok(on)) => on,
+        _ => core.state() == State::GlobalMaintenance,
+    };
     let phase = match core.lease().phase() {
         Phase::Idle => LeasePhase::Idle,
         Phase::Claiming { .. } => LeasePhase::Claiming,
@@ -229,6 +239,8 @@ pub fn status_snapshot(
         hosts,
         unreadable,
         more_from: None,
+        storage_trouble: None,
+        global_unreadable,
     }
 }
 
