@@ -53,6 +53,7 @@ complete -c hosted-engine -l json -d 'One line of JSON in the reference\'s shape
 complete -c hosted-engine -l explain -d 'After the status: what is not known (the shared storage failing this host, unreadable slots), each host\'s score breakdown, the engine VM lease holder and epoch, and which host would start the engine VM next and why. Text: not with --json.'
 complete -c hosted-engine -l remote-accept-new-host-key -d 'With --remote: trust a host key seen for the first time and add it to known_hosts. A changed key is refused all the same.'
 complete -c hosted-engine -l vm-start -d 'Start the engine VM on this host'
+complete -c hosted-engine -l no-wait -d 'Return once the local agent has taken the request, without waiting for its outcome.'
 complete -c hosted-engine -l vm-start-paused -d 'Start the engine VM on this host, paused'
 complete -c hosted-engine -l vm-shutdown -d 'Shut the engine VM on this host down gracefully'
 complete -c hosted-engine -l vm-poweroff -d 'Power the engine VM on this host off'

@@ -802,7 +802,9 @@ fn a_holder_whose_program_file_is_gone_still_leaves_a_keeper() {
     cluster.signal(1, libc::SIGTERM);
     let log = cluster.log(1);
     assert!(!log.contains("cannot start the lease keeper"), "{log}");
-    let keeper = cluster.keeper_pid(1).unwrap_or_else(|| panic!("no keeper:\n{log}"));
+    let keeper = cluster
+        .keeper_pid(1)
+        .unwrap_or_else(|| panic!("no keeper:\n{log}"));
     let area = cluster.area();
     let slot = area.hosts[&1].as_ref().unwrap();
     assert_eq!(slot.extra.get("lease-keeper"), Some("1"), "{log}");

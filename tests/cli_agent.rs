@@ -21,6 +21,10 @@ use hosted_engine::proto;
 
 const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
 const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
+/// What `--vm-shutdown` and `--vm-poweroff` say outside global maintenance.
+const NOT_GLOBAL_WARNING: &str = "hosted-engine: the cluster is not in global maintenance: the \
+    agents will start the engine VM again, here or on another host (hosted-engine \
+    --set-maintenance --mode=global first to keep it down)\n";
 
 /// CLOCK_BOOTTIME in milliseconds: the agent's clock (snapshots, deadlines).
 fn boottime_ms() -> u64 {
@@ -235,12 +239,16 @@ fn a_vm_request_the_agent_did_not_take_fails_saying_nothing_was_done() {
     std::fs::write(etc.join("agent.conf"), common::FAST_AGENT_CONF).unwrap();
     let windows = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = Arc::clone(&windows);
+    // The engine VM runs here for the stops (a stop with none here is
+    // refused before it is sent), not for the start.
+    let vm_up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let up = Arc::clone(&vm_up);
     let _agent = FakeAgent::start(&host.runtime(), move |frame| {
         if frame.request == proto::Request::STATUS {
             return Ok(proto::Reply::Status(Box::new(snapshot(
                 boottime_ms(),
                 5,
-                false,
+                up.load(std::sync::atomic::Ordering::SeqCst),
             ))));
         }
         let deadline = frame.deadline_ms.expect("a deadline");
@@ -263,6 +271,7 @@ fn a_vm_request_the_agent_did_not_take_fails_saying_nothing_was_done() {
              directly.\n"
         )
     );
+    vm_up.store(false, std::sync::atomic::Ordering::SeqCst);
     let ran = host.he(&["--vm-start"]);
     assert_eq!(
         (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
@@ -273,6 +282,7 @@ fn a_vm_request_the_agent_did_not_take_fails_saying_nothing_was_done() {
              hung?): nothing was done\n"
         )
     );
+    vm_up.store(true, std::sync::atomic::Ordering::SeqCst);
     let ran = host.he(&["--vm-shutdown", "--force"]);
     assert_eq!(ran.code, Some(0), "{ran:?}");
     assert!(
@@ -553,26 +563,52 @@ fn a_real_agent_carries_out_the_commands() {
     assert_eq!(ran.code, Some(1), "{ran:?}");
     assert!(ran.stderr.contains("ovirt-ha-agent is running"), "{ran:?}");
 
-    // Shut down through the agent: silent; the VM goes, and the engine is not up.
+    // Shut down through the agent: silent (in global maintenance, no
+    // warning); it returns once the VM is down and published (issue 16).
     let ran = host.he(&["--vm-shutdown"]);
     assert_eq!(
         (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
         (Some(0), "", "")
     );
-    wait_for("the VM to stop", Duration::from_secs(30), || {
-        host.vm_pid().is_none()
+    assert_eq!(host.vm_pid(), None, "{}", logs(&host));
+    let ran = host.he(&["--vm-status", "--json"]);
+    assert_ne!(json_of(&ran)["1"]["engine-status"]["vm"], "up", "{ran:?}");
+    // Nothing to stop now: VDSM's words, exit 1 (it said nothing and exited
+    // 0 before, while the agent logged the failure).
+    for stop in ["--vm-poweroff", "--vm-shutdown"] {
+        let ran = host.he(&[stop]);
+        assert_eq!(
+            (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+            (
+                Some(1),
+                "",
+                "Virtual machine does not exist: {'vmId': 'he'}\n"
+            ),
+            "{stop}"
+        );
+    }
+    // Local maintenance returns once this host's slot shows it on the shared
+    // storage; a start is then refused at once, saying why.
+    let ran = host.he(&["--set-maintenance", "--mode=local"]);
+    assert_eq!((ran.code, ran.stderr.as_str()), (Some(0), ""), "{ran:?}");
+    let ran = host.he(&["--vm-status", "--json"]);
+    assert_eq!(json_of(&ran)["1"]["maintenance"], true, "{ran:?}");
+    wait_for("LocalMaintenance", Duration::from_secs(20), || {
+        agent_state(&host).as_deref() == Some("LocalMaintenance")
     });
-    // As an operator would: until --vm-status shows it down, --vm-start says
-    // it exists (the agent's view of its own slot is a loop behind).
-    wait_for(
-        "the agent to see the VM down",
-        Duration::from_secs(20),
-        || {
-            let ran = host.he(&["--vm-status", "--json"]);
-            serde_json::from_str::<serde_json::Value>(&ran.stdout)
-                .is_ok_and(|json| json["1"]["engine-status"]["vm"] != "up")
-        },
+    let ran = host.he(&["--vm-start"]);
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(
+        ran.stderr.starts_with("This host is in local maintenance"),
+        "{ran:?}"
     );
+    let ran = host.he(&["--set-maintenance", "--mode=global"]);
+    assert_eq!((ran.code, ran.stderr.as_str()), (Some(0), ""), "{ran:?}");
+    let ran = host.he(&["--vm-status", "--json"]);
+    assert_eq!(json_of(&ran)["1"]["maintenance"], false, "{ran:?}");
+    wait_for("GlobalMaintenance again", Duration::from_secs(20), || {
+        agent_state(&host).as_deref() == Some("GlobalMaintenance")
+    });
     let ran = host.he(&["--check-liveliness"]);
     assert_eq!(
         (ran.code, ran.stdout.as_str()),
@@ -703,17 +739,17 @@ fn a_request_the_caller_gave_up_on_is_never_carried_out() {
         logs(&host)
     );
 
-    // A live agent takes the same request at once: the VM goes.
+    // A live agent takes the same request at once; the command returns once
+    // the VM is gone, warning that the cluster will start it again (not in
+    // global maintenance).
     let ran = host.he(&["--vm-poweroff"]);
     assert_eq!(
         (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
-        (Some(0), "", ""),
+        (Some(0), "", NOT_GLOBAL_WARNING),
         "{}",
         logs(&host)
     );
-    wait_for("the VM to go", Duration::from_secs(10), || {
-        host.vm_pid().is_none()
-    });
+    assert_eq!(host.vm_pid(), None, "{}", logs(&host));
 }
 
 /// Issue 13 with a real agent: right after it starts, a host it has not
@@ -781,5 +817,58 @@ fn a_restarted_agent_calls_unwatched_hosts_unknown_yet_and_guards_their_lease() 
         started.elapsed() >= Duration::from_secs(7),
         "cleaned before lease-dead: {:?}",
         started.elapsed()
+    );
+}
+
+/// Issue 16: `--no-wait` returns once the agent took the request, without
+/// waiting for an outcome this agent never shows (its snapshots stand
+/// still); without it the same commands wait and fail saying so.
+#[test]
+fn no_wait_returns_once_the_request_is_taken() {
+    let host = Host::deployed();
+    let etc = host.path("etc/ovirt-hosted-engine-ha");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("agent.conf"), common::FAST_AGENT_CONF).unwrap();
+    let frozen = boottime_ms();
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen_up = Arc::clone(&up);
+    let _agent = FakeAgent::start(&host.runtime(), move |frame| match &frame.request {
+        proto::Request::Status { .. } => Ok(proto::Reply::Status(Box::new(snapshot(
+            frozen,
+            5,
+            seen_up.load(std::sync::atomic::Ordering::SeqCst),
+        )))),
+        proto::Request::VmStart { paused } => Ok(proto::Reply::VmStart { paused: *paused }),
+        proto::Request::VmPoweroff => Ok(proto::Reply::VmPoweroff),
+        other => panic!("unexpected {other:?}"),
+    });
+    for (args, vm_up) in [
+        (&["--vm-start", "--no-wait"][..], false),
+        (&["--vm-start-paused", "--no-wait"], false),
+        (&["--vm-poweroff", "--no-wait"], true),
+    ] {
+        up.store(vm_up, std::sync::atomic::Ordering::SeqCst);
+        let begun = Instant::now();
+        let ran = host.he(args);
+        assert_eq!(
+            (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+            (Some(0), "", ""),
+            "{args:?}"
+        );
+        assert!(
+            begun.elapsed() < Duration::from_secs(5),
+            "{args:?}: {:?}",
+            begun.elapsed()
+        );
+    }
+    let ran = host.he(&["--vm-poweroff"]);
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(
+        ran.stderr
+            .starts_with("the engine VM still runs on this host ")
+            && ran
+                .stderr
+                .contains("after the agent took the vm-poweroff request (agent state"),
+        "{ran:?}"
     );
 }

@@ -288,6 +288,17 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
             ),
         ));
     }
+    if before
+        .agent
+        .as_ref()
+        .is_some_and(|a| a.state == "LocalMaintenance")
+    {
+        return Err(Failure::new(
+            "refused",
+            "This host is in local maintenance: its agent does not start the engine VM here \
+             (hosted-engine --set-maintenance --mode=none first)",
+        ));
+    }
     // The agent's clock is CLOCK_BOOTTIME, which this process shares.
     let sent_ms = SystemClock::new().now().as_millis();
     let timings = ctx.timings();
@@ -296,6 +307,9 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
         VmCallError::NotTaken(window) => not_taken(window, None),
         VmCallError::Refused(e) | VmCallError::Unreachable(e) => agent_down(&e),
     })?;
+    if inv.flag("no-wait") {
+        return Ok(EXIT_OK);
+    }
     // Three loops until a snapshot shows a publish made after the agent took
     // the request (see `AfterRequest`), one to claim, the settle time, one
     // to start, one to publish and one to read it back: then the VM shows as
@@ -303,6 +317,31 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
     let wait = Duration::from_millis(
         timings.loop_ms * 7 + timings.lease_settle_ms + timings.storage_timeout_ms,
     );
+    match await_own_slot(ctx, sent_ms, wait, |h| h.engine_status.vm == "up") {
+        Ok(()) => {
+            super::super::write_stdout("VM in WaitForLaunch\n")
+                .map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
+            Ok(EXIT_OK)
+        }
+        Err(last) => Err(Failure::new(
+            "start-failed",
+            format!(
+                "VM failed to launch ({last} after {} s; see the agent's log)",
+                wait.as_secs()
+            ),
+        )),
+    }
+}
+
+/// Waits at most `wait` until the local agent's status shows this host's
+/// slot, as published after a request sent at `sent_ms` (its monotonic
+/// milliseconds) was taken, satisfying `done`. `Err`: what was seen last.
+fn await_own_slot(
+    ctx: &Ctx,
+    sent_ms: u64,
+    wait: Duration,
+    done: impl Fn(&crate::proto::HostStatus) -> bool,
+) -> Result<(), String> {
     let deadline = Instant::now() + wait;
     let mut after = AfterRequest::new(sent_ms);
     let mut last = String::from("no status yet");
@@ -312,25 +351,20 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
             continue;
         };
         last = format!("agent state {}", status.agent.state);
+        if let Some(t) = &status.storage_trouble {
+            last.push_str(&format!(", shared storage failing: {}", t.error));
+        }
         let own = status
             .hosts
             .iter()
             .find(|h| h.host_id == status.agent.host_id);
         if after.shows_the_request(status.taken.monotonic_ms, own.map(|h| h.host_ts))
-            && own.is_some_and(|h| h.engine_status.vm == "up")
+            && own.is_some_and(&done)
         {
-            super::super::write_stdout("VM in WaitForLaunch\n")
-                .map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
-            return Ok(EXIT_OK);
+            return Ok(());
         }
     }
-    Err(Failure::new(
-        "start-failed",
-        format!(
-            "VM failed to launch ({last} after {} s; see the agent's log)",
-            wait.as_secs()
-        ),
-    ))
+    Err(last)
 }
 
 /// Which of the agent's status snapshots show this host's slot as published
@@ -386,16 +420,80 @@ impl AfterRequest {
 /// `--force` when the agent is down or did not take the request. Silent on
 /// success.
 pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
-    ctx.deployed_conf()?;
+    let he = ctx.deployed_conf()?;
     let request = if power_off {
         Request::VmPoweroff
     } else {
         Request::VmShutdown
     };
     let verb = if power_off { "power off" } else { "shut down" };
-    let window = vm_request_window(&ctx.timings());
+    let timings = ctx.timings();
+    // The agent's view first (when it answers): is there a VM here to stop,
+    // and will the cluster start it again?
+    if let Ok(before) = view::agent_status(&ctx.socket(), view::AGENT_TIMEOUT) {
+        let before = ClusterView::from_agent(before);
+        let own = before.agent.as_ref().and_then(|a| before.host(a.host_id));
+        // `down`, `down_unexpected`, `down_missing`: not running here.
+        if own.is_some_and(|h| h.engine_status.vm.starts_with("down")) {
+            if let Some(h) = before
+                .hosts
+                .iter()
+                .find(|h| h.live_data && h.engine_status.vm == "up")
+            {
+                warn(&format!(
+                    "the engine VM runs on host {} ({}), not here",
+                    h.host_id,
+                    super::hostfacts::shown(&h.hostname)
+                ));
+            }
+            return Err(Failure::new(
+                "no-vm",
+                format!(
+                    "Virtual machine does not exist: {{'vmId': '{}'}}",
+                    he.vmid.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
+        if !before.global_maintenance {
+            warn(
+                "the cluster is not in global maintenance: the agents will start the engine VM \
+                 again, here or on another host (hosted-engine --set-maintenance --mode=global \
+                 first to keep it down)",
+            );
+        }
+    }
+    let sent_ms = SystemClock::new().now().as_millis();
+    let window = vm_request_window(&timings);
     match call_vm(ctx, &request, window) {
-        Ok(()) => Ok(EXIT_OK),
+        Ok(()) if inv.flag("no-wait") => Ok(EXIT_OK),
+        Ok(()) => {
+            // The request taken, the action run, the VM down (a shutdown
+            // within its grace), then published and read back.
+            let grace = if power_off {
+                0
+            } else {
+                timings.vm_shutdown_grace_ms
+            };
+            let wait = Duration::from_millis(
+                timings.loop_ms * 5
+                    + timings.storage_timeout_ms * 2
+                    + timings.poweroff_timeout_ms
+                    + grace,
+            );
+            await_own_slot(ctx, sent_ms, wait, |h| h.engine_status.vm != "up")
+                .map(|()| EXIT_OK)
+                .map_err(|last| {
+                    Failure::new(
+                        "stop-failed",
+                        format!(
+                            "the engine VM still runs on this host {} s after the agent took \
+                             the {} request ({last}); see the agent's log",
+                            wait.as_secs(),
+                            request.kind()
+                        ),
+                    )
+                })
+        }
         Err(VmCallError::Refused(e)) => Err(agent_down(&e)),
         // The agent will not act on it: acting directly cannot double up.
         Err(e) if inv.flag("force") => force_stop(ctx, &e, power_off),
@@ -463,13 +561,50 @@ pub fn set_maintenance(ctx: &Ctx, inv: &Invocation) -> Outcome {
         ));
     };
     let he = ctx.deployed_conf()?;
+    let local = mode == MaintenanceMode::Local;
+    // Whether this host's slot shows the local flag wanted already (then
+    // there is nothing to wait for).
+    let published_already = view::agent_status(&ctx.socket(), view::AGENT_TIMEOUT)
+        .ok()
+        .and_then(|s| {
+            let own = s.hosts.iter().find(|h| h.host_id == s.agent.host_id)?;
+            Some(own.maintenance == local)
+        })
+        .unwrap_or(false);
+    let sent_ms = SystemClock::new().now().as_millis();
     match ctx.call(&Request::SetMaintenance { mode }, AGENT_CALL_TIMEOUT) {
-        Ok(_) => Ok(EXIT_OK),
+        Ok(_) if published_already => Ok(EXIT_OK),
+        // Slot 0 was written (durably) before the agent answered; the local
+        // flag reaches the shared storage with this host's next publish.
+        Ok(_) => {
+            let timings = ctx.timings();
+            let wait = Duration::from_millis(timings.loop_ms * 4 + timings.storage_timeout_ms * 2);
+            await_own_slot(ctx, sent_ms, wait, |h| h.maintenance == local)
+                .map(|()| EXIT_OK)
+                .map_err(|last| {
+                    Failure::new(
+                        "not-published",
+                        format!(
+                            "the agent took the maintenance mode, but this host's slot on the \
+                             shared storage does not show local maintenance {} after {} s \
+                             ({last})",
+                            if local { "on" } else { "off" },
+                            wait.as_secs()
+                        ),
+                    )
+                })
+        }
         Err(e @ ClientError::Remote { .. }) => Err(agent_down(&e)),
         Err(e) => {
             warn(&format!(
                 "the local agent is not answering ({e}); writing the maintenance mode directly"
             ));
+            if mode != MaintenanceMode::Global {
+                warn(
+                    "local maintenance is in ha.conf; this host's slot on the shared storage \
+                     shows it once the agent runs again",
+                );
+            }
             let vm_runs_here = if mode == MaintenanceMode::Local {
                 !matches!(local_driver(ctx)?.status(), LocalVm::NotPresent)
             } else {

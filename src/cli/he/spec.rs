@@ -280,14 +280,23 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "--vm-start",
         summary: "Start the engine VM on this host",
         help: "Asks the local agent to start the engine VM here. The agent starts it only \
-               after taking the engine VM lease, so the engine never runs twice; follow \
-               --vm-status for the outcome. Refused when the local agent is down.",
-        options: &[opt(
-            "vm-conf",
-            Value::Required("file"),
-            "Not supported: the engine VM's definition comes from hosted-engine.conf \
-             (vm_command, or the libvirt domain XML); given, the command fails.",
-        )],
+               after taking the engine VM lease, so the engine never runs twice. Waits \
+               (bounded) until it has launched: prints `VM in WaitForLaunch`, else fails \
+               with why. Refused when the local agent is down, when the engine VM runs \
+               already (here or on another live host), and in local maintenance.",
+        options: &[
+            opt(
+                "vm-conf",
+                Value::Required("file"),
+                "Not supported: the engine VM's definition comes from hosted-engine.conf \
+                 (vm_command, or the libvirt domain XML); given, the command fails.",
+            ),
+            opt(
+                "no-wait",
+                Value::None,
+                "Return once the local agent has taken the request, without waiting for its outcome.",
+            ),
+        ],
         positionals: &[],
         read_only: false,
     },
@@ -295,7 +304,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "--vm-start-paused",
         summary: "Start the engine VM on this host, paused",
         help: "As --vm-start, with the VM started paused.",
-        options: &[],
+        options: &[opt(
+            "no-wait",
+            Value::None,
+            "Return once the local agent has taken the request, without waiting for its outcome.",
+        )],
         positionals: &[],
         read_only: false,
     },
@@ -303,26 +316,46 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "--vm-shutdown",
         summary: "Shut the engine VM on this host down gracefully",
         help: "Asks the local agent to shut the engine VM down (the guest gets a grace \
-               period, then it is powered off). Silent on success. Pass --force to stop \
-               the VM directly when the local agent is down.",
-        options: &[opt(
-            "force",
-            Value::None,
-            "When the local agent is down, stop the local engine VM directly.",
-        )],
+               period, then it is powered off) and waits (bounded) until it is down. Silent \
+               on success; `Virtual machine does not exist` (exit 1) when it does not run \
+               here. Outside global maintenance it warns that the cluster will start the \
+               engine VM again. Pass --force to stop the VM directly when the local agent \
+               is down.",
+        options: &[
+            opt(
+                "force",
+                Value::None,
+                "When the local agent is down, stop the local engine VM directly.",
+            ),
+            opt(
+                "no-wait",
+                Value::None,
+                "Return once the local agent has taken the request, without waiting for its outcome.",
+            ),
+        ],
         positionals: &[],
         read_only: false,
     },
     CommandSpec {
         name: "--vm-poweroff",
         summary: "Power the engine VM on this host off",
-        help: "Asks the local agent to power the engine VM off at once. Silent on success. \
-               Pass --force to power it off directly when the local agent is down.",
-        options: &[opt(
-            "force",
-            Value::None,
-            "When the local agent is down, power the local engine VM off directly.",
-        )],
+        help: "Asks the local agent to power the engine VM off at once and waits (bounded) \
+               until it is down. Silent on success; `Virtual machine does not exist` \
+               (exit 1) when it does not run here. Outside global maintenance it warns that \
+               the cluster will start the engine VM again. Pass --force to power it off \
+               directly when the local agent is down.",
+        options: &[
+            opt(
+                "force",
+                Value::None,
+                "When the local agent is down, power the local engine VM off directly.",
+            ),
+            opt(
+                "no-wait",
+                Value::None,
+                "Return once the local agent has taken the request, without waiting for its outcome.",
+            ),
+        ],
         positionals: &[],
         read_only: false,
     },
@@ -332,7 +365,9 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "global: no agent starts, stops or moves the engine VM. local: this host \
                leaves the cluster (score 0); refused while the engine VM runs here. none: \
                clears both. The modes are exclusive. Through the local agent; when it is \
-               down, written directly (ha.conf, and slot 0 of the shared metadata).",
+               down, written directly (ha.conf, and slot 0 of the shared metadata). Returns \
+               once the change is on the shared storage (local: once the agent published \
+               it in this host's slot), bounded, and fails with why otherwise.",
         options: &[OptSpec {
             name: "mode",
             value: Value::Required("mode"),
