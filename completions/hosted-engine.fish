@@ -42,6 +42,7 @@ ha\t''
 broker\t''"
 complete -c hosted-engine -l host-id -d 'The host whose slot to remove [default: this host\'s host_id].' -r
 complete -c hosted-engine -s h -l help -d 'Show the usage, or a command\'s help when given after it'
+complete -c hosted-engine -s V -l version -d 'Show the version (as ovirt-ha-agent --version and he-lab --version)'
 complete -c hosted-engine -l deploy -d 'Deploy this host: the first one, or another with --add-host'
 complete -c hosted-engine -l add-host -d 'Join the deployment already on the storage: copy the cluster\'s configuration and take the lowest free host id.'
 complete -c hosted-engine -l dry-run -d 'Check every answer, the storage and the metadata volume, print what would be done, change nothing (but --generate-answer\'s file).'

@@ -179,7 +179,7 @@ fn the_first_host_writes_its_files_the_shared_copies_and_takes_id_1() {
     assert!(claim.starts_with("hostname=host1\n"), "{claim}");
     // Modes: broker.conf may carry mail credentials.
     let paths = site.paths("host1");
-    assert_eq!(mode(&paths.broker_conf), 0o640);
+    assert_eq!(mode(&paths.broker_conf), 0o600);
     assert_eq!(mode(&paths.he_conf), 0o644);
     // The rest of the command surface sees a deployed host.
     assert_ok(&site.run("host1", &["--check-deployed"]));

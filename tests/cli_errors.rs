@@ -121,7 +121,7 @@ fn command_line_errors_usage_and_help() {
         assert_eq!((ran.code, ran.stderr.as_str()), (Some(0), ""));
         assert_eq!(ran.stdout, usage);
     }
-    assert!(usage.starts_with("Usage: hosted-engine [--help] <command>"));
+    assert!(usage.starts_with("Usage: hosted-engine [--help | --version] <command>"));
     assert!(usage.contains("Exit codes: 0"), "{usage}");
     for line in usage.lines() {
         assert!(line.len() <= 80, "usage line too long: {line:?}");

@@ -495,3 +495,30 @@ fn agent_check_config_requires_a_watchdog_or_its_acknowledged_absence() {
         text(&out.stdout)
     );
 }
+
+/// Issue 16: every program answers `--version` (and `-V`) the same way:
+/// its name and the package's version, exit 0.
+#[test]
+fn every_program_tells_its_version() {
+    for (bin, name) in [
+        (HOSTED_ENGINE, "hosted-engine"),
+        (AGENT, "ovirt-ha-agent"),
+        (LAB, "he-lab"),
+    ] {
+        for flag in ["--version", "-V"] {
+            let out = Command::new(bin).arg(flag).output().unwrap();
+            assert_eq!(
+                (out.status.code(), text(&out.stdout)),
+                (Some(0), format!("{name} {}\n", env!("CARGO_PKG_VERSION"))),
+                "{name} {flag}: {}",
+                text(&out.stderr)
+            );
+        }
+    }
+    // Not a command: with one after it, hosted-engine refuses it.
+    let out = Command::new(HOSTED_ENGINE)
+        .args(["--version", "--vm-status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -248,6 +248,10 @@ fn refuse_command_line(args: &[String], e: ParseError, json: bool) -> i32 {
         ParseError::UnknownCommand(c) if c == "--help" || c == "-h" => {
             super::answer("hosted-engine", &spec::usage(), EXIT_OK)
         }
+        ParseError::UnknownCommand(c) if (c == "--version" || c == "-V") && args.len() == 1 => {
+            let version = format!("hosted-engine {}\n", env!("CARGO_PKG_VERSION"));
+            super::answer("hosted-engine", &version, EXIT_OK)
+        }
         ParseError::MissingValue("mode", _) if args[0] == "--set-maintenance" => report(
             &Failure::new("usage", "You must specify a maintenance mode with --mode"),
             json,

@@ -254,7 +254,7 @@ pub const COMMANDS: &[CommandSpec] = &[
                --answer-file. The first host initialises the shared metadata volume \
                (refused while any host in it is live), keeps the cluster's configuration \
                beside it (hosted-engine.conf, agent.conf, the engine VM's domain XML), writes \
-               this host's hosted-engine.conf, agent.conf, ha.conf and broker.conf (mode 0640: \
+               this host's hosted-engine.conf, agent.conf, ha.conf and broker.conf (mode 0600: \
                it may hold mail credentials), takes host id 1 and enables the agent. With --add-host, a further host copies \
                the cluster's configuration from the storage and takes the lowest free host \
                id; ids are claimed with files created exclusively under ha_agent/host-ids, so \
@@ -582,7 +582,8 @@ impl OptSpec {
 
 /// `hosted-engine`'s usage: every command with its summary.
 pub fn usage() -> String {
-    let mut text = String::from("Usage: hosted-engine [--help] <command> [<command-args>]\n");
+    let mut text =
+        String::from("Usage: hosted-engine [--help | --version] <command> [<command-args>]\n");
     for c in COMMANDS {
         text.push_str(&format!("    {}\n        {}\n", c.name, c.summary));
     }
@@ -754,8 +755,17 @@ pub fn clap_command() -> clap::Command {
                 .short('h')
                 .action(ArgAction::Help)
                 .help("Show the usage, or a command's help when given after it"),
+        )
+        .version(env!("CARGO_PKG_VERSION"))
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .short('V')
+                .action(ArgAction::Version)
+                .help("Show the version (as ovirt-ha-agent --version and he-lab --version)"),
         );
-    let mut seen: Vec<&str> = vec!["help"];
+    let mut seen: Vec<&str> = vec!["help", "version"];
     for c in COMMANDS {
         let help = format!("{}. {}", c.summary, c.help);
         cmd = cmd.arg(

@@ -581,7 +581,9 @@ fn write_files(ctx: &Ctx, plan: &Plan, id: HostId) -> Result<(), Failure> {
     for (path, text, mode) in [
         (&paths.agent_conf, plan.agent_text.as_str(), 0o644),
         (&paths.ha_conf, ha_text, 0o644),
-        (&paths.broker_conf, plan.broker_text.as_str(), 0o640),
+        // 0600: it may hold the SMTP password, which the agent refuses to use
+        // when anyone else (its group included) can read it.
+        (&paths.broker_conf, plan.broker_text.as_str(), 0o600),
         // Last: the host counts as deployed once this exists.
         (&paths.he_conf, he_text.as_str(), 0o644),
     ] {
