@@ -138,7 +138,7 @@ _hosted__engine() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json table" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json table openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --watch)

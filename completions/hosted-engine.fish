@@ -23,9 +23,10 @@ complete -c hosted-engine -l vm-command -d 'The engine VM as a command (vm_drive
 complete -c hosted-engine -l watchdog-device -d 'This host\'s watchdog, which resets it when its agent hangs while it holds the engine VM lease: a device such as /dev/watchdog (a hardware watchdog, e.g. iTCO_wdt or ipmi_watchdog, or the kernel\'s softdog), whose timeout the agent reads and sets at start; or none, with --watchdog-none-i-accept-split-brain. Required on every host (an added host does not take the first host\'s).' -r
 complete -c hosted-engine -l watchdog-timeout-secs -d 'The timeout the agent gives the watchdog device at start [default: the device\'s own when the timings allow it, else the longest they allow].' -r
 complete -c hosted-engine -l agent-conf -d 'The cluster\'s agent.conf (timings, score penalties), checked and copied to the storage; every added host takes it from there [default: every key at its default].' -r -F
-complete -c hosted-engine -l format -d 'text (the reference\'s layout, the default), json, or table (one row per host).' -r -f -a "text\t''
+complete -c hosted-engine -l format -d 'text (the reference\'s layout, the default), json, table (one row per host), or openmetrics (the cluster\'s metrics as this host sees them, for Prometheus).' -r -f -a "text\t''
 json\t''
-table\t''"
+table\t''
+openmetrics\t''"
 complete -c hosted-engine -l watch -d 'Refresh every <secs> seconds (default 2) until interrupted; text and table redraw in place, json prints one line per refresh.' -r
 complete -c hosted-engine -l remote -d 'Run the command on another host over SSH and show its answer here. The host key must already be in known_hosts (see --remote-accept-new-host-key).' -r
 complete -c hosted-engine -l remote-identity -d 'Private key for --remote [default: the ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa].' -r -F

@@ -811,3 +811,201 @@ fn a_holder_whose_program_file_is_gone_still_leaves_a_keeper() {
     // SAFETY: kill(2) of the keeper our agent started.
     unsafe { libc::kill(keeper, libc::SIGTERM) };
 }
+
+/// Whether `program` is on `PATH`.
+fn in_path(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+}
+
+/// Runs `promtool args` with `stdin`; its exit and output.
+fn promtool(args: &[&str], stdin: &str) -> (bool, String) {
+    use std::io::Write as _;
+    let mut child = Command::new("promtool")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// GET `/metrics` of a server on 127.0.0.1:`port`; the body.
+fn scrape(port: u16) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200").then(|| body.to_owned())
+}
+
+/// Issue 16: the shipped alert rules are valid and fire when they should
+/// (`promtool test rules` with series for each alert and a healthy cluster).
+#[test]
+fn the_alert_rules_are_valid_and_fire_when_they_should() {
+    if !common::require("promtool (package prometheus)", in_path("promtool")) {
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (ok, out) = promtool(
+        &[
+            "check",
+            "rules",
+            &format!("{root}/packaging/prometheus/hosted-engine.rules.yml"),
+        ],
+        "",
+    );
+    assert!(ok && out.contains("SUCCESS: 6 rules found"), "{out}");
+    let (ok, out) = promtool(
+        &[
+            "test",
+            "rules",
+            &format!("{root}/tests/prometheus/hosted-engine.rules.test.yml"),
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+}
+
+/// Issue 16: an agent with `[metrics] textfile` writes its metrics there
+/// every loop, atomically; the real node_exporter serves them without a
+/// scrape error, `promtool check metrics` finds nothing to say about them
+/// nor about `hosted-engine --vm-status --format=openmetrics`, and they say
+/// what the cluster does: one engine, up and healthy, one lease holder.
+#[test]
+fn the_agents_metrics_go_through_node_exporter_and_pass_promtool() {
+    if !common::require("promtool (package prometheus)", in_path("promtool"))
+        || !common::require(
+            "prometheus-node-exporter (package prometheus-node-exporter)",
+            in_path("prometheus-node-exporter"),
+        )
+    {
+        return;
+    }
+    let mut cluster = Cluster::configured(1);
+    let textfiles = cluster.dir.path().join("textfiles");
+    std::fs::create_dir(&textfiles).unwrap();
+    let prom = textfiles.join("hosted_engine.prom");
+    std::fs::write(
+        cluster
+            .root(1)
+            .join("etc/ovirt-hosted-engine-ha/agent.conf"),
+        format!(
+            "{}[metrics]\ntextfile = {}\n",
+            common::FAST_AGENT_CONF,
+            prom.display()
+        ),
+    )
+    .unwrap();
+    cluster.start(1);
+    let read = || std::fs::read_to_string(&prom).unwrap_or_default();
+    wait_for(
+        "the metrics to show a healthy engine",
+        Duration::from_secs(60),
+        || read().contains("\nhosted_engine_engine_health_good 1\n"),
+    );
+    let text = read();
+    for line in [
+        "hosted_engine_engine_vm_running_hosts 1\n",
+        "hosted_engine_lease_holders 1\n",
+        "hosted_engine_lease_epoch 1\n",
+        "hosted_engine_storage_ok 1\n",
+        "hosted_engine_host_watchdog_timeout_seconds{host_id=\"1\"} 4\n",
+        "hosted_engine_host_state{host_id=\"1\",state=\"EngineUp\"} 1\n",
+        "hosted_engine_host_info{host_id=\"1\",hostname=\"host1.lab\"} 1\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    assert!(
+        text.contains("\nhosted_engine_state_transitions_total "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nhosted_engine_last_failover_timestamp_seconds "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nhosted_engine_storage_write_duration_seconds "),
+        "{text}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&textfiles)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        ["hosted_engine.prom"],
+        "only the file, no temporary one"
+    );
+    let (ok, out) = promtool(&["check", "metrics"], &text);
+    assert!(
+        ok && out.trim().is_empty(),
+        "promtool check metrics:\n{out}\n{text}"
+    );
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hosted-engine"));
+    for var in common::PATH_VARS {
+        command.env_remove(var);
+    }
+    let out = command
+        .env("HE_CONFIG_ROOT", cluster.root(1))
+        .args(["--vm-status", "--format=openmetrics"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let om = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        om.ends_with("# EOF\n") && om.contains("hosted_engine_lease_holders 1\n"),
+        "{om}"
+    );
+    let (ok, out) = promtool(&["check", "metrics"], &om);
+    assert!(
+        ok && out.trim().is_empty(),
+        "promtool check metrics (OpenMetrics):\n{out}\n{om}"
+    );
+
+    let port = common::free_port();
+    let mut exporter = Command::new("prometheus-node-exporter")
+        .args([
+            &format!("--collector.textfile.directory={}", textfiles.display()),
+            &format!("--web.listen-address=127.0.0.1:{port}"),
+            "--collector.disable-defaults",
+            "--collector.textfile",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut served = None;
+    wait_for("node_exporter to serve", Duration::from_secs(20), || {
+        served = scrape(port).filter(|b| b.contains("hosted_engine_"));
+        served.is_some()
+    });
+    let _ = exporter.kill();
+    let _ = exporter.wait();
+    let body = served.unwrap();
+    assert!(body.contains("node_textfile_scrape_error 0"), "{body}");
+    assert!(
+        body.contains("hosted_engine_engine_vm_running_hosts 1"),
+        "{body}"
+    );
+}

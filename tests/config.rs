@@ -1534,3 +1534,29 @@ fn the_agent_refuses_an_smtp_password_others_can_read() {
     chmod(0o600);
     Config::load_for_agent(&paths).unwrap();
 }
+
+/// Issue 16: `[metrics] textfile` is off by default and takes only an
+/// absolute path ending in `.prom` (node_exporter reads nothing else).
+#[test]
+fn the_metrics_textfile_must_be_an_absolute_prom_path() {
+    let parse = |text: &str| AgentConf::parse(Path::new("agent.conf"), text);
+    assert_eq!(parse("").unwrap().metrics.textfile, None);
+    let ok = parse("[metrics]\ntextfile = /var/lib/prometheus/node-exporter/hosted_engine.prom\n")
+        .unwrap();
+    assert_eq!(
+        ok.metrics.textfile.as_deref(),
+        Some(Path::new(
+            "/var/lib/prometheus/node-exporter/hosted_engine.prom"
+        ))
+    );
+    for bad in ["metrics.prom", "/tmp/metrics.txt", "/tmp/prom"] {
+        let e = parse(&format!("[metrics]\ntextfile = {bad}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("agent.conf:2: textfile")
+                && e.contains("not an absolute path ending in .prom"),
+            "{bad}: {e}"
+        );
+    }
+}

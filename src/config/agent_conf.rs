@@ -20,6 +20,8 @@ pub const SCORE_SECTION: &str = "score";
 pub const TIMING_SECTION: &str = "timing";
 /// Section of the engine recovery command (ours).
 pub const RECOVERY_SECTION: &str = "recovery";
+/// Section of the Prometheus metrics (ours).
+pub const METRICS_SECTION: &str = "metrics";
 
 /// Largest `base-score`: the best score a host record can carry
 /// ([`crate::metadata::SCORE_MAX`]); the record encoder refuses anything above it.
@@ -702,6 +704,38 @@ fn parse_argv(raw: &str) -> Result<Vec<String>, String> {
     Ok(argv)
 }
 
+/// `[metrics]` (ours): Prometheus metrics the ecosystem's way, without a
+/// port of our own: a file for node_exporter's textfile collector.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsConf {
+    /// `textfile`: where to write the metrics every loop (atomically), an
+    /// absolute path ending in `.prom` in node_exporter's
+    /// `--collector.textfile.directory`. `None` (the default): no metrics.
+    pub textfile: Option<std::path::PathBuf>,
+}
+
+impl MetricsConf {
+    /// Every key of `[metrics]`.
+    pub fn keys() -> Vec<&'static str> {
+        vec!["textfile"]
+    }
+
+    fn read(f: &mut Fields<'_>) -> Self {
+        MetricsConf {
+            textfile: f.value(METRICS_SECTION, "textfile", |raw| {
+                let path = std::path::PathBuf::from(raw);
+                if !path.is_absolute() || path.extension().is_none_or(|e| e != "prom") {
+                    return Err(format!(
+                        "{raw:?} is not an absolute path ending in .prom (node_exporter's \
+                         textfile collector reads only those)"
+                    ));
+                }
+                Ok(path)
+            }),
+        }
+    }
+}
+
 /// The parsed `agent.conf`. Fields are a read-only view of the document; change
 /// the file through [`ConfFile::edit`].
 #[derive(Debug, Clone, PartialEq)]
@@ -712,6 +746,8 @@ pub struct AgentConf {
     pub timings: Timings,
     /// `[recovery]`.
     pub recovery: RecoveryConf,
+    /// `[metrics]`.
+    pub metrics: MetricsConf,
     doc: KvDocument,
 }
 
@@ -725,11 +761,13 @@ impl ConfFile for AgentConf {
         let score = ScoreConf::read(&mut f);
         let timings = Timings::read(&mut f);
         let recovery = RecoveryConf::read(&mut f);
+        let metrics = MetricsConf::read(&mut f);
         f.finish()?;
         let conf = AgentConf {
             score,
             timings,
             recovery,
+            metrics,
             doc,
         };
         conf.validate()?;
@@ -746,7 +784,10 @@ impl ConfFile for AgentConf {
         let recovery = RecoveryConf::keys()
             .into_iter()
             .map(|k| (RECOVERY_SECTION, k));
-        score.chain(timing).chain(recovery).collect()
+        let metrics = MetricsConf::keys()
+            .into_iter()
+            .map(|k| (METRICS_SECTION, k));
+        score.chain(timing).chain(recovery).chain(metrics).collect()
     }
 
     fn validate(&self) -> Result<(), ConfigErrors> {

@@ -119,6 +119,8 @@ pub struct DaemonEvents {
     transitions: Option<TransitionSink>,
     /// Where the highest lease epoch is persisted (atomically).
     epoch_file: std::path::PathBuf,
+    /// State transitions since the start (for the metrics).
+    transitions_total: u64,
 }
 
 /// Where a state transition goes: the control socket's history and a mail.
@@ -141,6 +143,7 @@ impl Events for DaemonEvents {
     }
 
     fn transition(&mut self, _now: Millis, from: State, to: State) {
+        self.transitions_total += 1;
         if let Some(sink) = &self.transitions {
             sink.shared.record_transition(from, to);
             // Queued for the mail worker; a dead mail server never delays the loop.
@@ -257,6 +260,7 @@ pub(super) fn build_common(config: &Config, paths: &ConfigPaths) -> anyhow::Resu
         requests: Vec::new(),
         transitions: None,
         epoch_file: paths.state_dir.join(EPOCH_FILE),
+        transitions_total: 0,
     };
     Ok(Common {
         core,
@@ -385,8 +389,91 @@ fn hand_over_lease(agent: &mut DaemonLoop, paths: &ConfigPaths, config: &Config)
     }
 }
 
-/// Hands the control socket this loop's view.
-fn publish_status(shared: &SharedState, agent: &mut DaemonLoop) {
+/// What the agent's metrics need from loop to loop (`shell::metrics`).
+#[derive(Default)]
+struct MetricsTracker {
+    facts: super::metrics::AgentFacts,
+    /// Whether the lease was being fenced after the last loop.
+    fencing: bool,
+    /// The highest epoch seen after the last loop (`None`: not adopted yet).
+    highest_epoch: Option<u64>,
+    /// Whether the last write of the textfile failed (said once).
+    write_failed: bool,
+}
+
+impl MetricsTracker {
+    fn after_loop(&mut self, agent: &DaemonLoop, took: Duration) {
+        let wall = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        };
+        let lease = agent.core().lease();
+        let fencing = matches!(lease.phase(), crate::core::Phase::Fencing { .. });
+        if fencing && !self.fencing {
+            self.facts.fencing_total += 1;
+        }
+        self.fencing = fencing;
+        // The epoch this agent learns at its start is no news; every rise
+        // after it is a claim.
+        let epoch = lease.highest_epoch();
+        match self.highest_epoch {
+            None if agent.core().adopted() => self.highest_epoch = Some(epoch),
+            Some(seen) if epoch > seen => {
+                self.facts.last_failover_unix = Some(wall());
+                self.highest_epoch = Some(epoch);
+            }
+            _ => {}
+        }
+        self.facts.loop_seconds = took.as_secs_f64();
+        let storage = &agent.io().storage;
+        self.facts.storage_read_seconds = storage.last_read.map(|d| d.as_secs_f64());
+        self.facts.storage_write_seconds = storage.last_write.map(|d| d.as_secs_f64());
+        if agent.last_publish_ok() {
+            self.facts.last_publish_unix = Some(wall());
+        }
+        self.facts.transitions_total = agent.io().events.transitions_total;
+    }
+
+    /// Writes the metrics of `status` (this loop's) to `path`.
+    fn write(&mut self, path: &std::path::Path, status: &crate::proto::StatusReply) {
+        let cluster = super::metrics::ClusterFacts {
+            hosts: &status.hosts,
+            global_maintenance: match status.global_unreadable {
+                Some(_) => None,
+                None => Some(status.global_maintenance),
+            },
+            unreadable_slots: status.unreadable.len(),
+            agent: Some(&status.agent),
+            storage_ok: Some(status.storage_trouble.is_none()),
+        };
+        let text = super::metrics::render(
+            &cluster,
+            Some(&self.facts),
+            super::metrics::Exposition::Text,
+        );
+        match super::metrics::write_textfile(path, &text) {
+            Ok(()) if self.write_failed => {
+                self.write_failed = false;
+                tracing::info!("{}: metrics written again", path.display());
+            }
+            Ok(()) => {}
+            Err(e) if !self.write_failed => {
+                self.write_failed = true;
+                tracing::warn!("{}: cannot write the metrics: {e}", path.display());
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Hands the control socket this loop's view, and writes the metrics of it
+/// when asked to (`metrics`: the textfile and the tracker).
+fn publish_status(
+    shared: &SharedState,
+    agent: &mut DaemonLoop,
+    metrics: Option<(&std::path::Path, &mut MetricsTracker)>,
+) {
     let Some(score) = agent.last_score().cloned() else {
         return;
     };
@@ -404,6 +491,9 @@ fn publish_status(shared: &SharedState, agent: &mut DaemonLoop) {
             error: super::server::bounded(trouble.error.clone()),
         }
     });
+    if let Some((path, tracker)) = metrics {
+        tracker.write(path, &snapshot);
+    }
     shared.update(snapshot);
 }
 
@@ -446,6 +536,7 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     });
     let mut agent = AgentLoop::start(core, io);
     agent.keep_last_area(true);
+    let mut metrics = MetricsTracker::default();
     let mut ready = false;
     // Mails given up or dropped so far (each new loss is logged once).
     let mut mail_losses = 0u64;
@@ -453,8 +544,15 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         for request in shared.take_requests() {
             agent.io_mut().events.push_request(request);
         }
+        let began = Instant::now();
         let wait = Duration::from_millis(agent.tick());
-        publish_status(&shared, &mut agent);
+        metrics.after_loop(&agent, began.elapsed());
+        let textfile = config.agent.metrics.textfile.as_deref();
+        publish_status(
+            &shared,
+            &mut agent,
+            textfile.map(|path| (path, &mut metrics)),
+        );
         tracing::debug!(
             "loop done: state {}, score {}, next loop in {} ms",
             agent.core().state().name(),

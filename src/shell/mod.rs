@@ -7,6 +7,7 @@ pub mod agent_loop;
 pub mod daemon;
 pub mod keeper;
 pub mod maintenance;
+pub mod metrics;
 pub mod monitors;
 pub mod notify;
 pub mod server;

@@ -35,6 +35,9 @@ pub struct FileStorage {
     last_connect: Option<Instant>,
     /// What the last connect attempt said (for the log and the status).
     pub last_connect_result: Option<String>,
+    /// How long the last read and the last write took (for the metrics).
+    pub last_read: Option<Duration>,
+    pub last_write: Option<Duration>,
 }
 
 impl FileStorage {
@@ -46,6 +49,8 @@ impl FileStorage {
             store,
             last_connect: None,
             last_connect_result: None,
+            last_read: None,
+            last_write: None,
         };
         storage.connect();
         storage
@@ -82,12 +87,17 @@ impl FileStorage {
 
 impl Storage for FileStorage {
     fn read_area(&mut self) -> Result<Arc<Area>, StorageError> {
-        let bytes = self.store.read_area().map_err(storage_error)?;
-        Ok(Arc::new(decode_area(&bytes)))
+        let started = Instant::now();
+        let read = self.store.read_area();
+        self.last_read = Some(started.elapsed());
+        Ok(Arc::new(decode_area(&read.map_err(storage_error)?)))
     }
 
     fn write_slot(&mut self, slot: HostId, bytes: &[u8; SLOT_SIZE]) -> Result<(), StorageError> {
-        self.store.write_slot(slot, bytes).map_err(storage_error)
+        let started = Instant::now();
+        let written = self.store.write_slot(slot, bytes);
+        self.last_write = Some(started.elapsed());
+        written.map_err(storage_error)
     }
 
     fn reconnect(&mut self) {
@@ -234,6 +244,8 @@ mod tests {
             store,
             last_connect: None,
             last_connect_result: None,
+            last_read: None,
+            last_write: None,
         };
         let slot = [0u8; SLOT_SIZE];
         let err = storage.write_slot(1, &slot).unwrap_err();

@@ -110,6 +110,7 @@ enum Format {
     Text,
     Json,
     Table,
+    OpenMetrics,
 }
 
 fn format_of(inv: &Invocation) -> Result<Format, Failure> {
@@ -118,10 +119,11 @@ fn format_of(inv: &Invocation) -> Result<Format, Failure> {
         Some("text") => Some(Format::Text),
         Some("json") => Some(Format::Json),
         Some("table") => Some(Format::Table),
+        Some("openmetrics") => Some(Format::OpenMetrics),
         Some(other) => {
             return Err(Failure::new(
                 "usage",
-                format!("Invalid value '{other}' for --format (text, json or table)"),
+                format!("Invalid value '{other}' for --format (text, json, table or openmetrics)"),
             ));
         }
     };
@@ -179,6 +181,12 @@ pub fn gather(ctx: &Ctx, he: &HostedEngineConf) -> Result<ClusterView, Failure> 
 /// `--vm-status`.
 pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
     let format = format_of(inv)?;
+    if format == Format::OpenMetrics && inv.flag("explain") {
+        return Err(Failure::new(
+            "usage",
+            "--explain is text and --format=openmetrics is for Prometheus: not both",
+        ));
+    }
     if format == Format::Json && inv.flag("explain") {
         // The reference's JSON has host ids and global_maintenance as its
         // only keys (parsers iterate over them): no room for text or more.
@@ -190,7 +198,9 @@ pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
     }
     let interval = watch_interval(inv)?;
     let he = ctx.deployed_conf()?;
-    let redraw = interval.is_some() && format != Format::Json && std::io::stdout().is_terminal();
+    let redraw = interval.is_some()
+        && matches!(format, Format::Text | Format::Table)
+        && std::io::stdout().is_terminal();
     let mut first = true;
     loop {
         let view = gather(ctx, &he)?;
@@ -203,6 +213,7 @@ pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
             Format::Text => render::text(&view),
             Format::Json => render::json(&view),
             Format::Table => render::table(&view),
+            Format::OpenMetrics => render::openmetrics(&view),
         });
         if inv.flag("explain") {
             out.push_str(&render::explain(&view));

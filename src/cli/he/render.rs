@@ -106,6 +106,26 @@ pub fn json(view: &ClusterView) -> String {
     line
 }
 
+/// `--format=openmetrics`: the cluster's metrics as this host sees them
+/// (`crate::shell::metrics`; the agent's own counters are in its textfile).
+pub fn openmetrics(view: &ClusterView) -> String {
+    let cluster = crate::shell::metrics::ClusterFacts {
+        hosts: &view.hosts,
+        global_maintenance: match view.global_unreadable {
+            Some(_) => None,
+            None => Some(view.global_maintenance),
+        },
+        unreadable_slots: view.unreadable.len(),
+        agent: view.agent.as_ref(),
+        storage_ok: view.agent.as_ref().map(|_| view.storage_trouble.is_none()),
+    };
+    crate::shell::metrics::render(
+        &cluster,
+        None,
+        crate::shell::metrics::Exposition::OpenMetrics,
+    )
+}
+
 fn host_json(h: &HostStatus) -> Value {
     json!({
         "host-id": h.host_id,

@@ -97,8 +97,9 @@ const STATUS_OPTIONS: &[OptSpec] = &[
     OptSpec {
         name: "format",
         value: Value::Required("format"),
-        help: "text (the reference's layout, the default), json, or table (one row per host).",
-        choices: &["text", "json", "table"],
+        help: "text (the reference's layout, the default), json, table (one row per host), \
+               or openmetrics (the cluster's metrics as this host sees them, for Prometheus).",
+        choices: &["text", "json", "table", "openmetrics"],
     },
     opt(
         "explain",
