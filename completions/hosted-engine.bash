@@ -23,7 +23,7 @@ _hosted__engine() {
 
     case "${cmd}" in
         hosted__engine)
-            opts="-h -V --help --version --deploy --add-host --answer-file --generate-answer --dry-run --storage --domain-type --sd-uuid --mnt-root --fqdn --gateway --network-test --hostname --vm-driver --vm-xml --vm-command --watchdog-device --watchdog-timeout-secs --watchdog-none-i-accept-split-brain --agent-conf --no-enable-agent --force --vm-status --json --format --explain --watch --remote --remote-identity --remote-known-hosts --remote-accept-new-host-key --remote-command --vm-start --vm-conf --no-wait --vm-start-paused --vm-shutdown --vm-poweroff --set-maintenance --mode --check-liveliness --check-deployed --connect-storage --disconnect-storage --console --add-console-password --password --set-shared-config --type --get-shared-config --reinitialize-lockspace --clean-metadata --host-id --force-cleanup"
+            opts="-h -V --help --version --deploy --add-host --answer-file --generate-answer --dry-run --storage --domain-type --sd-uuid --mnt-root --fqdn --gateway --network-test --hostname --vm-driver --vm-xml --vm-command --watchdog-device --watchdog-timeout-secs --watchdog-none-i-accept-split-brain --agent-conf --no-enable-agent --force --vm-status --json --format --explain --watch --remote --remote-identity --remote-known-hosts --remote-accept-new-host-key --remote-command --history --since --host --vm-start --vm-conf --no-wait --vm-start-paused --vm-shutdown --vm-poweroff --set-maintenance --mode --check-liveliness --check-deployed --connect-storage --disconnect-storage --console --add-console-password --password --set-shared-config --type --get-shared-config --reinitialize-lockspace --clean-metadata --host-id --force-cleanup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -180,6 +180,14 @@ _hosted__engine() {
                     return 0
                     ;;
                 --remote-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

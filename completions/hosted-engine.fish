@@ -32,6 +32,8 @@ complete -c hosted-engine -l remote -d 'Run the command on another host over SSH
 complete -c hosted-engine -l remote-identity -d 'Private key for --remote [default: the ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa].' -r -F
 complete -c hosted-engine -l remote-known-hosts -d 'known_hosts file for --remote [default: ~/.ssh/known_hosts].' -r -F
 complete -c hosted-engine -l remote-command -d 'With --remote: the hosted-engine program on the other host [default: hosted-engine].' -r
+complete -c hosted-engine -l since -d 'Only events from then on: a duration back from now (90s, 15m, 2h, 1d), Unix seconds (up to three decimals), or a local time (YYYY-MM-DD HH:MM[:SS], or HH:MM[:SS] today).' -r
+complete -c hosted-engine -l host -d 'Only this host\'s events.' -r
 complete -c hosted-engine -l vm-conf -d 'Not supported: the engine VM\'s definition comes from hosted-engine.conf (vm_command, or the libvirt domain XML); given, the command fails.' -r -F
 complete -c hosted-engine -l mode -d 'global, local or none.' -r -f -a "global\t''
 local\t''
@@ -54,6 +56,7 @@ complete -c hosted-engine -l vm-status -d 'Show the status of every host and of 
 complete -c hosted-engine -l json -d 'One line of JSON in the reference\'s shape (same as --format=json).'
 complete -c hosted-engine -l explain -d 'After the status: what is not known (the shared storage failing this host, unreadable slots), each host\'s score breakdown, the engine VM lease holder and epoch, and which host would start the engine VM next and why. Text: not with --json.'
 complete -c hosted-engine -l remote-accept-new-host-key -d 'With --remote: trust a host key seen for the first time and add it to known_hosts. A changed key is refused all the same.'
+complete -c hosted-engine -l history -d 'Show what the cluster did and why: every host\'s events, newest last'
 complete -c hosted-engine -l vm-start -d 'Start the engine VM on this host'
 complete -c hosted-engine -l no-wait -d 'Return once the local agent has taken the request, without waiting for its outcome.'
 complete -c hosted-engine -l vm-start-paused -d 'Start the engine VM on this host, paused'

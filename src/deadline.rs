@@ -23,6 +23,16 @@ pub enum Overrun {
     Panicked,
 }
 
+impl std::fmt::Display for Overrun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Overrun::Spawn(e) => write!(f, "cannot start a thread: {e}"),
+            Overrun::Late(limit) => write!(f, "no answer within {} ms", limit.as_millis()),
+            Overrun::Panicked => f.write_str("the call panicked"),
+        }
+    }
+}
+
 /// Runs `op` on a thread named `name` and waits at most `timeout` for it.
 pub fn run<T: Send + 'static>(
     name: &str,

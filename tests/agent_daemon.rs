@@ -1009,3 +1009,131 @@ fn the_agents_metrics_go_through_node_exporter_and_pass_promtool() {
         "{body}"
     );
 }
+
+/// Issue 16: a real agent records every kind of event in its history on the
+/// shared storage, and `hosted-engine --history` shows them: the agent's
+/// start, transitions, lease claims, engine VM changes, an operator's
+/// request, maintenance changes (one refused), a penalty appearing (the
+/// gateway's TCP test starts failing), and the storage lost (a self-fence)
+/// and back.
+#[test]
+fn the_history_records_every_kind_of_event() {
+    // SAFETY: geteuid has no preconditions.
+    if !common::require("root (the agent takes requests from root only)", unsafe {
+        libc::geteuid() == 0
+    }) {
+        return;
+    }
+    use hosted_engine::metadata::history::EventKind;
+    let gateway = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = gateway.local_addr().unwrap().port();
+    let mut cluster = Cluster::configured(1);
+    let conf = cluster
+        .root(1)
+        .join("etc/ovirt-hosted-engine/hosted-engine.conf");
+    let text = std::fs::read_to_string(&conf).unwrap().replace(
+        "network_test=none",
+        &format!("network_test=tcp\ntcp_t_address=127.0.0.1\ntcp_t_port={port}"),
+    );
+    std::fs::write(&conf, text).unwrap();
+    cluster.start(1);
+    let he = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hosted-engine"));
+        for var in common::PATH_VARS {
+            command.env_remove(var);
+        }
+        command
+            .env("HE_CONFIG_ROOT", cluster.root(1))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let history = || -> Vec<(String, String)> {
+        let out = he(&["--history", "--json"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        json["events"]
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["kind"].as_str().unwrap_or("").to_owned(),
+                            e["text"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let has = |kind: EventKind, words: &str| {
+        history()
+            .iter()
+            .any(|(k, t)| k == kind.name() && t.contains(words))
+    };
+    wait_for("the engine up", Duration::from_secs(60), || {
+        engine_up_hosts(&cluster) == [1]
+    });
+    assert_eq!(
+        he(&["--set-maintenance", "--mode=local"]).status.code(),
+        Some(1)
+    );
+    assert!(he(&["--set-maintenance", "--mode=global"]).status.success());
+    assert!(he(&["--vm-poweroff"]).status.success());
+    assert!(he(&["--set-maintenance", "--mode=none"]).status.success());
+    wait_for("the engine up again", Duration::from_secs(60), || {
+        engine_up_hosts(&cluster) == [1]
+    });
+    drop(gateway);
+    wait_for("a penalty in the history", Duration::from_secs(60), || {
+        has(EventKind::Score, "score ")
+    });
+    let shared = cluster.dir.path().join("shared");
+    let away = cluster.dir.path().join("shared-away");
+    std::fs::rename(&shared, &away).unwrap();
+    wait_for("the self-fence", Duration::from_secs(30), || {
+        cluster.log(1).contains("self-fence")
+    });
+    std::fs::rename(&away, &shared).unwrap();
+    let expected = [
+        (EventKind::Agent, "ovirt-ha-agent "),
+        (
+            EventKind::Transition,
+            "EngineStarting -> EngineUp: engine healthy",
+        ),
+        (EventKind::Lease, "claiming the engine VM lease (epoch 1)"),
+        (EventKind::Vm, "engine VM: not present -> "),
+        (
+            EventKind::Request,
+            "an operator on this host asked to power the engine VM here off",
+        ),
+        (
+            EventKind::Maintenance,
+            "maintenance local refused: Unable to enter local maintenance",
+        ),
+        (
+            EventKind::Maintenance,
+            "maintenance set to global by an operator on this host",
+        ),
+        (EventKind::Score, "score "),
+        (EventKind::Storage, "storage available again"),
+        (EventKind::Fence, "self-fence"),
+    ];
+    wait_for(
+        "every kind of event in the history",
+        Duration::from_secs(30),
+        || expected.iter().all(|(kind, words)| has(*kind, words)),
+    );
+    let all = history();
+    for kind in EventKind::ALL {
+        assert!(
+            all.iter().any(|(k, _)| k == kind.name()),
+            "no {} event in:\n{all:#?}",
+            kind.name()
+        );
+    }
+    // The text view: one line per event, oldest first.
+    let out = he(&["--history"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), all.len(), "{text}");
+}

@@ -421,3 +421,129 @@ fn the_smtp_password_comes_from_stdin_and_its_file_is_kept_private() {
             .contains("smtp-password=correct horse\n")
     );
 }
+
+/// Writes `events` (seq, unix ms, kind, text) into host `id`'s ring file
+/// beside `host`'s metadata volume.
+fn write_ring(host: &Host, id: u16, events: &[(u64, i64, &str, &str)]) -> std::path::PathBuf {
+    use hosted_engine::metadata::history::{
+        Event, EventKind, RING_BYTES, encode, record_offset, ring_path,
+    };
+    let path = ring_path(host.volume().parent().unwrap(), id);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut ring = vec![0u8; RING_BYTES];
+    for &(seq, unix_ms, kind, text) in events {
+        let record = encode(&Event {
+            host_id: id,
+            seq,
+            unix_ms,
+            kind: EventKind::parse(kind).unwrap(),
+            text: text.into(),
+        });
+        let at = record_offset(seq) as usize;
+        ring[at..at + record.len()].copy_from_slice(&record);
+    }
+    std::fs::write(&path, ring).unwrap();
+    path
+}
+
+/// Issue 16: `--history` merges every host's ring file into one timeline,
+/// oldest first, with the agents down; filters by host and time; says which
+/// files it could not read; skips corrupted records; never prints a control
+/// character; `--json` is one JSON object.
+#[test]
+fn history_merges_every_hosts_events_in_time_order() {
+    let host = Host::deployed();
+    let base = (now_unix() - 3600) * 1000;
+    write_ring(
+        &host,
+        1,
+        &[
+            (
+                0,
+                base,
+                "transition",
+                "EngineDown -> EngineStart: no better host",
+            ),
+            (
+                1,
+                base + 2_000,
+                "lease",
+                "claiming the engine VM lease (epoch 1)",
+            ),
+            (2, base + 600_000, "vm", "engine VM: Up -> not present"),
+        ],
+    );
+    let two = write_ring(
+        &host,
+        2,
+        &[
+            (7, base + 1_000, "agent", "ovirt-ha-agent 0.1.0 started"),
+            (
+                8,
+                base + 900_000,
+                "lease",
+                "host 1's engine VM lease (epoch 1) expired after 40 s of silence",
+            ),
+        ],
+    );
+    // A torn record in host 2's ring is skipped, the others kept.
+    let mut bytes = std::fs::read(&two).unwrap();
+    let at = hosted_engine::metadata::history::record_offset(8) as usize + 30;
+    bytes[at] ^= 0x20;
+    std::fs::write(&two, &bytes).unwrap();
+    // Host 3's "ring" cannot be read.
+    std::fs::create_dir(two.with_file_name("host-3.ring")).unwrap();
+    let ran = host.he(&["--history"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    let texts: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split("  ").last().unwrap().trim())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "EngineDown -> EngineStart: no better host",
+            "ovirt-ha-agent 0.1.0 started",
+            "claiming the engine VM lease (epoch 1)",
+            "engine VM: Up -> not present",
+        ],
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        lines[1].contains("  host 2    agent       "),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        ran.stderr.contains("host 3's history is unreadable"),
+        "{ran:?}"
+    );
+
+    let ran = host.he(&["--history", "--host=1", "--since=55m"]);
+    assert_eq!(ran.stdout.lines().count(), 1, "{ran:?}");
+    assert!(ran.stdout.contains("engine VM: Up -> not present"));
+    let ran = host.he(&["--history", "--since=yesterday"]);
+    assert_eq!(ran.code, Some(1));
+    assert!(
+        ran.stderr
+            .starts_with("Invalid value 'yesterday' for --since"),
+        "{ran:?}"
+    );
+    let ran = host.he(&["--history", "--host=9999"]);
+    assert_eq!(ran.code, Some(1));
+
+    let ran = host.he(&["--history", "--json", "--host=2"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let json: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    let events = json["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["kind"], "agent");
+    assert_eq!(events[0]["seq"], 7);
+    assert_eq!(events[0]["host-id"], 2);
+    assert_eq!(json["unreadable"].as_array().unwrap().len(), 0);
+    let ran = host.he(&["--history", "--json", "--host=3"]);
+    let json: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(json["unreadable"][0]["host-id"], 3, "{ran:?}");
+}

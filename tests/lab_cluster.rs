@@ -722,6 +722,14 @@ fn an_agent_stopped_cleanly_leaves_a_keeper_until_it_starts_again_and_down_kills
         text.contains(&format!("stopped, keeper {}", keeper.pid)),
         "{text}"
     );
+    // The cluster history's last events, the stop among them (issue 16).
+    assert!(
+        text.contains("recent events (he-lab exec <id> -- hosted-engine --history for all):\n")
+            && text.contains(&format!(
+                "host {holder:<4} transition  EngineUp -> AgentStopped"
+            )),
+        "{text}"
+    );
     // Past lease-dead and a settle (fast: 7 + 2 s): the keeper renews, the
     // engine stays, the agent stays stopped.
     let quiet = Instant::now() + Duration::from_secs(12);

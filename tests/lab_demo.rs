@@ -112,6 +112,18 @@ fn assert_told_the_story(out: &Output) -> String {
             "{told:?} not told:\n{stdout}\n{stderr}"
         );
     }
+    // Why, from the cluster history: the crash and the restart, after the
+    // recovery's table (issue 16).
+    let why = stdout
+        .find("Why? hosted-engine --history --since=")
+        .unwrap_or_else(|| panic!("no history told:\n{stdout}"));
+    let history = &stdout[why..];
+    let crash = history.find("transition  EngineUp -> EngineStart: engine VM crashed");
+    let up = history.find("transition  EngineStarting -> EngineUp: engine healthy");
+    assert!(
+        crash.is_some() && up.is_some() && crash < up,
+        "the history does not explain the recovery in order:\n{history}"
+    );
     // The time it took, as a number.
     let at = stdout.find("Recovered in ").unwrap() + "Recovered in ".len();
     let secs: f64 = stdout[at..].split(' ').next().unwrap().parse().unwrap();

@@ -527,6 +527,22 @@ impl Lease {
             .is_some_and(|silent| silent >= dead_ms)
     }
 
+    /// The hosts whose published lease (held, claimed or fencing) has
+    /// expired by silence, with that lease and how long they have been
+    /// silent: what a claim now takes over (for the log and the history).
+    pub fn expired_leases(
+        &self,
+        now: Millis,
+        liveness: &PeerLiveness,
+    ) -> Vec<(HostId, LeaseState, u64)> {
+        self.peers
+            .iter()
+            .filter(|(_, state)| state.kind != LeaseKind::None)
+            .filter(|(host, _)| self.expired(now, liveness, **host))
+            .filter_map(|(host, state)| Some((*host, *state, liveness.silent_for(now, *host)?)))
+            .collect()
+    }
+
     /// Whether we may claim now.
     pub fn may_claim(&self, now: Millis, liveness: &PeerLiveness) -> Result<(), Blocker> {
         if self.phase != Phase::Idle {

@@ -89,8 +89,25 @@ pub fn status(dir: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<()>
         .map(|id| (id, truth::agent_says(&spec, id)))
         .collect();
     write!(out, "{}", truth::render_text(&truth, &agents))?;
+    let recent = crate::cli::he::history::recent_lines(
+        &spec.volume(),
+        STATUS_EVENTS,
+        std::time::Duration::from_secs(2),
+    );
+    if !recent.is_empty() {
+        writeln!(
+            out,
+            "recent events (he-lab exec <id> -- hosted-engine --history for all):"
+        )?;
+        for line in recent {
+            write!(out, "  {line}")?;
+        }
+    }
     Ok(())
 }
+
+/// Events `he-lab status` shows from the cluster history.
+const STATUS_EVENTS: usize = 8;
 
 /// `he-lab fault`.
 pub fn fault(dir: &Path, fault: Fault, out: &mut dyn Write) -> anyhow::Result<()> {

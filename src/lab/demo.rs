@@ -223,6 +223,9 @@ fn show(
     )?;
     follower.restart();
     story.restart();
+    let fault_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     let said = lab.fault(Fault::VmKill { host: Some(holder) })?;
     writeln!(out, "      he-lab fault {said}")?;
     let back = story.follow(
@@ -248,6 +251,12 @@ fn show(
     )?;
     table(&lab, observer, &hosted_engine, out)?;
     drop(follower);
+    writeln!(
+        out,
+        "\n      Why? hosted-engine --history --since={fault_unix:.3}, run as host{observer} \
+         (every host's events, from the shared storage):"
+    )?;
+    history(&lab, observer, &hosted_engine, fault_unix, out)?;
 
     writeln!(out, "\n[5/5] Restoring and cleaning up")?;
     writeln!(out, "      he-lab heal: {}", lab.heal()?)?;
@@ -275,6 +284,29 @@ fn show(
         }
     )?;
     anyhow::ensure!(report.ok(), "the engine canary shows a broken rule");
+    Ok(())
+}
+
+/// Runs `hosted-engine --history --since=<since>` as host `id` into `out`.
+fn history(
+    lab: &Lab,
+    id: u16,
+    hosted_engine: &Path,
+    since: f64,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let mut command = lab.command(id, hosted_engine)?;
+    command.args(["--history", &format!("--since={since:.3}")]);
+    match super::cmd::run(&mut command, STATUS_TIMEOUT) {
+        Ok(text) => {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                // The date is today's: the time says enough.
+                let line = line.split_once(' ').map_or(line, |(_, rest)| rest);
+                writeln!(out, "      {line}")?;
+            }
+        }
+        Err(e) => writeln!(out, "      ({e})")?,
+    }
     Ok(())
 }
 

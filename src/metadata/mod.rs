@@ -12,6 +12,7 @@
 mod engine_status;
 mod extra;
 mod global;
+pub mod history;
 mod record;
 pub mod store;
 

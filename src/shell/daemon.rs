@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::agent_loop::{AgentLoop, Clock, Events, Io, Monitors, VmDriver, Watchdog};
+use super::history::History;
 use super::maintenance::{MaintenanceTarget, set_maintenance};
 use super::monitors::check_liveliness;
 use super::monitors::{MonitorConfig, MonitorSet};
@@ -22,6 +23,7 @@ use super::watchdog::{HostWatchdog, NoWatchdog, open_configured};
 use crate::config::{ConfFile, Config, ConfigPaths, HaConf, WATCHDOG_NONE_ACK_KEY, format_secs};
 use crate::core::agent::Floors;
 use crate::core::{CoreConfig, Millis, Request, Sensors, State};
+use crate::metadata::history::{EventKind, ring_path};
 use crate::proto::Liveliness;
 
 /// How long one wait slice lasts: the stop flag is checked this often.
@@ -121,6 +123,8 @@ pub struct DaemonEvents {
     epoch_file: std::path::PathBuf,
     /// State transitions since the start (for the metrics).
     transitions_total: u64,
+    /// Where events go for the cluster history (set once it runs).
+    history: Option<History>,
 }
 
 /// Where a state transition goes: the control socket's history and a mail.
@@ -140,10 +144,27 @@ impl DaemonEvents {
 impl Events for DaemonEvents {
     fn log(&mut self, _now: Millis, line: &str) {
         log_core_line(line);
+        if let Some(history) = &self.history {
+            history.record(EventKind::of_line(line), line);
+        }
     }
 
     fn transition(&mut self, _now: Millis, from: State, to: State) {
         self.transitions_total += 1;
+        // The core's transitions come with their reasons through `log`; the
+        // agent's own stop does not.
+        if to == State::AgentStopped
+            && let Some(history) = &self.history
+        {
+            history.record(
+                EventKind::Transition,
+                format!(
+                    "{} -> {}: the agent stops (SIGTERM)",
+                    from.name(),
+                    to.name()
+                ),
+            );
+        }
         if let Some(sink) = &self.transitions {
             sink.shared.record_transition(from, to);
             // Queued for the mail worker; a dead mail server never delays the loop.
@@ -261,6 +282,7 @@ pub(super) fn build_common(config: &Config, paths: &ConfigPaths) -> anyhow::Resu
         transitions: None,
         epoch_file: paths.state_dir.join(EPOCH_FILE),
         transitions_total: 0,
+        history: None,
     };
     Ok(Common {
         core,
@@ -321,6 +343,7 @@ fn control_state(
     paths: &ConfigPaths,
     volume: &std::path::Path,
     vm_pid: &Arc<AtomicU32>,
+    history: History,
 ) -> SharedState {
     let target = MaintenanceTarget {
         volume: volume.to_path_buf(),
@@ -331,7 +354,18 @@ fn control_state(
     let fqdn = config.hosted_engine.fqdn.clone();
     let timeout_ms = config.agent.timings.liveliness_timeout_ms;
     SharedState::new(
-        Box::new(move |mode| set_maintenance(&target, mode, pid.load(Ordering::Relaxed) != 0)),
+        Box::new(move |mode| {
+            let result = set_maintenance(&target, mode, pid.load(Ordering::Relaxed) != 0);
+            let text = match &result {
+                Ok(()) => format!(
+                    "maintenance set to {} by an operator on this host",
+                    mode.as_str()
+                ),
+                Err(e) => format!("maintenance {} refused: {e}", mode.as_str()),
+            };
+            history.record(EventKind::Maintenance, text);
+            result
+        }),
         Box::new(move || {
             Ok(match check_liveliness(&fqdn, timeout_ms) {
                 Ok(true) => Liveliness {
@@ -386,6 +420,63 @@ fn hand_over_lease(agent: &mut DaemonLoop, paths: &ConfigPaths, config: &Config)
             }
             false
         }
+    }
+}
+
+/// Waits (bounded) for the history writer when the agent's run ends.
+struct WriterGuard {
+    writer: Option<super::history::HistoryWriter>,
+    limit: Duration,
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take()
+            && !writer.finish(self.limit)
+        {
+            tracing::warn!("history: the last events may not be written (the storage is slow)");
+        }
+    }
+}
+
+/// Score events for the history: a penalty that appears or goes, with the
+/// score's arithmetic (not every change of a penalty's size).
+#[derive(Default)]
+struct ScoreEvents {
+    /// The penalties that cost points after the last loop.
+    costing: Option<Vec<&'static str>>,
+}
+
+impl ScoreEvents {
+    fn after_loop(&mut self, agent: &DaemonLoop, history: &History) {
+        let Some(score) = agent.last_score() else {
+            return;
+        };
+        let now: Vec<&'static str> = score
+            .penalties
+            .iter()
+            .filter(|p| p.points > 0)
+            .map(|p| p.kind.name())
+            .collect();
+        if let Some(before) = &self.costing
+            && *before != now
+        {
+            let details: Vec<String> = score
+                .penalties
+                .iter()
+                .filter(|p| p.points > 0)
+                .map(|p| p.detail.clone())
+                .collect();
+            let why = match details.is_empty() {
+                true => "no penalty".to_owned(),
+                false => details.join("; "),
+            };
+            history.record(
+                EventKind::Score,
+                format!("score {}: {why} ({})", score.score, score.summary()),
+            );
+        }
+        self.costing = Some(now);
     }
 }
 
@@ -523,7 +614,34 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         super::notify::Notifier::from_conf(&config.broker, Default::default())
             .map_err(|e| anyhow::anyhow!("notifications: {e}"))?,
     );
-    let shared = control_state(&config, paths, io.storage.volume(), &vm_pid);
+    // The history first: everything after this is on record, and its writer
+    // is waited for (bounded) last, after every handle is gone.
+    // (Declared before every handle, so dropped after them all.)
+    let mut writer_guard = WriterGuard {
+        writer: None,
+        limit: Duration::from_millis(config.agent.timings.storage_timeout_ms * 2),
+    };
+    let volume_dir = io
+        .storage
+        .volume()
+        .parent()
+        .unwrap_or(std::path::Path::new("/"));
+    let (history, writer) = History::start(ring_path(volume_dir, core.host_id), core.host_id)
+        .context("starting the history writer")?;
+    writer_guard.writer = Some(writer);
+    history.record(
+        EventKind::Agent,
+        format!("ovirt-ha-agent {} started", env!("CARGO_PKG_VERSION")),
+    );
+    io.events.history = Some(history.clone());
+    io.vm.set_history(history.clone());
+    let shared = control_state(
+        &config,
+        paths,
+        io.storage.volume(),
+        &vm_pid,
+        history.clone(),
+    );
     std::fs::create_dir_all(&paths.runtime_dir)
         .with_context(|| format!("creating {}", paths.runtime_dir.display()))?;
     let socket = crate::proto::socket_path(&paths.runtime_dir);
@@ -537,16 +655,30 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     let mut agent = AgentLoop::start(core, io);
     agent.keep_last_area(true);
     let mut metrics = MetricsTracker::default();
+    let mut score_events = ScoreEvents::default();
     let mut ready = false;
     // Mails given up or dropped so far (each new loss is logged once).
     let mut mail_losses = 0u64;
     while !signals::stop_requested() {
         for request in shared.take_requests() {
+            let what = match request {
+                Request::StartVm { paused: false } => "start the engine VM here (--vm-start)",
+                Request::StartVm { paused: true } => {
+                    "start the engine VM here, paused (--vm-start-paused)"
+                }
+                Request::ShutdownVm => "shut the engine VM here down (--vm-shutdown)",
+                Request::PowerOffVm => "power the engine VM here off (--vm-poweroff)",
+            };
+            history.record(
+                EventKind::Request,
+                format!("an operator on this host asked to {what}"),
+            );
             agent.io_mut().events.push_request(request);
         }
         let began = Instant::now();
         let wait = Duration::from_millis(agent.tick());
         metrics.after_loop(&agent, began.elapsed());
+        score_events.after_loop(&agent, &history);
         let textfile = config.agent.metrics.textfile.as_deref();
         publish_status(
             &shared,
@@ -584,6 +716,10 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         }
     }
     tracing::info!("stop requested (SIGTERM or SIGINT): publishing AgentStopped");
+    history.record(
+        EventKind::Agent,
+        "ovirt-ha-agent stopping (SIGTERM or SIGINT)",
+    );
     let _ = super::system::sd_notify("STOPPING=1");
     let stopped = agent.stop();
     match &stopped {

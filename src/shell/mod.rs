@@ -5,6 +5,7 @@
 
 pub mod agent_loop;
 pub mod daemon;
+pub mod history;
 pub mod keeper;
 pub mod maintenance;
 pub mod metrics;

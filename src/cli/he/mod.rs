@@ -11,6 +11,7 @@
 mod actions;
 mod admin;
 mod deploy;
+pub mod history;
 pub mod hostfacts;
 mod local_vm;
 pub mod pyjson;
@@ -218,7 +219,8 @@ pub fn run(args: &[String]) -> i32 {
 /// parser refuses gets its error as JSON. `--format json` (the value as its own
 /// argument, which the parser accepts) counts as much as `--format=json`.
 fn wants_json(args: &[String]) -> bool {
-    args.first().is_some_and(|c| c == "--vm-status")
+    args.first()
+        .is_some_and(|c| c == "--vm-status" || c == "--history")
         && (args.iter().any(|a| a == "--json" || a == "--format=json")
             || args
                 .windows(2)
@@ -278,6 +280,7 @@ fn dispatch(ctx: &Ctx, inv: &Invocation) -> Outcome {
     match inv.command.name {
         "--deploy" => deploy::deploy(ctx, inv),
         "--vm-status" => actions::vm_status(ctx, inv),
+        "--history" => history::history(ctx, inv),
         "--vm-start" => actions::vm_start(ctx, inv, false),
         "--vm-start-paused" => actions::vm_start(ctx, inv, true),
         "--vm-shutdown" => actions::vm_stop(ctx, inv, false),

@@ -116,6 +116,23 @@ const STATUS_OPTIONS: &[OptSpec] = &[
     ),
 ];
 
+const HISTORY_OPTIONS: &[OptSpec] = &[
+    opt(
+        "since",
+        Value::Required("time"),
+        "Only events from then on: a duration back from now (90s, 15m, 2h, 1d), Unix \
+         seconds (up to three decimals), or a local time (YYYY-MM-DD HH:MM[:SS], or \
+         HH:MM[:SS] today).",
+    ),
+    opt("host", Value::Required("id"), "Only this host's events."),
+    opt(
+        "json",
+        Value::None,
+        "One JSON object: `events` (each with time, unix-ms, host-id, seq, kind, text) and \
+         `unreadable` (history files that could not be read).",
+    ),
+];
+
 const MODE_CHOICES: &[&str] = &["global", "local", "none"];
 const TYPE_CHOICES: &[&str] = &["he_local", "he_shared", "ha", "broker"];
 
@@ -274,6 +291,21 @@ pub const COMMANDS: &[CommandSpec] = &[
                directly and each host's freshness is judged from the wall-clock time it \
                publishes (a note on stderr says so).",
         options: STATUS_OPTIONS,
+        positionals: &[],
+        read_only: true,
+    },
+    CommandSpec {
+        name: "--history",
+        summary: "Show what the cluster did and why: every host's events, newest last",
+        help: "One timeline merged from every host's recent events on the shared storage \
+               (the last 512 of each, kept beside the metadata volume): state transitions \
+               with their reasons, the engine VM lease (claims, wins, renewal failures, \
+               expiries), self-fences and watchdog resets, engine VM starts, stops and \
+               crashes, operators' requests, maintenance changes, storage lost and back, \
+               penalties that appeared or went. Read from the storage directly: it works \
+               with the agent down and shows hosts that are gone. Times are each host's \
+               wall clock.",
+        options: HISTORY_OPTIONS,
         positionals: &[],
         read_only: true,
     },
@@ -590,8 +622,8 @@ pub fn usage() -> String {
     }
     let remote = wrap(
         "`hosted-engine <command> --help` shows a command's options. Read-only commands \
-         (--vm-status, --check-liveliness, --check-deployed, --get-shared-config) also take \
-         --remote=[user@]host[:port].",
+         (--vm-status, --history, --check-liveliness, --check-deployed, \
+         --get-shared-config) also take --remote=[user@]host[:port].",
         78,
         "",
     );

@@ -131,6 +131,16 @@ impl Agent {
                 }
                 match self.lease.may_claim(self.now, &self.liveness) {
                     Ok(()) => {
+                        for (host, state, silent) in
+                            self.lease.expired_leases(self.now, &self.liveness)
+                        {
+                            self.say(format!(
+                                "host {host}'s engine VM lease (epoch {}) expired after {} s of \
+                                 silence",
+                                state.epoch,
+                                silent / 1000
+                            ));
+                        }
                         let claim = self.lease.claim(self.now);
                         self.say(format!(
                             "claiming the engine VM lease (epoch {})",

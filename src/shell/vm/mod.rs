@@ -40,11 +40,28 @@ pub struct EngineVm {
     driver: Driver,
     /// The state the last `status()` saw, to log changes only.
     last: Option<LocalVm>,
+    /// Where the VM's changes and actions go for the cluster history.
+    history: Option<crate::shell::history::History>,
 }
 
 impl EngineVm {
     pub fn new(driver: Driver) -> EngineVm {
-        EngineVm { driver, last: None }
+        EngineVm {
+            driver,
+            last: None,
+            history: None,
+        }
+    }
+
+    /// Records the VM's state changes and actions in the cluster history too.
+    pub fn set_history(&mut self, history: crate::shell::history::History) {
+        self.history = Some(history);
+    }
+
+    fn record(&self, text: String) {
+        if let Some(history) = &self.history {
+            history.record(crate::metadata::history::EventKind::Vm, text);
+        }
     }
 
     pub fn driver(&self) -> &Driver {
@@ -197,12 +214,12 @@ impl VmDriver for EngineVm {
             tracing::warn!("engine VM ({}): {e}", self.kind());
         }
         if self.last != Some(now) {
-            match self.last {
-                None => tracing::info!("engine VM: {}", state_name(now)),
-                Some(before) => {
-                    tracing::info!("engine VM: {} -> {}", state_name(before), state_name(now))
-                }
-            }
+            let line = match self.last {
+                None => format!("engine VM: {}", state_name(now)),
+                Some(before) => format!("engine VM: {} -> {}", state_name(before), state_name(now)),
+            };
+            tracing::info!("{line}");
+            self.record(line);
             self.last = Some(now);
         }
         now
@@ -214,11 +231,24 @@ impl VmDriver for EngineVm {
         let result = self.inner().act(action);
         // The driver keeps a failure's words (or a note on a success) too.
         let note = self.take_error();
-        match (&result, note) {
-            (Ok(()), None) => tracing::info!("engine VM {what}: done"),
-            (Ok(()), Some(note)) => tracing::warn!("engine VM {what}: done, but {note}"),
-            (Err(e), _) => tracing::warn!("engine VM {what} failed: {e}"),
-        }
+        let line = match (&result, note) {
+            (Ok(()), None) => {
+                let line = format!("engine VM {what}: done");
+                tracing::info!("{line}");
+                line
+            }
+            (Ok(()), Some(note)) => {
+                let line = format!("engine VM {what}: done, but {note}");
+                tracing::warn!("{line}");
+                line
+            }
+            (Err(e), _) => {
+                let line = format!("engine VM {what} failed: {e}");
+                tracing::warn!("{line}");
+                line
+            }
+        };
+        self.record(line);
         result
     }
 }
