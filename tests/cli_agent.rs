@@ -781,7 +781,7 @@ fn a_restarted_agent_calls_unwatched_hosts_unknown_yet_and_guards_their_lease() 
             .lines()
             .filter(|l| l.contains("host2") || l.contains("host3"));
         assert!(
-            rows.all(|l| l.contains("┆ unknown")) && !ran.stdout.contains("┆ stale "),
+            rows.all(|l| l.contains("| unknown")) && !ran.stdout.contains("| stale "),
             "{ran:?}"
         );
         assert!(
@@ -806,7 +806,7 @@ fn a_restarted_agent_calls_unwatched_hosts_unknown_yet_and_guards_their_lease() 
     }
     wait_for("hosts 2 and 3 to go stale", Duration::from_secs(30), || {
         let ran = table(&host);
-        ran.stdout.matches("┆ stale ").count() == 2 && !ran.stdout.contains("unknown yet")
+        ran.stdout.matches("| stale ").count() == 2 && !ran.stdout.contains("unknown yet")
     });
     wait_for(
         "host 3's slot to be cleanable",

@@ -508,3 +508,45 @@ fn watching_into_a_closed_pipe_ends() {
         assert_eq!(status.code(), Some(0), "{args:?}");
     }
 }
+
+/// Issue 16: `--watch` says when each refresh was taken (text and table; the
+/// JSON lines stay pure JSON).
+#[test]
+fn watching_shows_the_time_of_each_refresh() {
+    use std::io::Read as _;
+    let host = Host::deployed();
+    host.publish(1, Some(now_unix()), false, None);
+    for (args, stamped) in [
+        (&["--vm-status", "--watch=0.2"][..], true),
+        (&["--vm-status", "--watch=0.2", "--format=table"], true),
+        (&["--vm-status", "--watch=0.2", "--json"], false),
+    ] {
+        let mut child = host
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stdout.read_to_string(&mut text);
+            text
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = reader.join().unwrap();
+        let stamps = text.matches("Every 0.2 s; refreshed ").count();
+        if stamped {
+            assert!(stamps >= 2, "{args:?}:\n{text}");
+        } else {
+            assert_eq!(stamps, 0, "{args:?}:\n{text}");
+            assert!(
+                text.lines()
+                    .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+                "{text}"
+            );
+        }
+    }
+}

@@ -505,7 +505,7 @@ fn table_and_explain_show_an_unfenced_host() {
     }
     assert!(
         table.ends_with(
-            "┘\nWatchdog: 16 s (host 1), not published (host 2)\n\
+            "+\nWatchdog: 16 s (host 1), not published (host 2)\n\
              host 3 (host3.example.com): watchdog: none (unfenced: a hung agent here can run\n  \
              a second engine VM)\n"
         ),
@@ -566,11 +566,12 @@ fn explained_host(explained: &str, id: u16) -> String {
 /// whitespace (a cell wraps in words or, too long, anywhere).
 fn table_rows(table: &str) -> Vec<Vec<String>> {
     let mut rows: Vec<Vec<String>> = Vec::new();
-    let body = table.split('╡').nth(1).unwrap_or_default();
-    for line in body.lines().filter(|l| l.starts_with('│')) {
+    // Not on a terminal: ASCII, the header ruled off with `=`.
+    let body = table.split_once("=+\n").map_or("", |(_, body)| body);
+    for line in body.lines().filter(|l| l.starts_with('|')) {
         let cells: Vec<String> = line
-            .trim_matches('│')
-            .split('┆')
+            .trim_matches('|')
+            .split('|')
             .map(|c| c.split_whitespace().collect())
             .collect();
         match rows.last_mut() {
@@ -1076,4 +1077,49 @@ fn json_and_explain_together_are_refused_as_json() {
             "{json}"
         );
     }
+}
+
+/// Issue 16: on a terminal the table fits the terminal's width and draws its
+/// box with line-drawing characters; anywhere else (a pipe, as in the other
+/// tests) it is 80 columns of ASCII. Run under a pseudo-terminal of 130
+/// columns (`script`), where the long hostname no longer has to break.
+#[test]
+fn the_table_fits_the_terminal_and_is_ascii_elsewhere() {
+    let has_script = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join("script").is_file());
+    if !common::require("script (package bsdutils)", has_script) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let mut hosts = example_and_stale_host2();
+    hosts[0].hostname = "a-rather-long-host-name-for-a-table.lab.example.com".into();
+    let agent = fake_agent(dir.path(), status_reply(hosts, false), 2);
+    let piped = text(&hosted_engine(dir.path(), &["--vm-status", "--format=table"]).stdout);
+    assert!(piped.starts_with("+") && !piped.contains('│'), "{piped}");
+    assert!(piped.lines().all(|l| l.chars().count() <= 80), "{piped}");
+    let mut cmd = Command::new("script");
+    cmd.args([
+        "-qec",
+        &format!("stty cols 130; {HE_BIN} --vm-status --format=table"),
+        "/dev/null",
+    ])
+    .env("HE_CONFIG_ROOT", dir.path());
+    for var in common::PATH_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.env("HE_CONF", dir.path().join("hosted-engine.conf"))
+        .env("HE_RUNTIME_DIR", dir.path().join("run"))
+        .env("HE_STATE_DIR", dir.path().join("state"));
+    let out = cmd.output().unwrap();
+    agent.join().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(shown.contains('│') && shown.contains('┆'), "{shown}");
+    let widest = shown.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest > 80 && widest <= 130, "{widest} columns:\n{shown}");
+    // The long hostname fits on one line at this width.
+    assert!(
+        shown.contains("a-rather-long-host-name-for-a-table.lab.example.com"),
+        "{shown}"
+    );
 }

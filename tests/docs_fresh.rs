@@ -65,3 +65,62 @@ fn the_hosted_engine_man_page_documents_exit_codes_and_files() {
         assert!(page.contains(needle), "missing {needle}");
     }
 }
+
+/// What bash completes after `words` (the last one being typed) with the
+/// checked-in `hosted-engine` completion loaded.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let script = format!(
+        ". {}/completions/hosted-engine.bash; COMP_WORDS=(hosted-engine {}); \
+         COMP_CWORD={}; _hosted_engine; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        root.display(),
+        quoted.join(" "),
+        words.len()
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Issue 16: the completion offers the commands first, then only the options
+/// of the command already typed, and an option's fixed values.
+#[test]
+fn bash_completes_only_the_typed_commands_options() {
+    let first = bash_completes(&["--vm-s"]);
+    assert_eq!(
+        first,
+        ["--vm-status", "--vm-start", "--vm-start-paused", "--vm-shutdown"]
+    );
+    let status = bash_completes(&["--vm-status", "--"]);
+    for option in [
+        "--json",
+        "--format=",
+        "--explain",
+        "--watch",
+        "--remote=",
+        "--help",
+    ] {
+        assert!(status.contains(&option.to_owned()), "{option}: {status:?}");
+    }
+    for other in ["--mode=", "--force", "--storage=", "--no-wait"] {
+        assert!(!status.contains(&other.to_owned()), "{other}: {status:?}");
+    }
+    assert_eq!(
+        bash_completes(&["--set-maintenance", "--mode=g"]),
+        ["--mode=global"]
+    );
+    assert_eq!(
+        bash_completes(&["--vm-poweroff", "--"]),
+        ["--force", "--no-wait", "--help"]
+    );
+}

@@ -16,7 +16,7 @@ mod common;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hosted_engine::lab::cluster::{Fault, Isolation, Lab, LabOptions, netns, procs};
 use hosted_engine::lab::plan::{Follower, Sample, after_leaving_engine_up, fault_for};
@@ -107,12 +107,76 @@ fn engine_up(lab: &Lab, follower: &mut Follower) -> (u16, Sample) {
     (sample.healthy().unwrap(), sample)
 }
 
-/// Injects case `number`'s fault on `holder` and starts the follower's clock.
-fn inject(lab: &Lab, follower: &mut Follower, number: u8, holder: u16) {
+/// Injects case `number`'s fault on `holder` and starts the follower's clock;
+/// the time of the fault (Unix milliseconds), for the history.
+fn inject(lab: &Lab, follower: &mut Follower, number: u8, holder: u16) -> i64 {
     let fault = fault_for(number, holder).unwrap();
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     follower.restart();
     let said = check(lab, lab.fault(fault));
     eprintln!("case {number}: {said}");
+    at
+}
+
+/// Issue 16: the cluster history explains the recovery in order. Read as an
+/// operator would on host `observer` (`hosted-engine --history --json
+/// --since=<the fault>`), each of `steps` (a host and words of one of its
+/// events) is found after the previous one. The agents write their events
+/// off their loops: the history is read again for a while until it tells.
+fn assert_history_explains(lab: &Lab, observer: u16, since_ms: i64, steps: &[(u16, &str)]) {
+    let read = || -> Vec<(u16, String)> {
+        let Ok(mut command) = lab.command(observer, HOSTED_ENGINE) else {
+            return Vec::new();
+        };
+        let since = format!("--since={}.{:03}", since_ms / 1000, since_ms % 1000);
+        let Ok(out) = command.args(["--history", "--json", &since]).output() else {
+            return Vec::new();
+        };
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        json["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let host = e["host-id"].as_u64().unwrap_or(0) as u16;
+                (host, e["text"].as_str().unwrap_or("").to_owned())
+            })
+            .collect()
+    };
+    let tells = |events: &[(u16, String)]| -> Result<(), usize> {
+        let mut from = 0;
+        for (index, (host, words)) in steps.iter().enumerate() {
+            match events[from..]
+                .iter()
+                .position(|(h, text)| h == host && text.contains(words))
+            {
+                Some(at) => from += at + 1,
+                None => return Err(index),
+            }
+        }
+        Ok(())
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let events = read();
+        match tells(&events) {
+            Ok(()) => return,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(500)),
+            Err(missing) => {
+                let text: Vec<String> = events
+                    .iter()
+                    .map(|(h, t)| format!("host {h}: {t}"))
+                    .collect();
+                panic!(
+                    "the history does not tell {:?} after the steps before it:\n{}",
+                    steps[missing],
+                    text.join("\n")
+                );
+            }
+        }
+    }
 }
 
 /// The canary is clean, and the engine's boots are as expected.
@@ -139,7 +203,7 @@ fn unhealthy_engine_moves(number: u8) {
     let (holder, before) = engine_up(&lab, &mut f);
     let (_, old) = before.payload().unwrap();
     f.observer = other(holder);
-    inject(&lab, &mut f, number, holder);
+    let fault_ms = inject(&lab, &mut f, number, holder);
     let end_sample = check(
         &lab,
         f.until("the engine healthy on another host", RECOVERY, |s| {
@@ -147,6 +211,18 @@ fn unhealthy_engine_moves(number: u8) {
         }),
     );
     let new_host = end_sample.healthy().unwrap();
+    assert_history_explains(
+        &lab,
+        other(holder),
+        fault_ms,
+        &[
+            (holder, "-> EngineStop: engine unhealthy"),
+            (holder, "engine VM lease released"),
+            (new_host, "claiming the engine VM lease"),
+            (new_host, "lease won"),
+            (new_host, "-> EngineUp: engine healthy"),
+        ],
+    );
     check(
         &lab,
         f.seen_in_order(&[
@@ -218,7 +294,7 @@ fn case_3_engine_vm_crash_restarts_it_on_the_same_host_first() {
     let (holder, before) = engine_up(&lab, &mut f);
     let (_, old) = before.payload().unwrap();
     f.observer = other(holder);
-    inject(&lab, &mut f, 3, holder);
+    let fault_ms = inject(&lab, &mut f, 3, holder);
     // The holder restarts it (EngineStart, EngineStarting), then EngineUp again.
     let end_sample = check(
         &lab,
@@ -243,6 +319,16 @@ fn case_3_engine_vm_crash_restarts_it_on_the_same_host_first() {
     assert!(
         log.contains("engine VM crashed, restarting it on this host"),
         "{log}"
+    );
+    assert_history_explains(
+        &lab,
+        other(holder),
+        fault_ms,
+        &[
+            (holder, "engine VM: Up -> Down"),
+            (holder, "engine VM crashed, restarting it on this host"),
+            (holder, "-> EngineUp: engine healthy"),
+        ],
     );
     // The status shows it: the holder back up and good, the others waiting.
     let status = end_sample.status.as_ref().unwrap();
@@ -269,13 +355,24 @@ fn case_4_network_failure_of_the_engine_host_restarts_it_on_another_host() {
     let (holder, before) = engine_up(&lab, &mut f);
     let holder_score = before.host(holder).unwrap().score;
     f.observer = other(holder);
-    inject(&lab, &mut f, 4, holder);
+    let fault_ms = inject(&lab, &mut f, 4, holder);
     // A host without its network cannot keep the engine reachable: it moves.
-    check(
+    let moved = check(
         &lab,
         f.until("the engine healthy on another host", RECOVERY, |s| {
             s.healthy().is_some_and(|h| h != holder)
         }),
+    );
+    let new_host = moved.healthy().unwrap();
+    assert_history_explains(
+        &lab,
+        other(holder),
+        fault_ms,
+        &[
+            (holder, "gateway"),
+            (new_host, "claiming the engine VM lease"),
+            (new_host, "-> EngineUp: engine healthy"),
+        ],
     );
     check(
         &lab,
@@ -329,7 +426,7 @@ fn case_5_storage_failure_remounts_it_and_the_engine_keeps_running() {
     let (holder, before) = engine_up(&lab, &mut f);
     let payload = before.payload().unwrap();
     f.observer = other(holder);
-    inject(&lab, &mut f, 5, holder);
+    let fault_ms = inject(&lab, &mut f, 5, holder);
     // Never restarted, never interrupted: the same payload answers its health
     // page in every sample while the agent mounts the storage again.
     let same_engine = |s: &Sample| s.payload() == Some(payload) && s.health_page_ok();
@@ -342,6 +439,15 @@ fn case_5_storage_failure_remounts_it_and_the_engine_keeps_running() {
                     && agent_log(&lab, holder).contains("storage available again")
             })
         }),
+    );
+    assert_history_explains(
+        &lab,
+        other(holder),
+        fault_ms,
+        &[
+            (holder, "storage failure"),
+            (holder, "storage available again"),
+        ],
     );
     // Past the lease expiry: no other host takes the engine over.
     check(
@@ -374,12 +480,24 @@ fn case_6_host_crash_restarts_the_engine_on_another_host() {
     let mut f = Follower::new(&lab, HOSTED_ENGINE, 1);
     let (holder, _) = engine_up(&lab, &mut f);
     f.observer = other(holder);
-    inject(&lab, &mut f, 6, holder);
+    let fault_ms = inject(&lab, &mut f, 6, holder);
     let end_sample = check(
         &lab,
         f.until("the engine healthy on another host", RECOVERY, |s| {
             s.healthy().is_some_and(|h| h != holder)
         }),
+    );
+    let new_host = end_sample.healthy().unwrap();
+    let expired = format!("host {holder}'s engine VM lease (epoch ");
+    assert_history_explains(
+        &lab,
+        new_host,
+        fault_ms,
+        &[
+            (new_host, &expired),
+            (new_host, "claiming the engine VM lease"),
+            (new_host, "-> EngineUp: engine healthy"),
+        ],
     );
     check(
         &lab,
@@ -430,7 +548,7 @@ fn case_7_agent_crash_leaves_the_engine_running() {
     let payload = before.payload().unwrap();
     let old_agent = before.truth.hosts[usize::from(holder - 1)].agent.unwrap();
     f.observer = other(holder);
-    inject(&lab, &mut f, 7, holder);
+    let fault_ms = inject(&lab, &mut f, 7, holder);
     let same_engine = |s: &Sample| s.payload() == Some(payload) && s.health_page_ok();
     check(
         &lab,
@@ -461,6 +579,13 @@ fn case_7_agent_crash_leaves_the_engine_running() {
         log.matches("ovirt-ha-agent starting").count(),
         2,
         "the agent did not restart once: {log}"
+    );
+    let started = format!("ovirt-ha-agent {} started", env!("CARGO_PKG_VERSION"));
+    assert_history_explains(
+        &lab,
+        other(holder),
+        fault_ms,
+        &[(holder, &started), (holder, "-> EngineUp")],
     );
     let report = assert_canary_clean(&lab);
     assert_eq!(
@@ -519,7 +644,7 @@ fn all_hosts_lose_their_network(peers_stall: Option<Duration>) {
             );
         }
     }
-    inject(&lab, &mut f, 8, holder);
+    let fault_ms = inject(&lab, &mut f, 8, holder);
     // Past the bad-health timeout: the engine is unhealthy (no network), and
     // yet neither stopped nor started anywhere else.
     let not_stopped = |s: &Sample| {
@@ -549,6 +674,15 @@ fn all_hosts_lose_their_network(peers_stall: Option<Duration>) {
     assert!(
         log.contains("every live host's gateway test fails: not stopping the engine"),
         "{log}"
+    );
+    assert_history_explains(
+        &lab,
+        other(holder),
+        fault_ms,
+        &[(
+            holder,
+            "every live host's gateway test fails: not stopping the engine",
+        )],
     );
     // Heal: the engine is healthy again where it ran, and stays there while
     // the hosts' gateways and scores come back (they do not all recover in the

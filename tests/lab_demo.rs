@@ -100,7 +100,7 @@ fn assert_told_the_story(out: &Output) -> String {
         "[1/5]",
         "EngineStart -> EngineStarting: lease won (epoch 1)",
         "[truth] the engine's health page answers",
-        "│ ID ┆ Hostname ┆ State",
+        "| ID | Hostname | State",
         "engine VM killed (pid",
         "engine VM crashed, restarting it on this host",
         "Recovered in ",

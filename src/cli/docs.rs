@@ -22,7 +22,55 @@ const HE_FILES: &str = "\
 /var/lib/ovirt-hosted-engine-ha/ha.conf: local maintenance.
 /var/lib/ovirt-hosted-engine-ha/broker.conf: notification mail.
 /run/ovirt-hosted-engine-ha/agent.sock: the local agent's control socket.
-<storage>/ha_agent/hosted-engine.metadata: the shared metadata volume.";
+<storage>/ha_agent/hosted-engine.metadata: the shared metadata volume.
+<storage>/ha_agent/history/host-<id>.ring: each host's recent events (--history).";
+
+const HE_EXAMPLES: &str = "\
+hosted-engine --vm-status --format=table --explain
+One row per host, then what is not known, each score's arithmetic, the lease and who \
+would start the engine VM next.
+
+hosted-engine --history --since=1h
+What the cluster did in the last hour and why, every host's events in one timeline.
+
+hosted-engine --set-maintenance --mode=global
+Keep the agents from starting, stopping or moving the engine VM (before work on it); \
+--mode=none ends it.
+
+hosted-engine --vm-shutdown
+Shut the engine VM on this host down; returns once it is down. Outside global \
+maintenance the agents start it again, here or elsewhere.
+
+hosted-engine --vm-status --remote=root@host2 --json
+The status as host2 sees it, over SSH.
+
+hosted-engine --set-shared-config email.smtp-password - --type=broker < secret
+Set the mail password from a file, never on the command line.";
+
+const HE_JSON: &str = "\
+--vm-status --json: one line, the reference's shape: each host id (a string key) \
+maps to host-id, host-ts, score, engine-status (vm, health, detail, reason), hostname, \
+maintenance, stopped, crc32, conf_on_shared_storage, local_conf_timestamp, extra (its \
+key=value lines, each with one =: state=, lease=, lease-epoch=, seq=, gateway=, \
+score-detail=, watchdog=, wall-clock=), live-data; then global_maintenance. Errors are \
+one JSON object with error and error-kind.
+
+--history --json: one object: events (each with time, unix-ms, host-id, seq, kind, \
+text; kind is agent, transition, lease, vm, fence, request, maintenance, storage or \
+score) and unreadable (host-id, error).
+
+--vm-status --format=openmetrics: the cluster's metrics for Prometheus (docs: \
+operations guide, Monitoring).";
+
+const HE_LOGS: &str = "\
+The agent logs to the journal: journalctl -u ovirt-ha-agent (-p warning for trouble \
+only). The cluster's history of events, from every host: hosted-engine --history.";
+
+const SEE_ALSO_HE: &str = "ovirt-ha-agent(8), he-lab(1), journalctl(1); the operator's guide \
+/usr/share/doc/hosted-engine/operations.md.";
+const SEE_ALSO_AGENT: &str = "hosted-engine(8), he-lab(1), systemd.service(5); the operator's \
+guide /usr/share/doc/hosted-engine/operations.md.";
+const SEE_ALSO_LAB: &str = "hosted-engine(8), ovirt-ha-agent(8).";
 
 const AGENT_FILES: &str = "\
 /etc/ovirt-hosted-engine/hosted-engine.conf, /etc/ovirt-hosted-engine-ha/agent.conf, \
@@ -59,12 +107,172 @@ pub fn render_all() -> Vec<(PathBuf, Vec<u8>)> {
             (Shell::Zsh, format!("_{program}")),
             (Shell::Fish, format!("{program}.fish")),
         ] {
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut command(program), program, &mut out);
+            // hosted-engine's first argument is its command and the rest are
+            // that command's options: its completions are written from its
+            // command table (clap's would offer every option everywhere).
+            let out = match program {
+                "hosted-engine" => he_completion(shell).into_bytes(),
+                _ => {
+                    let mut out = Vec::new();
+                    clap_complete::generate(shell, &mut command(program), program, &mut out);
+                    out
+                }
+            };
             files.push((PathBuf::from(format!("completions/{name}")), out));
         }
     }
     files
+}
+
+/// The words `hosted-engine`'s first argument may be: `--help`,
+/// `--version` and every command.
+fn he_first_words() -> Vec<String> {
+    let mut words = vec!["--help".to_owned(), "--version".to_owned()];
+    words.extend(super::he::spec::COMMANDS.iter().map(|c| c.name.to_owned()));
+    words
+}
+
+/// A command's options as typed, `--name` or `--name=` (one that takes a
+/// value), and `--help`.
+fn he_option_words(c: &super::he::spec::CommandSpec) -> Vec<String> {
+    use super::he::spec::Value;
+    let mut words: Vec<String> = c
+        .all_options()
+        .map(|o| match o.value {
+            Value::None | Value::Optional(_) => format!("--{}", o.name),
+            Value::Required(_) => format!("--{}=", o.name),
+        })
+        .collect();
+    words.push("--help".to_owned());
+    words
+}
+
+/// `hosted-engine`'s completion for `shell`: the commands first, then only
+/// the options of the command typed, with the fixed values of an option.
+fn he_completion(shell: Shell) -> String {
+    let commands = super::he::spec::COMMANDS;
+    let mut out = String::new();
+    let header = "hosted-engine: the command first, then only that command's options \
+                  (generated from its command table by src/cli/docs.rs)";
+    match shell {
+        Shell::Bash => {
+            out.push_str(&format!("# bash completion for {header}\n"));
+            out.push_str("_hosted_engine() {\n");
+            out.push_str("    local cur=${COMP_WORDS[COMP_CWORD]} opts=\"\"\n");
+            out.push_str("    if [[ $COMP_CWORD -eq 1 ]]; then\n");
+            out.push_str(&format!(
+                "        COMPREPLY=($(compgen -W \"{}\" -- \"$cur\"))\n        return\n    fi\n",
+                he_first_words().join(" ")
+            ));
+            out.push_str("    case ${COMP_WORDS[1]} in\n");
+            for c in commands {
+                out.push_str(&format!(
+                    "        {}) opts=\"{}\" ;;\n",
+                    c.name,
+                    he_option_words(c).join(" ")
+                ));
+            }
+            out.push_str("    esac\n");
+            // Fixed values after `--name=`.
+            out.push_str("    case $cur in\n");
+            let mut seen = Vec::new();
+            for o in commands.iter().flat_map(|c| c.all_options()) {
+                if o.choices.is_empty() || seen.contains(&o.name) {
+                    continue;
+                }
+                seen.push(o.name);
+                let values: Vec<String> = o
+                    .choices
+                    .iter()
+                    .map(|v| format!("--{}={v}", o.name))
+                    .collect();
+                out.push_str(&format!(
+                    "        --{}=*) opts=\"{}\" ;;\n",
+                    o.name,
+                    values.join(" ")
+                ));
+            }
+            out.push_str("    esac\n");
+            out.push_str("    COMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n");
+            out.push_str(
+                "    if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then compopt -o nospace; fi\n",
+            );
+            out.push_str("}\ncomplete -F _hosted_engine hosted-engine\n");
+        }
+        Shell::Zsh => {
+            out.push_str(&format!(
+                "#compdef hosted-engine\n# zsh completion for {header}\n"
+            ));
+            out.push_str("_hosted_engine() {\n");
+            out.push_str("    if (( CURRENT == 2 )); then\n");
+            out.push_str(&format!(
+                "        compadd -- {}\n        return\n    fi\n",
+                he_first_words().join(" ")
+            ));
+            out.push_str("    case ${words[2]} in\n");
+            for c in commands {
+                let mut specs = Vec::new();
+                for o in c.all_options() {
+                    let help = o.help.replace('\'', "'\\''").replace(['[', ']', ':'], " ");
+                    let help: String = help.chars().take(70).collect();
+                    let spec = match (o.value, o.choices.is_empty()) {
+                        (super::he::spec::Value::None, _) => format!("'--{}[{help}]'", o.name),
+                        (_, false) => {
+                            format!("'--{}=[{help}]:value:({})'", o.name, o.choices.join(" "))
+                        }
+                        (_, true) => format!("'--{}=[{help}]:value:'", o.name),
+                    };
+                    specs.push(spec);
+                }
+                specs.push("'--help[Show the command'\\''s help]'".to_owned());
+                out.push_str(&format!(
+                    "        {}) _arguments -s {} ;;\n",
+                    c.name,
+                    specs.join(" ")
+                ));
+            }
+            out.push_str("    esac\n}\n_hosted_engine \"$@\"\n");
+        }
+        _ => {
+            out.push_str(&format!("# fish completion for {header}\n"));
+            out.push_str("function __hosted_engine_command\n    set -l words (commandline -opc)\n    echo $words[2]\nend\n");
+            out.push_str(
+                "function __hosted_engine_first\n    test (count (commandline -opc)) -eq 1\nend\n",
+            );
+            out.push_str("complete -c hosted-engine -f\n");
+            for word in he_first_words() {
+                let summary = commands
+                    .iter()
+                    .find(|c| c.name == word)
+                    .map_or("", |c| c.summary);
+                out.push_str(&format!(
+                    "complete -c hosted-engine -n __hosted_engine_first -a '{word}' -d '{}'\n",
+                    summary.replace('\'', "\\'")
+                ));
+            }
+            for c in commands {
+                for o in c.all_options() {
+                    let word = match o.value {
+                        super::he::spec::Value::Required(_) => format!("--{}=", o.name),
+                        _ => format!("--{}", o.name),
+                    };
+                    let help: String = o.help.chars().take(80).collect();
+                    out.push_str(&format!(
+                        "complete -c hosted-engine -n 'test (__hosted_engine_command) = {}' -a '{word}' -d '{}'\n",
+                        c.name,
+                        help.replace('\'', "\\'")
+                    ));
+                    for v in o.choices {
+                        out.push_str(&format!(
+                            "complete -c hosted-engine -n 'test (__hosted_engine_command) = {}' -a '--{}={v}'\n",
+                            c.name, o.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn man_page(program: &str, section: &str) -> Vec<u8> {
@@ -107,9 +315,22 @@ fn man_page(program: &str, section: &str) -> Vec<u8> {
         }
         roff_section(&mut out, "COMMANDS", &commands);
     }
+    if program == "hosted-engine" {
+        roff_section(&mut out, "JSON", HE_JSON);
+        roff_section(&mut out, "EXAMPLES", HE_EXAMPLES);
+    }
+    if program != "he-lab" {
+        roff_section(&mut out, "LOGS", HE_LOGS);
+    }
     if let Some(files) = files {
         roff_section(&mut out, "FILES", files);
     }
+    let see_also = match program {
+        "hosted-engine" => SEE_ALSO_HE,
+        "ovirt-ha-agent" => SEE_ALSO_AGENT,
+        _ => SEE_ALSO_LAB,
+    };
+    roff_section(&mut out, "SEE ALSO", see_also);
     if cmd.get_version().is_some() {
         write(man.render_version_section(&mut out));
     }

@@ -209,10 +209,21 @@ pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
             // Home and clear: the status is redrawn in place.
             out.push_str("\x1b[H\x1b[2J");
         }
+        if let Some(every) = interval.filter(|_| matches!(format, Format::Text | Format::Table)) {
+            // When this refresh is (JSON lines stay pure JSON).
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            out.push_str(&format!(
+                "Every {} s; refreshed {} (Ctrl-C to stop)\n",
+                every.as_secs_f64(),
+                &super::history::local_time(now_ms)[..19]
+            ));
+        }
         out.push_str(&match format {
             Format::Text => render::text(&view),
             Format::Json => render::json(&view),
-            Format::Table => render::table(&view),
+            Format::Table => render::table(&view, table_layout()),
             Format::OpenMetrics => render::openmetrics(&view),
         });
         if inv.flag("explain") {
@@ -230,6 +241,21 @@ pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
         };
         std::thread::sleep(interval);
     }
+}
+
+/// How to draw the table: for the terminal stdout is (its width, box
+/// drawing), else plain 80-column ASCII.
+fn table_layout() -> render::TableLayout {
+    if !std::io::stdout().is_terminal() {
+        return render::TableLayout::PLAIN;
+    }
+    // SAFETY: TIOCGWINSZ fills the winsize we own; the result is checked.
+    let columns = unsafe {
+        let mut size: libc::winsize = std::mem::zeroed();
+        (libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &raw mut size) == 0 && size.ws_col > 0)
+            .then_some(size.ws_col)
+    };
+    render::TableLayout::terminal(columns)
 }
 
 /// Writes one answer (of several, under `--watch`) to stdout; false when

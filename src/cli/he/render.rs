@@ -16,8 +16,32 @@ use crate::core::agent::WATCHDOG_KEY;
 use crate::proto::{EngineStatusView, HostStatus};
 
 const GLOBAL_BANNER: &str = "!! Cluster is in GLOBAL MAINTENANCE mode !!";
-/// The table's width, and of the notes below it: an 80-column terminal.
-const TABLE_WIDTH: u16 = 80;
+/// How `--format=table` is drawn: its width (and of the notes below it), and
+/// whether with box-drawing characters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableLayout {
+    pub width: u16,
+    pub unicode: bool,
+}
+
+impl TableLayout {
+    /// Not on a terminal (a pipe, a file, a script): 80 columns of ASCII.
+    pub const PLAIN: TableLayout = TableLayout {
+        width: 80,
+        unicode: false,
+    };
+    /// The narrowest and widest a terminal's width is taken as.
+    const WIDTH_RANGE: std::ops::RangeInclusive<u16> = 60..=200;
+
+    /// On a terminal of `columns` (unknown: 80): its width, box drawing.
+    pub fn terminal(columns: Option<u16>) -> TableLayout {
+        let width = columns.unwrap_or(80);
+        TableLayout {
+            width: width.clamp(*Self::WIDTH_RANGE.start(), *Self::WIDTH_RANGE.end()),
+            unicode: true,
+        }
+    }
+}
 /// What a host without a watchdog means for the cluster.
 const UNFENCED: &str = "unfenced: a hung agent here can run a second engine VM";
 
@@ -150,13 +174,18 @@ pub fn json_error(kind: &str, message: &str) -> String {
     line
 }
 
-/// One row per host, for an 80-column terminal.
-pub fn table(view: &ClusterView) -> String {
+/// One row per host, in `layout`'s width (words are never broken: a cell
+/// that does not fit wraps at spaces).
+pub fn table(view: &ClusterView, layout: TableLayout) -> String {
     let mut table = Table::new();
+    let style = match layout.unicode {
+        true => presets::UTF8_FULL_CONDENSED,
+        false => presets::ASCII_FULL_CONDENSED,
+    };
     table
-        .load_style(presets::UTF8_FULL_CONDENSED)
+        .load_style(style)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(TABLE_WIDTH)
+        .set_width(layout.width)
         .set_header([
             "ID",
             "Hostname",
@@ -196,10 +225,10 @@ pub fn table(view: &ClusterView) -> String {
         let _ = writeln!(out, "{GLOBAL_BANNER}");
     }
     let _ = writeln!(out, "{table}");
-    out.push_str(&watchdog_notes(view));
-    out.push_str(&host_notes(view));
+    out.push_str(&watchdog_notes(view, layout.width));
+    out.push_str(&host_notes(view, layout.width));
     for note in unknowns(view) {
-        out.push_str(&wrap(&note, TABLE_WIDTH));
+        out.push_str(&wrap(&note, layout.width));
     }
     if let Source::Storage { .. } = view.source {
         out.push_str("(read from the shared storage: the local agent is not answering)\n");
@@ -210,7 +239,7 @@ pub fn table(view: &ClusterView) -> String {
 /// The hosts' watchdogs, under the table (a column would squeeze the
 /// others): the timeouts, each with its hosts, then one warning per unfenced
 /// host. Nothing when no host publishes its watchdog (reference agents).
-fn watchdog_notes(view: &ClusterView) -> String {
+fn watchdog_notes(view: &ClusterView, width: u16) -> String {
     let mut groups: Vec<(String, Vec<u16>)> = Vec::new();
     let mut unfenced = Vec::new();
     for h in &view.hosts {
@@ -240,10 +269,7 @@ fn watchdog_notes(view: &ClusterView) -> String {
                 format!("{what} ({hosts} {})", ids.join(", "))
             })
             .collect();
-        out.push_str(&wrap(
-            &format!("Watchdog: {}", parts.join(", ")),
-            TABLE_WIDTH,
-        ));
+        out.push_str(&wrap(&format!("Watchdog: {}", parts.join(", ")), width));
     }
     for h in unfenced {
         let note = format!(
@@ -251,7 +277,7 @@ fn watchdog_notes(view: &ClusterView) -> String {
             h.host_id,
             shown(&h.hostname)
         );
-        out.push_str(&wrap(&note, TABLE_WIDTH));
+        out.push_str(&wrap(&note, width));
     }
     out
 }
@@ -259,7 +285,7 @@ fn watchdog_notes(view: &ClusterView) -> String {
 /// Under the table, what its cells cannot say: the hosts not watched long
 /// enough yet, then per host what its lease state means (fencing, a keeper,
 /// a refused or unreadable state) and other lease timings.
-fn host_notes(view: &ClusterView) -> String {
+fn host_notes(view: &ClusterView, width: u16) -> String {
     let mut out = String::new();
     let unknown: Vec<String> = view
         .hosts
@@ -278,16 +304,16 @@ fn host_notes(view: &ClusterView) -> String {
              host_alive_timeout yet: neither live nor stale)",
             unknown.join(", ")
         );
-        out.push_str(&wrap(&note, TABLE_WIDTH));
+        out.push_str(&wrap(&note, width));
     }
     for h in &view.hosts {
         let name = format!("host {} ({})", h.host_id, shown(&h.hostname));
         if let Some(meaning) = LeaseFacts::of(h).meaning() {
-            out.push_str(&wrap(&format!("{name}: {meaning}"), TABLE_WIDTH));
+            out.push_str(&wrap(&format!("{name}: {meaning}"), width));
         }
         if let Some((theirs, reference, by)) = other_timings(&view.hosts, view.local_host_id, h) {
             let note = timings_note(theirs, reference, by);
-            out.push_str(&wrap(&format!("{name}: {note}"), TABLE_WIDTH));
+            out.push_str(&wrap(&format!("{name}: {note}"), width));
         }
     }
     out

@@ -112,7 +112,8 @@ const STATUS_OPTIONS: &[OptSpec] = &[
         "watch",
         Value::Optional("secs"),
         "Refresh every <secs> seconds (default 2) until interrupted; text and table redraw \
-         in place, json prints one line per refresh.",
+         in place under a line with the time of the refresh, json prints one line per \
+         refresh.",
     ),
 ];
 
