@@ -7,21 +7,21 @@ _hosted_engine() {
     fi
     case ${COMP_WORDS[1]} in
         --deploy) opts="--add-host --answer-file= --generate-answer= --dry-run --storage= --domain-type= --sd-uuid= --mnt-root= --fqdn= --gateway= --network-test= --hostname= --vm-driver= --vm-xml= --vm-command= --watchdog-device= --watchdog-timeout-secs= --watchdog-none-i-accept-split-brain --agent-conf= --no-enable-agent --force --help" ;;
-        --vm-status) opts="--json --format= --explain --watch --remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --help" ;;
-        --history) opts="--since= --host= --json --remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --help" ;;
+        --vm-status) opts="--json --format= --explain --watch --remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --remote-ssh-config= --remote-timeout= --help" ;;
+        --history) opts="--since= --host= --json --remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --remote-ssh-config= --remote-timeout= --help" ;;
         --vm-start) opts="--vm-conf= --no-wait --help" ;;
         --vm-start-paused) opts="--no-wait --help" ;;
         --vm-shutdown) opts="--force --no-wait --help" ;;
         --vm-poweroff) opts="--force --no-wait --help" ;;
         --set-maintenance) opts="--mode= --help" ;;
-        --check-liveliness) opts="--remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --help" ;;
-        --check-deployed) opts="--remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --help" ;;
+        --check-liveliness) opts="--remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --remote-ssh-config= --remote-timeout= --help" ;;
+        --check-deployed) opts="--remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --remote-ssh-config= --remote-timeout= --help" ;;
         --connect-storage) opts="--help" ;;
         --disconnect-storage) opts="--help" ;;
         --console) opts="--help" ;;
         --add-console-password) opts="--password= --help" ;;
         --set-shared-config) opts="--type= --help" ;;
-        --get-shared-config) opts="--type= --remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --help" ;;
+        --get-shared-config) opts="--type= --remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --remote-ssh-config= --remote-timeout= --help" ;;
         --reinitialize-lockspace) opts="--force --help" ;;
         --clean-metadata) opts="--host-id= --force-cleanup --help" ;;
     esac

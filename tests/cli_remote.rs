@@ -1112,3 +1112,106 @@ fn mutating_commands_do_not_take_remote() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// Issue 16: `--remote` honours the OpenSSH client configuration as `ssh`
+/// does: a Host alias's HostName, Port, User and IdentityFile; what
+/// `--remote` itself says wins; `--remote-ssh-config=none` reads none.
+#[test]
+fn an_ssh_config_alias_reaches_the_host_as_ssh_would() {
+    if !sshd_available() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let env = deploy_host(&sshd.path("host"));
+    let program = wrapper(&sshd.path("he-wrapper"), &env);
+    let known_hosts = sshd.known_hosts("known_hosts", &["host_ed25519", "host_ecdsa"]);
+    let config = sshd.path("ssh_config");
+    fs::write(
+        &config,
+        format!(
+            "# an operator's ~/.ssh/config\nHost he-two he-2\n    HostName 127.0.0.1\n    \
+             Port {}\n    User root\n    IdentityFile {}\nHost *\n    User nobody\n",
+            sshd.port,
+            sshd.path("client").display()
+        ),
+    )
+    .unwrap();
+    let remote = |target: &str, extra: &[&str]| {
+        let mut all = vec![
+            "--check-deployed".to_owned(),
+            format!("--remote={target}"),
+            format!("--remote-known-hosts={}", known_hosts.display()),
+            format!("--remote-command={}", program.display()),
+        ];
+        all.extend(extra.iter().map(|a| (*a).to_owned()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        hosted_engine(&all, &[])
+    };
+    let with_config = format!("--remote-ssh-config={}", config.display());
+    let there = remote("he-two", &[&with_config]);
+    assert_eq!(
+        (there.status.code(), text(&there.stdout).as_str()),
+        (Some(0), "The hosted engine has been deployed\n"),
+        "{}\nsshd log:\n{}",
+        text(&there.stderr),
+        sshd.log()
+    );
+    // The command line wins: a user the server does not know fails, named.
+    let there = remote("he-no-such-user@he-2", &[&with_config]);
+    assert_eq!(there.status.code(), Some(1));
+    assert!(
+        text(&there.stderr).contains("he-no-such-user@127.0.0.1"),
+        "{}",
+        text(&there.stderr)
+    );
+    // Without the configuration the alias is a name nobody resolves.
+    let there = remote("he-two", &["--remote-ssh-config=none"]);
+    assert_eq!(there.status.code(), Some(1));
+    assert!(
+        text(&there.stderr).contains("he-two"),
+        "{}",
+        text(&there.stderr)
+    );
+}
+
+/// Issue 16: `--remote-timeout` bounds a server that never speaks, from the
+/// command line.
+#[test]
+fn remote_timeout_bounds_a_silent_server() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let started = Instant::now();
+    let out = hosted_engine(
+        &[
+            "--vm-status",
+            &format!("--remote=root@127.0.0.1:{port}"),
+            "--remote-known-hosts=/nonexistent/known_hosts",
+            "--remote-ssh-config=none",
+            "--remote-timeout=1",
+        ],
+        &[],
+    );
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(
+        text(&out.stderr).contains("no answer within 1 s"),
+        "{}",
+        text(&out.stderr)
+    );
+    let bad = hosted_engine(
+        &[
+            "--vm-status",
+            "--remote=root@127.0.0.1:22",
+            "--remote-timeout=0",
+        ],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).starts_with("Invalid value '0' for --remote-timeout"),
+        "{}",
+        text(&bad.stderr)
+    );
+    drop(listener);
+}

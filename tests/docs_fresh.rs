@@ -99,7 +99,12 @@ fn bash_completes_only_the_typed_commands_options() {
     let first = bash_completes(&["--vm-s"]);
     assert_eq!(
         first,
-        ["--vm-status", "--vm-start", "--vm-start-paused", "--vm-shutdown"]
+        [
+            "--vm-status",
+            "--vm-start",
+            "--vm-start-paused",
+            "--vm-shutdown"
+        ]
     );
     let status = bash_completes(&["--vm-status", "--"]);
     for option in [

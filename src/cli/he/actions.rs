@@ -924,11 +924,32 @@ impl Drop for EchoOff {
 /// answer shown here as it came (stdout, stderr, exit code). `--watch` is
 /// carried out here, one remote run per refresh.
 pub fn remote(inv: &Invocation, target_text: &str) -> Outcome {
-    let target =
-        remote::Target::parse(target_text).map_err(|e| Failure::new("remote", e.to_string()))?;
+    let config = match inv.value("remote-ssh-config") {
+        Some("none") => None,
+        Some(file) => Some(std::path::PathBuf::from(file)),
+        None => remote::default_ssh_config(),
+    };
+    let (target, config_identity) = remote::resolve(target_text, config.as_deref())
+        .map_err(|e| Failure::new("remote", e.to_string()))?;
     let defaults = remote::Options::default();
+    let timeout = match inv.value("remote-timeout") {
+        None => defaults.timeout,
+        Some(text) => match text.parse::<f64>() {
+            Ok(secs) if (1.0..=86_400.0).contains(&secs) => Duration::from_secs_f64(secs),
+            _ => {
+                return Err(Failure::new(
+                    "usage",
+                    format!("Invalid value '{text}' for --remote-timeout (seconds, 1 to 86400)"),
+                ));
+            }
+        },
+    };
     let options = remote::Options {
-        identity: inv.value("remote-identity").map(Into::into),
+        identity: inv
+            .value("remote-identity")
+            .map(Into::into)
+            .or(config_identity),
+        timeout,
         known_hosts: inv
             .value("remote-known-hosts")
             .map(Into::into)

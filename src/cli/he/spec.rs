@@ -86,6 +86,19 @@ pub const REMOTE_OPTIONS: &[OptSpec] = &[
         Value::Required("path"),
         "With --remote: the hosted-engine program on the other host [default: hosted-engine].",
     ),
+    opt(
+        "remote-ssh-config",
+        Value::Required("file"),
+        "With --remote: the OpenSSH client configuration whose Host blocks give the host's \
+         HostName, User, Port and IdentityFile, as for ssh; what --remote says wins; none: \
+         read none [default: ~/.ssh/config].",
+    ),
+    opt(
+        "remote-timeout",
+        Value::Required("secs"),
+        "With --remote: the bound on everything after the connection (authentication, the \
+         command, its output), whatever the server does [default: 60].",
+    ),
 ];
 
 const STATUS_OPTIONS: &[OptSpec] = &[

@@ -37,6 +37,7 @@ mod error;
 mod exec;
 mod known_hosts;
 mod local_user;
+pub mod ssh_config;
 mod target;
 
 use std::fmt;
@@ -58,6 +59,45 @@ use known_hosts::{KnownHostsFiles, KnownKeys, verify_host_key};
 
 /// The default SSH port.
 pub const DEFAULT_PORT: u16 = 22;
+
+/// Where `ssh_config` is read from by default: `~/.ssh/config`.
+pub fn default_ssh_config() -> Option<PathBuf> {
+    local_user::home_dir().map(|home| home.join(".ssh/config"))
+}
+
+/// The target `spec` (`[user@]host[:port]`, `host` maybe an alias) as
+/// `ssh spec` would reach it with the client configuration `config` (`None`:
+/// none read): what the spec says first, then the configuration's `Host`
+/// blocks, then the defaults (`$USER`, 22). Also the configuration's
+/// `IdentityFile`, if any.
+pub fn resolve(
+    spec: &str,
+    config: Option<&std::path::Path>,
+) -> Result<(Target, Option<PathBuf>), RemoteError> {
+    let (user, alias, port) = Target::split(spec)?;
+    let found = match (config, local_user::home_dir()) {
+        (Some(file), Some(home)) => {
+            let me = local_user::default_user().unwrap_or_default();
+            ssh_config::lookup(file, &alias, &home, &me).map_err(|reason| {
+                RemoteError::BadTarget {
+                    spec: spec.to_owned(),
+                    reason: format!("ssh configuration: {reason}"),
+                }
+            })?
+        }
+        _ => ssh_config::HostConfig::default(),
+    };
+    let user = user
+        .or(found.user)
+        .or_else(local_user::default_user)
+        .ok_or_else(|| RemoteError::BadTarget {
+            spec: spec.to_owned(),
+            reason: "cannot tell the user name ($USER unset); write user@host".into(),
+        })?;
+    let host = found.hostname.unwrap_or(alias);
+    let target = Target::new(&user, &host, port.or(found.port).unwrap_or(DEFAULT_PORT))?;
+    Ok((target, found.identity_file))
+}
 /// [`Output::exit_code`] of a command killed by a signal the server named but
 /// this module has no number for, as `ssh(1)` reports a lost command.
 pub const EXIT_SIGNAL_UNKNOWN: i32 = 255;

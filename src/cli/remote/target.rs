@@ -42,37 +42,48 @@ impl Target {
         })
     }
 
-    fn parse_with(
-        spec: &str,
-        default_user: impl FnOnce() -> Option<String>,
-    ) -> Result<Target, RemoteError> {
+    /// `[user@]host[:port]` split and checked, without defaults: the user and
+    /// the port when given.
+    pub fn split(spec: &str) -> Result<(Option<String>, String, Option<u16>), RemoteError> {
         let bad = |reason: String| RemoteError::BadTarget {
             spec: spec.to_owned(),
             reason,
         };
         let (user, rest) = match spec.split_once('@') {
-            Some((user, rest)) => (user.to_owned(), rest),
-            None => (
-                default_user().ok_or_else(|| {
-                    bad("cannot tell the user name ($USER unset); write user@host".into())
-                })?,
-                spec,
-            ),
+            Some((user, rest)) => {
+                check_user(user).map_err(|r| bad(r.into()))?;
+                (Some(user.to_owned()), rest)
+            }
+            None => (None, spec),
         };
         let (host, port) = split_host_port(rest).map_err(&bad)?;
         let port = match port {
-            None => DEFAULT_PORT,
+            None => None,
             Some(text) => match text.parse::<u16>() {
-                Ok(p) if p > 0 => p,
+                Ok(p) if p > 0 => Some(p),
                 _ => return Err(bad(format!("bad port {text:?} (1-65535)"))),
             },
         };
-        check_user(&user).map_err(|r| bad(r.into()))?;
         check_host(host).map_err(|r| bad(r.into()))?;
+        Ok((user, host.to_owned(), port))
+    }
+
+    fn parse_with(
+        spec: &str,
+        default_user: impl FnOnce() -> Option<String>,
+    ) -> Result<Target, RemoteError> {
+        let (user, host, port) = Target::split(spec)?;
+        let user = match user {
+            Some(user) => user,
+            None => default_user().ok_or_else(|| RemoteError::BadTarget {
+                spec: spec.to_owned(),
+                reason: "cannot tell the user name ($USER unset); write user@host".into(),
+            })?,
+        };
         Ok(Target {
             user,
-            host: host.to_owned(),
-            port,
+            host,
+            port: port.unwrap_or(DEFAULT_PORT),
         })
     }
 
