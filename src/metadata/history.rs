@@ -244,6 +244,13 @@ mod tests {
         // Separators and control characters in the text are spaces.
         let odd = encode(&event(8, "a|b\nc\u{1b}[2J"));
         assert_eq!(decode(2, &odd).unwrap().text, "a b c [2J");
+        // A forged record with a valid checksum and a terminal escape in its
+        // text is refused (the encoder never writes one).
+        let body = "he-event 1|2|9|1765000000000|lease|\u{1b}[2Jowned";
+        let forged = format!("{body}|{:08x}", crc32fast::hash(body.as_bytes()));
+        let mut record = [0u8; RECORD_BYTES];
+        record[..forged.len()].copy_from_slice(forged.as_bytes());
+        assert_eq!(decode(2, &record), None);
         // A long text is cut at a character and marked.
         let long = encode(&event(9, &"é".repeat(400)));
         let text = decode(2, &long).unwrap().text;

@@ -105,6 +105,7 @@ fn read_all(
                 .parse()
                 .ok()
         })
+        .filter(|id: &HostId| (1..=crate::metadata::HOST_ID_MAX).contains(id))
         .filter(|id| host.is_none_or(|h| h == *id))
         .collect();
     ids.sort_unstable();
