@@ -503,6 +503,15 @@ pub struct HostStatus {
         skip_serializing_if = "Option::is_none"
     )]
     pub implausible_epoch: Option<u64>,
+    /// How many fields the host's record has when fewer than the 12 of
+    /// today's writers (an older agent's): the reference shows only the
+    /// fields a record has. Omitted for a whole record (and by older agents).
+    #[serde(
+        rename = "record-fields",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub record_fields: Option<u8>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -539,7 +548,16 @@ impl HostStatus {
             silent_ms,
             unknown_yet: false,
             implausible_epoch: None,
+            record_fields: u8::try_from(slot.field_count)
+                .ok()
+                .filter(|n| usize::from(*n) < crate::metadata::RECORD_FIELDS),
         }
+    }
+
+    /// Whether the host's record has field `index` (0-based): every field
+    /// of a whole record, only the first ones of an older writer's.
+    pub fn has_field(&self, index: usize) -> bool {
+        self.record_fields.is_none_or(|n| index < usize::from(n))
     }
 }
 

@@ -467,6 +467,12 @@ fn abuse(way: &str, socket: &Path, until: Instant, tally: &Mutex<BTreeMap<String
     }
 }
 
+/// Whether this runs as root (else, outside CI, the test skips naming `why`).
+fn as_root(why: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    common::require(why, unsafe { libc::geteuid() } == 0)
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -540,10 +546,7 @@ fn longest_write_gap(volume: &Path, id: HostId, until: Instant) -> Duration {
 #[test]
 fn an_unprivileged_user_neither_locks_root_out_nor_slows_the_loop() {
     let _serial = lock(&SERIAL);
-    // SAFETY: geteuid has no preconditions.
-    if !common::require("root (to run a client as uid 65534)", unsafe {
-        libc::geteuid() == 0
-    }) {
+    if !as_root("root (to run a client as uid 65534)") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -711,10 +714,7 @@ fn he_lab(args: &[&str], env: &[(&str, &Path)]) -> (bool, String) {
 #[test]
 fn planted_temporary_directories_and_links_are_never_used() {
     let _serial = lock(&SERIAL);
-    // SAFETY: geteuid has no preconditions.
-    if !common::require("root (to plant files as another user)", unsafe {
-        libc::geteuid() == 0
-    }) {
+    if !as_root("root (to plant files as another user)") {
         return;
     }
     let base = tempfile::tempdir().unwrap();

@@ -19,12 +19,12 @@ pub mod store;
 use std::collections::BTreeMap;
 
 pub use engine_status::{EngineStatus, EngineStatusError, Health, VmStatus, push_py_json_string};
-pub(crate) use extra::civil_from_days;
 pub use extra::{
     EPOCH_PLAUSIBLE_MAX, EXTRA_CRC_KEY, Extra, ExtraContext, LEASE_EPOCH_KEY, LEASE_KEY, LeaseKind,
     LeaseState, SEQ_KEY, SEQ_PLAUSIBLE_MAX, StateMetadata, WALL_CLOCK_KEY, build_extra, ctime,
     lease_from,
 };
+pub(crate) use extra::{civil_from_days, civil_time};
 pub use global::{GLOBAL_MAINTENANCE_KEY, GlobalBlock, parse_reference_bool};
 pub use record::{
     DecodedRecord, EncodeError, HostRecord, METADATA_FEATURE_VERSION, METADATA_PARSE_VERSION,

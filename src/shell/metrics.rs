@@ -422,6 +422,7 @@ mod tests {
             silent_ms: Some(0),
             unknown_yet: false,
             implausible_epoch: None,
+            record_fields: None,
         }
     }
 

@@ -197,13 +197,9 @@ fn unix_ms_now() -> i64 {
 pub fn local_time(unix_ms: i64) -> String {
     let secs = unix_ms.div_euclid(1000);
     let local = secs + i64::from(crate::shell::system::utc_offset_secs(secs));
-    let (y, m, d) = crate::metadata::civil_from_days(local.div_euclid(86_400));
-    let day = local.rem_euclid(86_400);
+    let (y, m, d, h, mi, s) = crate::metadata::civil_time(local);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
-        day / 3600,
-        day % 3600 / 60,
-        day % 60,
+        "{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{:03}",
         unix_ms.rem_euclid(1000)
     )
 }

@@ -172,14 +172,8 @@ fn tempfile_dir() -> Result<std::path::PathBuf, String> {
 
 /// `YYYY-MM-DDTHH:MM:SS` in UTC, as libvirt's `passwdValidTo` takes it.
 fn time_text(unix: i64) -> String {
-    let (year, month, day) = crate::metadata::civil_from_days(unix.div_euclid(86_400));
-    let secs = unix.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let (year, month, day, h, m, s) = crate::metadata::civil_time(unix);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}")
 }
 
 #[cfg(test)]

@@ -89,28 +89,41 @@ fn host_block(out: &mut String, h: &HostStatus) {
     } else {
         "unknown stale-data".to_owned()
     };
-    let fields: [(&str, String); 11] = [
+    // The reference shows the fields a record has: an older writer's has
+    // fewer (maintenance from 8 fields, stopped from 9, crc32 from 10, the
+    // last two only with all 12), and no extra block without extra text.
+    let mut fields: Vec<(&str, String)> = vec![
         ("Host ID", h.host_id.to_string()),
         ("Host timestamp", h.host_ts.to_string()),
         ("Score", h.score.to_string()),
         ("Engine status", engine),
         ("Hostname", shown(&h.hostname).into_owned()),
-        ("Local maintenance", py_bool(h.maintenance).to_owned()),
-        ("stopped", py_bool(h.stopped).to_owned()),
-        ("crc32", h.crc32.clone().unwrap_or_default()),
-        (
+    ];
+    if h.has_field(7) {
+        fields.push(("Local maintenance", py_bool(h.maintenance).to_owned()));
+    }
+    if h.has_field(8) {
+        fields.push(("stopped", py_bool(h.stopped).to_owned()));
+    }
+    if let Some(crc) = h.crc32.as_ref().filter(|_| h.has_field(9)) {
+        fields.push(("crc32", crc.clone()));
+    }
+    if h.has_field(11) {
+        fields.push((
             "conf_on_shared_storage",
             py_bool(h.conf_on_shared_storage).to_owned(),
-        ),
-        ("local_conf_timestamp", h.local_conf_timestamp.to_string()),
-        ("Status up-to-date", py_bool(h.live_data).to_owned()),
-    ];
+        ));
+        fields.push(("local_conf_timestamp", h.local_conf_timestamp.to_string()));
+    }
+    fields.push(("Status up-to-date", py_bool(h.live_data).to_owned()));
     for (label, value) in fields {
         let _ = writeln!(out, "{label:<35}: {value}");
     }
-    out.push_str("Extra metadata (valid at timestamp):\n");
-    for line in h.extra.lines() {
-        let _ = writeln!(out, "\t{}", shown(line));
+    if !h.extra.is_empty() {
+        out.push_str("Extra metadata (valid at timestamp):\n");
+        for line in h.extra.lines() {
+            let _ = writeln!(out, "\t{}", shown(line));
+        }
     }
 }
 
@@ -150,21 +163,36 @@ pub fn openmetrics(view: &ClusterView) -> String {
     )
 }
 
+/// A host in the reference's JSON: the keys of the fields its record has
+/// (see [`host_block`]), `extra` only when there is extra text.
 fn host_json(h: &HostStatus) -> Value {
-    json!({
-        "host-id": h.host_id,
-        "host-ts": h.host_ts,
-        "score": h.score,
-        "engine-status": h.engine_status,
-        "hostname": h.hostname,
-        "maintenance": h.maintenance,
-        "stopped": h.stopped,
-        "crc32": h.crc32,
-        "conf_on_shared_storage": h.conf_on_shared_storage,
-        "local_conf_timestamp": h.local_conf_timestamp,
-        "extra": h.extra,
-        "live-data": h.live_data,
-    })
+    let mut host = Map::new();
+    let mut put = |key: &str, value: Value| {
+        host.insert(key.to_owned(), value);
+    };
+    put("host-id", json!(h.host_id));
+    put("host-ts", json!(h.host_ts));
+    put("score", json!(h.score));
+    put("engine-status", json!(h.engine_status));
+    put("hostname", json!(h.hostname));
+    if h.has_field(7) {
+        put("maintenance", json!(h.maintenance));
+    }
+    if h.has_field(8) {
+        put("stopped", json!(h.stopped));
+    }
+    if let Some(crc) = h.crc32.as_ref().filter(|_| h.has_field(9)) {
+        put("crc32", json!(crc));
+    }
+    if h.has_field(11) {
+        put("conf_on_shared_storage", json!(h.conf_on_shared_storage));
+        put("local_conf_timestamp", json!(h.local_conf_timestamp));
+    }
+    if !h.extra.is_empty() {
+        put("extra", json!(h.extra));
+    }
+    put("live-data", json!(h.live_data));
+    Value::Object(host)
 }
 
 /// An error as the one JSON object `--json` prints instead of a status.
