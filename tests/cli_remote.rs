@@ -1164,6 +1164,19 @@ fn an_ssh_config_alias_reaches_the_host_as_ssh_would() {
         "{}",
         text(&there.stderr)
     );
+    // A configuration others could change is refused, as ssh refuses it.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&config, fs::Permissions::from_mode(0o666)).unwrap();
+        let there = remote("he-two", &[&with_config]);
+        assert_eq!(there.status.code(), Some(1));
+        assert!(
+            text(&there.stderr).contains("bad owner or permissions"),
+            "{}",
+            text(&there.stderr)
+        );
+        fs::set_permissions(&config, fs::Permissions::from_mode(0o600)).unwrap();
+    }
     // Without the configuration the alias is a name nobody resolves.
     let there = remote("he-two", &["--remote-ssh-config=none"]);
     assert_eq!(there.status.code(), Some(1));

@@ -222,7 +222,7 @@ fn ping_gateway_test_on_loopback() {
     ) {
         return;
     }
-    for gateway in ["127.0.0.1", "::1", "localhost"] {
+    for gateway in ["127.0.0.1", "::1", "localhost", "::1%lo"] {
         let test = GatewayTest::Ping {
             gateway: gateway.into(),
         };
@@ -286,7 +286,9 @@ fn icmp_child() {
         let pinger = Pinger::open_kind(target, kind).unwrap();
         for seq in 0..3 {
             let deadline = Instant::now() + Duration::from_secs(2);
-            pinger.echo(target, seq, deadline, &Stop::new()).unwrap();
+            pinger
+                .echo(SocketAddr::new(target, 0), seq, deadline, &Stop::new())
+                .unwrap();
         }
     }
     println!("RESULT {kind:?} ok");

@@ -626,8 +626,12 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         .volume()
         .parent()
         .unwrap_or(std::path::Path::new("/"));
-    let (history, writer) = History::start(ring_path(volume_dir, core.host_id), core.host_id)
-        .context("starting the history writer")?;
+    let (history, writer) = History::start(
+        ring_path(volume_dir, core.host_id),
+        core.host_id,
+        io.storage.volume().to_path_buf(),
+    )
+    .context("starting the history writer")?;
     writer_guard.writer = Some(writer);
     history.record(
         EventKind::Agent,

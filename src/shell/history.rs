@@ -38,8 +38,14 @@ pub struct HistoryWriter {
 }
 
 impl History {
-    /// Starts the writer of host `id`'s ring file at `path`.
-    pub fn start(path: PathBuf, id: HostId) -> std::io::Result<(History, HistoryWriter)> {
+    /// Starts the writer of host `id`'s ring file at `path`, beside the
+    /// metadata `volume` (written only while that is there: the storage is
+    /// mounted).
+    pub fn start(
+        path: PathBuf,
+        id: HostId,
+        volume: PathBuf,
+    ) -> std::io::Result<(History, HistoryWriter)> {
         let (queue, events) = mpsc::sync_channel(QUEUE);
         let (finished, done) = mpsc::sync_channel(1);
         let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -47,7 +53,7 @@ impl History {
         let thread = std::thread::Builder::new()
             .name("history".into())
             .spawn(move || {
-                Ring::new(path, id).run(&events, &lost);
+                Ring::new(path, id, volume).run(&events, &lost);
                 let _ = finished.send(());
             })?;
         Ok((
@@ -95,22 +101,28 @@ fn unix_ms() -> i64 {
 struct Ring {
     path: PathBuf,
     id: HostId,
+    /// The metadata volume: the storage is mounted while it is there.
+    volume: PathBuf,
     file: Option<File>,
     next_seq: Option<u64>,
     waiting: std::collections::VecDeque<Pending>,
-    /// Events dropped so far, and how many of them were said.
+    /// Events dropped from the queue so far, and how many of them were said.
     said_dropped: u64,
+    /// Events dropped here while the storage held them back (not yet said).
+    held_dropped: u64,
 }
 
 impl Ring {
-    fn new(path: PathBuf, id: HostId) -> Ring {
+    fn new(path: PathBuf, id: HostId, volume: PathBuf) -> Ring {
         Ring {
             path,
             id,
+            volume,
             file: None,
             next_seq: None,
             waiting: std::collections::VecDeque::new(),
             said_dropped: 0,
+            held_dropped: 0,
         }
     }
 
@@ -126,10 +138,10 @@ impl Ring {
                 self.hold(event);
             }
             let lost = dropped.load(std::sync::atomic::Ordering::Relaxed);
-            if lost > self.said_dropped {
+            let unsaid = lost - self.said_dropped + std::mem::take(&mut self.held_dropped);
+            if unsaid > 0 {
                 let text = format!(
-                    "{} event(s) not recorded: the shared storage was too slow for them",
-                    lost - self.said_dropped
+                    "{unsaid} event(s) not recorded: the shared storage was too slow for them"
                 );
                 self.said_dropped = lost;
                 self.hold((unix_ms(), EventKind::Storage, text));
@@ -145,6 +157,7 @@ impl Ring {
     fn hold(&mut self, event: Pending) {
         if self.waiting.len() >= RING_RECORDS {
             self.waiting.pop_front();
+            self.held_dropped += 1;
         }
         self.waiting.push_back(event);
     }
@@ -155,7 +168,13 @@ impl Ring {
         while let Some((unix_ms, kind, text)) = self.waiting.front().cloned() {
             let seq = match self.next_seq {
                 Some(seq) => seq,
-                None => self.first_seq()?,
+                None => match self.first_seq() {
+                    Ok(seq) => seq,
+                    Err(e) => {
+                        self.file = None;
+                        return Err(e);
+                    }
+                },
             };
             let event = Event {
                 host_id: self.id,
@@ -170,16 +189,49 @@ impl Ring {
                 self.file = None;
                 return Err(e);
             }
-            self.next_seq = Some(seq + 1);
+            self.next_seq = Some(seq.saturating_add(1));
             self.waiting.pop_front();
         }
         Ok(())
     }
 
+    /// The ring file, opened (and made) as carefully as the slot: only on the
+    /// mounted storage (beside the metadata volume, which an empty mount
+    /// point lacks), never through a symbolic link (a writer of the shared
+    /// storage could point one at a file of this host's), a regular file of
+    /// at most a ring's size; opened again when the path names another file
+    /// now (a remount).
     fn file(&mut self) -> std::io::Result<&File> {
+        use std::os::unix::fs::MetadataExt as _;
+        let current = std::fs::symlink_metadata(&self.path).ok();
+        if let (Some(open), Some(now)) = (&self.file, &current)
+            && let Ok(held) = open.metadata()
+            && (held.dev(), held.ino()) != (now.dev(), now.ino())
+        {
+            self.file = None;
+        }
         if self.file.is_none() {
-            if let Some(dir) = self.path.parent() {
-                std::fs::create_dir_all(dir)?;
+            let refuse = |why: String| std::io::Error::other(why);
+            let dir = self
+                .path
+                .parent()
+                .ok_or_else(|| refuse("the ring file has no directory".into()))?;
+            if !self.volume.exists() {
+                return Err(refuse(format!(
+                    "{}: not there (the storage is not mounted)",
+                    self.volume.display()
+                )));
+            }
+            match std::fs::symlink_metadata(dir) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => {
+                    return Err(refuse(format!(
+                        "{}: not a directory (a symbolic link?): not used",
+                        dir.display()
+                    )));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(dir)?,
+                Err(e) => return Err(e),
             }
             let file = OpenOptions::new()
                 .read(true)
@@ -187,9 +239,17 @@ impl Ring {
                 .create(true)
                 .truncate(false)
                 .mode(0o644)
-                .custom_flags(libc::O_DSYNC)
+                .custom_flags(libc::O_DSYNC | libc::O_NOFOLLOW | libc::O_NONBLOCK)
                 .open(&self.path)?;
-            if file.metadata()?.len() < RING_BYTES as u64 {
+            let meta = file.metadata()?;
+            if !meta.is_file() || meta.len() > RING_BYTES as u64 {
+                return Err(refuse(format!(
+                    "{}: not a ring file (not a regular file of at most {RING_BYTES} bytes): \
+                     not used",
+                    self.path.display()
+                )));
+            }
+            if meta.len() < RING_BYTES as u64 {
                 file.set_len(RING_BYTES as u64)?;
             }
             self.file = Some(file);
@@ -230,13 +290,15 @@ mod tests {
     fn events_land_in_order_and_numbers_grow_across_restarts() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history/host-3.ring");
-        let (history, writer) = History::start(path.clone(), 3).unwrap();
+        let volume = dir.path().join("hosted-engine.metadata");
+        std::fs::write(&volume, b"").unwrap();
+        let (history, writer) = History::start(path.clone(), 3, volume.clone()).unwrap();
         history.record(EventKind::Agent, "ovirt-ha-agent started");
         history.record(EventKind::Lease, "claiming the engine VM lease (epoch 1)");
         drop(history);
         assert!(writer.finish(Duration::from_secs(10)));
         assert_eq!(std::fs::metadata(&path).unwrap().len(), RING_BYTES as u64);
-        let (history, writer) = History::start(path.clone(), 3).unwrap();
+        let (history, writer) = History::start(path.clone(), 3, volume).unwrap();
         history.record(EventKind::Agent, "ovirt-ha-agent started again");
         drop(history);
         assert!(writer.finish(Duration::from_secs(10)));
@@ -250,18 +312,51 @@ mod tests {
     #[test]
     fn events_wait_while_the_storage_is_away() {
         let dir = tempfile::tempdir().unwrap();
-        // The ring's directory is a file for now: every write fails.
-        let blocker = dir.path().join("history");
-        std::fs::write(&blocker, b"").unwrap();
-        let path = blocker.join("host-1.ring");
-        let (history, writer) = History::start(path.clone(), 1).unwrap();
+        // No volume yet (an empty mount point): nothing is written, not
+        // even the directory, until it is there.
+        let volume = dir.path().join("hosted-engine.metadata");
+        let path = dir.path().join("history/host-1.ring");
+        let (history, writer) = History::start(path.clone(), 1, volume.clone()).unwrap();
         history.record(EventKind::Storage, "storage failure: gone");
         std::thread::sleep(Duration::from_millis(300));
-        std::fs::remove_file(&blocker).unwrap();
+        assert!(!dir.path().join("history").exists());
+        std::fs::write(&volume, b"").unwrap();
         history.record(EventKind::Storage, "storage available again");
         drop(history);
         assert!(writer.finish(Duration::from_secs(10)));
         let texts: Vec<String> = read(&path, 1).into_iter().map(|e| e.text).collect();
         assert_eq!(texts, ["storage failure: gone", "storage available again"]);
+    }
+
+    /// A writer of the shared storage plants the ring file, or its
+    /// directory, as a symbolic link to a file of this host's: never
+    /// followed, the file untouched.
+    #[test]
+    fn a_planted_link_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let volume = dir.path().join("hosted-engine.metadata");
+        std::fs::write(&volume, b"").unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"root's\n").unwrap();
+        let history_dir = dir.path().join("history");
+        std::fs::create_dir(&history_dir).unwrap();
+        let path = history_dir.join("host-1.ring");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let (history, writer) = History::start(path.clone(), 1, volume.clone()).unwrap();
+        history.record(EventKind::Agent, "started");
+        drop(history);
+        writer.finish(Duration::from_millis(1500));
+        assert_eq!(std::fs::read(&victim).unwrap(), b"root's\n");
+        // The directory as a link.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_dir(&history_dir).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &history_dir).unwrap();
+        let (history, writer) = History::start(path, 1, volume).unwrap();
+        history.record(EventKind::Agent, "started");
+        drop(history);
+        writer.finish(Duration::from_millis(1500));
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
     }
 }

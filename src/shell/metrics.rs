@@ -110,7 +110,10 @@ impl Writer {
     }
 }
 
-/// A label value as the formats want it: `\`, `"` and line breaks escaped.
+/// A label value as the formats want it: `\`, `"` and line breaks escaped,
+/// the only escapes they know; any other control character (from a slot a
+/// writer forged) becomes `?`, as one bad escape would make node_exporter
+/// drop the whole file.
 fn escape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
@@ -118,7 +121,7 @@ fn escape(raw: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c if c.is_control() => out.push('?'),
             c => out.push(c),
         }
     }
@@ -375,15 +378,32 @@ fn agent_metrics(w: &mut Writer, facts: &AgentFacts) {
 }
 
 /// Writes `text` to `path` atomically (a temporary file beside it, then a
-/// rename), so that node_exporter never reads half a file.
+/// rename), so that node_exporter never reads half a file. The temporary
+/// file is made new (never an existing file, never through a link another
+/// user planted in the directory), with a name no one can guess.
 pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let mut random = [0u8; 8];
+    // SAFETY: getrandom fills the 8 bytes of a buffer we own.
+    let got = unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
+    if got != random.len() as isize {
+        return Err(std::io::Error::last_os_error());
+    }
     // Not `*.prom`: the collector must not read the temporary file.
-    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, path));
+    let temp = path.with_file_name(format!(".{name}.{:016x}.tmp", u64::from_ne_bytes(random)));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&temp)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .and_then(|()| std::fs::rename(&temp, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
@@ -406,7 +426,7 @@ mod tests {
                 detail: "Up".into(),
                 reason: None,
             },
-            hostname: format!("host{id}\"\\\n"),
+            hostname: format!("host{id}\"\\\n\u{1b}"),
             maintenance: false,
             stopped: false,
             crc32: None,
@@ -449,7 +469,7 @@ mod tests {
             "hosted_engine_global_maintenance 0\n",
             "hosted_engine_host_watchdog_timeout_seconds{host_id=\"1\"} 16\n",
             "hosted_engine_host_watchdog_timeout_seconds{host_id=\"2\"} 0\n",
-            "hosted_engine_host_info{host_id=\"1\",hostname=\"host1\\\"\\\\\\n\"} 1\n",
+            "hosted_engine_host_info{host_id=\"1\",hostname=\"host1\\\"\\\\\\n?\"} 1\n",
         ] {
             assert!(text.contains(line), "{line:?} not in:\n{text}");
         }

@@ -177,26 +177,39 @@ pub fn check_program_as(
     let found = if program.as_os_str().as_encoded_bytes().contains(&b'/') {
         Some(program.to_path_buf()).filter(|p| std::fs::symlink_metadata(p).is_ok())
     } else {
-        std::env::split_paths(search.unwrap_or_default())
+        // As execvp(3): the first executable file; without PATH, its
+        // default.
+        let search = search.unwrap_or(std::ffi::OsStr::new("/bin:/usr/bin"));
+        std::env::split_paths(search)
             .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
+            .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0))
     };
     let Some(path) = found else {
         return Ok(None);
     };
-    let lexical = lexical(&path)?;
-    if lstat(&lexical)?.file_type().is_symlink() {
-        if let Some(parent) = lexical.parent() {
-            check_dir_inner(parent, me, true)?;
+    // Every link of a chain, one at a time: each in a directory that passes
+    // (whoever may change that directory may swap the link), then the file
+    // the last one names.
+    let mut step = lexical(&path)?;
+    for _ in 0..LINKS_MAX {
+        if !lstat(&step)?.file_type().is_symlink() {
+            check_file_as(&step, me)?;
+            return Ok(Some(path));
         }
-        let target = std::fs::canonicalize(&path)
-            .map_err(|e| Untrusted::Unreadable(path.clone(), e.to_string()))?;
-        check_file_as(&target, me)?;
-    } else {
-        check_file_as(&path, me)?;
+        let parent = step.parent().map(Path::to_path_buf).unwrap_or_default();
+        check_dir_inner(&parent, me, true)?;
+        let next = std::fs::read_link(&step)
+            .map_err(|e| Untrusted::Unreadable(step.clone(), e.to_string()))?;
+        step = lexical(&parent.join(next))?;
     }
-    Ok(Some(path))
+    Err(Untrusted::Unreadable(
+        path,
+        format!("more than {LINKS_MAX} symbolic links"),
+    ))
 }
+
+/// Symbolic links followed at most in one chain (Linux's own limit).
+const LINKS_MAX: usize = 40;
 
 fn lstat(path: &Path) -> Result<std::fs::Metadata, Untrusted> {
     std::fs::symlink_metadata(path)
@@ -464,5 +477,20 @@ mod tests {
         chmod(&spare, 0o755);
         chmod(&bin, 0o777);
         assert!(check_program_as(&link, me, None).is_err());
+        chmod(&bin, 0o755);
+        // A link in the middle of a chain counts too: one in a directory
+        // others can write lets them point it elsewhere later.
+        let middle_dir = dir.path().join("middle");
+        std::fs::create_dir(&middle_dir).unwrap();
+        let middle = middle_dir.join("hop");
+        std::os::unix::fs::symlink(&program, &middle).unwrap();
+        let chain = spare.join("chain");
+        std::os::unix::fs::symlink(&middle, &chain).unwrap();
+        check_program_as(&chain, me, None).unwrap();
+        chmod(&middle_dir, 0o777);
+        assert!(matches!(
+            check_program_as(&chain, me, None),
+            Err(Untrusted::Writable { ref path, .. }) if *path == middle_dir
+        ));
     }
 }

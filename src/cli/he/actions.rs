@@ -470,8 +470,21 @@ pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
     if let Ok(before) = view::agent_status(&ctx.socket(), view::AGENT_TIMEOUT) {
         let before = ClusterView::from_agent(before);
         let own = before.agent.as_ref().and_then(|a| before.host(a.host_id));
-        // `down`, `down_unexpected`, `down_missing`: not running here.
-        if own.is_some_and(|h| h.engine_status.vm.starts_with("down")) {
+        // `down`, `down_unexpected`, `down_missing`: not running here, as
+        // the agent last published, in a state that runs no VM. Not said
+        // while the storage fails (the slot may be old), nor with --force
+        // (which looks at the VM itself).
+        let quiet = before.agent.as_ref().is_some_and(|a| {
+            matches!(
+                a.state.as_str(),
+                "EngineDown" | "LocalMaintenance" | "GlobalMaintenance" | "ReinitializeFSM"
+            )
+        });
+        if quiet
+            && before.storage_trouble.is_none()
+            && !inv.flag("force")
+            && own.is_some_and(|h| h.engine_status.vm.starts_with("down"))
+        {
             if let Some(h) = before
                 .hosts
                 .iter()

@@ -100,10 +100,13 @@ fn read_all(
     let mut ids: Vec<HostId> = entries
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_prefix("host-")?
+            let id: HostId = name
+                .strip_prefix("host-")?
                 .strip_suffix(".ring")?
                 .parse()
-                .ok()
+                .ok()?;
+            // Exactly the name the writer uses (`host-01.ring` is not host 1's).
+            (name == format!("host-{id}.ring")).then_some(id)
         })
         .filter(|id: &HostId| (1..=crate::metadata::HOST_ID_MAX).contains(id))
         .filter(|id| host.is_none_or(|h| h == *id))
@@ -132,13 +135,20 @@ fn read_all(
     Ok((events, unreadable))
 }
 
-/// A ring file, at most [`RING_BYTES`] of it.
+/// A ring file, at most [`RING_BYTES`] of it: a regular file, never
+/// reached through a symbolic link (nor a FIFO, which would never end).
 fn read_ring(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
     let mut bytes = Vec::with_capacity(RING_BYTES);
-    std::fs::File::open(path)?
-        .take(RING_BYTES as u64)
-        .read_to_end(&mut bytes)?;
+    file.take(RING_BYTES as u64).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -277,7 +287,10 @@ pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, Failure> {
             let ymd = numbers(date, '-')
                 .filter(|v| v.len() == 3)
                 .ok_or_else(bad)?;
-            if !(1..=12).contains(&ymd[1]) || !(1..=31).contains(&ymd[2]) {
+            if !(1970..=9999).contains(&ymd[0])
+                || !(1..=12).contains(&ymd[1])
+                || !(1..=31).contains(&ymd[2])
+            {
                 return Err(bad());
             }
             days_from_civil(ymd[0], ymd[1], ymd[2])
@@ -288,7 +301,11 @@ pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, Failure> {
         }
     };
     let as_if_utc = days * 86_400 + h * 3600 + mi * 60 + s;
-    let unix = as_if_utc - i64::from(crate::shell::system::utc_offset_secs(as_if_utc));
+    // The zone's offset at the instant meant, not at the UTC reading of it
+    // (they differ within an offset of a daylight-saving change).
+    let offset = |t: i64| i64::from(crate::shell::system::utc_offset_secs(t));
+    let guess = as_if_utc - offset(as_if_utc);
+    let unix = as_if_utc - offset(guess);
     Ok(unix * 1000)
 }
 
@@ -314,6 +331,9 @@ mod tests {
             local_time(today)
         );
         for bad in [
+            "999999999999-01-01 00:00",
+            "99999999999999999999",
+            "9999999999999999s",
             "",
             "x",
             "5y",

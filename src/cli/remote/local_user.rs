@@ -20,6 +20,13 @@ pub(super) fn home_dir() -> Option<PathBuf> {
         .or_else(|| passwd_entry().map(|(_, home)| home))
 }
 
+/// The effective uid's home directory from the password database (not
+/// `$HOME`: as ssh finds `~/.ssh/config`, also under a sudo that keeps
+/// `HOME`).
+pub(super) fn passwd_home() -> Option<PathBuf> {
+    passwd_entry().map(|(_, home)| home)
+}
+
 /// The effective uid's name and home directory from the password database.
 fn passwd_entry() -> Option<(String, PathBuf)> {
     use std::ffi::CStr;

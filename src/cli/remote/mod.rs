@@ -60,9 +60,35 @@ use known_hosts::{KnownHostsFiles, KnownKeys, verify_host_key};
 /// The default SSH port.
 pub const DEFAULT_PORT: u16 = 22;
 
-/// Where `ssh_config` is read from by default: `~/.ssh/config`.
+/// Where `ssh_config` is read from by default: `~/.ssh/config` of the
+/// effective user's home directory in the password database, as ssh reads
+/// it.
 pub fn default_ssh_config() -> Option<PathBuf> {
-    local_user::home_dir().map(|home| home.join(".ssh/config"))
+    local_user::passwd_home().map(|home| home.join(".ssh/config"))
+}
+
+/// Refuses a client configuration another user could have changed, as ssh
+/// does ("Bad owner or permissions"): it must be owned by us or root and
+/// writable by no one else.
+fn check_config_owner(file: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = match std::fs::metadata(file) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("{}: {e}", file.display())),
+    };
+    // SAFETY: geteuid(2) cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if (meta.uid() != me && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{}: bad owner or permissions (uid {}, mode {:04o}): another user could change \
+             where --remote goes",
+            file.display(),
+            meta.uid(),
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
 }
 
 /// The target `spec` (`[user@]host[:port]`, `host` maybe an alias) as
@@ -75,10 +101,17 @@ pub fn resolve(
     config: Option<&std::path::Path>,
 ) -> Result<(Target, Option<PathBuf>), RemoteError> {
     let (user, alias, port) = Target::split(spec)?;
-    let found = match (config, local_user::home_dir()) {
+    let found = match (
+        config,
+        local_user::passwd_home().or_else(local_user::home_dir),
+    ) {
         (Some(file), Some(home)) => {
+            check_config_owner(file).map_err(|reason| RemoteError::BadTarget {
+                spec: spec.to_owned(),
+                reason,
+            })?;
             let me = local_user::default_user().unwrap_or_default();
-            ssh_config::lookup(file, &alias, &home, &me).map_err(|reason| {
+            ssh_config::lookup(file, &alias, &home, &me, user.as_deref()).map_err(|reason| {
                 RemoteError::BadTarget {
                     spec: spec.to_owned(),
                     reason: format!("ssh configuration: {reason}"),

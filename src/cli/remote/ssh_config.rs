@@ -35,14 +35,25 @@ pub fn lookup(
     alias: &str,
     home: &Path,
     local_user: &str,
+    cli_user: Option<&str>,
 ) -> Result<HostConfig, String> {
     let mut lines = Vec::new();
     read_into(file, home, 0, &mut lines)?;
     let mut found = HostConfig::default();
+    let mut identity: Option<String> = None;
     let mut applies = true;
+    // An included file's blocks end with it, and one included from a block
+    // that does not apply applies nowhere (OpenSSH's rule).
+    let mut never = false;
+    let mut saved = Vec::new();
     for (keyword, args) in lines {
         match keyword.as_str() {
-            "host" => applies = host_matches(&args, alias),
+            INCLUDE_BEGIN => {
+                saved.push((applies, never));
+                never |= !applies;
+            }
+            INCLUDE_END => (applies, never) = saved.pop().unwrap_or((true, false)),
+            "host" => applies = !never && host_matches(&args, alias),
             // Not evaluated: the block is skipped.
             "match" => applies = false,
             _ if !applies => {}
@@ -59,28 +70,45 @@ pub fn lookup(
                     })?;
                 found.port = Some(port);
             }
-            "identityfile" if found.identity_file.is_none() => {
-                found.identity_file = args.first().map(|raw| {
-                    let host = found.hostname.as_deref().unwrap_or(alias);
-                    let user = found.user.as_deref().unwrap_or(local_user);
-                    expand(raw, home, host, user, local_user)
-                });
-            }
+            "identityfile" if identity.is_none() => identity = args.first().cloned(),
             _ => {}
         }
     }
+    // Its tokens stand for the final host and user, the command line's too.
+    let host = found.hostname.as_deref().unwrap_or(alias);
+    let user = cli_user.or(found.user.as_deref()).unwrap_or(local_user);
+    found.identity_file = identity.map(|raw| expand(&raw, home, host, user, local_user));
     Ok(found)
 }
+
+/// Markers around an included file's lines.
+const INCLUDE_BEGIN: &str = "\0include-begin";
+const INCLUDE_END: &str = "\0include-end";
 
 /// `~` and the tokens an `IdentityFile` may carry.
 fn expand(raw: &str, home: &Path, host: &str, remote_user: &str, local_user: &str) -> PathBuf {
     let home_text = home.display().to_string();
-    let text = raw
-        .replace("%d", &home_text)
-        .replace("%h", host)
-        .replace("%r", remote_user)
-        .replace("%u", local_user)
-        .replace("%%", "%");
+    // One pass, so that `%%h` is a `%` and an `h`.
+    let mut text = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            text.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('d') => text.push_str(&home_text),
+            Some('h') => text.push_str(host),
+            Some('r') => text.push_str(remote_user),
+            Some('u') => text.push_str(local_user),
+            Some('%') => text.push('%'),
+            Some(other) => {
+                text.push('%');
+                text.push(other);
+            }
+            None => text.push('%'),
+        }
+    }
     match text.strip_prefix("~/") {
         Some(rest) => home.join(rest),
         None if text == "~" => home.to_path_buf(),
@@ -117,7 +145,9 @@ fn read_into(file: &Path, home: &Path, depth: usize, lines: &mut Vec<Line>) -> R
             }
             for pattern in &args {
                 for included in include_files(pattern, home) {
+                    lines.push((INCLUDE_BEGIN.to_owned(), Vec::new()));
                     read_into(&included, home, depth + 1, lines)?;
+                    lines.push((INCLUDE_END.to_owned(), Vec::new()));
                 }
             }
             continue;
@@ -147,7 +177,10 @@ fn include_files(pattern: &str, home: &Path) -> Vec<PathBuf> {
         .filter_map(|e| {
             let entry = e.ok()?;
             let file = entry.file_name().into_string().ok()?;
-            wildcard(&name, &file).then(|| entry.path())
+            // As glob(3): no hidden files unless asked for; files only.
+            let hidden = file.starts_with('.') && !name.starts_with('.');
+            let is_file = entry.file_type().ok()?.is_file();
+            (!hidden && is_file && wildcard(&name, &file)).then(|| entry.path())
         })
         .collect();
     found.sort();
@@ -248,7 +281,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config");
         std::fs::write(&file, text).unwrap();
-        lookup(&file, alias, Path::new("/home/op"), "op").unwrap()
+        lookup(&file, alias, Path::new("/home/op"), "op", None).unwrap()
     }
 
     #[test]
@@ -293,19 +326,44 @@ Host *
         let main = ssh.join("config");
         std::fs::write(
             &main,
-            "Match exec \"false\"\n  User never\nInclude config.d/*\n",
+            "Include config.d/*\nMatch exec \"false\"\n  User never\n",
         )
         .unwrap();
-        let he1 = lookup(&main, "he1", dir.path(), "op").unwrap();
+        let he1 = lookup(&main, "he1", dir.path(), "op", None).unwrap();
         assert_eq!((he1.user.as_deref(), he1.port), (Some("x"), Some(2200)));
-        let missing = lookup(&dir.path().join("none"), "he1", dir.path(), "op").unwrap();
+        let missing = lookup(&dir.path().join("none"), "he1", dir.path(), "op", None).unwrap();
         assert_eq!(missing, HostConfig::default());
         std::fs::write(&main, "Host he1\n  Port ssh\n").unwrap();
-        let e = lookup(&main, "he1", dir.path(), "op").unwrap_err();
+        let e = lookup(&main, "he1", dir.path(), "op", None).unwrap_err();
         assert!(e.contains("Port \"ssh\" is not a port"), "{e}");
         std::fs::write(&main, "Host \"he1\n").unwrap();
-        let e = lookup(&main, "he1", dir.path(), "op").unwrap_err();
+        let e = lookup(&main, "he1", dir.path(), "op", None).unwrap_err();
         assert!(e.ends_with("config:1: unterminated quote"), "{e}");
+    }
+
+    #[test]
+    fn an_included_files_blocks_end_with_it_and_tokens_take_final_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let ssh = dir.path().join(".ssh");
+        std::fs::create_dir_all(&ssh).unwrap();
+        std::fs::write(ssh.join("other"), "Host elsewhere\n  User e\n").unwrap();
+        std::fs::write(ssh.join("nested"), "Host *\n  Port 2022\n").unwrap();
+        let main = ssh.join("config");
+        std::fs::write(
+            &main,
+            "Include other\nUser top\nHost never\n  Include nested\nHost he1\n  \
+             IdentityFile ~/.ssh/%r@%h%%h\n  HostName he1.lab\n",
+        )
+        .unwrap();
+        let he1 = lookup(&main, "he1", dir.path(), "op", Some("cli")).unwrap();
+        // `User top` after the include is the main file's, for every host.
+        assert_eq!(he1.user.as_deref(), Some("top"));
+        // The nested include sits in a block that does not apply.
+        assert_eq!(he1.port, None);
+        assert_eq!(
+            he1.identity_file,
+            Some(dir.path().join(".ssh/cli@he1.lab%h"))
+        );
     }
 
     #[test]

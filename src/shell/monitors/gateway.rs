@@ -194,12 +194,12 @@ fn ping(gateway: &str, deadline: Instant, stop: &Stop) -> Probe {
     }
     let target = match net::resolve(gateway, 0, deadline, stop) {
         Ok(addrs) => match addrs.first() {
-            Some(addr) => addr.ip(),
+            Some(addr) => *addr,
             None => return Probe::Failed(format!("ping {gateway}: no address")),
         },
         Err(why) => return Probe::Failed(format!("ping {why}")),
     };
-    let pinger = match icmp::Pinger::open(target) {
+    let pinger = match icmp::Pinger::open(target.ip()) {
         Ok(pinger) => pinger,
         Err(why) => return Probe::Unusable(why),
     };
@@ -216,7 +216,9 @@ fn ping(gateway: &str, deadline: Instant, stop: &Stop) -> Probe {
 pub fn check_runnable(test: &GatewayTest) -> Result<(), String> {
     match test {
         GatewayTest::Ping { gateway } => {
-            let family = match gateway.parse::<IpAddr>() {
+            // A scope (`fe80::1%eth0`) does not change the family.
+            let address = gateway.split('%').next().unwrap_or(gateway);
+            let family = match address.parse::<IpAddr>() {
                 Ok(ip) => ip,
                 Err(_) => IpAddr::from([127, 0, 0, 1]),
             };

@@ -11,7 +11,7 @@
 //! when neither opens the test cannot run, and says why.
 
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Instant;
@@ -60,12 +60,20 @@ impl Pinger {
             Err(e) => e,
         };
         Pinger::open_kind(target, EchoSocket::Raw).map_err(|raw_error| {
+            let denied = |e: &io::Error| e.kind() == io::ErrorKind::PermissionDenied;
             // SAFETY: getegid(2) cannot fail.
             let gid = unsafe { libc::getegid() };
+            let ping_hint = match denied(&datagram_error) {
+                true => format!("; group {gid} is not in net.ipv4.ping_group_range"),
+                false => String::new(),
+            };
+            let raw_hint = match denied(&raw_error) {
+                true => "; it needs root or CAP_NET_RAW",
+                false => "",
+            };
             format!(
-                "cannot send an ICMP echo: a ping socket is refused ({}; group {gid} is not in \
-                 net.ipv4.ping_group_range) and a raw socket too ({}; it needs root or \
-                 CAP_NET_RAW)",
+                "cannot send an ICMP echo: a ping socket is refused ({}{ping_hint}) and a raw \
+                 socket too ({}{raw_hint})",
                 io_text(&datagram_error),
                 io_text(&raw_error)
             )
@@ -109,14 +117,14 @@ impl Pinger {
     /// `deadline` (or until stopped).
     pub fn echo(
         &self,
-        target: IpAddr,
+        to: SocketAddr,
         seq: u16,
         deadline: Instant,
         stop: &Stop,
     ) -> Result<(), String> {
+        let target = to.ip();
         let request = echo_request(self.v6, self.ident, seq);
-        send_to(&self.fd, &request, target)
-            .map_err(|e| format!("ping {target}: {}", io_text(&e)))?;
+        send_to(&self.fd, &request, to).map_err(|e| format!("ping {target}: {}", io_text(&e)))?;
         let mut buf = [0u8; RECEIVE_BYTES];
         loop {
             if stop.is_stopped() {
@@ -202,11 +210,12 @@ pub fn checksum(bytes: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-fn sockaddr(target: IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+fn sockaddr(target: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: sockaddr_storage is plain data; all zeroes is a valid value.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let len = match target {
-        IpAddr::V4(ip) => {
+        SocketAddr::V4(v4) => {
+            let ip = *v4.ip();
             let addr = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: 0,
@@ -219,7 +228,8 @@ fn sockaddr(target: IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             unsafe { std::ptr::write((&raw mut storage).cast(), addr) };
             std::mem::size_of::<libc::sockaddr_in>()
         }
-        IpAddr::V6(ip) => {
+        SocketAddr::V6(v6) => {
+            let ip = *v6.ip();
             let addr = libc::sockaddr_in6 {
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: 0,
@@ -227,7 +237,8 @@ fn sockaddr(target: IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
                 sin6_addr: libc::in6_addr {
                     s6_addr: ip.octets(),
                 },
-                sin6_scope_id: 0,
+                // A link-local gateway (`fe80::1%eth0`) needs its interface.
+                sin6_scope_id: v6.scope_id(),
             };
             // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
             unsafe { std::ptr::write((&raw mut storage).cast(), addr) };
@@ -237,7 +248,7 @@ fn sockaddr(target: IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     (storage, len as libc::socklen_t)
 }
 
-fn send_to(fd: &OwnedFd, message: &[u8], target: IpAddr) -> io::Result<()> {
+fn send_to(fd: &OwnedFd, message: &[u8], target: SocketAddr) -> io::Result<()> {
     let (addr, len) = sockaddr(target);
     // SAFETY: `message` and `addr` are live for the call; `len` is addr's size.
     let sent = unsafe {

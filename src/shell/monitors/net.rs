@@ -66,6 +66,29 @@ pub fn split_host_port(spec: &str, default_port: u16) -> Result<(String, u16), S
     Ok((host.to_owned(), port))
 }
 
+/// An IPv6 literal with a zone (`fe80::1%eth0`, or a zone index), which
+/// the resolver does not take: `None` when `host` is not one.
+fn scoped_v6(host: &str, port: u16) -> Option<Result<SocketAddr, String>> {
+    let (address, zone) = host.split_once('%')?;
+    let ip = address.parse::<std::net::Ipv6Addr>().ok()?;
+    let scope = match zone.parse::<u32>() {
+        Ok(index) => index,
+        Err(_) => {
+            let Ok(name) = std::ffi::CString::new(zone) else {
+                return Some(Err(format!("{host}: bad interface name")));
+            };
+            // SAFETY: a NUL-terminated string we own.
+            match unsafe { libc::if_nametoindex(name.as_ptr()) } {
+                0 => return Some(Err(format!("{host}: no interface {zone:?}"))),
+                index => index,
+            }
+        }
+    };
+    Some(Ok(SocketAddr::V6(std::net::SocketAddrV6::new(
+        ip, port, 0, scope,
+    ))))
+}
+
 /// The addresses of `host`, resolved within `deadline`. Address literals need no
 /// resolver; names go through the system resolver in a helper thread.
 pub fn resolve(
@@ -76,6 +99,9 @@ pub fn resolve(
 ) -> Result<Vec<SocketAddr>, String> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    if let Some(addr) = scoped_v6(host, port) {
+        return addr.map(|a| vec![a]);
     }
     if RESOLVERS_ALIVE.fetch_add(1, Ordering::SeqCst) >= RESOLVERS_MAX {
         RESOLVERS_ALIVE.fetch_sub(1, Ordering::SeqCst);
