@@ -213,18 +213,18 @@ fn attack(volume: &Path, rng: &mut XorShift, round: u64) {
     file.sync_data().unwrap();
 }
 
-/// Runs `hosted-engine args` as host `id`: exit 0 within the bound, output
-/// free of control characters but `\n` and `\t`.
-fn status_is_clean(lab: &Lab, id: u16, args: &[&str]) {
-    let mut command = lab.command(id, HOSTED_ENGINE).unwrap();
+/// Runs `command` with no input and its output piped, reading both streams
+/// meanwhile (a full pipe must not stall it), for at most `limit`: its exit,
+/// stdout and stderr; `None` when it ran longer (it is killed).
+fn run_collected(
+    command: &mut std::process::Command,
+    limit: Duration,
+) -> Option<(std::process::ExitStatus, Vec<u8>, Vec<u8>)> {
     command
-        .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = command.spawn().unwrap();
-    let started = Instant::now();
-    // Read both streams meanwhile: a full pipe must not stall the child.
     let collect = |mut from: Box<dyn std::io::Read + Send>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -234,10 +234,19 @@ fn status_is_clean(lab: &Lab, id: u16, args: &[&str]) {
     };
     let stdout = collect(Box::new(child.stdout.take().unwrap()));
     let stderr = collect(Box::new(child.stderr.take().unwrap()));
-    let status = common::wait_or_kill(&mut child, CLI_BOUND).unwrap_or_else(|| {
+    let status = common::wait_or_kill(&mut child, limit)?;
+    Some((status, stdout.join().unwrap(), stderr.join().unwrap()))
+}
+
+/// Runs `hosted-engine args` as host `id`: exit 0 within the bound, output
+/// free of control characters but `\n` and `\t`.
+fn status_is_clean(lab: &Lab, id: u16, args: &[&str]) {
+    let mut command = lab.command(id, HOSTED_ENGINE).unwrap();
+    command.args(args);
+    let started = Instant::now();
+    let (status, stdout, stderr) = run_collected(&mut command, CLI_BOUND).unwrap_or_else(|| {
         panic!("host{id}: hosted-engine {args:?} still running after {CLI_BOUND:?}")
     });
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
     assert!(
         status.success(),
         "host{id}: hosted-engine {args:?}: {status:?}\n{}",
@@ -676,28 +685,17 @@ fn entries(dir: &Path) -> BTreeMap<String, Option<std::path::PathBuf>> {
 /// Runs `he-lab args` with `env`, `HE_LAB_DIR` unset; its exit and output.
 fn he_lab(args: &[&str], env: &[(&str, &Path)]) -> (bool, String) {
     let mut command = std::process::Command::new(LAB);
-    command
-        .args(args)
-        .env_remove("HE_LAB_DIR")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    command.args(args).env_remove("HE_LAB_DIR");
     for (key, value) in env {
         command.env(key, value);
     }
-    let mut child = command.spawn().unwrap();
-    let collect = |mut from: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = from.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = collect(Box::new(child.stdout.take().unwrap()));
-    let stderr = collect(Box::new(child.stderr.take().unwrap()));
-    let status = common::wait_or_kill(&mut child, Duration::from_secs(180))
+    let (status, stdout, stderr) = run_collected(&mut command, Duration::from_secs(180))
         .unwrap_or_else(|| panic!("he-lab {args:?} still running after 180 s"));
-    let output = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr)
+    );
     (status.success(), output)
 }
 

@@ -287,7 +287,8 @@ fn show(
     Ok(())
 }
 
-/// Runs `hosted-engine --history --since=<since>` as host `id` into `out`.
+/// Runs `hosted-engine --history --since=<since>` as host `id` into `out`,
+/// each line without its date (today's: the time says enough).
 fn history(
     lab: &Lab,
     id: u16,
@@ -295,29 +296,36 @@ fn history(
     since: f64,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let mut command = lab.command(id, hosted_engine)?;
-    command.args(["--history", &format!("--since={since:.3}")]);
-    match super::cmd::run(&mut command, STATUS_TIMEOUT) {
-        Ok(text) => {
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                // The date is today's: the time says enough.
-                let line = line.split_once(' ').map_or(line, |(_, rest)| rest);
-                writeln!(out, "      {line}")?;
-            }
-        }
-        Err(e) => writeln!(out, "      ({e})")?,
-    }
-    Ok(())
+    let since = format!("--since={since:.3}");
+    let args = ["--history", since.as_str()];
+    show_run(lab, id, hosted_engine, &args, out, |line| {
+        line.split_once(' ').map_or(line, |(_, rest)| rest)
+    })
 }
 
 /// Runs `hosted-engine --vm-status --format=table` as host `id` into `out`.
 fn table(lab: &Lab, id: u16, hosted_engine: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let args = ["--vm-status", "--format=table"];
+    show_run(lab, id, hosted_engine, &args, out, |line| line)
+}
+
+/// Runs `hosted-engine args` as host `id` and writes its lines to `out`,
+/// indented, blank ones left out, each as `tidy` makes it; its failure in
+/// parentheses instead.
+fn show_run(
+    lab: &Lab,
+    id: u16,
+    hosted_engine: &Path,
+    args: &[&str],
+    out: &mut dyn Write,
+    tidy: fn(&str) -> &str,
+) -> anyhow::Result<()> {
     let mut command = lab.command(id, hosted_engine)?;
-    command.args(["--vm-status", "--format=table"]);
+    command.args(args);
     match super::cmd::run(&mut command, STATUS_TIMEOUT) {
         Ok(text) => {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                writeln!(out, "      {line}")?;
+                writeln!(out, "      {}", tidy(line))?;
             }
         }
         Err(e) => writeln!(out, "      ({e})")?,

@@ -115,6 +115,17 @@ pub struct Area {
     pub hosts: BTreeMap<HostId, Result<HostSlot, SlotError>>,
 }
 
+impl Area {
+    /// The global maintenance flag slot 0 holds, or why it cannot be told
+    /// (the slot or its flag does not read).
+    pub fn global_maintenance(&self) -> Result<bool, SlotError> {
+        self.global
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(GlobalBlock::maintenance)
+    }
+}
+
 /// Text of a slot part: trailing NUL padding removed; a NUL before the end or a
 /// byte sequence that is not UTF-8 is an error (the part was torn or corrupted).
 fn slot_text(part: &[u8]) -> Result<&str, SlotError> {

@@ -681,9 +681,12 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
         }
         let began = Instant::now();
         let wait = Duration::from_millis(agent.tick());
-        metrics.after_loop(&agent, began.elapsed());
         score_events.after_loop(&agent, &history);
+        // The metrics' bookkeeping only when they are written.
         let textfile = config.agent.metrics.textfile.as_deref();
+        if textfile.is_some() {
+            metrics.after_loop(&agent, began.elapsed());
+        }
         publish_status(
             &shared,
             &mut agent,

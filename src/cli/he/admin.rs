@@ -384,13 +384,7 @@ impl Shared {
 pub fn reinitialize_lockspace(ctx: &Ctx, inv: &Invocation) -> Outcome {
     let mut shared = read_shared(ctx)?;
     if !inv.flag("force") {
-        let global = shared
-            .area
-            .global
-            .as_ref()
-            .ok()
-            .and_then(|g| g.maintenance().ok())
-            .unwrap_or(false);
+        let global = shared.area.global_maintenance().unwrap_or(false);
         if !global {
             return Err(Failure::new(
                 "refused",

@@ -377,14 +377,8 @@ pub fn unknowns(view: &ClusterView) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(t) = &view.storage_trouble {
         out.push(format!(
-            "Shared storage: this host cannot use it since {} ({} s): {}; the hosts are as \
-             it last read them",
-            crate::metadata::ctime(
-                t.since_unix,
-                crate::shell::system::utc_offset_secs(t.since_unix)
-            ),
-            t.for_ms / 1000,
-            shown(&t.error)
+            "Shared storage: this host cannot use it {}; the hosts are as it last read them",
+            since_when(t)
         ));
     }
     if let Some(e) = &view.global_unreadable {
@@ -408,6 +402,19 @@ pub fn unknowns(view: &ClusterView) -> Vec<String> {
     out
 }
 
+/// `since <local time> (<secs> s): <error>` of a storage failure.
+fn since_when(t: &crate::proto::StorageTroubleView) -> String {
+    format!(
+        "since {} ({} s): {}",
+        crate::metadata::ctime(
+            t.since_unix,
+            crate::shell::system::utc_offset_secs(t.since_unix)
+        ),
+        t.for_ms / 1000,
+        shown(&t.error)
+    )
+}
+
 /// The lines `--vm-status` prints on stderr in every format: the view's
 /// notes, then what it does not know ([`unknowns`], worded for a reader of
 /// the reference's formats, which have no place for it).
@@ -415,14 +422,9 @@ pub fn warnings(view: &ClusterView) -> Vec<String> {
     let mut out = view.notes.clone();
     if let Some(t) = &view.storage_trouble {
         out.push(format!(
-            "this host cannot use the shared storage since {} ({} s): {}; every host below is \
-             as this host last read it (its agent's status, not the cluster's now)",
-            crate::metadata::ctime(
-                t.since_unix,
-                crate::shell::system::utc_offset_secs(t.since_unix)
-            ),
-            t.for_ms / 1000,
-            shown(&t.error)
+            "this host cannot use the shared storage {}; every host below is as this host \
+             last read it (its agent's status, not the cluster's now)",
+            since_when(t)
         ));
     }
     if view.hosts.is_empty() && view.unreadable.is_empty() {

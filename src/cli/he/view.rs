@@ -143,11 +143,7 @@ impl ClusterView {
                 without_clock.join(", ")
             ));
         }
-        let global = match &area.global {
-            Ok(global) => global.maintenance().map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        let (global_maintenance, global_unreadable) = match global {
+        let (global_maintenance, global_unreadable) = match area.global_maintenance() {
             Ok(on) => (on, None),
             Err(e) => (false, Some(format!("slot 0: {e}"))),
         };

@@ -195,12 +195,7 @@ pub fn status_snapshot(
             }),
         }
     }
-    let global = area.map(|a| {
-        a.global
-            .as_ref()
-            .map_err(ToString::to_string)
-            .and_then(|g| g.maintenance().map_err(|e| e.to_string()))
-    });
+    let global = area.map(Area::global_maintenance);
     let global_unreadable = match &global {
         Some(Err(e)) => Some(bounded(format!("slot 0: {e}"))),
         _ => None,
