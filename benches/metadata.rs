@@ -8,7 +8,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hosted_engine::metadata::{decode_area, store::MetadataStore};
+use hosted_engine::metadata::decode_area;
+use hosted_engine::shell::store::MetadataStore;
 
 fn decode(c: &mut Criterion) {
     for hosts in [3u16, 64, 250, 2000] {

@@ -7,13 +7,17 @@
 
 pub mod cli;
 pub mod config;
-pub mod core;
 pub mod deadline;
 pub mod lab;
-pub mod metadata;
 pub mod proto;
 pub mod shell;
 pub mod sim;
+
+/// The pure decision core, its own `no_std` crate (`crates/core`).
+pub use hosted_engine_core as core;
+/// The metadata codec, its own `no_std` crate (`crates/metadata`); its I/O
+/// store is [`shell::store`].
+pub use hosted_engine_metadata as metadata;
 
 /// `ovirt-ha-agent`'s entry point; returns the process exit code.
 pub fn agent_main() -> i32 {

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hosted_engine::metadata::store::{MetadataStore, init_volume};
 use hosted_engine::metadata::{Area, LeaseKind, decode_area};
+use hosted_engine::shell::store::{MetadataStore, init_volume};
 
 const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
 const LAB: &str = env!("CARGO_BIN_EXE_he-lab");

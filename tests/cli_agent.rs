@@ -15,9 +15,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::he::{HE_BIN, Host, IO, Ran, UP, json_of, now_unix};
-use hosted_engine::metadata::store::{MetadataStore, init_volume};
 use hosted_engine::metadata::{Extra, HostRecord, SLOT_SIZE, decode_area, encode_host_slot};
 use hosted_engine::proto;
+use hosted_engine::shell::store::{MetadataStore, init_volume};
 
 const AGENT: &str = env!("CARGO_BIN_EXE_ovirt-ha-agent");
 const LAB: &str = env!("CARGO_BIN_EXE_he-lab");

@@ -13,10 +13,10 @@ use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hosted_engine::config::{ConfFile, ConfigPaths, HostedEngineConf, WatchdogSetting};
-use hosted_engine::metadata::store::MetadataStore;
 use hosted_engine::metadata::{
     Extra, HostRecord, SLOT_SIZE, WALL_CLOCK_KEY, decode_area, encode_host_slot,
 };
+use hosted_engine::shell::store::MetadataStore;
 
 const HE_BIN: &str = env!("CARGO_BIN_EXE_hosted-engine");
 const IO: Duration = Duration::from_secs(5);

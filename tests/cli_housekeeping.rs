@@ -425,9 +425,8 @@ fn the_smtp_password_comes_from_stdin_and_its_file_is_kept_private() {
 /// Writes `events` (seq, unix ms, kind, text) into host `id`'s ring file
 /// beside `host`'s metadata volume.
 fn write_ring(host: &Host, id: u16, events: &[(u64, i64, &str, &str)]) -> std::path::PathBuf {
-    use hosted_engine::metadata::history::{
-        Event, EventKind, RING_BYTES, encode, record_offset, ring_path,
-    };
+    use hosted_engine::metadata::history::{Event, EventKind, RING_BYTES, encode, record_offset};
+    use hosted_engine::shell::history::ring_path;
     let path = ring_path(host.volume().parent().unwrap(), id);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut ring = vec![0u8; RING_BYTES];

@@ -851,8 +851,8 @@ const HE_BIN: &str = env!("CARGO_BIN_EXE_hosted-engine");
 /// A deployed host (agent down) with two hosts published: host 1 fresh, host
 /// 2 silent for an hour. Returns the environment that points at it.
 fn deploy_host(dir: &Path) -> Vec<(&'static str, PathBuf)> {
-    use hosted_engine::metadata::store::{MetadataStore, init_volume};
     use hosted_engine::metadata::{Extra, HostRecord, encode_host_slot};
+    use hosted_engine::shell::store::{MetadataStore, init_volume};
     let shared = dir.join("shared");
     let volume = shared.join("ha_agent/hosted-engine.metadata");
     fs::create_dir_all(volume.parent().unwrap()).unwrap();

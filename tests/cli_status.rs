@@ -12,7 +12,6 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hosted_engine::metadata::store::{MetadataStore, init_volume};
 use hosted_engine::metadata::{
     Extra, GlobalBlock, HostRecord, SLOT_SIZE, decode_area, encode_host_slot,
 };
@@ -20,6 +19,7 @@ use hosted_engine::proto::{
     self, AgentStatus, HostStatus, LeasePhase, LeasePhaseView, Reply, ReplyFrame, ScoreView,
     StatusReply, Taken,
 };
+use hosted_engine::shell::store::{MetadataStore, init_volume};
 use std::time::Duration;
 
 const HE_BIN: &str = env!("CARGO_BIN_EXE_hosted-engine");

@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use hosted_engine::config::ConfigPaths;
 use hosted_engine::core::{LocalVm, VmAction};
 use hosted_engine::metadata::GlobalBlock;
-use hosted_engine::metadata::store::{MetadataStore, init_volume};
 use hosted_engine::proto;
 use hosted_engine::shell::VmDriver;
+use hosted_engine::shell::store::{MetadataStore, init_volume};
 use hosted_engine::shell::vm::{PROCESS_STATE_FILE, ProcessVm, ProcessVmConfig, VM_LOG_FILE};
 
 const HE_BIN: &str = env!("CARGO_BIN_EXE_hosted-engine");

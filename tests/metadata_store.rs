@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use hosted_engine::metadata::store::{
-    AlignedBuf, FileBackend, MetadataStore, Op, StoreError, VolumeBackend, init_volume,
-};
 use hosted_engine::metadata::{
     AREA_SIZE, Extra, HostRecord, LEASE_EPOCH_KEY, LEASE_KEY, SLOT_SIZE, SlotError, decode_area,
     encode_host_slot, slot_offset,
+};
+use hosted_engine::shell::store::{
+    AlignedBuf, FileBackend, MetadataStore, Op, StoreError, VolumeBackend, init_volume,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,7 +45,7 @@ fn slot_bytes(id: u16) -> Box<[u8; SLOT_SIZE]> {
 /// Directories to try: the ordinary temp dir and, where it exists, tmpfs. Both
 /// accept O_DIRECT on current kernels (tmpfs since Linux 6.6), so this exercises
 /// the direct path on two filesystems; the fallback for storage that refuses
-/// O_DIRECT is tested by fault injection in `src/metadata/store.rs`.
+/// O_DIRECT is tested by fault injection in `src/shell/store.rs`.
 fn volume_dirs() -> Vec<tempfile::TempDir> {
     let mut dirs = vec![tempfile::tempdir().unwrap()];
     if common::require("a tmpfs at /dev/shm", Path::new("/dev/shm").is_dir()) {

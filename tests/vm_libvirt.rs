@@ -343,7 +343,7 @@ impl Drop for Killed {
 
 fn state_of(volume: &Path) -> Option<String> {
     use hosted_engine::metadata::decode_area;
-    use hosted_engine::metadata::store::MetadataStore;
+    use hosted_engine::shell::store::MetadataStore;
     let mut store = MetadataStore::open(volume, Duration::from_secs(5));
     let area = decode_area(&store.read_area().ok()?);
     let slot = area.hosts.get(&1)?.as_ref().ok()?;
@@ -359,7 +359,7 @@ fn the_agent_runs_its_engine_as_a_libvirt_domain() {
     let shared = domain.dir.path().join("shared");
     let volume = shared.join("ha_agent/hosted-engine.metadata");
     std::fs::create_dir_all(volume.parent().unwrap()).unwrap();
-    hosted_engine::metadata::store::init_volume(&volume, false, Duration::from_secs(5)).unwrap();
+    hosted_engine::shell::store::init_volume(&volume, false, Duration::from_secs(5)).unwrap();
     // The guest has no network: the engine's health page is the lab's stand-in
     // on the host, so that the agent sees a healthy engine while the domain runs.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

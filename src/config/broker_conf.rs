@@ -13,6 +13,7 @@ use super::document::{KvDocument, Syntax};
 use super::error::ConfigErrors;
 use super::values::{
     Fields, Violation, errors_from, format_secs, parse_bool, parse_port, parse_secs_ms, parse_word,
+    violation_error,
 };
 
 /// Section of the mail settings.
@@ -278,7 +279,7 @@ impl ConfFile for BrokerConf {
             .email
             .violations()
             .into_iter()
-            .map(|v| v.into_error(&self.doc, EMAIL_SECTION))
+            .map(|v| violation_error(v, &self.doc, EMAIL_SECTION))
             .collect();
         errors_from(errors)
     }

@@ -10,7 +10,7 @@ use super::document::{FLAT_SECTION, KvDocument, Syntax};
 use super::error::{ConfigError, ConfigErrors, ErrorKind};
 use super::values::{
     Fields, Violation, errors_from, format_secs, parse_absolute_path, parse_path_component,
-    parse_port, parse_word,
+    parse_port, parse_word, violation_error,
 };
 
 /// Highest host id: one per host slot of the metadata volume.
@@ -328,8 +328,7 @@ pub struct HostedEngineConf {
     doc: KvDocument,
 }
 
-/// Default of `engine_memory_mib`.
-pub const DEFAULT_ENGINE_MEMORY_MIB: u64 = 4096;
+pub use crate::core::agent::DEFAULT_ENGINE_MEMORY_MIB;
 
 fn parse_argv(raw: &str) -> Result<Vec<String>, String> {
     let argv: Vec<String> = raw.split_whitespace().map(str::to_owned).collect();
@@ -449,7 +448,7 @@ impl ConfFile for HostedEngineConf {
         let errors = self
             .violations()
             .into_iter()
-            .map(|v| v.into_error(&self.doc, FLAT_SECTION))
+            .map(|v| violation_error(v, &self.doc, FLAT_SECTION))
             .collect();
         errors_from(errors)
     }

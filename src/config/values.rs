@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use super::document::KvDocument;
 use super::error::{ConfigError, ConfigErrors, ErrorKind};
 
-/// Longest duration any timer accepts: one day. Bounds arithmetic on timers and
-/// catches values written in the wrong unit (milliseconds where seconds are meant).
-pub const DURATION_MAX_MS: u64 = 86_400_000;
+pub use crate::core::violation::{DURATION_MAX_MS, Violation, format_secs};
 
 /// Collects typed values from a document; every problem is kept, so one load
 /// reports all of them.
@@ -91,34 +89,15 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// A problem found by a `violations()` check, before it is tied to a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// Every key involved, the one to blame first.
-    pub keys: Vec<&'static str>,
-    /// Lowercase message naming every key in `keys`.
-    pub message: String,
-}
-
-impl Violation {
-    pub(crate) fn new(keys: &[&'static str], message: String) -> Self {
-        assert!(!keys.is_empty(), "a violation names at least one key");
-        Violation {
-            keys: keys.to_vec(),
-            message,
-        }
+/// Ties a violation to a file: one key is a value error on that key's line,
+/// several keys a relation error on the line of the first one the file sets.
+pub(crate) fn violation_error(v: Violation, doc: &KvDocument, section: &str) -> ConfigError {
+    let line = v.keys.iter().find_map(|k| doc.line_of(section, k));
+    if let [key] = v.keys[..] {
+        let error = ConfigError::new(ErrorKind::Value, doc.path(), v.message);
+        return error.at_line(line).with_key(key);
     }
-
-    /// Ties the violation to a file: one key is a value error on that key's line,
-    /// several keys a relation error on the line of the first one the file sets.
-    pub(crate) fn into_error(self, doc: &KvDocument, section: &str) -> ConfigError {
-        let line = self.keys.iter().find_map(|k| doc.line_of(section, k));
-        if let [key] = self.keys[..] {
-            let error = ConfigError::new(ErrorKind::Value, doc.path(), self.message);
-            return error.at_line(line).with_key(key);
-        }
-        ConfigError::relation(doc.path(), line, &self.keys, self.message)
-    }
+    ConfigError::relation(doc.path(), line, &v.keys, v.message)
 }
 
 /// Turns violations into errors; Ok when there are none.
@@ -180,15 +159,6 @@ pub fn parse_secs_ms(raw: &str) -> Result<u64, String> {
         return Err(too_long());
     }
     Ok(total_ms)
-}
-
-/// Milliseconds as the seconds a file would hold: `10`, `0.5`, `0.125`.
-pub fn format_secs(ms: u64) -> String {
-    if ms.is_multiple_of(1000) {
-        return (ms / 1000).to_string();
-    }
-    let text = format!("{}.{:03}", ms / 1000, ms % 1000);
-    text.trim_end_matches('0').to_string()
 }
 
 /// A whole number within `min..=max`.

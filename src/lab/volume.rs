@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use serde_json::{Map, Value, json};
 
-use crate::metadata::store::{MetadataStore, init_volume};
 use crate::metadata::{
     Area, EngineStatus, ExtraContext, GlobalBlock, Health, HostRecord, HostSlot, LeaseKind,
     LeaseState, SlotError, StateMetadata, VmStatus, build_extra, decode_area, encode_host_slot,
 };
+use crate::shell::store::{MetadataStore, init_volume};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DumpFormat {

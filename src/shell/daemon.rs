@@ -23,8 +23,9 @@ use super::watchdog::{HostWatchdog, NoWatchdog, open_configured};
 use crate::config::{ConfFile, Config, ConfigPaths, HaConf, WATCHDOG_NONE_ACK_KEY, format_secs};
 use crate::core::agent::Floors;
 use crate::core::{CoreConfig, Millis, Request, Sensors, State};
-use crate::metadata::history::{EventKind, ring_path};
+use crate::metadata::history::EventKind;
 use crate::proto::Liveliness;
+use crate::shell::history::ring_path;
 
 /// How long one wait slice lasts: the stop flag is checked this often.
 const WAIT_SLICE: Duration = Duration::from_millis(100);

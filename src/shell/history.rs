@@ -13,8 +13,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::metadata::HostId;
 use crate::metadata::history::{
-    Event, EventKind, RECORD_BYTES, RING_BYTES, RING_RECORDS, decode_ring, encode, record_offset,
+    Event, EventKind, HISTORY_DIR, RECORD_BYTES, RING_BYTES, RING_RECORDS, decode_ring, encode,
+    record_offset, ring_file_name,
 };
+
+/// The ring file of host `id`, in the directory holding the volume.
+pub fn ring_path(volume_dir: &std::path::Path, id: HostId) -> PathBuf {
+    volume_dir.join(HISTORY_DIR).join(ring_file_name(id))
+}
 
 /// Events queued for the writer at most.
 const QUEUE: usize = RING_RECORDS;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::config::HaConf;
 use crate::metadata::decode_area;
-use crate::metadata::store::MetadataStore;
 use crate::proto::MaintenanceMode;
+use crate::shell::store::MetadataStore;
 
 /// The reference's refusal of local maintenance under a running engine VM.
 pub const LOCAL_REFUSED: &str = "Unable to enter local maintenance mode: the engine VM is running \
@@ -67,7 +67,7 @@ fn set_global(volume: &Path, timeout: Duration, on: bool) -> Result<(), String> 
 mod tests {
     use super::*;
     use crate::config::ConfFile;
-    use crate::metadata::store::init_volume;
+    use crate::shell::store::init_volume;
 
     #[test]
     fn modes_are_exclusive_and_local_is_refused_under_the_vm() {

@@ -14,6 +14,7 @@ pub mod notify;
 pub mod server;
 pub mod signals;
 pub mod storage;
+pub mod store;
 pub mod system;
 pub mod trust;
 pub mod vm;

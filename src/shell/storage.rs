@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::agent_loop::{Storage, StorageError, StorageOp};
-use crate::metadata::store::{MetadataStore, Op, StoreError};
 use crate::metadata::{Area, HostId, SLOT_SIZE, decode_area};
+use crate::shell::store::{MetadataStore, Op, StoreError};
 
 /// Most output of the connect command kept for the log.
 const CONNECT_OUTPUT_MAX: usize = 4096;
@@ -204,18 +204,15 @@ mod tests {
         gate: std::sync::mpsc::Receiver<()>,
     }
 
-    impl crate::metadata::store::VolumeBackend for GatedWrites {
-        fn read_area(
-            &mut self,
-            _buf: &mut crate::metadata::store::AlignedBuf,
-        ) -> std::io::Result<()> {
+    impl crate::shell::store::VolumeBackend for GatedWrites {
+        fn read_area(&mut self, _buf: &mut crate::shell::store::AlignedBuf) -> std::io::Result<()> {
             Ok(())
         }
 
         fn write_slot(
             &mut self,
             _offset: u64,
-            _buf: &crate::metadata::store::AlignedBuf,
+            _buf: &crate::shell::store::AlignedBuf,
         ) -> std::io::Result<()> {
             self.gate
                 .recv()
@@ -282,7 +279,7 @@ mod tests {
             connect_timeout: Duration::from_secs(5),
             connect_backoff: Duration::ZERO,
         };
-        crate::metadata::store::init_volume(&volume, false, Duration::from_secs(5)).unwrap();
+        crate::shell::store::init_volume(&volume, false, Duration::from_secs(5)).unwrap();
         let mut storage = FileStorage::open(cfg);
         assert!(marker.exists(), "connect command ran at open");
         let area = storage.read_area().unwrap();

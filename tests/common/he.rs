@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hosted_engine::metadata::store::{MetadataStore, init_volume};
 use hosted_engine::metadata::{Area, Extra, HostRecord, decode_area, encode_host_slot};
+use hosted_engine::shell::store::{MetadataStore, init_volume};
 
 /// The binary under test.
 pub const HE_BIN: &str = env!("CARGO_BIN_EXE_hosted-engine");

@@ -711,7 +711,7 @@ pub fn connect_storage(ctx: &Ctx) -> Outcome {
     let volume = he
         .metadata_volume_path()
         .map_err(|e| Failure::config(e.to_string()))?;
-    let mut store = crate::metadata::store::MetadataStore::open(
+    let mut store = crate::shell::store::MetadataStore::open(
         &volume,
         Duration::from_millis(timings.storage_timeout_ms),
     );

@@ -12,10 +12,10 @@ use crate::config::{
     BrokerConf, ConfFile, ErrorKind, HaConf, HostedEngineConf, KvDocument, Syntax, Timings,
     split_dotted_key,
 };
-use crate::metadata::store::MetadataStore;
 use crate::metadata::{
     Area, Extra, HostId, HostSlot, LeaseKind, SLOT_SIZE, decode_area, encode_host_slot,
 };
+use crate::shell::store::MetadataStore;
 
 /// The configuration files `--type` names, in the reference's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -115,7 +115,7 @@ fn read_all(
     let mut events = Vec::new();
     let mut unreadable = Vec::new();
     for id in ids {
-        let path = crate::metadata::history::ring_path(dir.parent().unwrap_or(dir), id);
+        let path = crate::shell::history::ring_path(dir.parent().unwrap_or(dir), id);
         let read = {
             let path = path.clone();
             crate::deadline::run("history-read", timeout, move || read_ring(&path))

@@ -12,11 +12,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::metadata::store::MetadataStore;
 use crate::metadata::{HostId, decode_area};
 use crate::proto::{
     self, AgentStatus, ClientError, HostStatus, StatusReply, StorageTroubleView, UnreadableSlot,
 };
+use crate::shell::store::MetadataStore;
 
 /// How long `--vm-status` waits for the local agent.
 pub const AGENT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -559,7 +559,7 @@ fn build(spec: &LabSpec, deploy: bool) -> anyhow::Result<()> {
         let ha_agent = ha_agent.parent().expect("the volume is in a directory");
         std::fs::create_dir_all(ha_agent)
             .with_context(|| format!("creating {}", ha_agent.display()))?;
-        crate::metadata::store::init_volume(&spec.volume(), false, Duration::from_secs(10))
+        crate::shell::store::init_volume(&spec.volume(), false, Duration::from_secs(10))
             .with_context(|| "initializing the metadata volume")?;
         for id in spec.host_ids() {
             config::write_host(spec, id)?;

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use super::faults::{Applied, one, seconds};
 use super::supervisor::{Supervisor, log};
 use crate::core::agent::EPOCH_SEEN_KEY;
-use crate::metadata::store::MetadataStore;
 use crate::metadata::{Extra, SEQ_KEY, SLOT_SIZE, decode_host_slot, encode_host_slot, slot_offset};
+use crate::shell::store::MetadataStore;
 
 /// How often `slot-garbage` writes its garbage again.
 pub const GARBAGE_EVERY: Duration = Duration::from_millis(100);
@@ -258,7 +258,7 @@ mod tests {
 
     fn volume(dir: &Path) -> PathBuf {
         let path = dir.join("volume");
-        crate::metadata::store::init_volume(&path, false, STORE_TIMEOUT).unwrap();
+        crate::shell::store::init_volume(&path, false, STORE_TIMEOUT).unwrap();
         path
     }
 

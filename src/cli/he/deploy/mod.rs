@@ -24,8 +24,8 @@ use crate::config::{
     HaConf, HostedEngineConf, KvDocument, Syntax, Timings, WatchdogSetting, read_bounded,
     storage_mount_point, write_atomic,
 };
-use crate::metadata::store::init_volume;
 use crate::metadata::{HostId, LeaseKind};
+use crate::shell::store::init_volume;
 use answers::{AGENT_CONF_KEY, Answers, IDENTITY_KEYS, WATCHDOG_KEYS, broker_text, check_key};
 pub use storage::claim_text;
 pub use storage::{HOST_IDS_DIR, release_claim};

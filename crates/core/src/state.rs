@@ -1,10 +1,10 @@
 //! The agent's states (`reference/ovirt-compat.md` section 5) and what each one
 //! implies for the score and the published metadata.
 
-use std::fmt;
+use core::fmt;
 
 use super::score::ForcedZero;
-use crate::config::Timings;
+use crate::Timings;
 
 /// Every state of the reference state machine, with its reference name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -145,6 +145,7 @@ impl fmt::Display for State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
 
     #[test]
     fn names_round_trip() {

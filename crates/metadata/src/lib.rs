@@ -9,22 +9,31 @@
 //! either its contents or that slot's own error. One bad slot never hides another
 //! (the reference decodes the whole area as one string and fails as a whole).
 
+#![no_std]
+
+extern crate alloc;
+// Tests may use std (its prelude and macros); the code may not.
+#[cfg(test)]
+#[macro_use]
+extern crate std;
+
 mod engine_status;
 mod extra;
 mod global;
 pub mod history;
 mod record;
-pub mod store;
 
-use std::collections::BTreeMap;
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
 
 pub use engine_status::{EngineStatus, EngineStatusError, Health, VmStatus, push_py_json_string};
 pub use extra::{
     EPOCH_PLAUSIBLE_MAX, EXTRA_CRC_KEY, Extra, ExtraContext, LEASE_EPOCH_KEY, LEASE_KEY, LeaseKind,
-    LeaseState, SEQ_KEY, SEQ_PLAUSIBLE_MAX, StateMetadata, WALL_CLOCK_KEY, build_extra, ctime,
-    lease_from,
+    LeaseState, SEQ_KEY, SEQ_PLAUSIBLE_MAX, StateMetadata, WALL_CLOCK_KEY, build_extra,
+    civil_from_days, civil_time, ctime, lease_from,
 };
-pub(crate) use extra::{civil_from_days, civil_time};
 pub use global::{GLOBAL_MAINTENANCE_KEY, GlobalBlock, parse_reference_bool};
 pub use record::{
     DecodedRecord, EncodeError, HostRecord, METADATA_FEATURE_VERSION, METADATA_PARSE_VERSION,
@@ -136,7 +145,7 @@ fn slot_text(part: &[u8]) -> Result<&str, SlotError> {
         let offset = body.iter().position(|&b| b == 0).unwrap_or_default();
         return Err(SlotError::InteriorNul { offset });
     }
-    std::str::from_utf8(body).map_err(|e| SlotError::NotUtf8 {
+    core::str::from_utf8(body).map_err(|e| SlotError::NotUtf8 {
         offset: e.valid_up_to(),
     })
 }

@@ -2,6 +2,8 @@
 //! stalled agent (issue 13): each test drives host 2's core through real
 //! loops and checks what it claims, starts and publishes.
 
+use std::{string::ToString, vec::Vec};
+
 use super::*;
 
 /// Host 1 holds the lease (epoch 4) and beats; host 2 (us) is down with a

@@ -8,24 +8,30 @@
 //! the same loop; stops and power-offs are handed out whatever the outcome,
 //! because stopping the engine is always safe.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
 mod logic;
 mod publish;
 
 pub use publish::published_dead_ms;
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
 
-use crate::config::{ScoreConf, Timings};
-use crate::core::classify::{LocalVm, VmManagerStatus, best_engine, classify};
-use crate::core::lease::{Lease, LeaseDefect, LeaseTimings, Phase};
-use crate::core::liveness::PeerLiveness;
-use crate::core::score::ScoreBreakdown;
-use crate::core::state::State;
-use crate::core::time::Millis;
+use crate::classify::{LocalVm, VmManagerStatus, best_engine, classify};
+use crate::lease::{Lease, LeaseDefect, LeaseTimings, Phase};
+use crate::liveness::PeerLiveness;
 use crate::metadata::{
     Area, EPOCH_PLAUSIBLE_MAX, EngineStatus, Extra, HostId, HostRecord, HostSlot, LEASE_EPOCH_KEY,
     LEASE_KEY, SEQ_KEY, SEQ_PLAUSIBLE_MAX, VmStatus, lease_from,
 };
+use crate::score::ScoreBreakdown;
+use crate::state::State;
+use crate::time::Millis;
+use crate::{ScoreConf, Timings};
 
 /// Our extra key: the gateway test result, `<ok>/<total>` or `unknown`, so that
 /// every host can tell a cluster-wide network outage from its own.
@@ -105,6 +111,10 @@ pub struct Floors {
     pub seq: u64,
 }
 
+/// The engine VM's memory when `hosted-engine.conf` does not say
+/// (`engine_memory_mib`).
+pub const DEFAULT_ENGINE_MEMORY_MIB: u64 = 4096;
+
 impl CoreConfig {
     /// A host with the reference's score settings, `timings`, a 4096 MiB engine
     /// VM, configuration on shared storage, no recovery command, no epoch floor.
@@ -114,7 +124,7 @@ impl CoreConfig {
             hostname: hostname.into(),
             score: ScoreConf::default(),
             timings,
-            engine_memory_mib: crate::config::DEFAULT_ENGINE_MEMORY_MIB,
+            engine_memory_mib: DEFAULT_ENGINE_MEMORY_MIB,
             conf_on_shared_storage: true,
             recovery_configured: false,
             lease_defect: None,
@@ -585,7 +595,7 @@ impl Agent {
             extra,
             score,
             transitions,
-            log: std::mem::take(&mut self.log),
+            log: core::mem::take(&mut self.log),
             next_loop_ms: if nowait { 0 } else { self.cfg.timings.loop_ms },
             publish: self.adopted,
         }
@@ -612,7 +622,7 @@ impl Agent {
             extra,
             score,
             transitions: Vec::new(),
-            log: std::mem::take(&mut self.log),
+            log: core::mem::take(&mut self.log),
             next_loop_ms: self.cfg.timings.loop_ms,
             publish: self.adopted,
         }
@@ -627,7 +637,7 @@ impl Agent {
     /// to read once more, and [`Agent::readback`] hands the start out.
     pub fn after_publish(&mut self, started: Millis, ended: Millis, ok: bool) -> Vec<VmAction> {
         self.lease.published(started, ended, ok, self.seq);
-        let mut actions = std::mem::take(&mut self.pending);
+        let mut actions = core::mem::take(&mut self.pending);
         if let Some(index) = actions
             .iter()
             .position(|a| matches!(a, VmAction::Start { .. }))
@@ -778,7 +788,7 @@ impl Agent {
 
     /// Log lines produced by [`Agent::after_publish`] (fencing).
     pub fn drain_log(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.log)
+        core::mem::take(&mut self.log)
     }
 
     /// The slot to publish when the agent stops cleanly (AgentStopped: score 0,
@@ -1194,7 +1204,7 @@ impl Agent {
                 self.say("engine VM start failed".into());
                 self.record_failed_start();
                 self.manual_start = None;
-                let to = if std::mem::take(&mut self.restarting_locally) {
+                let to = if core::mem::take(&mut self.restarting_locally) {
                     State::EngineUnexpectedlyDown
                 } else {
                     State::EngineDown

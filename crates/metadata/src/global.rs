@@ -11,6 +11,12 @@
 //! with foreign lines never fails. A block must also always have room for that
 //! change (see [`GlobalBlock::encode`]).
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::record::EncodeError;
 use super::{SLOT_SIZE, SlotError};
 
@@ -214,6 +220,7 @@ impl GlobalBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
 
     #[test]
     fn reference_booleans() {

@@ -30,8 +30,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::thread;
 use std::time::Duration;
 
-use super::{AREA_SIZE, HOST_ID_MAX, SLOT_SIZE, slot_offset};
 use crate::deadline::{self, Overrun};
+use crate::metadata::{AREA_SIZE, HOST_ID_MAX, SLOT_SIZE, slot_offset};
 
 /// Alignment `O_DIRECT` needs for buffers, offsets and lengths on every
 /// filesystem we meet (the logical block size is at most 4096).

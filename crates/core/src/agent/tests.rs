@@ -8,14 +8,20 @@
 //! the tie-break show. Every slot goes through the real codec. Loops are
 //! `loop_ms` apart; NOWAIT transitions are followed inside one step.
 
+use std::{
+    borrow::ToOwned,
+    string::{String, ToString},
+    vec::Vec,
+};
+
 use super::*;
-use crate::core::classify::{DownReason, REASON_NOT_ON_HOST};
-use crate::core::score::{ForcedZero, ZeroReason};
+use crate::classify::{DownReason, REASON_NOT_ON_HOST};
 use crate::metadata::{
     ExtraContext, GlobalBlock, Health, HostSlot, LeaseKind, LeaseState, METADATA_FEATURE_VERSION,
     METADATA_PARSE_VERSION, SlotError, StateMetadata, build_extra, decode_host_slot,
     encode_host_slot,
 };
+use crate::score::{ForcedZero, ZeroReason};
 use State as S;
 
 const ME: HostId = 2;

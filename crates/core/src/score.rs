@@ -7,10 +7,16 @@
 //! [`ScoreBreakdown`] that says which penalty took how many points and why, so
 //! the same value feeds the published score, the log and `--explain`.
 
-use std::fmt;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::string::ToString;
+use alloc::vec::Vec;
+
+use core::fmt;
 
 use super::time::Millis;
-use crate::config::{ScoreConf, Timings};
+use crate::{ScoreConf, Timings};
 
 /// A state that publishes score 0 whatever the host looks like
 /// (`reference/ovirt-compat.md` section 4, "States that force score 0").
@@ -225,7 +231,7 @@ impl ScoreBreakdown {
     }
 
     fn line(&self, equals: &str) -> String {
-        use std::fmt::Write as _;
+        use core::fmt::Write as _;
         // Writing to a String cannot fail.
         let mut line = self.base.to_string();
         for p in self.penalties.iter().filter(|p| !p.is_unknown()) {
@@ -363,8 +369,10 @@ fn cpu_points(conf: &ScoreConf, load: f64) -> u32 {
         return full;
     }
     let fraction = (load - min) / (max - min);
-    // Float-to-int `as` saturates (and maps NaN to 0); min() keeps it <= full.
-    ((fraction * f64::from(full)).floor() as u32).min(full)
+    // The product is not negative here, so the float-to-int `as`, which
+    // truncates towards zero, rounds down (`floor` is std's, not core's); it
+    // also saturates and maps NaN to 0, and min() keeps it <= full.
+    ((fraction * f64::from(full)) as u32).min(full)
 }
 
 fn memory_penalty(conf: &ScoreConf, inputs: &ScoreInputs<'_>) -> Option<Penalty> {
@@ -430,6 +438,7 @@ fn secs_text(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::{string::ToString, vec::Vec};
 
     const NOW: Millis = Millis(10_000_000);
 

@@ -17,6 +17,11 @@
 //! a space) and is cut to fit. Decoding is per record and total: a torn,
 //! foreign or corrupted record is skipped, never a reason to lose the others.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::HostId;
 
 /// Events a ring keeps.
@@ -127,9 +132,9 @@ pub struct Event {
     pub text: String,
 }
 
-/// The ring file of host `id`, in the directory holding the volume.
-pub fn ring_path(volume_dir: &std::path::Path, id: HostId) -> std::path::PathBuf {
-    volume_dir.join(HISTORY_DIR).join(format!("host-{id}.ring"))
+/// The name of host `id`'s ring file, in [`HISTORY_DIR`] beside the volume.
+pub fn ring_file_name(id: HostId) -> String {
+    format!("host-{id}.ring")
 }
 
 /// Where `seq`'s record goes in a ring file.
@@ -174,7 +179,7 @@ pub fn encode(event: &Event) -> [u8; RECORD_BYTES] {
 /// The event in one record, if it is a whole and valid one of host `id`.
 pub fn decode(id: HostId, record: &[u8]) -> Option<Event> {
     let end = record.iter().position(|&b| b == 0).unwrap_or(record.len());
-    let line = std::str::from_utf8(&record[..end]).ok()?;
+    let line = core::str::from_utf8(&record[..end]).ok()?;
     let (body, crc) = line.rsplit_once('|')?;
     if crc.len() != 8 || u32::from_str_radix(crc, 16).ok()? != crc32fast::hash(body.as_bytes()) {
         return None;
@@ -218,6 +223,7 @@ pub fn decode_ring(id: HostId, bytes: &[u8]) -> Vec<Event> {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     fn event(seq: u64, text: &str) -> Event {

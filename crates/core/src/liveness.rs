@@ -9,7 +9,7 @@
 //! A slot that cannot be read (torn, bad CRC) is simply not observed: its peer
 //! keeps the view from its last valid read and ages from there.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
 
 use super::time::Millis;
 use crate::metadata::HostId;
@@ -126,6 +126,7 @@ impl PeerLiveness {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     const TIMEOUT: u64 = 60_000;

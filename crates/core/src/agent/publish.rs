@@ -1,16 +1,20 @@
 //! What this host publishes in its slot: the score and the record, then the
 //! reference's extra text followed by our keys.
 
+use alloc::format;
+use alloc::string::String;
+use alloc::string::ToString;
+
 use super::{
     Agent, EPOCH_SEEN_KEY, Facts, GATEWAY_KEY, KEEPER_KEY, LEASE_TIMINGS_KEY, Observation,
     SCORE_DETAIL_KEY, WATCHDOG_KEY,
 };
-use crate::core::score::{ScoreBreakdown, ScoreInputs, compute};
-use crate::core::state::State;
 use crate::metadata::{
     EngineStatus, Extra, ExtraContext, HostRecord, METADATA_FEATURE_VERSION,
     METADATA_PARSE_VERSION, SCORE_MAX, SEQ_KEY, StateMetadata, build_extra,
 };
+use crate::score::{ScoreBreakdown, ScoreInputs, compute};
+use crate::state::State;
 
 impl Agent {
     /// The score this host would have in `state` with this observation.
@@ -88,7 +92,7 @@ impl Agent {
         extra.push(GATEWAY_KEY, gateway);
         extra.push(SCORE_DETAIL_KEY, score_detail);
         let watchdog = match self.cfg.watchdog_timeout_ms {
-            Some(ms) => crate::config::format_secs(ms),
+            Some(ms) => crate::violation::format_secs(ms),
             None => "none".into(),
         };
         extra.push(WATCHDOG_KEY, &watchdog);
@@ -123,8 +127,8 @@ impl Agent {
 
 /// This host's [`LEASE_TIMINGS_KEY`] value: lease-fail, lease-dead, settle and
 /// the claim window, in ms.
-pub(super) fn lease_timings(t: &crate::config::Timings) -> String {
-    let window = crate::core::LeaseTimings::from_timings(t).claim_window_ms;
+pub(super) fn lease_timings(t: &crate::Timings) -> String {
+    let window = crate::LeaseTimings::from_timings(t).claim_window_ms;
     format!(
         "{}/{}/{}/{window}",
         t.lease_fail_ms, t.lease_dead_ms, t.lease_settle_ms

@@ -1,11 +1,15 @@
 //! Each state's own logic (`reference/ovirt-compat.md` section 5) with the
 //! deliberate improvements of DESIGN.md, and the lease bookkeeping around it.
 
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::{Agent, AlivePeer, Facts, Observation, PeerGateway, VmAction};
-use crate::core::classify::VmManagerStatus;
-use crate::core::lease::{Blocker, ClaimOutcome, Phase};
-use crate::core::state::State;
+use crate::classify::VmManagerStatus;
+use crate::lease::{Blocker, ClaimOutcome, Phase};
 use crate::metadata::{Health, HostId, VmStatus};
+use crate::state::State;
 
 /// The score lead that makes a running engine move to a better host (section 5).
 const SCORE_LEAD_TO_MIGRATE: u32 = 800;
@@ -203,7 +207,7 @@ impl Agent {
         if obs.local_vm.confirmed_down() {
             self.record_failed_start();
             self.manual_start = None;
-            if std::mem::take(&mut self.restarting_locally) {
+            if core::mem::take(&mut self.restarting_locally) {
                 return (
                     State::EngineUnexpectedlyDown,
                     "local restart failed, handing the engine over".into(),

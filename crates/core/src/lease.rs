@@ -94,11 +94,15 @@
 //! agent can see that another host took over (docs/agent.md, "What the lease
 //! cannot cover").
 
-use std::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use alloc::collections::{BTreeMap, BTreeSet};
 
 use super::liveness::PeerLiveness;
 use super::time::Millis;
-use crate::config::Timings;
+use crate::Timings;
 use crate::metadata::{EPOCH_PLAUSIBLE_MAX, HostId, LeaseKind, LeaseState};
 
 /// Unconfirmed publishes remembered (a read confirms them a loop later).

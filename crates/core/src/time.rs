@@ -4,8 +4,8 @@
 //! monotonic clock once per loop and hands the value in; the simulator hands in
 //! virtual time. Wall-clock time is display data only and never reaches a decision.
 
-use std::fmt;
-use std::ops::{Add, Sub};
+use core::fmt;
+use core::ops::{Add, Sub};
 
 /// Milliseconds on the observer's monotonic clock (since an arbitrary origin).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -56,6 +56,7 @@ impl fmt::Display for Millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::ToString;
 
     #[test]
     fn arithmetic_saturates_and_never_goes_negative() {

@@ -5,6 +5,11 @@
 //! `parse|feature|host-ts|host-id|score|engine-status|hostname|maintenance|stopped|crc32|conf_on_shared_storage|vm_conf_refresh_time`.
 //! Older writers wrote only the first 7..11 fields; readers accept them.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::{HOST_ID_MAX, HostId, RECORD_SIZE, SCORE_MAX, SlotError};
 
 /// The metadata parse and feature version this implementation reads and writes.
@@ -121,7 +126,7 @@ impl HostRecord {
     /// and where field 9 starts. One string sized up front: a record is
     /// encoded on every publish.
     fn join(&self, crc: &str) -> (String, usize) {
-        use std::fmt::Write as _;
+        use core::fmt::Write as _;
         let mut text = String::with_capacity(80 + self.engine_status.len() + self.hostname.len());
         // Writing to a String cannot fail.
         let _ = write!(

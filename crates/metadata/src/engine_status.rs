@@ -6,9 +6,14 @@
 //! [`EngineStatus::to_json`] reproduces those bytes exactly; [`EngineStatus::parse`]
 //! accepts any key order, because older Python writers emitted dict order.
 
-use std::fmt;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::string::ToString;
 
-use std::borrow::Cow;
+use core::fmt;
+
+use alloc::borrow::Cow;
 
 /// The `vm` key: where the engine VM is from this host's point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -214,6 +219,7 @@ pub fn push_py_json_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::String;
 
     #[test]
     fn reference_spacing_and_key_order() {

@@ -7,7 +7,7 @@
 //! memory is the caller's previous classification, passed in, so the function
 //! stays pure.
 
-use std::fmt;
+use core::fmt;
 
 use crate::metadata::{EngineStatus, Health, HostId, VmStatus};
 
@@ -267,6 +267,7 @@ where
 mod tests {
     use super::*;
     use VmManagerStatus as S;
+    use std::{string::ToString, vec::Vec};
 
     fn present(status: VmManagerStatus) -> LocalVm {
         LocalVm::Present {

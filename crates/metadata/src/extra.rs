@@ -11,6 +11,12 @@
 //! that mixes a new record with old extra text (or the reverse) must be detected,
 //! never read as a valid lease state.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::string::ToString;
+use alloc::vec::Vec;
+
 use super::record::{EncodeError, HostRecord};
 use super::{EXTRA_SIZE, SlotError};
 
@@ -182,7 +188,7 @@ impl Extra {
         text.push_str(&self.text);
         let crc = extra_crc(record_text, &text);
         {
-            use std::fmt::Write as _;
+            use core::fmt::Write as _;
             // Writing to a String cannot fail.
             let _ = writeln!(text, "{EXTRA_CRC_KEY}={crc:08x}");
         }
@@ -264,7 +270,7 @@ impl Extra {
 /// through `memcmp` on every match, and slots are split on every read.
 fn lines_inclusive(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = text;
-    std::iter::from_fn(move || {
+    core::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
         }
@@ -399,7 +405,7 @@ pub fn build_extra(record: &HostRecord, ctx: &ExtraContext) -> Extra {
     let show = |unix: i64| ctime(unix, ctx.utc_offset_secs);
     // `N (date)`, written once into one string.
     let stamped = |mono: u64| {
-        use std::fmt::Write as _;
+        use core::fmt::Write as _;
         let mut value = String::with_capacity(40);
         let _ = write!(value, "{mono} (");
         write_ctime(&mut value, wall_of(mono), ctx.utc_offset_secs);
@@ -446,7 +452,7 @@ pub fn ctime(unix: i64, utc_offset_secs: i32) -> String {
 
 /// [`ctime`], appended to `out`.
 fn write_ctime(out: &mut String, unix: i64, utc_offset_secs: i32) {
-    use std::fmt::Write as _;
+    use core::fmt::Write as _;
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -473,13 +479,13 @@ fn write_ctime(out: &mut String, unix: i64, utc_offset_secs: i32) {
 /// `civil_from_days`).
 /// The civil date and time of day of `unix` seconds (already shifted to the
 /// wanted zone): year, month, day, hour, minute, second.
-pub(crate) fn civil_time(unix: i64) -> (i64, u32, u32, i64, i64, i64) {
+pub fn civil_time(unix: i64) -> (i64, u32, u32, i64, i64, i64) {
     let (year, month, day) = civil_from_days(unix.div_euclid(86_400));
     let secs = unix.rem_euclid(86_400);
     (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -516,6 +522,7 @@ pub fn lease_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
 
     #[test]
     fn seal_line_start_names_the_seal_key() {

@@ -1,5 +1,12 @@
 //! Codec tests: the reference vectors, refusals, per-slot errors, and properties.
 
+use std::{
+    borrow::ToOwned,
+    boxed::Box,
+    string::{String, ToString},
+    vec::Vec,
+};
+
 use proptest::prelude::*;
 
 use super::*;

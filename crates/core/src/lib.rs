@@ -3,16 +3,32 @@
 //! ([`Agent`]).
 //!
 //! No I/O, no clock reads, no randomness, no threads, no environment: time comes
-//! in as [`Millis`], results go out as values. `tests/core_purity.rs` fails if
-//! this directory mentions any of them.
+//! in as [`Millis`], results go out as values. The crate is `no_std` (with
+//! `alloc`) and depends only on the metadata codec, itself `no_std`, so none
+//! of them can be reached from here: the compiler keeps the core pure.
+//! `tests/core_purity.rs` keeps it `no_std` and its dependency list short.
+
+#![no_std]
+
+extern crate alloc;
+// Tests may use std (its prelude and macros); the code may not.
+#[cfg(test)]
+#[macro_use]
+extern crate std;
+
+/// The metadata codec, under the name the core's code uses for it.
+pub use hosted_engine_metadata as metadata;
 
 pub mod agent;
 pub mod classify;
 pub mod lease;
 pub mod liveness;
 pub mod score;
+pub mod score_conf;
 pub mod state;
 pub mod time;
+pub mod timings;
+pub mod violation;
 
 pub use agent::{
     ActionResult, Agent, CoreConfig, Decision, Observation, Request, Sensors, VmAction,
@@ -23,5 +39,8 @@ pub use liveness::{PeerLiveness, PeerView};
 pub use score::{
     ForcedZero, Penalty, PenaltyKind, ScoreBreakdown, ScoreInputs, ZeroReason, compute,
 };
+pub use score_conf::ScoreConf;
 pub use state::State;
 pub use time::Millis;
+pub use timings::Timings;
+pub use violation::Violation;
