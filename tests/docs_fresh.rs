@@ -129,3 +129,25 @@ fn bash_completes_only_the_typed_commands_options() {
         ["--force", "--no-wait", "--help"]
     );
 }
+
+/// `docs/architecture.md`'s module graph is what `scripts/module-graph`
+/// generates from the code now (regenerate: `scripts/module-graph --write`).
+#[test]
+fn the_module_graph_is_up_to_date() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !common::require("bash", Path::new("/bin/bash").exists()) {
+        return;
+    }
+    let out = Command::new("bash")
+        .arg(root.join("scripts/module-graph"))
+        .arg("--check")
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
