@@ -6,12 +6,14 @@
 //! decision core inside an I/O shell, with the byte-exact metadata codec below both.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod deadline;
 pub mod lab;
 pub mod proto;
 pub mod shell;
 pub mod sim;
+pub mod trust;
 
 /// The pure decision core, its own `no_std` crate (`crates/core`).
 pub use hosted_engine_core as core;

@@ -605,7 +605,7 @@ fn a_lab_directory_another_user_could_have_planted_is_refused() {
     std::os::unix::fs::symlink(&planted, &link).unwrap();
     let err = up(&link).unwrap();
     assert!(err.contains("is a symbolic link"), "{err}");
-    if hosted_engine::shell::trust::Caller::me().uid == 0 {
+    if hosted_engine::trust::Caller::me().uid == 0 {
         let nobody = 65534;
         std::os::unix::fs::chown(&planted, Some(nobody), Some(nobody)).unwrap();
         let err = up(&planted).unwrap();

@@ -204,13 +204,13 @@ impl Config {
 /// `storage_connect_command`) and `agent.conf` (`[recovery] command`) name,
 /// as root: each must be a file that only root or the agent's user can
 /// change, in directories that only they can change
-/// ([`crate::shell::trust`]). A missing file is reported by its load.
+/// ([`crate::trust`]). A missing file is reported by its load.
 fn untrusted(files: &[&Path]) -> Vec<ConfigError> {
     files
         .iter()
         .filter(|file| file.exists())
         .filter_map(|file| {
-            let e = crate::shell::trust::check_file(file).err()?;
+            let e = crate::trust::check_file(file).err()?;
             Some(ConfigError::new(
                 ErrorKind::Untrusted,
                 file,
@@ -221,12 +221,12 @@ fn untrusted(files: &[&Path]) -> Vec<ConfigError> {
 }
 
 /// The programs `file` names under `keys` that the agent must not run
-/// (`crate::shell::trust::check_program`): another user could change them.
+/// (`crate::trust::check_program`): another user could change them.
 fn untrusted_programs(file: &Path, keys: &[(&str, &Option<Vec<String>>)]) -> Vec<ConfigError> {
     keys.iter()
         .filter_map(|(key, argv)| {
             let program = argv.as_ref()?.first()?;
-            let e = crate::shell::trust::check_program(Path::new(program)).err()?;
+            let e = crate::trust::check_program(Path::new(program)).err()?;
             Some(ConfigError::new(
                 ErrorKind::Untrusted,
                 file,

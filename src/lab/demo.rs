@@ -117,7 +117,7 @@ impl Workdir {
             }
             None => {
                 let tmp = std::env::temp_dir();
-                crate::shell::trust::fresh_dir(&tmp, prefix)
+                crate::trust::fresh_dir(&tmp, prefix)
                     .with_context(|| format!("creating a directory in {}", tmp.display()))?
             }
         };

@@ -205,7 +205,7 @@ impl DemoDir {
         // A fresh name (mkdtemp): a predictable one could be planted, as a
         // symbolic link to where the demo would then write.
         let tmp = std::env::temp_dir();
-        let path = crate::shell::trust::fresh_dir(&tmp, "he-lab-demo")
+        let path = crate::trust::fresh_dir(&tmp, "he-lab-demo")
             .with_context(|| format!("creating a directory in {}", tmp.display()))?;
         Ok(DemoDir {
             path,

@@ -14,8 +14,7 @@ use super::{
     ErrorCode, PROTOCOL_VERSION, REPLY_LINE_MAX_BYTES, REPLY_MARGIN, REQUEST_LINE_MAX_BYTES, Reply,
     Request, RequestFrame, StatusReply, decode_reply, too_long_message,
 };
-use crate::shell::Clock;
-use crate::shell::system::SystemClock;
+use crate::clock::{Clock, SystemClock};
 
 /// Why a call to the agent failed.
 #[derive(Debug, thiserror::Error)]

@@ -93,14 +93,7 @@ pub trait Monitors {
     fn engine_starting(&mut self);
 }
 
-/// Time: the monotonic clock for decisions, the wall clock for display.
-pub trait Clock {
-    /// The monotonic clock, counting time the host spent suspended
-    /// (`CLOCK_BOOTTIME`): a host frozen past its lease must see it at once.
-    fn now(&mut self) -> Millis;
-    /// Unix seconds and the local offset from UTC.
-    fn wall(&mut self) -> (i64, i32);
-}
+pub use crate::clock::Clock;
 
 /// Why the watchdog cannot be armed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

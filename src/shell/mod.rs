@@ -16,7 +16,6 @@ pub mod signals;
 pub mod storage;
 pub mod store;
 pub mod system;
-pub mod trust;
 pub mod vm;
 pub mod watchdog;
 

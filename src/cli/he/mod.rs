@@ -90,9 +90,9 @@ impl Ctx {
     /// Refuses a `hosted-engine.conf` another user could have changed,
     /// before a command that runs or connects to what it names
     /// (`storage_connect_command`, the VM driver, `libvirt_uri`), as the agent
-    /// does (`crate::shell::trust`).
+    /// does (`crate::trust`).
     pub fn trust_conf(&self) -> Result<(), Failure> {
-        crate::shell::trust::check_file(&self.paths.he_conf).map_err(|e| {
+        crate::trust::check_file(&self.paths.he_conf).map_err(|e| {
             Failure::config(format!(
                 "{}: not trusted with the commands it names: {e}",
                 self.paths.he_conf.display()

@@ -334,12 +334,12 @@ impl LabSpec {
     /// Reads `<dir>/lab.json`.
     /// Every lab command comes through here: the directory must be one that
     /// only the caller (or root) can change, all the way up
-    /// ([`crate::shell::trust`]), since what it holds tells the caller what
+    /// ([`crate::trust`]), since what it holds tells the caller what
     /// to run (the hosts' configurations name commands).
     pub fn load(dir: &Path) -> anyhow::Result<LabSpec> {
         let path = dir.join(SPEC_FILE);
         if dir.exists() {
-            crate::shell::trust::check_dir(dir)?;
+            crate::trust::check_dir(dir)?;
         }
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {

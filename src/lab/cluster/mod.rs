@@ -506,7 +506,7 @@ fn claim_dir(dir: &Path) -> anyhow::Result<PathBuf> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(anyhow::anyhow!("creating {}: {e}", dir.display())),
     }
-    crate::shell::trust::check_dir(dir)?;
+    crate::trust::check_dir(dir)?;
     let dir = absolute(dir)?;
     let mut entries = std::fs::read_dir(&dir)?;
     if entries.next().is_some() {
