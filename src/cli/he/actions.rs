@@ -14,7 +14,7 @@ use super::render;
 use super::view::{self, ClusterView};
 use crate::cli::remote;
 use crate::config::{HostedEngineConf, Timings};
-use crate::core::{LocalVm, VmAction};
+use crate::core::{State, VmAction};
 use crate::proto::{ClientError, ErrorCode, MaintenanceMode, Reply, Request};
 use crate::shell::system::SystemClock;
 use crate::shell::{Clock, VmDriver};
@@ -312,7 +312,7 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
     let me = before.agent.as_ref().map(|a| a.host_id);
     if let Some(h) = me.and_then(|id| before.host(id))
         && h.live_data
-        && h.engine_status.vm == "up"
+        && h.engine_status.vm_up()
     {
         return Err(Failure::new(
             FailureKind::Exists,
@@ -322,7 +322,7 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
     if let Some(h) = before
         .hosts
         .iter()
-        .find(|h| Some(h.host_id) != me && h.live_data && h.engine_status.vm == "up")
+        .find(|h| Some(h.host_id) != me && h.live_data && h.engine_status.vm_up())
     {
         return Err(Failure::new(
             FailureKind::Exists,
@@ -335,7 +335,7 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
     if before
         .agent
         .as_ref()
-        .is_some_and(|a| a.state == "LocalMaintenance")
+        .is_some_and(|a| a.known_state() == Some(State::LocalMaintenance))
     {
         return Err(Failure::new(
             FailureKind::Refused,
@@ -361,7 +361,7 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
     let wait = Duration::from_millis(
         timings.loop_ms * 7 + timings.lease_settle_ms + timings.storage_timeout_ms,
     );
-    match await_own_slot(ctx, sent_ms, wait, |h| h.engine_status.vm == "up") {
+    match await_own_slot(ctx, sent_ms, wait, |h| h.engine_status.vm_up()) {
         Ok(()) => {
             super::super::write_stdout("VM in WaitForLaunch\n")
                 .map_err(|e| Failure::new(FailureKind::Io, format!("stdout: {e}")))?;
@@ -483,19 +483,24 @@ pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
         // (which looks at the VM itself).
         let quiet = before.agent.as_ref().is_some_and(|a| {
             matches!(
-                a.state.as_str(),
-                "EngineDown" | "LocalMaintenance" | "GlobalMaintenance" | "ReinitializeFSM"
+                a.known_state(),
+                Some(
+                    State::EngineDown
+                        | State::LocalMaintenance
+                        | State::GlobalMaintenance
+                        | State::ReinitializeFSM
+                )
             )
         });
         if quiet
             && before.storage_trouble.is_none()
             && !inv.flag("force")
-            && own.is_some_and(|h| h.engine_status.vm.starts_with("down"))
+            && own.is_some_and(|h| h.engine_status.vm_down())
         {
             if let Some(h) = before
                 .hosts
                 .iter()
-                .find(|h| h.live_data && h.engine_status.vm == "up")
+                .find(|h| h.live_data && h.engine_status.vm_up())
             {
                 warn(&format!(
                     "the engine VM runs on host {} ({}), not here",
@@ -537,7 +542,7 @@ pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
                     + timings.poweroff_timeout_ms
                     + grace,
             );
-            await_own_slot(ctx, sent_ms, wait, |h| h.engine_status.vm != "up")
+            await_own_slot(ctx, sent_ms, wait, |h| !h.engine_status.vm_up())
                 .map(|()| EXIT_OK)
                 .map_err(|last| {
                     Failure::new(
@@ -579,7 +584,7 @@ fn force_stop(ctx: &Ctx, why: &VmCallError, power_off: bool) -> Outcome {
     } else {
         VmAction::Shutdown
     };
-    if matches!(driver.status(), LocalVm::NotPresent) {
+    if !super::local_vm::runs_here(driver.as_mut()) {
         warn("the engine VM is not running on this host");
         return Ok(EXIT_OK);
     }
@@ -663,7 +668,7 @@ pub fn set_maintenance(ctx: &Ctx, inv: &Invocation) -> Outcome {
                 );
             }
             let vm_runs_here = if mode == MaintenanceMode::Local {
-                !matches!(local_driver(ctx)?.status(), LocalVm::NotPresent)
+                super::local_vm::runs_here(local_driver(ctx)?.as_mut())
             } else {
                 false
             };
@@ -750,7 +755,7 @@ pub fn disconnect_storage(ctx: &Ctx) -> Outcome {
             "ovirt-ha-agent is running and uses the shared storage: stop it first",
         ));
     }
-    if !matches!(local_driver(ctx)?.status(), LocalVm::NotPresent) {
+    if super::local_vm::runs_here(local_driver(ctx)?.as_mut()) {
         return Err(Failure::new(
             FailureKind::Refused,
             "the engine VM runs on this host and uses the shared storage: shut it down first",
