@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::ctx::{Ctx, warn};
 use super::failure::{EXIT_OK, Failure, FailureKind, Outcome};
 use super::host_id;
+use super::shared_conf;
 use super::shared_metadata::{Shared, read_shared};
 use super::spec::Invocation;
 use super::view;
@@ -72,12 +73,7 @@ impl ConfType {
                 let volume = he
                     .metadata_volume_path()
                     .map_err(|e| Failure::config(e.to_string()))?;
-                volume.parent().unwrap_or(&volume).join(
-                    crate::config::DEFAULT_HE_CONF
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or_default(),
-                )
+                shared_conf::he_conf_beside(&volume)
             }
             ConfType::Ha => ctx.paths.ha_conf.clone(),
             ConfType::Broker => ctx.paths.broker_conf.clone(),

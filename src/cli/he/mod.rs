@@ -8,13 +8,14 @@
 //!   host (VM, maintenance, liveliness, storage, console).
 //! - [`admin`]: configuration keys and the shared metadata's housekeeping.
 //! - [`deploy`]: `--deploy` and `--deploy --add-host`.
+//! - [`history`]: `--history`, the cluster's events.
 //!
-//! The leaves every command module may use, which use none of them:
+//! Below the command modules, and importing none of them (nor this one):
 //! [`failure`] (exit codes, [`Failure`]), [`ctx`] ([`Ctx`], notes on stderr),
-//! [`shared_metadata`] (the metadata volume read once), [`shared_storage`]
-//! (bounded operations on the shared storage) and [`host_id`] (host id
-//! claims). This module only parses and dispatches: no command module
-//! imports it.
+//! [`shared_metadata`] (the metadata volume read once), [`shared_conf`] (the
+//! cluster's configuration beside it), [`shared_storage`] (bounded
+//! operations on the shared storage) and [`host_id`] (host id claims). This
+//! module only parses and dispatches: no command module imports it.
 
 mod actions;
 mod admin;
@@ -27,6 +28,7 @@ pub mod hostfacts;
 mod local_vm;
 pub mod pyjson;
 pub mod render;
+mod shared_conf;
 mod shared_metadata;
 mod shared_storage;
 pub mod spec;

@@ -18,6 +18,7 @@ mod answers;
 use super::ctx::Ctx;
 use super::failure::{EXIT_OK, Failure, FailureKind, Outcome};
 use super::host_id::{HOST_IDS_DIR, claim, claim_lowest_free, claims, remove_claim, utc_now};
+use super::shared_conf::{SHARED_AGENT_CONF, SHARED_HE_CONF, SHARED_VM_XML};
 use super::shared_metadata::Shared;
 use super::shared_storage::{on_storage, shared_write};
 use super::spec::Invocation;
@@ -30,14 +31,6 @@ use crate::metadata::store::init_volume;
 use crate::metadata::{HostId, LeaseKind};
 use answers::{AGENT_CONF_KEY, Answers, IDENTITY_KEYS, WATCHDOG_KEYS, broker_text, check_key};
 
-/// The cluster's copy of `hosted-engine.conf`, beside the metadata volume (the
-/// file `--get-shared-config --type=he_shared` reads).
-const SHARED_HE_CONF: &str = "hosted-engine.conf";
-/// The cluster's `agent.conf`: every host must run the same timings, since the
-/// lease's safety rests on them.
-const SHARED_AGENT_CONF: &str = "agent.conf";
-/// The engine VM's libvirt domain XML, for every host.
-const SHARED_VM_XML: &str = "engine-vm.xml";
 /// The agent's systemd unit.
 const AGENT_UNIT: &str = "ovirt-ha-agent.service";
 /// Bound on `systemctl enable --now`.
