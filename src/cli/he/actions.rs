@@ -15,7 +15,7 @@ use super::view::{self, ClusterView};
 use crate::cli::remote;
 use crate::config::{HostedEngineConf, Timings};
 use crate::core::{State, VmAction};
-use crate::proto::{ClientError, ErrorCode, MaintenanceMode, Reply, Request};
+use crate::proto::{AgentStatus, ClientError, ErrorCode, MaintenanceMode, Reply, Request};
 use crate::shell::system::SystemClock;
 use crate::shell::{Clock, VmDriver};
 
@@ -474,56 +474,7 @@ pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
     let timings = ctx.timings();
     // The agent's view first (when it answers): is there a VM here to stop,
     // and will the cluster start it again?
-    if let Ok(before) = view::agent_status(&ctx.socket(), view::AGENT_TIMEOUT) {
-        let before = ClusterView::from_agent(before);
-        let own = before.agent.as_ref().and_then(|a| before.host(a.host_id));
-        // `down`, `down_unexpected`, `down_missing`: not running here, as
-        // the agent last published, in a state that runs no VM. Not said
-        // while the storage fails (the slot may be old), nor with --force
-        // (which looks at the VM itself).
-        let quiet = before.agent.as_ref().is_some_and(|a| {
-            matches!(
-                a.known_state(),
-                Some(
-                    State::EngineDown
-                        | State::LocalMaintenance
-                        | State::GlobalMaintenance
-                        | State::ReinitializeFSM
-                )
-            )
-        });
-        if quiet
-            && before.storage_trouble.is_none()
-            && !inv.flag("force")
-            && own.is_some_and(|h| h.engine_status.vm_down())
-        {
-            if let Some(h) = before
-                .hosts
-                .iter()
-                .find(|h| h.live_data && h.engine_status.vm_up())
-            {
-                warn(&format!(
-                    "the engine VM runs on host {} ({}), not here",
-                    h.host_id,
-                    super::hostfacts::shown(&h.hostname)
-                ));
-            }
-            return Err(Failure::new(
-                FailureKind::NoVm,
-                format!(
-                    "Virtual machine does not exist: {{'vmId': '{}'}}",
-                    he.vmid.as_deref().unwrap_or_default()
-                ),
-            ));
-        }
-        if !before.global_maintenance {
-            warn(
-                "the cluster is not in global maintenance: the agents will start the engine VM \
-                 again, here or on another host (hosted-engine --set-maintenance --mode=global \
-                 first to keep it down)",
-            );
-        }
-    }
+    check_before_stop(ctx, inv, &he)?;
     let sent_ms = SystemClock::new().now().as_millis();
     let window = vm_request_window(&timings);
     match call_vm(ctx, &request, window) {
@@ -568,6 +519,67 @@ pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
             ),
         )),
     }
+}
+
+/// Before a stop request, with the agent's view (when it answers): refuses
+/// when no engine VM runs here, as the agent last published it, and warns
+/// when the cluster will start it again.
+fn check_before_stop(ctx: &Ctx, inv: &Invocation, he: &HostedEngineConf) -> Result<(), Failure> {
+    let Ok(before) = view::agent_status(&ctx.socket(), view::AGENT_TIMEOUT) else {
+        return Ok(());
+    };
+    let before = ClusterView::from_agent(before);
+    let own = before.agent.as_ref().and_then(|a| before.host(a.host_id));
+    // `down`, `down_unexpected`, `down_missing`: not running here, as the
+    // agent last published, in a state that runs no VM. Not said while the
+    // storage fails (the slot may be old), nor with --force (which looks at
+    // the VM itself).
+    let quiet = before.agent.as_ref().is_some_and(runs_no_vm);
+    if quiet
+        && before.storage_trouble.is_none()
+        && !inv.flag("force")
+        && own.is_some_and(|h| h.engine_status.vm_down())
+    {
+        if let Some(h) = before
+            .hosts
+            .iter()
+            .find(|h| h.live_data && h.engine_status.vm_up())
+        {
+            warn(&format!(
+                "the engine VM runs on host {} ({}), not here",
+                h.host_id,
+                super::hostfacts::shown(&h.hostname)
+            ));
+        }
+        return Err(Failure::new(
+            FailureKind::NoVm,
+            format!(
+                "Virtual machine does not exist: {{'vmId': '{}'}}",
+                he.vmid.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+    if !before.global_maintenance {
+        warn(
+            "the cluster is not in global maintenance: the agents will start the engine VM \
+             again, here or on another host (hosted-engine --set-maintenance --mode=global \
+             first to keep it down)",
+        );
+    }
+    Ok(())
+}
+
+/// Whether the agent is in a state that runs no engine VM here.
+fn runs_no_vm(agent: &AgentStatus) -> bool {
+    matches!(
+        agent.known_state(),
+        Some(
+            State::EngineDown
+                | State::LocalMaintenance
+                | State::GlobalMaintenance
+                | State::ReinitializeFSM
+        )
+    )
 }
 
 /// `--force` with the agent down or not taking requests: the local engine VM
