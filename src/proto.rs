@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::State;
 use crate::core::score::{ScoreBreakdown, ZeroReason};
-use crate::metadata::{EngineStatus, HostId, HostSlot};
+use crate::metadata::{EngineStatus, Health, HostId, HostSlot, LeaseKind, VmStatus};
 
 pub use client::{ClientError, call, status};
 pub(crate) use client::{LineReader, ReadLine, connect_unix, is_timeout, os_reason, send_all};
@@ -362,6 +363,14 @@ pub struct AgentStatus {
     pub lease_timings_mismatch: Option<TimingsMismatch>,
 }
 
+impl AgentStatus {
+    /// `state` as a [`State`]; `None` for a name this build does not know
+    /// (the wire keeps the name as it came, for display).
+    pub fn known_state(&self) -> Option<State> {
+        State::from_name(&self.state)
+    }
+}
+
 /// A peer on other lease timings (`<lease-fail>/<lease-dead>/<lease-settle>/<claim
 /// window>` in ms, the slots' `lease-timings` values).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -584,12 +593,33 @@ impl EngineStatusView {
                 reason: s.reason,
             },
             Err(e) => EngineStatusView {
-                vm: "unknown".into(),
-                health: "unknown".into(),
+                vm: VmStatus::Unknown.as_str().into(),
+                health: Health::Unknown.as_str().into(),
                 detail: "unknown".into(),
                 reason: Some(format!("unreadable engine status: {e}")),
             },
         }
+    }
+
+    /// `vm` as a [`VmStatus`]. The wire carries the word (docs/protocol.md:
+    /// one of five), kept as it came so that the views show it; a word this
+    /// build does not know reads as `None`, neither up nor down.
+    pub fn vm_status(&self) -> Option<VmStatus> {
+        VmStatus::from_str_exact(&self.vm)
+    }
+
+    /// Whether the host publishes the engine VM as running there (`up`).
+    pub fn vm_up(&self) -> bool {
+        self.vm_status() == Some(VmStatus::Up)
+    }
+
+    /// Whether the host publishes the engine VM as not running there:
+    /// `down`, `down_unexpected` or `down_missing` (`unknown` says neither).
+    pub fn vm_down(&self) -> bool {
+        matches!(
+            self.vm_status(),
+            Some(VmStatus::Down | VmStatus::DownUnexpected | VmStatus::DownMissing)
+        )
     }
 }
 
@@ -599,6 +629,14 @@ impl EngineStatusView {
 pub struct LeaseView {
     pub kind: String,
     pub epoch: u64,
+}
+
+impl LeaseView {
+    /// `kind` as a [`LeaseKind`]; `None` for a word this build does not know
+    /// (the wire keeps it as it came, for display).
+    pub fn lease_kind(&self) -> Option<LeaseKind> {
+        LeaseKind::from_str_exact(&self.kind)
+    }
 }
 
 /// Since when the shared storage fails an agent, and why.
@@ -651,5 +689,38 @@ mod tests {
             );
         }
         assert_eq!(MaintenanceMode::from_str_exact("Global"), None);
+    }
+
+    fn engine(vm: &str) -> EngineStatusView {
+        EngineStatusView {
+            vm: vm.into(),
+            health: "bad".into(),
+            detail: "unknown".into(),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn a_published_vm_is_up_down_or_neither() {
+        assert!(engine("up").vm_up() && !engine("up").vm_down());
+        for down in ["down", "down_unexpected", "down_missing"] {
+            assert!(engine(down).vm_down() && !engine(down).vm_up(), "{down}");
+        }
+        for neither in ["unknown", "Up", "downstairs", ""] {
+            assert!(
+                !engine(neither).vm_up() && !engine(neither).vm_down(),
+                "{neither}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unparsable_engine_status_reads_as_unknown() {
+        let view = EngineStatusView::from_raw("not json");
+        assert_eq!(view.vm_status(), Some(VmStatus::Unknown));
+        assert_eq!(
+            (view.vm.as_str(), view.health.as_str()),
+            ("unknown", "unknown")
+        );
     }
 }

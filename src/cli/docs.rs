@@ -9,12 +9,76 @@ use std::path::PathBuf;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-/// Files under `man/`, with their sections.
-const MAN_PAGES: [(&str, &str); 3] = [
-    ("hosted-engine", "8"),
-    ("ovirt-ha-agent", "8"),
-    ("he-lab", "1"),
-];
+/// The programs documented: a man page and completions each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Program {
+    HostedEngine,
+    Agent,
+    Lab,
+}
+
+impl Program {
+    /// Every program, in the order of their files.
+    const ALL: [Program; 3] = [Program::HostedEngine, Program::Agent, Program::Lab];
+
+    fn name(self) -> &'static str {
+        match self {
+            Program::HostedEngine => "hosted-engine",
+            Program::Agent => "ovirt-ha-agent",
+            Program::Lab => "he-lab",
+        }
+    }
+
+    /// The section of its man page under `man/`.
+    fn section(self) -> &'static str {
+        match self {
+            Program::HostedEngine | Program::Agent => "8",
+            Program::Lab => "1",
+        }
+    }
+
+    /// Its man page's EXIT STATUS.
+    fn exit_status(self) -> &'static str {
+        match self {
+            Program::HostedEngine => super::he::spec::EXIT_CODES,
+            Program::Agent => {
+                "Exit codes: 0 stopped cleanly or configuration valid, 1 configuration invalid \
+                 or the agent failed, 2 bad command line."
+            }
+            Program::Lab => {
+                "Exit codes: 0 success, 1 failure (for sim: an invariant broke or a check \
+                 failed), 2 bad command line."
+            }
+        }
+    }
+
+    /// Its man page's FILES, if it has that section.
+    fn files(self) -> Option<&'static str> {
+        match self {
+            Program::HostedEngine => Some(HE_FILES),
+            Program::Agent => Some(AGENT_FILES),
+            Program::Lab => None,
+        }
+    }
+
+    /// Its man page's SEE ALSO.
+    fn see_also(self) -> &'static str {
+        match self {
+            Program::HostedEngine => SEE_ALSO_HE,
+            Program::Agent => SEE_ALSO_AGENT,
+            Program::Lab => SEE_ALSO_LAB,
+        }
+    }
+
+    /// Its command line as clap models it.
+    fn command(self) -> clap::Command {
+        match self {
+            Program::HostedEngine => super::he::spec::clap_command(),
+            Program::Agent => super::AgentArgs::command(),
+            Program::Lab => crate::lab::LabArgs::command(),
+        }
+    }
+}
 
 const HE_FILES: &str = "\
 /etc/ovirt-hosted-engine/hosted-engine.conf: this host's id, the engine VM and the storage.
@@ -81,44 +145,35 @@ the configuration (moved by the options or their environment variables).
 /var/lib/ovirt-hosted-engine-ha/engine-vm.json, engine-vm.log: the process driver's VM \
 record and output.";
 
-/// The command of `program`.
-fn command(program: &str) -> clap::Command {
-    match program {
-        "hosted-engine" => super::he::spec::clap_command(),
-        "ovirt-ha-agent" => super::AgentArgs::command(),
-        "he-lab" => crate::lab::LabArgs::command(),
-        other => unreachable!("no program {other}"),
-    }
-}
-
 /// Every generated file: its path relative to the repository root and its
 /// bytes.
 pub fn render_all() -> Vec<(PathBuf, Vec<u8>)> {
     let mut files = Vec::new();
-    for (program, section) in MAN_PAGES {
+    for program in Program::ALL {
         files.push((
-            PathBuf::from(format!("man/{program}.{section}")),
-            man_page(program, section),
+            PathBuf::from(format!("man/{}.{}", program.name(), program.section())),
+            man_page(program),
         ));
     }
-    for (program, _) in MAN_PAGES {
-        for (shell, name) in [
-            (Shell::Bash, format!("{program}.bash")),
-            (Shell::Zsh, format!("_{program}")),
-            (Shell::Fish, format!("{program}.fish")),
+    for program in Program::ALL {
+        let name = program.name();
+        for (shell, file) in [
+            (Shell::Bash, format!("{name}.bash")),
+            (Shell::Zsh, format!("_{name}")),
+            (Shell::Fish, format!("{name}.fish")),
         ] {
             // hosted-engine's first argument is its command and the rest are
             // that command's options: its completions are written from its
             // command table (clap's would offer every option everywhere).
             let out = match program {
-                "hosted-engine" => he_completion(shell).into_bytes(),
-                _ => {
+                Program::HostedEngine => he_completion(shell).into_bytes(),
+                Program::Agent | Program::Lab => {
                     let mut out = Vec::new();
-                    clap_complete::generate(shell, &mut command(program), program, &mut out);
+                    clap_complete::generate(shell, &mut program.command(), name, &mut out);
                     out
                 }
             };
-            files.push((PathBuf::from(format!("completions/{name}")), out));
+            files.push((PathBuf::from(format!("completions/{file}")), out));
         }
     }
     files
@@ -275,10 +330,10 @@ fn he_completion(shell: Shell) -> String {
     out
 }
 
-fn man_page(program: &str, section: &str) -> Vec<u8> {
-    let cmd = command(program);
+fn man_page(program: Program) -> Vec<u8> {
+    let cmd = program.command();
     let man = clap_mangen::Man::new(cmd.clone())
-        .section(section)
+        .section(program.section())
         .manual("hosted-engine")
         .source(format!("hosted-engine {}", env!("CARGO_PKG_VERSION")));
     let mut out = Vec::new();
@@ -291,46 +346,24 @@ fn man_page(program: &str, section: &str) -> Vec<u8> {
     if cmd.get_subcommands().next().is_some() {
         write(man.render_subcommands_section(&mut out));
     }
-    let (exit, files) = match program {
-        "hosted-engine" => (super::he::spec::EXIT_CODES.to_owned(), Some(HE_FILES)),
-        "ovirt-ha-agent" => (
-            "Exit codes: 0 stopped cleanly or configuration valid, 1 configuration invalid \
-             or the agent failed, 2 bad command line."
-                .to_owned(),
-            Some(AGENT_FILES),
-        ),
-        _ => (
-            "Exit codes: 0 success, 1 failure (for sim: an invariant broke or a check \
-             failed), 2 bad command line."
-                .to_owned(),
-            None,
-        ),
-    };
-    roff_section(&mut out, "EXIT STATUS", &exit);
-    if program == "hosted-engine" {
+    roff_section(&mut out, "EXIT STATUS", program.exit_status());
+    if program == Program::HostedEngine {
         roff_section(&mut out, "ENVIRONMENT", super::he::spec::ENVIRONMENT);
         let mut commands = String::new();
         for c in super::he::spec::COMMANDS {
             commands.push_str(&format!("{}\n{}\n\n", c.synopsis(), c.help));
         }
         roff_section(&mut out, "COMMANDS", &commands);
-    }
-    if program == "hosted-engine" {
         roff_section(&mut out, "JSON", HE_JSON);
         roff_section(&mut out, "EXAMPLES", HE_EXAMPLES);
     }
-    if program != "he-lab" {
+    if program != Program::Lab {
         roff_section(&mut out, "LOGS", HE_LOGS);
     }
-    if let Some(files) = files {
+    if let Some(files) = program.files() {
         roff_section(&mut out, "FILES", files);
     }
-    let see_also = match program {
-        "hosted-engine" => SEE_ALSO_HE,
-        "ovirt-ha-agent" => SEE_ALSO_AGENT,
-        _ => SEE_ALSO_LAB,
-    };
-    roff_section(&mut out, "SEE ALSO", see_also);
+    roff_section(&mut out, "SEE ALSO", program.see_also());
     if cmd.get_version().is_some() {
         write(man.render_version_section(&mut out));
     }

@@ -8,12 +8,14 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::ctx::{Ctx, warn, write_stderr};
+use super::failure::{EXIT_FAILURE, EXIT_OK, Failure, FailureKind, Outcome};
+use super::render;
 use super::view::{self, ClusterView};
-use super::{Ctx, EXIT_FAILURE, EXIT_OK, Failure, Outcome, render, warn};
 use crate::cli::remote;
 use crate::config::{HostedEngineConf, Timings};
-use crate::core::{LocalVm, VmAction};
-use crate::proto::{ClientError, ErrorCode, MaintenanceMode, Reply, Request};
+use crate::core::{State, VmAction};
+use crate::proto::{AgentStatus, ClientError, ErrorCode, MaintenanceMode, Reply, Request};
 use crate::shell::system::SystemClock;
 use crate::shell::{Clock, VmDriver};
 
@@ -101,7 +103,7 @@ fn not_taken(window: Duration, force: Option<&str>) -> Failure {
             ". Pass --force to {verb} the engine VM on this host directly."
         ));
     }
-    Failure::new("expired", message)
+    Failure::new(FailureKind::Expired, message)
 }
 
 /// Output formats of `--vm-status`.
@@ -122,14 +124,14 @@ fn format_of(inv: &Invocation) -> Result<Format, Failure> {
         Some("openmetrics") => Some(Format::OpenMetrics),
         Some(other) => {
             return Err(Failure::new(
-                "usage",
+                FailureKind::Usage,
                 format!("Invalid value '{other}' for --format (text, json, table or openmetrics)"),
             ));
         }
     };
     match (inv.flag("json"), named) {
         (true, Some(f)) if f != Format::Json => Err(Failure::new(
-            "usage",
+            FailureKind::Usage,
             "--json and --format=<other than json> contradict each other",
         )),
         (true, _) => Ok(Format::Json),
@@ -148,7 +150,7 @@ fn watch_interval(inv: &Invocation) -> Result<Option<Duration>, Failure> {
     match text.parse::<f64>() {
         Ok(secs) if (0.1..=86_400.0).contains(&secs) => Ok(Some(Duration::from_secs_f64(secs))),
         _ => Err(Failure::new(
-            "usage",
+            FailureKind::Usage,
             format!("Invalid value '{text}' for --watch (seconds, 0.1 to 86400)"),
         )),
     }
@@ -175,7 +177,12 @@ pub fn gather(ctx: &Ctx, he: &HostedEngineConf) -> Result<ClusterView, Failure> 
         he.host_id,
         why.clone(),
     )
-    .map_err(|e| Failure::new("unavailable", format!("the local agent: {why}; {e}")))
+    .map_err(|e| {
+        Failure::new(
+            FailureKind::Unavailable,
+            format!("the local agent: {why}; {e}"),
+        )
+    })
 }
 
 /// `--vm-status`.
@@ -183,7 +190,7 @@ pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
     let format = format_of(inv)?;
     if format == Format::OpenMetrics && inv.flag("explain") {
         return Err(Failure::new(
-            "usage",
+            FailureKind::Usage,
             "--explain is text and --format=openmetrics is for Prometheus: not both",
         ));
     }
@@ -191,7 +198,7 @@ pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
         // The reference's JSON has host ids and global_maintenance as its
         // only keys (parsers iterate over them): no room for text or more.
         return Err(Failure::new(
-            "usage",
+            FailureKind::Usage,
             "--explain is text and --json is the reference's JSON: not both; use \
              --format=table --explain",
         ));
@@ -267,7 +274,7 @@ fn write_refresh(text: &str) -> Result<bool, Failure> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        Err(e) => Err(Failure::new("io", format!("stdout: {e}"))),
+        Err(e) => Err(Failure::new(FailureKind::Io, format!("stdout: {e}"))),
     }
 }
 
@@ -280,9 +287,9 @@ fn agent_view(ctx: &Ctx) -> Result<ClusterView, Failure> {
 
 fn agent_down(e: &ClientError) -> Failure {
     match e {
-        ClientError::Remote { message, .. } => Failure::new("refused", message.clone()),
+        ClientError::Remote { message, .. } => Failure::new(FailureKind::Refused, message.clone()),
         other => Failure::new(
-            "agent-down",
+            FailureKind::AgentDown,
             format!("The local ovirt-ha-agent is not answering: {other}"),
         ),
     }
@@ -293,7 +300,7 @@ fn agent_down(e: &ClientError) -> Failure {
 pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
     if let Some(conf) = inv.value("vm-conf") {
         return Err(Failure::new(
-            "unsupported",
+            FailureKind::Unsupported,
             format!(
                 "--vm-conf={conf}: not supported; the engine VM's definition comes from \
                  hosted-engine.conf (vm_command, or the libvirt domain XML)"
@@ -305,20 +312,20 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
     let me = before.agent.as_ref().map(|a| a.host_id);
     if let Some(h) = me.and_then(|id| before.host(id))
         && h.live_data
-        && h.engine_status.vm == "up"
+        && h.engine_status.vm_up()
     {
         return Err(Failure::new(
-            "exists",
+            FailureKind::Exists,
             format!("VM exists and its status is {}", h.engine_status.detail),
         ));
     }
     if let Some(h) = before
         .hosts
         .iter()
-        .find(|h| Some(h.host_id) != me && h.live_data && h.engine_status.vm == "up")
+        .find(|h| Some(h.host_id) != me && h.live_data && h.engine_status.vm_up())
     {
         return Err(Failure::new(
-            "exists",
+            FailureKind::Exists,
             format!(
                 "VM exists and its status is {} on host {} ({}): not starting it here",
                 h.engine_status.detail, h.host_id, h.hostname
@@ -328,10 +335,10 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
     if before
         .agent
         .as_ref()
-        .is_some_and(|a| a.state == "LocalMaintenance")
+        .is_some_and(|a| a.known_state() == Some(State::LocalMaintenance))
     {
         return Err(Failure::new(
-            "refused",
+            FailureKind::Refused,
             "This host is in local maintenance: its agent does not start the engine VM here \
              (hosted-engine --set-maintenance --mode=none first)",
         ));
@@ -354,14 +361,14 @@ pub fn vm_start(ctx: &Ctx, inv: &Invocation, paused: bool) -> Outcome {
     let wait = Duration::from_millis(
         timings.loop_ms * 7 + timings.lease_settle_ms + timings.storage_timeout_ms,
     );
-    match await_own_slot(ctx, sent_ms, wait, |h| h.engine_status.vm == "up") {
+    match await_own_slot(ctx, sent_ms, wait, |h| h.engine_status.vm_up()) {
         Ok(()) => {
             super::super::write_stdout("VM in WaitForLaunch\n")
-                .map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
+                .map_err(|e| Failure::new(FailureKind::Io, format!("stdout: {e}")))?;
             Ok(EXIT_OK)
         }
         Err(last) => Err(Failure::new(
-            "start-failed",
+            FailureKind::StartFailed,
             format!(
                 "VM failed to launch ({last} after {} s; see the agent's log)",
                 wait.as_secs()
@@ -467,51 +474,7 @@ pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
     let timings = ctx.timings();
     // The agent's view first (when it answers): is there a VM here to stop,
     // and will the cluster start it again?
-    if let Ok(before) = view::agent_status(&ctx.socket(), view::AGENT_TIMEOUT) {
-        let before = ClusterView::from_agent(before);
-        let own = before.agent.as_ref().and_then(|a| before.host(a.host_id));
-        // `down`, `down_unexpected`, `down_missing`: not running here, as
-        // the agent last published, in a state that runs no VM. Not said
-        // while the storage fails (the slot may be old), nor with --force
-        // (which looks at the VM itself).
-        let quiet = before.agent.as_ref().is_some_and(|a| {
-            matches!(
-                a.state.as_str(),
-                "EngineDown" | "LocalMaintenance" | "GlobalMaintenance" | "ReinitializeFSM"
-            )
-        });
-        if quiet
-            && before.storage_trouble.is_none()
-            && !inv.flag("force")
-            && own.is_some_and(|h| h.engine_status.vm.starts_with("down"))
-        {
-            if let Some(h) = before
-                .hosts
-                .iter()
-                .find(|h| h.live_data && h.engine_status.vm == "up")
-            {
-                warn(&format!(
-                    "the engine VM runs on host {} ({}), not here",
-                    h.host_id,
-                    super::hostfacts::shown(&h.hostname)
-                ));
-            }
-            return Err(Failure::new(
-                "no-vm",
-                format!(
-                    "Virtual machine does not exist: {{'vmId': '{}'}}",
-                    he.vmid.as_deref().unwrap_or_default()
-                ),
-            ));
-        }
-        if !before.global_maintenance {
-            warn(
-                "the cluster is not in global maintenance: the agents will start the engine VM \
-                 again, here or on another host (hosted-engine --set-maintenance --mode=global \
-                 first to keep it down)",
-            );
-        }
-    }
+    check_before_stop(ctx, inv, &he)?;
     let sent_ms = SystemClock::new().now().as_millis();
     let window = vm_request_window(&timings);
     match call_vm(ctx, &request, window) {
@@ -530,11 +493,11 @@ pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
                     + timings.poweroff_timeout_ms
                     + grace,
             );
-            await_own_slot(ctx, sent_ms, wait, |h| h.engine_status.vm != "up")
+            await_own_slot(ctx, sent_ms, wait, |h| !h.engine_status.vm_up())
                 .map(|()| EXIT_OK)
                 .map_err(|last| {
                     Failure::new(
-                        "stop-failed",
+                        FailureKind::StopFailed,
                         format!(
                             "the engine VM still runs on this host {} s after the agent took \
                              the {} request ({last}); see the agent's log",
@@ -549,13 +512,74 @@ pub fn vm_stop(ctx: &Ctx, inv: &Invocation, power_off: bool) -> Outcome {
         Err(e) if inv.flag("force") => force_stop(ctx, &e, power_off),
         Err(VmCallError::NotTaken(window)) => Err(not_taken(window, Some(verb))),
         Err(VmCallError::Unreachable(e)) => Err(Failure::new(
-            "agent-down",
+            FailureKind::AgentDown,
             format!(
                 "The local ovirt-ha-agent is not answering: {e}. Start it, or pass --force to \
                  {verb} the engine VM on this host directly."
             ),
         )),
     }
+}
+
+/// Before a stop request, with the agent's view (when it answers): refuses
+/// when no engine VM runs here, as the agent last published it, and warns
+/// when the cluster will start it again.
+fn check_before_stop(ctx: &Ctx, inv: &Invocation, he: &HostedEngineConf) -> Result<(), Failure> {
+    let Ok(before) = view::agent_status(&ctx.socket(), view::AGENT_TIMEOUT) else {
+        return Ok(());
+    };
+    let before = ClusterView::from_agent(before);
+    let own = before.agent.as_ref().and_then(|a| before.host(a.host_id));
+    // `down`, `down_unexpected`, `down_missing`: not running here, as the
+    // agent last published, in a state that runs no VM. Not said while the
+    // storage fails (the slot may be old), nor with --force (which looks at
+    // the VM itself).
+    let quiet = before.agent.as_ref().is_some_and(runs_no_vm);
+    if quiet
+        && before.storage_trouble.is_none()
+        && !inv.flag("force")
+        && own.is_some_and(|h| h.engine_status.vm_down())
+    {
+        if let Some(h) = before
+            .hosts
+            .iter()
+            .find(|h| h.live_data && h.engine_status.vm_up())
+        {
+            warn(&format!(
+                "the engine VM runs on host {} ({}), not here",
+                h.host_id,
+                super::hostfacts::shown(&h.hostname)
+            ));
+        }
+        return Err(Failure::new(
+            FailureKind::NoVm,
+            format!(
+                "Virtual machine does not exist: {{'vmId': '{}'}}",
+                he.vmid.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+    if !before.global_maintenance {
+        warn(
+            "the cluster is not in global maintenance: the agents will start the engine VM \
+             again, here or on another host (hosted-engine --set-maintenance --mode=global \
+             first to keep it down)",
+        );
+    }
+    Ok(())
+}
+
+/// Whether the agent is in a state that runs no engine VM here.
+fn runs_no_vm(agent: &AgentStatus) -> bool {
+    matches!(
+        agent.known_state(),
+        Some(
+            State::EngineDown
+                | State::LocalMaintenance
+                | State::GlobalMaintenance
+                | State::ReinitializeFSM
+        )
+    )
 }
 
 /// `--force` with the agent down or not taking requests: the local engine VM
@@ -572,13 +596,13 @@ fn force_stop(ctx: &Ctx, why: &VmCallError, power_off: bool) -> Outcome {
     } else {
         VmAction::Shutdown
     };
-    if matches!(driver.status(), LocalVm::NotPresent) {
+    if !super::local_vm::runs_here(driver.as_mut()) {
         warn("the engine VM is not running on this host");
         return Ok(EXIT_OK);
     }
     driver.act(action).map(|()| EXIT_OK).map_err(|e| {
         Failure::new(
-            "stop-failed",
+            FailureKind::StopFailed,
             format!(
                 "the engine VM did not {}: {e}",
                 if power_off { "power off" } else { "shut down" }
@@ -600,13 +624,13 @@ fn local_driver(ctx: &Ctx) -> Result<Box<dyn VmDriver>, Failure> {
 pub fn set_maintenance(ctx: &Ctx, inv: &Invocation) -> Outcome {
     let Some(text) = inv.value("mode") else {
         return Err(Failure::new(
-            "usage",
+            FailureKind::Usage,
             "You must specify a maintenance mode with --mode",
         ));
     };
     let Some(mode) = MaintenanceMode::from_str_exact(text) else {
         return Err(Failure::new(
-            "usage",
+            FailureKind::Usage,
             format!("Invalid value '{text}' for --mode"),
         ));
     };
@@ -633,7 +657,7 @@ pub fn set_maintenance(ctx: &Ctx, inv: &Invocation) -> Outcome {
                 .map(|()| EXIT_OK)
                 .map_err(|last| {
                     Failure::new(
-                        "not-published",
+                        FailureKind::NotPublished,
                         format!(
                             "the agent took the maintenance mode, but this host's slot on the \
                              shared storage does not show local maintenance {} after {} s \
@@ -656,7 +680,7 @@ pub fn set_maintenance(ctx: &Ctx, inv: &Invocation) -> Outcome {
                 );
             }
             let vm_runs_here = if mode == MaintenanceMode::Local {
-                !matches!(local_driver(ctx)?.status(), LocalVm::NotPresent)
+                super::local_vm::runs_here(local_driver(ctx)?.as_mut())
             } else {
                 false
             };
@@ -670,7 +694,7 @@ pub fn set_maintenance(ctx: &Ctx, inv: &Invocation) -> Outcome {
             };
             crate::shell::maintenance::set_maintenance(&target, mode, vm_runs_here)
                 .map(|()| EXIT_OK)
-                .map_err(|e| Failure::new("refused", e))
+                .map_err(|e| Failure::new(FailureKind::Refused, e))
         }
     }
 }
@@ -682,7 +706,7 @@ pub fn check_liveliness(ctx: &Ctx) -> Outcome {
         Ok(Reply::CheckLiveliness(l)) => l.up,
         Ok(other) => {
             return Err(Failure::new(
-                "protocol",
+                FailureKind::Protocol,
                 format!("asked for liveliness, got a {} reply", other.kind()),
             ));
         }
@@ -705,8 +729,12 @@ pub fn connect_storage(ctx: &Ctx) -> Outcome {
     let timings = ctx.timings();
     if let Some(argv) = &he.storage_connect_command {
         ctx.trust_conf()?;
-        crate::shell::storage::run_checked(argv, CONNECT_TIMEOUT)
-            .map_err(|e| Failure::new("storage", format!("storage_connect_command: {e}")))?;
+        crate::shell::storage::run_checked(argv, CONNECT_TIMEOUT).map_err(|e| {
+            Failure::new(
+                FailureKind::Storage,
+                format!("storage_connect_command: {e}"),
+            )
+        })?;
     }
     let volume = he
         .metadata_volume_path()
@@ -717,7 +745,7 @@ pub fn connect_storage(ctx: &Ctx) -> Outcome {
     );
     store.read_area().map_err(|e| {
         Failure::new(
-            "storage",
+            FailureKind::Storage,
             format!(
                 "the shared metadata {} cannot be read: {e}",
                 volume.display()
@@ -735,19 +763,19 @@ pub fn disconnect_storage(ctx: &Ctx) -> Outcome {
     let he = ctx.deployed_conf()?;
     if ctx.agent_may_run() {
         return Err(Failure::new(
-            "refused",
+            FailureKind::Refused,
             "ovirt-ha-agent is running and uses the shared storage: stop it first",
         ));
     }
-    if !matches!(local_driver(ctx)?.status(), LocalVm::NotPresent) {
+    if super::local_vm::runs_here(local_driver(ctx)?.as_mut()) {
         return Err(Failure::new(
-            "refused",
+            FailureKind::Refused,
             "the engine VM runs on this host and uses the shared storage: shut it down first",
         ));
     }
     let Some(mount_point) = he.storage_mount_point() else {
         return Err(Failure::new(
-            "unsupported",
+            FailureKind::Unsupported,
             format!(
                 "storage of type {} is not a mounted file system: nothing to unmount",
                 he.domain_type.as_str()
@@ -764,12 +792,12 @@ pub fn disconnect_storage(ctx: &Ctx) -> Outcome {
     let status = std::process::Command::new("umount")
         .arg(&mount_point)
         .status()
-        .map_err(|e| Failure::new("storage", format!("running umount: {e}")))?;
+        .map_err(|e| Failure::new(FailureKind::Storage, format!("running umount: {e}")))?;
     if status.success() {
         Ok(EXIT_OK)
     } else {
         Err(Failure::new(
-            "storage",
+            FailureKind::Storage,
             format!("umount {} failed ({status})", mount_point.display()),
         ))
     }
@@ -850,11 +878,11 @@ pub fn console(ctx: &Ctx) -> Outcome {
     let config =
         crate::config::Config::load(&ctx.paths).map_err(|e| Failure::config(e.to_string()))?;
     let argv = super::local_vm::console_command(&config, &ctx.paths)
-        .map_err(|e| Failure::new("unsupported", e))?;
+        .map_err(|e| Failure::new(FailureKind::Unsupported, e))?;
     let status = std::process::Command::new(&argv[0])
         .args(&argv[1..])
         .status()
-        .map_err(|e| Failure::new("console", format!("running {}: {e}", argv[0])))?;
+        .map_err(|e| Failure::new(FailureKind::Console, format!("running {}: {e}", argv[0])))?;
     Ok(if status.success() {
         EXIT_OK
     } else {
@@ -877,7 +905,7 @@ pub fn add_console_password(ctx: &Ctx, inv: &Invocation) -> Outcome {
     };
     super::local_vm::set_console_password(&config, &password)
         .map(|()| EXIT_OK)
-        .map_err(|e| Failure::new("console", e))
+        .map_err(|e| Failure::new(FailureKind::Console, e))
 }
 
 /// Reads a password from the terminal without echo.
@@ -885,20 +913,20 @@ fn prompt_password() -> Result<String, Failure> {
     use std::io::BufRead;
     if !std::io::stdin().is_terminal() {
         return Err(Failure::new(
-            "usage",
+            FailureKind::Usage,
             "no password: pass --password or set OVIRT_HOSTED_ENGINE_CONSOLE_PASSWORD",
         ));
     }
-    super::write_stderr("Enter password: ");
+    write_stderr("Enter password: ");
     let echo = EchoOff::new();
     let mut line = String::new();
     let read = std::io::stdin().lock().read_line(&mut line);
     drop(echo);
-    super::write_stderr("\n");
-    read.map_err(|e| Failure::new("io", format!("reading the password: {e}")))?;
+    write_stderr("\n");
+    read.map_err(|e| Failure::new(FailureKind::Io, format!("reading the password: {e}")))?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
     if password.is_empty() {
-        return Err(Failure::new("usage", "empty password"));
+        return Err(Failure::new(FailureKind::Usage, "empty password"));
     }
     Ok(password)
 }
@@ -943,7 +971,7 @@ pub fn remote(inv: &Invocation, target_text: &str) -> Outcome {
         None => remote::default_ssh_config(),
     };
     let (target, config_identity) = remote::resolve(target_text, config.as_deref())
-        .map_err(|e| Failure::new("remote", e.to_string()))?;
+        .map_err(|e| Failure::new(FailureKind::Remote, e.to_string()))?;
     let defaults = remote::Options::default();
     let timeout = match inv.value("remote-timeout") {
         None => defaults.timeout,
@@ -951,7 +979,7 @@ pub fn remote(inv: &Invocation, target_text: &str) -> Outcome {
             Ok(secs) if (1.0..=86_400.0).contains(&secs) => Duration::from_secs_f64(secs),
             _ => {
                 return Err(Failure::new(
-                    "usage",
+                    FailureKind::Usage,
                     format!("Invalid value '{text}' for --remote-timeout (seconds, 1 to 86400)"),
                 ));
             }
@@ -990,7 +1018,7 @@ pub fn remote(inv: &Invocation, target_text: &str) -> Outcome {
         }
         text.push_str(&String::from_utf8_lossy(&out.stdout));
         let read = write_refresh(&text)?;
-        super::write_stderr(&String::from_utf8_lossy(&out.stderr));
+        write_stderr(&String::from_utf8_lossy(&out.stderr));
         match interval {
             Some(interval) if out.exit_code == 0 && read => std::thread::sleep(interval),
             _ => return Ok(out.exit_code),
@@ -1005,7 +1033,7 @@ fn remote_failure(e: &remote::RemoteError) -> Failure {
     if matches!(e, remote::RemoteError::UnknownHostKey { .. }) {
         message.push_str(" (here: --remote-accept-new-host-key)");
     }
-    Failure::new("remote", message)
+    Failure::new(FailureKind::Remote, message)
 }
 
 #[cfg(test)]

@@ -3,19 +3,19 @@
 //! `--clean-metadata`).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::ctx::{Ctx, warn};
+use super::failure::{EXIT_OK, Failure, FailureKind, Outcome};
+use super::host_id;
+use super::shared_conf;
+use super::shared_metadata::{Shared, read_shared};
 use super::spec::Invocation;
-use super::view::{self, freshness};
-use super::{Ctx, EXIT_OK, Failure, Outcome, warn};
+use super::view;
 use crate::config::{
     BrokerConf, ConfFile, ErrorKind, HaConf, HostedEngineConf, KvDocument, Syntax, Timings,
     split_dotted_key,
 };
-use crate::metadata::{
-    Area, Extra, HostId, HostSlot, LeaseKind, SLOT_SIZE, decode_area, encode_host_slot,
-};
-use crate::shell::store::MetadataStore;
+use crate::metadata::{Extra, HostId, HostSlot, LeaseKind, SLOT_SIZE, encode_host_slot};
 
 /// The configuration files `--type` names, in the reference's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +49,7 @@ impl ConfType {
             .find(|t| t.name() == text)
             .ok_or_else(|| {
                 Failure::new(
-                    "usage",
+                    FailureKind::Usage,
                     format!(
                         "Invalid value '{text}' for --type (he_local, he_shared, ha or broker)"
                     ),
@@ -73,12 +73,7 @@ impl ConfType {
                 let volume = he
                     .metadata_volume_path()
                     .map_err(|e| Failure::config(e.to_string()))?;
-                volume.parent().unwrap_or(&volume).join(
-                    crate::config::DEFAULT_HE_CONF
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or_default(),
-                )
+                shared_conf::he_conf_beside(&volume)
             }
             ConfType::Ha => ctx.paths.ha_conf.clone(),
             ConfType::Broker => ctx.paths.broker_conf.clone(),
@@ -121,7 +116,7 @@ impl ConfType {
             && let Some(dir) = path.parent()
         {
             std::fs::create_dir_all(dir)
-                .map_err(|e| Failure::new("io", format!("{}: {e}", dir.display())))?;
+                .map_err(|e| Failure::new(FailureKind::Io, format!("{}: {e}", dir.display())))?;
         }
         let change = |doc: &mut KvDocument| doc.set(section, key, value);
         let result = match self {
@@ -131,7 +126,7 @@ impl ConfType {
             ConfType::Ha => HaConf::edit(&path, change).map(drop),
             ConfType::Broker => BrokerConf::edit(&path, change).map(drop),
         };
-        result.map_err(|e| Failure::new("refused", e.to_string()))
+        result.map_err(|e| Failure::new(FailureKind::Refused, e.to_string()))
     }
 }
 
@@ -173,7 +168,7 @@ pub fn get_shared_config(ctx: &Ctx, inv: &Invocation) -> Outcome {
     }
     if out.is_empty() {
         return Err(Failure::new(
-            "not-found",
+            FailureKind::NotFound,
             format!("Key {key} not found in {}", type_list(inv)),
         ));
     }
@@ -198,7 +193,7 @@ fn secret_value(name: &str, value: &str) -> Result<String, Failure> {
     use std::io::Read as _;
     if value != "-" {
         return Err(Failure::new(
-            "refused",
+            FailureKind::Refused,
             format!(
                 "{name} is a secret and is not taken from the command line, where every user \
                  can read it (ps): give - as the value and the secret on stdin, e.g. \
@@ -210,19 +205,23 @@ fn secret_value(name: &str, value: &str) -> Result<String, Failure> {
     std::io::stdin()
         .take(SECRET_MAX_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| Failure::new("io", format!("reading {name} from stdin: {e}")))?;
+        .map_err(|e| Failure::new(FailureKind::Io, format!("reading {name} from stdin: {e}")))?;
     if bytes.len() as u64 > SECRET_MAX_BYTES {
         return Err(Failure::new(
-            "refused",
+            FailureKind::Refused,
             format!("{name} on stdin is longer than {SECRET_MAX_BYTES} bytes"),
         ));
     }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Failure::new("refused", format!("{name} on stdin is not UTF-8")))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Failure::new(
+            FailureKind::Refused,
+            format!("{name} on stdin is not UTF-8"),
+        )
+    })?;
     let line = text.lines().next().unwrap_or_default();
     if line.is_empty() {
         return Err(Failure::new(
-            "refused",
+            FailureKind::Refused,
             format!("{name}: nothing on stdin (the secret is its first line)"),
         ));
     }
@@ -233,7 +232,7 @@ fn secret_value(name: &str, value: &str) -> Result<String, Failure> {
 /// refuses one that others can read), saying so when it changes the mode.
 fn keep_secret(path: &Path) -> Result<(), Failure> {
     use std::os::unix::fs::PermissionsExt as _;
-    let io = |e: std::io::Error| Failure::new("io", format!("{}: {e}", path.display()));
+    let io = |e: std::io::Error| Failure::new(FailureKind::Io, format!("{}: {e}", path.display()));
     let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
         let private = mode & 0o700;
@@ -277,7 +276,7 @@ pub fn set_shared_config(ctx: &Ctx, inv: &Invocation) -> Outcome {
         }
         ([], None) => {
             return Err(Failure::new(
-                "not-found",
+                FailureKind::NotFound,
                 format!("Key {name} not found in any type: pass --type to add it"),
             ));
         }
@@ -293,7 +292,7 @@ pub fn set_shared_config(ctx: &Ctx, inv: &Invocation) -> Outcome {
                 })
                 .collect();
             return Err(Failure::new(
-                "ambiguous",
+                FailureKind::Ambiguous,
                 format!(
                     "Duplicate key {name} ({}): pass --type (and section.key for broker)",
                     names.join(", ")
@@ -313,72 +312,6 @@ pub fn set_shared_config(ctx: &Ctx, inv: &Invocation) -> Outcome {
     Ok(EXIT_OK)
 }
 
-/// A shared metadata volume, read once.
-pub(super) struct Shared {
-    store: MetadataStore,
-    pub area: Area,
-    alive_timeout_ms: u64,
-    now_unix: i64,
-}
-
-fn read_shared(ctx: &Ctx) -> Result<Shared, Failure> {
-    let he = ctx.deployed_conf()?;
-    let volume = he
-        .metadata_volume_path()
-        .map_err(|e| Failure::config(e.to_string()))?;
-    Shared::read(&volume, &ctx.timings())
-}
-
-impl Shared {
-    /// Reads the volume at `volume`, each call bounded by the storage timeout.
-    pub fn read(volume: &Path, timings: &Timings) -> Result<Shared, Failure> {
-        let mut store =
-            MetadataStore::open(volume, Duration::from_millis(timings.storage_timeout_ms));
-        let bytes = store.read_area().map_err(|e| {
-            Failure::new(
-                "storage",
-                format!("reading the shared metadata {}: {e}", volume.display()),
-            )
-        })?;
-        Ok(Shared {
-            store,
-            area: decode_area(&bytes),
-            alive_timeout_ms: timings.host_alive_timeout_ms,
-            now_unix: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-        })
-    }
-
-    /// Hosts whose agent may be running: their slot is not `stopped` and its
-    /// wall-clock time is fresh, or they publish none (we cannot tell).
-    pub fn active_hosts(&self) -> Vec<HostId> {
-        self.area
-            .hosts
-            .iter()
-            .filter(|(_, slot)| match slot {
-                Ok(slot) => !slot.record.stopped && self.fresh(slot.extra.wall_clock()),
-                Err(_) => false,
-            })
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
-    fn fresh(&self, wall: Option<i64>) -> bool {
-        wall.is_none_or(|w| freshness(w, self.now_unix, self.alive_timeout_ms).0)
-    }
-
-    /// How long ago `slot` was published by the wall clock it carries; 0 when
-    /// it carries none (we cannot tell: take it as just published).
-    pub fn age_ms(&self, slot: &HostSlot) -> u64 {
-        slot.extra.wall_clock().map_or(0, |w| {
-            u64::try_from(self.now_unix.saturating_sub(w).max(0))
-                .unwrap_or(0)
-                .saturating_mul(1000)
-        })
-    }
-}
-
 /// `--reinitialize-lockspace [--force]`: every published lease claim becomes
 /// `none`; epochs are kept (they never go back).
 pub fn reinitialize_lockspace(ctx: &Ctx, inv: &Invocation) -> Outcome {
@@ -387,14 +320,14 @@ pub fn reinitialize_lockspace(ctx: &Ctx, inv: &Invocation) -> Outcome {
         let global = shared.area.global_maintenance().unwrap_or(false);
         if !global {
             return Err(Failure::new(
-                "refused",
+                FailureKind::Refused,
                 "Lockfile reset can be performed in global maintenance mode only.",
             ));
         }
         let active = shared.active_hosts();
         if ctx.agent_may_run() || !active.is_empty() {
             return Err(Failure::new(
-                "refused",
+                FailureKind::Refused,
                 "Lockfile reset cannot be performed with an active agent.",
             ));
         }
@@ -417,14 +350,11 @@ pub fn reinitialize_lockspace(ctx: &Ctx, inv: &Invocation) -> Outcome {
             }
         }
         let bytes = encode_host_slot(id, &slot.record, &extra)
-            .map_err(|e| Failure::new("encode", format!("host {id}: {e}")))?;
+            .map_err(|e| Failure::new(FailureKind::Encode, format!("host {id}: {e}")))?;
         rewritten.push((id, bytes));
     }
     for (id, bytes) in rewritten {
-        shared
-            .store
-            .write_slot(id, &bytes)
-            .map_err(|e| Failure::new("storage", format!("writing slot {id}: {e}")))?;
+        shared.write_slot(id, &bytes)?;
         warn(&format!("host {id}: lease claim cleared"));
     }
     Ok(EXIT_OK)
@@ -443,7 +373,7 @@ pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
             Ok(id) if (1..=crate::config::HOST_ID_MAX).contains(&id) => id,
             _ => {
                 return Err(Failure::new(
-                    "usage",
+                    FailureKind::Usage,
                     format!(
                         "Invalid value '{text}' for --host-id (1 to {})",
                         crate::config::HOST_ID_MAX
@@ -454,7 +384,7 @@ pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
     };
     if id == he.host_id && ctx.agent_may_run() {
         return Err(Failure::new(
-            "refused",
+            FailureKind::Refused,
             "ovirt-ha-agent is running on this host: stop it before cleaning its metadata",
         ));
     }
@@ -475,7 +405,7 @@ pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
             check_lease_silence(ctx, &shared, id, slot)?;
             if !slot.record.stopped && shared.active_hosts().contains(&id) {
                 return Err(Failure::new(
-                    "refused",
+                    FailureKind::Refused,
                     format!(
                         "Host {id} ({}) looks active: its agent did not stop cleanly and its \
                          data is fresh. Stop its agent first, or pass --force-cleanup.",
@@ -486,18 +416,15 @@ pub fn clean_metadata(ctx: &Ctx, inv: &Invocation) -> Outcome {
         }
     }
     let zero = [0u8; SLOT_SIZE];
-    shared
-        .store
-        .write_slot(id, &zero)
-        .map_err(|e| Failure::new("storage", format!("writing slot {id}: {e}")))?;
-    super::deploy::release_claim(&volume, id)?;
+    shared.write_slot(id, &zero)?;
+    host_id::release_claim(&volume, id)?;
     Ok(EXIT_OK)
 }
 
 /// Host `id` has no slot: nothing to clean, but maybe a deployed host whose
 /// agent has not run yet, whose id is given back only on purpose.
 fn clean_id_claim(inv: &Invocation, volume: &Path, id: HostId) -> Outcome {
-    let Some(claim) = super::deploy::claim_text(volume, id)? else {
+    let Some(claim) = host_id::claim_text(volume, id)? else {
         warn(&format!("host {id} has no metadata: nothing to clean"));
         return Ok(EXIT_OK);
     };
@@ -507,7 +434,7 @@ fn clean_id_claim(inv: &Invocation, volume: &Path, id: HostId) -> Outcome {
         .unwrap_or("unknown");
     if !inv.flag("force-cleanup") {
         return Err(Failure::new(
-            "refused",
+            FailureKind::Refused,
             format!(
                 "Host {id} has no metadata yet, but its id is claimed by {holder} \
                  (deployed, its agent never published). Pass --force-cleanup to give \
@@ -518,7 +445,7 @@ fn clean_id_claim(inv: &Invocation, volume: &Path, id: HostId) -> Outcome {
     warn(&format!(
         "host {id} has no metadata: only its id claim (by {holder}) is removed"
     ));
-    super::deploy::release_claim(volume, id)?;
+    host_id::release_claim(volume, id)?;
     Ok(EXIT_OK)
 }
 
@@ -560,7 +487,7 @@ fn check_lease_silence(
         ),
     };
     Err(Failure::new(
-        "refused",
+        FailureKind::Refused,
         format!(
             "Host {id} ({}) publishes the engine VM lease as {lease} and {silent}: by the \
              lease-dead rule its slot is cleaned only after {} s of silence (lease-dead-secs, \

@@ -7,9 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
+use super::ctx::{Ctx, warn};
+use super::failure::{EXIT_OK, Failure, FailureKind, Outcome};
 use super::hostfacts::shown;
 use super::spec::Invocation;
-use super::{Ctx, EXIT_OK, Failure, Outcome, warn};
 use crate::metadata::HostId;
 use crate::metadata::history::{Event, HISTORY_DIR, RING_BYTES, decode_ring};
 
@@ -35,7 +36,7 @@ pub fn history(ctx: &Ctx, inv: &Invocation) -> Outcome {
                 .filter(|id| (1..=crate::metadata::HOST_ID_MAX).contains(id))
                 .ok_or_else(|| {
                     Failure::new(
-                        "usage",
+                        FailureKind::Usage,
                         format!("Invalid value '{text}' for --host (a host id, 1 to 2000)"),
                     )
                 })
@@ -64,7 +65,8 @@ pub fn history(ctx: &Ctx, inv: &Invocation) -> Outcome {
         }
         events.iter().map(line).collect()
     };
-    super::super::write_stdout(&out).map_err(|e| Failure::new("io", format!("stdout: {e}")))?;
+    super::super::write_stdout(&out)
+        .map_err(|e| Failure::new(FailureKind::Io, format!("stdout: {e}")))?;
     Ok(EXIT_OK)
 }
 
@@ -86,13 +88,13 @@ fn read_all(
         }
         Ok(Err(e)) => {
             return Err(Failure::new(
-                "storage",
+                FailureKind::Storage,
                 format!("reading {}: {e}", dir.display()),
             ));
         }
         Err(e) => {
             return Err(Failure::new(
-                "storage",
+                FailureKind::Storage,
                 format!("reading {}: {e}", dir.display()),
             ));
         }
@@ -231,7 +233,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, Failure> {
     let bad = || {
         Failure::new(
-            "usage",
+            FailureKind::Usage,
             format!(
                 "Invalid value '{text}' for --since (a duration such as 15m, 2h or 1d, Unix \
                  seconds, or a local time YYYY-MM-DD HH:MM[:SS] or HH:MM[:SS])"

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 
 use crate::core::agent::{EPOCH_SEEN_KEY, KEEPER_KEY, LEASE_TIMINGS_KEY};
 use crate::metadata::{
-    EPOCH_PLAUSIBLE_MAX, LEASE_EPOCH_KEY, LEASE_KEY, SEQ_KEY, SEQ_PLAUSIBLE_MAX,
+    EPOCH_PLAUSIBLE_MAX, LEASE_EPOCH_KEY, LEASE_KEY, LeaseKind, SEQ_KEY, SEQ_PLAUSIBLE_MAX,
 };
 use crate::proto::HostStatus;
 
@@ -173,9 +173,12 @@ pub enum Renewer {
 pub enum LeaseFacts<'a> {
     /// No lease state, or `none`.
     Free,
-    /// `claim`, `held` or `fencing` (`kind`) under `epoch`, and who renews it.
+    /// `claim`, `held` or `fencing` (`kind`; `None`, a word this build does
+    /// not know, is taken as a hold) under `epoch`, and who renews it. `word`
+    /// is the kind as published, for display.
     Taken {
-        kind: &'a str,
+        kind: Option<LeaseKind>,
+        word: &'a str,
         epoch: u64,
         renewer: Renewer,
     },
@@ -192,9 +195,10 @@ impl<'a> LeaseFacts<'a> {
             return LeaseFacts::Refused(bad);
         }
         match &h.lease {
-            Some(l) if l.kind == "none" => LeaseFacts::Free,
+            Some(l) if l.lease_kind() == Some(LeaseKind::None) => LeaseFacts::Free,
             Some(l) => LeaseFacts::Taken {
-                kind: &l.kind,
+                kind: l.lease_kind(),
+                word: &l.kind,
                 epoch: l.epoch,
                 renewer: match (h.stopped, extra_value(&h.extra, KEEPER_KEY)) {
                     (false, _) => Renewer::Agent,
@@ -213,7 +217,7 @@ impl<'a> LeaseFacts<'a> {
     pub fn cell(&self) -> String {
         match self {
             LeaseFacts::Free => "-".to_owned(),
-            LeaseFacts::Taken { kind, epoch, .. } => format!("{} {epoch}", shown(kind)),
+            LeaseFacts::Taken { word, epoch, .. } => format!("{} {epoch}", shown(word)),
             LeaseFacts::Refused(_) => "refused".to_owned(),
             LeaseFacts::Unreadable(_) => "?".to_owned(),
         }
@@ -225,7 +229,7 @@ impl<'a> LeaseFacts<'a> {
         match self {
             LeaseFacts::Free => None,
             LeaseFacts::Taken {
-                kind: "fencing",
+                kind: Some(LeaseKind::Fencing),
                 epoch,
                 ..
             } => Some(format!(
@@ -233,21 +237,23 @@ impl<'a> LeaseFacts<'a> {
                  not confirmed down yet; a hold to every other host until it is"
             )),
             LeaseFacts::Taken {
-                kind,
+                word,
                 epoch,
                 renewer: Renewer::Keeper,
+                ..
             } => Some(format!(
                 "agent stopped, lease kept by its keeper ({}, epoch {epoch})",
-                shown(kind)
+                shown(word)
             )),
             LeaseFacts::Taken {
-                kind,
+                word,
                 epoch,
                 renewer: Renewer::Nobody,
+                ..
             } => Some(format!(
                 "agent stopped with the lease {} (epoch {epoch}) and no keeper: it never \
                  expires by silence (its engine VM may run unsupervised)",
-                shown(kind)
+                shown(word)
             )),
             LeaseFacts::Taken {
                 renewer: Renewer::Agent,

@@ -7,11 +7,21 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::process::Command;
 
 use crate::config::{Config, ConfigPaths};
+use crate::core::LocalVm;
 use crate::shell::VmDriver;
 use crate::shell::vm::{VM_LOG_FILE, from_config};
 
 /// How long a console password stays valid.
 const CONSOLE_PASSWORD_VALID_SECS: i64 = 2 * 3600;
+
+/// Whether the engine VM may run on this host, as `driver` sees it directly:
+/// only a VM manager that does not know the VM says no. A failed query, or
+/// a VM it knows in any state, counts as running, the safe answer for the
+/// commands that must not act under it (`--disconnect-storage`, local
+/// maintenance with the agent down) and for `--force`, which then acts on it.
+pub fn runs_here(driver: &mut dyn VmDriver) -> bool {
+    !matches!(driver.status(), LocalVm::NotPresent)
+}
 
 /// The engine VM driver this host's agent uses.
 pub fn driver(config: &Config, paths: &ConfigPaths) -> Result<Box<dyn VmDriver>, String> {

@@ -7,150 +7,40 @@
 //! - [`actions`]: the commands that go through the local agent or act on this
 //!   host (VM, maintenance, liveliness, storage, console).
 //! - [`admin`]: configuration keys and the shared metadata's housekeeping.
+//! - [`deploy`]: `--deploy` and `--deploy --add-host`.
+//! - [`history`]: `--history`, the cluster's events.
+//!
+//! Below the command modules, and importing none of them (nor this one):
+//! [`failure`] (exit codes, [`Failure`]), [`ctx`] ([`Ctx`], notes on stderr),
+//! [`shared_metadata`] (the metadata volume read once), [`shared_conf`] (the
+//! cluster's configuration beside it), [`shared_storage`] (bounded
+//! operations on the shared storage) and [`host_id`] (host id claims). This
+//! module only parses and dispatches: no command module imports it.
 
 mod actions;
 mod admin;
+mod ctx;
 mod deploy;
+mod failure;
 pub mod history;
+mod host_id;
 pub mod hostfacts;
 mod local_vm;
 pub mod pyjson;
 pub mod render;
+mod shared_conf;
+mod shared_metadata;
+mod shared_storage;
 pub mod spec;
 pub mod view;
 
 use std::ffi::OsString;
-use std::time::Duration;
 
-use crate::config::{
-    AgentConf, ConfFile, ConfigPathArgs, ConfigPaths, ErrorKind, HostedEngineConf, Timings,
-};
-use crate::proto::{self, ClientError};
-use spec::{Invocation, ParseError};
-
-/// `hosted-engine` exit codes (the man page lists them).
-pub const EXIT_OK: i32 = 0;
-/// The command failed, or answered "no" (e.g. not deployed, engine not up).
-pub const EXIT_FAILURE: i32 = 1;
-/// The configuration could not be read.
-pub const EXIT_CONFIG: i32 = 2;
-
-/// The reference's answer when `hosted-engine.conf` names no engine VM.
-pub const NOT_DEPLOYED: &str = "You must run deploy first";
-
-/// Why a command failed: what to print and the exit code.
-#[derive(Debug)]
-pub struct Failure {
-    /// A short kebab-case class for `--json` (`not-deployed`, `agent-down`, ...).
-    pub kind: &'static str,
-    pub message: String,
-    pub code: i32,
-}
-
-impl Failure {
-    pub fn new(kind: &'static str, message: impl Into<String>) -> Failure {
-        Failure {
-            kind,
-            message: message.into(),
-            code: EXIT_FAILURE,
-        }
-    }
-
-    pub fn config(message: impl Into<String>) -> Failure {
-        Failure {
-            kind: "config",
-            message: message.into(),
-            code: EXIT_CONFIG,
-        }
-    }
-}
-
-type Outcome = Result<i32, Failure>;
-
-/// What every command needs: where the configuration is, and whether errors
-/// are JSON.
-pub struct Ctx {
-    pub paths: ConfigPaths,
-    pub json: bool,
-}
-
-impl Ctx {
-    /// `hosted-engine.conf`, refusing when the engine is not deployed.
-    pub fn deployed_conf(&self) -> Result<HostedEngineConf, Failure> {
-        match HostedEngineConf::load(&self.paths.he_conf) {
-            Ok(conf) if conf.is_deployed() => Ok(conf),
-            Ok(_) => Err(Failure::new("not-deployed", NOT_DEPLOYED)),
-            Err(errors) if errors.has_kind(ErrorKind::NotFound) => {
-                Err(Failure::new("not-deployed", NOT_DEPLOYED))
-            }
-            Err(errors) => Err(Failure::config(errors.to_string())),
-        }
-    }
-
-    /// Refuses a `hosted-engine.conf` another user could have changed,
-    /// before a command that runs or connects to what it names
-    /// (`storage_connect_command`, the VM driver, `libvirt_uri`), as the agent
-    /// does (`crate::trust`).
-    pub fn trust_conf(&self) -> Result<(), Failure> {
-        crate::trust::check_file(&self.paths.he_conf).map_err(|e| {
-            Failure::config(format!(
-                "{}: not trusted with the commands it names: {e}",
-                self.paths.he_conf.display()
-            ))
-        })
-    }
-
-    /// `agent.conf`'s timings, or the defaults (with a note on stderr) when it
-    /// cannot be read: a status command should not fail over a timing file.
-    pub fn timings(&self) -> Timings {
-        match AgentConf::load(&self.paths.agent_conf) {
-            Ok(conf) => conf.timings,
-            Err(errors) => {
-                warn(&format!("{errors}; using the default timings"));
-                Timings::default()
-            }
-        }
-    }
-
-    /// The local agent's socket.
-    pub fn socket(&self) -> std::path::PathBuf {
-        proto::socket_path(&self.paths.runtime_dir)
-    }
-
-    /// Whether this host's agent may be running. Only "no socket" or "nobody
-    /// listens" says it is not: an agent that accepts and does not answer in
-    /// time (hung, or busy on slow storage) still runs and still writes, so the
-    /// commands that must not act under a running agent count it as running.
-    pub fn agent_may_run(&self) -> bool {
-        !matches!(
-            self.call(&proto::Request::STATUS, view::AGENT_TIMEOUT),
-            Err(ClientError::NotRunning { .. })
-        )
-    }
-
-    /// `request` to the local agent.
-    pub fn call(
-        &self,
-        request: &proto::Request,
-        timeout: Duration,
-    ) -> Result<proto::Reply, ClientError> {
-        proto::call(&self.socket(), request, timeout)
-    }
-}
-
-/// A note for the operator on stderr.
-pub fn warn(message: &str) {
-    write_stderr(&format!("hosted-engine: {message}\n"));
-}
-
-/// Writes `text` to stderr. Unlike `eprint!`, a failed write (stderr a closed
-/// pipe, as in `hosted-engine --vm-status 2>&1 | head -1`) is ignored instead
-/// of panicking: there is nobody left to tell (STYLE.md: a broken pipe is a
-/// clean exit).
-pub fn write_stderr(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
-}
+use crate::config::{ConfigPathArgs, ConfigPaths};
+pub use ctx::{Ctx, warn, write_stderr};
+use failure::Outcome;
+pub use failure::{EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Failure, FailureKind, NOT_DEPLOYED};
+use spec::{CommandId, Invocation, ParseError};
 
 /// Configuration paths from the environment only (the reference command line
 /// has no path options).
@@ -219,26 +109,33 @@ pub fn run(args: &[String]) -> i32 {
 /// parser refuses gets its error as JSON. `--format json` (the value as its own
 /// argument, which the parser accepts) counts as much as `--format=json`.
 fn wants_json(args: &[String]) -> bool {
-    args.first()
-        .is_some_and(|c| c == "--vm-status" || c == "--history")
+    (is_command(args, CommandId::VmStatus) || is_command(args, CommandId::History))
         && (args.iter().any(|a| a == "--json" || a == "--format=json")
             || args
                 .windows(2)
                 .any(|w| w[0] == "--format" && w[1] == "json"))
 }
 
+/// Whether the first of `args` names command `id`.
+fn is_command(args: &[String], id: CommandId) -> bool {
+    args.first()
+        .and_then(|c| spec::find(c))
+        .is_some_and(|c| c.id == id)
+}
+
 /// Prints a failure (JSON on stdout under `--json`) and returns its code.
-/// [`NOT_DEPLOYED`] goes to stdout as the reference prints it (scripts grep
-/// for it there); every other message to stderr.
+/// [`NOT_DEPLOYED`] (the message of every [`FailureKind::NotDeployed`]) goes
+/// to stdout as the reference prints it (scripts grep for it there); every
+/// other message to stderr.
 fn report(failure: &Failure, json: bool) -> i32 {
     if json {
-        let _ = super::write_stdout(&render::json_error(failure.kind, &failure.message));
-    } else if failure.message == NOT_DEPLOYED {
+        let _ = super::write_stdout(&render::json_error(failure.kind.as_str(), &failure.message));
+    } else if failure.kind == FailureKind::NotDeployed {
         let _ = super::write_stdout(&format!("{NOT_DEPLOYED}\n"));
     } else {
         write_stderr(&format!("{}\n", failure.message));
     }
-    failure.code
+    failure.code()
 }
 
 fn refuse_command_line(args: &[String], e: ParseError, json: bool) -> i32 {
@@ -254,49 +151,56 @@ fn refuse_command_line(args: &[String], e: ParseError, json: bool) -> i32 {
             let version = format!("hosted-engine {}\n", env!("CARGO_PKG_VERSION"));
             super::answer("hosted-engine", &version, EXIT_OK)
         }
-        ParseError::MissingValue("mode", _) if args[0] == "--set-maintenance" => report(
-            &Failure::new("usage", "You must specify a maintenance mode with --mode"),
-            json,
-        ),
+        ParseError::MissingValue("mode", _) if is_command(args, CommandId::SetMaintenance) => {
+            report(
+                &Failure::new(
+                    FailureKind::Usage,
+                    "You must specify a maintenance mode with --mode",
+                ),
+                json,
+            )
+        }
         ParseError::UnknownCommand(_) => {
             write_stderr(&format!("{e}\n{}", spec::usage()));
             EXIT_FAILURE
         }
-        other => {
-            let command = spec::find(&args[0]).expect("only unknown commands fail before lookup");
-            if json {
-                return report(&Failure::new("usage", other.to_string()), true);
+        // The command was found (only the errors above come before its
+        // lookup): its synopsis follows the error, or JSON says it.
+        other => match spec::find(&args[0]) {
+            Some(command) if !json => {
+                write_stderr(&format!("{other}\nUsage: {}\n", command.synopsis()));
+                EXIT_FAILURE
             }
-            write_stderr(&format!("{other}\nUsage: {}\n", command.synopsis()));
-            EXIT_FAILURE
-        }
+            _ => report(&Failure::new(FailureKind::Usage, other.to_string()), json),
+        },
     }
 }
 
+/// Runs the parsed command. The match is exhaustive: every command of the
+/// table ([`spec::COMMANDS`]) has its handler here.
 fn dispatch(ctx: &Ctx, inv: &Invocation) -> Outcome {
     if let Some(target) = inv.value("remote") {
         return actions::remote(inv, target);
     }
-    match inv.command.name {
-        "--deploy" => deploy::deploy(ctx, inv),
-        "--vm-status" => actions::vm_status(ctx, inv),
-        "--history" => history::history(ctx, inv),
-        "--vm-start" => actions::vm_start(ctx, inv, false),
-        "--vm-start-paused" => actions::vm_start(ctx, inv, true),
-        "--vm-shutdown" => actions::vm_stop(ctx, inv, false),
-        "--vm-poweroff" => actions::vm_stop(ctx, inv, true),
-        "--set-maintenance" => actions::set_maintenance(ctx, inv),
-        "--check-liveliness" => actions::check_liveliness(ctx),
-        "--check-deployed" => check_deployed(ctx),
-        "--connect-storage" => actions::connect_storage(ctx),
-        "--disconnect-storage" => actions::disconnect_storage(ctx),
-        "--console" => actions::console(ctx),
-        "--add-console-password" => actions::add_console_password(ctx, inv),
-        "--set-shared-config" => admin::set_shared_config(ctx, inv),
-        "--get-shared-config" => admin::get_shared_config(ctx, inv),
-        "--reinitialize-lockspace" => admin::reinitialize_lockspace(ctx, inv),
-        "--clean-metadata" => admin::clean_metadata(ctx, inv),
-        other => unreachable!("command {other} is in the table but not dispatched"),
+    match inv.command.id {
+        CommandId::Deploy => deploy::deploy(ctx, inv),
+        CommandId::VmStatus => actions::vm_status(ctx, inv),
+        CommandId::History => history::history(ctx, inv),
+        CommandId::VmStart => actions::vm_start(ctx, inv, false),
+        CommandId::VmStartPaused => actions::vm_start(ctx, inv, true),
+        CommandId::VmShutdown => actions::vm_stop(ctx, inv, false),
+        CommandId::VmPoweroff => actions::vm_stop(ctx, inv, true),
+        CommandId::SetMaintenance => actions::set_maintenance(ctx, inv),
+        CommandId::CheckLiveliness => actions::check_liveliness(ctx),
+        CommandId::CheckDeployed => check_deployed(ctx),
+        CommandId::ConnectStorage => actions::connect_storage(ctx),
+        CommandId::DisconnectStorage => actions::disconnect_storage(ctx),
+        CommandId::Console => actions::console(ctx),
+        CommandId::AddConsolePassword => actions::add_console_password(ctx, inv),
+        CommandId::SetSharedConfig => admin::set_shared_config(ctx, inv),
+        CommandId::GetSharedConfig => admin::get_shared_config(ctx, inv),
+        CommandId::ReinitializeLockspace => admin::reinitialize_lockspace(ctx, inv),
+        CommandId::CleanMetadata => admin::clean_metadata(ctx, inv),
     }
 }
 
@@ -307,7 +211,9 @@ fn check_deployed(ctx: &Ctx) -> Outcome {
     const NOT: &str = "The hosted engine has not been deployed\n";
     match ctx.deployed_conf() {
         Ok(_) => Ok(super::answer("hosted-engine", DEPLOYED, EXIT_OK)),
-        Err(f) if f.kind == "not-deployed" => Ok(super::answer("hosted-engine", NOT, EXIT_FAILURE)),
+        Err(f) if f.kind == FailureKind::NotDeployed => {
+            Ok(super::answer("hosted-engine", NOT, EXIT_FAILURE))
+        }
         Err(f) => Err(f),
     }
 }

@@ -13,6 +13,7 @@ use super::hostfacts::{
 use super::pyjson;
 use super::view::{ClusterView, Source};
 use crate::core::agent::WATCHDOG_KEY;
+use crate::metadata::LeaseKind;
 use crate::proto::{EngineStatusView, HostStatus};
 
 const GLOBAL_BANNER: &str = "!! Cluster is in GLOBAL MAINTENANCE mode !!";
@@ -268,6 +269,11 @@ pub fn table(view: &ClusterView, layout: TableLayout) -> String {
 /// others): the timeouts, each with its hosts, then one warning per unfenced
 /// host. Nothing when no host publishes its watchdog (reference agents).
 fn watchdog_notes(view: &ClusterView, width: u16) -> String {
+    let mut out = String::new();
+    let published = |h: &HostStatus| HostWatchdog::of(h) != HostWatchdog::Unpublished;
+    if !view.hosts.iter().any(published) {
+        return out;
+    }
     let mut groups: Vec<(String, Vec<u16>)> = Vec::new();
     let mut unfenced = Vec::new();
     for h in &view.hosts {
@@ -283,10 +289,6 @@ fn watchdog_notes(view: &ClusterView, width: u16) -> String {
             Some((_, ids)) => ids.push(h.host_id),
             None => groups.push((what, vec![h.host_id])),
         }
-    }
-    let mut out = String::new();
-    if unfenced.is_empty() && groups.iter().all(|(w, _)| w == "not published") {
-        return out;
     }
     if !groups.is_empty() {
         let parts: Vec<String> = groups
@@ -585,10 +587,11 @@ fn lease_line(view: &ClusterView) -> String {
                 kind,
                 epoch,
                 renewer,
+                ..
             } => {
                 let what = match kind {
-                    "claim" => format!("claimed by {host}, epoch {epoch}"),
-                    "fencing" => format!(
+                    Some(LeaseKind::Claim) => format!("claimed by {host}, epoch {epoch}"),
+                    Some(LeaseKind::Fencing) => format!(
                         "held by {host}, epoch {epoch}, fencing: giving it up while its engine \
                          VM is not confirmed down yet (a hold until it is)"
                     ),
@@ -639,7 +642,7 @@ fn next_start(view: &ClusterView) -> String {
             .to_owned();
     }
     let live = || view.hosts.iter().filter(|h| h.live_data);
-    if let Some(h) = live().find(|h| h.engine_status.vm == "up") {
+    if let Some(h) = live().find(|h| h.engine_status.vm_up()) {
         return format!(
             "none: the engine VM runs on host {} ({}), health {}",
             h.host_id,
@@ -650,7 +653,8 @@ fn next_start(view: &ClusterView) -> String {
     for h in live() {
         match LeaseFacts::of(h) {
             LeaseFacts::Taken {
-                kind: "fencing", ..
+                kind: Some(LeaseKind::Fencing),
+                ..
             } => {
                 return format!(
                     "none yet: host {} ({}) is fencing: its engine VM is being powered off, and \

@@ -9,9 +9,35 @@
 
 use std::collections::BTreeMap;
 
+/// Which command a [`CommandSpec`] is. `hosted-engine` dispatches on it
+/// (`super::dispatch`), so the compiler checks that every command of the table
+/// is handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandId {
+    Deploy,
+    VmStatus,
+    History,
+    VmStart,
+    VmStartPaused,
+    VmShutdown,
+    VmPoweroff,
+    SetMaintenance,
+    CheckLiveliness,
+    CheckDeployed,
+    ConnectStorage,
+    DisconnectStorage,
+    Console,
+    AddConsolePassword,
+    SetSharedConfig,
+    GetSharedConfig,
+    ReinitializeLockspace,
+    CleanMetadata,
+}
+
 /// One command.
 #[derive(Debug)]
 pub struct CommandSpec {
+    pub id: CommandId,
     /// As typed: `--vm-status`.
     pub name: &'static str,
     /// One line for the usage list.
@@ -280,6 +306,7 @@ const DEPLOY_OPTIONS: &[OptSpec] = &[
 /// Every command, in the order of the usage text.
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
+        id: CommandId::Deploy,
         name: "--deploy",
         summary: "Deploy this host: the first one, or another with --add-host",
         help: "Configures this host without questions, every answer from an option or \
@@ -297,6 +324,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::VmStatus,
         name: "--vm-status",
         summary: "Show the status of every host and of the engine VM",
         help: "Shows each host's slot of the shared metadata as this host's agent sees it: \
@@ -309,6 +337,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: true,
     },
     CommandSpec {
+        id: CommandId::History,
         name: "--history",
         summary: "Show what the cluster did and why: every host's events, newest last",
         help: "One timeline merged from every host's recent events on the shared storage \
@@ -324,6 +353,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: true,
     },
     CommandSpec {
+        id: CommandId::VmStart,
         name: "--vm-start",
         summary: "Start the engine VM on this host",
         help: "Asks the local agent to start the engine VM here. The agent starts it only \
@@ -348,6 +378,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::VmStartPaused,
         name: "--vm-start-paused",
         summary: "Start the engine VM on this host, paused",
         help: "As --vm-start, with the VM started paused.",
@@ -360,6 +391,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::VmShutdown,
         name: "--vm-shutdown",
         summary: "Shut the engine VM on this host down gracefully",
         help: "Asks the local agent to shut the engine VM down (the guest gets a grace \
@@ -384,6 +416,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::VmPoweroff,
         name: "--vm-poweroff",
         summary: "Power the engine VM on this host off",
         help: "Asks the local agent to power the engine VM off at once and waits (bounded) \
@@ -407,6 +440,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::SetMaintenance,
         name: "--set-maintenance",
         summary: "Set the maintenance mode (--mode=global|local|none)",
         help: "global: no agent starts, stops or moves the engine VM. local: this host \
@@ -425,6 +459,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::CheckLiveliness,
         name: "--check-liveliness",
         summary: "Check whether the engine answers its health page",
         help: "Fetches http://<fqdn>/ovirt-engine/services/health. Prints `Hosted Engine is \
@@ -434,6 +469,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: true,
     },
     CommandSpec {
+        id: CommandId::CheckDeployed,
         name: "--check-deployed",
         summary: "Tell whether the hosted engine has been deployed on this host",
         help: "Exit 0: deployed (hosted-engine.conf names the engine VM, `vmid`), 1: not \
@@ -443,6 +479,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: true,
     },
     CommandSpec {
+        id: CommandId::ConnectStorage,
         name: "--connect-storage",
         summary: "Connect the shared storage",
         help: "Runs hosted-engine.conf's storage_connect_command (if any), then checks that \
@@ -452,6 +489,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::DisconnectStorage,
         name: "--disconnect-storage",
         summary: "Disconnect the shared storage",
         help: "Unmounts the shared storage's mount point. Refused while the local agent \
@@ -461,6 +499,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::Console,
         name: "--console",
         summary: "Open the engine VM's serial console",
         help: "libvirt driver: `virsh console` of the engine VM's domain. process driver: \
@@ -471,6 +510,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::AddConsolePassword,
         name: "--add-console-password",
         summary: "Set a temporary VNC password for the engine VM's console",
         help: "libvirt driver only. The password comes from --password, else \
@@ -484,6 +524,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::SetSharedConfig,
         name: "--set-shared-config",
         summary: "Set a configuration key (<key> <value> [--type=...])",
         help: "Writes <key>=<value> into one configuration file, keeping comments and every \
@@ -503,6 +544,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::GetSharedConfig,
         name: "--get-shared-config",
         summary: "Show a configuration key (<key> [--type=...])",
         help: "Prints `<key> : <value>, type : <type>` for every file that has the key (or \
@@ -517,6 +559,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: true,
     },
     CommandSpec {
+        id: CommandId::ReinitializeLockspace,
         name: "--reinitialize-lockspace",
         summary: "Reset the engine VM lease in the shared metadata",
         help: "Clears every host's published lease claim. Refused unless the cluster is in \
@@ -531,6 +574,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         read_only: false,
     },
     CommandSpec {
+        id: CommandId::CleanMetadata,
         name: "--clean-metadata",
         summary: "Remove a host's slot from the shared metadata",
         help: "Zeroes the slot of --host-id (default: this host). Refused unless that host's \
@@ -934,6 +978,18 @@ mod tests {
             for line in c.help_text().lines() {
                 assert!(line.len() <= 80 || !line.contains(' '), "{line}");
             }
+        }
+    }
+
+    #[test]
+    fn each_command_has_its_own_id() {
+        for (i, c) in COMMANDS.iter().enumerate() {
+            assert!(
+                COMMANDS[..i].iter().all(|earlier| earlier.id != c.id),
+                "{} has the id of an earlier command",
+                c.name
+            );
+            assert_eq!(find(c.name).map(|found| found.id), Some(c.id));
         }
     }
 

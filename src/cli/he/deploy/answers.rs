@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::super::spec::Invocation;
-use super::Failure;
+use crate::cli::he::failure::{Failure, FailureKind};
+use crate::cli::he::spec::Invocation;
 use crate::config::{
     BrokerConf, ConfFile, HE_CONF_KEYS, KvDocument, Syntax, WATCHDOG_NONE_ACK_KEY,
     WATCHDOG_NONE_ACK_VALUE, read_bounded,
@@ -64,19 +64,22 @@ impl Answers {
     /// The answer file at `path`: flat `key=value` lines, `#` comments.
     pub(super) fn read_file(&mut self, path: &Path) -> Result<(), Failure> {
         let bytes = read_bounded(path)
-            .map_err(|e| Failure::new("answers", e.to_string()))?
+            .map_err(|e| Failure::new(FailureKind::Answers, e.to_string()))?
             .ok_or_else(|| {
                 Failure::new(
-                    "answers",
+                    FailureKind::Answers,
                     format!("{}: no such answer file", path.display()),
                 )
             })?;
         let doc = KvDocument::parse_bytes(path, Syntax::Flat, &bytes)
-            .map_err(|e| Failure::new("answers", e.to_string()))?;
+            .map_err(|e| Failure::new(FailureKind::Answers, e.to_string()))?;
         for entry in doc.entries() {
             let line = entry.line.map_or(String::new(), |l| format!(":{l}"));
             check_key(entry.key).map_err(|why| {
-                Failure::new("answers", format!("{}{line}: {why}", path.display()))
+                Failure::new(
+                    FailureKind::Answers,
+                    format!("{}{line}: {why}", path.display()),
+                )
             })?;
             self.set(entry.key, entry.value);
         }
@@ -105,7 +108,7 @@ impl Answers {
             return Ok(());
         }
         Err(Failure::new(
-            "answers",
+            FailureKind::Answers,
             "missing answer: --watchdog-device, this host's watchdog (the agent refuses to \
              start without one): a device such as /dev/watchdog (a hardware watchdog, e.g. \
              iTCO_wdt or ipmi_watchdog, or the kernel's softdog: modprobe softdog), or none \
@@ -118,7 +121,7 @@ impl Answers {
             None | Some("yes" | "true" | "True" | "1") => Ok(true),
             Some("no" | "false" | "False" | "0") => Ok(false),
             Some(other) => Err(Failure::new(
-                "answers",
+                FailureKind::Answers,
                 format!("{ENABLE_AGENT}={other}: expected yes or no"),
             )),
         }
@@ -189,11 +192,12 @@ pub(super) fn broker_text(answers: &Answers, path: &Path) -> Result<String, Fail
             .and_then(|rest| rest.split_once('.'))
         {
             doc.set(section, name, value)
-                .map_err(|e| Failure::new("answers", e.to_string()))?;
+                .map_err(|e| Failure::new(FailureKind::Answers, e.to_string()))?;
         }
     }
     let text = doc.render();
-    BrokerConf::parse(path, &text).map_err(|e| Failure::new("answers", e.to_string()))?;
+    BrokerConf::parse(path, &text)
+        .map_err(|e| Failure::new(FailureKind::Answers, e.to_string()))?;
     Ok(text)
 }
 

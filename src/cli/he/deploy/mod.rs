@@ -11,14 +11,17 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 mod answers;
-mod storage;
 
-use super::admin::Shared;
+use super::ctx::Ctx;
+use super::failure::{EXIT_OK, Failure, FailureKind, Outcome};
+use super::host_id::{HOST_IDS_DIR, claim, claim_lowest_free, claims, remove_claim, utc_now};
+use super::shared_conf::{SHARED_AGENT_CONF, SHARED_HE_CONF, SHARED_VM_XML};
+use super::shared_metadata::Shared;
+use super::shared_storage::{on_storage, shared_write};
 use super::spec::Invocation;
-use super::{Ctx, EXIT_OK, Failure, Outcome};
 use crate::config::{
     AgentConf, ConfFile, DEFAULT_MNT_ROOT, DomainType, HA_AGENT_DIR, HE_CONF_KEYS, HOST_ID_MAX,
     HaConf, HostedEngineConf, KvDocument, Syntax, Timings, WatchdogSetting, read_bounded,
@@ -27,18 +30,7 @@ use crate::config::{
 use crate::metadata::{HostId, LeaseKind};
 use crate::shell::store::init_volume;
 use answers::{AGENT_CONF_KEY, Answers, IDENTITY_KEYS, WATCHDOG_KEYS, broker_text, check_key};
-pub use storage::claim_text;
-pub use storage::{HOST_IDS_DIR, release_claim};
-use storage::{claim, claim_lowest_free, claims, on_storage, remove_claim, shared_write};
 
-/// The cluster's copy of `hosted-engine.conf`, beside the metadata volume (the
-/// file `--get-shared-config --type=he_shared` reads).
-const SHARED_HE_CONF: &str = "hosted-engine.conf";
-/// The cluster's `agent.conf`: every host must run the same timings, since the
-/// lease's safety rests on them.
-const SHARED_AGENT_CONF: &str = "agent.conf";
-/// The engine VM's libvirt domain XML, for every host.
-const SHARED_VM_XML: &str = "engine-vm.xml";
 /// The agent's systemd unit.
 const AGENT_UNIT: &str = "ovirt-ha-agent.service";
 /// Bound on `systemctl enable --now`.
@@ -81,7 +73,7 @@ pub fn deploy(ctx: &Ctx, inv: &Invocation) -> Outcome {
     }
     answers.read_options(inv);
     for key in answers.0.keys() {
-        check_key(key).map_err(|why| Failure::new("answers", why))?;
+        check_key(key).map_err(|why| Failure::new(FailureKind::Answers, why))?;
     }
     let timings = ctx.timings();
     let plan = if add_host {
@@ -105,7 +97,7 @@ fn refuse_if_deployed(ctx: &Ctx) -> Result<(), Failure> {
     let path = &ctx.paths.he_conf;
     match HostedEngineConf::load(path) {
         Ok(conf) if conf.is_deployed() => Err(Failure::new(
-            "refused",
+            FailureKind::Refused,
             format!(
                 "This host is already deployed: host {} of the engine VM {} ({}). To deploy it \
                  again, stop its agent, remove it from the cluster (hosted-engine \
@@ -117,7 +109,7 @@ fn refuse_if_deployed(ctx: &Ctx) -> Result<(), Failure> {
             ),
         )),
         _ if path.exists() => Err(Failure::new(
-            "refused",
+            FailureKind::Refused,
             format!(
                 "{} exists: move it away before deploying this host",
                 path.display()
@@ -142,7 +134,7 @@ fn plan_first_host(
         .collect();
     if !missing.is_empty() {
         return Err(Failure::new(
-            "answers",
+            FailureKind::Answers,
             format!(
                 "missing answers: {} (as options or in --answer-file)",
                 missing.join(", ")
@@ -157,7 +149,7 @@ fn plan_first_host(
     }
     if answers.get("vm_xml").is_none() && answers.get("vm_command").is_none() {
         return Err(Failure::new(
-            "answers",
+            FailureKind::Answers,
             "missing answer: the engine VM, as --vm-xml=<libvirt domain XML> or \
              --vm-command=<command>",
         ));
@@ -216,12 +208,12 @@ fn plan_first_host(
 /// is there (mounted) and refusing block storage.
 fn locate_domain(answers: &Answers) -> Result<PathBuf, Failure> {
     let kind = DomainType::parse(answers.get("domainType").unwrap_or("nfs"))
-        .map_err(|e| Failure::new("answers", format!("domainType: {e}")))?;
+        .map_err(|e| Failure::new(FailureKind::Answers, format!("domainType: {e}")))?;
     let storage = answers.get("storage").unwrap_or_default();
     let mnt_root = PathBuf::from(answers.get("mnt_root").unwrap_or(DEFAULT_MNT_ROOT));
     let Some(mount) = storage_mount_point(kind, storage, &mnt_root) else {
         return Err(Failure::new(
-            "answers",
+            FailureKind::Answers,
             format!(
                 "domainType {kind}: deploy supports file storage (nfs, nfs3, nfs4, glusterfs, \
                  posixfs, dir); for block storage write hosted-engine.conf by hand"
@@ -231,7 +223,7 @@ fn locate_domain(answers: &Answers) -> Result<PathBuf, Failure> {
     let probe = mount.clone();
     if !on_storage(&mount, move || Ok(probe.is_dir()))? {
         return Err(Failure::new(
-            "storage",
+            FailureKind::Storage,
             format!(
                 "the storage {storage} is not mounted at {}: mount it there first (the same \
                  on every host)",
@@ -260,7 +252,7 @@ fn check_volume_free(
         let live = shared.active_hosts();
         if !live.is_empty() {
             return Err(Failure::new(
-                "refused",
+                FailureKind::Refused,
                 format!(
                     "the metadata volume {} holds live hosts ({}): this storage is in use by a \
                      running cluster. Add this host with --deploy --add-host, or stop those \
@@ -292,7 +284,7 @@ fn check_volume_free(
             .collect();
         if !leased.is_empty() {
             return Err(Failure::new(
-                "refused",
+                FailureKind::Refused,
                 format!(
                     "the metadata volume {} holds the engine VM lease of {} (its agent stopped \
                      or fell silent less than lease-dead ago): its engine VM may still run. \
@@ -306,7 +298,7 @@ fn check_volume_free(
         let stale: Vec<HostId> = shared.area.hosts.keys().copied().collect();
         if !stale.is_empty() && !force {
             return Err(Failure::new(
-                "refused",
+                FailureKind::Refused,
                 format!(
                     "the metadata volume {} holds hosts of an earlier deployment ({}, none \
                      live): pass --force to wipe it",
@@ -319,7 +311,7 @@ fn check_volume_free(
     if !claims.is_empty() && !force {
         let ids: Vec<HostId> = claims.iter().map(|(id, _)| *id).collect();
         return Err(Failure::new(
-            "refused",
+            FailureKind::Refused,
             format!(
                 "{} holds host id claims ({}): hosts are deployed on this storage. Add this \
                  host with --deploy --add-host, or pass --force to start a new deployment",
@@ -336,7 +328,7 @@ fn check_volume_free(
 fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<Plan, Failure> {
     if answers.get("storage").is_none() {
         return Err(Failure::new(
-            "answers",
+            FailureKind::Answers,
             "missing answer: --storage (where the first host deployed the engine)",
         ));
     }
@@ -348,7 +340,7 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
     let ha_agent = domain_dir.join(HA_AGENT_DIR);
     let shared = HostedEngineConf::load(&ha_agent.join(SHARED_HE_CONF)).map_err(|e| {
         Failure::new(
-            "storage",
+            FailureKind::Storage,
             format!("reading the cluster's configuration: {e}"),
         )
     })?;
@@ -362,7 +354,7 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
             && ours != theirs
         {
             return Err(Failure::new(
-                "answers",
+                FailureKind::Answers,
                 format!(
                     "{key}={ours} differs from the cluster's {key}={theirs} ({}): an added \
                      host joins the deployment as it is",
@@ -400,7 +392,7 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
     ) {
         (Ok(Some(_)), Some(_)) => {
             return Err(Failure::new(
-                "answers",
+                FailureKind::Answers,
                 format!(
                     "--agent-conf is for the first host: an added host takes the cluster's \
                      {} (every host must run the same timings)",
@@ -414,7 +406,7 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
         (Ok(None), Some(file)) => read_agent_conf(Path::new(file))?,
         (Ok(None), None) => {
             return Err(Failure::new(
-                "answers",
+                FailureKind::Answers,
                 format!(
                     "{} is missing: pass --agent-conf=<the agent.conf the other hosts run> \
                      (every host must run the same timings; the defaults may differ from \
@@ -423,10 +415,14 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
                 ),
             ));
         }
-        (Err(e), _) => return Err(Failure::new("storage", e.to_string())),
+        (Err(e), _) => return Err(Failure::new(FailureKind::Storage, e.to_string())),
     };
-    AgentConf::parse(&ctx.paths.agent_conf, &agent_text)
-        .map_err(|e| Failure::new("storage", format!("the cluster's agent.conf: {e}")))?;
+    AgentConf::parse(&ctx.paths.agent_conf, &agent_text).map_err(|e| {
+        Failure::new(
+            FailureKind::Storage,
+            format!("the cluster's agent.conf: {e}"),
+        )
+    })?;
     check_for_agent(ctx, &he_conf, &agent_text)?;
     let volume = he_conf
         .metadata_volume_path()
@@ -467,7 +463,7 @@ fn find_deployment(mount: &Path) -> Result<PathBuf, Failure> {
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => Err(Failure::new(
-            "storage",
+            FailureKind::Storage,
             format!(
                 "no hosted-engine deployment under {}: was --deploy run on the first host, \
                  and is this the same storage?",
@@ -475,7 +471,7 @@ fn find_deployment(mount: &Path) -> Result<PathBuf, Failure> {
             ),
         )),
         _ => Err(Failure::new(
-            "answers",
+            FailureKind::Answers,
             format!(
                 "several deployments under {} ({}): choose one with --sd-uuid",
                 mount.display(),
@@ -510,7 +506,7 @@ fn apply(ctx: &Ctx, plan: &Plan, timings: &Timings) -> Result<HostId, Failure> {
             .then_some(1)
             .ok_or_else(|| {
                 Failure::new(
-                    "refused",
+                    FailureKind::Refused,
                     format!(
                         "host id 1 was claimed by another deploy at the same time ({})",
                         ids_dir.join("1").display()
@@ -527,7 +523,7 @@ fn apply(ctx: &Ctx, plan: &Plan, timings: &Timings) -> Result<HostId, Failure> {
     if plan.enable_agent {
         enable_agent().map_err(|why| {
             Failure::new(
-                "agent",
+                FailureKind::Agent,
                 format!(
                     "host {id} is configured, but the agent could not be enabled: {why}. Start \
                      it with: systemctl enable --now {AGENT_UNIT}"
@@ -549,7 +545,12 @@ fn init(plan: &Plan, timings: &Timings) -> Result<(), Failure> {
         true,
         Duration::from_millis(timings.storage_timeout_ms.max(10_000)),
     )
-    .map_err(|e| Failure::new("storage", format!("initialising the metadata volume: {e}")))
+    .map_err(|e| {
+        Failure::new(
+            FailureKind::Storage,
+            format!("initialising the metadata volume: {e}"),
+        )
+    })
 }
 
 fn write_files(ctx: &Ctx, plan: &Plan, id: HostId) -> Result<(), Failure> {
@@ -564,8 +565,9 @@ fn write_files(ctx: &Ctx, plan: &Plan, id: HostId) -> Result<(), Failure> {
     );
     if !plan.add_host {
         if let Some(source) = &plan.vm_xml_source {
-            let xml = fs::read(source)
-                .map_err(|e| Failure::new("answers", format!("{}: {e}", source.display())))?;
+            let xml = fs::read(source).map_err(|e| {
+                Failure::new(FailureKind::Answers, format!("{}: {e}", source.display()))
+            })?;
             shared_write(&ha_agent.join(SHARED_VM_XML), xml)?;
         }
         shared_write(
@@ -596,21 +598,22 @@ fn write_files(ctx: &Ctx, plan: &Plan, id: HostId) -> Result<(), Failure> {
 fn local_write(path: &Path, text: &str, mode: u32) -> Result<(), Failure> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)
-            .map_err(|e| Failure::new("io", format!("{}: {e}", dir.display())))?;
+            .map_err(|e| Failure::new(FailureKind::Io, format!("{}: {e}", dir.display())))?;
     }
-    write_atomic(path, text.as_bytes(), mode).map_err(|e| Failure::new("io", e.to_string()))
+    write_atomic(path, text.as_bytes(), mode)
+        .map_err(|e| Failure::new(FailureKind::Io, e.to_string()))
 }
 
 /// Writes `text` to `path` readable by its owner only (it may name servers and
 /// mail credentials).
 fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
     write_atomic(path, text.as_bytes(), 0o600)
-        .map_err(|e| Failure::new("io", format!("--generate-answer: {e}")))
+        .map_err(|e| Failure::new(FailureKind::Io, format!("--generate-answer: {e}")))
 }
 
 fn set(doc: &mut KvDocument, key: &str, value: &str) -> Result<(), Failure> {
     doc.set("", key, value)
-        .map_err(|e| Failure::new("answers", e.to_string()))
+        .map_err(|e| Failure::new(FailureKind::Answers, e.to_string()))
 }
 
 /// `doc` re-labelled as `path` (its errors then name the file being written).
@@ -624,7 +627,7 @@ fn doc_set_path(doc: &mut KvDocument, path: &Path) {
 fn validate_he(doc: KvDocument) -> Result<HostedEngineConf, Failure> {
     HostedEngineConf::from_document(doc).map_err(|e| {
         Failure::new(
-            "answers",
+            FailureKind::Answers,
             format!("the answers do not make a valid hosted-engine.conf:\n{e}"),
         )
     })
@@ -634,14 +637,14 @@ fn validate_he(doc: KvDocument) -> Result<HostedEngineConf, Failure> {
 /// timeout they do not allow), refused now instead.
 fn check_for_agent(ctx: &Ctx, he: &HostedEngineConf, agent_text: &str) -> Result<(), Failure> {
     let agent = AgentConf::parse(&ctx.paths.agent_conf, agent_text)
-        .map_err(|e| Failure::new("answers", e.to_string()))?;
+        .map_err(|e| Failure::new(FailureKind::Answers, e.to_string()))?;
     let errors = he.agent_errors(Some(&agent.timings));
     if errors.is_empty() {
         return Ok(());
     }
     let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
     Err(Failure::new(
-        "answers",
+        FailureKind::Answers,
         format!(
             "the answers make a hosted-engine.conf the agent refuses:\n{}",
             lines.join("\n")
@@ -652,12 +655,15 @@ fn check_for_agent(ctx: &Ctx, he: &HostedEngineConf, agent_text: &str) -> Result
 /// The operator's agent.conf, checked.
 fn read_agent_conf(path: &Path) -> Result<String, Failure> {
     let bytes = read_bounded(path)
-        .map_err(|e| Failure::new("answers", e.to_string()))?
+        .map_err(|e| Failure::new(FailureKind::Answers, e.to_string()))?
         .ok_or_else(|| {
-            Failure::new("answers", format!("{}: no such agent.conf", path.display()))
+            Failure::new(
+                FailureKind::Answers,
+                format!("{}: no such agent.conf", path.display()),
+            )
         })?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    AgentConf::parse(path, &text).map_err(|e| Failure::new("answers", e.to_string()))?;
+    AgentConf::parse(path, &text).map_err(|e| Failure::new(FailureKind::Answers, e.to_string()))?;
     Ok(text)
 }
 
@@ -672,11 +678,16 @@ fn default_agent_conf() -> String {
 /// A libvirt domain XML, roughly: readable and a `<domain` element.
 fn check_domain_xml(path: &Path) -> Result<(), Failure> {
     let bytes = read_bounded(path)
-        .map_err(|e| Failure::new("answers", e.to_string()))?
-        .ok_or_else(|| Failure::new("answers", format!("{}: no such file", path.display())))?;
+        .map_err(|e| Failure::new(FailureKind::Answers, e.to_string()))?
+        .ok_or_else(|| {
+            Failure::new(
+                FailureKind::Answers,
+                format!("{}: no such file", path.display()),
+            )
+        })?;
     if !String::from_utf8_lossy(&bytes).contains("<domain") {
         return Err(Failure::new(
-            "answers",
+            FailureKind::Answers,
             format!("{}: not a libvirt domain XML (no <domain>)", path.display()),
         ));
     }
@@ -696,7 +707,12 @@ fn new_uuid() -> Result<String, Failure> {
     let mut b = [0u8; 16];
     fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| Failure::new("io", format!("generating a UUID from /dev/urandom: {e}")))?;
+        .map_err(|e| {
+            Failure::new(
+                FailureKind::Io,
+                format!("generating a UUID from /dev/urandom: {e}"),
+            )
+        })?;
     Ok(format_uuid_v4(b))
 }
 
@@ -718,17 +734,10 @@ fn format_uuid_v4(mut b: [u8; 16]) -> String {
 fn system_hostname() -> Result<String, Failure> {
     crate::shell::system::hostname().map_err(|e| {
         Failure::new(
-            "io",
+            FailureKind::Io,
             format!("reading the host name: {e} (pass --hostname)"),
         )
     })
-}
-
-pub(super) fn utc_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    format!("{} UTC", crate::metadata::ctime(secs, 0))
 }
 
 fn join_ids(ids: &[HostId]) -> String {

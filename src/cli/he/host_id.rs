@@ -1,24 +1,24 @@
-//! Host ids claimed on the shared storage, and every write there bounded in
-//! time.
+//! Host ids claimed on the shared storage: `ha_agent/host-ids/<id>`, created
+//! exclusively, so two hosts deployed at once never take the same id
+//! (`--deploy`); `--clean-metadata` gives an id back. A leaf of
+//! `hosted-engine`'s modules.
 
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind as IoErrorKind, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Failure, utc_now};
-use crate::config::{HOST_ID_MAX, write_atomic};
-use crate::deadline::{self, Overrun};
+use super::failure::{Failure, FailureKind};
+use super::shared_storage::on_storage;
+use crate::config::HOST_ID_MAX;
 use crate::metadata::HostId;
 
 /// Where host ids are claimed, one file per id.
 pub const HOST_IDS_DIR: &str = "host-ids";
-/// Bound on a file of the shared storage being written (a hung NFS server).
-const SHARED_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Claims `id` in `dir`: `Ok(false)` when another host holds it.
-pub(super) fn claim(dir: &Path, id: HostId, hostname: &str) -> Result<bool, Failure> {
+pub fn claim(dir: &Path, id: HostId, hostname: &str) -> Result<bool, Failure> {
     let path = dir.join(id.to_string());
     let text = format!("hostname={hostname}\nclaimed={}\n", utc_now());
     let target = path.clone();
@@ -45,11 +45,7 @@ pub(super) fn claim(dir: &Path, id: HostId, hostname: &str) -> Result<bool, Fail
 }
 
 /// The lowest id that no slot uses and nobody has claimed, claimed.
-pub(super) fn claim_lowest_free(
-    dir: &Path,
-    taken: &[HostId],
-    hostname: &str,
-) -> Result<HostId, Failure> {
+pub fn claim_lowest_free(dir: &Path, taken: &[HostId], hostname: &str) -> Result<HostId, Failure> {
     // The claims there now, read once (bounded); a claim made meanwhile by
     // another host fails our exclusive create, and we try the next id.
     let claimed: Vec<HostId> = claims(dir)?.into_iter().map(|(id, _)| id).collect();
@@ -62,13 +58,13 @@ pub(super) fn claim_lowest_free(
         }
     }
     Err(Failure::new(
-        "refused",
+        FailureKind::Refused,
         format!("every host id (1 to {HOST_ID_MAX}) is taken"),
     ))
 }
 
 /// The claims in `dir` (ids and files), none when it does not exist.
-pub(super) fn claims(dir: &Path) -> Result<Vec<(HostId, PathBuf)>, Failure> {
+pub fn claims(dir: &Path) -> Result<Vec<(HostId, PathBuf)>, Failure> {
     let target = dir.to_path_buf();
     on_storage(dir, move || {
         let entries = match fs::read_dir(&target) {
@@ -103,7 +99,7 @@ pub fn claim_text(volume: &Path, id: HostId) -> Result<Option<String>, Failure> 
 }
 
 /// Removes the claim file `path`, bounded; a missing one is fine.
-pub(super) fn remove_claim(path: &Path) -> Result<(), Failure> {
+pub fn remove_claim(path: &Path) -> Result<(), Failure> {
     let target = path.to_path_buf();
     on_storage(path, move || match fs::remove_file(&target) {
         Err(e) if e.kind() == IoErrorKind::NotFound => Ok(()),
@@ -120,34 +116,11 @@ pub fn release_claim(volume: &Path, id: HostId) -> Result<(), Failure> {
     remove_claim(&ha_agent.join(HOST_IDS_DIR).join(id.to_string()))
 }
 
-/// Runs `op` on the shared storage on its own thread, waiting at most
-/// [`SHARED_WRITE_TIMEOUT`]: a hung server must not hang the command.
-pub(super) fn on_storage<T: Send + 'static>(
-    path: &Path,
-    op: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> Result<T, Failure> {
-    match deadline::run("deploy-storage", SHARED_WRITE_TIMEOUT, op) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(Failure::new("storage", format!("{}: {e}", path.display()))),
-        Err(Overrun::Spawn(e)) => Err(Failure::new("io", format!("spawning a thread: {e}"))),
-        Err(Overrun::Panicked) => Err(Failure::new(
-            "io",
-            format!("{}: the storage operation panicked", path.display()),
-        )),
-        Err(Overrun::Late(after)) => Err(Failure::new(
-            "storage",
-            format!(
-                "{}: the storage did not answer within {} s",
-                path.display(),
-                after.as_secs()
-            ),
-        )),
-    }
-}
-
-pub(super) fn shared_write(path: &Path, bytes: Vec<u8>) -> Result<(), Failure> {
-    let target = path.to_path_buf();
-    on_storage(path, move || {
-        write_atomic(&target, &bytes, 0o644).map_err(|e| std::io::Error::other(e.to_string()))
-    })
+/// Now, as a claim file and `--deploy`'s header of `hosted-engine.conf` say
+/// it: `ctime` in UTC.
+pub fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    format!("{} UTC", crate::metadata::ctime(secs, 0))
 }
