@@ -613,6 +613,12 @@ impl EngineStatusView {
         self.vm_status() == Some(VmStatus::Up)
     }
 
+    /// Whether the host publishes the engine VM as running there with its
+    /// health page answering (`up` and `good`): a healthy engine.
+    pub fn engine_healthy(&self) -> bool {
+        self.vm_up() && Health::from_str_exact(&self.health) == Some(Health::Good)
+    }
+
     /// Whether the host publishes the engine VM as not running there:
     /// `down`, `down_unexpected` or `down_missing` (`unknown` says neither).
     pub fn vm_down(&self) -> bool {

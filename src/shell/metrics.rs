@@ -14,7 +14,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::proto::{AgentStatus, HostStatus};
+use crate::metadata::LeaseKind;
+use crate::proto::{AgentStatus, HostStatus, LeaseView};
 
 /// Which exposition format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +142,7 @@ fn flag(b: bool) -> f64 {
 }
 
 fn vm_up(h: &HostStatus) -> bool {
-    h.engine_status.vm == "up"
+    h.engine_status.vm_up()
 }
 
 /// The watchdog timeout a slot's extra text publishes (0: `none`); `None`
@@ -164,7 +165,8 @@ fn watchdog_seconds(extra: &str) -> Option<f64> {
 fn holds_lease(h: &HostStatus) -> bool {
     h.lease
         .as_ref()
-        .is_some_and(|l| l.kind == "held" || l.kind == "fencing")
+        .and_then(LeaseView::lease_kind)
+        .is_some_and(|kind| matches!(kind, LeaseKind::Held | LeaseKind::Fencing))
 }
 
 /// The metrics of `cluster` (and of the agent's own work, when given).
@@ -234,7 +236,7 @@ pub fn render(
         "hosted_engine_host_engine_health_good",
         "Whether the host says the engine VM runs there and its health page answers.",
         hosts,
-        |h| Some(flag(vm_up(h) && h.engine_status.health == "good")),
+        |h| Some(flag(h.engine_status.engine_healthy())),
     );
     w.per_host(
         "hosted_engine_host_lease_held",
@@ -260,10 +262,7 @@ pub fn render(
         "hosted_engine_engine_health_good",
         "gauge",
         "Whether a live host runs the engine VM and its health page answers.",
-        flag(
-            live.iter()
-                .any(|h| vm_up(h) && h.engine_status.health == "good"),
-        ),
+        flag(live.iter().any(|h| h.engine_status.engine_healthy())),
     );
     w.single(
         "hosted_engine_lease_holders",

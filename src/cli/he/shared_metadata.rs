@@ -10,8 +10,8 @@ use super::ctx::Ctx;
 use super::failure::{Failure, FailureKind};
 use super::view::freshness;
 use crate::config::Timings;
-use crate::shell::store::MetadataStore;
 use crate::metadata::{Area, HostId, HostSlot, SLOT_SIZE, decode_area};
+use crate::shell::store::MetadataStore;
 
 /// A shared metadata volume, read once.
 pub struct Shared {
