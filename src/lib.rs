@@ -1,9 +1,10 @@
 //! hosted-engine: high availability for a self-hosted engine VM.
 //!
 //! A compatible successor of oVirt's Hosted Engine HA. The crate is one library
-//! shared by three binaries (`hosted-engine`, `ovirt-ha-agent`, `he-lab`); see
-//! `DESIGN.md` in the project's shared documents for the architecture: a pure
-//! decision core inside an I/O shell, with the byte-exact metadata codec below both.
+//! shared by three binaries (`hosted-engine`, `ovirt-ha-agent`, `he-lab`),
+//! around two `no_std` crates: the byte-exact metadata codec
+//! (`crates/metadata`) and the pure decision core above it (`crates/core`),
+//! which the I/O shell here drives. `docs/architecture.md` is the map.
 
 pub mod cli;
 pub mod clock;

@@ -9,7 +9,7 @@
 //! a request whose caller has given up. `docs/protocol.md` documents every
 //! message with an example;
 //! the field names here are that document's and do not change within a version.
-//! Names the reference's `--vm-status --json` uses (`reference/ovirt-compat.md`
+//! Names the reference's `--vm-status --json` uses (`docs/compat.md`
 //! section 7) are kept exactly, underscores included; our own names are
 //! kebab-case.
 
@@ -151,7 +151,7 @@ impl Request {
     }
 }
 
-/// `--set-maintenance --mode=<global|local|none>` (`reference/ovirt-compat.md`
+/// `--set-maintenance --mode=<global|local|none>` (`docs/compat.md`
 /// section 6: the modes are exclusive, setting one clears the others).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -352,7 +352,7 @@ pub struct AgentStatus {
     pub score: ScoreView,
     pub lease: LeasePhaseView,
     /// Whether the agent has watched long enough (`host_alive_timeout`) to
-    /// call any peer alive (`reference/ovirt-compat.md` section 2).
+    /// call any peer alive (`docs/compat.md` section 2).
     pub has_history: bool,
     /// Whether the agent has read its own slot (it publishes only after that).
     pub adopted: bool,
@@ -389,7 +389,7 @@ pub struct TimingsMismatch {
 pub struct ScoreView {
     pub score: u32,
     pub base: u32,
-    /// In the order of `reference/ovirt-compat.md` section 4; 0 points means
+    /// In the order of `docs/compat.md` section 4; 0 points means
     /// the observation is unknown yet.
     pub penalties: Vec<PenaltyView>,
     pub zero_reason: Option<ZeroReasonView>,
@@ -570,7 +570,7 @@ impl HostStatus {
     }
 }
 
-/// The engine status object (`reference/ovirt-compat.md` section 3), keys in
+/// The engine status object (`docs/compat.md` section 3), keys in
 /// the reference order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineStatusView {
@@ -664,7 +664,7 @@ pub struct UnreadableSlot {
     pub error: String,
 }
 
-/// The result of `check-liveliness` (`reference/ovirt-compat.md` section 3).
+/// The result of `check-liveliness` (`docs/compat.md` section 3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Liveliness {
     pub up: bool,

@@ -1,5 +1,5 @@
 //! Every `hosted-engine` command run as a process on its error paths
-//! (`reference/ovirt-compat.md` sections 6 and 8): not deployed, bad command
+//! (`docs/compat.md` sections 6 and 8): not deployed, bad command
 //! lines, the agent down, the agent accepting and never answering, `--json`
 //! errors, a closed stdout. Each test sets up its host with
 //! [`common::he::Host`].
@@ -67,7 +67,7 @@ fn commands_that_need_a_deployed_host_say_run_deploy_first() {
     assert_eq!((ran.code, ran.stdout.as_str()), (Some(2), ""), "{ran:?}");
     assert!(ran.stderr.contains("hosted-engine.conf"), "{ran:?}");
     // --check-liveliness without an fqdn: exit 2 with a message
-    // (`reference/ovirt-compat.md` section 3).
+    // (`docs/compat.md` section 3).
     std::fs::write(host.conf(), format!("vmid={VMID}\nhost_id=1\n")).unwrap();
     let ran = host.he(&["--check-liveliness"]);
     assert_eq!((ran.code, ran.stdout.as_str()), (Some(2), ""), "{ran:?}");

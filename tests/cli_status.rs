@@ -1,5 +1,5 @@
 //! `hosted-engine --vm-status`: the reference's text and JSON byte for byte
-//! (`reference/ovirt-compat.md` section 7), from the local agent and, with the
+//! (`docs/compat.md` section 7), from the local agent and, with the
 //! agent down, from the shared storage; the table and `--explain`.
 //!
 //! The expected outputs are written out by hand from section 7's rules (the

@@ -134,8 +134,8 @@ fn watchdog_summary(he: &crate::config::HostedEngineConf) -> String {
 }
 
 /// Writes `text` to stdout through its lock. A closed pipe (`| head`, `| true`)
-/// is not an error: nobody is reading, so it counts as written (STYLE.md: a
-/// broken pipe is a clean exit).
+/// is not an error: nobody is reading, so it counts as written
+/// (`docs/architecture.md`, "House rules": a broken pipe is a clean exit).
 pub fn write_stdout(text: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

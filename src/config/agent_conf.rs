@@ -1,7 +1,9 @@
-//! `agent.conf`: the score penalties (`[score]`, `reference/ovirt-compat.md`
-//! section 4), and ours: every timer of the state machine and the lease
-//! (`[timing]`, DESIGN.md "The engine VM lease") and the engine recovery command
-//! (`[recovery]`).
+//! `agent.conf`: the score penalties (`[score]`, `docs/compat.md` section 4),
+//! and ours: every timer of the state machine and the lease (`[timing]`,
+//! `docs/architecture.md`, "The engine VM lease"), the engine recovery command
+//! (`[recovery]`) and the metrics (`[metrics]`). The core owns the score's and
+//! the timers' types and rules ([`ScoreConf`], [`Timings`]); this module reads
+//! the file into them.
 //!
 //! Durations are written in seconds (`0.5` allowed, millisecond precision) and held
 //! in milliseconds, the unit of the core's monotonic time.
@@ -78,7 +80,7 @@ fn read_timings(f: &mut Fields<'_>) -> Timings {
 
 /// `[recovery]` (ours): a command that restarts only the engine service when the
 /// engine is unhealthy while its VM runs, tried before restarting the whole VM
-/// (DESIGN.md "Deliberate improvements", 2).
+/// (`docs/architecture.md`, "Deliberate improvements", 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryConf {
     /// `command`: run on this host, split on whitespace into argv, no shell (for

@@ -1,5 +1,5 @@
 //! `broker.conf`: where state-change notification mail goes (`[email]`) and which
-//! transitions are mailed (`[notify]`) (`reference/ovirt-compat.md` section 9).
+//! transitions are mailed (`[notify]`) (`docs/compat.md` section 9).
 //!
 //! Ours on top of the reference: STARTTLS, authentication and a timeout for the
 //! SMTP conversation (the reference has none of them).

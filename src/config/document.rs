@@ -3,7 +3,7 @@
 //! The document keeps every line as it was read (comments, blank lines, section
 //! headers, entries), so writing a file back after an edit changes only the edited
 //! line: operators' comments and keys we do not know survive (reference:
-//! `reference/ovirt-compat.md` section 9; the reference rewrote `ha.conf` from a dict
+//! `docs/compat.md` section 9; the reference rewrote `ha.conf` from a dict
 //! and dropped comments: **fix**).
 //!
 //! Syntax:

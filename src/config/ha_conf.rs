@@ -1,4 +1,4 @@
-//! `ha.conf`: this host's local maintenance flags (`reference/ovirt-compat.md`
+//! `ha.conf`: this host's local maintenance flags (`docs/compat.md`
 //! sections 6 and 9). Written by the `hosted-engine` command and read by the agent,
 //! possibly at the same moment, so every update is a locked, atomic
 //! read-modify-write.

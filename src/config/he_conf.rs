@@ -1,5 +1,5 @@
 //! `hosted-engine.conf`: who this host is and where the shared storage is
-//! (`reference/ovirt-compat.md` section 9).
+//! (`docs/compat.md` section 9).
 
 use std::fmt;
 use std::path::{Path, PathBuf};

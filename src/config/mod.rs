@@ -1,5 +1,5 @@
 //! Configuration: `hosted-engine.conf`, `agent.conf`, `ha.conf` and `broker.conf`
-//! (`reference/ovirt-compat.md` section 9), plus where they live.
+//! (`docs/compat.md` section 9), plus where they live.
 //!
 //! Every file is read into an order-preserving [`KvDocument`] and then into a typed
 //! view with defaults and a `validate()` that names every broken rule. Errors name

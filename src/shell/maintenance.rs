@@ -1,4 +1,4 @@
-//! `--set-maintenance` as the agent carries it out (`reference/ovirt-compat.md`
+//! `--set-maintenance` as the agent carries it out (`docs/compat.md`
 //! section 6): global in slot 0 of the shared volume, local in `ha.conf`; the
 //! modes are exclusive, setting one clears the others.
 

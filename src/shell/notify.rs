@@ -1,4 +1,4 @@
-//! State-change notification mail (`reference/ovirt-compat.md` section 9): on
+//! State-change notification mail (`docs/compat.md` section 9): on
 //! every transition whose `<Old>-<New>` matches `[notify] state_transition`, a
 //! mail with the reference's subject and body goes to `destination-emails`.
 //!

@@ -1,5 +1,5 @@
 //! The engine status carried in field 5 of a host record
-//! (`reference/ovirt-compat.md` section 3).
+//! (`docs/compat.md` section 3).
 //!
 //! The reference writes it with Python's `json.dumps` (`", "` and `": "` separators,
 //! ASCII only), key order `vm`, `health`, `detail`, then the optional `reason`.

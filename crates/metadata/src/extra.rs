@@ -1,5 +1,5 @@
 //! The human-readable "extra" text of a host slot: bytes `[512, 4096)`
-//! (`reference/ovirt-compat.md` section 1).
+//! (`docs/compat.md` section 1).
 //!
 //! `key=value` lines, each ending in `\n`. The reference keys come first in the
 //! reference order; our own keys (wall clock, lease) follow. Readers of the
@@ -322,7 +322,8 @@ fn verify_extra_crc(
     Ok(())
 }
 
-/// Whether a host takes part in the engine VM lease (DESIGN.md, the lease).
+/// Whether a host takes part in the engine VM lease (`docs/architecture.md`,
+/// "The engine VM lease").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LeaseKind {
     None,

@@ -1,4 +1,4 @@
-//! The cluster-wide block in slot 0 (`reference/ovirt-compat.md` section 1).
+//! The cluster-wide block in slot 0 (`docs/compat.md` section 1).
 //!
 //! `key=value` text, NUL-padded to the slot size. The only key the reference knows
 //! is `maintenance`. Deliberate difference: we separate keys with newlines (the

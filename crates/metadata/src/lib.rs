@@ -1,5 +1,5 @@
 //! The shared metadata volume ("whiteboard"), byte-exact with the reference
-//! (`reference/ovirt-compat.md` section 1).
+//! (`docs/compat.md` section 1).
 //!
 //! Geometry: 4096-byte slots; slot `N` at byte `N * 4096`; slot 0 is the global
 //! block, slots 1..=2000 belong to the host with that id. A slot whose first byte is

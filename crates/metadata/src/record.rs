@@ -1,5 +1,5 @@
 //! The machine-readable host record: bytes `[0, 512)` of a host slot
-//! (`reference/ovirt-compat.md` section 1).
+//! (`docs/compat.md` section 1).
 //!
 //! Twelve fields joined by `|`:
 //! `parse|feature|host-ts|host-id|score|engine-status|hostname|maintenance|stopped|crc32|conf_on_shared_storage|vm_conf_refresh_time`.

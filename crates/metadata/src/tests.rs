@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-/// The three verified vectors of `reference/ovirt-compat.md` section 1:
+/// The three verified vectors of `docs/compat.md` section 1:
 /// (record with CRC placeholder, expected CRC, host id, host-ts, engine status, hostname).
 const VECTORS: [(&str, u32, u16, u64, &str, &str); 3] = [
     (

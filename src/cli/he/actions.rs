@@ -266,8 +266,9 @@ fn table_layout() -> render::TableLayout {
 }
 
 /// Writes one answer (of several, under `--watch`) to stdout; false when
-/// stdout is a closed pipe. Nobody reads any more: not an error (STYLE.md),
-/// but the end of watching (`--watch | head -1` must not run forever).
+/// stdout is a closed pipe. Nobody reads any more: not an error
+/// (`docs/architecture.md`, "House rules"), but the end of watching
+/// (`--watch | head -1` must not run forever).
 fn write_refresh(text: &str) -> Result<bool, Failure> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

@@ -85,8 +85,8 @@ pub fn warn(message: &str) {
 
 /// Writes `text` to stderr. Unlike `eprint!`, a failed write (stderr a closed
 /// pipe, as in `hosted-engine --vm-status 2>&1 | head -1`) is ignored instead
-/// of panicking: there is nobody left to tell (STYLE.md: a broken pipe is a
-/// clean exit).
+/// of panicking: there is nobody left to tell (`docs/architecture.md`, "House
+/// rules": a broken pipe is a clean exit).
 pub fn write_stderr(text: &str) {
     use std::io::Write;
     let _ = std::io::stderr().lock().write_all(text.as_bytes());

@@ -1,4 +1,4 @@
-//! `hosted-engine`: the operator's command (`reference/ovirt-compat.md`
+//! `hosted-engine`: the operator's command (`docs/compat.md`
 //! sections 6, 7 and 8).
 //!
 //! - [`spec`]: the command surface as data (parser, help, man page, completions).

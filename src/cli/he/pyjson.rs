@@ -2,7 +2,7 @@
 //! items, `": "` after keys, and every character outside printable ASCII
 //! escaped as `\uXXXX` (`ensure_ascii`). The reference's `--vm-status --json`
 //! and its published engine status are written this way
-//! (`reference/ovirt-compat.md` sections 1 and 7), and scripts compare them as
+//! (`docs/compat.md` sections 1 and 7), and scripts compare them as
 //! text.
 
 use std::io::{self, Write};

@@ -1,5 +1,5 @@
 //! `--vm-status` renderings: the reference's text and JSON
-//! (`reference/ovirt-compat.md` section 7, byte for byte), our table, and
+//! (`docs/compat.md` section 7, byte for byte), our table, and
 //! `--explain`.
 
 use std::fmt::Write as _;

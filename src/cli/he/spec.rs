@@ -2,7 +2,7 @@
 //! its help, in one table. The parser, `--help`, the man page and the shell
 //! completions are all made from this table, so they cannot disagree.
 //!
-//! The syntax is the reference's (`reference/ovirt-compat.md` section 8): the
+//! The syntax is the reference's (`docs/compat.md` section 8): the
 //! first argument is the command (`--vm-status`), options follow it
 //! (`--mode=global` or `--mode global`), `--help` right after a command prints
 //! that command's help.

@@ -2,7 +2,7 @@
 //! answer, from the shared storage itself.
 //!
 //! The agent's view is the truth about liveness: it watched each host's
-//! heartbeat change on its own monotonic clock (`reference/ovirt-compat.md`
+//! heartbeat change on its own monotonic clock (`docs/compat.md`
 //! section 2). Without the agent there is no history to watch, so freshness is
 //! judged from the wall-clock time our agents publish in their extra text
 //! (`wall-clock=`): a host whose last publish is at most `host_alive_timeout`

@@ -1,4 +1,4 @@
-//! The management bridge's state (`reference/ovirt-compat.md` section 4): up
+//! The management bridge's state (`docs/compat.md` section 4): up
 //! when `/sys/class/net/<bridge>/operstate` says `up`.
 //!
 //! The reference asks vdsm, whose bridge state is the kernel's operstate, and

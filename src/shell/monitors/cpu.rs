@@ -1,4 +1,4 @@
-//! The host's CPU load without the engine VM (`reference/ovirt-compat.md`
+//! The host's CPU load without the engine VM (`docs/compat.md`
 //! section 4), from `/proc/stat` and the VM process's `/proc/<pid>/stat`.
 //!
 //! Like the reference (`cpu-load-no-engine`): load = (host busy - VM busy) /

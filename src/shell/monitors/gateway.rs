@@ -1,4 +1,4 @@
-//! The gateway test of the score (`reference/ovirt-compat.md` section 4): a few
+//! The gateway test of the score (`docs/compat.md` section 4): a few
 //! probes a short pause apart; the result is how many succeeded.
 //!
 //! The probes follow the reference's network submonitor: one ICMP echo (the

@@ -1,4 +1,4 @@
-//! The engine's liveliness check (`reference/ovirt-compat.md` section 3): HTTP
+//! The engine's liveliness check (`docs/compat.md` section 3): HTTP
 //! GET `http://<fqdn>/ovirt-engine/services/health`; healthy when the first line
 //! of the body contains `DB Up`. As in the reference the status code does not
 //! matter, only the body's first line; an answer that is not HTTP is not healthy.

@@ -1,4 +1,4 @@
-//! Free memory for the score (`reference/ovirt-compat.md` section 4), from
+//! Free memory for the score (`docs/compat.md` section 4), from
 //! `/proc/meminfo`: `MemAvailable`, or on kernels without it (before 3.14)
 //! `MemFree + Buffers + Cached`. The reference asks vdsm for `memFree`, which
 //! vdsm computes from the same file.

@@ -1,6 +1,6 @@
 //! The monitors: what the score and the engine status need to know about this
 //! host, each measured in its own thread that keeps its latest value
-//! (`reference/ovirt-compat.md` sections 3 and 4).
+//! (`docs/compat.md` sections 3 and 4).
 //!
 //! | monitor | source | value |
 //! |---|---|---|

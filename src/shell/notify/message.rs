@@ -13,12 +13,12 @@ pub const REPLY_LINES_MAX: usize = 100;
 /// Bytes of one reply line at most (RFC 5321 4.5.3.1.5 allows 512; we are lenient).
 pub const REPLY_LINE_MAX_BYTES: usize = 2048;
 
-/// The reference's subject (`reference/ovirt-compat.md` section 9).
+/// The reference's subject (`docs/compat.md` section 9).
 pub fn subject(from: &str, to: &str) -> String {
     format!("ovirt-hosted-engine state transition {from}-{to}")
 }
 
-/// The reference's body (`reference/ovirt-compat.md` section 9).
+/// The reference's body (`docs/compat.md` section 9).
 pub fn body(hostname: &str, from: &str, to: &str) -> String {
     format!("Hosted engine host: {hostname} changed state: {from}-{to}.")
 }

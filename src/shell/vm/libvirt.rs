@@ -21,7 +21,7 @@
 //!   most `call_timeout` for it. A call that does not answer in time fails (the
 //!   status reads `QueryFailed`), and no new call is made until it has answered.
 //!
-//! What the VM manager would say (`reference/ovirt-compat.md` section 3):
+//! What the VM manager would say (`docs/compat.md` section 3):
 //!
 //! | libvirt | status |
 //! |---|---|

@@ -16,7 +16,7 @@
 //!   [`POWEROFF_WAIT`] for the process to go.
 //!
 //! What the VM manager would say, as the agent loop expects it
-//! (`reference/ovirt-compat.md` section 3):
+//! (`docs/compat.md` section 3):
 //!
 //! | process | status |
 //! |---|---|
