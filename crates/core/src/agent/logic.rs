@@ -17,24 +17,62 @@ const SCORE_LEAD_TO_MIGRATE: u32 = 800;
 /// still showing it, that confirm the lead (see [`Agent::confirmed_lead`]).
 const LEAD_CONFIRM_PUBLISHES: u64 = 2;
 
-/// A state's verdict: next state, why, and whether to run again at once (NOWAIT).
-type Verdict = (State, String, bool);
+/// A peer whose score leads ours by enough to move the engine there, as
+/// confirmed by [`Agent::confirmed_lead`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Lead {
+    host: HostId,
+    /// Its score, as its last publish read showed it.
+    score: u32,
+}
+
+/// What a state's logic (or a guard before it) decided in one step.
+#[must_use = "a verdict not acted on loses the transition its state decided"]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Verdict {
+    /// The next state: the current one to stay.
+    pub(super) to: State,
+    /// Why, for the log line `<from> -> <to>: <reason>` (empty to stay, which
+    /// logs nothing).
+    pub(super) reason: String,
+    /// NOWAIT (the reference's name): run the next state's logic at once, in
+    /// this step, rather than a loop later.
+    pub(super) nowait: bool,
+}
+
+impl Verdict {
+    /// Go to `to`, and run its logic in this step too (NOWAIT).
+    pub(super) fn nowait(to: State, reason: impl Into<String>) -> Verdict {
+        Verdict {
+            to,
+            reason: reason.into(),
+            nowait: true,
+        }
+    }
+
+    /// Go to `to`; its logic runs from the next loop on.
+    pub(super) fn wait(to: State, reason: impl Into<String>) -> Verdict {
+        Verdict {
+            to,
+            reason: reason.into(),
+            nowait: false,
+        }
+    }
+}
 
 impl Agent {
     fn stay(&self) -> Verdict {
-        (self.state, String::new(), false)
+        Verdict::wait(self.state, String::new())
     }
 
     pub(super) fn logic(&mut self, obs: &Observation<'_>, facts: &Facts) -> Verdict {
         match self.state {
-            State::StartState => (State::ReinitializeFSM, "agent started".into(), true),
-            State::ReinitializeFSM if facts.vm_here => (
-                State::EngineStarting,
-                "engine VM runs on this host".into(),
-                true,
-            ),
+            State::StartState => Verdict::nowait(State::ReinitializeFSM, "agent started"),
+            State::ReinitializeFSM if facts.vm_here => {
+                Verdict::nowait(State::EngineStarting, "engine VM runs on this host")
+            }
             State::ReinitializeFSM => {
-                (State::EngineDown, "engine VM not on this host".into(), true)
+                Verdict::nowait(State::EngineDown, "engine VM not on this host")
             }
             State::EngineDown => self.engine_down(obs, facts),
             State::EngineStart => self.engine_start(facts),
@@ -42,22 +80,18 @@ impl Agent {
             State::EngineUp | State::EngineUpBadHealth => self.engine_up(obs, facts),
             State::EngineMaybeAway => self.engine_maybe_away(facts),
             State::EngineUnexpectedlyDown if facts.status.vm == VmStatus::Up => {
-                (State::EngineUp, "engine VM up again here".into(), false)
+                Verdict::wait(State::EngineUp, "engine VM up again here")
             }
             State::EngineUnexpectedlyDown => self.stay(),
             State::EngineStop => self.engine_stop(facts),
             State::EngineForceStop => self.engine_force_stop(facts),
             State::GlobalMaintenance => self.global_maintenance(facts),
-            State::LocalMaintenance if !facts.local_maintenance => (
-                State::ReinitializeFSM,
-                "local maintenance cleared".into(),
-                true,
-            ),
-            State::UnknownLocalVmState if !facts.vm_unknown => (
-                State::ReinitializeFSM,
-                "local VM state known again".into(),
-                true,
-            ),
+            State::LocalMaintenance if !facts.local_maintenance => {
+                Verdict::nowait(State::ReinitializeFSM, "local maintenance cleared")
+            }
+            State::UnknownLocalVmState if !facts.vm_unknown => {
+                Verdict::nowait(State::ReinitializeFSM, "local VM state known again")
+            }
             State::LocalMaintenance | State::UnknownLocalVmState | State::AgentStopped => {
                 self.stay()
             }
@@ -67,11 +101,7 @@ impl Agent {
     fn engine_down(&mut self, obs: &Observation<'_>, facts: &Facts) -> Verdict {
         let me = self.cfg.host_id;
         if facts.vm_here && facts.status.vm == VmStatus::Up {
-            return (
-                State::EngineStarting,
-                "engine VM runs on this host".into(),
-                true,
-            );
+            return Verdict::nowait(State::EngineStarting, "engine VM runs on this host");
         }
         if let Some((host, rank)) = facts.best
             && host != me
@@ -82,8 +112,8 @@ impl Agent {
         if !facts.fresh {
             return self.stay();
         }
-        if self.manual_start.is_some() {
-            return (State::EngineStart, "manual start".into(), true);
+        if self.start.manual.is_some() {
+            return Verdict::nowait(State::EngineStart, "manual start");
         }
         if !facts.history {
             return self.stay();
@@ -100,21 +130,16 @@ impl Agent {
         }
         match better_candidate(me, mine, facts) {
             Some(_) => self.stay(),
-            None => (
+            None => Verdict::nowait(
                 State::EngineStart,
                 format!("no better host to start the engine VM (score {mine})"),
-                true,
             ),
         }
     }
 
     fn engine_start(&mut self, facts: &Facts) -> Verdict {
         if facts.vm_here {
-            return (
-                State::EngineStarting,
-                "engine VM already runs on this host".into(),
-                false,
-            );
+            return Verdict::wait(State::EngineStarting, "engine VM already runs on this host");
         }
         if !facts.fresh && !matches!(self.lease.phase(), Phase::Holding { .. }) {
             return self.stay();
@@ -178,53 +203,40 @@ impl Agent {
     }
 
     fn start_vm(&mut self, epoch: u64, why: &str) -> Verdict {
-        let paused = self.manual_start.unwrap_or(false);
+        let paused = self.start.paused();
         self.pending.push(VmAction::Start { paused, epoch });
-        (
+        Verdict::wait(
             State::EngineStarting,
             format!("{why} (epoch {epoch}), starting the engine VM"),
-            false,
         )
     }
 
     fn give_up_start(&mut self, why: String) -> Verdict {
-        if self.manual_start.take().is_some() {
+        if self.start.end().manual.is_some() {
             self.say("manual start abandoned".into());
         }
-        self.restarting_locally = false;
-        (State::EngineDown, why, false)
+        Verdict::wait(State::EngineDown, why)
     }
 
     fn engine_starting(&mut self, obs: &Observation<'_>, facts: &Facts) -> Verdict {
         if facts.vm_here {
             if facts.status.vm == VmStatus::Up && facts.status.health == Health::Good {
-                self.manual_start = None;
-                self.restarting_locally = false;
-                return (State::EngineUp, "engine healthy".into(), false);
+                self.start.end();
+                return Verdict::wait(State::EngineUp, "engine healthy");
             }
             return self.stay();
         }
         if obs.local_vm.confirmed_down() {
             self.record_failed_start();
-            self.manual_start = None;
-            if core::mem::take(&mut self.restarting_locally) {
-                return (
+            if self.start.end().local_restart {
+                return Verdict::wait(
                     State::EngineUnexpectedlyDown,
-                    "local restart failed, handing the engine over".into(),
-                    false,
+                    "local restart failed, handing the engine over",
                 );
             }
-            return (
-                State::EngineForceStop,
-                "engine VM went down while starting".into(),
-                true,
-            );
+            return Verdict::nowait(State::EngineForceStop, "engine VM went down while starting");
         }
-        (
-            State::EngineMaybeAway,
-            "engine VM not seen on this host".into(),
-            false,
-        )
+        Verdict::wait(State::EngineMaybeAway, "engine VM not seen on this host")
     }
 
     fn engine_up(&mut self, obs: &Observation<'_>, facts: &Facts) -> Verdict {
@@ -232,11 +244,7 @@ impl Agent {
         match facts.status.vm {
             VmStatus::DownUnexpected => return self.crashed(),
             VmStatus::Down | VmStatus::DownMissing | VmStatus::Unknown => {
-                return (
-                    State::EngineMaybeAway,
-                    "engine VM not running on this host".into(),
-                    false,
-                );
+                return Verdict::wait(State::EngineMaybeAway, "engine VM not running on this host");
             }
             VmStatus::Up => {}
         }
@@ -245,23 +253,21 @@ impl Agent {
             && host != me
             && rank > my_rank
         {
-            return (
+            return Verdict::nowait(
                 State::EngineStop,
                 format!("a better engine runs on host {host}"),
-                true,
             );
         }
         let mine = self.score_in(obs, self.state).score;
-        if let Some((host, score)) = self.confirmed_lead(obs, facts, mine) {
-            return (
+        if let Some(Lead { host, score }) = self.confirmed_lead(obs, facts, mine) {
+            return Verdict::nowait(
                 State::EngineStop,
                 format!("host {host} scores {score} against our {mine}, moving the engine"),
-                true,
             );
         }
         if facts.status.health == Health::Good {
             if self.state == State::EngineUpBadHealth {
-                return (State::EngineUp, "engine healthy again".into(), false);
+                return Verdict::wait(State::EngineUp, "engine healthy again");
             }
             return self.stay();
         }
@@ -280,12 +286,7 @@ impl Agent {
     /// agent). Counting our own loops cannot tell that apart from a real lead;
     /// only publishes made after the lead appeared can. A lead that lapses on
     /// any publish read starts the count again.
-    fn confirmed_lead(
-        &mut self,
-        obs: &Observation<'_>,
-        facts: &Facts,
-        mine: u32,
-    ) -> Option<(HostId, u32)> {
+    fn confirmed_lead(&mut self, obs: &Observation<'_>, facts: &Facts, mine: u32) -> Option<Lead> {
         let lead = mine.saturating_add(SCORE_LEAD_TO_MIGRATE);
         let our_gateway_fails = obs.sensors.gateway_probes_ok == Some(0);
         let leading: Vec<(HostId, &AlivePeer)> = facts
@@ -303,7 +304,10 @@ impl Agent {
             let first = *self.leads.entry(host).or_insert(peer.publishes);
             assert!(peer.publishes >= first, "publish counts only grow");
             if confirmed.is_none() && peer.publishes - first >= LEAD_CONFIRM_PUBLISHES {
-                confirmed = Some((host, peer.score));
+                confirmed = Some(Lead {
+                    host,
+                    score: peer.score,
+                });
             }
         }
         if confirmed.is_some() {
@@ -318,43 +322,41 @@ impl Agent {
     fn bad_health(&mut self, obs: &Observation<'_>, facts: &Facts) -> Verdict {
         let reason = facts.status.reason.clone().unwrap_or_default();
         if self.state == State::EngineUp {
-            self.bad_since = Some(self.now);
+            self.bad_health.since = Some(self.now);
             self.run_recovery_once();
-            return (
+            return Verdict::wait(
                 State::EngineUpBadHealth,
                 format!("engine health bad: {reason}"),
-                false,
             );
         }
         if cluster_network_outage(obs, facts) {
-            if self.bad_since.is_some() {
+            if self.bad_health.since.is_some() {
                 self.say(
                     "every live host's gateway test fails: not stopping the engine for bad health"
                         .into(),
                 );
             }
-            self.bad_since = None;
+            self.bad_health.since = None;
             return self.stay();
         }
-        let since = *self.bad_since.get_or_insert(self.now);
+        let since = *self.bad_health.since.get_or_insert(self.now);
         self.run_recovery_once();
         let timeout = self.cfg.timings.bad_health_timeout_ms;
         if self.now.since(since) >= timeout {
             // Counted like a failed start so that a healthier host is preferred
             // for the restart (test plan cases 1 and 2: "on another host").
             self.record_failed_start();
-            return (
+            return Verdict::nowait(
                 State::EngineStop,
                 format!("engine unhealthy for {} s ({reason})", timeout / 1000),
-                true,
             );
         }
         self.stay()
     }
 
     fn run_recovery_once(&mut self) {
-        if self.cfg.recovery_configured && !self.recovery_ran {
-            self.recovery_ran = true;
+        if self.cfg.recovery_configured && !self.bad_health.recovery_ran {
+            self.bad_health.recovery_ran = true;
             self.say("running the engine recovery command".into());
             self.pending.push(VmAction::RunRecovery);
         }
@@ -371,39 +373,28 @@ impl Agent {
         let holding = matches!(self.lease.phase(), Phase::Holding { .. });
         if holding && attempts < max {
             self.local_restarts.push(now);
-            self.restarting_locally = true;
-            return (
+            self.start.local_restart = true;
+            return Verdict::nowait(
                 State::EngineStart,
                 format!(
                     "engine VM crashed, restarting it on this host (attempt {} of {max})",
                     attempts + 1
                 ),
-                true,
             );
         }
-        (
-            State::EngineUnexpectedlyDown,
-            "engine VM crashed".into(),
-            false,
-        )
+        Verdict::wait(State::EngineUnexpectedlyDown, "engine VM crashed")
     }
 
     fn engine_maybe_away(&mut self, facts: &Facts) -> Verdict {
         let me = self.cfg.host_id;
         match facts.status.vm {
-            VmStatus::Up => (State::EngineUp, "engine VM runs here again".into(), false),
+            VmStatus::Up => Verdict::wait(State::EngineUp, "engine VM runs here again"),
             VmStatus::DownUnexpected => self.crashed(),
-            VmStatus::Down => (
-                State::EngineDown,
-                "engine VM down on this host".into(),
-                false,
-            ),
+            VmStatus::Down => Verdict::wait(State::EngineDown, "engine VM down on this host"),
             _ => match facts.best {
-                Some((host, rank)) if host != me && rank >= 2 => (
-                    State::EngineDown,
-                    format!("engine VM up on host {host}"),
-                    false,
-                ),
+                Some((host, rank)) if host != me && rank >= 2 => {
+                    Verdict::wait(State::EngineDown, format!("engine VM up on host {host}"))
+                }
                 _ => self.stay(),
             },
         }
@@ -414,10 +405,10 @@ impl Agent {
     /// 10 s of a failover spent doing nothing).
     fn engine_stop(&mut self, facts: &Facts) -> Verdict {
         if !facts.vm_here {
-            return (State::EngineDown, "engine VM stopped".into(), false);
+            return Verdict::wait(State::EngineDown, "engine VM stopped");
         }
         if facts.status.detail == VmManagerStatus::Paused.as_str() {
-            return (State::EngineForceStop, "engine VM paused".into(), true);
+            return Verdict::nowait(State::EngineForceStop, "engine VM paused");
         }
         if !self.stop_sent {
             self.stop_sent = true;
@@ -432,7 +423,7 @@ impl Agent {
 
     fn engine_force_stop(&mut self, facts: &Facts) -> Verdict {
         if !facts.vm_here {
-            return (State::EngineDown, "engine VM is down".into(), false);
+            return Verdict::wait(State::EngineDown, "engine VM is down");
         }
         if !self.stop_sent {
             self.stop_sent = true;
@@ -444,18 +435,10 @@ impl Agent {
 
     fn global_maintenance(&mut self, facts: &Facts) -> Verdict {
         if !facts.global_maintenance {
-            return (
-                State::ReinitializeFSM,
-                "global maintenance cleared".into(),
-                true,
-            );
+            return Verdict::nowait(State::ReinitializeFSM, "global maintenance cleared");
         }
-        if self.manual_start.is_some() && !facts.vm_here && !facts.local_maintenance {
-            return (
-                State::EngineStart,
-                "manual start in global maintenance".into(),
-                true,
-            );
+        if self.start.manual.is_some() && !facts.vm_here && !facts.local_maintenance {
+            return Verdict::nowait(State::EngineStart, "manual start in global maintenance");
         }
         self.stay()
     }

@@ -16,6 +16,7 @@ use alloc::vec::Vec;
 
 mod logic;
 mod publish;
+mod substate;
 
 pub use publish::published_dead_ms;
 
@@ -32,6 +33,8 @@ use crate::score::ScoreBreakdown;
 use crate::state::State;
 use crate::time::Millis;
 use crate::{ScoreConf, Timings};
+use logic::Verdict;
+use substate::{BadHealth, ManualStart, OwnSlot, StartIntent};
 
 /// Our extra key: the gateway test result, `<ok>/<total>` or `unknown`, so that
 /// every host can tell a cluster-wide network outage from its own.
@@ -195,6 +198,8 @@ pub struct Observation<'a> {
 }
 
 /// What one step decided.
+#[must_use = "a decision carries the slot to publish and the step's log, which the core no longer \
+              keeps; publish it (when `publish` says so), then call `Agent::after_publish`"]
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     pub record: HostRecord,
@@ -389,16 +394,21 @@ pub struct Agent {
     entered: Millis,
     liveness: PeerLiveness,
     lease: Lease,
-    /// Whether our own slot has been read (lease and epoch adopted).
-    adopted: bool,
+    /// Whether our own slot has been read (lease and epoch adopted), with
+    /// the first write sequence this agent uses.
+    own_slot: OwnSlot,
     /// The VM must go down before anything else: power it off every loop, no
     /// watchdog pets, until it is confirmed down (a self-fence, a superseded
     /// lease, a VM running here before our own slot could be read).
+    ///
+    /// Independent of `stop_sent`, which belongs to one stint in a state: a
+    /// fence outlives the state changes an action result forces meanwhile,
+    /// and may begin without a power-off handed out yet (a lease adopted
+    /// while being given up), while a stop state's stop is sent without any
+    /// fence.
     fencing: bool,
-    /// The write sequence of our latest publication, and the first one this
-    /// agent used (set when our own slot is adopted; see [`Floors`]).
+    /// The write sequence of our latest publication.
     seq: u64,
-    seq_first: u64,
     /// The implausible epochs read from each host's slot (refused, logged
     /// once each, shown in status).
     implausible: BTreeMap<HostId, u64>,
@@ -415,25 +425,30 @@ pub struct Agent {
     /// Peers that block the lease as unknown after a gap in our reads, with
     /// what we have read of them since (see `Agent::note_read`).
     rewatching: BTreeMap<HostId, Rewatch>,
-    /// A keeper's last step saw the engine VM confirmed down here.
+    /// A keeper's last step saw the engine VM confirmed down here (only a
+    /// keeper's step sets it; [`Agent::keeper_done`] reads it).
     keeper_vm_down: bool,
     peers: BTreeMap<HostId, Peer>,
+    /// Global maintenance as last read from the metadata: the cluster's, so
+    /// independent of anything this host decides.
     global_maintenance: bool,
     /// The last classification other than `unknown` (classification history).
     last_status: Option<EngineStatus>,
     failed_starts: Vec<Millis>,
     local_restarts: Vec<Millis>,
-    /// The current start is a local restart after a crash (improvement 1).
-    restarting_locally: bool,
-    /// A manual start is in progress (may bypass score and global maintenance).
-    manual_start: Option<bool>,
-    /// Bad health began at this time (reset during a cluster network outage).
-    bad_since: Option<Millis>,
+    /// Why the start under way was asked for beyond the score: an operator's
+    /// request, a local restart after a crash, or both.
+    start: StartIntent,
+    /// The stretch of bad health under way (EngineUpBadHealth).
+    bad_health: BadHealth,
     /// Peers whose score leads ours by enough to move the engine, each with
     /// its publish count when the lead was first seen (migration hysteresis:
     /// see `Agent::confirmed_lead`). Empty outside EngineUp/EngineUpBadHealth.
     leads: BTreeMap<HostId, u64>,
-    recovery_ran: bool,
+    /// The shutdown or power-off of this stint in a state was handed out
+    /// (EngineStop, EngineForceStop, a fence): not again until the state is
+    /// entered anew. Cleared on every state change (see `Agent::enter`);
+    /// independent of `fencing` (see there).
     stop_sent: bool,
     pending: Vec<VmAction>,
     /// A start held back until our `held` publish reads back intact.
@@ -469,10 +484,9 @@ impl Agent {
         let mut agent = Agent {
             liveness: PeerLiveness::new(now),
             lease,
-            adopted: false,
+            own_slot: OwnSlot::Unread,
             fencing: false,
             seq: 0,
-            seq_first: 0,
             implausible: BTreeMap::new(),
             implausible_logged: (0, 0),
             mismatch: None,
@@ -491,11 +505,9 @@ impl Agent {
             last_status: None,
             failed_starts: Vec::new(),
             local_restarts: Vec::new(),
-            restarting_locally: false,
-            manual_start: None,
-            bad_since: None,
+            start: StartIntent::default(),
+            bad_health: BadHealth::default(),
             leads: BTreeMap::new(),
-            recovery_ran: false,
             stop_sent: false,
             pending: Vec::new(),
             awaiting_readback: None,
@@ -544,7 +556,7 @@ impl Agent {
         self.awaiting_readback = None;
         if let Some(area) = obs.area {
             self.note_read(obs.now);
-            if self.adopted {
+            if self.adopted() {
                 let token = own_token(area, self.cfg.host_id);
                 self.catch_up_seq(token);
                 self.lease.read_own(token);
@@ -569,7 +581,7 @@ impl Agent {
                 self.say("self-fence complete: the engine VM is down".into());
             }
         }
-        if !self.adopted && (facts.vm_here || facts.vm_unknown) && !self.stop_sent {
+        if !self.adopted() && (facts.vm_here || facts.vm_unknown) && !self.stop_sent {
             // We cannot tell whether the running VM is covered by a lease we
             // still renew; another host may take the lease soon. Fence, and keep
             // at it (no watchdog pets) until the VM is down.
@@ -597,7 +609,7 @@ impl Agent {
             transitions,
             log: core::mem::take(&mut self.log),
             next_loop_ms: if nowait { 0 } else { self.cfg.timings.loop_ms },
-            publish: self.adopted,
+            publish: self.adopted(),
         }
     }
 
@@ -624,7 +636,7 @@ impl Agent {
             transitions: Vec::new(),
             log: core::mem::take(&mut self.log),
             next_loop_ms: self.cfg.timings.loop_ms,
-            publish: self.adopted,
+            publish: self.adopted(),
         }
     }
 
@@ -687,6 +699,7 @@ impl Agent {
 
     /// The read asked for by [`Agent::wants_readback`] (`None`: it failed).
     /// Returns the start when our `held` publish read back intact.
+    #[must_use = "the start is handed out once: dropped, the engine VM is not started"]
     pub fn readback(&mut self, area: Option<&Area>, now: Millis) -> Vec<VmAction> {
         let Some(start) = self.awaiting_readback.take() else {
             return Vec::new();
@@ -707,8 +720,7 @@ impl Agent {
             .rival(self.now, &self.liveness, self.lease.epoch())
         {
             self.lease.release();
-            self.manual_start = None;
-            self.restarting_locally = false;
+            self.start.end();
             self.say(format!(
                 "our held lease read back, but {}: not starting, lease released",
                 rival.describe()
@@ -775,7 +787,7 @@ impl Agent {
     /// `none`.)
     pub fn keeper_done(&self) -> bool {
         self.cfg.keeper
-            && self.adopted
+            && self.adopted()
             && !self.fencing
             && self.keeper_vm_down
             && self.lease.phase() == Phase::Idle
@@ -783,10 +795,11 @@ impl Agent {
 
     /// Whether this core has read its own slot and may publish.
     pub fn adopted(&self) -> bool {
-        self.adopted
+        self.own_slot.adopted()
     }
 
     /// Log lines produced by [`Agent::after_publish`] (fencing).
+    #[must_use = "the lines are taken out of the core: dropped, they are lost"]
     pub fn drain_log(&mut self) -> Vec<String> {
         core::mem::take(&mut self.log)
     }
@@ -797,6 +810,8 @@ impl Agent {
     /// Only a held lease over a VM that runs here stays (and then other hosts
     /// never expire it by silence); a claim, or a hold without the VM, is
     /// released, so that a stopped agent never blocks the cluster for nothing.
+    #[must_use = "the core now says AgentStopped: the slot that tells the other hosts must be \
+                  published"]
     pub fn stopped_publication(
         &mut self,
         now: Millis,
@@ -846,7 +861,7 @@ impl Agent {
     /// adopted; we wait for a readable one. Our write sequence starts above
     /// every one an earlier agent here may have used.
     fn adopt(&mut self, area: &Area, local_vm: &LocalVm) {
-        if self.adopted {
+        if self.adopted() {
             return;
         }
         // An unreadable own slot is waited out for lease_dead: by then no other
@@ -864,12 +879,12 @@ impl Agent {
         };
         // A forged, implausible sequence in our slot is nobody's: ours
         // continues from what is plausible.
-        self.seq_first = own_seq
+        let seq_first = own_seq
             .filter(|seq| *seq <= SEQ_PLAUSIBLE_MAX)
             .unwrap_or(0)
             .max(self.cfg.seq_floor.min(SEQ_PLAUSIBLE_MAX))
             .saturating_add(SEQ_RESTART_GAP);
-        self.seq = self.seq_first;
+        self.seq = seq_first;
         if let Some(own) = own
             && !self.lease.plausible(own.epoch)
         {
@@ -902,7 +917,7 @@ impl Agent {
                     })
         });
         self.lease.adopt(own, running && !overtaken);
-        self.adopted = true;
+        self.own_slot = OwnSlot::Adopted { seq_first };
         match self.lease.phase() {
             Phase::Holding { epoch } => self.say(format!(
                 "engine VM runs here: keeping the lease (epoch {epoch})"
@@ -921,10 +936,13 @@ impl Agent {
     /// What to keep on the local disk before this step's publish (see
     /// [`Floors`]); `None` before our own slot was adopted.
     pub fn floors(&self) -> Option<Floors> {
-        self.adopted.then(|| Floors {
-            epoch: self.lease.highest_epoch(),
-            seq: self.seq_first,
-        })
+        match self.own_slot {
+            OwnSlot::Adopted { seq_first } => Some(Floors {
+                epoch: self.lease.highest_epoch(),
+                seq: seq_first,
+            }),
+            OwnSlot::Unread => None,
+        }
     }
 
     fn ingest(&mut self, area: &Area) {
@@ -1203,8 +1221,7 @@ impl Agent {
             {
                 self.say("engine VM start failed".into());
                 self.record_failed_start();
-                self.manual_start = None;
-                let to = if core::mem::take(&mut self.restarting_locally) {
+                let to = if self.start.end().local_restart {
                     State::EngineUnexpectedlyDown
                 } else {
                     State::EngineDown
@@ -1295,7 +1312,7 @@ impl Agent {
                 }
                 Request::StartVm { paused } => {
                     self.say(format!("manual start requested (paused={paused})"));
-                    self.manual_start = Some(paused);
+                    self.start.manual = Some(ManualStart { paused });
                 }
                 Request::ShutdownVm => {
                     self.say("manual shutdown requested".into());
@@ -1320,18 +1337,19 @@ impl Agent {
         let mut nowait = false;
         for _ in 0..NOWAIT_CHAIN_MAX {
             let from = self.state;
-            let (to, why, again) = match self.guards(facts) {
-                Some((to, why)) => (to, why, true),
+            let verdict = match self.guards(facts) {
+                Some(verdict) => verdict,
                 None => self.logic(obs, facts),
             };
+            let to = verdict.to;
             if to == from {
                 return nowait;
             }
-            self.say(format!("{from} -> {to}: {why}"));
+            self.say(format!("{from} -> {to}: {}", verdict.reason));
             self.enter(to);
             transitions.push((from, to));
-            nowait = again;
-            if !again {
+            nowait = verdict.nowait;
+            if !nowait {
                 return false;
             }
         }
@@ -1348,8 +1366,7 @@ impl Agent {
             self.leads.clear();
         }
         if to != State::EngineUpBadHealth && from == State::EngineUpBadHealth {
-            self.bad_since = None;
-            self.recovery_ran = false;
+            self.bad_health = BadHealth::default();
         }
     }
 
@@ -1362,28 +1379,41 @@ impl Agent {
     }
 
     /// Guards before a state's logic, in the reference order: timeout, global
-    /// maintenance, local VM state unknown, local maintenance.
-    fn guards(&self, facts: &Facts) -> Option<(State, String)> {
+    /// maintenance, local VM state unknown, local maintenance. A guard's
+    /// transition is NOWAIT: the state it leads to decides in the same step.
+    fn guards(&self, facts: &Facts) -> Option<Verdict> {
         if let (Some(timeout), Some(next)) = (
             self.state.timeout_ms(&self.cfg.timings),
             self.state.on_timeout(),
         ) && self.now.since(self.entered) >= timeout
         {
-            return Some((next, format!("timeout after {} s", timeout / 1000)));
+            return Some(Verdict::nowait(
+                next,
+                format!("timeout after {} s", timeout / 1000),
+            ));
         }
         if !self.state.has_guards() {
             return None;
         }
-        let manual = self.manual_start.is_some()
+        let manual = self.start.manual.is_some()
             && matches!(self.state, State::EngineStart | State::EngineStarting);
         if facts.global_maintenance && !manual {
-            return Some((State::GlobalMaintenance, "global maintenance".into()));
+            return Some(Verdict::nowait(
+                State::GlobalMaintenance,
+                "global maintenance",
+            ));
         }
         if facts.vm_unknown {
-            return Some((State::UnknownLocalVmState, "local VM state unknown".into()));
+            return Some(Verdict::nowait(
+                State::UnknownLocalVmState,
+                "local VM state unknown",
+            ));
         }
         if facts.local_maintenance {
-            return Some((State::LocalMaintenance, "local maintenance".into()));
+            return Some(Verdict::nowait(
+                State::LocalMaintenance,
+                "local maintenance",
+            ));
         }
         None
     }

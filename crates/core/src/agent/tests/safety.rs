@@ -209,7 +209,8 @@ fn a_renewal_written_too_late_to_land_before_lease_dead_renews_nothing() {
     // after the last renewal (lease-dead 60 - 2 x storage timeout 5).
     let area = rig.area();
     let obs = observation(&rig, &area);
-    rig.agent.step(&obs);
+    let decision = rig.agent.step(&obs);
+    assert!(decision.publish, "the write below publishes this decision");
     let late = Millis::from_secs(140);
     let actions = rig.agent.after_publish(late, late + WRITE_MS, true);
     assert_eq!(actions, [VmAction::PowerOff]);
@@ -247,7 +248,8 @@ fn after_a_gap_in_our_reads_an_unreadable_peer_blocks_the_lease() {
 #[test]
 fn a_keeper_renews_the_lease_until_the_vm_is_down() {
     let mut rig = reach(At::Up);
-    rig.agent.stopped_publication(rig.now, WALL_UNIX, 0, true);
+    let (stopped, _) = rig.agent.stopped_publication(rig.now, WALL_UNIX, 0, true);
+    assert!(stopped.stopped);
     let cfg = CoreConfig {
         keeper: true,
         ..Rig::config()
