@@ -1,4 +1,4 @@
-//! Engine status classification (`reference/ovirt-compat.md` section 3): what
+//! Engine status classification (`docs/compat.md` section 3): what
 //! this host publishes about the engine VM, from what the VM manager says about
 //! the local VM and what the engine's liveliness check said.
 //!
@@ -154,7 +154,7 @@ impl LocalVm {
     }
 }
 
-/// Classifies the local engine VM (`reference/ovirt-compat.md` section 3).
+/// Classifies the local engine VM (`docs/compat.md` section 3).
 ///
 /// `previous` is this host's previous classification: pass the latest one whose
 /// `vm` was not `unknown`, as the reference never remembers `unknown`. `None` (or
@@ -242,8 +242,8 @@ fn classify_present(
 /// broken by the lowest host id.
 ///
 /// The reference takes whichever host its dictionary yields first; a fixed
-/// tie-break makes every host agree on the answer (DESIGN.md, "Deliberate
-/// improvements" 5). Rank 0 (`unknown`) can be the best when nothing is better;
+/// tie-break makes every host agree on the answer (`docs/architecture.md`,
+/// "Deliberate improvements" 5). Rank 0 (`unknown`) can be the best when nothing is better;
 /// the caller decides what that means. `None` only for no hosts at all.
 pub fn best_engine<'a, I>(statuses: I) -> Option<(HostId, u8)>
 where

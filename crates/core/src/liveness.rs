@@ -1,4 +1,4 @@
-//! Peer liveness by *observed change* of `host-ts` (`reference/ovirt-compat.md`
+//! Peer liveness by *observed change* of `host-ts` (`docs/compat.md`
 //! section 2).
 //!
 //! A peer's timestamp is the peer's own monotonic clock and is never compared with

@@ -1,4 +1,4 @@
-//! The host score (`reference/ovirt-compat.md` section 4).
+//! The host score (`docs/compat.md` section 4).
 //!
 //! `score = max(0, base - penalties)`, or 0 when the state forces it or when too
 //! many starts failed recently. Every observation comes in as a plain value in
@@ -19,7 +19,7 @@ use super::time::Millis;
 use crate::{ScoreConf, Timings};
 
 /// A state that publishes score 0 whatever the host looks like
-/// (`reference/ovirt-compat.md` section 4, "States that force score 0").
+/// (`docs/compat.md` section 4, "States that force score 0").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ForcedZero {
     StartState,
@@ -62,7 +62,7 @@ impl fmt::Display for ZeroReason {
     }
 }
 
-/// The penalties, in the order of the table in `reference/ovirt-compat.md`
+/// The penalties, in the order of the table in `docs/compat.md`
 /// section 4, which is also the order of [`ScoreBreakdown::penalties`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PenaltyKind {
@@ -146,7 +146,7 @@ pub struct ScoreInputs<'a> {
     /// The engine VM's memory size.
     pub engine_memory_mib: u64,
     /// False in EngineUp, EngineUpBadHealth and GlobalMaintenance, where the engine
-    /// VM's own memory is not free (`reference/ovirt-compat.md` section 4).
+    /// VM's own memory is not free (`docs/compat.md` section 4).
     pub free_memory_counts: bool,
     /// When start attempts failed, on this host's monotonic clock; only those
     /// within `retry_window_ms` of `now` count.
@@ -165,7 +165,7 @@ pub struct ScoreBreakdown {
     pub score: u32,
 }
 
-/// Computes the score (`reference/ovirt-compat.md` section 4).
+/// Computes the score (`docs/compat.md` section 4).
 ///
 /// The penalties are listed even when the score is forced to 0, so an operator
 /// sees what the host would score once the state allows it.
@@ -398,7 +398,7 @@ fn memory_penalty(conf: &ScoreConf, inputs: &ScoreInputs<'_>) -> Option<Penalty>
 }
 
 /// Failed starts at most `window_ms` before `now` on the monotonic clock.
-/// **Fix** (`reference/ovirt-compat.md` section 4): the reference compared a
+/// **Fix** (`docs/compat.md` section 4): the reference compared a
 /// monotonic time with wall time, so its window never applied. A time after
 /// `now` (cannot happen on one monotonic clock) counts as just now.
 fn count_recent(failed_starts: &[Millis], now: Millis, window_ms: u64) -> u32 {

@@ -1,5 +1,5 @@
 //! `agent.conf`'s `[score]` as the core takes it: the penalties and their
-//! rules (`reference/ovirt-compat.md` section 4). The configuration module
+//! rules (`docs/compat.md` section 4). The configuration module
 //! parses the file into [`ScoreConf`]; the keys are the core's
 //! ([`PenaltyKind::conf_key`]), so each is named once.
 
@@ -15,7 +15,7 @@ use crate::violation::Violation;
 /// ([`SCORE_MAX`]); the record encoder refuses anything above it.
 pub const BASE_SCORE_MAX: u32 = SCORE_MAX;
 
-/// `[score]`: penalties subtracted from `base-score` (`reference/ovirt-compat.md`
+/// `[score]`: penalties subtracted from `base-score` (`docs/compat.md`
 /// section 4). Must be equal on all hosts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoreConf {

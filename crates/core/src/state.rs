@@ -1,4 +1,4 @@
-//! The agent's states (`reference/ovirt-compat.md` section 5) and what each one
+//! The agent's states (`docs/compat.md` section 5) and what each one
 //! implies for the score and the published metadata.
 
 use core::fmt;

@@ -1,8 +1,8 @@
 //! Time as the core sees it: a monotonic instant passed in by the caller.
 //!
-//! The core never reads a clock (STYLE.md, "Core and time"). The shell reads its
-//! monotonic clock once per loop and hands the value in; the simulator hands in
-//! virtual time. Wall-clock time is display data only and never reaches a decision.
+//! The core never reads a clock (`docs/architecture.md`, "House rules"). The
+//! shell reads its monotonic clock once per loop and hands the value in; the
+//! simulator hands in virtual time. Wall-clock time is display data only and never reaches a decision.
 
 use core::fmt;
 use core::ops::{Add, Sub};

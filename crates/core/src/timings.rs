@@ -18,7 +18,7 @@ pub const TIMING_COUNT_MAX: u32 = 100;
 /// Every timer and count of the agent (`[timing]`). The pure core takes it by
 /// value. `Default` is ours ([`Timings::default`]: a 2 s loop, the lease free
 /// 40 s after its holder fell silent); [`Timings::reference`] is the reference's
-/// (`reference/ovirt-compat.md` sections 4, 5 and 10). Each field's doc names
+/// (`docs/compat.md` sections 4, 5 and 10). Each field's doc names
 /// its key and its default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timings {
@@ -419,10 +419,11 @@ impl Timings {
         ));
     }
 
-    /// The safety rule of the lease (DESIGN.md "The engine VM lease"): another host
-    /// may take the lease only after the holder has certainly fenced itself, i.e.
-    /// noticed the failure (lease-fail), powered off (poweroff-timeout), with one
-    /// loop of detection delay and a margin for clock rate differences.
+    /// The safety rule of the lease (`docs/architecture.md`, "The engine VM
+    /// lease"): another host may take the lease only after the holder has
+    /// certainly fenced itself, i.e. noticed the failure (lease-fail), powered
+    /// off (poweroff-timeout), with one loop of detection delay and a margin for
+    /// clock rate differences.
     fn lease_dead_violation(&self, found: &mut Vec<Violation>) {
         let s = format_secs;
         let fenced_ms =

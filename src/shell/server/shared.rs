@@ -480,7 +480,8 @@ mod tests {
             requests: Vec::new(),
             results: Vec::new(),
         });
-        core.after_publish(now, now + 10, true);
+        // A status fixture: no VM here, nothing for the actions to do.
+        let _ = core.after_publish(now, now + 10, true);
         (area, decision.score)
     }
 

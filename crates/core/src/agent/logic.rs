@@ -1,5 +1,5 @@
-//! Each state's own logic (`reference/ovirt-compat.md` section 5) with the
-//! deliberate improvements of DESIGN.md, and the lease bookkeeping around it.
+//! Each state's own logic (`docs/compat.md` section 5) with the deliberate
+//! improvements (`docs/architecture.md`), and the lease bookkeeping around it.
 
 use alloc::format;
 use alloc::string::String;

@@ -647,6 +647,7 @@ impl Agent {
     /// and renewed within `lease_fail`. Right after winning a claim the `held`
     /// publish is not confirmed yet: then [`Agent::wants_readback`] asks the shell
     /// to read once more, and [`Agent::readback`] hands the start out.
+    #[must_use = "the VM actions (stops and the self-fence's power-off among them) must be run"]
     pub fn after_publish(&mut self, started: Millis, ended: Millis, ok: bool) -> Vec<VmAction> {
         self.lease.published(started, ended, ok, self.seq);
         let mut actions = core::mem::take(&mut self.pending);

@@ -1,5 +1,5 @@
-//! The decision core, one loop at a time (`reference/ovirt-compat.md` section 5,
-//! DESIGN.md "Deliberate improvements").
+//! The decision core, one loop at a time (`docs/compat.md` section 5,
+//! `docs/architecture.md`, "Deliberate improvements").
 //!
 //! Table rows start from a situation reached through real loops from a cold
 //! start ([`reach`]), change what the next loop observes, and check the state
