@@ -2,7 +2,8 @@
 //!
 //! The core never reads a clock (`docs/architecture.md`, "House rules"). The
 //! shell reads its monotonic clock once per loop and hands the value in; the
-//! simulator hands in virtual time. Wall-clock time is display data only and never reaches a decision.
+//! simulator hands in virtual time. Wall-clock time is display data only and
+//! never reaches a decision.
 
 use core::fmt;
 use core::ops::{Add, Sub};
