@@ -37,10 +37,8 @@ pub mod layout;
 pub mod loopnet;
 pub mod netns;
 pub mod procs;
-pub mod slots;
 pub mod supervisor;
 pub mod truth;
-mod wedge;
 
 use std::ffi::OsStr;
 use std::fs::OpenOptions;

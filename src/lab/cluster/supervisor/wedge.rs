@@ -22,69 +22,11 @@
 
 use std::path::Path;
 
-use super::faults::{Applied, one};
-use super::layout::{Isolation, LabSpec};
-use super::netns;
-use super::supervisor::Supervisor;
-use crate::lab::engine::FAULT_IGNORE_SHUTDOWN;
-
-impl Supervisor {
-    pub(super) fn vm_manager_wedge(&mut self, host: Option<u16>) -> Result<Applied, String> {
-        let host = self.target(host)?;
-        let payloads = self.payloads_on(host);
-        if payloads.is_empty() {
-            return Err(format!("host{host} runs no engine VM"));
-        }
-        self.vm_fault(Some(host), FAULT_IGNORE_SHUTDOWN)?;
-        self.wedged.insert(host);
-        wedge_state_file(&self.spec, host)?;
-        let mut masked = Vec::new();
-        if self.spec.isolation == Isolation::Netns {
-            for p in &payloads {
-                let stat = format!("/proc/{}/stat", p.pid);
-                netns::run_in_host(&self.spec, host, &["mount", "--bind", "/dev/null", &stat])?;
-                masked.push(stat);
-            }
-        }
-        let seen = if masked.is_empty() {
-            "the state file unreadable (an agent started from now on cannot find the VM)"
-                .to_string()
-        } else {
-            format!(
-                "the state file unreadable and {} masked in the host",
-                masked.join(", ")
-            )
-        };
-        Ok(one(
-            host,
-            &format!("VM manager wedged: {seen}; the engine VM ignores SIGTERM"),
-        ))
-    }
-
-    /// Undoes every `vm-manager-wedge`.
-    pub(super) fn unwedge_all(&mut self, done: &mut Vec<String>, problems: &mut Vec<String>) {
-        let hosts: Vec<u16> = std::mem::take(&mut self.wedged).into_iter().collect();
-        for &host in &hosts {
-            if let Err(e) = unwedge_state_file(&self.spec, host) {
-                problems.push(e);
-            }
-            if self.spec.isolation == Isolation::Netns
-                && let Err(e) = unmask_stats(&self.spec, host)
-            {
-                problems.push(e);
-            }
-        }
-        if !hosts.is_empty() {
-            done.push(format!(
-                "VM manager unwedged on {}",
-                super::faults::hosts_text(&hosts)
-            ));
-        }
-    }
-}
+use crate::lab::cluster::layout::LabSpec;
+use crate::lab::cluster::netns;
 
 /// Moves the state file aside and puts a directory in its place.
-fn wedge_state_file(spec: &LabSpec, host: u16) -> Result<(), String> {
+pub(super) fn wedge_state_file(spec: &LabSpec, host: u16) -> Result<(), String> {
     let path = spec.vm_state(host);
     let kept = spec.wedged_vm_state(host);
     if path.is_dir() {
@@ -100,7 +42,7 @@ fn wedge_state_file(spec: &LabSpec, host: u16) -> Result<(), String> {
 }
 
 /// The directory goes, the kept state file comes back.
-fn unwedge_state_file(spec: &LabSpec, host: u16) -> Result<(), String> {
+pub(super) fn unwedge_state_file(spec: &LabSpec, host: u16) -> Result<(), String> {
     let path = spec.vm_state(host);
     if path.is_dir() {
         std::fs::remove_dir(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -115,7 +57,7 @@ fn unwedge_state_file(spec: &LabSpec, host: u16) -> Result<(), String> {
 
 /// Unmounts every mask over a `/proc/<pid>/stat` in host `host` (those of a
 /// VM that is gone went with its `/proc` entry).
-fn unmask_stats(spec: &LabSpec, host: u16) -> Result<(), String> {
+pub(super) fn unmask_stats(spec: &LabSpec, host: u16) -> Result<(), String> {
     let table = netns::run_in_host(spec, host, &["cat", "/proc/self/mountinfo"])?;
     for point in stat_masks(&table) {
         netns::run_in_host(spec, host, &["umount", &point])?;
@@ -147,6 +89,7 @@ fn is_stat_path(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::cluster::layout::{Isolation, NetPlan, Profile, SPEC_VERSION};
 
     #[test]
     fn only_masks_over_a_process_stat_file_are_found() {
@@ -162,17 +105,17 @@ mod tests {
     fn the_state_file_is_kept_aside_and_put_back() {
         let dir = tempfile::tempdir().unwrap();
         let spec = LabSpec {
-            version: super::super::layout::SPEC_VERSION,
+            version: SPEC_VERSION,
             id: "abcdef".into(),
             dir: dir.path().to_path_buf(),
             hosts: 1,
             isolation: Isolation::None,
-            profile: super::super::layout::Profile::Fast,
+            profile: Profile::Fast,
             lab_bin: "/bin/he-lab".into(),
             agent_bin: "/bin/ovirt-ha-agent".into(),
             sd_uuid: "sd".into(),
             bridge: "lo".into(),
-            net: super::super::layout::NetPlan::Loopback {
+            net: NetPlan::Loopback {
                 prefix: [120, 7],
                 port: 30000,
             },
