@@ -9,8 +9,8 @@ use super::slots::{GARBAGE_EVERY, HOSTILE_EPOCH_SEEN, hostile_copy, read_slot, w
 use super::wedge;
 use crate::core::agent::EPOCH_SEEN_KEY;
 use crate::lab::cluster::faults::{Fault, seconds};
-use crate::lab::cluster::layout::{self, Isolation};
-use crate::lab::cluster::{netns, procs, truth};
+use crate::lab::cluster::layout;
+use crate::lab::cluster::{procs, truth};
 use crate::lab::engine::{
     FAULT_DB_DOWN, FAULT_ENGINE_STOP, FAULT_IGNORE_SHUTDOWN, FAULT_NETWORK_DOWN,
 };
@@ -133,12 +133,10 @@ impl Rig {
 
     fn network_down(&mut self, hosts: &[u16]) -> Result<Applied, String> {
         for &host in hosts {
-            if self.spec.isolation == Isolation::Netns {
-                netns::set_host_link(&self.spec, host, false)?;
-            }
+            self.backend.set_host_network(&self.spec, host, false)?;
             self.host_mut(host).net_down = true;
         }
-        self.sync_loopnet();
+        self.sync_net();
         Ok(Applied {
             hosts: hosts.to_vec(),
             detail: "network down".into(),
@@ -150,11 +148,9 @@ impl Rig {
             self.check_host(host)?;
         }
         let set: BTreeSet<u16> = hosts.iter().copied().collect();
-        if self.spec.isolation == Isolation::Netns {
-            netns::set_partition(&self.spec, &set)?;
-        }
+        self.backend.set_partition(&self.spec, &set)?;
         self.partition = set.clone();
-        self.sync_loopnet();
+        self.sync_net();
         Ok(Applied {
             hosts: set.into_iter().collect(),
             detail: "cut off from the other hosts and the gateway".into(),
@@ -167,13 +163,7 @@ impl Rig {
             std::fs::write(self.spec.storage_block(host), b"storage-lost\n")
                 .map_err(|e| e.to_string())?;
         }
-        match self.spec.isolation {
-            Isolation::Netns => netns::storage_unmount(&self.spec, host)?,
-            Isolation::None => {
-                let link = self.spec.mount_point(host);
-                std::fs::remove_file(&link).map_err(|e| format!("{}: {e}", link.display()))?;
-            }
-        }
+        self.backend.unmount_storage(&self.spec, host)?;
         let detail = if block {
             "storage unmounted; reconnecting refused until heal"
         } else {
@@ -183,15 +173,9 @@ impl Rig {
     }
 
     fn storage_readonly(&mut self, host: Option<u16>) -> Result<Applied, String> {
-        if self.spec.isolation == Isolation::None {
-            return Err(
-                "storage-readonly needs --isolation netns: without a mount namespace one host \
-                 cannot be given a read-only view of files the others keep writing"
-                    .into(),
-            );
-        }
+        self.backend.readonly_possible()?;
         let host = self.target(host)?;
-        netns::storage_readonly(&self.spec, host)?;
+        self.backend.storage_readonly(&self.spec, host)?;
         Ok(one(host, "storage read-only"))
     }
 
@@ -280,14 +264,8 @@ impl Rig {
         self.vm_fault(Some(host), FAULT_IGNORE_SHUTDOWN)?;
         self.wedged.insert(host);
         wedge::wedge_state_file(&self.spec, host)?;
-        let mut masked = Vec::new();
-        if self.spec.isolation == Isolation::Netns {
-            for p in &payloads {
-                let stat = format!("/proc/{}/stat", p.pid);
-                netns::run_in_host(&self.spec, host, &["mount", "--bind", "/dev/null", &stat])?;
-                masked.push(stat);
-            }
-        }
+        let pids: Vec<i32> = payloads.iter().map(|p| p.pid).collect();
+        let masked = self.backend.mask_vm_stats(&self.spec, host, &pids)?;
         let seen = if masked.is_empty() {
             "the state file unreadable (an agent started from now on cannot find the VM)"
                 .to_string()

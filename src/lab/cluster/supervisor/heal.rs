@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 use super::rig::Rig;
 use super::wedge;
 use crate::lab::cluster::faults::hosts_text;
-use crate::lab::cluster::layout::Isolation;
-use crate::lab::cluster::{netns, procs};
+use crate::lab::cluster::procs;
 
 impl Rig {
     /// Undoes every fault; says what it did.
@@ -21,9 +20,7 @@ impl Rig {
             .map(|h| h.id)
             .collect();
         for &host in &down {
-            if self.spec.isolation == Isolation::Netns
-                && let Err(e) = netns::set_host_link(&self.spec, host, true)
-            {
+            if let Err(e) = self.backend.set_host_network(&self.spec, host, true) {
                 problems.push(e);
             }
             self.host_mut(host).net_down = false;
@@ -32,15 +29,13 @@ impl Rig {
             done.push(format!("network up on {}", hosts_text(&down)));
         }
         if !self.partition.is_empty() {
-            if self.spec.isolation == Isolation::Netns
-                && let Err(e) = netns::set_partition(&self.spec, &BTreeSet::new())
-            {
+            if let Err(e) = self.backend.set_partition(&self.spec, &BTreeSet::new()) {
                 problems.push(e);
             }
             self.partition.clear();
             done.push("partition removed".into());
         }
-        self.sync_loopnet();
+        self.sync_net();
         let writers = self.slots.stop_all();
         if !writers.is_empty() {
             done.push(format!("stopped {}", writers.join(", ")));
@@ -77,10 +72,7 @@ impl Rig {
         for host in self.spec.host_ids() {
             let _ = std::fs::remove_file(self.spec.storage_block(host));
             let before = self.storage_state(host);
-            let result = match self.spec.isolation {
-                Isolation::Netns => netns::storage_restore(&self.spec, host),
-                Isolation::None => crate::lab::cluster::storage_link(&self.spec, host),
-            };
+            let result = self.backend.restore_storage(&self.spec, host);
             match result {
                 Err(e) => problems.push(e),
                 Ok(()) if before != "mounted" => fixed.push(host),
@@ -136,9 +128,7 @@ impl Rig {
             if let Err(e) = wedge::unwedge_state_file(&self.spec, host) {
                 problems.push(e);
             }
-            if self.spec.isolation == Isolation::Netns
-                && let Err(e) = wedge::unmask_stats(&self.spec, host)
-            {
+            if let Err(e) = self.backend.unmask_vm_stats(&self.spec, host) {
                 problems.push(e);
             }
         }

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::OpenOptions;
-use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -16,9 +15,9 @@ use anyhow::Context;
 use super::log::log;
 use super::slots::SlotWriters;
 use crate::lab::cluster::control::{HostView, Power};
-use crate::lab::cluster::layout::{Isolation, LabSpec, NetPlan};
-use crate::lab::cluster::loopnet::{LoopNet, Plan};
-use crate::lab::cluster::netns::{self, HostNs};
+use crate::lab::cluster::isolation::{self, Backend, LiveNet};
+use crate::lab::cluster::layout::LabSpec;
+use crate::lab::cluster::loopnet::NetState;
 use crate::lab::cluster::procs::{self, ProcId};
 use crate::lab::cluster::truth;
 use crate::shell::watchdog::EXPIRE_BYTE;
@@ -88,12 +87,6 @@ impl HostRun {
     }
 }
 
-/// The network side of the isolation.
-enum Net {
-    Loop(LoopNet),
-    Netns(Vec<HostNs>),
-}
-
 /// Every host of the lab, their network and the third-party slot writers.
 pub(super) struct Rig {
     pub(super) spec: LabSpec,
@@ -103,7 +96,9 @@ pub(super) struct Rig {
     pub(super) wedged: BTreeSet<u16>,
     /// Third-party writers on the metadata volume (slot faults).
     pub(super) slots: SlotWriters,
-    net: Net,
+    /// What differs between the isolations, picked once from `lab.json`.
+    pub(super) backend: &'static dyn Backend,
+    net: Box<dyn LiveNet>,
     pub(super) dog_timeout: Duration,
     reaped_at: Instant,
 }
@@ -111,23 +106,8 @@ pub(super) struct Rig {
 impl Rig {
     /// Every host off (the caller boots them); the network running.
     pub(super) fn new(spec: LabSpec) -> anyhow::Result<Rig> {
-        let net = match (&spec.isolation, &spec.net) {
-            (Isolation::None, NetPlan::Loopback { prefix, port }) => Net::Loop(
-                LoopNet::start(Plan {
-                    prefix: *prefix,
-                    port: *port,
-                    hosts: spec.hosts,
-                })
-                .context("starting the loopback network")?,
-            ),
-            (Isolation::Netns, NetPlan::Netns { .. }) => Net::Netns(
-                spec.host_ids()
-                    .map(|id| HostNs::open(&spec, id))
-                    .collect::<io::Result<_>>()
-                    .context("opening the hosts' namespaces")?,
-            ),
-            _ => anyhow::bail!("lab.json: isolation and network plan disagree"),
-        };
+        let backend = isolation::backend(spec.isolation);
+        let net = backend.start(&spec)?;
         let now = Instant::now();
         let hosts = spec.host_ids().map(|id| HostRun::new(id, now)).collect();
         Ok(Rig {
@@ -137,6 +117,7 @@ impl Rig {
             hosts,
             partition: BTreeSet::new(),
             wedged: BTreeSet::new(),
+            backend,
             net,
             reaped_at: now,
         })
@@ -152,11 +133,8 @@ impl Rig {
             return;
         }
         self.reaped_at = now;
-        let Net::Netns(namespaces) = &self.net else {
-            return;
-        };
-        for (ns, id) in namespaces.iter().zip(self.spec.host_ids()) {
-            match netns::reap_vm_port(&self.spec, ns, id) {
+        for id in self.spec.host_ids() {
+            match self.net.reap_vm_port(&self.spec, id) {
                 Ok(true) => log(&format!(
                     "host{id}: removed the port a dead engine VM left on its bridge"
                 )),
@@ -316,9 +294,7 @@ impl Rig {
             .stderr(log_file)
             .current_dir(spec.host_root(id))
             .process_group(0);
-        if let Net::Netns(ns) = &self.net {
-            ns[usize::from(id - 1)].enter(&mut command, Some(&spec.host_root(id)));
-        }
+        self.net.enter(id, &mut command, &spec.host_root(id));
         let child = command
             .spawn()
             .with_context(|| format!("{}", spec.agent_bin.display()))?;
@@ -366,7 +342,7 @@ impl Rig {
         for p in payloads {
             let _ = procs::signal_group_verified(p, libc::SIGKILL);
         }
-        self.sync_loopnet();
+        self.sync_net();
         log(&format!("host{id}: powered off ({reason})"));
     }
 
@@ -377,7 +353,7 @@ impl Rig {
         h.failed = false;
         h.starts.clear();
         h.restart_at = Some(now);
-        self.sync_loopnet();
+        self.sync_net();
     }
 
     /// The engine payloads running on host `id`.
@@ -389,8 +365,8 @@ impl Rig {
             .collect()
     }
 
-    /// Tells the loopback network what the faults allow.
-    pub(super) fn sync_loopnet(&mut self) {
+    /// Tells the network what the faults allow.
+    pub(super) fn sync_net(&mut self) {
         let down: BTreeSet<u16> = self
             .hosts
             .iter()
@@ -404,32 +380,16 @@ impl Rig {
             .map(|h| h.id)
             .collect();
         let partition = self.partition.clone();
-        if let Net::Loop(net) = &self.net {
-            net.update(|s| {
-                s.down = down;
-                s.off = off;
-                s.partition = partition;
-            });
-        }
+        self.net.sync(NetState {
+            down,
+            off,
+            partition,
+        });
     }
 
     /// `mounted`, `unmounted` or `read-only`, plus `, blocked`.
     pub(super) fn storage_state(&self, id: u16) -> String {
-        let state = match self.spec.isolation {
-            Isolation::None => {
-                if std::fs::symlink_metadata(self.spec.mount_point(id)).is_ok() {
-                    "mounted"
-                } else {
-                    "unmounted"
-                }
-            }
-            Isolation::Netns => match netns::storage_mount_type(&self.spec, id) {
-                Ok(None) => "unmounted",
-                Ok(Some(kind)) if kind == "overlay" => "read-only",
-                Ok(Some(_)) => "mounted",
-                Err(_) => "unknown",
-            },
-        };
+        let state = self.backend.storage_state(&self.spec, id);
         if self.spec.storage_block(id).exists() {
             format!("{state}, blocked")
         } else {

@@ -19,11 +19,12 @@
 //! - the payload ignores SIGTERM (`ignore-shutdown` in its control file).
 //!
 //! Heal puts the state file back, removes the masks and clears the VM's faults.
-
-use std::path::Path;
+//!
+//! This module keeps the state file's part; the verb is in `apply.rs`, its
+//! undoing in `heal.rs`, and the masks are the isolation backend's
+//! (`Backend::mask_vm_stats`).
 
 use crate::lab::cluster::layout::LabSpec;
-use crate::lab::cluster::netns;
 
 /// Moves the state file aside and puts a directory in its place.
 pub(super) fn wedge_state_file(spec: &LabSpec, host: u16) -> Result<(), String> {
@@ -55,51 +56,10 @@ pub(super) fn unwedge_state_file(spec: &LabSpec, host: u16) -> Result<(), String
     }
 }
 
-/// Unmounts every mask over a `/proc/<pid>/stat` in host `host` (those of a
-/// VM that is gone went with its `/proc` entry).
-pub(super) fn unmask_stats(spec: &LabSpec, host: u16) -> Result<(), String> {
-    let table = netns::run_in_host(spec, host, &["cat", "/proc/self/mountinfo"])?;
-    for point in stat_masks(&table) {
-        netns::run_in_host(spec, host, &["umount", &point])?;
-    }
-    Ok(())
-}
-
-/// The mount points of a mountinfo table that mask a process's stat file.
-fn stat_masks(mountinfo: &str) -> Vec<String> {
-    let mut points: Vec<String> = mountinfo
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .filter(|point| is_stat_path(Path::new(point)))
-        .map(str::to_owned)
-        .collect();
-    points.dedup();
-    points
-}
-
-fn is_stat_path(path: &Path) -> bool {
-    let mut parts = path.iter().map(|p| p.to_str().unwrap_or(""));
-    matches!(
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()),
-        (Some("/"), Some("proc"), Some(pid), Some("stat"), None)
-            if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::lab::cluster::layout::{Isolation, NetPlan, Profile, SPEC_VERSION};
-
-    #[test]
-    fn only_masks_over_a_process_stat_file_are_found() {
-        let table = "36 35 0:30 / /proc rw - proc proc rw\n\
-                     68 36 0:6 /null /proc/6583/stat rw - devtmpfs devtmpfs rw\n\
-                     69 36 0:6 /null /proc/kcore rw - devtmpfs devtmpfs rw\n\
-                     70 36 0:6 /null /proc/12/status rw - devtmpfs devtmpfs rw\n";
-        assert_eq!(stat_masks(table), ["/proc/6583/stat"]);
-        assert!(!is_stat_path(Path::new("/proc/self/stat")));
-    }
 
     #[test]
     fn the_state_file_is_kept_aside_and_put_back() {
