@@ -34,8 +34,6 @@ pub mod control;
 pub mod deploy;
 pub mod faults;
 pub mod isolation;
-#[cfg(test)]
-mod layering;
 pub mod layout;
 pub mod loopnet;
 pub mod netns;

@@ -27,8 +27,8 @@ pub struct EngineNet {
     pub vm_args: String,
 }
 
-/// One isolation: `--isolation none` ([`super::loopback`]) or `--isolation
-/// netns` ([`super::namespaces`]). Stateless: each method reads what it
+/// One isolation: `--isolation none` (`loopback.rs`) or `--isolation netns`
+/// (`namespaces.rs`). Stateless: each method reads what it
 /// needs from the lab's description, so that a verb run long after `up`
 /// (`down`, `storage-connect`) finds the same backend as the supervisor.
 pub trait Backend {

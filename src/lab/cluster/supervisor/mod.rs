@@ -28,9 +28,9 @@
 //!   threads of its own ([`slots`]), stopped by heal and at the stop.
 //! - **Dead VMs' ports** (netns): every half second a host's engine VM port
 //!   that no payload holds is removed (`netns::reap_vm_port`).
-//! - **Faults** are applied by [`apply`] and undone by [`heal`], both on the
-//!   hosts as [`rig`] runs them; the loop here only serves the control socket,
-//!   keeps the record of faults and writes the state file.
+//! - **Faults** are applied by `apply.rs` and undone by `heal.rs`, both on
+//!   the hosts as `rig.rs` runs them; the loop here only serves the control
+//!   socket, keeps the record of faults and writes the state file.
 //! - **Records:** its own pid (`supervisor.pid`), each agent's (`hostN/agent.pid`),
 //!   both with the process start time, and its view (`supervisor-state.json`):
 //!   `he-lab down` finds everything even after this process was SIGKILLed.
