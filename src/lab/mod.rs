@@ -16,6 +16,8 @@ mod cluster_cmd;
 mod cmd;
 pub mod demo;
 pub mod engine;
+#[cfg(test)]
+mod layering;
 pub mod plan;
 mod sim_cmd;
 mod volume;

@@ -110,9 +110,11 @@ pub fn fault_for(number: u8, holder: u16) -> Option<Fault> {
     })
 }
 
-/// One host as `hosted-engine --vm-status --json` shows it.
+/// One host as `hosted-engine --vm-status --json` shows it: what an operator
+/// observes, set against the ground truth (the agent's own per-host record is
+/// [`crate::proto::HostStatus`], a different thing).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostStatus {
+pub struct ObservedHost {
     pub id: u16,
     pub hostname: String,
     /// The agent's state (`state=` of the extra text), empty when missing.
@@ -132,7 +134,7 @@ pub struct HostStatus {
     pub gateway: Option<String>,
 }
 
-impl HostStatus {
+impl ObservedHost {
     /// `{"health": "good", "vm": "up", "detail": "Up"}` on a live slot.
     pub fn engine_good(&self) -> bool {
         self.live && self.vm == "up" && self.health == "good"
@@ -161,18 +163,19 @@ impl HostStatus {
     }
 }
 
-/// What `hosted-engine --vm-status --json` printed, by host id.
-pub type VmStatus = BTreeMap<u16, HostStatus>;
+/// What `hosted-engine --vm-status --json` printed, by host id (not the
+/// engine VM's state, [`crate::metadata::VmStatus`]).
+pub type ObservedStatus = BTreeMap<u16, ObservedHost>;
 
 /// Parses `hosted-engine --vm-status --json` (the reference's shape: one object
 /// per host id, plus `global_maintenance`).
-pub fn parse_vm_status(text: &str) -> Result<VmStatus, String> {
+pub fn parse_vm_status(text: &str) -> Result<ObservedStatus, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not JSON ({e}): {text:.200}"))?;
     let object = value
         .as_object()
         .ok_or_else(|| format!("not a JSON object: {text:.200}"))?;
-    let mut hosts = VmStatus::new();
+    let mut hosts = ObservedStatus::new();
     for (key, host) in object {
         let Ok(id) = key.parse::<u16>() else { continue };
         hosts.insert(id, parse_host(id, host)?);
@@ -180,7 +183,7 @@ pub fn parse_vm_status(text: &str) -> Result<VmStatus, String> {
     Ok(hosts)
 }
 
-fn parse_host(id: u16, host: &serde_json::Value) -> Result<HostStatus, String> {
+fn parse_host(id: u16, host: &serde_json::Value) -> Result<ObservedHost, String> {
     let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
     let engine = &host["engine-status"];
     let extra = host["extra"].as_str().unwrap_or_default();
@@ -190,7 +193,7 @@ fn parse_host(id: u16, host: &serde_json::Value) -> Result<HostStatus, String> {
             .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
             .map(str::to_owned)
     };
-    Ok(HostStatus {
+    Ok(ObservedHost {
         id,
         hostname: text(&host["hostname"]).unwrap_or_default(),
         state: key("state").unwrap_or_default(),
@@ -214,7 +217,7 @@ pub fn hosted_engine_bin(spec: &LabSpec) -> PathBuf {
 }
 
 /// Runs `hosted-engine --vm-status --json` as host `id` of the lab.
-pub fn vm_status(lab: &Lab, id: u16, hosted_engine: &Path) -> Result<VmStatus, String> {
+pub fn vm_status(lab: &Lab, id: u16, hosted_engine: &Path) -> Result<ObservedStatus, String> {
     let mut command = lab
         .command(id, hosted_engine)
         .map_err(|e| format!("{e:#}"))?;
@@ -230,7 +233,7 @@ pub struct Sample {
     /// and the ground truth had been taken.
     pub at: Duration,
     /// What the observing host's `hosted-engine --vm-status --json` said.
-    pub status: Result<VmStatus, String>,
+    pub status: Result<ObservedStatus, String>,
     pub truth: GroundTruth,
 }
 
@@ -248,7 +251,7 @@ impl Sample {
     }
 
     /// Host `id` in the observed status.
-    pub fn host(&self, id: u16) -> Option<&HostStatus> {
+    pub fn host(&self, id: u16) -> Option<&ObservedHost> {
         self.status.as_ref().ok()?.get(&id)
     }
 
@@ -267,7 +270,7 @@ impl Sample {
         let mut line = format!("{:>7.1}s ", self.at.as_secs_f64());
         match &self.status {
             Ok(hosts) => {
-                let hosts: Vec<String> = hosts.values().map(HostStatus::brief).collect();
+                let hosts: Vec<String> = hosts.values().map(ObservedHost::brief).collect();
                 line.push_str(&hosts.join(" | "));
             }
             Err(e) => {

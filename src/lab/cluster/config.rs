@@ -7,14 +7,11 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::layout::{
-    Isolation, LabSpec, NETNS_SUBNET, NETNS_VM_OCTET, NetPlan, STORAGE_SPEC, VM_ID,
-};
+use super::isolation::{self, EngineNet};
+use super::layout::{LabSpec, STORAGE_SPEC, VM_ID};
 use crate::config::{ConfFile, Config, Timings, format_secs};
 use crate::lab::engine::EPOCH_VAR;
 
-/// The management bridge inside each host's network namespace.
-pub const NETNS_BRIDGE: &str = "ovirtmgmt";
 /// The engine VM's memory as the agents' free-memory check sees it.
 const ENGINE_MEMORY_MIB: u64 = 1024;
 
@@ -22,7 +19,7 @@ const ENGINE_MEMORY_MIB: u64 = 1024;
 pub fn write_host(spec: &LabSpec, id: u16) -> anyhow::Result<()> {
     prepare_host(spec, id)?;
     let paths = spec.paths(id);
-    write(&paths.he_conf, &hosted_engine_conf(spec, id))?;
+    write(&paths.he_conf, &hosted_engine_conf(spec, id)?)?;
     write(&paths.agent_conf, &agent_conf(spec))?;
     write(&paths.ha_conf, HA_CONF)?;
     write(&paths.broker_conf, BROKER_CONF)?;
@@ -55,7 +52,7 @@ pub fn prepare_host(spec: &LabSpec, id: u16) -> anyhow::Result<()> {
 /// enabled (the lab's supervisor runs it).
 pub fn deploy_answers(spec: &LabSpec, id: u16) -> anyhow::Result<String> {
     let path = spec.paths(id).he_conf;
-    let conf = crate::config::HostedEngineConf::parse(&path, &hosted_engine_conf(spec, id))
+    let conf = crate::config::HostedEngineConf::parse(&path, &hosted_engine_conf(spec, id)?)
         .map_err(|e| anyhow::anyhow!("host{id}: {e}"))?;
     let mut text = format!("# he-lab host{id}: answers for hosted-engine --deploy.\n");
     for entry in conf.document().entries() {
@@ -94,8 +91,9 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-/// `hosted-engine.conf` of host `id`.
-pub fn hosted_engine_conf(spec: &LabSpec, id: u16) -> String {
+/// `hosted-engine.conf` of host `id`; errs on a `lab.json` whose isolation
+/// and network plan disagree.
+pub fn hosted_engine_conf(spec: &LabSpec, id: u16) -> anyhow::Result<String> {
     let mut text = format!(
         "# he-lab host{id} of the lab in {} (isolation {}, profile {}).\n\
          # Written by `he-lab up`; the lab's layout is described in lab.json.\n",
@@ -111,33 +109,12 @@ pub fn hosted_engine_conf(spec: &LabSpec, id: u16) -> String {
         spec.control(id).display(),
         format_secs(spec.profile.guest_shutdown_ms())
     );
-    let (fqdn, network) = match &spec.net {
-        NetPlan::Loopback { prefix, port } => {
-            let [a, b] = prefix;
-            // The engine's name is this host's view of it: a relay that reaches
-            // the payload wherever it runs, while the network allows.
-            let _ = write!(
-                vm_command,
-                " --listen 127.{a}.{b}.{}:{port}",
-                100 + u32::from(id)
-            );
-            let network = format!(
-                "network_test=tcp\ntcp_t_address=127.{a}.{b}.{}\ntcp_t_port={port}\n",
-                50 + u32::from(id)
-            );
-            (format!("127.{a}.{b}.{id}:{port}"), network)
-        }
-        NetPlan::Netns { .. } => {
-            let _ = write!(
-                vm_command,
-                " --listen 0.0.0.0:80 --vm-address {NETNS_SUBNET}.{NETNS_VM_OCTET}/24 \
-                 --vm-bridge {NETNS_BRIDGE} --vm-port-lock {}",
-                spec.vm_port_lock(id).display()
-            );
-            let network = format!("network_test=ping\ngateway={NETNS_SUBNET}.1\n");
-            (format!("{NETNS_SUBNET}.{NETNS_VM_OCTET}"), network)
-        }
-    };
+    let EngineNet {
+        fqdn,
+        network_test: network,
+        vm_args,
+    } = isolation::backend(spec.isolation).engine_net(spec, id)?;
+    vm_command.push_str(&vm_args);
     let _ = write!(
         text,
         "fqdn={fqdn}\nvmid={VM_ID}\nhost_id={id}\nhostname=host{id}\n\
@@ -158,7 +135,7 @@ pub fn hosted_engine_conf(spec: &LabSpec, id: u16) -> String {
         spec.watchdog(id).display(),
         spec.profile.watchdog_timeout_ms() / 1000
     );
-    text
+    Ok(text)
 }
 
 /// `agent.conf`: the profile's `[timing]`, every key written out.
@@ -229,41 +206,17 @@ fn env_file(spec: &LabSpec, id: u16) -> String {
     for (name, value) in spec.host_env(id) {
         let _ = writeln!(text, "export {name}='{value}'");
     }
-    if spec.isolation == Isolation::Netns {
-        text.push_str(
-            "# Under netns, the host's namespaces matter too: use `he-lab exec` instead.\n",
-        );
+    if let Some(note) = isolation::backend(spec.isolation).env_note() {
+        text.push_str(note);
     }
     text
-}
-
-/// The bridge the agents check under isolation none: the first interface the
-/// kernel reports `up` (every host shares it), else `lo` (which reads as down and
-/// costs every host the same bridge penalty).
-pub fn loopback_bridge() -> String {
-    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-        .into_iter()
-        .filter(|name| name.len() <= 15 && name != "lo")
-        .find(|name| {
-            std::fs::read_to_string(format!("/sys/class/net/{name}/operstate"))
-                .is_ok_and(|s| s.trim() == "up")
-        })
-        .unwrap_or_else(|| "lo".into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::AgentConf;
-    use crate::lab::cluster::layout::{Profile, SPEC_VERSION};
+    use crate::lab::cluster::layout::{Isolation, NetPlan, Profile, SPEC_VERSION};
 
     fn spec(dir: &Path, profile: Profile) -> LabSpec {
         LabSpec {

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::config;
-use super::{LabSpec, host_command};
+use super::isolation::host_command;
+use super::layout::LabSpec;
 use crate::config::ConfFile as _;
 
 /// Bound on one host's deploy.

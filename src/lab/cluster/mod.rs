@@ -33,18 +33,16 @@ pub mod config;
 pub mod control;
 pub mod deploy;
 pub mod faults;
+pub mod isolation;
 pub mod layout;
 pub mod loopnet;
 pub mod netns;
 pub mod procs;
-pub mod slots;
 pub mod supervisor;
 pub mod truth;
-mod wedge;
 
 use std::ffi::OsStr;
 use std::fs::OpenOptions;
-use std::ops::{Deref, DerefMut};
 use std::os::unix::fs::DirBuilderExt as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -55,12 +53,13 @@ use anyhow::{Context, bail};
 
 pub use control::{FaultRecord, HostView, Power, SupervisorView};
 pub use faults::Fault;
+pub use isolation::{HostCommand, host_command};
 pub use layout::{HOSTS_MAX, Isolation, LabSpec, Profile, default_dir};
 pub use truth::{GroundTruth, HostTruth, Payload, ground_truth};
 
 use crate::lab::canary::{self, CanaryReport};
 use control::{CtlReply, CtlRequest};
-use layout::{NetPlan, SPEC_VERSION};
+use layout::SPEC_VERSION;
 use procs::ProcId;
 
 /// Default bound on `up` waiting for every agent's socket.
@@ -363,55 +362,6 @@ impl Drop for Lab {
     }
 }
 
-/// A [`Command`] with the namespaces it enters (kept open until it spawns).
-pub struct HostCommand {
-    command: Command,
-    _ns: Option<netns::HostNs>,
-}
-
-impl Deref for HostCommand {
-    type Target = Command;
-    fn deref(&self) -> &Command {
-        &self.command
-    }
-}
-
-impl DerefMut for HostCommand {
-    fn deref_mut(&mut self) -> &mut Command {
-        &mut self.command
-    }
-}
-
-/// A command as host `id`: its environment (`HE_CONFIG_ROOT` and the rest) and,
-/// under netns, its namespaces with `cwd` kept.
-pub fn host_command(
-    spec: &LabSpec,
-    id: u16,
-    program: &OsStr,
-    cwd: Option<&Path>,
-) -> anyhow::Result<HostCommand> {
-    anyhow::ensure!(
-        (1..=spec.hosts).contains(&id),
-        "host{id}: this lab has hosts 1..={}",
-        spec.hosts
-    );
-    let mut command = Command::new(program);
-    for var in crate::config::PATH_ENV_VARS {
-        command.env_remove(var);
-    }
-    command.envs(spec.host_env(id));
-    let ns = match spec.isolation {
-        Isolation::None => None,
-        Isolation::Netns => {
-            let ns = netns::HostNs::open(spec, id)?;
-            let here = std::env::current_dir().ok();
-            ns.enter(&mut command, cwd.or(here.as_deref()));
-            Some(ns)
-        }
-    };
-    Ok(HostCommand { command, _ns: ns })
-}
-
 /// Validates the options and writes `lab.json` (first, so that `down` can
 /// always clean up after it).
 fn prepare(opts: &LabOptions) -> anyhow::Result<LabSpec> {
@@ -420,9 +370,8 @@ fn prepare(opts: &LabOptions) -> anyhow::Result<LabSpec> {
         "--hosts {}: a lab has 1..={HOSTS_MAX} hosts",
         opts.hosts
     );
-    if opts.isolation == Isolation::Netns {
-        netns::available().map_err(anyhow::Error::msg)?;
-    }
+    let backend = isolation::backend(opts.isolation);
+    backend.available().map_err(anyhow::Error::msg)?;
     let hosted_engine = opts.agent_bin.with_file_name("hosted-engine");
     let needed = [&opts.lab_bin, &opts.agent_bin]
         .into_iter()
@@ -440,17 +389,8 @@ fn prepare(opts: &LabOptions) -> anyhow::Result<LabSpec> {
         );
     }
     let id: String = crate::lab::engine::boot_id().chars().take(6).collect();
-    let net = match opts.isolation {
-        Isolation::None => pick_loopback(&id, opts.hosts)?,
-        Isolation::Netns => {
-            let (switch, hosts) = netns::names(&id, opts.hosts);
-            NetPlan::Netns { switch, hosts }
-        }
-    };
-    let bridge = match opts.isolation {
-        Isolation::None => config::loopback_bridge(),
-        Isolation::Netns => config::NETNS_BRIDGE.into(),
-    };
+    let net = backend.plan(&id, opts.hosts)?;
+    let bridge = backend.bridge();
     let spec = LabSpec {
         version: SPEC_VERSION,
         sd_uuid: format!("he-lab-{id}-sd"),
@@ -518,34 +458,12 @@ fn claim_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Loopback addresses no one uses: `127.<a>.<b>.0/24` and a port, from the id.
-fn pick_loopback(id: &str, hosts: u16) -> anyhow::Result<NetPlan> {
-    let seed = u64::from_str_radix(id, 16).unwrap_or(0) ^ u64::from(std::process::id());
-    for attempt in 0..32u64 {
-        let x = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(attempt * 1442695040888963407);
-        let prefix = [100 + (x >> 8) as u8 % 100, (x >> 16) as u8];
-        let port = 20000 + ((x >> 32) % 40000) as u16;
-        let plan = loopnet::Plan {
-            prefix,
-            port,
-            hosts,
-        };
-        if loopnet::plan_is_free(&plan) {
-            return Ok(NetPlan::Loopback { prefix, port });
-        }
-    }
-    bail!("no free loopback addresses and port found for the lab")
-}
-
 /// Storage, configuration, namespaces. With `deploy`, the configuration and
 /// the metadata volume come from `hosted-engine --deploy`, run as each host
 /// once its namespaces (and so its view of the storage) exist.
 fn build(spec: &LabSpec, deploy: bool) -> anyhow::Result<()> {
-    if spec.isolation == Isolation::Netns {
-        netns::create_storage(spec)?;
-    }
+    let backend = isolation::backend(spec.isolation);
+    backend.create_storage(spec)?;
     if deploy {
         // The storage exists; what is on it is deploy's.
         let storage = spec.storage_dir();
@@ -565,36 +483,11 @@ fn build(spec: &LabSpec, deploy: bool) -> anyhow::Result<()> {
             config::write_host(spec, id)?;
         }
     }
-    match spec.isolation {
-        Isolation::Netns => {
-            for id in spec.host_ids() {
-                let point = spec.mount_point(id);
-                std::fs::create_dir_all(&point)
-                    .with_context(|| format!("creating {}", point.display()))?;
-            }
-            netns::create(spec)?;
-        }
-        Isolation::None => {
-            for id in spec.host_ids() {
-                storage_link(spec, id).map_err(anyhow::Error::msg)?;
-            }
-        }
-    }
+    backend.create_hosts(spec)?;
     if deploy {
         deploy::deploy_hosts(spec)?;
     }
     Ok(())
-}
-
-/// Isolation none: host `id`'s mount point is a symlink to the storage; makes it
-/// if it is missing.
-pub fn storage_link(spec: &LabSpec, id: u16) -> Result<(), String> {
-    let link = spec.mount_point(id);
-    if std::fs::symlink_metadata(&link).is_ok() {
-        return Ok(());
-    }
-    std::os::unix::fs::symlink(spec.storage_dir(), &link)
-        .map_err(|e| format!("{}: {e}", link.display()))
 }
 
 /// `he-lab storage-connect`: the agents' storage connect command. Mounts host
@@ -609,17 +502,7 @@ pub fn storage_connect(dir: &Path, id: u16) -> anyhow::Result<String> {
     if spec.storage_block(id).exists() {
         bail!("host{id}: the storage cannot be reached (storage-lost fault; he-lab heal ends it)");
     }
-    match spec.isolation {
-        Isolation::None => {
-            storage_link(&spec, id).map_err(anyhow::Error::msg)?;
-            Ok(format!(
-                "{} links to the storage",
-                spec.mount_point(id).display()
-            ))
-        }
-        Isolation::Netns => netns::connect_here(&spec.storage_dir(), &spec.mount_point(id))
-            .map_err(anyhow::Error::msg),
-    }
+    isolation::backend(spec.isolation).connect_storage(&spec, id)
 }
 
 fn spawn_supervisor(spec: &LabSpec) -> anyhow::Result<Child> {
@@ -675,12 +558,8 @@ pub fn teardown(spec: &LabSpec, keep_dir: bool) -> anyhow::Result<DownReport> {
     stop_supervisor(spec);
     stop_orphaned_agents(spec);
     report.killed = stop_keepers(spec) + sweep(spec);
-    if spec.isolation == Isolation::Netns {
-        if keep_dir && let Err(e) = save_storage(spec) {
-            report.problems.push(format!("keeping the storage: {e:#}"));
-        }
-        report.problems.extend(netns::teardown(spec));
-    }
+    let backend = isolation::backend(spec.isolation);
+    report.problems.extend(backend.teardown(spec, keep_dir));
     let left = procs::lab_processes(&spec.id);
     if !left.is_empty() {
         let pids: Vec<String> = left.iter().map(|p| p.pid.to_string()).collect();
@@ -772,31 +651,6 @@ fn sweep(spec: &LabSpec) -> usize {
         procs::wait_gone(&left, Duration::from_secs(1));
     }
     killed
-}
-
-/// Copies the storage tmpfs's files into the directory it covers, so that a
-/// kept lab keeps its metadata and canary once the tmpfs is gone.
-fn save_storage(spec: &LabSpec) -> anyhow::Result<()> {
-    let saved = spec.dir.join("storage.saved");
-    copy_tree(&spec.storage_dir(), &saved)?;
-    netns::unmount_under(&spec.storage_dir());
-    std::fs::remove_dir_all(spec.storage_dir())?;
-    std::fs::rename(&saved, spec.storage_dir())?;
-    Ok(())
-}
-
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_tree(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
 }
 
 /// The log files of the lab (`host`: one host's only).

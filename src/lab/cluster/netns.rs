@@ -36,11 +36,12 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use super::config::NETNS_BRIDGE;
 use super::layout::{LabSpec, NETNS_SUBNET};
 use crate::lab::cmd;
 use crate::lab::engine::HOST_PORT;
 
+/// The management bridge inside each host's network namespace.
+pub const NETNS_BRIDGE: &str = "ovirtmgmt";
 /// The switch's bridge (carries the gateway address).
 const SWITCH_BRIDGE: &str = "br0";
 /// The bridge of the partitioned hosts (no gateway on it).
@@ -411,6 +412,37 @@ pub fn connect_here(storage: &Path, point: &Path) -> Result<String, String> {
     Ok(format!("mounted {storage} at {point}"))
 }
 
+/// Unmounts every mask over a `/proc/<pid>/stat` in host `host` (those of a
+/// VM that is gone went with its `/proc` entry).
+pub fn unmask_stats(spec: &LabSpec, host: u16) -> Result<(), String> {
+    let table = run_in_host(spec, host, &["cat", "/proc/self/mountinfo"])?;
+    for point in stat_masks(&table) {
+        run_in_host(spec, host, &["umount", &point])?;
+    }
+    Ok(())
+}
+
+/// The mount points of a mountinfo table that mask a process's stat file.
+fn stat_masks(mountinfo: &str) -> Vec<String> {
+    let mut points: Vec<String> = mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| is_stat_path(Path::new(point)))
+        .map(str::to_owned)
+        .collect();
+    points.dedup();
+    points
+}
+
+fn is_stat_path(path: &Path) -> bool {
+    let mut parts = path.iter().map(|p| p.to_str().unwrap_or(""));
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("/"), Some("proc"), Some(pid), Some("stat"), None)
+            if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+    )
+}
+
 /// Removes host `id`'s engine VM port when no engine VM holds it: a payload
 /// that was killed (the agent's power-off, a host's) cannot unplug itself, and
 /// its port must not keep answering for the engine's address until the kernel
@@ -533,6 +565,16 @@ mod tests {
             Some("tmpfs")
         );
         assert_eq!(mount_type_at(table, Path::new("/lab")), None);
+    }
+
+    #[test]
+    fn only_masks_over_a_process_stat_file_are_found() {
+        let table = "36 35 0:30 / /proc rw - proc proc rw\n\
+                     68 36 0:6 /null /proc/6583/stat rw - devtmpfs devtmpfs rw\n\
+                     69 36 0:6 /null /proc/kcore rw - devtmpfs devtmpfs rw\n\
+                     70 36 0:6 /null /proc/12/status rw - devtmpfs devtmpfs rw\n";
+        assert_eq!(stat_masks(table), ["/proc/6583/stat"]);
+        assert!(!is_stat_path(Path::new("/proc/self/stat")));
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::control::{self, CtlReply, CtlRequest, SupervisorView};
-use super::layout::{Isolation, KEEPER_ARG, LabSpec, NETNS_SUBNET, NETNS_VM_OCTET};
+use super::isolation;
+use super::layout::{Isolation, KEEPER_ARG, LabSpec};
 use super::procs::{self, ProcId};
 
 /// How long the health probe of a payload may take.
@@ -216,47 +217,11 @@ pub fn ground_truth(spec: &LabSpec, probe_health: bool) -> GroundTruth {
 
 /// The health page's answer for the payload on `host`.
 fn probe(spec: &LabSpec, host: u16) -> String {
-    let answer = match spec.isolation {
-        Isolation::None => {
-            let Some(addr) = spec.loop_addr(100 + host as u8) else {
-                return "no address".into();
-            };
-            crate::shell::monitors::check_health(
-                &addr,
-                HEALTH_TIMEOUT_MS,
-                &crate::shell::monitors::Stop::new(),
-            )
-        }
-        Isolation::Netns => probe_from_switch(spec),
-    };
-    match answer {
-        Ok(a) => a.first_line,
-        Err(e) => format!("no answer: {e}"),
+    match isolation::backend(spec.isolation).probe_health(spec, host, HEALTH_TIMEOUT_MS) {
+        None => "no address".into(),
+        Some(Ok(a)) => a.first_line,
+        Some(Err(e)) => format!("no answer: {e}"),
     }
-}
-
-/// Asks the engine's address from inside the switch's namespace, on a thread of
-/// its own (a network namespace belongs to a thread).
-fn probe_from_switch(spec: &LabSpec) -> Result<crate::shell::monitors::HealthAnswer, String> {
-    let (switch, _) = spec.netns_names().ok_or("not a netns lab")?;
-    let path = format!("/run/netns/{switch}");
-    let ns = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-    let fqdn = format!("{NETNS_SUBNET}.{NETNS_VM_OCTET}");
-    let thread = std::thread::spawn(move || {
-        use std::os::fd::AsRawFd;
-        // SAFETY: setns(2) on this thread only, with a descriptor we hold.
-        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(format!("setns: {}", std::io::Error::last_os_error()));
-        }
-        crate::shell::monitors::check_health(
-            &fqdn,
-            HEALTH_TIMEOUT_MS,
-            &crate::shell::monitors::Stop::new(),
-        )
-    });
-    thread
-        .join()
-        .map_err(|_| "the probe thread panicked".to_string())?
 }
 
 /// The truth as text.

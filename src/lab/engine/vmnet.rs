@@ -37,6 +37,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use super::ids::boot_id;
 use crate::config::{FileLock, lock_exclusive};
 use crate::lab::cmd;
 
@@ -169,7 +170,7 @@ fn in_ns(ns: &File, argv: &[&str]) -> anyhow::Result<()> {
 
 /// A locally administered unicast MAC address, random per boot.
 fn random_mac() -> [u8; 6] {
-    let id = super::boot_id();
+    let id = boot_id();
     let mut mac = [0u8; 6];
     for (i, byte) in mac.iter_mut().enumerate() {
         *byte = u8::from_str_radix(id.get(2 * i..2 * i + 2).unwrap_or("00"), 16).unwrap_or(0);

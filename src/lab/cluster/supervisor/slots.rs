@@ -14,8 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::faults::{Applied, one, seconds};
-use super::supervisor::{Supervisor, log};
+use super::log::log;
 use crate::core::agent::EPOCH_SEEN_KEY;
 use crate::metadata::{Extra, SEQ_KEY, SLOT_SIZE, decode_host_slot, encode_host_slot, slot_offset};
 use crate::shell::store::MetadataStore;
@@ -91,50 +90,6 @@ pub fn hostile_copy(slot: u16, bytes: &[u8; SLOT_SIZE]) -> Result<Box<[u8; SLOT_
     }
     extra.push(EPOCH_SEEN_KEY, HOSTILE_EPOCH_SEEN.to_string());
     encode_host_slot(slot, &record, &extra).map_err(|e| format!("host{slot}: {e}"))
-}
-
-impl Supervisor {
-    pub(super) fn slot_garbage(&mut self, secs: f64, host: Option<u16>) -> Result<Applied, String> {
-        let span = seconds(secs)?;
-        let host = self.target(host)?;
-        self.slots.garbage(host, span)?;
-        let every = GARBAGE_EVERY.as_millis();
-        Ok(one(
-            host,
-            &format!("garbage over its metadata slot every {every} ms for {secs} s"),
-        ))
-    }
-
-    pub(super) fn slot_wipe(&mut self, host: Option<u16>) -> Result<Applied, String> {
-        let host = self.target(host)?;
-        write_slot(self.slots.volume(), host, &[0u8; SLOT_SIZE])?;
-        Ok(one(host, "its metadata slot zeroed (once)"))
-    }
-
-    pub(super) fn slot_hostile(&mut self, host: Option<u16>) -> Result<Applied, String> {
-        let host = self.target(host)?;
-        let volume = self.slots.volume();
-        let forged = hostile_copy(host, &*read_slot(volume, host)?)?;
-        write_slot(volume, host, &forged)?;
-        Ok(one(
-            host,
-            &format!(
-                "a forged copy of its slot written (valid checksums, \
-                 {EPOCH_SEEN_KEY}={HOSTILE_EPOCH_SEEN})"
-            ),
-        ))
-    }
-
-    pub(super) fn late_write(&mut self, secs: f64, host: Option<u16>) -> Result<Applied, String> {
-        let span = seconds(secs)?;
-        let host = self.target(host)?;
-        let copy = read_slot(self.slots.volume(), host)?;
-        self.slots.late_write(host, copy, span)?;
-        Ok(one(
-            host,
-            &format!("its metadata slot as it is now lands again in {secs} s"),
-        ))
-    }
 }
 
 impl SlotWriters {

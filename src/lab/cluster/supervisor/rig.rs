@@ -1,41 +1,10 @@
-//! The supervisor (`he-lab supervise`, started detached by `he-lab up`): runs
-//! each host's `ovirt-ha-agent` as systemd would, emulates the hosts' hardware
-//! watchdogs, runs the loopback network (isolation none) and applies faults.
-//!
-//! - **Restart=always:** an agent that exits is started again after
-//!   [`RESTART_DELAY`]; more than [`START_LIMIT`] starts within
-//!   [`START_LIMIT_WINDOW`] and it is given up (systemd's start limit) until heal.
-//! - **Watchdog:** each agent's `watchdog_device` is a plain file. The supervisor
-//!   empties it before each start; the agent's open arms it (counted as a pet, as
-//!   opening `/dev/watchdog` starts its timer), every write pets it (the file's
-//!   size and mtime change), and a write that leaves `V` as its last byte is the
-//!   magic close that disarms it (an agent with nothing at stake, or a clean
-//!   stop); a later write arms it again. A write that leaves `!` last is the
-//!   agent expiring it (`Watchdog::expire`: a real device's one-second
-//!   timeout): the host is powered off at once. Armed and not petted for the profile's watchdog
-//!   timeout: the host is powered off (agent, lease keeper and engine payload
-//!   SIGKILLed) and stays off until heal. An agent that crashed without the
-//!   magic close leaves it armed, so its restarted successor has to pet in
-//!   time; an agent that stopped cleanly while holding the lease closes it
-//!   without the magic close too, and its lease keeper (`--keep-lease`, same
-//!   stand-in file) pets it from then on.
-//! - **Lease keepers** are not the supervisor's children (the agent starts
-//!   them, in a process group of their own): it finds them through
-//!   [`super::truth::scan_keepers`] and kills them with their host, and all of
-//!   them when it stops (after SIGTERMing the agents, which makes a holder's
-//!   agent leave one).
-//! - **A third party** on the metadata volume (the slot faults) runs on
-//!   threads of its own ([`super::slots`]), stopped by heal and at the stop.
-//! - **Dead VMs' ports** (netns): every half second a host's engine VM port
-//!   that no payload holds is removed (`netns::reap_vm_port`).
-//! - **Records:** its own pid (`supervisor.pid`), each agent's (`hostN/agent.pid`),
-//!   both with the process start time, and its view (`supervisor-state.json`):
-//!   `he-lab down` finds everything even after this process was SIGKILLed.
+//! The hosts as the supervisor runs them: each one's agent (started,
+//! restarted, given up as systemd would), its emulated watchdog, its power,
+//! and the live side of the lab's isolation. The supervisor's loop drives it
+//! turn by turn; the fault verbs and heal act on it.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::OpenOptions;
-use std::io;
-use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -43,18 +12,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 
-use super::control::{self, CtlReply, CtlRequest, FaultRecord, HostView, Power, SupervisorView};
-use super::layout::{Isolation, LabSpec, NetPlan};
-use super::loopnet::{LoopNet, Plan};
-use super::netns::{self, HostNs};
-use super::procs::{self, ProcId};
+use super::log::log;
 use super::slots::SlotWriters;
-use crate::lab::engine::wall_ms;
-use crate::shell::signals;
+use crate::lab::cluster::control::{HostView, Power};
+use crate::lab::cluster::isolation::{self, Backend, LiveNet};
+use crate::lab::cluster::layout::LabSpec;
+use crate::lab::cluster::loopnet::NetState;
+use crate::lab::cluster::procs::{self, ProcId};
+use crate::lab::cluster::truth;
 use crate::shell::watchdog::EXPIRE_BYTE;
 
-/// One turn of the supervisor's loop.
-const TICK: Duration = Duration::from_millis(100);
 /// Pause before an exited agent is started again (systemd's RestartSec).
 pub const RESTART_DELAY: Duration = Duration::from_millis(500);
 /// Starts within [`START_LIMIT_WINDOW`] after which restarts are given up.
@@ -62,12 +29,9 @@ pub const START_LIMIT: usize = 5;
 pub const START_LIMIT_WINDOW: Duration = Duration::from_secs(10);
 /// How long stopping agents get after SIGTERM before SIGKILL.
 pub const AGENT_STOP_WAIT: Duration = Duration::from_secs(10);
-/// How often the state file is rewritten even without a change.
-const STATE_EVERY: Duration = Duration::from_secs(1);
 /// How often the hosts' bridges are cleared of dead engine VMs' ports (netns).
 const REAP_EVERY: Duration = Duration::from_millis(500);
-/// Most control connections served in one turn.
-const REQUESTS_PER_TICK_MAX: usize = 16;
+
 /// The emulated hardware watchdog of one host.
 struct Dog {
     armed: bool,
@@ -97,129 +61,64 @@ pub(super) struct HostRun {
     pub net_down: bool,
 }
 
-/// The network side of the isolation.
-enum Net {
-    Loop(LoopNet),
-    Netns(Vec<HostNs>),
+impl HostRun {
+    /// Host `id` before its first boot.
+    fn new(id: u16, now: Instant) -> HostRun {
+        HostRun {
+            id,
+            agent: None,
+            agent_id: None,
+            off: Some("not started".into()),
+            restart_at: None,
+            starts: VecDeque::new(),
+            starts_total: 0,
+            failed: false,
+            last_exit: None,
+            paused_until: None,
+            unfenced: false,
+            agent_stopped: false,
+            dog: Dog {
+                armed: false,
+                seen: None,
+                last_pet: now,
+            },
+            net_down: false,
+        }
+    }
 }
 
-pub struct Supervisor {
+/// Every host of the lab, their network and the third-party slot writers.
+pub(super) struct Rig {
     pub(super) spec: LabSpec,
     pub(super) hosts: Vec<HostRun>,
-    pub(super) faults: Vec<FaultRecord>,
     pub(super) partition: BTreeSet<u16>,
     /// Hosts whose VM manager `vm-manager-wedge` wedged.
     pub(super) wedged: BTreeSet<u16>,
     /// Third-party writers on the metadata volume (slot faults).
     pub(super) slots: SlotWriters,
-    net: Net,
-    control: UnixListener,
-    dog_timeout: Duration,
-    state_saved: Option<(Instant, String)>,
+    /// What differs between the isolations, picked once from `lab.json`.
+    pub(super) backend: &'static dyn Backend,
+    net: Box<dyn LiveNet>,
+    pub(super) dog_timeout: Duration,
     reaped_at: Instant,
 }
 
-/// `he-lab supervise`: runs the lab in `dir` until SIGTERM/SIGINT.
-pub fn run(dir: &Path) -> anyhow::Result<()> {
-    let spec = LabSpec::load(dir)?;
-    signals::install_stop_handlers().context("installing signal handlers")?;
-    let me = procs::proc_id(std::process::id() as i32).context("reading our own /proc entry")?;
-    let mut sup = Supervisor::new(spec)?;
-    procs::write_pid_file(&sup.spec.supervisor_pid(), me)?;
-    log(&format!(
-        "started: {} hosts, isolation {}, profile {}, watchdog timeout {} ms",
-        sup.spec.hosts,
-        sup.spec.isolation.as_str(),
-        sup.spec.profile.as_str(),
-        sup.dog_timeout.as_millis()
-    ));
-    let now = Instant::now();
-    for id in sup.spec.host_ids() {
-        sup.power_on(id, now);
-    }
-    while !signals::stop_requested() {
-        sup.tick();
-        std::thread::sleep(TICK);
-    }
-    log("stopping");
-    sup.shutdown();
-    let _ = std::fs::remove_file(sup.spec.supervisor_socket());
-    log("stopped");
-    Ok(())
-}
-
-/// A line in `supervisor.log` (stderr).
-pub(super) fn log(text: &str) {
-    let ms = wall_ms();
-    let secs = ms / 1000;
-    eprintln!(
-        "{:02}:{:02}:{:02}.{:03} supervisor: {text}",
-        secs / 3600 % 24,
-        secs / 60 % 60,
-        secs % 60,
-        ms % 1000
-    );
-}
-
-impl Supervisor {
-    fn new(spec: LabSpec) -> anyhow::Result<Supervisor> {
-        let socket = spec.supervisor_socket();
-        let _ = std::fs::remove_file(&socket);
-        let control =
-            UnixListener::bind(&socket).with_context(|| format!("binding {}", socket.display()))?;
-        control.set_nonblocking(true)?;
-        let net = match (&spec.isolation, &spec.net) {
-            (Isolation::None, NetPlan::Loopback { prefix, port }) => Net::Loop(
-                LoopNet::start(Plan {
-                    prefix: *prefix,
-                    port: *port,
-                    hosts: spec.hosts,
-                })
-                .context("starting the loopback network")?,
-            ),
-            (Isolation::Netns, NetPlan::Netns { .. }) => Net::Netns(
-                spec.host_ids()
-                    .map(|id| HostNs::open(&spec, id))
-                    .collect::<io::Result<_>>()
-                    .context("opening the hosts' namespaces")?,
-            ),
-            _ => anyhow::bail!("lab.json: isolation and network plan disagree"),
-        };
+impl Rig {
+    /// Every host off (the caller boots them); the network running.
+    pub(super) fn new(spec: LabSpec) -> anyhow::Result<Rig> {
+        let backend = isolation::backend(spec.isolation);
+        let net = backend.start(&spec)?;
         let now = Instant::now();
-        let hosts = spec
-            .host_ids()
-            .map(|id| HostRun {
-                id,
-                agent: None,
-                agent_id: None,
-                off: Some("not started".into()),
-                restart_at: None,
-                starts: VecDeque::new(),
-                starts_total: 0,
-                failed: false,
-                last_exit: None,
-                paused_until: None,
-                unfenced: false,
-                agent_stopped: false,
-                dog: Dog {
-                    armed: false,
-                    seen: None,
-                    last_pet: now,
-                },
-                net_down: false,
-            })
-            .collect();
-        Ok(Supervisor {
+        let hosts = spec.host_ids().map(|id| HostRun::new(id, now)).collect();
+        Ok(Rig {
             dog_timeout: Duration::from_millis(spec.profile.watchdog_timeout_ms()),
             slots: SlotWriters::new(spec.volume()),
             spec,
             hosts,
-            faults: Vec::new(),
             partition: BTreeSet::new(),
             wedged: BTreeSet::new(),
+            backend,
             net,
-            control,
-            state_saved: None,
             reaped_at: now,
         })
     }
@@ -228,27 +127,14 @@ impl Supervisor {
         &mut self.hosts[usize::from(id - 1)]
     }
 
-    fn tick(&mut self) {
-        self.serve_control();
-        let now = Instant::now();
-        for id in self.spec.host_ids() {
-            self.step_host(id, now);
-        }
-        self.reap_vm_ports(now);
-        self.save_state(now);
-    }
-
     /// Removes the ports dead engine VMs left on the hosts' bridges (netns).
-    fn reap_vm_ports(&mut self, now: Instant) {
+    pub(super) fn reap_vm_ports(&mut self, now: Instant) {
         if now.duration_since(self.reaped_at) < REAP_EVERY {
             return;
         }
         self.reaped_at = now;
-        let Net::Netns(namespaces) = &self.net else {
-            return;
-        };
-        for (ns, id) in namespaces.iter().zip(self.spec.host_ids()) {
-            match netns::reap_vm_port(&self.spec, ns, id) {
+        for id in self.spec.host_ids() {
+            match self.net.reap_vm_port(&self.spec, id) {
                 Ok(true) => log(&format!(
                     "host{id}: removed the port a dead engine VM left on its bridge"
                 )),
@@ -259,7 +145,7 @@ impl Supervisor {
     }
 
     /// Reaps, restarts, resumes and watches one host's agent.
-    fn step_host(&mut self, id: u16, now: Instant) {
+    pub(super) fn step_host(&mut self, id: u16, now: Instant) {
         let watchdog = self.spec.watchdog(id);
         let h = self.host_mut(id);
         if h.off.is_some() {
@@ -408,9 +294,7 @@ impl Supervisor {
             .stderr(log_file)
             .current_dir(spec.host_root(id))
             .process_group(0);
-        if let Net::Netns(ns) = &self.net {
-            ns[usize::from(id - 1)].enter(&mut command, Some(&spec.host_root(id)));
-        }
+        self.net.enter(id, &mut command, &spec.host_root(id));
         let child = command
             .spawn()
             .with_context(|| format!("{}", spec.agent_bin.display()))?;
@@ -429,7 +313,7 @@ impl Supervisor {
         let agent_file = self.spec.agent_pid(id);
         // A keeper leads a process group of its own (it outlives its agent by
         // design), but never its host.
-        for (_, keeper) in super::truth::scan_keepers(&self.spec)
+        for (_, keeper) in truth::scan_keepers(&self.spec)
             .into_iter()
             .filter(|(host, _)| *host == id)
         {
@@ -458,7 +342,7 @@ impl Supervisor {
         for p in payloads {
             let _ = procs::signal_group_verified(p, libc::SIGKILL);
         }
-        self.sync_loopnet();
+        self.sync_net();
         log(&format!("host{id}: powered off ({reason})"));
     }
 
@@ -469,20 +353,20 @@ impl Supervisor {
         h.failed = false;
         h.starts.clear();
         h.restart_at = Some(now);
-        self.sync_loopnet();
+        self.sync_net();
     }
 
     /// The engine payloads running on host `id`.
     pub(super) fn payloads_on(&self, id: u16) -> Vec<ProcId> {
-        super::truth::scan_payloads(&self.spec.id)
+        truth::scan_payloads(&self.spec.id)
             .into_iter()
             .filter(|p| p.host == id)
             .map(|p| p.proc)
             .collect()
     }
 
-    /// Tells the loopback network what the faults allow.
-    pub(super) fn sync_loopnet(&mut self) {
+    /// Tells the network what the faults allow.
+    pub(super) fn sync_net(&mut self) {
         let down: BTreeSet<u16> = self
             .hosts
             .iter()
@@ -496,32 +380,16 @@ impl Supervisor {
             .map(|h| h.id)
             .collect();
         let partition = self.partition.clone();
-        if let Net::Loop(net) = &self.net {
-            net.update(|s| {
-                s.down = down;
-                s.off = off;
-                s.partition = partition;
-            });
-        }
+        self.net.sync(NetState {
+            down,
+            off,
+            partition,
+        });
     }
 
     /// `mounted`, `unmounted` or `read-only`, plus `, blocked`.
     pub(super) fn storage_state(&self, id: u16) -> String {
-        let state = match self.spec.isolation {
-            Isolation::None => {
-                if std::fs::symlink_metadata(self.spec.mount_point(id)).is_ok() {
-                    "mounted"
-                } else {
-                    "unmounted"
-                }
-            }
-            Isolation::Netns => match netns::storage_mount_type(&self.spec, id) {
-                Ok(None) => "unmounted",
-                Ok(Some(kind)) if kind == "overlay" => "read-only",
-                Ok(Some(_)) => "mounted",
-                Err(_) => "unknown",
-            },
-        };
+        let state = self.backend.storage_state(&self.spec, id);
         if self.spec.storage_block(id).exists() {
             format!("{state}, blocked")
         } else {
@@ -529,75 +397,9 @@ impl Supervisor {
         }
     }
 
-    fn serve_control(&mut self) {
-        for _ in 0..REQUESTS_PER_TICK_MAX {
-            let stream = match self.control.accept() {
-                Ok((stream, _)) => stream,
-                Err(_) => return,
-            };
-            let _ = stream.set_nonblocking(false);
-            let reply = match control::read_request(&stream) {
-                Err(message) => CtlReply::Error { message },
-                Ok(request) => self.handle(request),
-            };
-            control::write_reply(&stream, &reply);
-        }
-    }
-
-    fn handle(&mut self, request: CtlRequest) -> CtlReply {
-        match request {
-            CtlRequest::View => CtlReply::View {
-                view: self.view(Instant::now()),
-            },
-            CtlRequest::Fault { fault } => match self.apply(&fault) {
-                Ok(applied) => {
-                    let message = format!(
-                        "{}: {}: {}",
-                        fault.verb(),
-                        super::faults::hosts_text(&applied.hosts),
-                        applied.detail
-                    );
-                    log(&format!("fault {message}"));
-                    if let super::Fault::AgentStart { .. } = fault {
-                        // Undone, not added: the agent-stop record goes.
-                        self.faults
-                            .retain(|f| !(f.verb == "agent-stop" && f.hosts == applied.hosts));
-                    } else {
-                        self.faults.push(FaultRecord {
-                            verb: fault.verb().into(),
-                            hosts: applied.hosts,
-                            at_unix_ms: wall_ms(),
-                            detail: applied.detail,
-                        });
-                    }
-                    self.state_saved = None;
-                    CtlReply::Done { message }
-                }
-                Err(message) => {
-                    log(&format!("fault {} refused: {message}", fault.verb()));
-                    CtlReply::Error { message }
-                }
-            },
-            CtlRequest::Heal => {
-                let result = self.heal();
-                self.state_saved = None;
-                match result {
-                    Ok(message) => {
-                        log(&format!("heal: {message}"));
-                        CtlReply::Done { message }
-                    }
-                    Err(message) => {
-                        log(&format!("heal incomplete: {message}"));
-                        CtlReply::Error { message }
-                    }
-                }
-            }
-        }
-    }
-
-    fn view(&self, now: Instant) -> SupervisorView {
-        let hosts = self
-            .hosts
+    /// What the supervisor tells of each host.
+    pub(super) fn host_views(&self, now: Instant) -> Vec<HostView> {
+        self.hosts
             .iter()
             .map(|h| HostView {
                 id: h.id,
@@ -623,39 +425,13 @@ impl Supervisor {
                 network_up: !h.net_down && !self.partition.contains(&h.id),
                 storage: self.storage_state(h.id),
             })
-            .collect();
-        SupervisorView {
-            pid: std::process::id() as i32,
-            updated_unix_ms: wall_ms(),
-            watchdog_timeout_ms: self.dog_timeout.as_millis() as u64,
-            hosts,
-            faults: self.faults.clone(),
-        }
-    }
-
-    /// Writes the view for readers that find the supervisor dead.
-    fn save_state(&mut self, now: Instant) {
-        if self
-            .state_saved
-            .as_ref()
-            .is_some_and(|(at, _)| now.duration_since(*at) < STATE_EVERY)
-        {
-            return;
-        }
-        let Ok(text) = serde_json::to_string_pretty(&self.view(now)) else {
-            return;
-        };
-        if let Err(e) = super::layout::write_atomic(&self.spec.supervisor_state(), text.as_bytes())
-        {
-            log(&format!("{e:#}"));
-        }
-        self.state_saved = Some((now, text));
+            .collect()
     }
 
     /// Stops every agent (SIGTERM, then SIGKILL after [`AGENT_STOP_WAIT`]),
     /// then kills every lease keeper (a holder's agent leaves one when it
     /// stops) and every engine payload.
-    fn shutdown(&mut self) {
+    pub(super) fn shutdown(&mut self) {
         self.slots.stop_all();
         for h in &mut self.hosts {
             if let Some(agent) = h.agent_id {
@@ -689,14 +465,14 @@ impl Supervisor {
             }
             h.agent_id = None;
         }
-        for (host, keeper) in super::truth::scan_keepers(&self.spec) {
+        for (host, keeper) in truth::scan_keepers(&self.spec) {
             let _ = procs::signal_group_verified(keeper, libc::SIGKILL);
             log(&format!(
                 "host{host}: lease keeper (pid {}) killed",
                 keeper.pid
             ));
         }
-        for p in super::truth::scan_payloads(&self.spec.id) {
+        for p in truth::scan_payloads(&self.spec.id) {
             let _ = procs::signal_group_verified(p.proc, libc::SIGKILL);
         }
     }
