@@ -1,5 +1,6 @@
 //! The engine payload's disk canary and its checker: ground truth for "never
-//! two engine VMs" and "epochs never go back" (DESIGN.md, "The engine VM lease").
+//! two engine VMs" and "epochs never go back" (`docs/architecture.md`, "The
+//! engine VM lease").
 //!
 //! Every engine payload appends one line to a file on the shared storage when it
 //! boots, then every [`CANARY_INTERVAL_MS`], and once more when it shuts down:

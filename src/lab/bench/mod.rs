@@ -394,7 +394,7 @@ pub fn allowed(n: u8, profile: Profile) -> (String, u64) {
     }
 }
 
-/// The reference's time for case `n`, where `reference/ovirt-compat.md` gives
+/// The reference's time for case `n`, where `docs/compat.md` gives
 /// one (section 10: observed; section 5: the bad-health wait), in seconds from
 /// the fault like ours.
 fn reference_figure(n: u8) -> &'static str {
