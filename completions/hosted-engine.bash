@@ -1,4 +1,4 @@
-# bash completion for hosted-engine: the command first, then only that command's options (generated from its command table by src/cli/docs.rs)
+# bash completion for hosted-engine: the command first, then only that command's options (generated from its command table by src/docs.rs)
 _hosted_engine() {
     local cur=${COMP_WORDS[COMP_CWORD]} opts=""
     if [[ $COMP_CWORD -eq 1 ]]; then

@@ -1,4 +1,4 @@
-# fish completion for hosted-engine: the command first, then only that command's options (generated from its command table by src/cli/docs.rs)
+# fish completion for hosted-engine: the command first, then only that command's options (generated from its command table by src/docs.rs)
 function __hosted_engine_command
     set -l words (commandline -opc)
     echo $words[2]

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod deadline;
+pub mod docs;
 pub mod lab;
 pub mod proto;
 pub mod shell;

@@ -1,5 +1,5 @@
 //! The checked-in man pages (`man/`) and shell completions (`completions/`)
-//! are what the clap definitions generate (`cli::docs`). When a command line
+//! are what the clap definitions generate (`src/docs.rs`). When a command line
 //! changes, regenerate them with `HE_UPDATE_GOLDEN=1 cargo test --test docs_fresh`.
 
 mod common;
@@ -12,7 +12,7 @@ fn man_pages_and_completions_are_up_to_date() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let update = std::env::var("HE_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     let mut stale = Vec::new();
-    for (path, bytes) in hosted_engine::cli::docs::render_all() {
+    for (path, bytes) in hosted_engine::docs::render_all() {
         let file = root.join(&path);
         if update {
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();

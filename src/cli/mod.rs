@@ -1,7 +1,6 @@
 //! The command lines: `hosted-engine` ([`he`]), `ovirt-ha-agent` (here) and
 //! the shared bits of their output; `he-lab`'s is in `crate::lab`.
 
-pub mod docs;
 pub mod he;
 pub mod remote;
 

@@ -251,18 +251,9 @@ pub enum VolumeCommand {
     },
 }
 
-/// `he-lab`'s entry point; returns the exit code.
-///
-/// Run under the name `ovirt-ha-agent` or `hosted-engine` (a symlink to
-/// `he-lab`), it is that program, as busybox does: `he-lab demo` runs its lab
-/// this way, so that `cargo run --bin he-lab -- demo` needs no other binary and
-/// never runs a stale one left from an older build.
+/// `he-lab`'s entry point; returns the exit code. (`src/bin/he-lab.rs` runs
+/// the other two programs when called by their names.)
 pub fn main() -> i32 {
-    match invoked_as().as_deref() {
-        Some(demo::AGENT_NAME) => return crate::agent_main(),
-        Some(demo::HOSTED_ENGINE_NAME) => return crate::cli::main(),
-        _ => {}
-    }
     let args = match LabArgs::try_parse() {
         Ok(args) => args,
         Err(e) => {
@@ -280,13 +271,6 @@ pub fn main() -> i32 {
             EXIT_FAILURE
         }
     }
-}
-
-/// The file name this process was started under (`argv[0]`'s last part).
-fn invoked_as() -> Option<String> {
-    let argv0 = std::env::args_os().next()?;
-    let name = std::path::Path::new(&argv0).file_name()?;
-    Some(name.to_string_lossy().into_owned())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
+use crate::cli::he::spec;
+
 /// The programs documented: a man page and completions each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Program {
@@ -40,7 +42,7 @@ impl Program {
     /// Its man page's EXIT STATUS.
     fn exit_status(self) -> &'static str {
         match self {
-            Program::HostedEngine => super::he::spec::EXIT_CODES,
+            Program::HostedEngine => spec::EXIT_CODES,
             Program::Agent => {
                 "Exit codes: 0 stopped cleanly or configuration valid, 1 configuration invalid \
                  or the agent failed, 2 bad command line."
@@ -73,8 +75,8 @@ impl Program {
     /// Its command line as clap models it.
     fn command(self) -> clap::Command {
         match self {
-            Program::HostedEngine => super::he::spec::clap_command(),
-            Program::Agent => super::AgentArgs::command(),
+            Program::HostedEngine => spec::clap_command(),
+            Program::Agent => crate::cli::AgentArgs::command(),
             Program::Lab => crate::lab::LabArgs::command(),
         }
     }
@@ -183,14 +185,14 @@ pub fn render_all() -> Vec<(PathBuf, Vec<u8>)> {
 /// `--version` and every command.
 fn he_first_words() -> Vec<String> {
     let mut words = vec!["--help".to_owned(), "--version".to_owned()];
-    words.extend(super::he::spec::COMMANDS.iter().map(|c| c.name.to_owned()));
+    words.extend(spec::COMMANDS.iter().map(|c| c.name.to_owned()));
     words
 }
 
 /// A command's options as typed, `--name` or `--name=` (one that takes a
 /// value), and `--help`.
-fn he_option_words(c: &super::he::spec::CommandSpec) -> Vec<String> {
-    use super::he::spec::Value;
+fn he_option_words(c: &spec::CommandSpec) -> Vec<String> {
+    use spec::Value;
     let mut words: Vec<String> = c
         .all_options()
         .map(|o| match o.value {
@@ -205,10 +207,10 @@ fn he_option_words(c: &super::he::spec::CommandSpec) -> Vec<String> {
 /// `hosted-engine`'s completion for `shell`: the commands first, then only
 /// the options of the command typed, with the fixed values of an option.
 fn he_completion(shell: Shell) -> String {
-    let commands = super::he::spec::COMMANDS;
+    let commands = spec::COMMANDS;
     let mut out = String::new();
     let header = "hosted-engine: the command first, then only that command's options \
-                  (generated from its command table by src/cli/docs.rs)";
+                  (generated from its command table by src/docs.rs)";
     match shell {
         Shell::Bash => {
             out.push_str(&format!("# bash completion for {header}\n"));
@@ -271,7 +273,7 @@ fn he_completion(shell: Shell) -> String {
                     let help = o.help.replace('\'', "'\\''").replace(['[', ']', ':'], " ");
                     let help: String = help.chars().take(70).collect();
                     let spec = match (o.value, o.choices.is_empty()) {
-                        (super::he::spec::Value::None, _) => format!("'--{}[{help}]'", o.name),
+                        (spec::Value::None, _) => format!("'--{}[{help}]'", o.name),
                         (_, false) => {
                             format!("'--{}=[{help}]:value:({})'", o.name, o.choices.join(" "))
                         }
@@ -308,7 +310,7 @@ fn he_completion(shell: Shell) -> String {
             for c in commands {
                 for o in c.all_options() {
                     let word = match o.value {
-                        super::he::spec::Value::Required(_) => format!("--{}=", o.name),
+                        spec::Value::Required(_) => format!("--{}=", o.name),
                         _ => format!("--{}", o.name),
                     };
                     let help: String = o.help.chars().take(80).collect();
@@ -348,9 +350,9 @@ fn man_page(program: Program) -> Vec<u8> {
     }
     roff_section(&mut out, "EXIT STATUS", program.exit_status());
     if program == Program::HostedEngine {
-        roff_section(&mut out, "ENVIRONMENT", super::he::spec::ENVIRONMENT);
+        roff_section(&mut out, "ENVIRONMENT", spec::ENVIRONMENT);
         let mut commands = String::new();
-        for c in super::he::spec::COMMANDS {
+        for c in spec::COMMANDS {
             commands.push_str(&format!("{}\n{}\n\n", c.synopsis(), c.help));
         }
         roff_section(&mut out, "COMMANDS", &commands);
