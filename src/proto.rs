@@ -601,8 +601,8 @@ impl EngineStatusView {
         }
     }
 
-    /// `vm` as a [`VmStatus`]. The wire carries the word (docs/protocol.md:
-    /// one of five), kept as it came so that the views show it; a word this
+    /// `vm` as a [`VmStatus`]. The wire carries the word (`docs/compat.md`
+    /// section 3: one of five), kept as it came so that the views show it; a word this
     /// build does not know reads as `None`, neither up nor down.
     pub fn vm_status(&self) -> Option<VmStatus> {
         VmStatus::from_str_exact(&self.vm)

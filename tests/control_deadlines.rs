@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use hosted_engine::clock::SystemClock;
 use hosted_engine::core::Request as Core;
 use hosted_engine::proto::{self, ClientError, ErrorCode, Liveliness, Reply, Request, call};
 use hosted_engine::shell::Clock;
 use hosted_engine::shell::server::{REQUEST_QUEUE_MAX, Server, ServerLimits, SharedState};
-use hosted_engine::shell::system::SystemClock;
 use serde_json::Value;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);

@@ -67,7 +67,7 @@ pub fn agent_main() -> i32 {
     };
     let paths = ConfigPaths::resolve(&args.paths);
     if args.keep_lease {
-        return match crate::shell::keeper::run(&paths) {
+        return match crate::shell::daemon::keeper::run(&paths) {
             Ok(()) => EXIT_OK,
             Err(e) => {
                 eprintln!("ovirt-ha-agent: lease keeper: {e:#}");

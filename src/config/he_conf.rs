@@ -328,6 +328,7 @@ pub struct HostedEngineConf {
     doc: KvDocument,
 }
 
+/// Default of `engine_memory_mib` (the core's, which a host without the key runs on).
 pub use crate::core::agent::DEFAULT_ENGINE_MEMORY_MIB;
 
 fn parse_argv(raw: &str) -> Result<Vec<String>, String> {

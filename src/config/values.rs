@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::document::KvDocument;
 use super::error::{ConfigError, ConfigErrors, ErrorKind};
 
+// The core states the rules and words their seconds; the files are read here.
 pub use crate::core::violation::{DURATION_MAX_MS, Violation, format_secs};
 
 /// Collects typed values from a document; every problem is kept, so one load

@@ -93,6 +93,8 @@ pub trait Monitors {
     fn engine_starting(&mut self);
 }
 
+/// The loop's clock, one of its traits; it lives in the leaf `crate::clock`,
+/// which the protocol's client shares.
 pub use crate::clock::Clock;
 
 /// Why the watchdog cannot be armed.

@@ -1,6 +1,10 @@
 //! `ovirt-ha-agent` as a daemon: the configuration turned into the agent loop's
 //! real I/O (metadata volume, VM driver, monitors, clock, log), the loop run until
-//! SIGTERM/SIGINT, then the AgentStopped slot published.
+//! SIGTERM/SIGINT, then the AgentStopped slot published; and the lease keeper
+//! it leaves behind when it stops holding the lease over a running VM
+//! ([`keeper`]), built from the same pieces.
+
+pub mod keeper;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -17,9 +21,10 @@ use super::notify::Notifier;
 use super::server::{Server, SharedState, status_snapshot};
 use super::signals;
 use super::storage::{FileStorage, StorageConfig};
-use super::system::{SystemClock, TRANSITION_TARGET, log_core_line};
+use super::system::{TRANSITION_TARGET, log_core_line};
 use super::vm::EngineVm;
 use super::watchdog::{HostWatchdog, NoWatchdog, open_configured};
+use crate::clock::SystemClock;
 use crate::config::{ConfFile, Config, ConfigPaths, HaConf, WATCHDOG_NONE_ACK_KEY, format_secs};
 use crate::core::agent::Floors;
 use crate::core::{CoreConfig, Millis, Request, Sensors, State};
@@ -321,7 +326,7 @@ fn build(
     };
     // A lease keeper left by the previous agent hands the lease back first
     // (and with it the watchdog device).
-    super::keeper::take_over(&paths.state_dir, timings);
+    keeper::take_over(&paths.state_dir, timings);
     // Opened last: an open device is armed, and a later step failing here
     // would leave it so.
     let (watchdog, watchdog_timeout_ms) = open_watchdog(config)?;
@@ -387,7 +392,7 @@ fn control_state(
 }
 
 /// The agent stops with its engine VM running and its lease held: a lease
-/// keeper renews the lease meanwhile (`shell::keeper`). The watchdog is
+/// keeper renews the lease meanwhile (`shell::daemon::keeper`). The watchdog is
 /// closed without the magic close first (it keeps counting; the keeper opens
 /// it again). `true` once the keeper published the lease; `false` when it
 /// could not start: then the slot keeps saying the agent stopped cleanly (a
@@ -397,7 +402,7 @@ fn control_state(
 fn hand_over_lease(agent: &mut DaemonLoop, paths: &ConfigPaths, config: &Config) -> bool {
     let device = std::mem::replace(&mut agent.io_mut().watchdog, HostWatchdog::None(NoWatchdog));
     drop(device);
-    match super::keeper::hand_over(&paths.state_dir, &config.agent.timings) {
+    match keeper::hand_over(&paths.state_dir, &config.agent.timings) {
         Ok(started) => {
             tracing::info!(
                 target: TRANSITION_TARGET,

@@ -141,10 +141,6 @@ fn flag(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
-fn vm_up(h: &HostStatus) -> bool {
-    h.engine_status.vm_up()
-}
-
 /// The watchdog timeout a slot's extra text publishes (0: `none`); `None`
 /// when it publishes none (an older agent, the reference) or garbage.
 fn watchdog_seconds(extra: &str) -> Option<f64> {
@@ -230,7 +226,7 @@ pub fn render(
         "hosted_engine_host_engine_vm_up",
         "Whether the host says the engine VM runs there.",
         hosts,
-        |h| Some(flag(vm_up(h))),
+        |h| Some(flag(h.engine_status.vm_up())),
     );
     w.per_host(
         "hosted_engine_host_engine_health_good",
@@ -256,7 +252,7 @@ pub fn render(
         "gauge",
         "Live hosts that say the engine VM runs there: 1 is right, 0 is an outage, more is \
          two engines.",
-        live.iter().filter(|h| vm_up(h)).count() as f64,
+        live.iter().filter(|h| h.engine_status.vm_up()).count() as f64,
     );
     w.single(
         "hosted_engine_engine_health_good",

@@ -6,7 +6,6 @@
 pub mod agent_loop;
 pub mod daemon;
 pub mod history;
-pub mod keeper;
 pub mod maintenance;
 pub mod metrics;
 pub mod monitors;

@@ -39,13 +39,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::clock::SystemClock;
 use crate::core::Millis;
 use crate::proto::{
     self, ErrorCode, LineReader, Liveliness, MaintenanceMode, ReadLine, RemoteError, Reply,
     ReplyFrame, Request, RequestFrame, StatusReply, Transition,
 };
 use crate::shell::Clock;
-use crate::shell::system::SystemClock;
 
 pub use queue::{REQUEST_QUEUE_MAX, VmRequest};
 pub(crate) use shared::bounded;

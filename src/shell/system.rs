@@ -1,13 +1,11 @@
-//! The daemon's clock and its log: the real monotonic clock for decisions, the
-//! wall clock for display, and the loop's reports as `tracing` events, written
-//! one line per event on stderr by the subscriber in [`log`] (with syslog
-//! priority prefixes that journald understands when it is the reader).
+//! The daemon's log (its clock is `crate::clock`): the loop's reports as
+//! `tracing` events, written one line per event on stderr by the subscriber in
+//! [`log`] (with syslog priority prefixes that journald understands when it is
+//! the reader).
 
 pub mod log;
 
 pub use log::{LOG_LEVEL_VAR, TRANSITION_TARGET, init_logging};
-
-pub use crate::clock::{SystemClock, utc_offset_secs};
 
 /// How a line of the core's log is logged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -126,7 +126,6 @@ impl PeerLiveness {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
 
     const TIMEOUT: u64 = 60_000;

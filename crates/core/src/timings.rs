@@ -151,8 +151,11 @@ impl Timings {
 
 /// A timer key and its field.
 pub struct TimerSpec {
+    /// The `[timing]` key (`loop-secs`).
     pub key: &'static str,
+    /// The field's value, in ms.
     pub get: fn(&Timings) -> u64,
+    /// Sets the field, in ms.
     pub set: fn(&mut Timings, u64),
 }
 
@@ -192,9 +195,13 @@ pub const TIMERS: &[TimerSpec] = &[
 
 /// A count key, its field and its range (`min..=`[`TIMING_COUNT_MAX`]).
 pub struct CountSpec {
+    /// The `[timing]` key (`start-retries-max`).
     pub key: &'static str,
+    /// The smallest value allowed.
     pub min: u32,
+    /// The field's value.
     pub get: fn(&Timings) -> u32,
+    /// Sets the field.
     pub set: fn(&mut Timings, u32),
 }
 

@@ -476,8 +476,6 @@ fn write_ctime(out: &mut String, unix: i64, utc_offset_secs: i32) {
     );
 }
 
-/// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's
-/// `civil_from_days`).
 /// The civil date and time of day of `unix` seconds (already shifted to the
 /// wanted zone): year, month, day, hour, minute, second.
 pub fn civil_time(unix: i64) -> (i64, u32, u32, i64, i64, i64) {
@@ -486,6 +484,8 @@ pub fn civil_time(unix: i64) -> (i64, u32, u32, i64, i64, i64) {
     (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
+/// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's
+/// `civil_from_days`).
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

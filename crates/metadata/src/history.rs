@@ -223,7 +223,6 @@ pub fn decode_ring(id: HostId, bytes: &[u8]) -> Vec<Event> {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
 
     fn event(seq: u64, text: &str) -> Event {

@@ -13,10 +13,10 @@ use super::failure::{EXIT_FAILURE, EXIT_OK, Failure, FailureKind, Outcome};
 use super::render;
 use super::view::{self, ClusterView};
 use crate::cli::remote;
+use crate::clock::SystemClock;
 use crate::config::{HostedEngineConf, Timings};
 use crate::core::{State, VmAction};
 use crate::proto::{AgentStatus, ClientError, ErrorCode, MaintenanceMode, Reply, Request};
-use crate::shell::system::SystemClock;
 use crate::shell::{Clock, VmDriver};
 
 use super::spec::Invocation;

@@ -138,10 +138,12 @@ impl FailureKind {
 pub struct Failure {
     /// The class `--json` names (`not-deployed`, `agent-down`, ...).
     pub kind: FailureKind,
+    /// What went wrong, for stderr (or the JSON error's `error`).
     pub message: String,
 }
 
 impl Failure {
+    /// A failure of class `kind`, said as `message`.
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
         Failure {
             kind,

@@ -208,7 +208,7 @@ fn unix_ms_now() -> i64 {
 /// `YYYY-MM-DD HH:MM:SS.mmm` in local time.
 pub fn local_time(unix_ms: i64) -> String {
     let secs = unix_ms.div_euclid(1000);
-    let local = secs + i64::from(crate::shell::system::utc_offset_secs(secs));
+    let local = secs + i64::from(crate::clock::utc_offset_secs(secs));
     let (y, m, d, h, mi, s) = crate::metadata::civil_time(local);
     format!(
         "{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{:03}",
@@ -298,14 +298,14 @@ pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, Failure> {
             days_from_civil(ymd[0], ymd[1], ymd[2])
         }
         None => {
-            let local = now_secs + i64::from(crate::shell::system::utc_offset_secs(now_secs));
+            let local = now_secs + i64::from(crate::clock::utc_offset_secs(now_secs));
             local.div_euclid(86_400)
         }
     };
     let as_if_utc = days * 86_400 + h * 3600 + mi * 60 + s;
     // The zone's offset at the instant meant, not at the UTC reading of it
     // (they differ within an offset of a daylight-saving change).
-    let offset = |t: i64| i64::from(crate::shell::system::utc_offset_secs(t));
+    let offset = |t: i64| i64::from(crate::clock::utc_offset_secs(t));
     let guess = as_if_utc - offset(as_if_utc);
     let unix = as_if_utc - offset(guess);
     Ok(unix * 1000)

@@ -408,10 +408,7 @@ pub fn unknowns(view: &ClusterView) -> Vec<String> {
 fn since_when(t: &crate::proto::StorageTroubleView) -> String {
     format!(
         "since {} ({} s): {}",
-        crate::metadata::ctime(
-            t.since_unix,
-            crate::shell::system::utc_offset_secs(t.since_unix)
-        ),
+        crate::metadata::ctime(t.since_unix, crate::clock::utc_offset_secs(t.since_unix)),
         t.for_ms / 1000,
         shown(&t.error)
     )

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 /// Which command a [`CommandSpec`] is. `hosted-engine` dispatches on it
 /// (`super::dispatch`), so the compiler checks that every command of the table
-/// is handled.
+/// is handled. Each variant is its command's name in CamelCase (`VmStatus`:
+/// `--vm-status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommandId {
     Deploy,

@@ -29,6 +29,7 @@ use super::cluster::{Isolation, Lab, LabOptions, Profile, log_files};
 use super::demo::{AGENT_NAME, HOSTED_ENGINE_NAME, Workdir};
 use super::plan::{self, Follower, Sample};
 use crate::config::Timings;
+use crate::core::State;
 use crate::shell::signals;
 use timeline::LogMark;
 
@@ -192,7 +193,7 @@ fn measure(
     let up = f.until("one healthy engine", up_limit, |s| {
         s.healthy().is_some_and(|h| {
             lab.agent_status(h)
-                .is_ok_and(|st| st.agent.state == "EngineUp")
+                .is_ok_and(|st| st.agent.known_state() == Some(State::EngineUp))
         })
     })?;
     let (holder, payload) = up.payload().expect("healthy has a payload");
@@ -236,7 +237,7 @@ fn measure(
                     && s.healthy() == Some(holder)
                     && lab
                         .agent_status(holder)
-                        .is_ok_and(|st| st.agent.state == "EngineUp")
+                        .is_ok_and(|st| st.agent.known_state() == Some(State::EngineUp))
             })?;
             f.during("watching", quiet(&t), |_| true)?;
             end

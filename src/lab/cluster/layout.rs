@@ -255,7 +255,7 @@ impl LabSpec {
         self.host_root(id).join("agent.pid")
     }
     /// The pid file of host `id`'s lease keeper (`ovirt-ha-agent --keep-lease`,
-    /// `shell::keeper`), a bare pid, present while one runs.
+    /// `shell::daemon::keeper`), a bare pid, present while one runs.
     pub fn keeper_pid(&self, id: u16) -> PathBuf {
         self.paths(id).state_dir.join(KEEPER_PID_FILE)
     }
@@ -385,7 +385,7 @@ impl LabSpec {
 
 /// The canary's file name in the storage domain.
 pub const CANARY_FILE: &str = "engine.canary";
-/// The lease keeper's pid file in a host's state directory (`shell::keeper`
+/// The lease keeper's pid file in a host's state directory (`shell::daemon::keeper`
 /// writes it; its constant there is private).
 pub const KEEPER_PID_FILE: &str = "lease-keeper.pid";
 /// The argument that makes `ovirt-ha-agent` a lease keeper.

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::queue::{RequestQueue, VmRequest};
 use super::{Handler, lock};
+use crate::clock::SystemClock;
 use crate::core::agent::{EPOCH_SEEN_KEY, LEASE_TIMINGS_KEY};
 use crate::core::{Agent, Millis, Phase, ScoreBreakdown, State};
 use crate::metadata::{Area, HostId, HostSlot, LEASE_EPOCH_KEY, SEQ_KEY};
@@ -17,7 +18,6 @@ use crate::proto::{
     MaintenanceMode, RemoteError, StatusReply, Taken, TimingsMismatch, Transition, UnreadableSlot,
 };
 use crate::shell::agent_loop::Clock;
-use crate::shell::system::SystemClock;
 
 /// The maintenance callback: writes `ha.conf` and/or the global block (the
 /// daemon's, it owns the metadata store and the configuration paths).

@@ -26,12 +26,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::agent_loop::{AgentLoop, Io, Monitors};
-use super::daemon::{Common, build_common, open_watchdog};
-use super::signals;
-use super::system::{SystemClock, TRANSITION_TARGET};
+use super::{Common, build_common, open_watchdog};
+use crate::clock::SystemClock;
 use crate::config::{Config, ConfigPaths, Timings, lock_exclusive};
 use crate::core::{CoreConfig, Sensors};
+use crate::shell::agent_loop::{AgentLoop, Io, Monitors};
+use crate::shell::signals;
+use crate::shell::system::TRANSITION_TARGET;
 
 /// The keeper's files, beside the agent's state.
 const LOCK_NAME: &str = "lease-keeper";
@@ -65,7 +66,7 @@ fn hand_over_bound(timings: &Timings) -> Duration {
 /// Runs the lease keeper until it has nothing left to keep, or SIGTERM (the
 /// agent is back).
 pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
-    let level = super::system::init_logging().map_err(|e| anyhow::anyhow!(e))?;
+    let level = crate::shell::system::init_logging().map_err(|e| anyhow::anyhow!(e))?;
     let config = Config::load_for_agent(paths).map_err(|errors| anyhow::anyhow!("{errors}"))?;
     signals::install_stop_handlers().context("installing signal handlers")?;
     let state = &paths.state_dir;
