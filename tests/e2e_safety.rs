@@ -382,10 +382,25 @@ fn a_hostile_epoch_in_a_peers_slot_does_not_stop_a_failover() {
     let holder = engine_up(&lab, &mut f);
     let peer = other(other(holder));
     f.restart();
-    fault(&lab, Fault::SlotHostile { host: Some(peer) });
-    // The forgery is that host's next publish; when the host's own next
-    // publish lands first, readers take the forgery for a late write and
-    // skip it (rightly). Forged again every 5 s until an agent refuses it.
+    // The forgery is that host's next publish. Readers see it only if they
+    // read before the host's own next publish overwrites it, and the agents'
+    // loops run in step: a reader whose loop comes just after the host's
+    // reads in the same few milliseconds as the host, every loop, and misses
+    // every forgery (a CI run missed 18, forged 5 s apart). So the host's
+    // agent is paused (2 s, less than host-alive-timeout: it stays alive)
+    // while its slot is forged: every reader has a whole loop to see it.
+    // Again every 5 s until an agent refuses it.
+    let forge = || {
+        fault(
+            &lab,
+            Fault::AgentPause {
+                secs: 2.0,
+                host: Some(peer),
+            },
+        );
+        fault(&lab, Fault::SlotHostile { host: Some(peer) });
+    };
+    forge();
     let mut forged = std::time::Instant::now();
     check(
         &lab,
@@ -393,7 +408,7 @@ fn a_hostile_epoch_in_a_peers_slot_does_not_stop_a_failover() {
             let refused =
                 (1..=3u16).any(|h| agent_log(&lab, h).contains("implausible lease-epoch-seen"));
             if !refused && forged.elapsed() >= Duration::from_secs(5) {
-                fault(&lab, Fault::SlotHostile { host: Some(peer) });
+                forge();
                 forged = std::time::Instant::now();
             }
             refused
