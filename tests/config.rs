@@ -12,8 +12,9 @@ use std::thread;
 use clap::{CommandFactory, Parser};
 use hosted_engine::config::{
     AgentConf, BrokerConf, ConfFile, Config, ConfigErrors, ConfigPathArgs, ConfigPaths, DomainType,
-    ErrorKind, FILE_SIZE_MAX_BYTES, HaConf, HostedEngineConf, LINE_LENGTH_MAX_BYTES, NetworkTest,
-    ScoreConf, Timings, WatchdogSetting,
+    ErrorKind, FENCE_AFTER_DEFAULT_MS, FENCE_TIMEOUT_DEFAULT_MS, FILE_SIZE_MAX_BYTES, FencingConf,
+    HaConf, HostedEngineConf, LINE_LENGTH_MAX_BYTES, NetworkTest, ScoreConf, Timings,
+    WatchdogSetting,
 };
 
 /// A deployed NFS host, every line numbered in the comments of the tests below.
@@ -610,6 +611,22 @@ fn example_files_load_to_the_defaults() {
         )
     );
     assert_eq!(he.unknown_keys(), vec![]);
+    // The fencing example: the defaults, and two example hosts.
+    let fencing = FencingConf::load(&example("fencing.conf.example")).unwrap();
+    assert_eq!(
+        (fencing.fence_after_ms, fencing.timeout_ms),
+        (FENCE_AFTER_DEFAULT_MS, FENCE_TIMEOUT_DEFAULT_MS)
+    );
+    let agents: Vec<_> = fencing
+        .devices
+        .values()
+        .map(|d| (d.host_id, d.agent.as_str(), d.password_file.is_some()))
+        .collect();
+    assert_eq!(
+        agents,
+        vec![(1, "fence_ipmilan", true), (2, "fence_redfish", true)]
+    );
+    assert_eq!(fencing.unknown_keys(), vec![]);
 }
 
 /// Every key the code knows is documented in its example file, set or commented.
@@ -629,6 +646,7 @@ fn example_files_document_every_key() {
     check::<HostedEngineConf>("hosted-engine.conf.example");
     check::<AgentConf>("agent.conf");
     check::<BrokerConf>("broker.conf");
+    check::<FencingConf>("fencing.conf.example");
 }
 
 // ---- write-back ----

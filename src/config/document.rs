@@ -62,6 +62,8 @@ enum Line {
     Section {
         name: String,
         raw: String,
+        /// 1-based line number; `None` for a section added since the file was read.
+        line: Option<usize>,
     },
     Entry(Entry),
 }
@@ -167,6 +169,15 @@ impl KvDocument {
             .any(|l| matches!(l, Line::Section { name, .. } if name == section))
     }
 
+    /// Every `[section]` header, in file order, with its 1-based line (`None`
+    /// for one added since the file was read); none in a flat file.
+    pub fn sections(&self) -> impl Iterator<Item = (&str, Option<usize>)> {
+        self.lines.iter().filter_map(|line| match line {
+            Line::Section { name, line, .. } => Some((name.as_str(), *line)),
+            _ => None,
+        })
+    }
+
     /// Every entry, in file order.
     pub fn entries(&self) -> impl Iterator<Item = EntryRef<'_>> {
         self.lines.iter().filter_map(|line| match line {
@@ -219,6 +230,7 @@ impl KvDocument {
                 self.lines.push(Line::Section {
                     name: section.to_string(),
                     raw: format!("[{section}]"),
+                    line: None,
                 });
                 self.lines.push(entry);
             }
@@ -442,6 +454,7 @@ impl Parser {
         self.doc.lines.push(Line::Section {
             name: name.to_string(),
             raw: text.to_string(),
+            line: Some(number),
         });
         Ok(())
     }
@@ -572,6 +585,18 @@ mod tests {
         let mut empty_section = ini("[score]\n[timing]\n");
         empty_section.set("score", "x", "1").unwrap();
         assert_eq!(empty_section.render(), "[score]\nx=1\n[timing]\n");
+    }
+
+    #[test]
+    fn sections_are_listed_with_their_lines() {
+        let mut doc = ini("# c\n[score]\na=1\n\n[host 2]\n");
+        doc.set("new", "k", "v").unwrap();
+        let sections: Vec<_> = doc.sections().collect();
+        assert_eq!(
+            sections,
+            vec![("score", Some(2)), ("host 2", Some(5)), ("new", None)]
+        );
+        assert_eq!(flat("a=1\n").sections().count(), 0);
     }
 
     #[test]

@@ -476,7 +476,7 @@ pub fn is_uuid(text: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-fn parse_host_id(raw: &str) -> Result<u16, String> {
+pub(super) fn parse_host_id(raw: &str) -> Result<u16, String> {
     match raw.parse::<u16>() {
         Ok(id) if (1..=HOST_ID_MAX).contains(&id) => Ok(id),
         _ => Err(format!("{raw:?} is not a host id (1..={HOST_ID_MAX})")),

@@ -1,5 +1,6 @@
 //! Configuration: `hosted-engine.conf`, `agent.conf`, `ha.conf` and `broker.conf`
-//! (`docs/compat.md` section 9), plus where they live.
+//! (`docs/compat.md` section 9), ours `fencing.conf` (the cluster's fence
+//! devices), plus where they live.
 //!
 //! Every file is read into an order-preserving [`KvDocument`] and then into a typed
 //! view with defaults and a `validate()` that names every broken rule. Errors name
@@ -14,6 +15,7 @@ mod agent_conf;
 mod broker_conf;
 mod document;
 mod error;
+mod fencing_conf;
 mod fsio;
 mod ha_conf;
 mod he_conf;
@@ -35,6 +37,11 @@ pub use document::{
     split_dotted_key,
 };
 pub use error::{ConfigError, ConfigErrors, ErrorKind};
+pub use fencing_conf::{
+    AGENT_KEY, FENCE_AFTER_DEFAULT_MS, FENCE_DURATION_MAX_MS, FENCE_OPTIONS_MAX,
+    FENCE_TIMEOUT_DEFAULT_MS, FENCING_CONF_NAME, FENCING_SECTION, FenceDevice, FencingConf,
+    HOST_SECTION_PREFIX, PASSWORD_FILE_KEY, PASSWORD_FILE_MAX_BYTES, Password, read_password_file,
+};
 pub use fsio::{FileLock, LOCK_TIMEOUT_MS, lock_exclusive, lock_path, read_bounded, write_atomic};
 pub use ha_conf::{HaConf, LOCAL_MAINTENANCE, LOCAL_MAINTENANCE_MANUAL};
 pub use he_conf::{
@@ -49,7 +56,7 @@ pub use paths::{
 };
 pub use values::{DURATION_MAX_MS, Violation, format_bool, format_secs, parse_bool, parse_secs_ms};
 
-/// What the four configuration files have in common: a syntax, whether the file
+/// What the configuration files have in common: a syntax, whether the file
 /// must exist, a typed view built from a document, and validation.
 pub trait ConfFile: Sized {
     /// Flat `key=value` or INI.
