@@ -1,10 +1,12 @@
 //! The I/O shell around the pure core: the agent loop and its traits (which the
 //! simulator implements too), and the daemon's real implementations: the
-//! metadata volume, the `process` VM driver, the monitors, the clock and log.
+//! metadata volume, the `process` VM driver, the monitors, the clock and log,
+//! and running a fence agent (`fence`).
 //! The socket, notifications, watchdog and libvirt driver come next.
 
 pub mod agent_loop;
 pub mod daemon;
+pub mod fence;
 pub mod history;
 pub mod maintenance;
 pub mod metrics;
