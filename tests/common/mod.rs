@@ -2,6 +2,7 @@
 // Each test binary includes this module and uses only some of it.
 #![allow(dead_code)]
 
+pub mod bmc;
 pub mod he;
 pub mod lab;
 pub mod libvirt;
