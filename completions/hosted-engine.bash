@@ -2,7 +2,7 @@
 _hosted_engine() {
     local cur=${COMP_WORDS[COMP_CWORD]} opts=""
     if [[ $COMP_CWORD -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "--help --version --deploy --vm-status --history --vm-start --vm-start-paused --vm-shutdown --vm-poweroff --set-maintenance --check-liveliness --check-deployed --connect-storage --disconnect-storage --console --add-console-password --set-shared-config --get-shared-config --reinitialize-lockspace --clean-metadata" -- "$cur"))
+        COMPREPLY=($(compgen -W "--help --version --deploy --vm-status --history --vm-start --vm-start-paused --vm-shutdown --vm-poweroff --set-maintenance --check-liveliness --check-deployed --check-fencing --connect-storage --disconnect-storage --console --add-console-password --set-shared-config --get-shared-config --reinitialize-lockspace --clean-metadata" -- "$cur"))
         return
     fi
     case ${COMP_WORDS[1]} in
@@ -16,6 +16,7 @@ _hosted_engine() {
         --set-maintenance) opts="--mode= --help" ;;
         --check-liveliness) opts="--remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --remote-ssh-config= --remote-timeout= --help" ;;
         --check-deployed) opts="--remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --remote-ssh-config= --remote-timeout= --help" ;;
+        --check-fencing) opts="--json --remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --remote-ssh-config= --remote-timeout= --help" ;;
         --connect-storage) opts="--help" ;;
         --disconnect-storage) opts="--help" ;;
         --console) opts="--help" ;;

@@ -280,3 +280,92 @@ fn dropping_the_bmcs_ends_ipmi_sim_and_every_host() {
         assert!(!process_alive(pid), "process {pid} outlived its BMC");
     }
 }
+
+/// `fencing.conf` beside `host`'s metadata volume, one device a BMC (host
+/// ids 1..), its passwords in 0600 files, calls bounded at 3 polls.
+fn write_fencing_conf(host: &common::he::Host, bmcs: &Bmcs) {
+    let agent = common::bmc::find_program("fence_ipmilan").unwrap();
+    let mut text = String::from("[fencing]\ntimeout-secs = 10\n");
+    for (index, bmc) in bmcs.iter().enumerate() {
+        let id = index + 1;
+        let password = host.path(&format!("host{id}.password"));
+        std::fs::write(&password, format!("{}\n", bmc.password())).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+        text += &format!(
+            "[host {id}]\nagent = {}\npassword-file = {}\n",
+            agent.display(),
+            password.display()
+        );
+        for (key, value) in bmc.fence_options() {
+            if key != "password" {
+                text += &format!("{key} = {value}\n");
+            }
+        }
+        text += "power_timeout = 3\n";
+    }
+    let path = host.volume().parent().unwrap().join("fencing.conf");
+    std::fs::write(path, text).unwrap();
+}
+
+/// `hosted-engine --check-fencing` asks every device from this host: an
+/// answering BMC says on or off, a hung one (SIGSTOP) is unreachable, with
+/// the fence agent's reason; exit 1 then, 0 once every device answers. The
+/// passwords come from their files and are never shown.
+#[test]
+fn check_fencing_asks_every_device_and_says_which_did_not_answer() {
+    let Some(bmcs) = start(3, on(Host::Honest)) else {
+        return;
+    };
+    expect(&bmcs[1].fence("off", &[]), 0, "Success: Powered OFF");
+    let host = common::he::Host::deployed();
+    write_fencing_conf(&host, &bmcs);
+    bmcs[2].pause();
+    let ran = host.he(&["--check-fencing", "--json"]);
+    bmcs[2].resume();
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    let json: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    let hosts = json["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 3, "{json}");
+    assert_eq!(hosts[0]["power"], "on", "{json}");
+    assert_eq!(hosts[1]["power"], "off", "{json}");
+    assert_eq!(hosts[2]["reachable"], false, "{json}");
+    let error = hosts[2]["error"].as_str().unwrap();
+    assert!(error.contains("Connection timed out"), "{json}");
+    let took = hosts[2]["took-ms"].as_u64().unwrap();
+    assert!(
+        (2_500..10_000).contains(&took),
+        "all at once, bounded: {json}"
+    );
+    let table = host.he(&["--check-fencing"]);
+    assert_eq!(table.code, Some(0), "{table:?}");
+    for (id, power) in [(1, "on"), (2, "off"), (3, "on")] {
+        let row = table
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {id} ")));
+        let row = row.unwrap_or_else(|| panic!("no row {id}: {}", table.stdout));
+        assert!(
+            row.contains("| yes ") && row.contains(&format!("| {power} ")),
+            "{row}"
+        );
+    }
+    for bmc in bmcs.iter() {
+        let shown = format!(
+            "{}{}{}{}",
+            ran.stdout, ran.stderr, table.stdout, table.stderr
+        );
+        assert!(!shown.contains(bmc.password()), "a password shown: {shown}");
+    }
+}
+
+/// Without a `fencing.conf`, `--check-fencing` says there is none and where
+/// it would be (exit 1); no fence agent is needed for that.
+#[test]
+fn check_fencing_without_a_fencing_conf_says_where_it_would_be() {
+    let host = common::he::Host::deployed();
+    let ran = host.he(&["--check-fencing"]);
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(ran.stderr.contains("fencing.conf: no such file"), "{ran:?}");
+    assert!(ran.stdout.is_empty(), "{ran:?}");
+}

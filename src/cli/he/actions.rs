@@ -252,7 +252,7 @@ pub fn vm_status(ctx: &Ctx, inv: &Invocation) -> Outcome {
 
 /// How to draw the table: for the terminal stdout is (its width, box
 /// drawing), else plain 80-column ASCII.
-fn table_layout() -> render::TableLayout {
+pub(super) fn table_layout() -> render::TableLayout {
     if !std::io::stdout().is_terminal() {
         return render::TableLayout::PLAIN;
     }

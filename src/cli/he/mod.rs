@@ -22,6 +22,7 @@ mod admin;
 mod ctx;
 mod deploy;
 mod failure;
+mod fencing;
 pub mod history;
 mod host_id;
 pub mod hostfacts;
@@ -193,6 +194,7 @@ fn dispatch(ctx: &Ctx, inv: &Invocation) -> Outcome {
         CommandId::SetMaintenance => actions::set_maintenance(ctx, inv),
         CommandId::CheckLiveliness => actions::check_liveliness(ctx),
         CommandId::CheckDeployed => check_deployed(ctx),
+        CommandId::CheckFencing => fencing::check_fencing(ctx, inv, actions::table_layout()),
         CommandId::ConnectStorage => actions::connect_storage(ctx),
         CommandId::DisconnectStorage => actions::disconnect_storage(ctx),
         CommandId::Console => actions::console(ctx),

@@ -25,6 +25,7 @@ pub enum CommandId {
     SetMaintenance,
     CheckLiveliness,
     CheckDeployed,
+    CheckFencing,
     ConnectStorage,
     DisconnectStorage,
     Console,
@@ -476,6 +477,26 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "Exit 0: deployed (hosted-engine.conf names the engine VM, `vmid`), 1: not \
                deployed, 2: configuration unreadable.",
         options: &[],
+        positionals: &[],
+        read_only: true,
+    },
+    CommandSpec {
+        id: CommandId::CheckFencing,
+        name: "--check-fencing",
+        summary: "Ask every host's fence device for its power state, from this host",
+        help: "Runs each fence agent of the cluster's fencing.conf (beside the metadata \
+               volume) with action=status, all at once, each call bounded by the file's \
+               timeout-secs, and prints a table: the host, its fence agent, whether the \
+               device answered, the power it reported, how long it took and why it did not \
+               answer. Passwords are read from the password files, as the agent reads them, \
+               and never shown. Exit 0: every device answered, 1: one did not or none is \
+               configured, 2: fencing.conf unreadable.",
+        options: &[opt(
+            "json",
+            Value::None,
+            "One JSON object: `hosts`, each with host-id, agent, reachable, power (on, off, \
+             or null), took-ms and error (null when it answered).",
+        )],
         positionals: &[],
         read_only: true,
     },
