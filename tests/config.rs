@@ -12,9 +12,8 @@ use std::thread;
 use clap::{CommandFactory, Parser};
 use hosted_engine::config::{
     AgentConf, BrokerConf, ConfFile, Config, ConfigErrors, ConfigPathArgs, ConfigPaths, DomainType,
-    ErrorKind, FENCE_AFTER_DEFAULT_MS, FENCE_TIMEOUT_DEFAULT_MS, FILE_SIZE_MAX_BYTES, FencingConf,
-    HaConf, HostedEngineConf, LINE_LENGTH_MAX_BYTES, NetworkTest, ScoreConf, Timings,
-    WatchdogSetting,
+    ErrorKind, FENCE_TIMEOUT_DEFAULT_MS, FILE_SIZE_MAX_BYTES, FencingConf, HaConf,
+    HostedEngineConf, LINE_LENGTH_MAX_BYTES, NetworkTest, ScoreConf, Timings, WatchdogSetting,
 };
 
 /// A deployed NFS host, every line numbered in the comments of the tests below.
@@ -613,10 +612,7 @@ fn example_files_load_to_the_defaults() {
     assert_eq!(he.unknown_keys(), vec![]);
     // The fencing example: the defaults, and two example hosts.
     let fencing = FencingConf::load(&example("fencing.conf.example")).unwrap();
-    assert_eq!(
-        (fencing.fence_after_ms, fencing.timeout_ms),
-        (FENCE_AFTER_DEFAULT_MS, FENCE_TIMEOUT_DEFAULT_MS)
-    );
+    assert_eq!(fencing.timeout_ms, FENCE_TIMEOUT_DEFAULT_MS);
     let agents: Vec<_> = fencing
         .devices
         .values()

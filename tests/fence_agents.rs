@@ -288,7 +288,10 @@ fn write_fencing_conf(host: &common::he::Host, bmcs: &Bmcs) {
     let mut text = String::from("[fencing]\ntimeout-secs = 10\n");
     for (index, bmc) in bmcs.iter().enumerate() {
         let id = index + 1;
-        let password = host.path(&format!("host{id}.password"));
+        // Where this host keeps them: fencing/ beside its agent.conf.
+        let secrets = host.path("etc/ovirt-hosted-engine-ha/fencing");
+        std::fs::create_dir_all(&secrets).unwrap();
+        let password = secrets.join(format!("host{id}.password"));
         std::fs::write(&password, format!("{}\n", bmc.password())).unwrap();
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();

@@ -6,7 +6,6 @@
 //!
 //! ```text
 //! [fencing]
-//! fence-after-secs = 10
 //! timeout-secs = 30
 //! [host 1]
 //! agent = fence_ipmilan
@@ -53,14 +52,6 @@ pub const AGENT_KEY: &str = "agent";
 /// `password-file`: where the fence device's password is.
 pub const PASSWORD_FILE_KEY: &str = "password-file";
 
-/// Default of `fence-after-secs`: five loops of the default 2 s loop. A
-/// healthy peer's heartbeat can stand still for a loop plus a write that takes
-/// the whole `storage-timeout` (2 + 5 = 7 s), and we read it up to a loop late
-/// (9 s): a peer silent for longer is not merely slow, so fencing it does not
-/// power off a host that was only waiting on its storage. It is still far
-/// below `lease-dead` (40 s), which is what fencing saves: a host confirmed
-/// off need not be waited out.
-pub const FENCE_AFTER_DEFAULT_MS: u64 = 10_000;
 /// Default of `timeout-secs`, the bound on one fence-agent call: an `off`
 /// takes fence_ipmilan its `power_wait` (2 s) plus up to `power_timeout` (20)
 /// status polls a second apart, and an unreachable BMC its `power_timeout`
@@ -68,8 +59,8 @@ pub const FENCE_AFTER_DEFAULT_MS: u64 = 10_000;
 pub const FENCE_TIMEOUT_DEFAULT_MS: u64 = 30_000;
 // fence_ipmilan's power_wait (2 s) and power_timeout (20 s) end first.
 const _: () = assert!(FENCE_TIMEOUT_DEFAULT_MS > 2_000 + 20_000);
-/// Longest `timeout-secs` and `fence-after-secs`: a fence that needs longer
-/// saves nothing against waiting the lease out.
+/// Longest `timeout-secs`: a fence that needs longer saves nothing against
+/// waiting the lease out.
 pub const FENCE_DURATION_MAX_MS: u64 = 300_000;
 /// Most options in one host's section.
 pub const FENCE_OPTIONS_MAX: usize = 64;
@@ -102,9 +93,6 @@ impl FenceDevice {
 /// The parsed `fencing.conf`. A missing file reads as no fence devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FencingConf {
-    /// `fence-after-secs` (default [`FENCE_AFTER_DEFAULT_MS`]): how long a
-    /// peer must have been silent before it is fenced.
-    pub fence_after_ms: u64,
     /// `timeout-secs` (default [`FENCE_TIMEOUT_DEFAULT_MS`]): the bound on one
     /// fence-agent call, after which its whole process group is killed.
     pub timeout_ms: u64,
@@ -116,15 +104,12 @@ pub struct FencingConf {
 impl FencingConf {
     /// Every key of `[fencing]`.
     pub fn keys() -> Vec<&'static str> {
-        vec!["fence-after-secs", "timeout-secs"]
+        vec!["timeout-secs"]
     }
 
     /// Every broken rule between the values of `[fencing]`.
     pub fn violations(&self) -> Vec<Violation> {
-        let bounded = [
-            ("fence-after-secs", self.fence_after_ms),
-            ("timeout-secs", self.timeout_ms),
-        ];
+        let bounded = [("timeout-secs", self.timeout_ms)];
         bounded
             .into_iter()
             .filter(|(_, ms)| *ms == 0 || *ms > FENCE_DURATION_MAX_MS)
@@ -141,10 +126,13 @@ impl FencingConf {
 
     /// What only a host that runs the fence agents needs, read from the disk:
     /// this file and every fence agent trusted with root's power
-    /// ([`crate::trust`]), every agent installed, every password file
-    /// readable and safe ([`read_password_file`]). `hosted-engine` shows the
-    /// devices without these.
-    pub fn agent_errors(&self) -> Vec<ConfigError> {
+    /// ([`crate::trust`]), every agent installed, every password file in
+    /// `secrets_dir` (this host's own directory for them,
+    /// [`super::ConfigPaths::fencing_secrets_dir`]: the shared file must not
+    /// make root send any other file's first line to an address it names),
+    /// readable and safe ([`read_password_file`]). Nothing is run before
+    /// these are clear.
+    pub fn agent_errors(&self, secrets_dir: &Path) -> Vec<ConfigError> {
         let file = self.doc.path();
         let mut errors = Vec::new();
         if file.exists()
@@ -156,6 +144,17 @@ impl FencingConf {
         for device in self.devices.values() {
             errors.extend(self.program_error(device));
             if let Some(path) = &device.password_file
+                && !path.starts_with(secrets_dir)
+            {
+                let line = self.line_of(device.host_id, PASSWORD_FILE_KEY);
+                let message = format!(
+                    "{} is not in {}, this host's directory for fence passwords",
+                    path.display(),
+                    secrets_dir.display()
+                );
+                let error = ConfigError::new(ErrorKind::Untrusted, file, message);
+                errors.push(error.at_line(line).with_key(PASSWORD_FILE_KEY));
+            } else if let Some(path) = &device.password_file
                 && let Err(message) = read_password_file(path)
             {
                 let line = self.line_of(device.host_id, PASSWORD_FILE_KEY);
@@ -210,7 +209,6 @@ impl ConfFile for FencingConf {
     fn from_document(doc: KvDocument) -> Result<Self, ConfigErrors> {
         let mut f = Fields::new(&doc);
         let s = FENCING_SECTION;
-        let fence_after_ms = f.or(s, "fence-after-secs", FENCE_AFTER_DEFAULT_MS, parse_secs_ms);
         let timeout_ms = f.or(s, "timeout-secs", FENCE_TIMEOUT_DEFAULT_MS, parse_secs_ms);
         let mut errors = f.finish().err().map_or_else(Vec::new, |e| e.0);
         let devices = read_devices(&doc, &mut errors);
@@ -221,7 +219,6 @@ impl ConfFile for FencingConf {
             return Err(ConfigErrors(errors));
         }
         let conf = FencingConf {
-            fence_after_ms,
             timeout_ms,
             devices,
             doc,
@@ -332,10 +329,28 @@ fn classify(key: &str) -> HostKey {
             "the action is the agent's to choose (status, off, on), never the file's: a fence \
              agent given none reboots the host",
         ),
-        "password" | "passwd" => HostKey::Refused(
+        key if key.contains("passw") => HostKey::Refused(
             "a password is never written here: put it in a file only root can read and name \
              that file in password-file",
         ),
+        key if key.contains("secret") || key == "hexadecimal-kg" || key == "community" => {
+            HostKey::Refused(
+                "a secret is never written here: this file is on the shared storage, which \
+                 more people than root can read",
+            )
+        }
+        key if key.ends_with("-script") || key.ends_with("-path") || key == "ssh-options" => {
+            HostKey::Refused(
+                "it names a program (or its arguments) the fence agent would run as root: \
+                 whoever can write this shared file would run commands on every host",
+            )
+        }
+        key if key.starts_with("debug") || key.starts_with("verbose") || key == "identity-file" => {
+            HostKey::Refused(
+                "it makes the fence agent write or read a file as root of the file's choosing, \
+                 or log its command lines with the password",
+            )
+        }
         _ => HostKey::Option,
     }
 }
@@ -415,12 +430,35 @@ fn parse_agent(raw: &str) -> Result<String, String> {
             "{raw:?} is neither a program name looked up on PATH nor an absolute path"
         ));
     }
+    let name = raw.rsplit('/').next().unwrap_or(raw);
+    if !is_fence_agent_name(name) {
+        return Err(format!(
+            "{raw:?} is not a fence agent: only programs named fence_<name> (lower case \
+             letters, digits, _) are run, since each option line of this section goes to it"
+        ));
+    }
     Ok(raw.to_string())
 }
 
+/// `fence_` and then lower case letters, digits and `_`, as every agent of
+/// fence-agents is named.
+pub fn is_fence_agent_name(name: &str) -> bool {
+    name.strip_prefix("fence_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    })
+}
+
+/// An absolute path to a file; where it may be is checked against the host's
+/// own directory for them ([`FencingConf::agent_errors`]).
 fn parse_password_file(raw: &str) -> Result<PathBuf, String> {
     if !raw.starts_with('/') || raw.ends_with('/') {
         return Err(format!("{raw:?} is not an absolute path to a file"));
+    }
+    if raw.split('/').any(|part| part == "..") {
+        return Err(format!("{raw:?} climbs out of its directory (..)"));
     }
     Ok(PathBuf::from(raw))
 }

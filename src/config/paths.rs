@@ -73,6 +73,16 @@ impl ConfigPaths {
         }
     }
 
+    /// Where this host keeps its fence devices' password files
+    /// (`fencing.conf`'s `password-file`): `fencing/` beside `agent.conf`,
+    /// `/etc/ovirt-hosted-engine-ha/fencing` by default.
+    pub fn fencing_secrets_dir(&self) -> PathBuf {
+        self.agent_conf
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .join("fencing")
+    }
+
     /// Applies the precedence described in the module documentation. An empty
     /// value (e.g. `HE_CONF=`) counts as not given.
     pub fn resolve(args: &ConfigPathArgs) -> Self {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, warn};
+use super::ctx::Ctx;
 use super::failure::{EXIT_FAILURE, EXIT_OK, Failure, FailureKind, Outcome};
 use super::render::TableLayout;
 use super::spec::Invocation;
@@ -23,12 +23,20 @@ use crate::shell::fence::{self, FenceAction, FenceRun};
 const PARALLEL_MAX: usize = 16;
 
 /// `--check-fencing [--json]`: exit 0 when every device answered, 1 when one
-/// did not (or none is configured), 2 when the file does not read.
+/// did not (or none is configured), 2 when the file does not read or a device
+/// may not be run (an untrusted agent or password file).
 pub fn check_fencing(ctx: &Ctx, inv: &Invocation, layout: TableLayout) -> Outcome {
     let path = fencing_conf_path(ctx)?;
     let conf = load(&path)?;
-    for problem in conf.agent_errors() {
-        warn(&problem.to_string());
+    // Fence agents run as root with a password on their stdin: nothing runs
+    // while the file, an agent or a password file is not what it must be.
+    let problems = conf.agent_errors(&ctx.paths.fencing_secrets_dir());
+    if !problems.is_empty() {
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(Failure::config(format!(
+            "{}\nno fence agent was run",
+            text.join("\n")
+        )));
     }
     let timeout = Duration::from_millis(conf.timeout_ms);
     let devices: Vec<&FenceDevice> = conf.devices.values().collect();

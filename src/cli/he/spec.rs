@@ -488,9 +488,11 @@ pub const COMMANDS: &[CommandSpec] = &[
                volume) with action=status, all at once, each call bounded by the file's \
                timeout-secs, and prints a table: the host, its fence agent, whether the \
                device answered, the power it reported, how long it took and why it did not \
-               answer. Passwords are read from the password files, as the agent reads them, \
-               and never shown. Exit 0: every device answered, 1: one did not or none is \
-               configured, 2: fencing.conf unreadable.",
+               answer. Passwords are read from the password files (in \
+               /etc/ovirt-hosted-engine-ha/fencing/) and never shown. Nothing is run while \
+               fencing.conf, a fence agent or a password file could be changed by another \
+               user. Exit 0: every device answered, 1: one did not or none is configured, 2: \
+               fencing.conf unreadable or not safe to use.",
         options: &[opt(
             "json",
             Value::None,

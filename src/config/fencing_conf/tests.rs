@@ -7,7 +7,6 @@ const PATH: &str = "/etc/ovirt-hosted-engine/fencing.conf";
 /// The layout of the module documentation; line numbers in the comments.
 const TWO_HOSTS: &str = "\
 [fencing]
-fence-after-secs = 6
 timeout-secs = 20.5
 [host 1]
 agent = fence_ipmilan
@@ -43,7 +42,7 @@ fn pairs(options: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn every_host_section_becomes_a_device_with_its_options_in_file_order() {
     let conf = parse(TWO_HOSTS).unwrap();
-    assert_eq!((conf.fence_after_ms, conf.timeout_ms), (6_000, 20_500));
+    assert_eq!(conf.timeout_ms, 20_500);
     assert_eq!(conf.devices.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
     assert_eq!(
         conf.devices[&1],
@@ -73,7 +72,6 @@ fn no_file_or_an_empty_one_means_the_defaults_and_no_devices() {
     let missing = FencingConf::load(&dir.path().join(FENCING_CONF_NAME)).unwrap();
     let empty = parse("").unwrap();
     for conf in [missing, empty] {
-        assert_eq!(conf.fence_after_ms, FENCE_AFTER_DEFAULT_MS);
         assert_eq!(conf.timeout_ms, FENCE_TIMEOUT_DEFAULT_MS);
         assert!(conf.devices.is_empty());
     }
@@ -83,15 +81,9 @@ fn no_file_or_an_empty_one_means_the_defaults_and_no_devices() {
 }
 
 #[test]
-fn the_defaults_keep_their_rules_and_their_reasons() {
+fn the_defaults_keep_their_rules() {
     let conf = parse("").unwrap();
     assert_eq!(conf.violations(), vec![]);
-    // Beyond a healthy but slow peer's silence (a loop plus a whole
-    // storage-timeout, read a loop late), well below lease-dead.
-    let t = crate::core::timings::Timings::default();
-    assert!(FENCE_AFTER_DEFAULT_MS > 2 * t.loop_ms + t.storage_timeout_ms);
-    assert!(FENCE_AFTER_DEFAULT_MS * 2 < t.lease_dead_ms);
-    assert_eq!(FENCE_AFTER_DEFAULT_MS % t.loop_ms, 0);
 }
 
 #[test]
@@ -188,7 +180,7 @@ fn the_password_file_is_an_absolute_path() {
         e.to_string(),
         format!("{PATH}:3: password-file: \"host1.password\" is not an absolute path to a file")
     );
-    let conf = parse("[host 1]\nagent=a\nPassword-File=/p\n").unwrap();
+    let conf = parse("[host 1]\nagent=fence_a\nPassword-File=/p\n").unwrap();
     assert_eq!(conf.devices[&1].password_file, Some(PathBuf::from("/p")));
 }
 
@@ -222,13 +214,13 @@ fn unknown_sections_and_bad_host_ids_are_refused_on_their_line() {
 
 #[test]
 fn one_host_has_one_section() {
-    let e = refused("[host 1]\nagent=a\n[host 01]\nagent=b\n");
+    let e = refused("[host 1]\nagent=fence_a\n[host 01]\nagent=b\n");
     assert_eq!(
         e.to_string(),
         format!("{PATH}:3: host 1 has a second section [host 01] (first on line 1)")
     );
     assert_eq!(e.kind, ErrorKind::Duplicate);
-    let e = refused("[host 1]\nagent=a\n[host 1]\nagent=b\n");
+    let e = refused("[host 1]\nagent=fence_a\n[host 1]\nagent=b\n");
     assert_eq!((e.kind, e.line), (ErrorKind::Duplicate, Some(3)));
 }
 
@@ -260,21 +252,18 @@ fn durations_are_checked() {
         e.to_string(),
         format!("{PATH}:2: timeout-secs: timeout-secs (0) must be greater than 0 and at most 300")
     );
-    let e = refused("[fencing]\nfence-after-secs=301\n");
-    assert_eq!(
-        (e.line, e.key.as_deref()),
-        (Some(2), Some("fence-after-secs"))
-    );
-    let e = refused("[fencing]\nfence-after-secs=6s\n");
+    let e = refused("[fencing]\ntimeout-secs=301\n");
+    assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("timeout-secs")));
+    let e = refused("[fencing]\ntimeout-secs=6s\n");
     assert_eq!((e.kind, e.line), (ErrorKind::Value, Some(2)));
 }
 
 #[test]
 fn a_line_break_never_reaches_the_fence_agent() {
     // The document refuses a lone \r inside a line (a CRLF file is fine).
-    let e = refused("[host 1]\nagent=a\nip=10.0.0.1\rusername=root\n");
+    let e = refused("[host 1]\nagent=fence_a\nip=10.0.0.1\rusername=root\n");
     assert_eq!((e.kind, e.line), (ErrorKind::Syntax, Some(3)));
-    let crlf = parse("[host 1]\r\nagent=a\r\nip=10.0.0.1\r\n").unwrap();
+    let crlf = parse("[host 1]\r\nagent=fence_a\r\nip=10.0.0.1\r\n").unwrap();
     assert_eq!(crlf.devices[&1].options, pairs(&[("ip", "10.0.0.1")]));
     // And the rule holds where the line is made.
     assert!(check_option_value("a\rb").is_err());
@@ -284,7 +273,7 @@ fn a_line_break_never_reaches_the_fence_agent() {
 
 #[test]
 fn options_are_bounded() {
-    let mut text = String::from("[host 1]\nagent=a\n");
+    let mut text = String::from("[host 1]\nagent=fence_a\n");
     for i in 0..=FENCE_OPTIONS_MAX {
         text.push_str(&format!("option{i}=x\n"));
     }
@@ -294,7 +283,7 @@ fn options_are_bounded() {
 
 #[test]
 fn unknown_keys_are_those_of_the_fencing_section_only() {
-    let conf = parse("[fencing]\nfence-after=5\n[host 1]\nagent=a\nbogus=1\n").unwrap();
+    let conf = parse("[fencing]\nfence-after=5\n[host 1]\nagent=fence_a\nbogus=1\n").unwrap();
     let unknown: Vec<_> = conf.unknown_keys().iter().map(|e| e.key).collect();
     assert_eq!(unknown, vec!["fence-after"]);
     assert_eq!(conf.devices[&1].options, pairs(&[("bogus", "1")]));
@@ -383,34 +372,45 @@ fn a_password_never_shows_in_debug() {
 #[test]
 fn agent_errors_name_missing_programs_and_bad_password_files() {
     let dir = tempfile::tempdir().unwrap();
-    let good = write_secret(dir.path(), "good", b"s3cret\n", 0o600);
-    let bad = write_secret(dir.path(), "bad", b"s3cret\n", 0o644);
+    let secrets = dir.path().join("fencing");
+    std::fs::create_dir(&secrets).unwrap();
+    let good = write_secret(&secrets, "good", b"s3cret\n", 0o600);
+    let bad = write_secret(&secrets, "bad", b"s3cret\n", 0o644);
+    let elsewhere = write_secret(dir.path(), "elsewhere", b"s3cret\n", 0o600);
+    let agent = dir.path().join("fence_ok");
+    std::fs::write(&agent, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
     let text = format!(
-        "[host 1]\nagent=sh\npassword-file={}\n[host 2]\nagent=/no/such/fence_x\n\
-         [host 3]\nagent=sh\npassword-file={}\n",
+        "[host 1]\nagent={a}\npassword-file={}\n[host 2]\nagent=/no/such/fence_x\n\
+         [host 3]\nagent={a}\npassword-file={}\n[host 4]\nagent={a}\npassword-file={}\n",
         good.display(),
-        bad.display()
+        bad.display(),
+        elsewhere.display(),
+        a = agent.display()
     );
     let path = dir.path().join(FENCING_CONF_NAME);
     std::fs::write(&path, &text).unwrap();
     let conf = FencingConf::load(&path).unwrap();
     let errors: Vec<_> = conf
-        .agent_errors()
+        .agent_errors(&secrets)
         .into_iter()
         .map(|e| (e.kind, e.line, e.key))
         .collect();
+    let password_file = Some("password-file".to_string());
     assert_eq!(
         errors,
         vec![
             (ErrorKind::Value, Some(5), Some("agent".to_string())),
-            (
-                ErrorKind::Untrusted,
-                Some(8),
-                Some("password-file".to_string())
-            ),
+            (ErrorKind::Untrusted, Some(8), password_file.clone()),
+            (ErrorKind::Untrusted, Some(11), password_file),
         ]
     );
-    let shown = conf.agent_errors()[0].to_string();
+    let outside = conf.agent_errors(&secrets)[2].to_string();
+    assert!(
+        outside.contains("this host's directory for fence passwords"),
+        "{outside}"
+    );
+    let shown = conf.agent_errors(&secrets)[0].to_string();
     assert!(
         shown.ends_with(
             "agent: /no/such/fence_x: no such program (is the fence-agents package installed?)"
@@ -420,10 +420,66 @@ fn agent_errors_name_missing_programs_and_bad_password_files() {
     // The file itself must be one only root can change: it names what root runs.
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
     let conf = FencingConf::load(&path).unwrap();
-    let first = &conf.agent_errors()[0];
+    let first = &conf.agent_errors(&secrets)[0];
     assert_eq!((first.kind, first.line), (ErrorKind::Untrusted, None));
     assert!(
         first.message.contains("not trusted with the fence agents"),
         "{first}"
     );
+}
+
+/// Whoever can write the shared file must not get root to run a program of
+/// their choosing, read or write a file of their choosing, or find a secret
+/// in it: such keys are refused, whatever their case or `-`/`_` spelling.
+#[test]
+fn keys_that_run_programs_touch_files_or_hold_secrets_are_refused() {
+    let keys = [
+        "password_script",
+        "Passwd-Script",
+        "snmp_priv_passwd_script",
+        "ipmitool_path",
+        "ssh-path",
+        "ssh_options",
+        "identity_file",
+        "debug_file",
+        "verbose",
+        "verbose_level",
+        "hexadecimal_kg",
+        "snmp_priv_passwd",
+        "community",
+        "client_secret",
+    ];
+    for key in keys {
+        let e = refused(&format!("[host 1]\nagent=fence_a\n{key}=x\n"));
+        assert_eq!((e.kind, e.line), (ErrorKind::Value, Some(3)), "{key}: {e}");
+        assert!(e.to_string().contains("not allowed in fencing.conf"), "{e}");
+    }
+    let fine = parse("[host 1]\nagent=fence_a\nip=x\nipport=623\nlanplus=1\nssl_insecure=1\n");
+    assert_eq!(fine.unwrap().devices[&1].options.len(), 4);
+}
+
+/// Only fence agents are run: each option line of the section goes to the
+/// program, and `/bin/sh` would run every one of them.
+#[test]
+fn only_programs_named_fence_something_are_agents() {
+    for agent in [
+        "sh",
+        "/bin/sh",
+        "fence_",
+        "Fence_ipmilan",
+        "fence_ipmi-lan",
+        "xfence_a",
+    ] {
+        let e = refused(&format!("[host 1]\nagent={agent}\n"));
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("agent")), "{e}");
+        assert!(e.to_string().contains("is not a fence agent"), "{e}");
+    }
+    for agent in ["fence_ipmilan", "/usr/sbin/fence_redfish", "fence_ilo4_ssh"] {
+        assert!(
+            parse(&format!("[host 1]\nagent={agent}\n")).is_ok(),
+            "{agent}"
+        );
+    }
+    let e = refused("[host 1]\nagent=fence_a\npassword-file=/etc/x/../../root/key\n");
+    assert!(e.to_string().contains("climbs out"), "{e}");
 }
