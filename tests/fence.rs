@@ -2,7 +2,13 @@
 //! that record what they were given and answer as a scenario says, and once
 //! against the real `fence_ipmilan` (fence-agents): the stdin interface, the
 //! exit codes, the bound on every call (the whole process group killed), a
-//! chatty or deaf agent, and a password that never shows.
+//! chatty or deaf agent, a password that never shows, and the checks before
+//! anything runs (only a `fence_*` program that no other user can change,
+//! in a clean environment).
+//!
+//! The fake agents are in a fresh temporary directory of ours (mode 0700,
+//! under the sticky `/tmp`), which passes the trust check, and are named
+//! `fence_*`, as the runner requires.
 
 mod common;
 
@@ -58,6 +64,14 @@ fn call(device: &FenceDevice, action: FenceAction, timeout: Duration) -> FenceRu
 
 fn recorded(dir: &Path, name: &str) -> String {
     fs::read_to_string(dir.join(name)).unwrap()
+}
+
+/// The failure's exit code and message, or a panic saying what came instead.
+fn failure(run: &FenceRun) -> (Option<i32>, &str) {
+    match &run.outcome {
+        Err(FenceError::Failed { code, message }) => (*code, message.as_str()),
+        other => panic!("not a failure: {other:?} ({run})"),
+    }
 }
 
 fn password_file(dir: &Path, mode: u32) -> PathBuf {
@@ -182,7 +196,9 @@ fn a_hung_agent_is_killed_with_its_whole_process_group_at_the_timeout() {
              echo started > \"$here/ready\"\nsleep 60"
         ),
     );
-    let limit = Duration::from_millis(700);
+    // Long enough for a loaded machine to start the script and let it write
+    // `ready`, which shows that the agent did run.
+    let limit = Duration::from_secs(3);
     let started = Instant::now();
     let run = call(&device(&script, None), FenceAction::Off, limit);
     let took = started.elapsed();
@@ -192,7 +208,7 @@ fn a_hung_agent_is_killed_with_its_whole_process_group_at_the_timeout() {
     );
     assert!(
         run.to_string()
-            .contains(": no answer within 0.7 s: killed it ("),
+            .contains(": no answer within 3.00 s: killed it ("),
         "{run}"
     );
     assert!(
@@ -205,14 +221,37 @@ fn a_hung_agent_is_killed_with_its_whole_process_group_at_the_timeout() {
         "the agent had run"
     );
     for name in ["leader", "grandchild"] {
-        let pid = pid_in(dir.path(), name);
-        // SIGKILL is delivered at once, but let the kernel finish.
-        let until = Instant::now() + Duration::from_secs(5);
-        while running(pid) && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!running(pid), "the {name} {pid} still runs");
+        assert_dies(dir.path(), name);
     }
+}
+
+/// Asserts that the process whose pid is in the file `name` is dead, or
+/// dies within a few seconds (SIGKILL is delivered at once, but let the
+/// kernel finish).
+fn assert_dies(dir: &Path, name: &str) {
+    let pid = pid_in(dir, name);
+    let until = Instant::now() + Duration::from_secs(5);
+    while running(pid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!running(pid), "the {name} {pid} still runs");
+}
+
+#[test]
+fn an_agent_that_fails_at_once_is_not_waited_for_and_leaves_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    // Its background child holds the agent's stdout and stderr open.
+    let script = agent(
+        dir.path(),
+        &format!(
+            "{READ}\nsleep 60 &\necho $! > \"$here/background\"\n\
+             echo 'ERROR: x' >&2\nexit 1"
+        ),
+    );
+    let run = call(&device(&script, None), FenceAction::Off, TIMEOUT);
+    assert_eq!(failure(&run), (Some(1), "x"));
+    assert!(run.took < Duration::from_secs(5), "{run}");
+    assert_dies(dir.path(), "background");
 }
 
 #[test]
@@ -235,10 +274,11 @@ fn a_chatty_agent_neither_blocks_nor_floods_the_message() {
         other => panic!("{other:?}"),
     }
     assert!(run.took < Duration::from_secs(10), "{:?}", run.took);
-    // An agent whose only line is huge: the message stays one bounded line.
+    // An agent whose only line is huge (but whole: under the bound of the
+    // output kept): the message stays one bounded line.
     let long = agent(
         dir.path(),
-        &format!("{READ}\nhead -c 200000 /dev/zero | tr '\\0' z\nexit 1"),
+        &format!("{READ}\nhead -c 60000 /dev/zero | tr '\\0' z\nexit 1"),
     );
     let run = call(&device(&long, None), FenceAction::Status, TIMEOUT);
     let line = run.to_string();
@@ -249,42 +289,202 @@ fn a_chatty_agent_neither_blocks_nor_floods_the_message() {
     );
 }
 
+/// SIGPIPE's default disposition for the whole process while it lives; the
+/// one before put back when it is dropped, even by a failing test's panic.
+struct SigpipeDefault(libc::sighandler_t);
+
+impl SigpipeDefault {
+    fn set() -> SigpipeDefault {
+        // SAFETY: signal(2) with a valid signal and handler.
+        SigpipeDefault(unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) })
+    }
+}
+
+impl Drop for SigpipeDefault {
+    fn drop(&mut self) {
+        // SAFETY: as in `set`, putting back what was there.
+        unsafe { libc::signal(libc::SIGPIPE, self.0) };
+    }
+}
+
+const UNREAD: &str = "exited without reading its input";
+
 #[test]
-fn an_agent_that_does_not_read_its_input_is_judged_by_its_exit() {
-    // Even with SIGPIPE's default restored, as a command line piping into
-    // `head` may have it: the writer must see EPIPE, not die of it.
-    // SAFETY: signal(2) with a valid signal and handler.
-    let before = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+fn an_agent_that_does_not_read_its_input_is_not_believed_whatever_its_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    // Exit 0 for `off` would be a host confirmed off; 2 for `status`, off.
+    let mut device = device(
+        &agent(dir.path(), "echo 'Success: Powered OFF'\nexit 0"),
+        None,
+    );
+    let run = call(&device, FenceAction::Off, TIMEOUT);
+    assert_eq!(failure(&run), (Some(0), UNREAD));
+    assert!(
+        run.to_string()
+            .contains(": failed (exit status 0): exited without reading its input ("),
+        "{run}"
+    );
+    device.agent = agent(dir.path(), "exit 2").display().to_string();
+    let run = call(&device, FenceAction::Status, TIMEOUT);
+    assert_eq!(failure(&run), (Some(2), UNREAD));
+    // One that reads a part of it did not read the action, which comes last.
+    device.agent = agent(dir.path(), "read -r first\nexit 0")
+        .display()
+        .to_string();
+    let run = call(&device, FenceAction::Off, TIMEOUT);
+    assert_eq!(failure(&run), (Some(0), UNREAD));
+}
+
+#[test]
+fn an_agent_that_does_not_read_a_large_input_is_not_believed_nor_kills_us() {
+    // With SIGPIPE's default restored, as a command line piping into `head`
+    // may have it: the writer must see EPIPE, not die of it.
+    let _sigpipe = SigpipeDefault::set();
     let dir = tempfile::tempdir().unwrap();
     let mut device = device(&agent(dir.path(), "exit 0"), None);
     // More than a pipe holds, so that the writer is still writing.
     device.options = (0..100)
         .map(|i| (format!("option{i}"), "v".repeat(4000)))
         .collect();
-    let run_ok = call(&device, FenceAction::Status, TIMEOUT);
-    assert_eq!(run_ok.outcome.unwrap(), Power::On);
+    let run = call(&device, FenceAction::Status, TIMEOUT);
+    assert_eq!(failure(&run), (Some(0), UNREAD));
     device.agent = agent(dir.path(), "echo 'ERROR: bad input' >&2\nexit 1")
         .display()
         .to_string();
-    let run_failed = call(&device, FenceAction::Off, TIMEOUT);
-    // SAFETY: as above, putting back what was there.
-    unsafe { libc::signal(libc::SIGPIPE, before) };
-    assert!(
-        matches!(&run_failed.outcome, Err(FenceError::Failed { code: Some(1), message }) if message == "bad input"),
-        "{run_failed}"
-    );
+    let run = call(&device, FenceAction::Off, TIMEOUT);
+    assert_eq!(failure(&run), (Some(1), UNREAD));
+    // One that reads it all is believed.
+    device.agent = agent(dir.path(), "cat > /dev/null\nexit 0")
+        .display()
+        .to_string();
+    let run = call(&device, FenceAction::Off, TIMEOUT);
+    assert_eq!(run.outcome.unwrap(), Power::Off);
 }
 
 #[test]
-fn a_missing_program_is_a_spawn_error() {
+fn a_missing_program_is_said_to_be_missing() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("fence_none");
-    let run = call(&device(&missing, None), FenceAction::Status, TIMEOUT);
-    assert!(matches!(run.outcome, Err(FenceError::Spawn(_))), "{run:?}");
-    let line = run.to_string();
+    for agent in [
+        missing.display().to_string(),
+        "fence_no_such_agent_here".into(),
+    ] {
+        let mut device = device(&missing, None);
+        device.agent = agent;
+        let run = call(&device, FenceAction::Status, TIMEOUT);
+        assert!(matches!(run.outcome, Err(FenceError::Missing)), "{run:?}");
+        let line = run.to_string();
+        assert!(
+            line.contains(
+                " status of host 2: cannot run it: no such program (is the fence-agents \
+                 package installed?) ("
+            ),
+            "{line}"
+        );
+    }
+}
+
+/// A script in `dir` named `name` that leaves a file `ran` when it runs.
+fn marking_script(dir: &Path, name: &str) -> PathBuf {
+    let _writing = FORKS.write().unwrap();
+    let path = dir.join(name);
+    let body = "#!/bin/sh\ntouch \"$(dirname \"$0\")/ran\"\ncat > /dev/null\n";
+    fs::write(&path, body).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn a_program_not_named_like_a_fence_agent_is_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = marking_script(dir.path(), "agent.sh");
+    for agent in [script.display().to_string(), "/bin/sh".into(), "sh".into()] {
+        let mut device = device(&script, Some(password_file(dir.path(), 0o600)));
+        device.agent = agent.clone();
+        let run = call(&device, FenceAction::Off, TIMEOUT);
+        let Err(FenceError::Untrusted(why)) = &run.outcome else {
+            panic!("{agent}: {run:?}");
+        };
+        assert!(
+            why.starts_with(&format!(
+                "{agent:?} is not a fence agent: only programs named fence_"
+            )),
+            "{why}"
+        );
+        assert!(run.to_string().contains(": not run: "), "{run}");
+    }
+    assert!(!dir.path().join("ran").exists(), "the program ran");
+}
+
+#[test]
+fn a_program_another_user_could_change_is_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = marking_script(dir.path(), "fence_open");
+    // The same program, trusted: it runs (so the refusals below are the
+    // trust check's).
+    let trusted = device(&script, None);
+    assert_eq!(
+        call(&trusted, FenceAction::Status, TIMEOUT)
+            .outcome
+            .unwrap(),
+        Power::On
+    );
+    fs::remove_file(dir.path().join("ran")).unwrap();
+    // Writable by others; then in a directory writable by others.
+    let sub = dir.path().join("sub");
+    fs::create_dir(&sub).unwrap();
+    let in_open_dir = marking_script(&sub, "fence_open");
+    fs::set_permissions(&sub, fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o757)).unwrap();
+    for (program, open) in [(&script, &script), (&in_open_dir, &sub)] {
+        let run = call(&device(program, None), FenceAction::Off, TIMEOUT);
+        let Err(FenceError::Untrusted(why)) = &run.outcome else {
+            panic!("{run:?}");
+        };
+        assert!(
+            why.starts_with(&format!("{}: writable by others", open.display())),
+            "{why}"
+        );
+        assert!(run.to_string().contains(": not run: "), "{run}");
+    }
+    assert!(!dir.path().join("ran").exists(), "the program ran");
+    assert!(!sub.join("ran").exists(), "the program ran");
+}
+
+#[test]
+fn the_agent_sees_no_variable_of_ours() {
+    // This process has some to leak (cargo sets a few dozen).
+    assert!(std::env::vars_os().count() > 3);
+    let dir = tempfile::tempdir().unwrap();
+    let script = agent(dir.path(), &format!("{READ}\nenv > \"$here/environment\""));
+    let run = call(&device(&script, None), FenceAction::Status, TIMEOUT);
+    assert_eq!(run.outcome.unwrap(), Power::On);
+    let environment = recorded(dir.path(), "environment");
+    // PWD, SHLVL and _ are the shell's own (dash exports PWD, bash all
+    // three); PWD shows where the agent runs.
     assert!(
-        line.starts_with("fence_none status of host 2: cannot run it: No such file or directory"),
-        "{line}"
+        environment
+            .lines()
+            .all(|l| l == "PWD=/" || !l.starts_with("PWD=")),
+        "{environment}"
+    );
+    let mut seen: Vec<&str> = environment
+        .lines()
+        .filter(|l| {
+            !["PWD=", "SHLVL=", "_="]
+                .iter()
+                .any(|own| l.starts_with(own))
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [
+            "LANG=C.UTF-8",
+            "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+            "PYTHONWARNINGS=ignore::DeprecationWarning",
+        ],
+        "{environment}"
     );
 }
 
@@ -311,6 +511,37 @@ fn an_agent_that_repeats_the_password_has_it_redacted() {
     );
     for shown in [line, format!("{run:?}")] {
         assert!(!shown.contains("s3cret"), "{shown}");
+    }
+}
+
+#[test]
+fn an_agent_that_shows_the_password_in_another_form_has_the_line_withheld() {
+    let dir = tempfile::tempdir().unwrap();
+    // Escaped, as a shell or a Python repr might print it (`s3\cret`).
+    let script = agent(
+        dir.path(),
+        &format!(
+            "{READ}\npw=$(sed -n 's/^password=//p' \"$here/stdin\" | sed 's/c/\\\\c/')\n\
+             printf 'ERROR: Executing: ipmitool -I lanplus -U admin -P %s chassis power status\\n' \"$pw\" >&2\n\
+             echo 'ERROR: Failed: Unable to obtain correct plug status' >&2\n\
+             printf \"ERROR: bad PassWD '%s'\\n\" \"$pw\" >&2\nexit 1"
+        ),
+    );
+    let run = call(
+        &device(&script, Some(password_file(dir.path(), 0o600))),
+        FenceAction::Status,
+        TIMEOUT,
+    );
+    let withheld = "<a line withheld: it may show a secret>";
+    assert_eq!(
+        failure(&run),
+        (
+            Some(1),
+            format!("{withheld}; Unable to obtain correct plug status; {withheld}").as_str()
+        )
+    );
+    for shown in [run.to_string(), format!("{run:?}")] {
+        assert!(!shown.contains("s3") && !shown.contains("\\c"), "{shown}");
     }
 }
 

@@ -2,8 +2,8 @@
 //! `fence-agents` package) through the standard fence-agent interface, one
 //! bounded call at a time.
 //!
-//! The interface, as fence-agents 4.12.1 has it (`/work/notes/fencing.md`,
-//! sections 4 and 5, checked against a real `fence_ipmilan`):
+//! The interface, as fence-agents 4.12.1 has it (`docs/fence-agents.md`,
+//! sections 2 and 3, checked against a real `fence_ipmilan`):
 //! - The program runs with **no arguments**: with any argument it ignores its
 //!   stdin. It reads `key=value` lines on stdin until end of file: the
 //!   device's options in the order of `fencing.conf`, then `password=...` from
@@ -16,6 +16,14 @@
 //!   line on stderr (`<date> ERROR: Connection timed out`,
 //!   `ERROR: Failed: Timed out waiting to power OFF`).
 //!
+//! Only a fence agent is run (a program named `fence_*`: any other program,
+//! `/bin/sh` say, would take every option line for a command), and only one
+//! that no other user can change ([`crate::trust::check_program`]); it is
+//! started by its absolute path, in a clean environment (an inherited
+//! `PCMK_service=pacemaker-fenced` would turn every timeout of the agent off).
+//! An agent that ends without reading all its input never read its action:
+//! whatever its exit status says, it is no answer.
+//!
 //! Every call is bounded: the agent runs in a process group of its own, and the
 //! whole group gets SIGKILL when the timeout passes (fence_ipmilan runs
 //! `ipmitool`, which must not outlive it). The group is killed after a normal
@@ -24,18 +32,23 @@
 //! [`OUTPUT_MAX_BYTES`] of each stream kept, so a chatty agent never blocks.
 //!
 //! The password never leaves the agent's stdin: it is not in the argv, the
-//! environment, a log line, an error or a `Debug` output (an error line of the
-//! agent that repeats it has it redacted).
+//! environment, a log line, an error or a `Debug` output. An error line of the
+//! agent that repeats it has it redacted, and a line that names a password at
+//! all (`password`, `passwd`, ipmitool's ` -P `) is withheld whole, since the
+//! agent may print the password escaped or quoted; a line cut by the output's
+//! bound is dropped, since it may begin with a part of it.
 
 use std::fmt;
-use std::io::{self, Read, Write as _};
+use std::io::{self, PipeReader, PipeWriter, Read, Write as _};
+use std::os::fd::AsRawFd as _;
 use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::config::{FenceDevice, Password, format_secs, read_password_file};
+use crate::config::{FenceDevice, Password, is_fence_agent_name, read_password_file};
 use crate::metadata::HostId;
 
 /// Most bytes kept of each of the agent's stdout and stderr: the last ones,
@@ -56,6 +69,30 @@ const MESSAGE_LINES_MAX: usize = 4;
 const MESSAGE_MAX_BYTES: usize = 512;
 /// The fence agents' last error line after a usage error: no news to us.
 const USAGE_HINT: &str = "Please use '-h' for usage";
+/// The agent's whole environment. `PATH` for the programs it runs (fence
+/// agents find `ipmitool` and the like by absolute paths of their own, but
+/// a shell-script agent may not); `LANG` so that its messages are in
+/// English and its Python reads UTF-8; `PYTHONWARNINGS` because
+/// fence-agents 4.12 on Python 3.11 print two `DeprecationWarning` lines
+/// about `pipes` on every run, which would bury the `ERROR:` lines
+/// (`docs/fence-agents.md`, section 1). Nothing else is inherited: above
+/// all not `PCMK_service=pacemaker-fenced`, which turns every timeout of the
+/// agent off (section 2).
+const AGENT_ENV: [(&str, &str); 3] = [
+    ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+    ("LANG", "C.UTF-8"),
+    ("PYTHONWARNINGS", "ignore::DeprecationWarning"),
+];
+/// What a line of the agent's output that names a password becomes in a
+/// message: it may hold the password in a form that [`redact`] cannot
+/// recognise (escaped, quoted, cut).
+const WITHHELD: &str = "<a line withheld: it may show a secret>";
+/// Words that make a line of the agent's output withheld, lower case:
+/// `password` and `passwd` (the option's names), ` -p ` (ipmitool's password
+/// option, in the command line that `verbose=1` prints).
+const SECRET_WORDS: [&str; 3] = ["password", "passwd", " -p "];
+/// What an agent that ended without reading all its input is told it did.
+const UNREAD_INPUT: &str = "exited without reading its input";
 
 /// What a fence agent is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +125,10 @@ impl fmt::Display for FenceAction {
 /// A host's power, as its fence device reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Power {
+    /// Powered on (`status` exit 0, or an `on` that succeeded).
     On,
+    /// Powered off (`status` exit 2, or an `off` that succeeded: the agent
+    /// saw the device report off).
     Off,
 }
 
@@ -112,7 +152,13 @@ impl fmt::Display for Power {
 /// `<program> <action> of host <N>: ` in a log line ([`FenceRun`]).
 #[derive(Debug)]
 pub enum FenceError {
-    /// The program could not be started (not installed, not executable).
+    /// The program is not there (not on `PATH`, or no such file).
+    Missing,
+    /// The program is not run: it is no fence agent (its name is not
+    /// `fence_*`), or another user than root (and us) could change it. The
+    /// text says which, and what to do.
+    Untrusted(String),
+    /// The program could not be started (not executable, say).
     Spawn(io::Error),
     /// The device's password file is unusable; the text names the file and
     /// says why (never what is in it). The agent was not run.
@@ -131,13 +177,16 @@ pub enum FenceError {
 impl fmt::Display for FenceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FenceError::Spawn(e) => write!(f, "cannot run it: {e}"),
-            FenceError::PasswordFile(why) => write!(f, "not run: {why}"),
-            FenceError::TimedOut(limit) => write!(
-                f,
-                "no answer within {} s: killed it",
-                format_secs(limit.as_millis().try_into().unwrap_or(u64::MAX))
+            FenceError::Missing => f.write_str(
+                "cannot run it: no such program (is the fence-agents package installed?)",
             ),
+            FenceError::Untrusted(why) | FenceError::PasswordFile(why) => {
+                write!(f, "not run: {why}")
+            }
+            FenceError::Spawn(e) => write!(f, "cannot run it: {e}"),
+            FenceError::TimedOut(limit) => {
+                write!(f, "no answer within {}: killed it", took_text(*limit))
+            }
             FenceError::Failed { code, message } => {
                 f.write_str("failed")?;
                 match code {
@@ -188,18 +237,16 @@ impl fmt::Display for FenceRun {
             Ok(power) => write!(f, "{power}")?,
             Err(e) => write!(f, "{e}")?,
         }
-        write!(f, " ({})", seconds(self.took))
+        write!(f, " ({})", took_text(self.took))
     }
 }
 
-/// `0.08 s`, `2.13 s`, `20.1 s`.
-fn seconds(took: Duration) -> String {
-    let secs = took.as_secs_f64();
-    if secs < 10.0 {
-        format!("{secs:.2} s")
-    } else {
-        format!("{secs:.1} s")
-    }
+/// A duration as this module shows one, in seconds with two decimals:
+/// `0.08 s`, `2.13 s`, `20.10 s`, `30.00 s`. The log line's time and a
+/// timeout's limit alike, and `--check-fencing`'s table, so that the one
+/// number reads the same everywhere.
+pub fn took_text(took: Duration) -> String {
+    format!("{:.2} s", took.as_secs_f64())
 }
 
 /// Runs `device`'s fence agent once for `action`, killing it (its whole
@@ -218,27 +265,62 @@ pub fn run(device: &FenceDevice, action: FenceAction, timeout: Duration) -> Fenc
     }
 }
 
-/// The call itself: the password, the input, the agent, its verdict.
+/// The call itself: the program, the password, the input, the agent, its
+/// verdict.
 fn call(device: &FenceDevice, action: FenceAction, timeout: Duration) -> Result<Power, FenceError> {
+    let program = trusted_program(&device.agent)?;
     let password = match &device.password_file {
         Some(path) => Some(read_password_file(path).map_err(FenceError::PasswordFile)?),
         None => None,
     };
     let input = Input::new(device, password.as_ref(), action);
     let deadline = Instant::now() + timeout;
-    let mut child = spawn(&device.agent).map_err(FenceError::Spawn)?;
-    let pipes = match Pipes::start(&mut child, input) {
+    let (mut child, stdin) = spawn(&program).map_err(FenceError::Spawn)?;
+    let pipes = match Pipes::start(&mut child, stdin, input) {
         Ok(pipes) => pipes,
         Err(e) => {
             stop(child, Instant::now() + DRAIN_WAIT);
             return Err(FenceError::Spawn(e));
         }
     };
-    let in_time = ended_by(&child, deadline);
+    let ended = ended_by(&child, deadline);
     let drain_by = Instant::now() + DRAIN_WAIT;
     let status = stop(child, drain_by);
     let output = pipes.collect(drain_by);
+    let in_time = ended.map_err(|e| FenceError::Failed {
+        code: None,
+        message: format!("cannot wait for it: {e}"),
+    })?;
     judge(action, timeout, in_time, status, &output, password.as_ref())
+}
+
+/// Where `agent` is, absolute, when it may be run: a fence agent (its file
+/// name `fence_[a-z0-9_]+`), a name found on `PATH` or an absolute path, that
+/// passes [`crate::trust::check_program`]. Checked before the password file
+/// is read: an untrusted program gets nothing.
+fn trusted_program(agent: &str) -> Result<PathBuf, FenceError> {
+    let name = agent.rsplit('/').next().unwrap_or(agent);
+    if !is_fence_agent_name(name) {
+        return Err(FenceError::Untrusted(format!(
+            "{agent:?} is not a fence agent: only programs named fence_<name> (lower case \
+             letters, digits, _) are run, since each option line goes to it"
+        )));
+    }
+    // `FencingConf` refuses a relative path; one made in code is still not
+    // run, as it would be found from wherever we happen to be.
+    if agent.contains('/') && !agent.starts_with('/') {
+        return Err(FenceError::Untrusted(format!(
+            "{agent:?} is neither a program name looked up on PATH nor an absolute path"
+        )));
+    }
+    match crate::trust::check_program(Path::new(agent)) {
+        // A relative directory on PATH finds a relative path: made absolute
+        // against our working directory, where the check looked.
+        Ok(Some(found)) => std::path::absolute(&found)
+            .map_err(|e| FenceError::Untrusted(format!("{}: {e}", found.display()))),
+        Ok(None) => Err(FenceError::Missing),
+        Err(e) => Err(FenceError::Untrusted(e.to_string())),
+    }
 }
 
 /// What the agent reads on stdin. It holds the password, hence no `Debug`.
@@ -274,46 +356,72 @@ impl Input {
     }
 }
 
-/// Starts the agent: no arguments, its own process group, `/` as its working
-/// directory (so a hung mount where we happen to be cannot stall it), and
-/// Python's `DeprecationWarning` silenced (fence-agents 4.12 on Python 3.11
-/// print two lines about `pipes` on every run, which would bury the
-/// `ERROR:` lines). The rest of the environment is ours.
-fn spawn(agent: &str) -> io::Result<Child> {
-    Command::new(agent)
-        .env("PYTHONWARNINGS", "ignore::DeprecationWarning")
+/// Our ends of the agent's stdin: the one we write its input to, and a
+/// second read end, which nobody reads. With it open, the pipe outlives
+/// an agent that exits without reading, so that what it left unread can be
+/// counted ([`unread_bytes`]); without it, such an agent would show only
+/// when its exit raced our writing and won (a broken pipe).
+struct Stdin {
+    writer: PipeWriter,
+    probe: PipeReader,
+}
+
+/// Starts `program` (an absolute path): no arguments, its own process
+/// group, `/` as its working directory (so a hung mount where we happen to
+/// be cannot stall it), [`AGENT_ENV`] as its whole environment.
+fn spawn(program: &Path) -> io::Result<(Child, Stdin)> {
+    // Both ends close on exec: no other child inherits them.
+    let (read, writer) = io::pipe()?;
+    let probe = read.try_clone()?;
+    // The command, and with it our copy of `read`, is dropped at the `;`.
+    let child = Command::new(program)
+        .env_clear()
+        .envs(AGENT_ENV)
         .current_dir("/")
-        .stdin(Stdio::piped())
+        .stdin(read)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .spawn()
+        .spawn()?;
+    Ok((child, Stdin { writer, probe }))
 }
 
 /// The threads that feed the agent's stdin and read its stdout and stderr.
 struct Pipes {
     fed: Receiver<io::Result<()>>,
+    probe: PipeReader,
     stdout: Receiver<Vec<u8>>,
     stderr: Receiver<Vec<u8>>,
 }
 
-/// What the agent said, and whether its input could be written.
+/// How the agent's input went.
+#[derive(Debug)]
+enum Fed {
+    /// All written, all read.
+    Read,
+    /// The agent ended without reading all of it, the action last: a part
+    /// was left in the pipe, or the pipe broke, or the writing never ended.
+    Unread,
+    /// Writing it failed for another reason.
+    Failed(io::Error),
+}
+
+/// What the agent said, and whether it read its input.
 struct Output {
-    /// `Some` when writing its input failed for another reason than the agent
-    /// closing its stdin.
-    input_error: Option<io::Error>,
+    input: Fed,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
 }
 
 impl Pipes {
-    fn start(child: &mut Child, input: Input) -> io::Result<Pipes> {
+    fn start(child: &mut Child, stdin: Stdin, input: Input) -> io::Result<Pipes> {
         let missing = || io::Error::other("a pipe to the agent is missing");
-        let stdin = child.stdin.take().ok_or_else(missing)?;
         let stdout = child.stdout.take().ok_or_else(missing)?;
         let stderr = child.stderr.take().ok_or_else(missing)?;
+        let writer = stdin.writer;
         Ok(Pipes {
-            fed: on_thread("fence-stdin", move || feed(stdin, input))?,
+            fed: on_thread("fence-stdin", move || feed(writer, input))?,
+            probe: stdin.probe,
             stdout: on_thread("fence-stdout", move || read_tail(stdout))?,
             stderr: on_thread("fence-stderr", move || read_tail(stderr))?,
         })
@@ -324,16 +432,49 @@ impl Pipes {
     /// started) can keep a pipe open, and then its thread is left behind.
     fn collect(self, until: Instant) -> Output {
         let left = || until.saturating_duration_since(Instant::now());
-        let input_error = match self.fed.recv_timeout(left()) {
-            Ok(Err(e)) if e.kind() != io::ErrorKind::BrokenPipe => Some(e),
-            _ => None,
-        };
         Output {
-            input_error,
+            input: fed(&self.fed, self.probe, until),
             stdout: self.stdout.recv_timeout(left()).unwrap_or_default(),
             stderr: self.stderr.recv_timeout(left()).unwrap_or_default(),
         }
     }
+}
+
+/// How the agent's input went, its process group dead: nobody reads its
+/// stdin any more. The writer is waited for while the pipe is empty (it ends,
+/// or fills the pipe); then what is in the pipe stays unread, and closing the
+/// probe breaks the pipe for a writer still blocked on it. (Counted before
+/// the writer ended, a write just after the count would go unseen.)
+fn fed(fed: &Receiver<io::Result<()>>, probe: PipeReader, until: Instant) -> Fed {
+    let written = loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match fed.recv_timeout(POLL.min(left)) {
+            Ok(result) => break Some(result),
+            Err(mpsc::RecvTimeoutError::Timeout)
+                if unread_bytes(&probe) == 0 && Instant::now() < until => {}
+            Err(_) => break None,
+        }
+    };
+    let unread = unread_bytes(&probe) > 0;
+    drop(probe);
+    match written {
+        Some(Ok(())) if !unread => Fed::Read,
+        Some(Err(e)) if e.kind() != io::ErrorKind::BrokenPipe => Fed::Failed(e),
+        _ => Fed::Unread,
+    }
+}
+
+/// How many bytes are in the pipe behind `probe`, that is, written and not
+/// read; 0 when that cannot be told.
+fn unread_bytes(probe: &PipeReader) -> usize {
+    let mut count: libc::c_int = 0;
+    // SAFETY: FIONREAD on a pipe's read end stores one int at the pointer,
+    // which is valid for the call.
+    let result = unsafe { libc::ioctl(probe.as_raw_fd(), libc::FIONREAD, &mut count) };
+    if result == -1 {
+        return 0;
+    }
+    usize::try_from(count).unwrap_or(0)
 }
 
 /// Runs `work` on a named thread; its result comes on the receiver.
@@ -350,15 +491,17 @@ fn on_thread<T: Send + 'static>(
 }
 
 /// Writes the input and closes stdin (the agent reads until end of file). An
-/// agent that exits without reading makes this fail with a broken pipe: its
-/// exit status is its answer then, so that is no error of ours. SIGPIPE is
-/// blocked on this thread, so that a program which restored SIGPIPE's default
-/// (to end quietly in a closed `| head`) is not killed by it.
-fn feed(mut stdin: std::process::ChildStdin, input: Input) -> io::Result<()> {
+/// agent that exits without reading can make this fail with a broken pipe
+/// ([`Fed::Unread`]). SIGPIPE is blocked on this thread, so that a program
+/// which restored SIGPIPE's default (to end quietly in a closed `| head`) is
+/// not killed by it.
+fn feed(mut stdin: PipeWriter, input: Input) -> io::Result<()> {
     block_sigpipe();
     stdin.write_all(&input.0)
 }
 
+/// Blocks SIGPIPE on the calling thread, whatever the process's disposition
+/// of it: a write to a pipe nobody reads then fails with `EPIPE` instead.
 fn block_sigpipe() {
     // SAFETY: a signal set on this thread's stack, initialised by
     // sigemptyset before use; pthread_sigmask changes this thread's mask only.
@@ -371,9 +514,12 @@ fn block_sigpipe() {
     }
 }
 
-/// Reads `pipe` to its end, keeping the last [`OUTPUT_MAX_BYTES`].
+/// Reads `pipe` to its end, keeping the last [`OUTPUT_MAX_BYTES`] at most,
+/// from the first whole line in them: a line cut at its front may begin
+/// with a part of a password, which nothing could recognise.
 fn read_tail(mut pipe: impl Read) -> Vec<u8> {
     let mut kept = Vec::new();
+    let mut cut_in_a_line = false;
     let mut chunk = [0u8; 8192];
     loop {
         match pipe.read(&mut chunk) {
@@ -382,7 +528,7 @@ fn read_tail(mut pipe: impl Read) -> Vec<u8> {
                 kept.extend_from_slice(&chunk[..n]);
                 // Dropping the front in large steps keeps this linear.
                 if kept.len() > 2 * OUTPUT_MAX_BYTES {
-                    kept.drain(..kept.len() - OUTPUT_MAX_BYTES);
+                    cut_in_a_line = keep_last(&mut kept);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -390,16 +536,34 @@ fn read_tail(mut pipe: impl Read) -> Vec<u8> {
         }
     }
     if kept.len() > OUTPUT_MAX_BYTES {
-        kept.drain(..kept.len() - OUTPUT_MAX_BYTES);
+        cut_in_a_line = keep_last(&mut kept);
+    }
+    if cut_in_a_line {
+        let line_end = kept
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(kept.len(), |at| at + 1);
+        kept.drain(..line_end);
     }
     kept
+}
+
+/// Drops the front of `kept` but its last [`OUTPUT_MAX_BYTES`]; whether
+/// that cut a line (the last byte dropped was not its end).
+fn keep_last(kept: &mut Vec<u8>) -> bool {
+    let cut = kept.len() - OUTPUT_MAX_BYTES;
+    let in_a_line = kept[cut - 1] != b'\n';
+    kept.drain(..cut);
+    in_a_line
 }
 
 /// Waits until the agent has ended, or `deadline` passed; whether it ended.
 /// The agent is not reaped (`WNOWAIT`): while it is a zombie, its pid (and so
 /// its process group's id) cannot be reused, so [`stop`] cannot kill a
 /// stranger's group.
-fn ended_by(child: &Child, deadline: Instant) -> bool {
+/// An error of `waitid` (the agent no child of ours any more: a bug) is
+/// returned as it is.
+fn ended_by(child: &Child, deadline: Instant) -> io::Result<bool> {
     let pid: libc::id_t = child.id();
     loop {
         // SAFETY: siginfo_t is plain data that waitid fills in; zeroed, its
@@ -408,17 +572,19 @@ fn ended_by(child: &Child, deadline: Instant) -> bool {
         let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
         // SAFETY: waitid(2) on our own child, with a valid siginfo_t.
         let result = unsafe { libc::waitid(libc::P_PID, pid, &mut info, flags) };
-        if result == -1 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            // Not ours to wait for any more: stop() reaps or gives up.
-            return false;
+        if result == -1 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
         }
         // SAFETY: the union member of an exited child, read after waitid.
         if result == 0 && unsafe { info.si_pid() } != 0 {
-            return true;
+            return Ok(true);
         }
         let now = Instant::now();
         if now >= deadline {
-            return false;
+            return Ok(false);
         }
         thread::sleep(POLL.min(deadline - now));
     }
@@ -465,10 +631,18 @@ fn judge(
         _ => return Err(FenceError::TimedOut(timeout)),
     };
     let code = status.code();
-    if let Some(e) = &output.input_error {
-        // It may not have read the action: whatever it did, it is no answer.
-        let message = format!("its input could not be written: {e}");
-        return Err(FenceError::Failed { code, message });
+    // It did not read its action: whatever it did, it is no answer (an
+    // `off` that exits 0 would be taken for a host confirmed off).
+    match &output.input {
+        Fed::Read => {}
+        Fed::Unread => {
+            let message = UNREAD_INPUT.to_string();
+            return Err(FenceError::Failed { code, message });
+        }
+        Fed::Failed(e) => {
+            let message = format!("its input could not be written: {e}");
+            return Err(FenceError::Failed { code, message });
+        }
     }
     match (action, code) {
         (FenceAction::Status, Some(0)) | (FenceAction::On, Some(0)) => Ok(Power::On),
@@ -484,7 +658,8 @@ fn judge(
 
 /// The agent's reason: its `ERROR:` and `Failed:` lines (stderr first), or
 /// else its last line (stderr's, or stdout's); one line, bounded, without
-/// control characters, the password redacted.
+/// control characters, the password redacted and a line that names one
+/// withheld.
 fn failure_message(stderr: &[u8], stdout: &[u8], password: Option<&Password>) -> String {
     let stderr = String::from_utf8_lossy(stderr);
     let stdout = String::from_utf8_lossy(stdout);
@@ -495,24 +670,34 @@ fn failure_message(stderr: &[u8], stdout: &[u8], password: Option<&Password>) ->
             .map(str::trim)
             .filter(|l| !l.is_empty())
     };
-    let reasons: Vec<&str> = lines()
-        .filter_map(reason)
-        .filter(|r| !r.is_empty() && *r != USAGE_HINT)
+    let mut reasons: Vec<&str> = lines()
+        .filter_map(|line| Some((line, reason(line)?)))
+        .filter(|(_, r)| !r.is_empty() && *r != USAGE_HINT)
+        .map(|(line, r)| if names_secret(line) { WITHHELD } else { r })
         .take(MESSAGE_LINES_MAX)
         .collect();
+    reasons.dedup();
     let message = if reasons.is_empty() {
-        last_line(&stderr)
-            .or_else(|| last_line(&stdout))
-            .unwrap_or_default()
-            .to_string()
+        let last = last_line(&stderr).or_else(|| last_line(&stdout));
+        let shown = last.map(|line| if names_secret(line) { WITHHELD } else { line });
+        shown.unwrap_or_default().to_string()
     } else {
         reasons.join("; ")
     };
     bounded(&redact(&message, password))
 }
 
+/// The last line of `text` that is not blank, trimmed.
 fn last_line(text: &str) -> Option<&str> {
     text.lines().map(str::trim).rfind(|l| !l.is_empty())
+}
+
+/// Whether `line` names a password ([`SECRET_WORDS`], in any case), and so
+/// may show one in a form that [`redact`] misses.
+fn names_secret(line: &str) -> bool {
+    // Padded, so that a trimmed line's `-P` at either end counts.
+    let line = format!(" {} ", line.to_ascii_lowercase());
+    SECRET_WORDS.iter().any(|word| line.contains(word))
 }
 
 /// The reason in one line of a fence agent: after `ERROR:` (its log format is

@@ -1,5 +1,6 @@
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::PathBuf;
+use std::process::Command;
 
 use super::*;
 
@@ -31,7 +32,7 @@ fn exited(code: i32) -> Option<ExitStatus> {
 
 fn output(stderr: &str, stdout: &str) -> Output {
     Output {
-        input_error: None,
+        input: Fed::Read,
         stdout: stdout.as_bytes().to_vec(),
         stderr: stderr.as_bytes().to_vec(),
     }
@@ -98,7 +99,7 @@ fn a_late_agent_is_timed_out_unless_it_answered_on_its_own() {
 #[test]
 fn an_input_that_could_not_be_written_is_no_answer() {
     let mut out = output("", "");
-    out.input_error = Some(io::Error::from_raw_os_error(libc::EIO));
+    out.input = Fed::Failed(io::Error::from_raw_os_error(libc::EIO));
     let t = Duration::from_secs(1);
     let e = judge(FenceAction::Status, t, true, exited(0), &out, None).unwrap_err();
     assert!(
@@ -106,6 +107,71 @@ fn an_input_that_could_not_be_written_is_no_answer() {
             .starts_with("failed (exit status 0): its input could not be written"),
         "{e}"
     );
+}
+
+#[test]
+fn an_agent_that_did_not_read_its_input_is_no_answer_whatever_its_exit() {
+    let mut out = output("", "Success: Powered OFF\n");
+    out.input = Fed::Unread;
+    let t = Duration::from_secs(1);
+    for (action, status) in [
+        (FenceAction::Off, exited(0)),
+        (FenceAction::Status, exited(2)),
+        (FenceAction::On, exited(1)),
+        (
+            FenceAction::Status,
+            Some(ExitStatus::from_raw(libc::SIGTERM)),
+        ),
+    ] {
+        let e = judge(action, t, true, status, &out, None).unwrap_err();
+        assert!(
+            matches!(&e, FenceError::Failed { code, message }
+                if *code == status.unwrap().code() && message == UNREAD_INPUT),
+            "{action}: {e:?}"
+        );
+    }
+    // A timeout still says what happened.
+    let late = judge(FenceAction::Off, t, false, None, &out, None).unwrap_err();
+    assert!(matches!(late, FenceError::TimedOut(_)), "{late:?}");
+}
+
+#[test]
+fn a_child_that_cannot_be_waited_for_is_an_error_not_a_timeout() {
+    let mut child = Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    // Reaped: waitid(2) has nothing to wait for.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let e = ended_by(&child, deadline).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ECHILD), "{e}");
+}
+
+#[test]
+fn only_fence_agents_are_run() {
+    for agent in [
+        "/bin/sh",
+        "sh",
+        "fence_",
+        "fence-ipmilan",
+        "/usr/sbin/fence_IPMI",
+        "/usr/sbin/fence_x/..",
+        "/usr/sbin/fence_ipmilan/",
+    ] {
+        let e = trusted_program(agent).unwrap_err();
+        assert!(
+            matches!(&e, FenceError::Untrusted(why) if why.contains("is not a fence agent")),
+            "{agent}: {e:?}"
+        );
+    }
+    let e = trusted_program("sbin/fence_ipmilan").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("neither a program name looked up on PATH"),
+        "{e}"
+    );
+    assert!(matches!(
+        trusted_program("fence_no_such_agent_here"),
+        Err(FenceError::Missing)
+    ));
 }
 
 #[test]
@@ -142,10 +208,10 @@ fn the_reason_is_the_agents_error_lines() {
 #[test]
 fn the_reason_never_holds_the_password_nor_breaks_the_log_line() {
     let secret = password("s3cret");
-    let leaky = "ERROR: login with password s3cret refused\n";
+    let leaky = "ERROR: login as admin:s3cret refused\n";
     assert_eq!(
         failure_message(leaky.as_bytes(), b"", Some(&secret)),
-        "login with password <redacted> refused"
+        "login as admin:<redacted> refused"
     );
     // Cut after redaction: no head of the password survives the cut.
     let long = format!("ERROR: {}s3cret\n", "x".repeat(MESSAGE_MAX_BYTES - 3));
@@ -160,12 +226,55 @@ fn the_reason_never_holds_the_password_nor_breaks_the_log_line() {
 }
 
 #[test]
-fn output_keeps_its_tail() {
-    let mut big = vec![b'x'; 3 * OUTPUT_MAX_BYTES];
-    big.extend_from_slice(b"\nERROR: the end\n");
+fn a_line_that_names_a_password_is_withheld_whole() {
+    let secret = password("s3'cret");
+    // Escaped or quoted, the password is not the exact text: the line goes.
+    let verbose = "ERROR: Executing: /usr/bin/ipmitool -I lanplus -H 10.0.0.12 -U admin -P \
+                   's3'\\''cret' chassis power status\n\
+                   ERROR: Failed: Unable to obtain correct plug status\n\
+                   ERROR: PASSWORD: s3\\'cret\nERROR: bad Passwd s3%27cret\n";
+    let message = failure_message(verbose.as_bytes(), b"", Some(&secret));
+    assert_eq!(
+        message,
+        format!("{WITHHELD}; Unable to obtain correct plug status; {WITHHELD}")
+    );
+    assert!(!message.contains("s3"), "{message}");
+    // The last line, when it is the one shown.
+    let message = failure_message(b"login with -p s3\\'cret\n", b"", Some(&secret));
+    assert_eq!(message, WITHHELD);
+    assert_eq!(
+        failure_message(b"", b"Status: ?\npassword: s3\\'cret\n", None),
+        WITHHELD
+    );
+    assert_eq!(failure_message(b"-P s3\\'cret\n", b"", None), WITHHELD);
+    // Other lines are shown as they were.
+    assert_eq!(
+        failure_message(b"ERROR: port 9 -p-less pass word\n", b"", None),
+        "port 9 -p-less pass word"
+    );
+}
+
+#[test]
+fn output_keeps_its_tail_from_its_first_whole_line() {
+    // The line cut at its front (it could begin with a part of a password)
+    // is dropped.
+    let mut big = b"-P s3cret\n".repeat(3 * OUTPUT_MAX_BYTES / 10);
+    big.extend_from_slice(b"ERROR: the end\n");
     let kept = read_tail(&big[..]);
-    assert_eq!(kept.len(), OUTPUT_MAX_BYTES);
+    assert!(kept.len() <= OUTPUT_MAX_BYTES && kept.len() > OUTPUT_MAX_BYTES - 10);
+    assert!(kept.starts_with(b"-P s3cret\n"), "{:?}", &kept[..20]);
     assert!(kept.ends_with(b"ERROR: the end\n"));
+    let mut cut = vec![b'x'; 3 * OUTPUT_MAX_BYTES];
+    cut.extend_from_slice(b"\nERROR: the end\n");
+    assert_eq!(read_tail(&cut[..]), b"ERROR: the end\n");
+    // Cut where a line ends: every line kept is whole.
+    let mut whole = vec![b'x'; OUTPUT_MAX_BYTES];
+    whole.push(b'\n');
+    let tail = [b"y".repeat(OUTPUT_MAX_BYTES - 1), b"\n".to_vec()].concat();
+    whole.extend_from_slice(&tail);
+    assert_eq!(read_tail(&whole[..]), tail);
+    // One line longer than the bound: nothing of it is whole.
+    assert_eq!(read_tail(&vec![b'z'; 2 * OUTPUT_MAX_BYTES][..]), b"");
     assert_eq!(read_tail(&b"short"[..]), b"short");
 }
 
@@ -188,16 +297,24 @@ fn a_run_is_one_log_line_without_options_or_password() {
     };
     assert_eq!(
         run(FenceAction::Off, Err(timed_out), 20_100).to_string(),
-        "fence_ipmilan off of host 2: failed: Connection timed out (20.1 s)"
+        "fence_ipmilan off of host 2: failed: Connection timed out (20.10 s)"
     );
     let cases = [
         (
             FenceError::TimedOut(Duration::from_millis(2_500)),
-            "no answer within 2.5 s: killed it",
+            "no answer within 2.50 s: killed it",
         ),
         (
-            FenceError::Spawn(io::Error::from_raw_os_error(libc::ENOENT)),
-            "cannot run it: No such file or directory (os error 2)",
+            FenceError::Missing,
+            "cannot run it: no such program (is the fence-agents package installed?)",
+        ),
+        (
+            FenceError::Untrusted("\"sh\" is not a fence agent".into()),
+            "not run: \"sh\" is not a fence agent",
+        ),
+        (
+            FenceError::Spawn(io::Error::from_raw_os_error(libc::EACCES)),
+            "cannot run it: Permission denied (os error 13)",
         ),
         (
             FenceError::PasswordFile("password file /p: not a regular file".into()),
@@ -225,6 +342,19 @@ fn a_run_is_one_log_line_without_options_or_password() {
         run(FenceAction::On, Ok(Power::On), 2_134).to_string(),
         "fence_ipmilan on of host 2: on (2.13 s)"
     );
+}
+
+#[test]
+fn durations_read_the_same_everywhere() {
+    for (ms, text) in [
+        (0, "0.00 s"),
+        (80, "0.08 s"),
+        (2_134, "2.13 s"),
+        (20_100, "20.10 s"),
+        (30_000, "30.00 s"),
+    ] {
+        assert_eq!(took_text(Duration::from_millis(ms)), text);
+    }
 }
 
 #[test]
