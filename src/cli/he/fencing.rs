@@ -117,11 +117,6 @@ fn panicked(device: &FenceDevice) -> FenceRun {
     }
 }
 
-/// Seconds with two decimals: `0.08 s`.
-fn took_text(took: Duration) -> String {
-    format!("{:.2} s", took.as_secs_f64())
-}
-
 /// The table: one row a device.
 fn table_text(runs: &[FenceRun], layout: TableLayout) -> String {
     let mut table = Table::new();
@@ -144,7 +139,7 @@ fn table_text(runs: &[FenceRun], layout: TableLayout) -> String {
             run.program.clone(),
             reachable.to_owned(),
             power,
-            took_text(run.took),
+            fence::took_text(run.took),
             error,
         ]);
     }
