@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::{Value, json};
 
 use super::ctx::Ctx;
@@ -119,16 +118,7 @@ fn panicked(device: &FenceDevice) -> FenceRun {
 
 /// The table: one row a device.
 fn table_text(runs: &[FenceRun], layout: TableLayout) -> String {
-    let mut table = Table::new();
-    let style = match layout.unicode {
-        true => presets::UTF8_FULL_CONDENSED,
-        false => presets::ASCII_FULL_CONDENSED,
-    };
-    table
-        .load_style(style)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(layout.width)
-        .set_header(["ID", "Agent", "Reachable", "Power", "Took", "Error"]);
+    let mut table = layout.table(["ID", "Agent", "Reachable", "Power", "Took", "Error"]);
     for run in runs {
         let (reachable, power, error) = match &run.outcome {
             Ok(power) => ("yes", power.as_str().to_owned(), "-".to_owned()),

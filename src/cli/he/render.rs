@@ -34,6 +34,21 @@ impl TableLayout {
     /// The narrowest and widest a terminal's width is taken as.
     const WIDTH_RANGE: std::ops::RangeInclusive<u16> = 60..=200;
 
+    /// An empty table drawn this way, with `header`.
+    pub fn table<const N: usize>(self, header: [&str; N]) -> Table {
+        let style = match self.unicode {
+            true => presets::UTF8_FULL_CONDENSED,
+            false => presets::ASCII_FULL_CONDENSED,
+        };
+        let mut table = Table::new();
+        table
+            .load_style(style)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(self.width)
+            .set_header(header);
+        table
+    }
+
     /// On a terminal of `columns` (unknown: 80): its width, box drawing.
     pub fn terminal(columns: Option<u16>) -> TableLayout {
         let width = columns.unwrap_or(80);
@@ -206,25 +221,16 @@ pub fn json_error(kind: &str, message: &str) -> String {
 /// One row per host, in `layout`'s width (words are never broken: a cell
 /// that does not fit wraps at spaces).
 pub fn table(view: &ClusterView, layout: TableLayout) -> String {
-    let mut table = Table::new();
-    let style = match layout.unicode {
-        true => presets::UTF8_FULL_CONDENSED,
-        false => presets::ASCII_FULL_CONDENSED,
-    };
-    table
-        .load_style(style)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(layout.width)
-        .set_header([
-            "ID",
-            "Hostname",
-            "State",
-            "Score",
-            "Engine",
-            "Up to date",
-            "Maint.",
-            "Lease",
-        ]);
+    let mut table = layout.table([
+        "ID",
+        "Hostname",
+        "State",
+        "Score",
+        "Engine",
+        "Up to date",
+        "Maint.",
+        "Lease",
+    ]);
     for h in &view.hosts {
         let (engine, up_to_date) = match Liveness::of(h) {
             Liveness::Live => (
