@@ -42,6 +42,7 @@ fn step_250(c: &mut Criterion) {
                 local_maintenance: false,
                 requests: Vec::new(),
                 results: Vec::new(),
+                fence: None,
             };
             let decision = agent.step(black_box(&obs));
             let actions = agent.after_publish(now, now + 5, true);

@@ -129,6 +129,7 @@ fn cluster_status() -> StatusReply {
                 local_maintenance: false,
                 requests: Vec::new(),
                 results: Vec::new(),
+                fence: None,
             };
             let decision = agent.step(&obs);
             let id = agent.config().host_id;

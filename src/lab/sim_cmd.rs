@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::core::LeaseDefect;
-use crate::sim::fuzz::{FAULT_PHASE_MS, FuzzTimings, HEAL_BOUND_MS, run_seed_on, schedule_for};
+use crate::sim::fuzz::{FAULT_PHASE_MS, FuzzTimings, HEAL_BOUND_MS, run_seed_with, schedule_with};
 use crate::sim::scenario::Scenario;
 
 /// Most seeds one `fuzz` run takes (a limit on everything).
@@ -27,6 +27,12 @@ pub enum Defect {
     IgnoreSequence,
     /// Take any epoch from storage and add to it wrapping.
     UncheckedEpoch,
+    /// Power fencing (with --fencing): take the lease whatever the fence's
+    /// outcome.
+    TakeUnconfirmedFence,
+    /// Power fencing (with --fencing): fence a holder whether it is silent
+    /// or not.
+    FencePublishing,
 }
 
 impl From<Defect> for LeaseDefect {
@@ -37,6 +43,8 @@ impl From<Defect> for LeaseDefect {
             Defect::ReleaseBeforeDown => LeaseDefect::ReleaseBeforeDown,
             Defect::IgnoreSequence => LeaseDefect::IgnoreSequence,
             Defect::UncheckedEpoch => LeaseDefect::UncheckedEpoch,
+            Defect::TakeUnconfirmedFence => LeaseDefect::TakeUnconfirmedFence,
+            Defect::FencePublishing => LeaseDefect::FencePublishing,
         }
     }
 }
@@ -60,6 +68,9 @@ pub enum SimCommand {
             conflicts_with = "scenario"
         )]
         timings: FuzzTimings,
+        /// Replay a seed of `fuzz --fencing`: every host with a fence device.
+        #[arg(long, conflicts_with = "scenario")]
+        fencing: bool,
         /// Break the lease on purpose (to see the checkers fail).
         #[arg(long, value_enum)]
         defect: Option<Defect>,
@@ -77,6 +88,10 @@ pub enum SimCommand {
         /// The timings every seed runs on.
         #[arg(long, value_enum, default_value = "reference")]
         timings: FuzzTimings,
+        /// Power fencing: every host with a fence device, drawn from the seed
+        /// (fence-after, latency, devices that fail, hang or do not confirm).
+        #[arg(long)]
+        fencing: bool,
         /// Break the lease on purpose (to see the checkers fail).
         #[arg(long, value_enum)]
         defect: Option<Defect>,
@@ -94,16 +109,18 @@ pub fn run(command: SimCommand, out: &mut dyn Write) -> anyhow::Result<bool> {
         SimCommand::Run {
             seed: Some(seed),
             timings,
+            fencing,
             defect,
             ..
-        } => run_one_seed(seed, timings, defect.map(Into::into), out),
+        } => run_one_seed(seed, (timings, fencing), defect.map(Into::into), out),
         SimCommand::Run { .. } => anyhow::bail!("give --scenario FILE or --seed N"),
         SimCommand::Fuzz {
             seeds,
             from,
             timings,
+            fencing,
             defect,
-        } => fuzz(seeds, from, timings, defect.map(Into::into), out),
+        } => fuzz(seeds, from, (timings, fencing), defect.map(Into::into), out),
     }
 }
 
@@ -131,16 +148,16 @@ fn run_scenario(
 
 fn run_one_seed(
     seed: u64,
-    timings: FuzzTimings,
+    (timings, fencing): (FuzzTimings, bool),
     defect: Option<LeaseDefect>,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
-    let (params, commands) = schedule_for(seed, timings);
+    let (params, commands) = schedule_with(seed, timings, fencing);
     writeln!(out, "seed {seed}: {} hosts", params.hosts)?;
     for (at, command) in &commands {
         writeln!(out, "schedule {} {command}", crate::sim::fmt_time(*at))?;
     }
-    let outcome = run_seed_on(seed, defect, timings);
+    let outcome = run_seed_with(seed, defect, timings, fencing);
     for line in &outcome.log {
         writeln!(out, "{line}")?;
     }
@@ -155,7 +172,7 @@ fn run_one_seed(
 fn fuzz(
     seeds: u64,
     from: u64,
-    timings: FuzzTimings,
+    (timings, fencing): (FuzzTimings, bool),
     defect: Option<LeaseDefect>,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
@@ -171,8 +188,8 @@ fn fuzz(
     let mut host_hours = 0f64;
     let hours = (FAULT_PHASE_MS + HEAL_BOUND_MS) as f64 / 3_600_000.0;
     for seed in from..end {
-        let outcome = run_seed_on(seed, defect, timings);
-        host_hours += f64::from(schedule_for(seed, timings).0.hosts) * hours;
+        let outcome = run_seed_with(seed, defect, timings, fencing);
+        host_hours += f64::from(schedule_with(seed, timings, fencing).0.hosts) * hours;
         if !outcome.passed() {
             failed += 1;
             writeln!(out, "{}", outcome.failure_line())?;

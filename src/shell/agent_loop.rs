@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use crate::core::agent::Floors;
 use crate::core::{
-    ActionResult, Agent, CoreConfig, Decision, LocalVm, Millis, Observation, Request,
-    ScoreBreakdown, Sensors, State, VmAction,
+    ActionResult, Agent, CoreConfig, Decision, FenceOrder, FenceOutcome, FenceReport, LocalVm,
+    Millis, Observation, Request, ScoreBreakdown, Sensors, State, VmAction,
 };
 use crate::metadata::{Area, HostId, LeaseKind, SLOT_SIZE, decode_host_slot, encode_host_slot};
 
@@ -158,6 +158,18 @@ pub trait Events {
     fn persist_floors(&mut self, floors: Floors);
 }
 
+/// Power fencing: runs the core's fence orders in the background, so that
+/// the loop goes on publishing while a fence agent works.
+pub trait Fencer {
+    /// Begins `order`: the target's fence agent with `off`, then `status`
+    /// until it reports off, every call bounded. Must not block.
+    fn begin(&mut self, order: FenceOrder);
+    /// The log lines of the fence's calls since the last poll (the fence
+    /// agent's program, action, outcome and time taken), and its report
+    /// once it ended.
+    fn poll(&mut self) -> (Vec<String>, Option<FenceReport>);
+}
+
 /// The I/O of one agent.
 pub struct Io<S, V, M, C, E, W> {
     pub storage: S,
@@ -200,6 +212,10 @@ pub struct AgentLoop<S, V, M, C, E, W> {
     /// Whether to keep `last_area` (the daemon's status needs it; the
     /// simulator does not, and holding it would defeat its copy-on-write area).
     keep_last_area: bool,
+    /// Runs fences, when this host fences ([`AgentLoop::set_fencer`]).
+    fencer: Option<Box<dyn Fencer>>,
+    /// A fence order that could not begin, reported as failed next loop.
+    fence_refused: Option<FenceReport>,
 }
 
 impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
@@ -224,7 +240,15 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
             persisted: Floors::default(),
             last_publish_ok: false,
             keep_last_area: false,
+            fencer: None,
+            fence_refused: None,
         }
+    }
+
+    /// Runs the core's fence orders with `fencer` (the core's
+    /// `CoreConfig::fencing` says whom it may fence).
+    pub fn set_fencer(&mut self, fencer: Box<dyn Fencer>) {
+        self.fencer = Some(fencer);
     }
 
     pub fn core(&self) -> &Agent {
@@ -333,6 +357,9 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         for line in self.core.drain_log() {
             self.io.events.log(ended, &line);
         }
+        if let Some(order) = decision.fence {
+            self.begin_fence(now, order);
+        }
         self.tend_watchdog(ended, vm_here);
         self.persist_floors();
         for action in actions {
@@ -397,6 +424,33 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         self.results.push(ActionResult { action, ok });
     }
 
+    /// Begins a fence the core ordered in the step that read at `decided`,
+    /// unless the loop stalled since (the target may have come back) or no
+    /// fencer runs here: then the next observation reports it failed.
+    fn begin_fence(&mut self, decided: Millis, order: FenceOrder) {
+        let now = self.io.clock.now();
+        let stalled = now.since(decided) > self.core.config().timings.loop_ms;
+        let refused = match &mut self.fencer {
+            Some(_) if stalled => Some(format!(
+                "not begun: the agent stalled {} ms between deciding it and beginning it",
+                now.since(decided)
+            )),
+            Some(fencer) => {
+                fencer.begin(order);
+                None
+            }
+            None => Some("no fence runner on this host".to_owned()),
+        };
+        if let Some(why) = refused {
+            self.fence_refused = Some(FenceReport {
+                target: order.target,
+                outcome: FenceOutcome::Failed(why),
+                took_ms: 0,
+                agent: String::new(),
+            });
+        }
+    }
+
     /// What this loop sees: the area read, the local VM (and whether one is
     /// here), the monitors, the operator's requests, the last actions' results.
     fn observe<'a>(&mut self, now: Millis, area: Option<&'a Area>) -> (Observation<'a>, bool) {
@@ -406,6 +460,14 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
         // A query that fails says the VM manager is failing; any answer
         // clears an earlier failed power-off too, which the loop retries.
         self.vm_manager_failing = matches!(local_vm, LocalVm::QueryFailed);
+        let mut fence = self.fence_refused.take();
+        if let Some(fencer) = &mut self.fencer {
+            let (lines, report) = fencer.poll();
+            for line in lines {
+                self.io.events.log(now, &line);
+            }
+            fence = fence.or(report);
+        }
         let observation = Observation {
             now,
             wall_unix,
@@ -416,6 +478,7 @@ impl<S: Storage, V: VmDriver, M: Monitors, C: Clock, E: Events, W: Watchdog>
             local_maintenance: self.io.monitors.local_maintenance(),
             requests: self.io.events.take_requests(),
             results: std::mem::take(&mut self.results),
+            fence,
         };
         (observation, vm_here)
     }

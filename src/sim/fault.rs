@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::fencing::DeviceMode;
 use crate::metadata::HostId;
 
 /// One command applied to the world at a point in virtual time.
@@ -86,6 +87,10 @@ pub enum Command {
     PoweroffHang(HostId, bool),
     /// Wall clock jump (seconds, may be negative): display only.
     ClockJump(HostId, i64),
+    /// How host H's fence device behaves from now on (power fencing).
+    FenceDevice(HostId, DeviceMode),
+    /// How long host H's fence device takes to answer a fence, in ms.
+    FenceLatency(HostId, u64),
     /// Heal every fault: networks, storage, engine, VM manager, power, agents.
     Heal,
 }
@@ -169,7 +174,8 @@ impl Command {
             "storage-latency" | "agent-pause" | "local-maintenance" | "start-failures"
             | "vm-query-fail" | "poweroff-fail" | "clock-jump" | "agent-pause-mid"
             | "host-freeze" | "host-suspend" | "storage-stale" | "storage-stall-late"
-            | "slot-garbage" | "slot-hostile" | "slot-rollback" | "poweroff-hang" => 2,
+            | "slot-garbage" | "slot-hostile" | "slot-rollback" | "poweroff-hang"
+            | "fence-device" | "fence-latency" => 2,
             "host-network-down" | "host-network-up" | "storage-break" | "storage-stall"
             | "storage-heal" | "storage-tear" | "storage-read-fail" | "storage-write-fail"
             | "host-crash" | "host-power-on" | "agent-kill" | "agent-kill-hold" | "agent-stop"
@@ -244,6 +250,14 @@ impl Command {
                     .map_err(|_| format!("clock-jump: bad seconds {raw:?}"))?;
                 Command::ClockJump(host(0)?, secs)
             }
+            "fence-device" => {
+                let mode = DeviceMode::parse(args[1]).ok_or(format!(
+                    "fence-device: unknown mode {:?} (works, lies, fails, hangs, unconfirmed)",
+                    args[1]
+                ))?;
+                Command::FenceDevice(host(0)?, mode)
+            }
+            "fence-latency" => Command::FenceLatency(host(0)?, number(1)?),
             "heal" => Command::Heal,
             other => return Err(format!("unknown command {other:?}")),
         };
@@ -286,7 +300,9 @@ impl Command {
             | Command::SlotGarbage(h, _)
             | Command::SlotHostile(h, _)
             | Command::SlotRollback(h, _)
-            | Command::PoweroffHang(h, _) => Some(h),
+            | Command::PoweroffHang(h, _)
+            | Command::FenceDevice(h, _)
+            | Command::FenceLatency(h, _) => Some(h),
             _ => None,
         }
     }
@@ -339,6 +355,8 @@ impl fmt::Display for Command {
             Command::VmQueryFail(h, b) => write!(f, "vm-query-fail {h} {}", on(*b)),
             Command::PoweroffFail(h, b) => write!(f, "poweroff-fail {h} {}", on(*b)),
             Command::ClockJump(h, s) => write!(f, "clock-jump {h} {s}"),
+            Command::FenceDevice(h, mode) => write!(f, "fence-device {h} {mode}"),
+            Command::FenceLatency(h, ms) => write!(f, "fence-latency {h} {ms}"),
             Command::Heal => write!(f, "heal"),
         }
     }
@@ -398,6 +416,12 @@ mod tests {
             "slot-hostile 2 seq-ahead",
             "slot-rollback 1 300",
             "poweroff-hang 1 on",
+            "fence-device 2 works",
+            "fence-device 2 lies",
+            "fence-device 2 fails",
+            "fence-device 2 hangs",
+            "fence-device 2 unconfirmed",
+            "fence-latency 2 500",
         ];
         for text in all {
             let command = Command::parse(text).unwrap();
@@ -428,6 +452,11 @@ mod tests {
                 .contains("unknown command")
         );
         assert!(Command::parse("global-maintenance maybe").is_err());
+        assert!(
+            Command::parse("fence-device 1 honest")
+                .unwrap_err()
+                .contains("unknown mode")
+        );
         assert!(Command::parse("").is_err());
     }
 }

@@ -1,9 +1,11 @@
 //! Seeded fault fuzzing: a random (but seed-determined) schedule of overlapping
 //! faults for one simulated hour, then everything healed, then a bounded wait
-//! for exactly one healthy engine, on the reference's timings or on ours. A
-//! failing seed replays identically with `he-lab sim run --seed <n>` (plus
-//! `--timings default` for ours).
+//! for exactly one healthy engine, on the reference's timings or on ours, with
+//! power fencing or without. A failing seed replays identically with `he-lab
+//! sim run --seed <n>` (plus `--timings default` for ours, `--fencing` for
+//! fencing).
 
+use super::fencing::{DeviceMode, SimFencing};
 use super::{Command, Sim, SimParams, fmt_time};
 use crate::config::Timings;
 use crate::core::{LeaseDefect, Millis};
@@ -85,6 +87,76 @@ impl Rng {
 /// reads within what the settle time leaves, garbage over a slot for less
 /// than lease-fail).
 pub fn schedule_for(seed: u64, timings: FuzzTimings) -> (SimParams, Vec<(Millis, Command)>) {
+    schedule_with(seed, timings, false)
+}
+
+/// As [`schedule_for`], with power fencing when `fencing`: the same schedule,
+/// and on top of it, drawn from a second stream of the seed, a fence-after
+/// anywhere in its allowed range and every host's fence device with its own
+/// latency (up to 10 s) and faults (failing, hanging, powering off without
+/// confirming it), changing a few times.
+///
+/// Never a device that lies: when the lied-about host is alive, cut off from
+/// the storage and with no engine answering, nothing is left to catch the lie
+/// (docs/agent.md, "Power fencing"); the scenarios cover the lies a witness
+/// catches.
+pub fn schedule_with(
+    seed: u64,
+    timings: FuzzTimings,
+    fencing: bool,
+) -> (SimParams, Vec<(Millis, Command)>) {
+    let (mut params, mut commands) = schedule_without_fencing(seed, timings);
+    if fencing {
+        fence_devices(seed, &mut params, &mut commands);
+    }
+    (params, commands)
+}
+
+/// The fencing part of [`schedule_with`].
+fn fence_devices(seed: u64, params: &mut SimParams, commands: &mut Vec<(Millis, Command)>) {
+    const MODES: [DeviceMode; 4] = [
+        DeviceMode::Fails,
+        DeviceMode::Hangs,
+        DeviceMode::Unconfirmed,
+        DeviceMode::Works,
+    ];
+    let mut rng = Rng::new(seed ^ 0x6665_6e63_6500_0000);
+    let t = &params.timings;
+    let mut fencing = SimFencing::for_timings(t);
+    let floor = 2 * t.loop_ms + t.storage_timeout_ms;
+    fencing.fence_after_ms = rng.range(floor, t.lease_dead_ms - 1);
+    fencing.call_timeout_ms = rng.range(1_000, 30_000);
+    params.fencing = Some(fencing);
+    let mut changes = Vec::new();
+    for host in 1..=params.hosts {
+        changes.push((
+            Millis::ZERO,
+            Command::FenceLatency(host, rng.range(100, 10_000)),
+        ));
+        // Mostly working devices: a broken one only falls back to the lease.
+        let mode = if rng.range(0, 2) == 0 {
+            MODES[rng.range(0, 3) as usize]
+        } else {
+            DeviceMode::Works
+        };
+        changes.push((Millis::ZERO, Command::FenceDevice(host, mode)));
+    }
+    for _ in 0..rng.range(0, 4) {
+        let at = Millis::from_secs(rng.range(60, FAULT_PHASE_MS / 1000 - 1));
+        let host = rng.range(1, u64::from(params.hosts)) as HostId;
+        changes.push((
+            at,
+            Command::FenceDevice(host, MODES[rng.range(0, 3) as usize]),
+        ));
+    }
+    commands.extend(changes);
+    commands.sort_by_key(|(t, _)| *t);
+}
+
+fn schedule_without_fencing(
+    seed: u64,
+    timings: FuzzTimings,
+) -> (SimParams, Vec<(Millis, Command)>) {
     let mut rng = Rng::new(seed);
     let hosts = rng.range(2, 5) as u16;
     let mut params = timings.apply(SimParams::new(hosts));
@@ -278,6 +350,8 @@ fn wedged_host(rng: &mut Rng, h: HostId, lasts: u64) -> Vec<(u64, Command)> {
 pub struct FuzzOutcome {
     pub seed: u64,
     pub timings: FuzzTimings,
+    /// Whether the seed ran with power fencing.
+    pub fencing: bool,
     pub violations: Vec<String>,
     /// Why the healed cluster did not end with exactly one healthy engine.
     pub not_recovered: Option<String>,
@@ -298,10 +372,11 @@ impl FuzzOutcome {
             .or_else(|| self.not_recovered.clone())
             .unwrap_or_default();
         format!(
-            "seed {} failed: {why}\nreproduce: he-lab sim run --seed {}{}",
+            "seed {} failed: {why}\nreproduce: he-lab sim run --seed {}{}{}",
             self.seed,
             self.seed,
-            self.timings.replay_arg()
+            self.timings.replay_arg(),
+            if self.fencing { " --fencing" } else { "" }
         )
     }
 }
@@ -314,9 +389,20 @@ pub fn run_seed(seed: u64, defect: Option<LeaseDefect>) -> FuzzOutcome {
 
 /// Runs one seed's schedule on `timings`.
 pub fn run_seed_on(seed: u64, defect: Option<LeaseDefect>, timings: FuzzTimings) -> FuzzOutcome {
+    run_seed_with(seed, defect, timings, false)
+}
+
+/// Runs one seed's schedule on `timings`, with power fencing when `fencing`
+/// ([`schedule_with`]).
+pub fn run_seed_with(
+    seed: u64,
+    defect: Option<LeaseDefect>,
+    timings: FuzzTimings,
+    fencing: bool,
+) -> FuzzOutcome {
     // A panic (an assertion in the core, the loop or the simulator) fails the
     // seed, with its message, instead of ending the whole fuzz run.
-    let run = std::panic::catch_unwind(|| run_seed_unguarded(seed, defect, timings));
+    let run = std::panic::catch_unwind(|| run_seed_unguarded(seed, defect, timings, fencing));
     run.unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<&str>()
@@ -326,6 +412,7 @@ pub fn run_seed_on(seed: u64, defect: Option<LeaseDefect>, timings: FuzzTimings)
         FuzzOutcome {
             seed,
             timings,
+            fencing,
             violations: vec![format!("panicked: {message}")],
             not_recovered: None,
             log: Vec::new(),
@@ -333,8 +420,13 @@ pub fn run_seed_on(seed: u64, defect: Option<LeaseDefect>, timings: FuzzTimings)
     })
 }
 
-fn run_seed_unguarded(seed: u64, defect: Option<LeaseDefect>, timings: FuzzTimings) -> FuzzOutcome {
-    let (mut params, commands) = schedule_for(seed, timings);
+fn run_seed_unguarded(
+    seed: u64,
+    defect: Option<LeaseDefect>,
+    timings: FuzzTimings,
+    fencing: bool,
+) -> FuzzOutcome {
+    let (mut params, commands) = schedule_with(seed, timings, fencing);
     params.lease_defect = defect;
     let mut sim = Sim::new(params);
     for (at, command) in commands {
@@ -356,6 +448,7 @@ fn run_seed_unguarded(seed: u64, defect: Option<LeaseDefect>, timings: FuzzTimin
     FuzzOutcome {
         seed,
         timings,
+        fencing,
         violations: world.violations.clone(),
         not_recovered,
         log: world.log.clone(),
@@ -371,6 +464,7 @@ mod tests {
         let failed = |timings| FuzzOutcome {
             seed: 42,
             timings,
+            fencing: false,
             violations: vec!["two engines".into()],
             not_recovered: None,
             log: Vec::new(),

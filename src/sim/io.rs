@@ -321,8 +321,17 @@ impl Monitors for SimHost {
             .get(&self.host)
             .is_some_and(|vm| vm.phase == VmPhase::Up);
         let probes = w.params.timings.gateway_probe_count;
+        // With fencing on, a host without the VM asks the engine's health
+        // page as the daemon does: any engine that answers over the network.
+        let answers = if w.params.fencing.is_some() && !w.vms.contains_key(&self.host) {
+            w.vms
+                .iter()
+                .any(|(h, vm)| vm.phase == VmPhase::Up && w.host(*h).net_up)
+        } else {
+            up_here
+        };
         Sensors {
-            liveliness_ok: Some(up_here && net && w.engine_service_ok && w.engine_net_ok),
+            liveliness_ok: Some(answers && net && w.engine_service_ok && w.engine_net_ok),
             gateway_probes_ok: Some(if net { probes } else { 0 }),
             bridge_up: Some(net),
             cpu_load: Some(0.1),

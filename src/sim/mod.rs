@@ -7,6 +7,7 @@
 //! parameters and its command schedule, so any failure replays exactly.
 
 pub mod fault;
+pub mod fencing;
 pub mod fuzz;
 mod io;
 pub mod scenario;
@@ -46,6 +47,8 @@ enum Event {
     KeeperTick(HostId, u64),
     /// The watchdog of a host checks its last pet.
     Watchdog(HostId),
+    /// A fence device powers its host off: (target, fencer).
+    FenceOff(HostId, HostId),
 }
 
 /// Upper bound on events in one run (a runaway loop is a bug, not a long run).
@@ -175,12 +178,19 @@ impl Sim {
                 }
             }
             Event::Watchdog(host) => self.watchdog(host),
+            Event::FenceOff(target, by) => self.fence_off(target, by),
         }
     }
 
     fn core_config(&self, host: HostId) -> CoreConfig {
         let w = self.world.borrow();
+        let fencing = w.params.fencing.as_ref().map(|f| crate::core::FenceConf {
+            fence_after_ms: f.fence_after_ms,
+            timeout_ms: f.call_timeout_ms,
+            devices: (1..=w.params.hosts).filter(|h| *h != host).collect(),
+        });
         CoreConfig {
+            fencing,
             recovery_configured: w.params.recovery,
             lease_defect: w.params.lease_defect,
             epoch_floor: w.host(host).persisted.epoch,
@@ -216,7 +226,15 @@ impl Sim {
             w.host_mut(host).paused_until = None;
             w.note(&host_name(host), "agent started");
         }
-        let agent = AgentLoop::start(cfg, io);
+        let fences = cfg.fencing.is_some();
+        let mut agent = AgentLoop::start(cfg, io);
+        if fences {
+            agent.set_fencer(Box::new(SimHost {
+                world: std::rc::Rc::clone(&self.world),
+                host,
+                process,
+            }));
+        }
         self.world.borrow_mut().host_mut(host).tick_elapsed_ms = 0;
         self.agents.insert(host, agent);
         let generation = self.generation[&host];
@@ -295,6 +313,23 @@ impl Sim {
             now + elapsed + wait_ms.max(1),
             Event::Tick(host, generation),
         );
+        let power_offs = self.world.borrow_mut().fencing.take_power_offs();
+        for (at, by, target) in power_offs {
+            self.push(at, Event::FenceOff(target, by));
+        }
+    }
+
+    /// Host `by`'s fence device order reaches `target`'s power: off, as a
+    /// crash (it stays off until powered on).
+    fn fence_off(&mut self, target: HostId, by: HostId) {
+        if !self.world.borrow().host(target).powered {
+            return;
+        }
+        self.world.borrow_mut().note(
+            &host_name(target),
+            &format!("powered off by {}'s fence", host_name(by)),
+        );
+        self.crash_host(target);
     }
 
     /// Freezes the whole host for `secs`: its agent, its VM and its watchdog
@@ -395,6 +430,7 @@ impl Sim {
     fn start_keeper(&mut self, host: HostId) {
         let cfg = CoreConfig {
             keeper: true,
+            fencing: None,
             ..self.core_config(host)
         };
         let process = self.process_id(host);
@@ -717,6 +753,14 @@ fn apply_to_world(w: &mut WorldState, command: &Command) {
         Command::VmQueryFail(h, on) => w.host_mut(h).vm_query_fails = on,
         Command::PoweroffFail(h, on) => w.host_mut(h).poweroff_fails = on,
         Command::ClockJump(h, secs) => w.host_mut(h).wall_offset_ms += secs * 1000,
+        Command::FenceDevice(h, mode) => match w.fencing.devices.get_mut(&h) {
+            Some(device) => device.mode = mode,
+            None => w.note("sim", &format!("{command}: fencing is off, ignored")),
+        },
+        Command::FenceLatency(h, ms) => match w.fencing.devices.get_mut(&h) {
+            Some(device) => device.latency_ms = ms,
+            None => w.note("sim", &format!("{command}: fencing is off, ignored")),
+        },
         _ => unreachable!("handled by Sim::apply: {command}"),
     }
 }

@@ -11,16 +11,20 @@
 //! ```
 //!
 //! Lines: `hosts N` (1..=16), `option NAME VALUE` (`boot SECS`, `recovery on|off`,
-//! `watchdog SECS|off`, `latency MS`, `timings reference|default`: the
+//! `watchdog SECS|off`, `latency MS`, `fencing on|off` (every host with a
+//! working fence device, see [`super::fencing`]), `fence-after SECS` (after
+//! `fencing on`), `timings reference|default`: the
 //! reference's timings unless set, with the watchdog at the longest timeout
 //! the lease allows unless a `watchdog` option says otherwise), `at SECS COMMAND` (see [`Command`]),
 //! `check SECS WHAT` and `run SECS` (the end). Comment lines start with `#`.
 //! Checks: `engine-on H|none` (exactly one healthy engine, on host H; or no VM at
 //! all), `starts N` (VM starts so far), `state H NAME` (the agent's state),
-//! `no-start-on H` (host H never started the VM), `vm-on H` (a VM exists on H).
+//! `no-start-on H` (host H never started the VM), `vm-on H` (a VM exists on H),
+//! `fences N` (fences begun so far).
 
 use std::fmt::Write as _;
 
+use super::fencing::SimFencing;
 use super::fuzz::FuzzTimings;
 use super::{Command, Sim, SimParams, fmt_time};
 use crate::core::{Millis, State};
@@ -39,6 +43,8 @@ pub enum Check {
     State(HostId, State),
     NoStartOn(HostId),
     VmOn(HostId),
+    /// Fences begun so far.
+    Fences(usize),
 }
 
 /// A parsed scenario.
@@ -96,6 +102,10 @@ fn parse_check(words: &[&str]) -> Result<Check, String> {
         }
         ["no-start-on", h] => Ok(Check::NoStartOn(host(h)?)),
         ["vm-on", h] => Ok(Check::VmOn(host(h)?)),
+        ["fences", n] => n
+            .parse()
+            .map(Check::Fences)
+            .map_err(|_| format!("bad count {n:?}")),
         _ => Err(format!("unknown check {:?}", words.join(" "))),
     }
 }
@@ -180,6 +190,16 @@ impl Scenario {
             ("watchdog", "off") => self.params.watchdog_ms = None,
             ("watchdog", _) => self.params.watchdog_ms = Some(number()? * 1000),
             ("latency", _) => self.params.io_latency_ms = number()?,
+            ("fencing", "on") => {
+                self.params.fencing = Some(SimFencing::for_timings(&self.params.timings));
+            }
+            ("fencing", "off") => self.params.fencing = None,
+            ("fence-after", _) => {
+                let fencing = self.params.fencing.as_mut().ok_or(
+                    "option fence-after: fencing is off (`option fencing on` first)".to_owned(),
+                )?;
+                fencing.fence_after_ms = number()? * 1000;
+            }
             ("timings", _) => {
                 let timings =
                     <FuzzTimings as clap::ValueEnum>::from_str(value, false).map_err(|_| {
@@ -192,6 +212,12 @@ impl Scenario {
                 self.params = timings.apply(self.params.clone());
                 if let Some(watchdog) = watchdog {
                     self.params.watchdog_ms = watchdog;
+                }
+                if let Some(fencing) = &mut self.params.fencing {
+                    // Fencing given before follows the timings, but for a
+                    // fence-after given too.
+                    let derived = SimFencing::for_timings(&self.params.timings);
+                    fencing.fence_after_ms = fencing.fence_after_ms.max(derived.fence_after_ms);
                 }
             }
             _ => return Err(format!("unknown option {name} {value}")),
@@ -274,6 +300,13 @@ fn evaluate(sim: &Sim, check: &Check) -> Result<(), String> {
             None => Ok(()),
             Some(s) => Err(format!("started at {}", fmt_time(s.at))),
         },
+        Check::Fences(n) => {
+            if w.fencing.count == *n {
+                Ok(())
+            } else {
+                Err(format!("{} fences", w.fencing.count))
+            }
+        }
         Check::VmOn(host) => {
             if w.vms.get(host).is_some_and(|vm| vm.running()) {
                 Ok(())

@@ -56,6 +56,8 @@ pub struct SimParams {
     pub recovery: bool,
     /// Test-only: break the lease on purpose (checker self-test).
     pub lease_defect: Option<crate::core::LeaseDefect>,
+    /// Power fencing: `None`, no host fences.
+    pub fencing: Option<super::fencing::SimFencing>,
 }
 
 impl SimParams {
@@ -77,6 +79,7 @@ impl SimParams {
             clock_ppm: BTreeMap::new(),
             recovery: false,
             lease_defect: None,
+            fencing: None,
         }
     }
 
@@ -283,6 +286,11 @@ pub struct Effective {
     /// Its agent stopped cleanly and no keeper renews its lease (parked).
     pub stopped: bool,
     pub landed_at: Millis,
+    /// When other hosts could first read it: a write that lands inside its
+    /// writer's tick (read back by the writer itself) is in the area from
+    /// that tick's world time on, before its landing time by the writer's
+    /// clock.
+    pub visible_at: Millis,
     /// When the agent write before it landed (see [`WorldState::erased`]).
     pub prev_landed_at: Option<Millis>,
 }
@@ -342,6 +350,8 @@ pub struct WorldState {
     pub engine_service_ok: bool,
     pub engine_net_ok: bool,
     pub starts: Vec<StartRecord>,
+    /// The fence devices and the fences under way.
+    pub fencing: super::fencing::FenceWorld,
     pub log: Vec<String>,
     pub violations: Vec<String>,
 }
@@ -349,7 +359,9 @@ pub struct WorldState {
 impl WorldState {
     pub fn new(params: SimParams) -> WorldState {
         let hosts = (1..=params.hosts).map(|id| (id, HostSim::new())).collect();
+        let fencing = super::fencing::FenceWorld::new(params.hosts, params.fencing.as_ref());
         WorldState {
+            fencing,
             params,
             now: Millis::ZERO,
             hosts,
@@ -481,9 +493,22 @@ impl WorldState {
         let new_claim = lease.kind == LeaseKind::Claim
             && before.is_none_or(|b| b.kind != LeaseKind::Claim || b.epoch != lease.epoch);
         if new_claim {
+            if let Some(target) = slot
+                .extra
+                .get(crate::core::fence::FENCE_TARGET_KEY)
+                .and_then(crate::core::FenceTarget::parse)
+            {
+                self.note_fence_claim(host, lease.epoch, target);
+            }
             self.check_claim(host, lease.epoch, read_at);
             let knowable = self.knowable_epoch(host, lease.epoch);
             self.claims_knew.insert((host, lease.epoch), knowable);
+        }
+        let new_hold = lease.kind == LeaseKind::Held
+            && before.is_none_or(|b| b.kind != LeaseKind::Held || b.epoch != lease.epoch);
+        if new_hold {
+            let live_for = self.live_for();
+            self.check_fenced_take(host, lease.epoch, live_for);
         }
         self.effective.insert(
             host,
@@ -496,6 +521,7 @@ impl WorldState {
                 stopped: slot.record.stopped
                     && slot.extra.get(crate::core::agent::KEEPER_KEY) != Some("1"),
                 landed_at: at,
+                visible_at: at.min(self.now),
                 prev_landed_at: before.map(|b| b.landed_at),
             },
         );
@@ -523,13 +549,18 @@ impl WorldState {
     /// have expired it (its newest write, less the slack for reads that see a
     /// write late or stamp it early, is younger than lease-dead), nor against
     /// a cleanly stopped holder's.
+    ///
+    /// A claim made to fence a holder (`fence-target`) is not judged against
+    /// that holder's hold: it takes nothing, and the holder disregards it.
+    /// The fence it may lead to is judged when it begins
+    /// (`WorldState::check_fence`), and the lease it may give when it lands
+    /// (`WorldState::check_fenced_take`).
     fn check_claim(&mut self, claimer: HostId, epoch: u64, read_at: Millis) {
-        let t = &self.params.timings;
-        let slack = 2 * t.storage_timeout_ms + t.loop_ms + self.params.stale_read_max_ms();
-        let live_for = t.lease_dead_ms.saturating_sub(slack);
+        let live_for = self.live_for();
         let against = self.effective.iter().find(|(host, e)| {
             **host != claimer
                 && e.kind.holds()
+                && (e.stopped || !self.claim_fences(claimer, epoch, **host))
                 && (e.stopped || (e.landed_at <= read_at && read_at.since(e.landed_at) < live_for))
         });
         if let Some((host, e)) = against.map(|(h, e)| (*h, *e)) {
@@ -542,6 +573,15 @@ impl WorldState {
                 fmt_duration(read_at.since(e.landed_at))
             ));
         }
+    }
+
+    /// How long after a holder's newest write its lease is live for every
+    /// sound reader: lease-dead, less the slack for reads that see a write
+    /// late or stamp it early.
+    pub(super) fn live_for(&self) -> u64 {
+        let t = &self.params.timings;
+        let slack = 2 * t.storage_timeout_ms + t.loop_ms + self.params.stale_read_max_ms();
+        t.lease_dead_ms.saturating_sub(slack)
     }
 
     /// The highest epoch a claimer of `epoch` could know of now: any intact

@@ -42,6 +42,27 @@
 //!   published as `fencing` as well ([`Lease::guard`]).
 //! - **Release:** after the VM is confirmed down, publish `none`.
 //!
+//! - **Power fencing** (when configured): a host whose device this host can
+//!   run and that is the *only* host blocking the lease, silent on the
+//!   storage for `fence_after`, may be fenced instead of waited out
+//!   ([`Lease::fence_target`]). We claim as above, with the silent holder
+//!   left out of the settle check only while it stays silent; the winner
+//!   (`Evicting`, still published as `claim`, so every other host stays
+//!   blocked) has the shell power the holder off and ask its device until
+//!   it says off. Only a confirmed off of a holder whose heartbeat did not
+//!   change since the settle gives us the lease at once
+//!   ([`Lease::fence_done`]); its lease then counts as expired while it
+//!   stays silent at that epoch. Why this is safe: a host that is powered
+//!   off runs no VM, and a holder that published since the settle is a
+//!   rival again. A fence that fails, times out or is not believed gives the
+//!   claim up, and that epoch is never fenced again, by anyone (the tried
+//!   epochs are published): the holder's lease expires by silence as
+//!   without fencing. If it expires while the fence still runs, the claim,
+//!   long settled, wins as an ordinary one ([`Lease::evicting_expired`]).
+//!   A holder that publishes is never fenced: it shows a change at least
+//!   every `2 x loop + storage_timeout`, and `fence_after` is at least that
+//!   (`FenceConf::violations`).
+//!
 //! The epoch is a fencing token: it never goes back, and the VM driver hands it to
 //! the VM so that a checker can prove it. Epochs read from storage above
 //! [`EPOCH_PLAUSIBLE_MAX`] are refused (a hostile or broken writer), so no
@@ -100,6 +121,7 @@ use alloc::vec::Vec;
 
 use alloc::collections::{BTreeMap, BTreeSet};
 
+use super::fence::FenceTarget;
 use super::liveness::PeerLiveness;
 use super::time::Millis;
 use crate::Timings;
@@ -121,6 +143,9 @@ pub struct LeaseTimings {
     /// (`lease_dead - 2 x storage_timeout`: it lands within one storage
     /// timeout, and a peer stamps what it saw up to one read early).
     pub renew_gap_max_ms: u64,
+    /// A holder silent this long may be fenced (`fence-after-secs`); `None`:
+    /// this host runs no fencing.
+    pub fence_after_ms: Option<u64>,
     /// Test-only: a deliberate defect, to prove that the simulator's checkers
     /// catch a broken lease. Always `None` outside those tests.
     pub defect: Option<LeaseDefect>,
@@ -150,6 +175,11 @@ pub enum LeaseDefect {
     IgnoreSequence,
     /// Take any epoch from storage, and add to it wrapping (hole 5).
     UncheckedEpoch,
+    /// Power fencing: take the lease whatever the fence's outcome, as if
+    /// every fence were confirmed.
+    TakeUnconfirmedFence,
+    /// Power fencing: fence the only blocker whether it is silent or not.
+    FencePublishing,
 }
 
 impl LeaseTimings {
@@ -162,6 +192,7 @@ impl LeaseTimings {
             // write the store allows; validate() keeps settle >= this sum.
             claim_window_ms: t.storage_timeout_ms.saturating_add(t.loop_ms),
             renew_gap_max_ms: t.lease_dead_ms.saturating_sub(2 * t.storage_timeout_ms),
+            fence_after_ms: None,
             defect: None,
         }
     }
@@ -180,6 +211,18 @@ pub enum Phase {
         read_started: Millis,
         written: Option<Millis>,
         confirmed: bool,
+        /// The silent holder this claim is made to fence, if any.
+        fence: Option<FenceTarget>,
+    },
+    /// We won a claim made to fence `target`, and its fence runs: published
+    /// as `claim` (a block to every other host) until the fence is confirmed
+    /// (then we hold the lease) or fails (then we withdraw). `quiet_since` is
+    /// when we last saw the target's heartbeat change: the fence counts only
+    /// if it has not changed since.
+    Evicting {
+        epoch: u64,
+        target: FenceTarget,
+        quiet_since: Millis,
     },
     /// We hold the lease under `epoch`.
     Holding { epoch: u64 },
@@ -228,6 +271,9 @@ pub enum ClaimOutcome {
     Pending,
     /// We won: publish `held` (the phase is now `Holding`).
     Won { epoch: u64 },
+    /// We won a claim made to fence `target`: fence it now (the phase is now
+    /// `Evicting`).
+    Fence { epoch: u64, target: FenceTarget },
     /// We lost to `blocker` or the claim was unsound; back to idle (publish `none`).
     Lost { reason: String },
 }
@@ -280,6 +326,16 @@ pub struct Lease {
     /// An engine VM may run here that no lease of ours covers (we are about
     /// to claim for it, or powering it off): see [`Lease::guard`].
     guarding: bool,
+    /// Hosts whose power-off we confirmed, with the epoch they held and when
+    /// their heartbeat last changed before it: their lease counts as expired
+    /// while they stay silent at that epoch.
+    fenced: BTreeMap<HostId, (u64, Millis)>,
+    /// Each host's lease epoch that was fenced, or whose fence failed or was
+    /// not believed, here or by another host: never fenced again (one fence
+    /// per failover); its lease expires by silence, unless we fenced it.
+    fence_tried: BTreeMap<HostId, u64>,
+    /// The target of each peer's claim made to fence (its `fence-target`).
+    fencing_us: BTreeMap<HostId, FenceTarget>,
 }
 
 impl Lease {
@@ -311,6 +367,9 @@ impl Lease {
             seen_floor: 0,
             parked: BTreeSet::new(),
             guarding: false,
+            fenced: BTreeMap::new(),
+            fence_tried: BTreeMap::new(),
+            fencing_us: BTreeMap::new(),
         }
     }
 
@@ -343,7 +402,7 @@ impl Lease {
                 LeaseKind::Fencing
             }
             Phase::Idle => LeaseKind::None,
-            Phase::Claiming { .. } => LeaseKind::Claim,
+            Phase::Claiming { .. } | Phase::Evicting { .. } => LeaseKind::Claim,
             Phase::Holding { .. } => LeaseKind::Held,
             Phase::Fencing { .. } => LeaseKind::Fencing,
         };
@@ -372,14 +431,36 @@ impl Lease {
 
     /// The other host whose published lease supersedes ours: it holds or claims
     /// a higher epoch, so it judged our lease expired. We must step down.
+    ///
+    /// Not a claim made to fence us at our epoch: it judged us silent, not
+    /// expired, and we publish; it loses its settle, or powers us off, and
+    /// takes nothing before that is confirmed or our lease expired.
     pub fn superseded_by(&self) -> Option<(HostId, LeaseState)> {
         let Phase::Holding { epoch } = self.phase else {
             return None;
         };
+        let me = FenceTarget {
+            host: self.me,
+            epoch,
+        };
         self.peers
             .iter()
+            .filter(|(h, s)| !(s.kind == LeaseKind::Claim && self.fencing_us.get(h) == Some(&me)))
             .find(|(_, s)| s.kind != LeaseKind::None && s.epoch > epoch)
             .map(|(h, s)| (*h, *s))
+    }
+
+    /// Records the host a peer's claim is made to fence (its `fence-target`),
+    /// if any.
+    pub fn observe_fence_target(&mut self, host: HostId, target: Option<FenceTarget>) {
+        match target {
+            Some(target) => {
+                self.fencing_us.insert(host, target);
+            }
+            None => {
+                self.fencing_us.remove(&host);
+            }
+        }
     }
 
     /// Records a valid read of another host's lease state (`None`: its writer
@@ -522,6 +603,9 @@ impl Lease {
 
     /// Whether `host`'s heartbeat has been still for `lease_dead` on our clock.
     fn expired(&self, now: Millis, liveness: &PeerLiveness, host: HostId) -> bool {
+        if self.fenced_off(now, liveness, host) {
+            return true;
+        }
         if self.parked.contains(&host) {
             return false;
         }
@@ -561,6 +645,16 @@ impl Lease {
     /// Starts a claim decided from the read that started at `read_started`.
     /// Returns the state to publish. Call only after [`Lease::may_claim`] said yes.
     pub fn claim(&mut self, read_started: Millis) -> LeaseState {
+        self.claim_for(read_started, None)
+    }
+
+    /// Starts a claim made to fence `target` (see [`Lease::fence_target`]),
+    /// decided from the read that started at `read_started`.
+    pub fn claim_to_fence(&mut self, read_started: Millis, target: FenceTarget) -> LeaseState {
+        self.claim_for(read_started, Some(target))
+    }
+
+    fn claim_for(&mut self, read_started: Millis, fence: Option<FenceTarget>) -> LeaseState {
         assert_eq!(self.phase, Phase::Idle, "claim while not idle");
         self.epoch = if self.defect(LeaseDefect::UncheckedEpoch) {
             self.highest_epoch().wrapping_add(1)
@@ -578,9 +672,17 @@ impl Lease {
             read_started,
             written: None,
             confirmed: false,
+            fence,
         };
         if self.defect(LeaseDefect::SkipSettle) {
-            self.phase = Phase::Holding { epoch: self.epoch };
+            self.phase = match fence {
+                Some(target) => Phase::Evicting {
+                    epoch: self.epoch,
+                    target,
+                    quiet_since: read_started,
+                },
+                None => Phase::Holding { epoch: self.epoch },
+            };
         }
         self.published_state()
     }
@@ -620,6 +722,7 @@ impl Lease {
             epoch,
             read_started,
             written: None,
+            fence,
             ..
         } = self.phase
         {
@@ -629,6 +732,7 @@ impl Lease {
                     read_started,
                     written: Some(ended),
                     confirmed: false,
+                    fence,
                 }
             } else {
                 Phase::Idle
@@ -681,6 +785,7 @@ impl Lease {
             epoch,
             read_started,
             written: Some(written),
+            fence,
             ..
         } = self.phase
             && kind == LeaseKind::Claim
@@ -690,6 +795,7 @@ impl Lease {
                 read_started,
                 written: Some(written),
                 confirmed: true,
+                fence,
             };
         }
     }
@@ -697,10 +803,24 @@ impl Lease {
     /// The first unexpired rival of a claim or hold of `epoch`: a hold
     /// elsewhere, a claim ordered before ours, or a slot that may hide either.
     pub fn rival(&self, now: Millis, liveness: &PeerLiveness, epoch: u64) -> Option<Blocker> {
+        self.rival_but(now, liveness, epoch, None)
+    }
+
+    /// As [`Lease::rival`], leaving out the hold of `fencing`, the silent
+    /// holder a claim of ours is made to fence, while it may still be fenced.
+    fn rival_but(
+        &self,
+        now: Millis,
+        liveness: &PeerLiveness,
+        epoch: u64,
+        fencing: Option<FenceTarget>,
+    ) -> Option<Blocker> {
         let mine = (epoch, self.me);
+        let spared = fencing.filter(|target| self.fenceable(now, liveness, *target));
         let rival = self
             .peers
             .iter()
+            .filter(|(host, _)| spared.is_none_or(|target| target.host != **host))
             .filter(|(host, _)| !self.expired(now, liveness, **host))
             .find(|(host, state)| match state.kind {
                 LeaseKind::Held | LeaseKind::Fencing => true,
@@ -722,6 +842,7 @@ impl Lease {
             epoch,
             written: Some(written),
             confirmed: true,
+            fence,
             ..
         } = self.phase
         else {
@@ -735,14 +856,169 @@ impl Lease {
         if now.since(written) < settle_ms {
             return ClaimOutcome::Pending;
         }
-        if let Some(rival) = self.rival(now, liveness, epoch) {
+        if let Some(rival) = self.rival_but(now, liveness, epoch, fence) {
             self.phase = Phase::Idle;
             return ClaimOutcome::Lost {
                 reason: rival.describe(),
             };
         }
+        match fence {
+            // Its lease expired meanwhile: an ordinary claim now, and won.
+            Some(target) if self.fenceable(now, liveness, target) => {
+                let quiet_since = liveness.last_change_seen(now, target.host).unwrap_or(now);
+                self.phase = Phase::Evicting {
+                    epoch,
+                    target,
+                    quiet_since,
+                };
+                ClaimOutcome::Fence { epoch, target }
+            }
+            _ => {
+                self.phase = Phase::Holding { epoch };
+                ClaimOutcome::Won { epoch }
+            }
+        }
+    }
+
+    /// The silent holder we may claim the lease to fence, when fencing is on:
+    /// the *only* host that blocks us, readable, not parked, silent on the
+    /// storage for `fence-after`, whose device we can run (`devices`), and
+    /// whose epoch no host has tried to fence yet. Anything else (two
+    /// blockers, a slot never read intact, a holder that publishes) is left
+    /// to the ordinary expiry.
+    pub fn fence_target(
+        &self,
+        now: Millis,
+        liveness: &PeerLiveness,
+        devices: &BTreeSet<HostId>,
+    ) -> Option<FenceTarget> {
+        self.timings.fence_after_ms?;
+        if self.phase != Phase::Idle || self.unreadable_blocker(now, liveness).is_some() {
+            return None;
+        }
+        let mut blockers = self
+            .peers
+            .iter()
+            .filter(|(_, state)| state.kind != LeaseKind::None)
+            .filter(|(host, _)| !self.expired(now, liveness, **host));
+        let (host, state) = blockers.next()?;
+        if blockers.next().is_some() || !devices.contains(host) {
+            return None;
+        }
+        let target = FenceTarget {
+            host: *host,
+            epoch: state.epoch,
+        };
+        self.fenceable(now, liveness, target).then_some(target)
+    }
+
+    /// Whether `target` may (still) be fenced: it publishes the lease state
+    /// of that epoch, has been silent for `fence-after`, has not expired by
+    /// silence (then there is nothing to fence), is not parked, and no host
+    /// tried to fence that epoch before.
+    fn fenceable(&self, now: Millis, liveness: &PeerLiveness, target: FenceTarget) -> bool {
+        let Some(after) = self.timings.fence_after_ms else {
+            return false;
+        };
+        let after = if self.defect(LeaseDefect::FencePublishing) {
+            0
+        } else {
+            after
+        };
+        let same = self
+            .peers
+            .get(&target.host)
+            .is_some_and(|state| state.kind != LeaseKind::None && state.epoch == target.epoch);
+        same && !self.parked.contains(&target.host)
+            && self.fence_tried.get(&target.host) != Some(&target.epoch)
+            && liveness
+                .silent_for(now, target.host)
+                .is_some_and(|silent| silent >= after)
+            && !self.expired(now, liveness, target.host)
+    }
+
+    /// Takes in the outcome of our fence: `off` when the shell confirmed the
+    /// target powered off (and the caller found nothing that disproves it).
+    /// A confirmed fence of a target that stayed silent since we decided it
+    /// gives us the lease (`true`: we hold it now): the target's lease counts
+    /// as expired while it stays silent at that epoch. Anything else gives
+    /// the claim up (`false`), and that epoch is never fenced again: its
+    /// lease expires by silence.
+    pub fn fence_done(&mut self, now: Millis, liveness: &PeerLiveness, off: bool) -> bool {
+        let Phase::Evicting {
+            epoch,
+            target,
+            quiet_since,
+        } = self.phase
+        else {
+            return false;
+        };
+        let still_quiet = liveness.last_change_seen(now, target.host) == Some(quiet_since)
+            && self
+                .peers
+                .get(&target.host)
+                .is_some_and(|state| state.epoch == target.epoch);
+        self.note_fence_tried(target);
+        let off = off || self.defect(LeaseDefect::TakeUnconfirmedFence);
+        if off && still_quiet {
+            self.fenced.insert(target.host, (target.epoch, quiet_since));
+            self.phase = Phase::Holding { epoch };
+            return true;
+        }
+        self.phase = Phase::Idle;
+        false
+    }
+
+    /// While our fence runs, the holder's lease may expire by silence (a slow
+    /// or dead fence device): our claim, settled long ago and seen by every
+    /// host since, then wins as an ordinary one. Returns `true` when we hold
+    /// the lease now.
+    pub fn evicting_expired(&mut self, now: Millis, liveness: &PeerLiveness) -> bool {
+        let Phase::Evicting { epoch, target, .. } = self.phase else {
+            return false;
+        };
+        if !self.expired(now, liveness, target.host) || self.rival(now, liveness, epoch).is_some() {
+            return false;
+        }
+        self.note_fence_tried(target);
         self.phase = Phase::Holding { epoch };
-        ClaimOutcome::Won { epoch }
+        true
+    }
+
+    /// Whether `host` is one we fenced, still silent at the epoch it held.
+    fn fenced_off(&self, now: Millis, liveness: &PeerLiveness, host: HostId) -> bool {
+        self.fenced.get(&host).is_some_and(|(epoch, quiet_since)| {
+            liveness.last_change_seen(now, host) == Some(*quiet_since)
+                && self.peers.get(&host).is_some_and(|s| s.epoch == *epoch)
+        })
+    }
+
+    /// The hosts we fenced that are still silent at the epoch they held (the
+    /// proofs to keep publishing).
+    pub fn fenced(&self, now: Millis, liveness: &PeerLiveness) -> Vec<FenceTarget> {
+        self.fenced
+            .iter()
+            .filter(|(host, _)| self.fenced_off(now, liveness, **host))
+            .map(|(host, (epoch, _))| FenceTarget {
+                host: *host,
+                epoch: *epoch,
+            })
+            .collect()
+    }
+
+    /// Records that a fence of `target` was tried and did not count (here, or
+    /// as another host published): that epoch is never fenced again.
+    pub fn note_fence_tried(&mut self, target: FenceTarget) {
+        self.fence_tried.insert(target.host, target.epoch);
+    }
+
+    /// Every host's epoch whose fence was tried and did not count, as far as
+    /// we know (published, so that no other host tries it again).
+    pub fn fence_tried(&self) -> impl Iterator<Item = FenceTarget> + '_ {
+        self.fence_tried.iter().map(|(host, epoch)| FenceTarget {
+            host: *host,
+            epoch: *epoch,
+        })
     }
 
     /// Says whether an engine VM may run here (the VM manager says it runs,

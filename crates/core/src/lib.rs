@@ -21,6 +21,7 @@ pub use hosted_engine_metadata as metadata;
 
 pub mod agent;
 pub mod classify;
+pub mod fence;
 pub mod lease;
 pub mod liveness;
 pub mod score;
@@ -34,6 +35,7 @@ pub use agent::{
     ActionResult, Agent, CoreConfig, Decision, Observation, Request, Sensors, VmAction,
 };
 pub use classify::{DownReason, LocalVm, VmManagerStatus, best_engine, classify};
+pub use fence::{FenceConf, FenceOrder, FenceOutcome, FenceProof, FenceReport, FenceTarget};
 pub use lease::{Blocker, ClaimOutcome, Lease, LeaseDefect, LeaseTimings, Phase};
 pub use liveness::{PeerLiveness, PeerView};
 pub use score::{

@@ -118,6 +118,19 @@ impl PeerLiveness {
         Some(now.since(since))
     }
 
+    /// The moment `id`'s silence counts from (see [`PeerLiveness::silent_for`]):
+    /// it moves only when we see its heartbeat change (or our reads had a
+    /// gap). `None` for a peer never seen.
+    pub fn last_change_seen(&self, now: Millis, id: HostId) -> Option<Millis> {
+        let view = self.peers.get(&id)?;
+        Some(
+            view.last_change
+                .unwrap_or(view.first_seen)
+                .max(self.silence_floor)
+                .min(now),
+        )
+    }
+
     /// Peers in ascending host id.
     pub fn peers(&self) -> impl Iterator<Item = (HostId, &PeerView)> {
         self.peers.iter().map(|(id, view)| (*id, view))

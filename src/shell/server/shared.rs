@@ -206,7 +206,7 @@ pub fn status_snapshot(
     };
     let phase = match core.lease().phase() {
         Phase::Idle => LeasePhase::Idle,
-        Phase::Claiming { .. } => LeasePhase::Claiming,
+        Phase::Claiming { .. } | Phase::Evicting { .. } => LeasePhase::Claiming,
         Phase::Holding { .. } => LeasePhase::Holding,
         Phase::Fencing { .. } => LeasePhase::Fencing,
     };
@@ -479,6 +479,7 @@ mod tests {
             local_maintenance: false,
             requests: Vec::new(),
             results: Vec::new(),
+            fence: None,
         });
         // A status fixture: no VM here, nothing for the actions to do.
         let _ = core.after_publish(now, now + 10, true);

@@ -75,7 +75,7 @@ impl Agent {
                 Verdict::nowait(State::EngineDown, "engine VM not on this host")
             }
             State::EngineDown => self.engine_down(obs, facts),
-            State::EngineStart => self.engine_start(facts),
+            State::EngineStart => self.engine_start(obs, facts),
             State::EngineStarting => self.engine_starting(obs, facts),
             State::EngineUp | State::EngineUpBadHealth => self.engine_up(obs, facts),
             State::EngineMaybeAway => self.engine_maybe_away(facts),
@@ -103,9 +103,13 @@ impl Agent {
         if facts.vm_here && facts.status.vm == VmStatus::Up {
             return Verdict::nowait(State::EngineStarting, "engine VM runs on this host");
         }
+        // A silent holder we may fence is waited for no longer than
+        // fence-after, even while its last publish still says its engine is up.
+        let fence = self.fence_candidate(obs);
         if let Some((host, rank)) = facts.best
             && host != me
             && rank >= 2
+            && fence.is_none_or(|target| target.host != host)
         {
             return self.stay();
         }
@@ -122,13 +126,15 @@ impl Agent {
         if mine == 0 {
             return self.stay();
         }
-        // A lease another host holds or claims would only turn us back: wait here.
+        // A lease another host holds or claims would only turn us back: wait
+        // here, unless it is a silent holder we may fence.
         if let Err(Blocker::Taken { .. } | Blocker::Unreadable { .. }) =
             self.lease.may_claim(self.now, &self.liveness)
+            && fence.is_none()
         {
             return self.stay();
         }
-        match better_candidate(me, mine, facts) {
+        match better_candidate(me, mine, facts, fence.map(|target| target.host)) {
             Some(_) => self.stay(),
             None => Verdict::nowait(
                 State::EngineStart,
@@ -137,7 +143,7 @@ impl Agent {
         }
     }
 
-    fn engine_start(&mut self, facts: &Facts) -> Verdict {
+    fn engine_start(&mut self, obs: &Observation<'_>, facts: &Facts) -> Verdict {
         if facts.vm_here {
             return Verdict::wait(State::EngineStarting, "engine VM already runs on this host");
         }
@@ -151,7 +157,7 @@ impl Agent {
         }
         match self.lease.phase() {
             Phase::Holding { epoch } => self.start_vm(epoch, "lease held"),
-            Phase::Fencing { .. } => self.stay(),
+            Phase::Fencing { .. } | Phase::Evicting { .. } => self.stay(),
             Phase::Idle => {
                 if let Some(host) = self.timing_mismatch(facts) {
                     return self.give_up_start(format!(
@@ -177,6 +183,10 @@ impl Agent {
                         ));
                         self.stay()
                     }
+                    Err(Blocker::Taken { .. }) if let Some(target) = self.fence_candidate(obs) => {
+                        self.claim_to_fence(target);
+                        self.stay()
+                    }
                     Err(Blocker::Taken { host, state }) => self.give_up_start(format!(
                         "engine VM lease {} by host {host} (epoch {})",
                         if state.kind.holds() {
@@ -195,6 +205,10 @@ impl Agent {
             Phase::Claiming { .. } => match self.lease.settle(self.now, &self.liveness) {
                 ClaimOutcome::Pending => self.stay(),
                 ClaimOutcome::Won { epoch } => self.start_vm(epoch, "lease won"),
+                ClaimOutcome::Fence { epoch, target } => {
+                    self.order_fence(epoch, target);
+                    self.stay()
+                }
                 ClaimOutcome::Lost { reason } => {
                     self.give_up_start(format!("lost the engine VM lease: {reason}"))
                 }
@@ -492,7 +506,9 @@ impl Agent {
             {
                 self.adopt_or_fence();
             }
-            Phase::Idle | Phase::Fencing { .. } => {}
+            // A fence under way ends by its report (or the core's wait for
+            // it): the target may be powered off whatever we do now.
+            Phase::Idle | Phase::Fencing { .. } | Phase::Evicting { .. } => {}
         }
     }
 
@@ -556,7 +572,8 @@ impl Agent {
 
     fn settle_adoption(&mut self) {
         match self.lease.settle(self.now, &self.liveness) {
-            ClaimOutcome::Pending => {}
+            // A claim for a running VM is never made to fence.
+            ClaimOutcome::Pending | ClaimOutcome::Fence { .. } => {}
             ClaimOutcome::Won { epoch } => {
                 self.say(format!(
                     "engine VM lease taken for the running VM (epoch {epoch})"
@@ -593,10 +610,19 @@ impl Agent {
 /// host the other would have beaten, which the lease keeps exclusive and which
 /// moves later only on a lead confirmed by fresh publishes. So no freshness
 /// rule here: it would only delay starts while the engine is down.
-fn better_candidate(me: HostId, mine: u32, facts: &Facts) -> Option<HostId> {
+///
+/// `silent` is a holder we may fence: silent for fence-after, it may still
+/// count as alive, but it will not start anything.
+fn better_candidate(
+    me: HostId,
+    mine: u32,
+    facts: &Facts,
+    silent: Option<HostId>,
+) -> Option<HostId> {
     facts
         .alive
         .iter()
+        .filter(|(id, _)| Some(*id) != silent)
         .filter(|(_, p)| !p.local_maintenance && !p.stopped && p.score > 0)
         .find(|(id, p)| p.score > mine || (p.score == mine && *id < me))
         .map(|(id, _)| *id)

@@ -15,6 +15,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 mod logic;
+mod power_fence;
 mod publish;
 mod substate;
 
@@ -23,6 +24,10 @@ pub use publish::published_dead_ms;
 use alloc::collections::BTreeMap;
 
 use crate::classify::{LocalVm, VmManagerStatus, best_engine, classify};
+use crate::fence::{
+    FENCE_TARGET_KEY, FENCE_TRIED_KEY, FENCED_KEY, FenceConf, FenceOrder, FenceProof, FenceReport,
+    FenceTarget,
+};
 use crate::lease::{Lease, LeaseDefect, LeaseTimings, Phase};
 use crate::liveness::PeerLiveness;
 use crate::metadata::{
@@ -103,6 +108,8 @@ pub struct CoreConfig {
     /// keep. The agent, back, takes the lease over (docs/agent.md, "The lease
     /// keeper").
     pub keeper: bool,
+    /// Power fencing (`fencing.conf`): `None` when this host fences nobody.
+    pub fencing: Option<FenceConf>,
 }
 
 /// What an agent keeps on the host's local disk so that it never goes back,
@@ -135,6 +142,7 @@ impl CoreConfig {
             watchdog_timeout_ms: None,
             seq_floor: 0,
             keeper: false,
+            fencing: None,
         }
     }
 }
@@ -195,6 +203,8 @@ pub struct Observation<'a> {
     pub local_maintenance: bool,
     pub requests: Vec<Request>,
     pub results: Vec<ActionResult>,
+    /// The report of a fence this host ran, once it ended.
+    pub fence: Option<FenceReport>,
 }
 
 /// What one step decided.
@@ -214,6 +224,9 @@ pub struct Decision {
     /// Whether to publish the slot at all: not before our own slot was read, so
     /// that a restarted agent never overwrites its predecessor's lease or epoch.
     pub publish: bool,
+    /// A fence to begin now (power fencing): the shell runs it in the
+    /// background and reports it in a later observation.
+    pub fence: Option<FenceOrder>,
 }
 
 /// One peer as read from its slot.
@@ -300,6 +313,11 @@ struct PeerKeys<'a> {
     lease_timings: Option<&'a str>,
     epoch_seen: Option<&'a str>,
     more_epochs_seen: bool,
+    /// Its [`FENCE_TRIED_KEY`] and [`FENCE_TARGET_KEY`], and whether it
+    /// publishes any [`FENCED_KEY`].
+    fence_tried: Option<&'a str>,
+    fence_target: Option<&'a str>,
+    fenced: bool,
 }
 
 impl<'a> PeerKeys<'a> {
@@ -321,6 +339,12 @@ impl<'a> PeerKeys<'a> {
                 }
                 LEASE_TIMINGS_KEY => {
                     keys.lease_timings = Some(value);
+                    continue;
+                }
+                FENCE_TRIED_KEY => &mut keys.fence_tried,
+                FENCE_TARGET_KEY => &mut keys.fence_target,
+                FENCED_KEY => {
+                    keys.fenced = true;
                     continue;
                 }
                 _ => continue,
@@ -453,6 +477,15 @@ pub struct Agent {
     pending: Vec<VmAction>,
     /// A start held back until our `held` publish reads back intact.
     awaiting_readback: Option<VmAction>,
+    /// A fence to hand out with this step's decision.
+    fence_order: Option<FenceOrder>,
+    /// When the fence under way was handed out (the core stops waiting for
+    /// its report after `FenceConf::timeout_ms` and a loop).
+    fence_since: Option<Millis>,
+    /// The fences we confirmed, published while their host stays silent.
+    proofs: BTreeMap<HostId, FenceProof>,
+    /// A peer's proof that it fenced this host, once logged.
+    told_fenced: Option<FenceTarget>,
     last_host_ts: u64,
     started_ts: u64,
     started_at: Millis,
@@ -477,8 +510,17 @@ impl Agent {
             .map(|v| v.message)
             .collect();
         assert!(broken.is_empty(), "unsafe timings: {}", broken.join("; "));
+        if let Some(fencing) = &cfg.fencing {
+            let broken: Vec<String> = fencing
+                .violations(&cfg.timings)
+                .into_iter()
+                .map(|v| v.message)
+                .collect();
+            assert!(broken.is_empty(), "unsafe fencing: {}", broken.join("; "));
+        }
         let mut timings = LeaseTimings::from_timings(&cfg.timings);
         timings.defect = cfg.lease_defect;
+        timings.fence_after_ms = cfg.fencing.as_ref().map(|f| f.fence_after_ms);
         let mut lease = Lease::new(cfg.host_id, timings);
         let floor_plausible = lease.note_epoch_seen(cfg.epoch_floor);
         let mut agent = Agent {
@@ -511,6 +553,10 @@ impl Agent {
             stop_sent: false,
             pending: Vec::new(),
             awaiting_readback: None,
+            fence_order: None,
+            fence_since: None,
+            proofs: BTreeMap::new(),
+            told_fenced: None,
             last_host_ts: 0,
             started_ts: now.as_secs(),
             started_at: now,
@@ -566,6 +612,7 @@ impl Agent {
         }
         self.take_results(&obs.results);
         let facts = self.facts(obs);
+        self.take_fence_report(obs);
         self.lease.guard(facts.vm_here, facts.vm_unknown);
         if self.fencing {
             if facts.vm_here || facts.vm_unknown {
@@ -597,7 +644,10 @@ impl Agent {
         let mut transitions = Vec::new();
         let mut nowait = self.run_states(obs, &facts, &mut transitions);
         self.reconcile_lease(&facts);
-        if matches!(self.lease.phase(), Phase::Claiming { .. }) {
+        if matches!(
+            self.lease.phase(),
+            Phase::Claiming { .. } | Phase::Evicting { .. }
+        ) {
             nowait = false;
         }
         let score = self.score(obs);
@@ -610,6 +660,7 @@ impl Agent {
             log: core::mem::take(&mut self.log),
             next_loop_ms: if nowait { 0 } else { self.cfg.timings.loop_ms },
             publish: self.adopted(),
+            fence: self.fence_order.take(),
         }
     }
 
@@ -637,6 +688,7 @@ impl Agent {
             log: core::mem::take(&mut self.log),
             next_loop_ms: self.cfg.timings.loop_ms,
             publish: self.adopted(),
+            fence: self.fence_order.take(),
         }
     }
 
@@ -905,18 +957,24 @@ impl Agent {
         let own_epoch = own.map_or(0, |l| l.epoch);
         // (An implausible epoch is nobody's: a hostile slot must not make us
         // drop a lease we hold.)
-        let overtaken = area.hosts.iter().any(|(id, slot)| {
-            *id != self.cfg.host_id
-                && slot
-                    .as_ref()
-                    .ok()
-                    .and_then(|s| s.extra.lease().ok().flatten())
-                    .is_some_and(|l| {
-                        l.kind != crate::metadata::LeaseKind::None
-                            && l.epoch > own_epoch
-                            && self.lease.plausible(l.epoch)
-                    })
-        });
+        let fenced = self.proof_of_our_fence(area);
+        if let Some((by, proof)) = &fenced {
+            self.note_fenced_me(*by, proof);
+        }
+        let fenced = fenced.is_some_and(|(_, proof)| proof.target.epoch >= own_epoch);
+        let overtaken = fenced
+            || area.hosts.iter().any(|(id, slot)| {
+                *id != self.cfg.host_id
+                    && slot
+                        .as_ref()
+                        .ok()
+                        .and_then(|s| s.extra.lease().ok().flatten())
+                        .is_some_and(|l| {
+                            l.kind != crate::metadata::LeaseKind::None
+                                && l.epoch > own_epoch
+                                && self.lease.plausible(l.epoch)
+                        })
+            });
         self.lease.adopt(own, running && !overtaken);
         self.own_slot = OwnSlot::Adopted { seq_first };
         match self.lease.phase() {
@@ -930,7 +988,7 @@ impl Agent {
                      powering it off"
                 ));
             }
-            Phase::Idle | Phase::Claiming { .. } => {}
+            Phase::Idle | Phase::Claiming { .. } | Phase::Evicting { .. } => {}
         }
     }
 
@@ -1085,6 +1143,11 @@ impl Agent {
         } else if let Some(value) = keys.epoch_seen {
             self.note_epoch_seen_text(id, value, refused);
         }
+        if keys.fence_tried.is_some() || keys.fenced {
+            self.ingest_fence_keys(id, &slot.extra, keys.fence_tried);
+        }
+        self.lease
+            .observe_fence_target(id, keys.fence_target.and_then(FenceTarget::parse));
         let gateway = keys
             .gateway
             .map_or(PeerGateway::NotPublished, PeerGateway::parse);

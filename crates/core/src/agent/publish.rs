@@ -100,6 +100,9 @@ impl Agent {
         if self.cfg.keeper {
             extra.push(KEEPER_KEY, "1");
         }
+        if self.cfg.fencing.is_some() {
+            self.push_fence_keys(&mut extra);
+        }
         extra.push(SEQ_KEY, self.seq.to_string());
         extra
     }

@@ -189,6 +189,8 @@ struct Rig {
     publish_ok: bool,
     requests: Vec<Request>,
     results: Vec<ActionResult>,
+    /// The fence report the next step observes.
+    fence: Option<FenceReport>,
 }
 
 impl Rig {
@@ -220,6 +222,7 @@ impl Rig {
             publish_ok: true,
             requests: Vec::new(),
             results: Vec::new(),
+            fence: None,
         }
     }
 
@@ -267,6 +270,7 @@ impl Rig {
             local_maintenance: self.local_maintenance,
             requests: std::mem::take(&mut self.requests),
             results: std::mem::take(&mut self.results),
+            fence: self.fence.take(),
         };
         let decision = self.agent.step(&obs);
         let written = decision.publish && self.publish_ok;
@@ -1218,6 +1222,7 @@ fn implausible_values_are_logged_once_a_host_and_a_few_hosts_a_read() {
             local_maintenance: false,
             requests: Vec::new(),
             results: Vec::new(),
+            fence: None,
         };
         agent.step(&obs).log
     };

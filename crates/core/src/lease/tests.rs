@@ -8,6 +8,7 @@ const TIMINGS: LeaseTimings = LeaseTimings {
     dead_ms: 60_000,
     claim_window_ms: 15_000,
     renew_gap_max_ms: 50_000,
+    fence_after_ms: None,
     defect: None,
 };
 

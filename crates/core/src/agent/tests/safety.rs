@@ -30,6 +30,7 @@ fn observation<'a>(rig: &Rig, area: &'a Area) -> Observation<'a> {
         local_maintenance: false,
         requests: Vec::new(),
         results: Vec::new(),
+        fence: None,
     }
 }
 
