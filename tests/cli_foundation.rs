@@ -522,3 +522,59 @@ fn every_program_tells_its_version() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Issue 17: `--check-config` checks the cluster's `fencing.conf` (beside the
+/// metadata volume) as the agent does when it starts, and says what it found.
+#[test]
+fn agent_check_config_checks_the_fencing_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let volume_dir = root.path().join("he");
+    std::fs::create_dir(&volume_dir).unwrap();
+    let volume = volume_dir.join("hosted-engine.metadata");
+    write_he_conf(
+        root.path(),
+        &format!("{DEPLOYED}metadata_path={}\n", volume.display()),
+    );
+    let fencing = volume_dir.join("fencing.conf");
+    let out = run(AGENT, root.path(), &["--check-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let none = format!("no power fencing (no {})", fencing.display());
+    assert!(stdout.contains(&none), "{stdout}");
+
+    std::fs::write(
+        &fencing,
+        "[fencing]\nfence-after-secs = 12\n[host 1]\nagent=/bin/true\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fencing, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(AGENT, root.path(), &["--check-config"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("fence_<name>") || stderr.contains("fence agent"),
+        "{stderr}"
+    );
+
+    std::fs::write(&fencing, "[fencing]\nfence-after-secs = 5\n").unwrap();
+    let out = run(AGENT, root.path(), &["--check-config"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:2:", fencing.display()))
+            && stderr.contains("fence-after-secs (5) must be at least"),
+        "{stderr}"
+    );
+
+    std::fs::write(&fencing, "[fencing]\nfence-after-secs = 12\n").unwrap();
+    let out = run(AGENT, root.path(), &["--check-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let on = format!(
+        "power fencing: 0 fence device(s) of other hosts, fence-after 12 s ({})",
+        fencing.display()
+    );
+    assert!(stdout.contains(&on), "{stdout}");
+}

@@ -618,3 +618,128 @@ fn the_real_fence_ipmilan_reports_its_errors_through_the_interface() {
         "fence_ipmilan off of host 2: failed: You have to enter fence address"
     );
 }
+
+/// The agent's background fencer (`DeviceFencer`): one fence is `off`, then
+/// `status` until off, each call logged, reported once it ended.
+mod background {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    use hosted_engine::core::{FenceOrder, FenceOutcome, FenceReport, FenceTarget};
+    use hosted_engine::shell::agent_loop::Fencer;
+    use hosted_engine::shell::fence::DeviceFencer;
+
+    /// Answers `off` with exit 0, and `status` with what `status` holds
+    /// (0 on, 2 off), counting the status calls.
+    const BMC: &str = r#"here=$(dirname "$0")
+action=$(sed -n 's/^action=//p')
+case "$action" in
+off) echo off >> "$here/calls"; exit "$(cat "$here/off")" ;;
+status) echo status >> "$here/calls"; exit "$(cat "$here/status")" ;;
+esac
+exit 1"#;
+
+    fn order() -> FenceOrder {
+        FenceOrder {
+            target: FenceTarget { host: 2, epoch: 7 },
+            epoch: 8,
+        }
+    }
+
+    /// Runs one fence with a call timeout and waits for its report.
+    fn fence(dir: &Path, timeout: Duration) -> (Vec<String>, FenceReport) {
+        let script = agent(dir, BMC);
+        let mut fencer = DeviceFencer::new(BTreeMap::from([(2, device(&script, None))]), timeout);
+        {
+            let _forking = FORKS.read().unwrap();
+            fencer.begin(order());
+        }
+        let mut lines = Vec::new();
+        let deadline = Instant::now() + timeout * 3;
+        while Instant::now() < deadline {
+            let (more, report) = fencer.poll();
+            lines.extend(more);
+            if let Some(report) = report {
+                return (lines, report);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no report within {:?}: {lines:?}", timeout * 3);
+    }
+
+    fn set(dir: &Path, off: i32, status: i32) {
+        fs::write(dir.join("off"), off.to_string()).unwrap();
+        fs::write(dir.join("status"), status.to_string()).unwrap();
+    }
+
+    #[test]
+    fn off_then_a_status_that_says_off_is_a_confirmed_fence() {
+        let dir = tempfile::tempdir().unwrap();
+        set(dir.path(), 0, 2);
+        let (lines, report) = fence(dir.path(), TIMEOUT);
+        assert_eq!(report.outcome, FenceOutcome::Off, "{lines:?}");
+        assert_eq!(report.target, order().target);
+        assert_eq!(report.agent, "fence_fake");
+        assert_eq!(recorded(dir.path(), "calls"), "off\nstatus\n");
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with("fence_fake off of host 2: off ("),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("fence_fake status of host 2: off ("),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_off_is_a_failed_fence_and_no_status_is_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        set(dir.path(), 1, 2);
+        let (lines, report) = fence(dir.path(), TIMEOUT);
+        let FenceOutcome::Failed(why) = &report.outcome else {
+            panic!("{report:?}");
+        };
+        assert!(why.starts_with("fence_fake off: failed"), "{why}");
+        assert_eq!(recorded(dir.path(), "calls"), "off\n");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+    }
+
+    #[test]
+    fn a_status_that_keeps_saying_on_is_no_confirmation_within_twice_the_call_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        set(dir.path(), 0, 0);
+        let started = Instant::now();
+        let (lines, report) = fence(dir.path(), Duration::from_secs(2));
+        let FenceOutcome::Failed(why) = &report.outcome else {
+            panic!("{report:?}");
+        };
+        assert!(why.contains("off was not confirmed within 4.00 s"), "{why}");
+        assert!(why.ends_with("status still says on"), "{why}");
+        // Status asked about once a second, and the whole fence bounded.
+        let statuses = recorded(dir.path(), "calls").matches("status").count();
+        assert!((2..=5).contains(&statuses), "{statuses} status calls");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            lines.iter().all(|l| l.starts_with("fence_fake ")),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn a_host_without_a_device_is_refused_at_once() {
+        let mut fencer = DeviceFencer::new(BTreeMap::new(), TIMEOUT);
+        fencer.begin(order());
+        let (lines, report) = fencer.poll();
+        assert!(lines.is_empty());
+        assert_eq!(
+            report.map(|r| r.outcome),
+            Some(FenceOutcome::Failed("no fence device for host 2".into()))
+        );
+        assert_eq!(fencer.poll(), (Vec::new(), None));
+    }
+}

@@ -95,8 +95,17 @@ pub fn agent_main() -> i32 {
                 );
                 return EXIT_FAILURE;
             }
+            let fencing = match fencing_summary(&config, &paths) {
+                Ok(fencing) => fencing,
+                Err(errors) => {
+                    for error in &errors.0 {
+                        eprintln!("ovirt-ha-agent: {error}");
+                    }
+                    return EXIT_FAILURE;
+                }
+            };
             let text = format!(
-                "configuration valid: {} (host id {}), metadata volume {}, {}\n",
+                "configuration valid: {} (host id {}), metadata volume {}, {}, {fencing}\n",
                 paths.he_conf.display(),
                 config.hosted_engine.host_id,
                 config
@@ -114,6 +123,36 @@ pub fn agent_main() -> i32 {
             EXIT_FAILURE
         }
     }
+}
+
+/// Power fencing as `--check-config` reports it, after the checks the agent
+/// makes when it starts (`FencingConf::load_for_agent`): the file, its
+/// fence-after against this host's timings, its fence agents and password
+/// files. Nothing is run.
+fn fencing_summary(
+    config: &Config,
+    paths: &crate::config::ConfigPaths,
+) -> Result<String, crate::config::ConfigErrors> {
+    use crate::config::FencingConf;
+    let path = config
+        .hosted_engine
+        .fencing_conf_path()
+        .map_err(|e| crate::config::ConfigErrors(vec![e]))?;
+    let timings = &config.agent.timings;
+    Ok(
+        match FencingConf::load_for_agent(&path, timings, &paths.fencing_secrets_dir())? {
+            None => format!("no power fencing (no {})", path.display()),
+            Some(conf) => {
+                let fencing = conf.core_conf(config.hosted_engine.host_id, timings);
+                format!(
+                    "power fencing: {} fence device(s) of other hosts, fence-after {} s ({})",
+                    fencing.devices.len(),
+                    crate::config::format_secs(fencing.fence_after_ms),
+                    path.display()
+                )
+            }
+        },
+    )
 }
 
 /// The watchdog as `--check-config` reports it (the device itself is not

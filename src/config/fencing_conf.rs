@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! [fencing]
+//! fence-after-secs = 10
 //! timeout-secs = 30
 //! [host 1]
 //! agent = fence_ipmilan
@@ -39,6 +40,8 @@ use super::document::{EntryRef, KvDocument, Syntax};
 use super::error::{ConfigError, ConfigErrors, ErrorKind};
 use super::he_conf::parse_host_id;
 use super::values::{Fields, Violation, errors_from, format_secs, parse_secs_ms, violation_error};
+use crate::core::Timings;
+use crate::core::fence::{FENCE_AFTER_DEFAULT_MS, FenceConf};
 use crate::metadata::{HOST_ID_MAX, HostId};
 
 /// Name of the fencing file, beside the cluster's shared configuration.
@@ -93,6 +96,11 @@ impl FenceDevice {
 /// The parsed `fencing.conf`. A missing file reads as no fence devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FencingConf {
+    /// `fence-after-secs`: a lease holder silent on the storage this long may
+    /// be fenced. `None` (not set): [`FENCE_AFTER_DEFAULT_MS`], or the
+    /// shortest the timings allow when that is longer
+    /// ([`FencingConf::fence_after_ms`]).
+    pub fence_after_ms: Option<u64>,
     /// `timeout-secs` (default [`FENCE_TIMEOUT_DEFAULT_MS`]): the bound on one
     /// fence-agent call, after which its whole process group is killed.
     pub timeout_ms: u64,
@@ -104,12 +112,62 @@ pub struct FencingConf {
 impl FencingConf {
     /// Every key of `[fencing]`.
     pub fn keys() -> Vec<&'static str> {
-        vec!["timeout-secs"]
+        vec!["fence-after-secs", "timeout-secs"]
+    }
+
+    /// `fence-after-secs` as this host runs it with `timings`: as set, or
+    /// else [`FENCE_AFTER_DEFAULT_MS`] raised to `2 x loop-secs +
+    /// storage-timeout-secs` when that is longer (the reference's timings).
+    pub fn fence_after_ms(&self, timings: &Timings) -> u64 {
+        self.fence_after_ms.unwrap_or_else(|| {
+            FENCE_AFTER_DEFAULT_MS.max(2 * timings.loop_ms + timings.storage_timeout_ms)
+        })
+    }
+
+    /// The core's view of this file for host `me`: when to fence, how long a
+    /// fence may take, and the devices of every other host.
+    pub fn core_conf(&self, me: HostId, timings: &Timings) -> FenceConf {
+        FenceConf {
+            fence_after_ms: self.fence_after_ms(timings),
+            timeout_ms: self.timeout_ms,
+            devices: self.devices.keys().copied().filter(|h| *h != me).collect(),
+        }
+    }
+
+    /// `fence-after-secs` against this host's `agent.conf` timings
+    /// ([`FenceConf::violations`]).
+    pub fn timing_errors(&self, timings: &Timings) -> Vec<ConfigError> {
+        let conf = self.core_conf(0, timings);
+        conf.violations(timings)
+            .into_iter()
+            .map(|v| violation_error(v, &self.doc, FENCING_SECTION))
+            .collect()
+    }
+
+    /// Loads this host's `fencing.conf` for the agent: `Ok(None)` when there
+    /// is none, and every problem of the file, its timings against
+    /// `timings`, its fence agents and password files otherwise
+    /// ([`FencingConf::agent_errors`]). Nothing is fenced while any remains.
+    pub fn load_for_agent(
+        path: &Path,
+        timings: &Timings,
+        secrets_dir: &Path,
+    ) -> Result<Option<FencingConf>, ConfigErrors> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conf = FencingConf::load(path)?;
+        let mut errors = conf.timing_errors(timings);
+        errors.extend(conf.agent_errors(secrets_dir));
+        errors_from(errors).map(|()| Some(conf))
     }
 
     /// Every broken rule between the values of `[fencing]`.
     pub fn violations(&self) -> Vec<Violation> {
-        let bounded = [("timeout-secs", self.timeout_ms)];
+        let mut bounded = vec![("timeout-secs", self.timeout_ms)];
+        if let Some(ms) = self.fence_after_ms {
+            bounded.push(("fence-after-secs", ms));
+        }
         bounded
             .into_iter()
             .filter(|(_, ms)| *ms == 0 || *ms > FENCE_DURATION_MAX_MS)
@@ -210,6 +268,7 @@ impl ConfFile for FencingConf {
         let mut f = Fields::new(&doc);
         let s = FENCING_SECTION;
         let timeout_ms = f.or(s, "timeout-secs", FENCE_TIMEOUT_DEFAULT_MS, parse_secs_ms);
+        let fence_after_ms = f.value(s, "fence-after-secs", parse_secs_ms);
         let mut errors = f.finish().err().map_or_else(Vec::new, |e| e.0);
         let devices = read_devices(&doc, &mut errors);
         if !errors.is_empty() {
@@ -219,6 +278,7 @@ impl ConfFile for FencingConf {
             return Err(ConfigErrors(errors));
         }
         let conf = FencingConf {
+            fence_after_ms,
             timeout_ms,
             devices,
             doc,

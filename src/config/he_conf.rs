@@ -739,6 +739,16 @@ impl HostedEngineConf {
         Ok(self.domain_dir()?.join(HA_AGENT_DIR).join(METADATA_FILE))
     }
 
+    /// The cluster's `fencing.conf`: beside the metadata volume, where every
+    /// host reads it.
+    pub fn fencing_conf_path(&self) -> Result<PathBuf, ConfigError> {
+        let volume = self.metadata_volume_path()?;
+        Ok(volume
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .join(super::FENCING_CONF_NAME))
+    }
+
     /// The path this configuration was read from.
     pub fn path(&self) -> &Path {
         self.doc.path()

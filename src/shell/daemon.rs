@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::agent_loop::{AgentLoop, Clock, Events, Io, Monitors, VmDriver, Watchdog};
+use super::fence::DeviceFencer;
 use super::history::History;
 use super::maintenance::{MaintenanceTarget, set_maintenance};
 use super::monitors::check_liveliness;
@@ -25,7 +26,9 @@ use super::system::{TRANSITION_TARGET, log_core_line};
 use super::vm::EngineVm;
 use super::watchdog::{HostWatchdog, NoWatchdog, open_configured};
 use crate::clock::SystemClock;
-use crate::config::{ConfFile, Config, ConfigPaths, HaConf, WATCHDOG_NONE_ACK_KEY, format_secs};
+use crate::config::{
+    ConfFile, Config, ConfigPaths, FencingConf, HaConf, WATCHDOG_NONE_ACK_KEY, format_secs,
+};
 use crate::core::agent::Floors;
 use crate::core::{CoreConfig, Millis, Request, Sensors, State};
 use crate::metadata::history::EventKind;
@@ -604,6 +607,51 @@ fn explain_unknown_network(score: &mut crate::proto::ScoreView, why: &str) {
     }
 }
 
+/// Power fencing from the cluster's `fencing.conf`, read when the agent
+/// starts: the core's part set in `core`, and the runner of the devices. No
+/// file, or one with any problem (logged, each one), runs the agent without
+/// fencing: the lease is as safe without it, only slower to free.
+fn fencing(config: &Config, paths: &ConfigPaths, core: &mut CoreConfig) -> Option<DeviceFencer> {
+    let path = match config.hosted_engine.fencing_conf_path() {
+        Ok(path) => path,
+        Err(e) => {
+            tracing::warn!("power fencing off: {e}");
+            return None;
+        }
+    };
+    let timings = &config.agent.timings;
+    match FencingConf::load_for_agent(&path, timings, &paths.fencing_secrets_dir()) {
+        Ok(None) => {
+            tracing::info!(
+                "power fencing off: no {} (a silent holder's lease expires after                  lease-dead-secs)",
+                path.display()
+            );
+            None
+        }
+        Ok(Some(conf)) => {
+            let fencing = conf.core_conf(core.host_id, timings);
+            tracing::info!(
+                "power fencing on: {} fence device(s) of other hosts, a silent holder fenced                  after {} s, each fence-agent call bounded by {} s ({})",
+                fencing.devices.len(),
+                format_secs(fencing.fence_after_ms),
+                format_secs(conf.timeout_ms),
+                path.display()
+            );
+            core.fencing = Some(fencing);
+            Some(DeviceFencer::new(
+                conf.devices,
+                Duration::from_millis(conf.timeout_ms),
+            ))
+        }
+        Err(errors) => {
+            for error in &errors.0 {
+                tracing::error!("power fencing off: {error}");
+            }
+            None
+        }
+    }
+}
+
 /// Runs the agent until SIGTERM/SIGINT. Configuration errors come back before
 /// anything is started.
 pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
@@ -612,7 +660,8 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     signals::install_stop_handlers().context("installing signal handlers")?;
     // The engine VM's pid, for the CPU monitor (0: none).
     let vm_pid = Arc::new(AtomicU32::new(0));
-    let (core, io) = build(&config, paths, &vm_pid)?;
+    let (mut core, io) = build(&config, paths, &vm_pid)?;
+    let fencer = fencing(&config, paths, &mut core);
     log_start(&core, &io, level);
     let mut io = io;
     // Shared by the loop (which logs lost mail) and the transition callback.
@@ -664,6 +713,9 @@ pub fn run(paths: &ConfigPaths) -> anyhow::Result<()> {
     });
     let mut agent = AgentLoop::start(core, io);
     agent.keep_last_area(true);
+    if let Some(fencer) = fencer {
+        agent.set_fencer(Box::new(fencer));
+    }
     let mut metrics = MetricsTracker::default();
     let mut score_events = ScoreEvents::default();
     let mut ready = false;

@@ -740,5 +740,9 @@ fn bounded(text: &str) -> String {
     out
 }
 
+mod background;
+
+pub use background::DeviceFencer;
+
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,7 @@ use super::ctx::Ctx;
 use super::failure::{EXIT_FAILURE, EXIT_OK, Failure, FailureKind, Outcome};
 use super::render::TableLayout;
 use super::spec::Invocation;
-use crate::config::{ConfFile, FENCING_CONF_NAME, FenceDevice, FencingConf};
+use crate::config::{ConfFile, FenceDevice, FencingConf};
 use crate::shell::fence::{self, FenceAction, FenceRun};
 
 /// Fence agents run at once at most; the rest wait for a free one.
@@ -53,13 +53,8 @@ pub fn check_fencing(ctx: &Ctx, inv: &Invocation, layout: TableLayout) -> Outcom
 /// The cluster's `fencing.conf`: beside the metadata volume.
 fn fencing_conf_path(ctx: &Ctx) -> Result<PathBuf, Failure> {
     let he = ctx.deployed_conf()?;
-    let volume = he
-        .metadata_volume_path()
-        .map_err(|e| Failure::config(e.to_string()))?;
-    Ok(volume
-        .parent()
-        .unwrap_or(Path::new("/"))
-        .join(FENCING_CONF_NAME))
+    he.fencing_conf_path()
+        .map_err(|e| Failure::config(e.to_string()))
 }
 
 /// The file, with at least one device in it.
