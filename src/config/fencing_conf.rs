@@ -144,6 +144,19 @@ impl FencingConf {
             .collect()
     }
 
+    /// Resolves every password file given by its bare name to that file in
+    /// `secrets_dir`, this host's own directory for them.
+    pub fn in_secrets_dir(mut self, secrets_dir: &Path) -> FencingConf {
+        for device in self.devices.values_mut() {
+            if let Some(path) = &mut device.password_file
+                && path.is_relative()
+            {
+                *path = secrets_dir.join(&*path);
+            }
+        }
+        self
+    }
+
     /// Loads this host's `fencing.conf` for the agent: `Ok(None)` when there
     /// is none, and every problem of the file, its timings against
     /// `timings`, its fence agents and password files otherwise
@@ -156,7 +169,7 @@ impl FencingConf {
         if !path.exists() {
             return Ok(None);
         }
-        let conf = FencingConf::load(path)?;
+        let conf = FencingConf::load(path)?.in_secrets_dir(secrets_dir);
         let mut errors = conf.timing_errors(timings);
         errors.extend(conf.agent_errors(secrets_dir));
         errors_from(errors).map(|()| Some(conf))
@@ -511,11 +524,18 @@ pub fn is_fence_agent_name(name: &str) -> bool {
     })
 }
 
-/// An absolute path to a file; where it may be is checked against the host's
-/// own directory for them ([`FencingConf::agent_errors`]).
+/// An absolute path to a file, or a bare file name: that file in each host's
+/// own directory for them (resolved by [`FencingConf::in_secrets_dir`]), so
+/// that the one shared file serves hosts whose directories differ. Where an
+/// absolute one may be is checked against that directory
+/// ([`FencingConf::agent_errors`]).
 fn parse_password_file(raw: &str) -> Result<PathBuf, String> {
-    if !raw.starts_with('/') || raw.ends_with('/') {
-        return Err(format!("{raw:?} is not an absolute path to a file"));
+    let bare = !raw.contains('/') && !raw.is_empty() && raw != "." && raw != "..";
+    if !bare && (!raw.starts_with('/') || raw.ends_with('/')) {
+        return Err(format!(
+            "{raw:?} is neither an absolute path to a file nor a file name (in this host's \
+             fencing directory)"
+        ));
     }
     if raw.split('/').any(|part| part == "..") {
         return Err(format!("{raw:?} climbs out of its directory (..)"));

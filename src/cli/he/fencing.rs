@@ -26,10 +26,11 @@ const PARALLEL_MAX: usize = 16;
 /// may not be run (an untrusted agent or password file).
 pub fn check_fencing(ctx: &Ctx, inv: &Invocation, layout: TableLayout) -> Outcome {
     let path = fencing_conf_path(ctx)?;
-    let conf = load(&path)?;
+    let secrets_dir = ctx.paths.fencing_secrets_dir();
+    let conf = load(&path)?.in_secrets_dir(&secrets_dir);
     // Fence agents run as root with a password on their stdin: nothing runs
     // while the file, an agent or a password file is not what it must be.
-    let problems = conf.agent_errors(&ctx.paths.fencing_secrets_dir());
+    let problems = conf.agent_errors(&secrets_dir);
     if !problems.is_empty() {
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         return Err(Failure::config(format!(

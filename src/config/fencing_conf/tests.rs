@@ -174,14 +174,34 @@ fn the_agent_is_one_program_by_name_or_absolute_path() {
 }
 
 #[test]
-fn the_password_file_is_an_absolute_path() {
-    let e = refused("[host 1]\nagent=fence_ipmilan\npassword-file=host1.password\n");
-    assert_eq!(
-        e.to_string(),
-        format!("{PATH}:3: password-file: \"host1.password\" is not an absolute path to a file")
-    );
-    let conf = parse("[host 1]\nagent=fence_a\nPassword-File=/p\n").unwrap();
+fn the_password_file_is_an_absolute_path_or_a_name_in_the_hosts_own_directory() {
+    for bad in ["sub/host1.password", "..", "/etc/", "./x"] {
+        let e = refused(&format!(
+            "[host 1]\nagent=fence_ipmilan\npassword-file={bad}\n"
+        ));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{PATH}:3: password-file: {bad:?} is neither an absolute path to a file nor a \
+                 file name (in this host's fencing directory)"
+            )
+        );
+    }
+    let conf = parse(
+        "[host 1]\nagent=fence_a\nPassword-File=/p\n[host 2]\nagent=fence_a\npassword-file=h2\n",
+    )
+    .unwrap();
     assert_eq!(conf.devices[&1].password_file, Some(PathBuf::from("/p")));
+    assert_eq!(conf.devices[&2].password_file, Some(PathBuf::from("h2")));
+    let resolved = conf.in_secrets_dir(Path::new("/etc/ovirt-hosted-engine-ha/fencing"));
+    assert_eq!(
+        resolved.devices[&1].password_file,
+        Some(PathBuf::from("/p"))
+    );
+    assert_eq!(
+        resolved.devices[&2].password_file,
+        Some(PathBuf::from("/etc/ovirt-hosted-engine-ha/fencing/h2"))
+    );
 }
 
 #[test]
