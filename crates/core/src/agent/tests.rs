@@ -75,6 +75,8 @@ struct PeerSpec {
     seq: Option<u64>,
     /// Its lease timings as published; `None`: publishes none.
     lease_timings: Option<String>,
+    /// More extra lines it publishes (fencing keys), in order.
+    extra: Vec<(&'static str, String)>,
 }
 
 impl Default for PeerSpec {
@@ -96,6 +98,7 @@ impl Default for PeerSpec {
             epoch_seen: 0,
             seq: None,
             lease_timings: None,
+            extra: Vec::new(),
         }
     }
 }
@@ -141,6 +144,9 @@ fn peer_slot(id: HostId, peer: &PeerSpec) -> HostSlot {
     extra.push(GATEWAY_KEY, gateway);
     if let Some(timings) = &peer.lease_timings {
         extra.push(LEASE_TIMINGS_KEY, timings.clone());
+    }
+    for (key, value) in &peer.extra {
+        extra.push(key, value.as_str());
     }
     if let Some(seq) = peer.seq {
         extra.push(crate::metadata::SEQ_KEY, seq.to_string());
@@ -1151,6 +1157,7 @@ fn every_published_extra_line_splits_into_one_key_and_one_value() {
     }
 }
 
+mod fencing;
 mod safety;
 
 /// One pass finds what `Extra::get` finds for each key (the first line), the
