@@ -930,7 +930,10 @@ impl Lease {
             .get(&target.host)
             .is_some_and(|state| state.kind != LeaseKind::None && state.epoch == target.epoch);
         same && !self.parked.contains(&target.host)
-            && self.fence_tried.get(&target.host) != Some(&target.epoch)
+            && self
+                .fence_tried
+                .get(&target.host)
+                .is_none_or(|tried| *tried < target.epoch)
             && liveness
                 .silent_for(now, target.host)
                 .is_some_and(|silent| silent >= after)
@@ -1009,7 +1012,10 @@ impl Lease {
     /// Records that a fence of `target` was tried and did not count (here, or
     /// as another host published): that epoch is never fenced again.
     pub fn note_fence_tried(&mut self, target: FenceTarget) {
-        self.fence_tried.insert(target.host, target.epoch);
+        // A host's epochs only grow: the highest tried covers every older one,
+        // whatever order they are learnt in.
+        let tried = self.fence_tried.entry(target.host).or_insert(target.epoch);
+        *tried = (*tried).max(target.epoch);
     }
 
     /// Every host's epoch whose fence was tried and did not count, as far as

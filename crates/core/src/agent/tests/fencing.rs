@@ -486,7 +486,6 @@ fn a_holder_keeps_its_lease_against_a_claim_made_to_fence_it() {
 /// Host 3 tried host 1's epoch 3 long ago and still publishes it as tried;
 /// our fence of epoch 4 fails. No second fence of epoch 4 may follow.
 #[test]
-#[ignore = "bug: a peer's older fence-tried epoch of the same host overwrites ours (Lease::note_fence_tried keeps one epoch a host): the failed epoch is fenced again"]
 fn an_older_tried_epoch_published_by_a_peer_does_not_bring_a_second_fence() {
     let mut rig = fence_ordered(5_000);
     rig.peer(3).extra = vec![(FENCE_TRIED_KEY, "1/3".into())];
