@@ -1954,7 +1954,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__sim__subcmd__fuzz)
-            opts="-h --seeds --from --timings --defect --dir --help"
+            opts="-h --seeds --from --timings --fencing --defect --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1973,7 +1973,7 @@ _he__lab() {
                     return 0
                     ;;
                 --defect)
-                    COMPREPLY=($(compgen -W "skip-settle expire-immediately release-before-down ignore-sequence unchecked-epoch" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "skip-settle expire-immediately release-before-down ignore-sequence unchecked-epoch take-unconfirmed-fence fence-publishing" -- "${cur}"))
                     return 0
                     ;;
                 --dir)
@@ -2044,7 +2044,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__sim__subcmd__run)
-            opts="-h --scenario --seed --timings --defect --dir --help"
+            opts="-h --scenario --seed --timings --fencing --defect --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2063,7 +2063,7 @@ _he__lab() {
                     return 0
                     ;;
                 --defect)
-                    COMPREPLY=($(compgen -W "skip-settle expire-immediately release-before-down ignore-sequence unchecked-epoch" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "skip-settle expire-immediately release-before-down ignore-sequence unchecked-epoch take-unconfirmed-fence fence-publishing" -- "${cur}"))
                     return 0
                     ;;
                 --dir)

@@ -96,8 +96,11 @@ complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subco
 expire-immediately\t'Treat other hosts\' leases as expired at once'
 release-before-down\t'Publish `none` when fencing, before the VM is confirmed down'
 ignore-sequence\t'Take a slot whose write sequence went back (a late write) for news'
-unchecked-epoch\t'Take any epoch from storage and add to it wrapping'"
+unchecked-epoch\t'Take any epoch from storage and add to it wrapping'
+take-unconfirmed-fence\t'Power fencing (with --fencing): take the lease whatever the fence\'s outcome'
+fence-publishing\t'Power fencing (with --fencing): fence a holder whether it is silent or not'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
+complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l fencing -d 'Replay a seed of `fuzz --fencing`: every host with a fence device'
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l seeds -d 'How many seeds' -r
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l from -d 'The first seed' -r
@@ -107,8 +110,11 @@ complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subco
 expire-immediately\t'Treat other hosts\' leases as expired at once'
 release-before-down\t'Publish `none` when fencing, before the VM is confirmed down'
 ignore-sequence\t'Take a slot whose write sequence went back (a late write) for news'
-unchecked-epoch\t'Take any epoch from storage and add to it wrapping'"
+unchecked-epoch\t'Take any epoch from storage and add to it wrapping'
+take-unconfirmed-fence\t'Power fencing (with --fencing): take the lease whatever the fence\'s outcome'
+fence-publishing\t'Power fencing (with --fencing): fence a holder whether it is silent or not'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
+complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l fencing -d 'Power fencing: every host with a fence device, drawn from the seed (fence-after, latency, devices that fail, hang or do not confirm)'
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run one scenario file, or one fuzz seed, and print its log. Exit 1 when an invariant broke or a check failed'
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from help" -f -a "fuzz" -d 'Run seeds FROM..FROM+SEEDS of the fault fuzzer: each one simulated hour of random overlapping faults, then everything healed and a bounded wait for exactly one healthy engine. Exit 1 when any seed fails'

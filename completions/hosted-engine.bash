@@ -6,7 +6,7 @@ _hosted_engine() {
         return
     fi
     case ${COMP_WORDS[1]} in
-        --deploy) opts="--add-host --answer-file= --generate-answer= --dry-run --storage= --domain-type= --sd-uuid= --mnt-root= --fqdn= --gateway= --network-test= --hostname= --vm-driver= --vm-xml= --vm-command= --watchdog-device= --watchdog-timeout-secs= --watchdog-none-i-accept-split-brain --agent-conf= --no-enable-agent --force --help" ;;
+        --deploy) opts="--add-host --answer-file= --generate-answer= --dry-run --storage= --domain-type= --sd-uuid= --mnt-root= --fqdn= --gateway= --network-test= --hostname= --vm-driver= --vm-xml= --vm-command= --watchdog-device= --watchdog-timeout-secs= --watchdog-none-i-accept-split-brain --agent-conf= --fencing-conf= --fence-passwords= --no-enable-agent --force --help" ;;
         --vm-status) opts="--json --format= --explain --watch --remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --remote-ssh-config= --remote-timeout= --help" ;;
         --history) opts="--since= --host= --json --remote= --remote-identity= --remote-known-hosts= --remote-accept-new-host-key --remote-command= --remote-ssh-config= --remote-timeout= --help" ;;
         --vm-start) opts="--vm-conf= --no-wait --help" ;;

@@ -59,6 +59,8 @@ complete -c hosted-engine -n 'test (__hosted_engine_command) = --deploy' -a '--w
 complete -c hosted-engine -n 'test (__hosted_engine_command) = --deploy' -a '--watchdog-timeout-secs=' -d 'The timeout the agent gives the watchdog device at start [default: the device\'s '
 complete -c hosted-engine -n 'test (__hosted_engine_command) = --deploy' -a '--watchdog-none-i-accept-split-brain' -d 'With --watchdog-device=none: run this host without a watchdog. A hung agent here'
 complete -c hosted-engine -n 'test (__hosted_engine_command) = --deploy' -a '--agent-conf=' -d 'The cluster\'s agent.conf (timings, score penalties), checked and copied to the s'
+complete -c hosted-engine -n 'test (__hosted_engine_command) = --deploy' -a '--fencing-conf=' -d 'The cluster\'s fencing.conf (power fencing: each host\'s fence agent and its optio'
+complete -c hosted-engine -n 'test (__hosted_engine_command) = --deploy' -a '--fence-passwords=' -d 'A directory of fence device password files (those fencing.conf names by file nam'
 complete -c hosted-engine -n 'test (__hosted_engine_command) = --deploy' -a '--no-enable-agent' -d 'Do not run `systemctl enable --now ovirt-ha-agent.service` at the end.'
 complete -c hosted-engine -n 'test (__hosted_engine_command) = --deploy' -a '--force' -d 'First host: wipe a metadata volume (and host id claims) left by an earlier deplo'
 complete -c hosted-engine -n 'test (__hosted_engine_command) = --vm-status' -a '--json' -d 'One line of JSON in the reference\'s shape (same as --format=json).'

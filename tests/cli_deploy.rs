@@ -715,3 +715,108 @@ fn every_host_answers_its_own_watchdog() {
     assert_eq!(third.watchdog_timeout_secs, None);
     assert!(!third.watchdog_none_accepted);
 }
+
+/// Issue 17: `--fencing-conf` (first host) puts the cluster's fencing.conf
+/// beside the metadata volume, `--fence-passwords` installs each host's
+/// password files in its own fencing directory, and both are checked as the
+/// agent checks them when it starts.
+#[test]
+fn deploy_takes_the_fencing_file_and_each_hosts_fence_passwords() {
+    let site = Site::new();
+    let stuff = site.dir.path().join("stuff");
+    std::fs::create_dir(&stuff).unwrap();
+    std::fs::set_permissions(&stuff, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let agent = stuff.join("fence_fake");
+    std::fs::write(&agent, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = stuff.join("fencing.conf");
+    let text = format!(
+        "[host 1]\nagent={0}\npassword-file=host1.password\nip=10.0.0.11\n\
+         [host 2]\nagent={0}\npassword-file=host2.password\nip=10.0.0.12\n",
+        agent.display()
+    );
+    std::fs::write(&conf, &text).unwrap();
+    let passwords = stuff.join("passwords");
+    std::fs::create_dir(&passwords).unwrap();
+    for host in ["host1", "host2"] {
+        std::fs::write(passwords.join(format!("{host}.password")), "secret\n").unwrap();
+    }
+    let conf_arg = format!("--fencing-conf={}", conf.display());
+    let passwords_arg = format!("--fence-passwords={}", passwords.display());
+
+    // The first host: the file beside the volume, its passwords installed.
+    let out = site.deploy_first(&[&conf_arg, &passwords_arg]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("  fencing:  2 fence device(s), fence-after 10 s; 2 password file(s) in "),
+        "{stdout}"
+    );
+    let shared = site.domain().join("ha_agent/fencing.conf");
+    assert_eq!(std::fs::read_to_string(&shared).unwrap(), text);
+    let secrets = site.paths("host1").fencing_secrets_dir();
+    for host in ["host1", "host2"] {
+        let file = secrets.join(format!("{host}.password"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    let dir_mode = std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700);
+
+    // An added host: the shared file, its own passwords.
+    let out = site.add_host("host2", &[&passwords_arg]);
+    assert_ok(&out);
+    assert!(
+        site.paths("host2")
+            .fencing_secrets_dir()
+            .join("host1.password")
+            .exists()
+    );
+    // Without them it is refused before anything is written, naming them.
+    let out = site.add_host("host3", &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("host1.password (host 1), host2.password (host 2)"),
+        "{stderr}"
+    );
+    assert!(!site.paths("host3").he_conf.exists());
+    // The file is the first host's to give.
+    let out = site.add_host("host3", &[&conf_arg, &passwords_arg]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--fencing-conf is for the first host"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn deploy_refuses_a_fencing_file_the_timings_do_not_allow() {
+    let site = Site::new();
+    let conf = site.dir.path().join("fencing.conf");
+    std::fs::write(&conf, "[fencing]\nfence-after-secs = 5\n").unwrap();
+    let storage = site.storage_arg();
+    let conf_arg = format!("--fencing-conf={}", conf.display());
+    let out = site.run(
+        "host1",
+        &[
+            "--deploy",
+            &storage,
+            "--domain-type=dir",
+            "--fqdn=engine.example.com",
+            "--network-test=none",
+            "--vm-command=sleep 1000",
+            "--no-enable-agent",
+            NO_WATCHDOG[0],
+            NO_WATCHDOG[1],
+            &conf_arg,
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fence-after-secs (5) must be at least"),
+        "{stderr}"
+    );
+    assert!(!site.paths("host1").he_conf.exists());
+}

@@ -189,8 +189,9 @@ const DEPLOY_OPTIONS: &[OptSpec] = &[
         "answer-file",
         Value::Required("file"),
         "Read the answers from <file>: key=value lines, # comments. Keys: those of \
-         hosted-engine.conf (but host_id), enable_agent (yes/no), agent_conf (a file), and \
-         broker.<section>.<key> for broker.conf. Options override the file.",
+         hosted-engine.conf (but host_id), enable_agent (yes/no), agent_conf (a file), \
+         fencing_conf (a file), fence_passwords (a directory), and broker.<section>.<key> for \
+         broker.conf. Options override the file.",
     ),
     opt(
         "generate-answer",
@@ -291,6 +292,21 @@ const DEPLOY_OPTIONS: &[OptSpec] = &[
         Value::Required("file"),
         "The cluster's agent.conf (timings, score penalties), checked and copied to the \
          storage; every added host takes it from there [default: every key at its default].",
+    ),
+    opt(
+        "fencing-conf",
+        Value::Required("file"),
+        "The cluster's fencing.conf (power fencing: each host's fence agent and its options), \
+         checked against the timings and copied beside the metadata volume, where every \
+         agent reads it when it starts. First host only [default: no power fencing].",
+    ),
+    opt(
+        "fence-passwords",
+        Value::Required("dir"),
+        "A directory of fence device password files (those fencing.conf names by file name): \
+         each regular file is installed, mode 0600, in this host's \
+         /etc/ovirt-hosted-engine-ha/fencing/. Every host needs those of the devices it may \
+         run.",
     ),
     opt(
         "no-enable-agent",

@@ -13,6 +13,10 @@ use crate::config::{
 /// Answer-file keys that are not `hosted-engine.conf`'s.
 pub(super) const ENABLE_AGENT: &str = "enable_agent";
 pub(super) const AGENT_CONF_KEY: &str = "agent_conf";
+/// The cluster's `fencing.conf` to copy beside the metadata volume (first host).
+pub(super) const FENCING_CONF_KEY: &str = "fencing_conf";
+/// A directory of fence device password files for this host's fencing directory.
+pub(super) const FENCE_PASSWORDS_KEY: &str = "fence_passwords";
 /// `broker.<section>.<key>` sets a key of `broker.conf`.
 const BROKER_PREFIX: &str = "broker.";
 
@@ -32,6 +36,8 @@ const OPTION_KEYS: &[(&str, &str)] = &[
     ("watchdog-device", "watchdog_device"),
     ("watchdog-timeout-secs", "watchdog_timeout_secs"),
     ("agent-conf", AGENT_CONF_KEY),
+    ("fencing-conf", FENCING_CONF_KEY),
+    ("fence-passwords", FENCE_PASSWORDS_KEY),
 ];
 
 /// This host's own watchdog keys: every host answers them (an added host does
@@ -163,7 +169,15 @@ pub(super) fn check_key(key: &str) -> Result<(), String> {
                 .into(),
         );
     }
-    if HE_CONF_KEYS.contains(&key) || key == ENABLE_AGENT || key == AGENT_CONF_KEY {
+    if HE_CONF_KEYS.contains(&key)
+        || [
+            ENABLE_AGENT,
+            AGENT_CONF_KEY,
+            FENCING_CONF_KEY,
+            FENCE_PASSWORDS_KEY,
+        ]
+        .contains(&key)
+    {
         return Ok(());
     }
     if let Some(rest) = key.strip_prefix(BROKER_PREFIX) {
@@ -179,7 +193,8 @@ pub(super) fn check_key(key: &str) -> Result<(), String> {
     }
     Err(format!(
         "unknown answer {key:?} (the keys of hosted-engine.conf, {ENABLE_AGENT}, \
-         {AGENT_CONF_KEY}, or broker.<section>.<key>)"
+         {AGENT_CONF_KEY}, {FENCING_CONF_KEY}, {FENCE_PASSWORDS_KEY}, or \
+         broker.<section>.<key>)"
     ))
 }
 
@@ -212,6 +227,8 @@ mod tests {
             "vm_command",
             "enable_agent",
             "agent_conf",
+            "fencing_conf",
+            "fence_passwords",
             "broker.email.smtp-server",
         ] {
             assert!(check_key(good).is_ok(), "{good}");

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod answers;
+mod fencing;
 
 use super::ctx::Ctx;
 use super::failure::{EXIT_OK, Failure, FailureKind, Outcome};
@@ -30,6 +31,7 @@ use crate::config::{
 use crate::metadata::{HostId, LeaseKind};
 use crate::shell::store::init_volume;
 use answers::{AGENT_CONF_KEY, Answers, IDENTITY_KEYS, WATCHDOG_KEYS, broker_text, check_key};
+use fencing::FencingPlan;
 
 /// The agent's systemd unit.
 const AGENT_UNIT: &str = "ovirt-ha-agent.service";
@@ -55,6 +57,8 @@ struct Plan {
     vm_xml_source: Option<PathBuf>,
     hostname: String,
     enable_agent: bool,
+    /// The cluster's fencing.conf and this host's fence passwords.
+    fencing: FencingPlan,
 }
 
 impl Plan {
@@ -76,20 +80,31 @@ pub fn deploy(ctx: &Ctx, inv: &Invocation) -> Outcome {
         check_key(key).map_err(|why| Failure::new(FailureKind::Answers, why))?;
     }
     let timings = ctx.timings();
-    let plan = if add_host {
+    let mut plan = if add_host {
         plan_add_host(ctx, &mut answers, &timings)?
     } else {
         plan_first_host(ctx, &mut answers, inv.flag("force"), &timings)?
     };
+    // The cluster's timings, as this host will run them.
+    let cluster_timings = AgentConf::parse(&ctx.paths.agent_conf, &plan.agent_text)
+        .map(|agent| agent.timings)
+        .unwrap_or(timings.clone());
+    plan.fencing = FencingPlan::from_answers(
+        &answers,
+        add_host,
+        &plan.volume,
+        &ctx.paths,
+        &cluster_timings,
+    )?;
     if let Some(file) = inv.value("generate-answer") {
         write_private(Path::new(file), &answers.render(add_host))?;
     }
     if inv.flag("dry-run") {
-        print!("{}", describe(&plan, None));
+        print!("{}", describe(&plan, None, ctx, &cluster_timings));
         return Ok(EXIT_OK);
     }
-    let id = apply(ctx, &plan, &timings)?;
-    print!("{}", describe(&plan, Some(id)));
+    let id = apply(ctx, &plan, &timings, &cluster_timings)?;
+    print!("{}", describe(&plan, Some(id), ctx, &cluster_timings));
     Ok(EXIT_OK)
 }
 
@@ -201,6 +216,7 @@ fn plan_first_host(
         he_conf,
         agent_text,
         vm_xml_source,
+        fencing: FencingPlan::default(),
     })
 }
 
@@ -446,6 +462,7 @@ fn plan_add_host(ctx: &Ctx, answers: &mut Answers, timings: &Timings) -> Result<
         he_conf,
         agent_text,
         vm_xml_source: None,
+        fencing: FencingPlan::default(),
     })
 }
 
@@ -487,7 +504,12 @@ fn find_deployment(mount: &Path) -> Result<PathBuf, Failure> {
 }
 
 /// Writes everything; returns the host id taken.
-fn apply(ctx: &Ctx, plan: &Plan, timings: &Timings) -> Result<HostId, Failure> {
+fn apply(
+    ctx: &Ctx,
+    plan: &Plan,
+    timings: &Timings,
+    cluster_timings: &Timings,
+) -> Result<HostId, Failure> {
     let ha_agent = plan.ha_agent_dir();
     let ids_dir = ha_agent.join(HOST_IDS_DIR);
     on_storage(&ha_agent, {
@@ -514,12 +536,16 @@ fn apply(ctx: &Ctx, plan: &Plan, timings: &Timings) -> Result<HostId, Failure> {
                 )
             })?
     };
-    let written = init(plan, timings).and_then(|()| write_files(ctx, plan, id));
+    let written = init(plan, timings)
+        .and_then(|()| plan.fencing.write(&plan.volume, &ctx.paths))
+        .and_then(|()| write_files(ctx, plan, id));
     if let Err(failure) = written {
         // Give the id back: nothing uses it yet.
         let _ = remove_claim(&ids_dir.join(id.to_string()));
         return Err(failure);
     }
+    plan.fencing
+        .check_written(&plan.volume, &ctx.paths, cluster_timings)?;
     if plan.enable_agent {
         enable_agent().map_err(|why| {
             Failure::new(
@@ -748,7 +774,7 @@ fn join_ids(ids: &[HostId]) -> String {
 }
 
 /// What was (or, for `--dry-run`, would be) done.
-fn describe(plan: &Plan, id: Option<HostId>) -> String {
+fn describe(plan: &Plan, id: Option<HostId>, ctx: &Ctx, timings: &Timings) -> String {
     let he = &plan.he_conf;
     let mut text = String::new();
     let (verb, id_text) = match id {
@@ -784,6 +810,10 @@ fn describe(plan: &Plan, id: Option<HostId>) -> String {
         _ => "none: this host is unfenced (accepted)".to_owned(),
     };
     text.push_str(&format!("  watchdog: {watchdog}\n"));
+    text.push_str(&format!(
+        "  fencing:  {}\n",
+        plan.fencing.describe(&ctx.paths, timings)
+    ));
     text.push_str(&format!(
         "  agent:    {}\n",
         if plan.enable_agent {
