@@ -748,7 +748,7 @@ fn deploy_takes_the_fencing_file_and_each_hosts_fence_passwords() {
     let out = site.deploy_first(&[&conf_arg, &passwords_arg]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("  fencing:  2 fence device(s), fence-after 10 s; 2 password file(s) in "),
+        stdout.contains("  fencing:  2 fence device(s), fence-after 6 s; 2 password file(s) in "),
         "{stdout}"
     );
     let shared = site.domain().join("ha_agent/fencing.conf");
@@ -794,7 +794,7 @@ fn deploy_takes_the_fencing_file_and_each_hosts_fence_passwords() {
 fn deploy_refuses_a_fencing_file_the_timings_do_not_allow() {
     let site = Site::new();
     let conf = site.dir.path().join("fencing.conf");
-    std::fs::write(&conf, "[fencing]\nfence-after-secs = 5\n").unwrap();
+    std::fs::write(&conf, "[fencing]\nfence-after-secs = 3\n").unwrap();
     let storage = site.storage_arg();
     let conf_arg = format!("--fencing-conf={}", conf.display());
     let out = site.run(
@@ -815,7 +815,7 @@ fn deploy_refuses_a_fencing_file_the_timings_do_not_allow() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("fence-after-secs (5) must be at least"),
+        stderr.contains("fence-after-secs (3) must be at least"),
         "{stderr}"
     );
     assert!(!site.paths("host1").he_conf.exists());

@@ -558,13 +558,13 @@ fn agent_check_config_checks_the_fencing_file() {
         "{stderr}"
     );
 
-    std::fs::write(&fencing, "[fencing]\nfence-after-secs = 5\n").unwrap();
+    std::fs::write(&fencing, "[fencing]\nfence-after-secs = 3\n").unwrap();
     let out = run(AGENT, root.path(), &["--check-config"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(&format!("{}:2:", fencing.display()))
-            && stderr.contains("fence-after-secs (5) must be at least"),
+            && stderr.contains("fence-after-secs (3) must be at least"),
         "{stderr}"
     );
 

@@ -41,7 +41,7 @@ use super::error::{ConfigError, ConfigErrors, ErrorKind};
 use super::he_conf::parse_host_id;
 use super::values::{Fields, Violation, errors_from, format_secs, parse_secs_ms, violation_error};
 use crate::core::Timings;
-use crate::core::fence::{FENCE_AFTER_DEFAULT_MS, FenceConf};
+use crate::core::fence::FenceConf;
 use crate::metadata::{HOST_ID_MAX, HostId};
 
 /// Name of the fencing file, beside the cluster's shared configuration.
@@ -97,8 +97,7 @@ impl FenceDevice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FencingConf {
     /// `fence-after-secs`: a lease holder silent on the storage this long may
-    /// be fenced. `None` (not set): [`FENCE_AFTER_DEFAULT_MS`], or the
-    /// shortest the timings allow when that is longer
+    /// be fenced. `None` (not set): [`FenceConf::default_fence_after_ms`]
     /// ([`FencingConf::fence_after_ms`]).
     pub fence_after_ms: Option<u64>,
     /// `timeout-secs` (default [`FENCE_TIMEOUT_DEFAULT_MS`]): the bound on one
@@ -116,12 +115,11 @@ impl FencingConf {
     }
 
     /// `fence-after-secs` as this host runs it with `timings`: as set, or
-    /// else [`FENCE_AFTER_DEFAULT_MS`] raised to `2 x loop-secs +
-    /// storage-timeout-secs` when that is longer (the reference's timings).
+    /// else [`FenceConf::default_fence_after_ms`] (6 s on the default
+    /// timings, 20 s on the reference's).
     pub fn fence_after_ms(&self, timings: &Timings) -> u64 {
-        self.fence_after_ms.unwrap_or_else(|| {
-            FENCE_AFTER_DEFAULT_MS.max(2 * timings.loop_ms + timings.storage_timeout_ms)
-        })
+        self.fence_after_ms
+            .unwrap_or_else(|| FenceConf::default_fence_after_ms(timings))
     }
 
     /// The core's view of this file for host `me`: when to fence, how long a

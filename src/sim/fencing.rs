@@ -4,7 +4,8 @@
 //! they are acted on:
 //!
 //! - a fence begins only against a host that has not published for
-//!   `fence-after` (less the slack of a stale read and a loop);
+//!   `fence-after + lease-settle` (less the slack of a stale read and a
+//!   loop): silent when claimed from, and through the settle;
 //! - no lease epoch is fenced twice (one fence per failover);
 //! - a lease taken through a fence while the fenced holder's lease was still
 //!   live is taken only over a host that is powered off.
@@ -17,8 +18,7 @@ use std::fmt;
 
 use super::io::SimHost;
 use super::world::{WorldState, fmt_duration, host_name};
-use crate::core::fence::FENCE_AFTER_DEFAULT_MS;
-use crate::core::{FenceOrder, FenceOutcome, FenceReport, FenceTarget, Millis, Timings};
+use crate::core::{FenceConf, FenceOrder, FenceOutcome, FenceReport, FenceTarget, Millis, Timings};
 use crate::metadata::HostId;
 use crate::shell::agent_loop::Fencer;
 
@@ -83,13 +83,12 @@ pub struct SimFencing {
 }
 
 impl SimFencing {
-    /// The defaults for `timings`: [`FENCE_AFTER_DEFAULT_MS`], or the
-    /// shortest the rule allows when that is longer (the reference's
-    /// timings), a 30 s call bound and a 2 s device.
+    /// The defaults for `timings`: the agent's default fence-after
+    /// ([`FenceConf::default_fence_after_ms`]), a 30 s call bound and a 2 s
+    /// device.
     pub fn for_timings(timings: &Timings) -> SimFencing {
-        let floor = 2 * timings.loop_ms + timings.storage_timeout_ms;
         SimFencing {
-            fence_after_ms: FENCE_AFTER_DEFAULT_MS.max(floor),
+            fence_after_ms: FenceConf::default_fence_after_ms(timings),
             call_timeout_ms: 30_000,
             latency_ms: 2_000,
         }
@@ -177,9 +176,9 @@ impl WorldState {
                 DeviceMode::Fails => (
                     d.latency_ms,
                     false,
-                    FenceOutcome::Failed(
-                        "failed: Unable to connect/login to fencing device".into(),
-                    ),
+                    FenceOutcome::Failed(format!(
+                        "{SIM_AGENT} off: failed: Unable to connect/login to fencing device"
+                    )),
                 ),
                 DeviceMode::Hangs => (
                     whole,
@@ -232,15 +231,16 @@ impl WorldState {
             return;
         };
         let slack = self.params.stale_read_max_ms() + self.params.timings.loop_ms;
+        let silence = fencing.fence_after_ms + self.params.timings.lease_settle_ms;
         if let Some(e) = self.effective(target.host)
-            && now.since(e.visible_at) + slack < fencing.fence_after_ms
+            && now.since(e.visible_at) + slack < silence
         {
             self.violation(format!(
-                "{} fences {}, which published {} ago (fence-after {})",
+                "{} fences {}, which published {} ago (fence-after + settle {})",
                 host_name(by),
                 host_name(target.host),
                 fmt_duration(now.since(e.visible_at)),
-                fmt_duration(fencing.fence_after_ms)
+                fmt_duration(silence)
             ));
         }
         if let Some(first) = self.fencing.begun.insert((target.host, target.epoch), by) {

@@ -8,7 +8,7 @@
 use super::fencing::{DeviceMode, SimFencing};
 use super::{Command, Sim, SimParams, fmt_time};
 use crate::config::Timings;
-use crate::core::{LeaseDefect, Millis};
+use crate::core::{FenceConf, LeaseDefect, Millis};
 use crate::metadata::HostId;
 
 /// Which timings a seed (or a scenario's `option timings`) runs on.
@@ -123,7 +123,12 @@ fn fence_devices(seed: u64, params: &mut SimParams, commands: &mut Vec<(Millis, 
     let mut rng = Rng::new(seed ^ 0x6665_6e63_6500_0000);
     let t = &params.timings;
     let mut fencing = SimFencing::for_timings(t);
-    let floor = 2 * t.loop_ms + t.storage_timeout_ms;
+    let floor = FenceConf::default_fence_after_ms(&Timings {
+        // The smallest the rules allow: the default is one choice of many.
+        ..t.clone()
+    })
+    .min(2 * t.loop_ms)
+    .max((2 * t.loop_ms + t.storage_timeout_ms).saturating_sub(t.lease_settle_ms));
     fencing.fence_after_ms = rng.range(floor, t.lease_dead_ms - 1);
     fencing.call_timeout_ms = rng.range(1_000, 30_000);
     params.fencing = Some(fencing);

@@ -12,8 +12,9 @@
 //!
 //! Lines: `hosts N` (1..=16), `option NAME VALUE` (`boot SECS`, `recovery on|off`,
 //! `watchdog SECS|off`, `latency MS`, `fencing on|off` (every host with a
-//! working fence device, see [`super::fencing`]), `fence-after SECS` (after
-//! `fencing on`), `timings reference|default`: the
+//! working fence device, see [`super::fencing`]), `fence-after SECS` and
+//! `fence-timeout SECS` (one fence-agent call's bound; after `fencing on`),
+//! `timings reference|default`: the
 //! reference's timings unless set, with the watchdog at the longest timeout
 //! the lease allows unless a `watchdog` option says otherwise), `at SECS COMMAND` (see [`Command`]),
 //! `check SECS WHAT` and `run SECS` (the end). Comment lines start with `#`.
@@ -194,11 +195,16 @@ impl Scenario {
                 self.params.fencing = Some(SimFencing::for_timings(&self.params.timings));
             }
             ("fencing", "off") => self.params.fencing = None,
-            ("fence-after", _) => {
-                let fencing = self.params.fencing.as_mut().ok_or(
-                    "option fence-after: fencing is off (`option fencing on` first)".to_owned(),
-                )?;
-                fencing.fence_after_ms = number()? * 1000;
+            ("fence-after" | "fence-timeout", _) => {
+                let fencing = self.params.fencing.as_mut().ok_or(format!(
+                    "option {name}: fencing is off (`option fencing on` first)"
+                ))?;
+                let ms = number()? * 1000;
+                if name == "fence-after" {
+                    fencing.fence_after_ms = ms;
+                } else {
+                    fencing.call_timeout_ms = ms;
+                }
             }
             ("timings", _) => {
                 let timings =

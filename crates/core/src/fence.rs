@@ -17,14 +17,16 @@ use crate::metadata::HostId;
 use crate::violation::{DURATION_MAX_MS, Violation, format_secs};
 
 /// Default of `fence-after-secs`: a holder silent on the storage this long
-/// may be fenced. Five loops of the default timings: a holder that publishes
-/// every loop, each write within its usual fraction of a second, shows a
-/// change to every reader at least every two loops (its loop, and the
-/// reader's), so 10 s of silence is a holder that stopped, or whose storage
-/// has stalled for about 6 s or more. It meets the rule of
-/// [`FenceConf::violations`] with the default timings (at least
-/// `2 x loop + storage-timeout` = 9 s).
-pub const FENCE_AFTER_DEFAULT_MS: u64 = 10_000;
+/// may be claimed from to fence it. Three loops of the default timings:
+/// a holder that publishes every loop, each write within its usual fraction
+/// of a second, shows a change to every reader at least every two loops (its
+/// loop, and the reader's). The fence itself comes only after the holder
+/// stayed silent through the whole settle too (`lease-settle-secs` more, 14 s
+/// in all), longer than any publishing host's gap (`2 x loop +
+/// storage-timeout` = 9 s) and about as long as a storage stall a holder
+/// survives without fencing (`lease-fail - loop - storage-timeout` = 15 s):
+/// fencing hardly ever takes down a holder that would have kept its lease.
+pub const FENCE_AFTER_DEFAULT_MS: u64 = 6_000;
 
 /// Our extra key, published by a host that fences another and then holds
 /// the lease: `<host>/<epoch>/<unix time>/<how>` (see [`FenceProof`]).
@@ -52,6 +54,16 @@ pub struct FenceConf {
 }
 
 impl FenceConf {
+    /// `fence-after-secs` when not set: [`FENCE_AFTER_DEFAULT_MS`], raised to
+    /// what [`FenceConf::violations`] asks of `timings` (`2 x loop`, 20 s on
+    /// the reference's timings).
+    pub fn default_fence_after_ms(timings: &Timings) -> u64 {
+        let gap = 2 * timings.loop_ms + timings.storage_timeout_ms;
+        FENCE_AFTER_DEFAULT_MS
+            .max(2 * timings.loop_ms)
+            .max(gap.saturating_sub(timings.lease_settle_ms))
+    }
+
     /// The whole fence's bound from one call's bound: the `off` call, then
     /// `status` calls until the same bound again.
     pub fn whole_fence_ms(call_timeout_ms: u64) -> u64 {
@@ -60,10 +72,13 @@ impl FenceConf {
 
     /// Why these settings are unsafe or useless with `timings`.
     ///
-    /// - `fence-after-secs` at least `2 x loop + storage-timeout`: a holder
-    ///   that publishes shows a change to every reader at least that often
-    ///   (its loop, one write, the reader's loop), so a publishing host is
-    ///   never taken for a silent one.
+    /// - `fence-after-secs` at least `2 x loop`: one publish seen a loop late
+    ///   is no reason to claim.
+    /// - `fence-after-secs + lease-settle-secs` at least `2 x loop +
+    ///   storage-timeout`: a holder that publishes shows a change to every
+    ///   reader at least that often (its loop, one write, the reader's loop),
+    ///   and a fence needs the holder silent that whole time, so a publishing
+    ///   host is never fenced.
     /// - `fence-after-secs` below `lease-dead-secs`: otherwise the lease is
     ///   free before anyone may fence.
     pub fn violations(&self, timings: &Timings) -> Vec<Violation> {
@@ -80,16 +95,33 @@ impl FenceConf {
             ));
             return found;
         }
-        let floor = 2 * timings.loop_ms + timings.storage_timeout_ms;
-        if self.fence_after_ms < floor {
+        let loops = 2 * timings.loop_ms;
+        if self.fence_after_ms < loops {
             found.push(Violation::new(
-                &["fence-after-secs", "loop-secs", "storage-timeout-secs"],
+                &["fence-after-secs", "loop-secs"],
                 format!(
-                    "fence-after-secs ({}) must be at least 2 x loop-secs + \
+                    "fence-after-secs ({}) must be at least 2 x loop-secs ({}): one publish \
+                     seen a loop late is no silence",
+                    s(self.fence_after_ms),
+                    s(loops)
+                ),
+            ));
+        }
+        let gap = 2 * timings.loop_ms + timings.storage_timeout_ms;
+        if self.fence_after_ms + timings.lease_settle_ms < gap {
+            found.push(Violation::new(
+                &[
+                    "fence-after-secs",
+                    "lease-settle-secs",
+                    "loop-secs",
+                    "storage-timeout-secs",
+                ],
+                format!(
+                    "fence-after-secs + lease-settle-secs ({}) must be at least 2 x loop-secs + \
                      storage-timeout-secs ({}): a host that publishes may look silent for \
                      that long",
-                    s(self.fence_after_ms),
-                    s(floor)
+                    s(self.fence_after_ms + timings.lease_settle_ms),
+                    s(gap)
                 ),
             ));
         }
@@ -220,14 +252,15 @@ mod tests {
     }
 
     #[test]
-    fn fence_after_must_outlast_a_publishing_host_and_come_before_lease_dead() {
+    fn fence_after_and_the_settle_must_outlast_a_publishing_host_before_lease_dead() {
         let t = Timings::default();
-        let short = conf(8).violations(&t);
+        let short = conf(3).violations(&t);
         assert_eq!(short.len(), 1);
         assert!(
-            short[0].message.contains("at least 2 x loop-secs"),
+            short[0].message.contains("at least 2 x loop-secs (4)"),
             "{short:?}"
         );
+        assert!(conf(4).violations(&t).is_empty());
         let long = conf(40).violations(&t);
         assert_eq!(long.len(), 1);
         assert!(
@@ -235,9 +268,21 @@ mod tests {
             "{long:?}"
         );
         assert_eq!(conf(0).violations(&t).len(), 1);
-        // The reference's timings: 2 x 10 + 5 = 25 s .. 60 s.
-        assert!(conf(25).violations(&Timings::reference()).is_empty());
-        assert_eq!(conf(20).violations(&Timings::reference()).len(), 1);
+        // A slow storage: the pair must still cover a publishing host's gap.
+        let slow_storage = Timings {
+            lease_settle_ms: 7_000,
+            storage_timeout_ms: 9_000,
+            ..Timings::default()
+        };
+        let gap = conf(4).violations(&slow_storage);
+        assert!(
+            gap.iter()
+                .any(|v| v.message.contains("lease-settle-secs (11)")),
+            "{gap:?}"
+        );
+        // The reference's timings: 20 s .. 60 s.
+        assert!(conf(20).violations(&Timings::reference()).is_empty());
+        assert_eq!(conf(19).violations(&Timings::reference()).len(), 1);
     }
 
     #[test]

@@ -336,6 +336,9 @@ pub struct Lease {
     fence_tried: BTreeMap<HostId, u64>,
     /// The target of each peer's claim made to fence (its `fence-target`).
     fencing_us: BTreeMap<HostId, FenceTarget>,
+    /// While we claim to fence: when the target's silence began as we saw it
+    /// at the claim. The fence counts only if it stays silent from there on.
+    fence_quiet_since: Option<Millis>,
 }
 
 impl Lease {
@@ -370,6 +373,7 @@ impl Lease {
             fenced: BTreeMap::new(),
             fence_tried: BTreeMap::new(),
             fencing_us: BTreeMap::new(),
+            fence_quiet_since: None,
         }
     }
 
@@ -448,6 +452,11 @@ impl Lease {
             .filter(|(h, s)| !(s.kind == LeaseKind::Claim && self.fencing_us.get(h) == Some(&me)))
             .find(|(_, s)| s.kind != LeaseKind::None && s.epoch > epoch)
             .map(|(h, s)| (*h, *s))
+    }
+
+    /// `host`'s last valid lease state, as we read it.
+    pub fn peer_state(&self, host: HostId) -> Option<LeaseState> {
+        self.peers.get(&host).copied()
     }
 
     /// Records the host a peer's claim is made to fence (its `fence-target`),
@@ -650,8 +659,24 @@ impl Lease {
 
     /// Starts a claim made to fence `target` (see [`Lease::fence_target`]),
     /// decided from the read that started at `read_started`.
-    pub fn claim_to_fence(&mut self, read_started: Millis, target: FenceTarget) -> LeaseState {
+    ///
+    /// The caller passes the target's `liveness`: the fence will count only
+    /// if the target stays silent from the silence seen now, through the
+    /// whole settle, until the fence is confirmed.
+    pub fn claim_to_fence(
+        &mut self,
+        read_started: Millis,
+        liveness: &PeerLiveness,
+        target: FenceTarget,
+    ) -> LeaseState {
+        self.fence_quiet_since = liveness.last_change_seen(read_started, target.host);
         self.claim_for(read_started, Some(target))
+    }
+
+    /// Whether `target` has stayed silent since our claim to fence it.
+    fn quiet_since_claim(&self, now: Millis, liveness: &PeerLiveness, target: FenceTarget) -> bool {
+        self.fence_quiet_since.is_some()
+            && liveness.last_change_seen(now, target.host) == self.fence_quiet_since
     }
 
     fn claim_for(&mut self, read_started: Millis, fence: Option<FenceTarget>) -> LeaseState {
@@ -816,7 +841,9 @@ impl Lease {
         fencing: Option<FenceTarget>,
     ) -> Option<Blocker> {
         let mine = (epoch, self.me);
-        let spared = fencing.filter(|target| self.fenceable(now, liveness, *target));
+        let spared = fencing.filter(|target| {
+            self.fenceable(now, liveness, *target) && self.quiet_since_claim(now, liveness, *target)
+        });
         let rival = self
             .peers
             .iter()
@@ -864,7 +891,10 @@ impl Lease {
         }
         match fence {
             // Its lease expired meanwhile: an ordinary claim now, and won.
-            Some(target) if self.fenceable(now, liveness, target) => {
+            Some(target)
+                if self.fenceable(now, liveness, target)
+                    && self.quiet_since_claim(now, liveness, target) =>
+            {
                 let quiet_since = liveness.last_change_seen(now, target.host).unwrap_or(now);
                 self.phase = Phase::Evicting {
                     epoch,

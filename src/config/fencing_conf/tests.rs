@@ -505,36 +505,34 @@ fn only_programs_named_fence_something_are_agents() {
 }
 
 #[test]
-fn fence_after_defaults_to_ten_seconds_or_what_the_timings_need() {
+fn fence_after_defaults_to_six_seconds_or_what_the_timings_need() {
     let conf = parse(TWO_HOSTS).unwrap();
     assert_eq!(conf.fence_after_ms, None);
-    assert_eq!(conf.fence_after_ms(&Timings::default()), 10_000);
-    // 2 x loop-secs + storage-timeout-secs on the reference's timings.
-    assert_eq!(conf.fence_after_ms(&Timings::reference()), 25_000);
+    assert_eq!(conf.fence_after_ms(&Timings::default()), 6_000);
+    // 2 x loop-secs on the reference's timings.
+    assert_eq!(conf.fence_after_ms(&Timings::reference()), 20_000);
     let set = parse("[fencing]\nfence-after-secs = 14\n").unwrap();
     assert_eq!(set.fence_after_ms(&Timings::reference()), 14_000);
     let core = conf.core_conf(1, &Timings::default());
-    assert_eq!(core.fence_after_ms, 10_000);
+    assert_eq!(core.fence_after_ms, 6_000);
     assert_eq!(core.timeout_ms, 20_500);
     assert_eq!(core.devices.into_iter().collect::<Vec<_>>(), vec![2]);
 }
 
 #[test]
 fn fence_after_is_checked_against_the_timings_on_its_line() {
-    let text = "[fencing]\nfence-after-secs = 8\n";
+    let text = "[fencing]\nfence-after-secs = 3\n";
     let conf = parse(text).unwrap();
     let errors = conf.timing_errors(&Timings::default());
     assert_eq!(errors.len(), 1, "{errors:?}");
     let shown = errors[0].to_string();
     assert!(shown.contains(&format!("{PATH}:2")), "{shown}");
-    assert!(
-        shown.contains("at least 2 x loop-secs + storage-timeout-secs (9)"),
-        "{shown}"
-    );
+    assert!(shown.contains("at least 2 x loop-secs (4)"), "{shown}");
     let late = parse("[fencing]\nfence-after-secs = 40\n").unwrap();
     let shown = late.timing_errors(&Timings::default())[0].to_string();
     assert!(shown.contains("below lease-dead-secs (40)"), "{shown}");
-    assert!(conf.timing_errors(&Timings::reference()).len() == 1);
+    // Below 2 x loop-secs, and with the settle below a publishing host's gap.
+    assert_eq!(conf.timing_errors(&Timings::reference()).len(), 2);
     let zero = refused("[fencing]\nfence-after-secs = 0\n").to_string();
     assert!(
         zero.contains("fence-after-secs (0) must be greater than 0"),
@@ -552,11 +550,11 @@ fn the_agent_loads_no_file_as_no_fencing_and_refuses_a_broken_one() {
         FencingConf::load_for_agent(&path, &t, &secrets).unwrap(),
         None
     );
-    std::fs::write(&path, "[fencing]\nfence-after-secs = 5\n").unwrap();
+    std::fs::write(&path, "[fencing]\nfence-after-secs = 3\n").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let errors = FencingConf::load_for_agent(&path, &t, &secrets).unwrap_err();
     assert!(
-        errors.to_string().contains("fence-after-secs (5)"),
+        errors.to_string().contains("fence-after-secs (3)"),
         "{errors}"
     );
     std::fs::write(&path, "[host 2]\nagent = fence_no_such_agent_here\n").unwrap();

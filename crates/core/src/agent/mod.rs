@@ -658,7 +658,7 @@ impl Agent {
             score,
             transitions,
             log: core::mem::take(&mut self.log),
-            next_loop_ms: if nowait { 0 } else { self.cfg.timings.loop_ms },
+            next_loop_ms: if nowait { 0 } else { self.fence_pace() },
             publish: self.adopted(),
             fence: self.fence_order.take(),
         }

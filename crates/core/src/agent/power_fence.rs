@@ -17,6 +17,9 @@ use crate::violation::format_secs;
 
 /// Most fenced epochs one slot publishes as tried (one per host at most).
 const FENCE_TRIED_PUBLISHED_MAX: usize = 16;
+/// The loop's pace while a fence runs: its report is taken in this soon
+/// after it ends, not a whole loop later.
+pub const FENCE_POLL_MS: u64 = 500;
 
 impl Agent {
     /// The silent holder to claim the lease from by fencing it, if fencing
@@ -32,12 +35,41 @@ impl Agent {
             .fence_target(self.now, &self.liveness, &fencing.devices)
     }
 
+    /// The wait before the next loop: a loop, but while a claim made to fence
+    /// settles, no later than the moment it may be decided, and while the
+    /// fence runs, [`FENCE_POLL_MS`]: a failover through a fence is not held
+    /// up by the loop's phase. (Only a host that fences runs faster, and
+    /// only for those few seconds.)
+    pub(super) fn fence_pace(&self) -> u64 {
+        let loop_ms = self.cfg.timings.loop_ms;
+        match self.lease.phase() {
+            Phase::Evicting { .. } => loop_ms.min(FENCE_POLL_MS),
+            Phase::Claiming {
+                fence: Some(_),
+                written: Some(written),
+                confirmed: true,
+                ..
+            } => {
+                let due = written.as_millis() + self.cfg.timings.lease_settle_ms;
+                let left = due.saturating_sub(self.now.as_millis());
+                loop_ms.min(left.max(FENCE_POLL_MS))
+            }
+            _ => loop_ms,
+        }
+    }
+
     /// Claims the lease to fence `target` (from EngineStart).
     pub(super) fn claim_to_fence(&mut self, target: FenceTarget) {
         let silent = self.liveness.silent_for(self.now, target.host).unwrap_or(0);
-        let claim = self.lease.claim_to_fence(self.now, target);
+        // A silent claimant is fenced as a holder is: it may have won, or
+        // claim for an engine VM that runs there.
+        let verb = match self.lease.peer_state(target.host) {
+            Some(state) if state.kind == crate::metadata::LeaseKind::Claim => "claims",
+            _ => "holds",
+        };
+        let claim = self.lease.claim_to_fence(self.now, &self.liveness, target);
         self.say(format!(
-            "host {} holds the engine VM lease (epoch {}) but has been silent for {} s: \
+            "host {} {verb} the engine VM lease (epoch {}) but has been silent for {} s: \
              claiming the lease (epoch {}) to fence it",
             target.host,
             target.epoch,

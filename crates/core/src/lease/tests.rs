@@ -442,7 +442,7 @@ fn fencer(me: HostId) -> Lease {
 fn claim_to_fence_and_settle(lease: &mut Lease, read: u64, live: &PeerLiveness) -> ClaimOutcome {
     let target = lease.fence_target(at(read), live, &devices());
     assert_eq!(target, Some(HOLDER), "no fence target at {read}");
-    let published = lease.claim_to_fence(at(read), HOLDER);
+    let published = lease.claim_to_fence(at(read), &live, HOLDER);
     assert_eq!(published.kind, LeaseKind::Claim);
     lease.published(at(read), at(read + 1), true, read);
     lease.read_own(Some(read));
@@ -481,7 +481,7 @@ fn a_holder_silent_for_fence_after_is_the_fence_target() {
     assert_eq!(lease.fence_target(at(125), &live, &BTreeSet::new()), None);
     // Only while we neither claim nor hold.
     let mut claiming = fencer(2);
-    claiming.claim_to_fence(at(125), HOLDER);
+    claiming.claim_to_fence(at(125), &live, HOLDER);
     assert_eq!(claiming.fence_target(at(130), &live, &devices()), None);
 }
 
@@ -603,7 +603,7 @@ fn a_claim_to_fence_a_holder_that_published_meanwhile_loses() {
     let mut live = heartbeats(&[(1, 100)]);
     let mut lease = fencer(2);
     assert_eq!(lease.fence_target(at(125), &live, &devices()), Some(HOLDER));
-    lease.claim_to_fence(at(125), HOLDER);
+    lease.claim_to_fence(at(125), &live, HOLDER);
     lease.published(at(125), at(126), true, 125);
     lease.read_own(Some(125));
     // Host 1's heartbeat moves during the settle: it is alive, a hold again.
@@ -621,7 +621,7 @@ fn a_claim_to_fence_loses_to_a_rival_claim_ordered_before_it() {
     let live = heartbeats(&[(1, 100), (2, 120)]);
     let mut three = fencer(3);
     assert_eq!(three.fence_target(at(125), &live, &devices()), Some(HOLDER));
-    three.claim_to_fence(at(125), HOLDER);
+    three.claim_to_fence(at(125), &live, HOLDER);
     three.published(at(125), at(126), true, 125);
     three.read_own(Some(125));
     // Host 2 claimed epoch 5 too, unseen at our read: (5, 2) < (5, 3).
@@ -634,7 +634,7 @@ fn a_claim_to_fence_loses_to_a_rival_claim_ordered_before_it() {
     // A claim ordered after ours does not stop the fence.
     let mut two = fencer(2);
     assert_eq!(two.fence_target(at(125), &live, &devices()), Some(HOLDER));
-    two.claim_to_fence(at(125), HOLDER);
+    two.claim_to_fence(at(125), &live, HOLDER);
     two.published(at(125), at(126), true, 125);
     two.read_own(Some(125));
     two.observe(at(0), 3, state(LeaseKind::Claim, 5));
@@ -653,7 +653,7 @@ fn a_claim_to_fence_a_holder_that_expired_meanwhile_wins_as_an_ordinary_claim() 
     let live = heartbeats(&[(1, 100)]);
     let mut lease = fencer(2);
     assert_eq!(lease.fence_target(at(125), &live, &devices()), Some(HOLDER));
-    lease.claim_to_fence(at(125), HOLDER);
+    lease.claim_to_fence(at(125), &live, HOLDER);
     lease.published(at(125), at(126), true, 125);
     lease.read_own(Some(125));
     // The settle read comes after host 1's lease-dead (160).
@@ -817,4 +817,40 @@ fn a_holder_is_not_superseded_by_a_claim_made_to_fence_it() {
             }
         ))
     );
+}
+
+/// The fence needs the holder silent from the claim through the settle: a
+/// holder that published once during the settle, then fell silent again for
+/// fence-after, is a holder that publishes, and the claim loses.
+#[test]
+fn a_claim_to_fence_a_holder_that_published_once_during_the_settle_loses() {
+    let timings = LeaseTimings {
+        fence_after_ms: Some(5_000),
+        ..FENCING
+    };
+    let mut live = heartbeats(&[(1, 100)]);
+    let mut lease = Lease::new(2, timings);
+    lease.observe(at(0), 1, state(LeaseKind::Held, 4));
+    assert_eq!(lease.fence_target(at(125), &live, &devices()), Some(HOLDER));
+    lease.claim_to_fence(at(125), &live, HOLDER);
+    lease.published(at(125), at(126), true, 125);
+    lease.read_own(Some(125));
+    live.observe(at(127), 1, 999);
+    // Silent again for 15 s at the settle, more than fence-after.
+    assert_eq!(live.silent_for(at(142), 1), Some(15_000));
+    match lease.settle(at(142), &live) {
+        ClaimOutcome::Lost { reason } => assert!(reason.contains("host 1 holds"), "{reason}"),
+        other => panic!("must lose to the holder, got {other:?}"),
+    }
+    // Had it stayed silent, the same claim would have won the fence.
+    let live = heartbeats(&[(1, 100)]);
+    let mut lease = Lease::new(2, timings);
+    lease.observe(at(0), 1, state(LeaseKind::Held, 4));
+    lease.claim_to_fence(at(125), &live, HOLDER);
+    lease.published(at(125), at(126), true, 125);
+    lease.read_own(Some(125));
+    assert!(matches!(
+        lease.settle(at(142), &live),
+        ClaimOutcome::Fence { epoch: 5, .. }
+    ));
 }

@@ -11,7 +11,11 @@
 use std::{string::ToString, vec::Vec};
 
 use super::*;
-use crate::fence::{FENCE_AFTER_DEFAULT_MS, FenceOutcome};
+use crate::fence::FenceOutcome;
+
+/// The rigs' fence-after (longer than the default, so that the timeline
+/// below has room: claim at 22, order at 32).
+const FENCE_AFTER_MS: u64 = 10_000;
 
 /// Host 1's hold, the one fenced.
 const HOLDER: FenceTarget = FenceTarget { host: 1, epoch: 4 };
@@ -29,7 +33,7 @@ const LEASE_DEAD_AT: u64 = 52;
 /// Fencing on, host 1's device ours, each fence call bounded by `timeout_ms`.
 fn fencing(timeout_ms: u64) -> Option<FenceConf> {
     Some(FenceConf {
-        fence_after_ms: FENCE_AFTER_DEFAULT_MS,
+        fence_after_ms: FENCE_AFTER_MS,
         timeout_ms,
         devices: [1].into(),
     })
