@@ -442,7 +442,7 @@ fn fencer(me: HostId) -> Lease {
 fn claim_to_fence_and_settle(lease: &mut Lease, read: u64, live: &PeerLiveness) -> ClaimOutcome {
     let target = lease.fence_target(at(read), live, &devices());
     assert_eq!(target, Some(HOLDER), "no fence target at {read}");
-    let published = lease.claim_to_fence(at(read), &live, HOLDER);
+    let published = lease.claim_to_fence(at(read), live, HOLDER);
     assert_eq!(published.kind, LeaseKind::Claim);
     lease.published(at(read), at(read + 1), true, read);
     lease.read_own(Some(read));
