@@ -10,6 +10,7 @@
 //! - The simulator (`sim run`, `sim fuzz`).
 
 pub mod bench;
+pub mod bmc;
 pub mod canary;
 pub mod cluster;
 mod cluster_cmd;
