@@ -46,6 +46,9 @@ _he__lab() {
             he__lab,logs)
                 cmd="he__lab__subcmd__logs"
                 ;;
+            he__lab,power-sentinel)
+                cmd="he__lab__subcmd__power__subcmd__sentinel"
+                ;;
             he__lab,sim)
                 cmd="he__lab__subcmd__sim"
                 ;;
@@ -81,6 +84,15 @@ _he__lab() {
                 ;;
             he__lab__subcmd__fault,all-network-down)
                 cmd="he__lab__subcmd__fault__subcmd__all__subcmd__network__subcmd__down"
+                ;;
+            he__lab__subcmd__fault,bmc-lies)
+                cmd="he__lab__subcmd__fault__subcmd__bmc__subcmd__lies"
+                ;;
+            he__lab__subcmd__fault,bmc-unreachable)
+                cmd="he__lab__subcmd__fault__subcmd__bmc__subcmd__unreachable"
+                ;;
+            he__lab__subcmd__fault,bmc-wrong-credentials)
+                cmd="he__lab__subcmd__fault__subcmd__bmc__subcmd__wrong__subcmd__credentials"
                 ;;
             he__lab__subcmd__fault,engine-db-down)
                 cmd="he__lab__subcmd__fault__subcmd__engine__subcmd__db__subcmd__down"
@@ -147,6 +159,15 @@ _he__lab() {
                 ;;
             he__lab__subcmd__fault__subcmd__help,all-network-down)
                 cmd="he__lab__subcmd__fault__subcmd__help__subcmd__all__subcmd__network__subcmd__down"
+                ;;
+            he__lab__subcmd__fault__subcmd__help,bmc-lies)
+                cmd="he__lab__subcmd__fault__subcmd__help__subcmd__bmc__subcmd__lies"
+                ;;
+            he__lab__subcmd__fault__subcmd__help,bmc-unreachable)
+                cmd="he__lab__subcmd__fault__subcmd__help__subcmd__bmc__subcmd__unreachable"
+                ;;
+            he__lab__subcmd__fault__subcmd__help,bmc-wrong-credentials)
+                cmd="he__lab__subcmd__fault__subcmd__help__subcmd__bmc__subcmd__wrong__subcmd__credentials"
                 ;;
             he__lab__subcmd__fault__subcmd__help,engine-db-down)
                 cmd="he__lab__subcmd__fault__subcmd__help__subcmd__engine__subcmd__db__subcmd__down"
@@ -226,6 +247,9 @@ _he__lab() {
             he__lab__subcmd__help,logs)
                 cmd="he__lab__subcmd__help__subcmd__logs"
                 ;;
+            he__lab__subcmd__help,power-sentinel)
+                cmd="he__lab__subcmd__help__subcmd__power__subcmd__sentinel"
+                ;;
             he__lab__subcmd__help,sim)
                 cmd="he__lab__subcmd__help__subcmd__sim"
                 ;;
@@ -261,6 +285,15 @@ _he__lab() {
                 ;;
             he__lab__subcmd__help__subcmd__fault,all-network-down)
                 cmd="he__lab__subcmd__help__subcmd__fault__subcmd__all__subcmd__network__subcmd__down"
+                ;;
+            he__lab__subcmd__help__subcmd__fault,bmc-lies)
+                cmd="he__lab__subcmd__help__subcmd__fault__subcmd__bmc__subcmd__lies"
+                ;;
+            he__lab__subcmd__help__subcmd__fault,bmc-unreachable)
+                cmd="he__lab__subcmd__help__subcmd__fault__subcmd__bmc__subcmd__unreachable"
+                ;;
+            he__lab__subcmd__help__subcmd__fault,bmc-wrong-credentials)
+                cmd="he__lab__subcmd__help__subcmd__fault__subcmd__bmc__subcmd__wrong__subcmd__credentials"
                 ;;
             he__lab__subcmd__help__subcmd__fault,engine-db-down)
                 cmd="he__lab__subcmd__help__subcmd__fault__subcmd__engine__subcmd__db__subcmd__down"
@@ -380,7 +413,7 @@ _he__lab() {
 
     case "${cmd}" in
         he__lab)
-            opts="-h -V --dir --help --version demo bench-failover volume sim engine up down status fault heal logs exec canary-check supervise storage-connect help"
+            opts="-h -V --dir --help --version demo bench-failover volume sim engine up down status fault heal logs exec canary-check supervise storage-connect power-sentinel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -398,7 +431,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__bench__subcmd__failover)
-            opts="-h --profile --isolation --runs --cases --dir --help"
+            opts="-h --profile --isolation --runs --cases --fencing --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -450,7 +483,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__demo)
-            opts="-h --isolation --dir --help"
+            opts="-h --isolation --fencing --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -562,7 +595,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__fault)
-            opts="-h --dir --help engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition agent-stop agent-start vm-manager-wedge slot-garbage slot-wipe slot-hostile late-write agent-pause-unfenced help"
+            opts="-h --dir --help engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition agent-stop agent-start vm-manager-wedge slot-garbage slot-wipe slot-hostile late-write agent-pause-unfenced bmc-unreachable bmc-wrong-credentials bmc-lies help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -687,6 +720,60 @@ _he__lab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        he__subcmd__lab__subcmd__fault__subcmd__bmc__subcmd__lies)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__bmc__subcmd__unreachable)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__bmc__subcmd__wrong__subcmd__credentials)
+            opts="-h --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         he__subcmd__lab__subcmd__fault__subcmd__engine__subcmd__db__subcmd__down)
             opts="-h --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -742,7 +829,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__fault__subcmd__help)
-            opts="engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition agent-stop agent-start vm-manager-wedge slot-garbage slot-wipe slot-hostile late-write agent-pause-unfenced help"
+            opts="engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition agent-stop agent-start vm-manager-wedge slot-garbage slot-wipe slot-hostile late-write agent-pause-unfenced bmc-unreachable bmc-wrong-credentials bmc-lies help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -826,6 +913,48 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__all__subcmd__network__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__bmc__subcmd__lies)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__bmc__subcmd__unreachable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__fault__subcmd__help__subcmd__bmc__subcmd__wrong__subcmd__credentials)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1298,7 +1427,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__help)
-            opts="demo bench-failover volume sim engine up down status fault heal logs exec canary-check supervise storage-connect help"
+            opts="demo bench-failover volume sim engine up down status fault heal logs exec canary-check supervise storage-connect power-sentinel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1396,7 +1525,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__help__subcmd__fault)
-            opts="engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition agent-stop agent-start vm-manager-wedge slot-garbage slot-wipe slot-hostile late-write agent-pause-unfenced"
+            opts="engine-network-down engine-stop engine-db-down vm-kill host-network-down storage-unmount storage-lost storage-readonly host-crash agent-kill all-network-down agent-pause partition agent-stop agent-start vm-manager-wedge slot-garbage slot-wipe slot-hostile late-write agent-pause-unfenced bmc-unreachable bmc-wrong-credentials bmc-lies"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1480,6 +1609,48 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__all__subcmd__network__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__bmc__subcmd__lies)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__bmc__subcmd__unreachable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__help__subcmd__fault__subcmd__bmc__subcmd__wrong__subcmd__credentials)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1745,6 +1916,20 @@ _he__lab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        he__subcmd__lab__subcmd__help__subcmd__power__subcmd__sentinel)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         he__subcmd__lab__subcmd__help__subcmd__sim)
             opts="run fuzz"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1921,6 +2106,28 @@ _he__lab() {
             fi
             case "${prev}" in
                 --tail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        he__subcmd__lab__subcmd__power__subcmd__sentinel)
+            opts="-h --host --dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2136,7 +2343,7 @@ _he__lab() {
             return 0
             ;;
         he__subcmd__lab__subcmd__up)
-            opts="-h --hosts --isolation --profile --deploy --dir --help"
+            opts="-h --hosts --isolation --profile --deploy --fencing --dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

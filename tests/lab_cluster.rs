@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use hosted_engine::lab::cluster::{
-    Fault, Isolation, Lab, LabOptions, LabSpec, Power, netns, procs, truth,
+    Fault, Isolation, Lab, LabOptions, LabSpec, Power, fencing, netns, procs, truth,
 };
 
 const LAB: &str = env!("CARGO_BIN_EXE_he-lab");
@@ -175,6 +175,21 @@ fn up_status_and_exec(isolation: Isolation) {
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(7));
+    // A BMC fault needs BMCs: refused, saying how to get them.
+    for fault in [
+        Fault::BmcUnreachable { host: None },
+        Fault::BmcWrongCredentials { host: Some(1) },
+        Fault::BmcLies { host: Some(2) },
+    ] {
+        let refused = lab.fault(fault.clone()).unwrap_err().to_string();
+        assert_eq!(
+            refused,
+            format!(
+                "{}: this lab's hosts have no BMCs (start it with `he-lab up --fencing`)",
+                fault.verb()
+            )
+        );
+    }
     assert_canary_clean(&lab);
     let spec = lab.spec().clone();
     lab.down().unwrap();
@@ -378,19 +393,15 @@ fn netns_the_watchdog_powers_off_a_host_whose_agent_is_stopped_too_long() {
 }
 
 /// `he-lab up` and then its supervisor are SIGKILLed; `he-lab down` still
-/// removes every process, namespace, mount and the directory.
-fn down_after_sigkill(isolation: Isolation) {
+/// removes every process (with `fencing`, the BMCs and their power
+/// sentinels too), namespace, mount and the directory.
+fn down_after_sigkill(isolation: Isolation, fencing: bool) {
     let dir = tempfile::tempdir().unwrap();
     let lab_dir = dir.path().join("lab");
     let mut up = Command::new(LAB)
-        .args([
-            "up",
-            "--hosts",
-            "3",
-            "--isolation",
-            isolation.as_str(),
-            "--dir",
-        ])
+        .args(["up", "--hosts", "3", "--isolation", isolation.as_str()])
+        .args(fencing.then_some("--fencing"))
+        .arg("--dir")
         .arg(&lab_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -409,6 +420,13 @@ fn down_after_sigkill(isolation: Isolation) {
         std::thread::sleep(Duration::from_millis(250));
     }
     assert!(!procs::lab_processes(&spec.id).is_empty());
+    if fencing {
+        for id in spec.host_ids() {
+            let bmc = fencing::bmc_process(&spec, id);
+            assert!(bmc.is_some(), "host{id}: no BMC running");
+            assert!(procs::lab_processes(&spec.id).contains(&bmc.unwrap()));
+        }
+    }
     leave_a_keeper(&spec);
     let out = Command::new(LAB)
         .args(["down", "--dir"])
@@ -479,14 +497,25 @@ fn wait_for_spec_and_supervisor(dir: &Path) -> LabSpec {
 #[test]
 fn down_after_sigkill_of_he_lab_and_its_supervisor_leaves_nothing_behind() {
     let _serial = serial();
-    down_after_sigkill(Isolation::None);
+    down_after_sigkill(Isolation::None, false);
 }
 
 #[test]
 fn netns_down_after_sigkill_of_he_lab_and_its_supervisor_leaves_nothing_behind() {
     let _serial = serial();
     if netns_available() {
-        down_after_sigkill(Isolation::Netns);
+        down_after_sigkill(Isolation::Netns, false);
+    }
+}
+
+/// The same with `--fencing`: the BMCs (`ipmi_sim`, found by their pid
+/// files) and the power sentinels they run are killed too, and the
+/// management network's namespace goes.
+#[test]
+fn netns_fencing_down_after_sigkill_of_he_lab_and_its_supervisor_leaves_nothing_behind() {
+    let _serial = serial();
+    if netns_available() && common::bmc::programs_present() {
+        down_after_sigkill(Isolation::Netns, true);
     }
 }
 

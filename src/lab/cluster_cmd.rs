@@ -14,17 +14,23 @@ use super::cluster::{self, Fault, Isolation, Lab, LabOptions, LabSpec, Profile, 
 /// Exit code of `exec` when the command cannot be started.
 pub const EXIT_CANNOT_RUN: i32 = 126;
 
+/// `he-lab up`'s options.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub hosts: u16,
+    pub isolation: Option<Isolation>,
+    pub profile: Profile,
+    pub deploy: bool,
+    pub fencing: bool,
+}
+
 /// `he-lab up`.
-pub fn up(
-    dir: PathBuf,
-    hosts: u16,
-    isolation: Option<Isolation>,
-    profile: Profile,
-    deploy: bool,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let mut opts = LabOptions::new(hosts, dir).profile(profile).deploy(deploy);
-    if let Some(isolation) = isolation {
+pub fn up(dir: PathBuf, up: &UpOptions, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut opts = LabOptions::new(up.hosts, dir)
+        .profile(up.profile)
+        .deploy(up.deploy)
+        .fencing(up.fencing);
+    if let Some(isolation) = up.isolation {
         opts = opts.isolation(isolation);
     }
     // Ctrl-C while the agents come up tears down what was started.
@@ -34,11 +40,16 @@ pub fn up(
     let dir = spec.dir.display();
     writeln!(
         out,
-        "he-lab: {} hosts up in {dir} (id {}, isolation {}, profile {})",
+        "he-lab: {} hosts up in {dir} (id {}, isolation {}, profile {}{})",
         spec.hosts,
         spec.id,
         spec.isolation.as_str(),
-        spec.profile.as_str()
+        spec.profile.as_str(),
+        if spec.fencing {
+            ", power fencing: a BMC per host"
+        } else {
+            ""
+        }
     )?;
     let flag = if spec.dir == cluster::default_dir() {
         String::new()
@@ -51,6 +62,13 @@ pub fn up(
         "  he-lab{flag} exec host1 -- hosted-engine --vm-status"
     )?;
     writeln!(out, "  he-lab{flag} fault vm-kill; he-lab{flag} heal")?;
+    if spec.fencing {
+        writeln!(
+            out,
+            "  he-lab{flag} exec host1 -- hosted-engine --check-fencing   (fencing.conf: {})",
+            spec.fencing_conf().display()
+        )?;
+    }
     writeln!(out, "  he-lab{flag} down")?;
     Ok(())
 }

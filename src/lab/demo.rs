@@ -48,6 +48,8 @@ pub struct DemoOptions {
     pub isolation: Isolation,
     /// Its directory [default: a fresh `$TMPDIR/he-lab-demo.XXXXXX`]; must not exist.
     pub dir: Option<PathBuf>,
+    /// A BMC per host, the agents fencing through them (`up --fencing`).
+    pub fencing: bool,
 }
 
 /// How the demo ended.
@@ -175,15 +177,25 @@ fn show(
         out,
         "[1/5] Starting three ovirt-ha-agent processes on one shared metadata volume \
          (isolation {}, fast timings: a loop every {} s, a silent holder's lease is free \
-         after {} s)",
+         after {} s{})",
         opts.isolation.as_str(),
         t.loop_ms as f64 / 1000.0,
-        t.lease_dead_ms as f64 / 1000.0
+        t.lease_dead_ms as f64 / 1000.0,
+        if opts.fencing {
+            format!(
+                "; power fencing: a simulated BMC per host, a silent holder powered off \
+                 through it after {} s",
+                super::cluster::fencing::fence_after_ms(Profile::Fast) as f64 / 1000.0
+            )
+        } else {
+            String::new()
+        }
     )?;
     let lab = Lab::up(
         &LabOptions::new(3, place.lab_dir())
             .isolation(opts.isolation)
             .profile(Profile::Fast)
+            .fencing(opts.fencing)
             .binaries(std::env::current_exe()?, place.bin(AGENT_NAME)),
     )?;
     let spec = lab.spec().clone();

@@ -10,6 +10,7 @@
 //! - The simulator (`sim run`, `sim fuzz`).
 
 pub mod bench;
+pub mod bmc;
 pub mod canary;
 pub mod cluster;
 mod cluster_cmd;
@@ -71,6 +72,10 @@ pub enum LabCommand {
         /// none (loopback, no root) or netns (root: network namespaces).
         #[arg(long, value_enum, default_value = "none")]
         isolation: cluster::Isolation,
+        /// A simulated BMC per host and the agents fencing through them (as
+        /// `up --fencing`).
+        #[arg(long)]
+        fencing: bool,
     },
     /// For each test-plan case, the time from the fault to a healthy engine on a
     /// real three-host lab (a fresh lab per run): median and worst of --runs,
@@ -89,6 +94,10 @@ pub enum LabCommand {
         /// Test plan cases to measure, e.g. `1,3,6` [default: 1 to 8].
         #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=8))]
         cases: Vec<u8>,
+        /// Labs with a simulated BMC per host, the agents fencing through them
+        /// (as `up --fencing`).
+        #[arg(long)]
+        fencing: bool,
     },
     /// Work with a shared metadata volume file.
     #[command(subcommand)]
@@ -146,6 +155,12 @@ pub enum LabCommand {
         /// host1, then `hosted-engine --deploy --add-host` on the others at once.
         #[arg(long)]
         deploy: bool,
+        /// A simulated BMC per host (OpenIPMI's ipmi_sim, wired to the host's
+        /// power) and the cluster's fencing.conf: the agents power a silent
+        /// holder off through its BMC with fence_ipmilan. Needs the openipmi,
+        /// fence-agents and ipmitool packages.
+        #[arg(long)]
+        fencing: bool,
     },
     /// Stop everything of a lab and remove it (also after a crash of he-lab or
     /// its supervisor).
@@ -167,8 +182,8 @@ pub enum LabCommand {
         fault: cluster::Fault,
     },
     /// Undo every fault: networks up, storage back, slot writers stopped, VM
-    /// managers unwedged, paused agents resumed, stopped agents started,
-    /// powered-off hosts booted.
+    /// managers unwedged, paused agents resumed, stopped agents started, BMCs
+    /// answering truthfully with the right password, powered-off hosts booted.
     Heal,
     /// Show the supervisor's, agents' and engine payloads' logs.
     Logs {
@@ -200,6 +215,12 @@ pub enum LabCommand {
     /// (internal) The agents' storage connect command.
     #[command(hide = true)]
     StorageConnect {
+        #[arg(long)]
+        host: u16,
+    },
+    /// (internal) A host's power sentinel, what its BMC's power-on runs.
+    #[command(hide = true)]
+    PowerSentinel {
         #[arg(long)]
         host: u16,
     },
@@ -324,15 +345,20 @@ fn run(args: LabArgs) -> anyhow::Result<i32> {
             return Ok(EXIT_OK);
         }
         LabCommand::Exec { host, command } => return cluster_cmd::exec(&dir, &host, &command),
+        LabCommand::PowerSentinel { host } => {
+            cluster::fencing::sentinel(&dir, host)?;
+            return Ok(EXIT_OK);
+        }
         _ => {}
     }
     let mut out = std::io::stdout().lock();
     let mut code = EXIT_OK;
     match args.command {
-        LabCommand::Demo { isolation } => {
+        LabCommand::Demo { isolation, fencing } => {
             let opts = demo::DemoOptions {
                 isolation,
                 dir: None,
+                fencing,
             };
             if demo::run(&opts, &mut out)? == demo::Outcome::Interrupted {
                 code = demo::EXIT_INTERRUPTED;
@@ -344,10 +370,12 @@ fn run(args: LabArgs) -> anyhow::Result<i32> {
             isolation,
             runs,
             cases,
+            fencing,
         } => {
             let opts = bench::BenchOptions {
                 profile,
                 isolation: isolation.unwrap_or_else(cluster::Isolation::default_for_user),
+                fencing,
                 runs,
                 cases: if cases.is_empty() {
                     plan::CASES.iter().map(|c| c.number).collect()
@@ -378,7 +406,17 @@ fn run(args: LabArgs) -> anyhow::Result<i32> {
             isolation,
             profile,
             deploy,
-        } => cluster_cmd::up(dir, hosts, isolation, profile, deploy, &mut out)?,
+            fencing,
+        } => {
+            let opts = cluster_cmd::UpOptions {
+                hosts,
+                isolation,
+                profile,
+                deploy,
+                fencing,
+            };
+            cluster_cmd::up(dir, &opts, &mut out)?;
+        }
         LabCommand::Down { keep } => cluster_cmd::down(&dir, keep, &mut out)?,
         LabCommand::Status { json } => cluster_cmd::status(&dir, json, &mut out)?,
         LabCommand::Fault { fault } => cluster_cmd::fault(&dir, fault, &mut out)?,
@@ -392,7 +430,10 @@ fn run(args: LabArgs) -> anyhow::Result<i32> {
             }
         }
         LabCommand::StorageConnect { host } => cluster_cmd::storage_connect(&dir, host, &mut out)?,
-        LabCommand::Engine { .. } | LabCommand::Supervise | LabCommand::Exec { .. } => {
+        LabCommand::Engine { .. }
+        | LabCommand::Supervise
+        | LabCommand::Exec { .. }
+        | LabCommand::PowerSentinel { .. } => {
             unreachable!("handled above")
         }
         LabCommand::Sim(command) => {

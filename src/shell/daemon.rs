@@ -623,7 +623,8 @@ fn fencing(config: &Config, paths: &ConfigPaths, core: &mut CoreConfig) -> Optio
     match FencingConf::load_for_agent(&path, timings, &paths.fencing_secrets_dir()) {
         Ok(None) => {
             tracing::info!(
-                "power fencing off: no {} (a silent holder's lease expires after                  lease-dead-secs)",
+                "power fencing off: no {} (a silent holder's lease expires after \
+                 lease-dead-secs)",
                 path.display()
             );
             None
@@ -631,7 +632,8 @@ fn fencing(config: &Config, paths: &ConfigPaths, core: &mut CoreConfig) -> Optio
         Ok(Some(conf)) => {
             let fencing = conf.core_conf(core.host_id, timings);
             tracing::info!(
-                "power fencing on: {} fence device(s) of other hosts, a silent holder fenced                  after {} s, each fence-agent call bounded by {} s ({})",
+                "power fencing on: {} fence device(s) of other hosts, a silent holder fenced \
+                 after {} s, each fence-agent call bounded by {} s ({})",
                 fencing.devices.len(),
                 format_secs(fencing.fence_after_ms),
                 format_secs(conf.timeout_ms),

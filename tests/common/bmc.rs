@@ -4,7 +4,9 @@
 //! BMC's *host*, a script that records its pid and becomes `sleep infinity`;
 //! power off kills it, so whether that process lives is the ground truth a
 //! test compares with what the BMC says. docs/fence-agents.md holds the facts
-//! behind every choice made here.
+//! behind every choice made here; what the lab's BMCs (`he-lab up --fencing`)
+//! share with this harness (the command file, `lan.conf`, how ipmi_sim and
+//! ipmitool are run) is the library's `hosted_engine::lab::bmc`.
 //!
 //! ```ignore
 //! if !common::bmc::programs_present() {
@@ -21,6 +23,8 @@ use std::io::{Read, Write};
 use std::net::UdpSocket;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+
+use hosted_engine::lab::bmc::{BmcUser, LanConf, chassis_power, ipmi_sim_command, ipmitool};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -77,19 +81,7 @@ impl Default for BmcOptions {
     }
 }
 
-/// Where `name` is: on `PATH`, else in /usr/sbin or /sbin (where Debian puts
-/// the fence agents, not on every user's `PATH`).
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(name))
-        .find(|candidate| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
+pub use hosted_engine::lab::bmc::find_program;
 
 /// Whether `ipmi_sim`, `fence_ipmilan` and `ipmitool` are all here. Each one
 /// missing is said on stderr naming its Debian package (the test then
@@ -348,18 +340,9 @@ impl Bmc {
         // -n: no console (without it, and stdin not a terminal, it aborts or
         // shuts down); its own process group, which its host joins, so that
         // one group kill ends both (ipmi_sim leaves its host running).
-        let child = Command::new(sim)
-            .arg("-n")
-            .arg("-c")
-            .arg(dir.join("lan.conf"))
-            .arg("-f")
-            .arg(root.join("bmc.emu"))
-            .arg("-s")
-            .arg(&state)
-            .stdin(Stdio::null())
+        let child = ipmi_sim_command(sim, &dir.join("lan.conf"), &root.join("bmc.emu"), &state)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
-            .process_group(0)
             .spawn()
             .map_err(|e| format!("{}: {e}", sim.display()))?;
         Ok(Bmc {
@@ -411,18 +394,19 @@ impl Bmc {
 
     /// One `chassis power status` through ipmitool, one try of one second.
     fn answers(&self) -> bool {
-        Command::new(find_program("ipmitool").expect("ipmitool"))
-            .args(["-I", "lanplus", "-C", "3", "-H", "127.0.0.1", "-p"])
-            .arg(self.port.to_string())
-            .args(["-U", &self.username, "-E", "-N", "1", "-R", "1"])
-            .args(["chassis", "power", "status"])
-            .env("IPMI_PASSWORD", &self.password)
-            .stdin(Stdio::null())
-            .output()
-            .is_ok_and(|out| {
-                out.status.success()
-                    && String::from_utf8_lossy(&out.stdout).contains("Chassis Power is")
-            })
+        let tool = find_program("ipmitool").expect("ipmitool");
+        ipmitool(
+            &tool,
+            "127.0.0.1",
+            self.port,
+            &self.username,
+            &self.password,
+        )
+        .args(["chassis", "power", "status"])
+        .output()
+        .is_ok_and(|out| {
+            out.status.success() && chassis_power(&String::from_utf8_lossy(&out.stdout)).is_some()
+        })
     }
 
     /// Whether ipmi_sim has exited, without reaping it: its pid (and so the
@@ -622,12 +606,9 @@ fn socket_inodes(pid: u32) -> BTreeSet<u64> {
 }
 
 fn check_credential(value: &str, max_bytes: usize) {
-    assert!(
-        !value.is_empty()
-            && value.len() <= max_bytes
-            && value.bytes().all(|b| b.is_ascii_alphanumeric()),
-        "{value:?}: 1 to {max_bytes} letters or digits"
-    );
+    if let Err(e) = hosted_engine::lab::bmc::check_credential(value, max_bytes) {
+        panic!("{e}");
+    }
 }
 
 fn write_file(path: &Path, text: &str, mode: u32) {
@@ -636,15 +617,7 @@ fn write_file(path: &Path, text: &str, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// One BMC management controller at IPMB 0x20 with the chassis device bit
-/// (0x9f), shared by every BMC (docs/fence-agents.md, "ipmi_sim").
-pub const BMC_EMU: &str = "\
-# ipmi_sim command file: one BMC MC at IPMB 0x20 (chassis device bit set in 0x9f)
-mc_setbmc 0x20
-mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
-sel_enable 0x20 1000 0x0a
-mc_enable 0x20
-";
+pub use hosted_engine::lab::bmc::BMC_EMU;
 
 /// The honest host. ipmi_sim runs `/bin/sh -c "exec <startcmd>"`, so this
 /// script's pid is the one it tracks and kills; `exec` keeps that pid for the
@@ -678,33 +651,25 @@ fn lan_conf(
     dir: &Path,
     options: &BmcOptions,
 ) -> String {
-    let BmcOptions {
-        username,
-        password,
-        powered_on,
-        ..
-    } = options;
-    format!(
-        r#"name "bmc{index}"
-set_working_mc 0x20
-  startlan 1
-    addr 127.0.0.1 {port}
-    priv_limit admin
-    allowed_auths_callback none md2 md5 straight
-    allowed_auths_user none md2 md5 straight
-    allowed_auths_operator none md2 md5 straight
-    allowed_auths_admin none md2 md5 straight
-    guid a123456789abcdefa1234567{index:08x}
-  endlan
-  # Channel 15 must exist for startcmd power control.
-  serial 15 127.0.0.1 {serial_port} codec VM
-  startcmd "{script} {dir}"
-  startnow {powered_on}
-  poweroff_wait 2
-  kill_wait {KILL_WAIT_TICKS}
-  user 2 true "{username}" "{password}" admin 10 none md2 md5 straight
-"#,
-        script = script.display(),
-        dir = dir.display(),
-    )
+    let name = format!("bmc{index}");
+    let startcmd = format!("{} {}", script.display(), dir.display());
+    let users = [BmcUser {
+        number: 2,
+        name: &options.username,
+        password: &options.password,
+    }];
+    let conf = LanConf {
+        name: &name,
+        guid_index: index as u32,
+        addr: "127.0.0.1",
+        port,
+        serial_addr: "127.0.0.1",
+        serial_port,
+        startcmd: &startcmd,
+        startnow: options.powered_on,
+        kill_wait_ticks: KILL_WAIT_TICKS,
+        users: &users,
+    };
+    conf.check().unwrap();
+    conf.render()
 }

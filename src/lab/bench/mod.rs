@@ -43,6 +43,8 @@ pub const RUNS_MAX: u32 = 100;
 pub struct BenchOptions {
     pub profile: Profile,
     pub isolation: Isolation,
+    /// Labs with a BMC per host and the agents fencing (`up --fencing`).
+    pub fencing: bool,
     pub runs: u32,
     /// Test plan case numbers, in order.
     pub cases: Vec<u8>,
@@ -159,6 +161,7 @@ fn one_run(
         &LabOptions::new(3, dir)
             .isolation(opts.isolation)
             .profile(opts.profile)
+            .fencing(opts.fencing)
             .binaries(std::env::current_exe()?, work.bin(AGENT_NAME)),
     )?;
     let result = measure(&lab, work.bin(HOSTED_ENGINE_NAME), n, opts.profile);
@@ -322,6 +325,30 @@ fn ms_secs(ms: u64) -> String {
     crate::config::format_secs(ms) + " s"
 }
 
+/// What the timings allow for case `n` on a lab with power fencing
+/// (`--fencing`): as [`allowed`], but for case 6, where the crashed holder
+/// is fenced through its BMC once silent for fence-after instead of waited
+/// out for lease-dead.
+pub fn allowed_fencing(n: u8, profile: Profile) -> (String, u64) {
+    if n != 6 {
+        return allowed(n, profile);
+    }
+    let t = profile.timings();
+    let fence_after = crate::lab::cluster::fencing::fence_after_ms(profile);
+    // A peer's loop claims once the silence passed fence-after; the claim
+    // settles; the settle read orders the fence; the fence (an `off` that
+    // finds the BMC already off after the power loss, then a `status`) takes
+    // well under a second on ipmi_sim; its report is taken in the next loop,
+    // the lease with it and the VM started; then a loop for a fresh
+    // liveliness reading and a loop for the observing host to read it.
+    (
+        "fence-after + loop (the last renewal read late) + loop (claim) + settle + loop \
+         (settle read, fence) + 1 s (fence_ipmilan off and status) + 3 loops"
+            .into(),
+        fence_after + t.lease_settle_ms + 6 * t.loop_ms + 1_000,
+    )
+}
+
 /// What the timings allow for case `n`: the formula and its value (ms). Every
 /// step that waits for a loop (a monitor's reading, the agent's next read, a
 /// peer's) is counted as a whole loop; storage latency and scheduling delays
@@ -433,7 +460,15 @@ fn render(opts: &BenchOptions, results: &[(u8, Vec<RunResult>)]) -> String {
         ms_secs(t.bad_health_timeout_ms),
         ms_secs(t.vm_shutdown_grace_ms),
         ms_secs(opts.profile.guest_shutdown_ms()),
-        opts.isolation.as_str(),
+        if opts.fencing {
+            format!(
+                "{}, power fencing (a simulated BMC per host, fence-after {})",
+                opts.isolation.as_str(),
+                ms_secs(crate::lab::cluster::fencing::fence_after_ms(opts.profile))
+            )
+        } else {
+            opts.isolation.as_str().to_string()
+        },
         opts.runs,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -467,7 +502,11 @@ fn render(opts: &BenchOptions, results: &[(u8, Vec<RunResult>)]) -> String {
         let times: Vec<Duration> = ok.iter().filter_map(|r| r.recovered).collect();
         let (median, worst) =
             stats(&times).map_or(("-".into(), "-".into()), |(m, w)| (secs(m), secs(w)));
-        let (formula, allowed_ms) = allowed(*n, opts.profile);
+        let (formula, allowed_ms) = if opts.fencing {
+            allowed_fencing(*n, opts.profile)
+        } else {
+            allowed(*n, opts.profile)
+        };
         let uninterrupted = ok
             .iter()
             .all(|r| r.unhealthy_samples == 0 && r.new_boots == 0);
@@ -626,6 +665,11 @@ mod tests {
         for n in 1..=8 {
             assert!(allowed(n, Profile::Default).1 >= allowed(n, Profile::Fast).1);
         }
+        // With fencing a crashed holder is fenced after fence-after (10 s)
+        // rather than waited out for lease-dead (40 s): 10 + 8 + 6 loops + 1.
+        assert_eq!(allowed_fencing(6, Profile::Default).1, 31_000);
+        assert_eq!(allowed_fencing(6, Profile::Fast).1, 13_000);
+        assert_eq!(allowed_fencing(3, Profile::Fast), allowed(3, Profile::Fast));
     }
 
     #[test]

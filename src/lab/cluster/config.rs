@@ -234,6 +234,7 @@ mod tests {
                 prefix: [120, 3],
                 port: 31000,
             },
+            fencing: false,
         }
     }
 

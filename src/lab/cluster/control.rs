@@ -51,7 +51,7 @@ pub enum Power {
 pub struct HostView {
     pub id: u16,
     pub power: Power,
-    /// Why the host is off (`host-crash`, `watchdog`).
+    /// Why the host is off (`host-crash`, `watchdog`, `fenced through its BMC`).
     pub off_reason: Option<String>,
     /// The agent process, while one runs.
     pub agent: Option<ProcId>,
@@ -75,6 +75,23 @@ pub struct HostView {
     pub network_up: bool,
     /// `mounted`, `unmounted`, `read-only`; `blocked` when reconnecting is refused.
     pub storage: String,
+    /// Its BMC (`--fencing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bmc: Option<BmcView>,
+}
+
+/// The supervisor's view of one host's BMC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BmcView {
+    /// Where it listens (`fencing.conf`'s `ip` and `ipport`).
+    pub address: String,
+    /// Its `ipmi_sim`.
+    pub pid: i32,
+    /// Its power as it reports it (its power sentinel runs): the host's,
+    /// unless it lies.
+    pub power: Power,
+    /// `unreachable`, `wrong-credentials`, `lies` (its faults), `gone`.
+    pub faults: Vec<String>,
 }
 
 /// A fault injected since the last heal.

@@ -24,6 +24,9 @@
 //! | `slot-wipe` | | the host's slot zeroed once (the host's next write restores it) | same |
 //! | `slot-hostile` | | a forged copy of the host's slot with valid checksums, as its next publish (host-ts and write sequence one further), with `lease-epoch-seen=18446744073709551615` | same |
 //! | `late-write SECS` | | the host's slot bytes as they are now are written back SECS later, over newer writes | same |
+//! | `bmc-unreachable` | | (`--fencing`) the host's BMC (`ipmi_sim`) is stopped (SIGSTOP): a fence agent gets no answer and times out | same (its BMC on the management network) |
+//! | `bmc-wrong-credentials` | | (`--fencing`) the host's BMC changes the fence agents' password: `fence_ipmilan` with the one `fencing.conf` gives fails at once | same |
+//! | `bmc-lies` | | (`--fencing`) asked to power the host off, its BMC reports off but leaves the host running | same |
 //!
 //! This module is the list alone (the verbs, their arguments and help texts,
 //! their JSON form on the control socket), so that the control socket, the
@@ -38,9 +41,13 @@
 //! stopped (a late write not yet landed is dropped; a slot written over stays
 //! so until its host writes it), VM managers unwedged (state files back, masks
 //! gone), faults inside the VM cleared, paused agents resumed, stopped agents
-//! started, powered-off hosts booted (their agents start again). A host's
-//! power-off (`host-crash`, the watchdog) kills its lease keeper with its agent
-//! and engine VM.
+//! started, BMCs answering again with the right password and telling the
+//! truth, powered-off hosts booted (their agents start again, their BMCs
+//! power on). A host's power-off (`host-crash`, the watchdog, a power-off
+//! through its BMC) kills its lease keeper with its agent and engine VM.
+//!
+//! The BMC verbs need a lab started with `--fencing` (refused otherwise);
+//! `host-crash` is a power loss, which its BMC sees: it reads off.
 
 use serde::{Deserialize, Serialize};
 
@@ -174,6 +181,24 @@ pub enum Fault {
         #[arg(value_parser = host_value)]
         host: Option<u16>,
     },
+    /// (--fencing) The host's BMC stops answering (SIGSTOP): fence agents
+    /// time out.
+    BmcUnreachable {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// (--fencing) The host's BMC refuses the password fencing.conf gives:
+    /// fence agents fail at once.
+    BmcWrongCredentials {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
+    /// (--fencing) The host's BMC lies: asked to power the host off, it
+    /// reports off and leaves it running.
+    BmcLies {
+        #[arg(value_parser = host_value)]
+        host: Option<u16>,
+    },
 }
 
 impl Fault {
@@ -201,6 +226,9 @@ impl Fault {
             Fault::SlotHostile { .. } => "slot-hostile",
             Fault::LateWrite { .. } => "late-write",
             Fault::AgentPauseUnfenced { .. } => "agent-pause-unfenced",
+            Fault::BmcUnreachable { .. } => "bmc-unreachable",
+            Fault::BmcWrongCredentials { .. } => "bmc-wrong-credentials",
+            Fault::BmcLies { .. } => "bmc-lies",
         }
     }
 
@@ -225,7 +253,10 @@ impl Fault {
             | Fault::SlotWipe { host }
             | Fault::SlotHostile { host }
             | Fault::LateWrite { host, .. }
-            | Fault::AgentPauseUnfenced { host, .. } => *host,
+            | Fault::AgentPauseUnfenced { host, .. }
+            | Fault::BmcUnreachable { host }
+            | Fault::BmcWrongCredentials { host }
+            | Fault::BmcLies { host } => *host,
             Fault::AllNetworkDown | Fault::Partition { .. } => None,
         }
     }
@@ -310,6 +341,9 @@ mod tests {
             ("vm-manager-wedge", None),
             ("slot-wipe", Some(3)),
             ("slot-hostile", Some(1)),
+            ("bmc-unreachable", Some(2)),
+            ("bmc-wrong-credentials", None),
+            ("bmc-lies", Some(3)),
         ] {
             let mut args = vec![verb.to_string()];
             args.extend(host.map(|h| h.to_string()));

@@ -19,13 +19,21 @@
 //!     watchdog  agent.log  agent.pid  engine.control  storage.blocked  env
 //!     vm-port.lock            (netns) locked by the engine payload while its port exists
 //!     engine-vm.json.wedged   the VM state file while `vm-manager-wedge` holds it
+//!     etc/ovirt-hosted-engine-ha/fencing/hostM.password   (--fencing) host M's BMC password
+//! (--fencing, see `fencing.rs`:)
+//! <lab>/storage/<sdUUID>/ha_agent/fencing.conf   the cluster's fence devices, one per host
+//! <lab>/bmc/{bmc.emu,lab.password}  the BMCs' command file; the lab's own BMC user's password
+//! <lab>/bmc/hostN/                  host N's BMC: lan.conf, state/, password, ipmi_sim.{pid,log},
+//!                                   off-request (from its power sentinel)
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigPaths, HA_AGENT_DIR, METADATA_FILE, Timings, vdsm_mount_name};
+use crate::config::{
+    ConfigPaths, FENCING_CONF_NAME, HA_AGENT_DIR, METADATA_FILE, Timings, vdsm_mount_name,
+};
 
 /// Version of `lab.json`.
 pub const SPEC_VERSION: u32 = 1;
@@ -181,6 +189,10 @@ pub struct LabSpec {
     /// The management bridge the agents check (`bridge=`).
     pub bridge: String,
     pub net: NetPlan,
+    /// A BMC per host (`ipmi_sim`) and the cluster's `fencing.conf`
+    /// (`he-lab up --fencing`).
+    #[serde(default)]
+    pub fencing: bool,
 }
 
 impl LabSpec {
@@ -290,6 +302,35 @@ impl LabSpec {
     }
     pub fn agent_socket(&self, id: u16) -> PathBuf {
         crate::proto::socket_path(&self.paths(id).runtime_dir)
+    }
+    /// The cluster's `fencing.conf`, beside the metadata volume, as the lab
+    /// itself reaches it.
+    pub fn fencing_conf(&self) -> PathBuf {
+        self.volume().with_file_name(FENCING_CONF_NAME)
+    }
+    /// Host `id`'s directory for its fence devices' password files.
+    pub fn fencing_dir(&self, id: u16) -> PathBuf {
+        self.paths(id).fencing_secrets_dir()
+    }
+    /// The BMCs' files (`--fencing`).
+    pub fn bmc_root(&self) -> PathBuf {
+        self.dir.join("bmc")
+    }
+    /// Host `id`'s BMC's directory.
+    pub fn bmc_dir(&self, id: u16) -> PathBuf {
+        self.bmc_root().join(Self::host_name(id))
+    }
+    /// Host `id`'s BMC's pid file (`ipmi_sim`, with its start time).
+    pub fn bmc_pid(&self, id: u16) -> PathBuf {
+        self.bmc_dir(id).join("ipmi_sim.pid")
+    }
+    /// What host `id`'s BMC and its power sentinel print.
+    pub fn bmc_log(&self, id: u16) -> PathBuf {
+        self.bmc_dir(id).join("ipmi_sim.log")
+    }
+    /// Written by host `id`'s power sentinel when its BMC powers it off.
+    pub fn off_request(&self, id: u16) -> PathBuf {
+        self.bmc_dir(id).join("off-request")
     }
 
     /// The environment of host `id`'s processes (agent, `he-lab exec`).
@@ -475,6 +516,7 @@ mod tests {
                 prefix: [120, 7],
                 port: 30000,
             },
+            fencing: false,
         };
         assert_eq!(
             spec.mount_point(2),

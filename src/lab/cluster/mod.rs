@@ -27,12 +27,15 @@
 //! the hosts' lease keepers (`ovirt-ha-agent --keep-lease`, which a holder's
 //! agent leaves when it stops cleanly, in a process group of its own): found
 //! by their pid files and by `/proc` ([`truth::scan_keepers`]), killed with
-//! their host (a power-off) and by `down`.
+//! their host (a power-off) and by `down`. With `--fencing` it includes each
+//! host's BMC (`ipmi_sim`) and the power sentinel it runs ([`fencing`]),
+//! found by their pid files and killed by `down` as well.
 
 pub mod config;
 pub mod control;
 pub mod deploy;
 pub mod faults;
+pub mod fencing;
 pub mod isolation;
 pub mod layout;
 pub mod loopnet;
@@ -51,7 +54,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-pub use control::{FaultRecord, HostView, Power, SupervisorView};
+pub use control::{BmcView, FaultRecord, HostView, Power, SupervisorView};
 pub use faults::Fault;
 pub use isolation::{HostCommand, host_command};
 pub use layout::{HOSTS_MAX, Isolation, LabSpec, Profile, default_dir};
@@ -87,6 +90,9 @@ pub struct LabOptions {
     /// Configure the hosts through `hosted-engine --deploy` and
     /// `--deploy --add-host` instead of the lab's own writer.
     pub deploy: bool,
+    /// A BMC per host (`ipmi_sim`) wired to the lab's power, and the
+    /// cluster's `fencing.conf`: the agents fence ([`fencing`]).
+    pub fencing: bool,
 }
 
 impl LabOptions {
@@ -110,7 +116,13 @@ impl LabOptions {
             agent_bin: bin_dir.join("ovirt-ha-agent"),
             ready_timeout: READY_TIMEOUT,
             deploy: false,
+            fencing: false,
         }
+    }
+
+    pub fn fencing(mut self, fencing: bool) -> Self {
+        self.fencing = fencing;
+        self
     }
 
     pub fn deploy(mut self, deploy: bool) -> Self {
@@ -379,12 +391,24 @@ fn prepare(opts: &LabOptions) -> anyhow::Result<LabSpec> {
     for bin in needed {
         anyhow::ensure!(bin.is_file(), "{}: no such program", bin.display());
     }
+    if opts.fencing {
+        let missing = crate::lab::bmc::missing_programs();
+        anyhow::ensure!(
+            missing.is_empty(),
+            "--fencing needs {} (apt-get install --no-install-recommends openipmi \
+             fence-agents ipmitool)",
+            missing.join(", ")
+        );
+    }
     let dir = claim_dir(&opts.dir)?;
-    // vm_command and storage_connect_command are split on whitespace.
+    // vm_command and storage_connect_command are split on whitespace, a
+    // BMC's startcmd is read quoted.
     for path in [&dir, &opts.lab_bin, &opts.agent_bin] {
         anyhow::ensure!(
-            !path.to_string_lossy().contains(char::is_whitespace),
-            "{}: the lab's paths must not contain whitespace",
+            !path
+                .to_string_lossy()
+                .contains(|c: char| c.is_whitespace() || matches!(c, '"' | '\\')),
+            "{}: the lab's paths must not contain whitespace, quotes or backslashes",
             path.display()
         );
     }
@@ -403,6 +427,7 @@ fn prepare(opts: &LabOptions) -> anyhow::Result<LabSpec> {
         agent_bin: absolute_program(&opts.agent_bin)?,
         bridge,
         net,
+        fencing: opts.fencing,
     };
     spec.save()?;
     Ok(spec)
@@ -487,6 +512,9 @@ fn build(spec: &LabSpec, deploy: bool) -> anyhow::Result<()> {
     if deploy {
         deploy::deploy_hosts(spec)?;
     }
+    if spec.fencing {
+        fencing::write_files(spec)?;
+    }
     Ok(())
 }
 
@@ -557,7 +585,7 @@ pub fn teardown(spec: &LabSpec, keep_dir: bool) -> anyhow::Result<DownReport> {
     let mut report = DownReport::default();
     stop_supervisor(spec);
     stop_orphaned_agents(spec);
-    report.killed = stop_keepers(spec) + sweep(spec);
+    report.killed = stop_keepers(spec) + fencing::kill_bmcs(spec) + sweep(spec);
     let backend = isolation::backend(spec.isolation);
     report.problems.extend(backend.teardown(spec, keep_dir));
     let left = procs::lab_processes(&spec.id);
@@ -662,6 +690,9 @@ pub fn log_files(spec: &LabSpec, host: Option<u16>) -> Vec<PathBuf> {
     for id in spec.host_ids().filter(|id| host.is_none_or(|h| h == *id)) {
         files.push(spec.agent_log(id));
         files.push(spec.vm_log(id));
+        if spec.fencing {
+            files.push(spec.bmc_log(id));
+        }
     }
     files
 }

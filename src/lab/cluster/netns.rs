@@ -18,6 +18,22 @@
 //! An engine VM's port (`vnet0`) is removed by the lab once no payload holds
 //! it ([`reap_vm_port`]): a killed VM's namespace may outlive it.
 //!
+//! With `--fencing`, the hosts' BMCs sit on a management network of their
+//! own, as a real site's do, so that a fault of the hosts' data network
+//! (`host-network-down`, `partition`) leaves every BMC reachable:
+//!
+//! ```text
+//!  management ns hel-<id>-mg:  br0, holding every BMC's address 10.78.0.(100+N)/24
+//!                              (each host's ipmi_sim listens there on 623/udp)
+//!                              -- ports m1, m2, ... (veth)
+//!  host ns hel-<id>-hN:        mgmt0 10.78.0.(10+N)/24, a second interface beside eth0
+//! ```
+//!
+//! The BMCs (`ipmi_sim` and the power sentinels it runs) live in the
+//! management namespace ([`MgmtNs`]), the lab's own `ipmitool` calls too;
+//! a host's fence agent reaches another host's BMC through its `mgmt0`, which
+//! no fault takes down.
+//!
 //! Faults: a host's network goes down with its links (`eth0`, `ovirtmgmt`); a
 //! partition moves the listed hosts' switch ports to a second bridge without the
 //! gateway; `umount -l` of the mount point for a storage loss; for read-only
@@ -48,6 +64,12 @@ const SWITCH_BRIDGE: &str = "br0";
 const PARTITION_BRIDGE: &str = "br1";
 /// Each host's uplink inside its namespace.
 const UPLINK: &str = "eth0";
+/// The management network's subnet (the BMCs, each host's `mgmt0`).
+pub const MGMT_SUBNET: &str = "10.78.0";
+/// Each host's interface on the management network.
+pub const MGMT_LINK: &str = "mgmt0";
+/// The management network's bridge, in its namespace.
+const MGMT_BRIDGE: &str = "br0";
 /// The storage tmpfs's size.
 const STORAGE_SIZE: &str = "256m";
 /// The empty second layer of the read-only overlay.
@@ -58,6 +80,16 @@ pub fn names(id: &str, hosts: u16) -> (String, Vec<String>) {
     let switch = format!("hel-{id}-sw");
     let hosts = (1..=hosts).map(|h| format!("hel-{id}-h{h}")).collect();
     (switch, hosts)
+}
+
+/// The management network's namespace of lab `id` (`--fencing`).
+pub fn mgmt_name(id: &str) -> String {
+    format!("hel-{id}-mg")
+}
+
+/// The last octet of host `id`'s BMC's address on the management network.
+pub fn bmc_octet(id: u16) -> u32 {
+    100 + u32::from(id)
 }
 
 /// Whether this process may build a netns lab, and if not, why.
@@ -147,6 +179,37 @@ impl HostNs {
     }
 }
 
+/// The management network's namespace, open for `setns(2)`: where the BMCs
+/// run and the lab talks to them from.
+pub struct MgmtNs {
+    net: File,
+}
+
+impl MgmtNs {
+    pub fn open(spec: &LabSpec) -> io::Result<MgmtNs> {
+        let path = Path::new("/run/netns").join(mgmt_name(&spec.id));
+        let net = File::open(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        Ok(MgmtNs { net })
+    }
+
+    /// Makes `command` run on the management network (its network
+    /// namespace only: it sees the lab's files as the lab does).
+    pub fn enter(&self, command: &mut Command) {
+        let net = self.net.as_raw_fd();
+        // SAFETY: setns(2) is async-signal-safe; the descriptor lives in
+        // `self`, which the caller keeps until the spawn returns.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setns(net, libc::CLONE_NEWNET) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
 /// Runs `argv` inside host `id`.
 pub fn run_in_host(spec: &LabSpec, id: u16, argv: &[&str]) -> Result<String, String> {
     let ns = HostNs::open(spec, id).map_err(|e| e.to_string())?;
@@ -208,6 +271,45 @@ pub fn create(spec: &LabSpec) -> anyhow::Result<()> {
     mount_cmd(&["--make-private", &ns_text])?;
     for id in spec.host_ids() {
         create_mount_ns(spec, id)?;
+    }
+    if spec.fencing {
+        create_mgmt(spec, hosts)?;
+    }
+    Ok(())
+}
+
+/// The management network (see the module documentation): its namespace
+/// and bridge with every BMC's address, and each host's `mgmt0` on it.
+fn create_mgmt(spec: &LabSpec, hosts: &[String]) -> anyhow::Result<()> {
+    let mgmt = mgmt_name(&spec.id);
+    ip(&["netns", "add", &mgmt])?;
+    ip(&["-n", &mgmt, "link", "set", "lo", "up"])?;
+    ip(&["-n", &mgmt, "link", "add", MGMT_BRIDGE, "type", "bridge"])?;
+    for id in spec.host_ids() {
+        let address = format!("{MGMT_SUBNET}.{}/24", bmc_octet(id));
+        ip(&["-n", &mgmt, "addr", "add", &address, "dev", MGMT_BRIDGE])?;
+    }
+    ip(&["-n", &mgmt, "link", "set", MGMT_BRIDGE, "up"])?;
+    for (index, name) in hosts.iter().enumerate() {
+        let id = index as u16 + 1;
+        let port = format!("m{id}");
+        ip(&[
+            "-n", &mgmt, "link", "add", &port, "type", "veth", "peer", "name", MGMT_LINK, "netns",
+            name,
+        ])?;
+        ip(&[
+            "-n",
+            &mgmt,
+            "link",
+            "set",
+            &port,
+            "master",
+            MGMT_BRIDGE,
+            "up",
+        ])?;
+        let address = format!("{MGMT_SUBNET}.{}/24", 10 + u32::from(id));
+        ip(&["-n", name, "addr", "add", &address, "dev", MGMT_LINK])?;
+        ip(&["-n", name, "link", "set", MGMT_LINK, "up"])?;
     }
     Ok(())
 }
@@ -474,6 +576,7 @@ pub fn teardown(spec: &LabSpec) -> Vec<String> {
     let mut names: BTreeSet<String> = match spec.netns_names() {
         Some((switch, hosts)) => std::iter::once(switch.to_string())
             .chain(hosts.iter().cloned())
+            .chain(spec.fencing.then(|| mgmt_name(&spec.id)))
             .collect(),
         None => BTreeSet::new(),
     };
@@ -582,5 +685,7 @@ mod tests {
         let (switch, hosts) = names("abcdef", 32);
         assert_eq!(switch, "hel-abcdef-sw");
         assert_eq!(hosts[31], "hel-abcdef-h32");
+        assert_eq!(mgmt_name("abcdef"), "hel-abcdef-mg");
+        assert!(format!("m{}", crate::lab::cluster::layout::HOSTS_MAX).len() <= 15);
     }
 }

@@ -243,7 +243,7 @@ pub fn render_text(truth: &GroundTruth, agents: &[(u16, Option<String>)]) -> Str
     };
     let _ = writeln!(
         out,
-        "{:<6} {:<16} {:<34} {:<9} {:<10} {:<20} agent's view",
+        "{:<6} {:<28} {:<34} {:<9} {:<10} {:<20} agent's view",
         "host", "power", "agent", "watchdog", "network", "storage"
     );
     for h in &truth.hosts {
@@ -252,6 +252,23 @@ pub fn render_text(truth: &GroundTruth, agents: &[(u16, Option<String>)]) -> Str
             .as_ref()
             .and_then(|v| v.hosts.iter().find(|v| v.id == h.id));
         let _ = writeln!(out, "{}", host_row(h, view, agents));
+    }
+    for v in truth.view.iter().flat_map(|v| &v.hosts) {
+        let Some(bmc) = &v.bmc else { continue };
+        let power = match bmc.power {
+            super::control::Power::On => "on",
+            super::control::Power::Off => "off",
+        };
+        let faults = if bmc.faults.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", bmc.faults.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "bmc of host{}: {} (ipmi_sim pid {}), says power {power}{faults}",
+            v.id, bmc.address, bmc.pid
+        );
     }
     let _ = match truth.engine_hosts.as_slice() {
         [] => writeln!(out, "engine VM: not running"),
@@ -328,7 +345,7 @@ fn host_row(
         .and_then(|(_, s)| s.clone())
         .unwrap_or_else(|| "-".into());
     format!(
-        "host{:<2} {power:<16} {agent:<34} {dog:<9} {network:<10} {storage:<20} {said}",
+        "host{:<2} {power:<28} {agent:<34} {dog:<9} {network:<10} {storage:<20} {said}",
         h.id
     )
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use crate::lab::cluster::layout::{LabSpec, NetPlan};
 use crate::lab::cluster::loopnet::NetState;
-use crate::lab::cluster::netns::HostNs;
+use crate::lab::cluster::netns::{HostNs, MgmtNs};
 use crate::shell::monitors::HealthAnswer;
 
 /// Why a backend refuses a lab whose `lab.json` pairs its isolation with the
@@ -25,6 +25,18 @@ pub struct EngineNet {
     pub network_test: String,
     /// Appended to the engine payload's command line: where it listens.
     pub vm_args: String,
+}
+
+/// Where one host's BMC listens (`--fencing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BmcAddr {
+    /// IPMI over LAN (UDP), as the hosts reach it: `fencing.conf`'s `ip` and
+    /// `ipport`.
+    pub ip: String,
+    pub port: u16,
+    /// Its channel 15 (TCP), which power control needs and nothing uses.
+    pub serial_ip: String,
+    pub serial_port: u16,
 }
 
 /// One isolation: `--isolation none` (`loopback.rs`) or `--isolation netns`
@@ -92,6 +104,11 @@ pub trait Backend {
     -> Result<Vec<String>, String>;
     /// Undoes [`Backend::mask_vm_stats`] on host `host`.
     fn unmask_vm_stats(&self, spec: &LabSpec, host: u16) -> Result<(), String>;
+    /// Where host `id`'s BMC listens (`--fencing`).
+    fn bmc_addr(&self, spec: &LabSpec, id: u16) -> anyhow::Result<BmcAddr>;
+    /// The network the BMCs sit on, for the lab's own processes on it (the
+    /// BMCs themselves, its `ipmitool` calls); `None`: the lab's own network.
+    fn bmc_net(&self, spec: &LabSpec) -> anyhow::Result<Option<MgmtNs>>;
     /// Undoes [`Backend::create_storage`] and [`Backend::create_hosts`] once
     /// every process is gone (the storage's files kept in the lab directory
     /// with `keep_dir`); what could not be undone.

@@ -10,10 +10,10 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use super::backend::{Backend, EngineNet, LiveNet, PLAN_DISAGREES};
+use super::backend::{Backend, BmcAddr, EngineNet, LiveNet, PLAN_DISAGREES};
 use crate::lab::cluster::layout::{LabSpec, NetPlan};
 use crate::lab::cluster::loopnet::{self, LoopNet, NetState, Plan};
-use crate::lab::cluster::netns::HostNs;
+use crate::lab::cluster::netns::{HostNs, MgmtNs};
 use crate::shell::monitors::{HealthAnswer, Stop, check_health};
 
 /// Why `storage-readonly` cannot be done here.
@@ -162,6 +162,30 @@ impl Backend for Loopback {
 
     fn unmask_vm_stats(&self, _spec: &LabSpec, _host: u16) -> Result<(), String> {
         Ok(())
+    }
+
+    /// `127.<a>.<b>.(150+N)`, the lab's own loopback block, on the lab's
+    /// port: UDP for IPMI, TCP for channel 15. No other program binds there,
+    /// so no port picked at `up` can be taken before the supervisor starts
+    /// the BMCs (ipmi_sim binds with `SO_REUSEADDR`: a second one on a port
+    /// would start silently, docs/fence-agents.md).
+    fn bmc_addr(&self, spec: &LabSpec, id: u16) -> anyhow::Result<BmcAddr> {
+        let NetPlan::Loopback { prefix, port } = &spec.net else {
+            bail!(PLAN_DISAGREES);
+        };
+        let [a, b] = prefix;
+        let ip = format!("127.{a}.{b}.{}", 150 + u32::from(id));
+        Ok(BmcAddr {
+            serial_ip: ip.clone(),
+            ip,
+            port: *port,
+            serial_port: *port,
+        })
+    }
+
+    /// The lab's own: every host shares it.
+    fn bmc_net(&self, _spec: &LabSpec) -> anyhow::Result<Option<MgmtNs>> {
+        Ok(None)
     }
 
     /// Nothing outside the lab directory.

@@ -12,7 +12,7 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::process::Command;
 
-pub use backend::{Backend, EngineNet, LiveNet};
+pub use backend::{Backend, BmcAddr, EngineNet, LiveNet};
 
 use super::layout::{Isolation, LabSpec};
 use super::netns::HostNs;
@@ -84,6 +84,7 @@ mod tests {
             sd_uuid: "sd".into(),
             bridge: "lo".into(),
             net,
+            fencing: false,
         }
     }
 

@@ -10,10 +10,15 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use super::backend::{Backend, EngineNet, LiveNet, PLAN_DISAGREES};
+use super::backend::{Backend, BmcAddr, EngineNet, LiveNet, PLAN_DISAGREES};
+use crate::lab::bmc::IPMI_PORT;
 use crate::lab::cluster::layout::{LabSpec, NETNS_SUBNET, NETNS_VM_OCTET, NetPlan};
 use crate::lab::cluster::loopnet::NetState;
-use crate::lab::cluster::netns::{self, HostNs, NETNS_BRIDGE};
+use crate::lab::cluster::netns::{self, HostNs, MGMT_SUBNET, MgmtNs, NETNS_BRIDGE};
+
+/// The first TCP port of the BMCs' channel 15, on the management namespace's
+/// loopback (host N's is this + N).
+const SERIAL_PORT_BASE: u16 = 9000;
 use crate::shell::monitors::{HealthAnswer, Stop, check_health};
 
 /// What `env` adds: sourcing it does not enter the host's namespaces.
@@ -160,6 +165,25 @@ impl Backend for Namespaces {
 
     fn unmask_vm_stats(&self, spec: &LabSpec, host: u16) -> Result<(), String> {
         netns::unmask_stats(spec, host)
+    }
+
+    /// On the management network, port 623 as a real BMC's
+    /// ([`netns`]'s module documentation).
+    fn bmc_addr(&self, spec: &LabSpec, id: u16) -> anyhow::Result<BmcAddr> {
+        if spec.netns_names().is_none() {
+            bail!(PLAN_DISAGREES);
+        }
+        Ok(BmcAddr {
+            ip: format!("{MGMT_SUBNET}.{}", netns::bmc_octet(id)),
+            port: IPMI_PORT,
+            serial_ip: "127.0.0.1".into(),
+            serial_port: SERIAL_PORT_BASE + id,
+        })
+    }
+
+    fn bmc_net(&self, spec: &LabSpec) -> anyhow::Result<Option<MgmtNs>> {
+        let ns = MgmtNs::open(spec).context("opening the management network's namespace")?;
+        Ok(Some(ns))
     }
 
     fn teardown(&self, spec: &LabSpec, keep_dir: bool) -> Vec<String> {

@@ -4,13 +4,14 @@
 
 use std::collections::BTreeSet;
 
+use super::bmc::BmcFault;
 use super::rig::Rig;
 use super::slots::{GARBAGE_EVERY, HOSTILE_EPOCH_SEEN, hostile_copy, read_slot, write_slot};
 use super::wedge;
 use crate::core::agent::EPOCH_SEEN_KEY;
 use crate::lab::cluster::faults::{Fault, seconds};
 use crate::lab::cluster::layout;
-use crate::lab::cluster::{procs, truth};
+use crate::lab::cluster::procs;
 use crate::lab::engine::{
     FAULT_DB_DOWN, FAULT_ENGINE_STOP, FAULT_IGNORE_SHUTDOWN, FAULT_NETWORK_DOWN,
 };
@@ -63,7 +64,18 @@ impl Rig {
             Fault::SlotWipe { host } => self.slot_wipe(*host),
             Fault::SlotHostile { host } => self.slot_hostile(*host),
             Fault::LateWrite { secs, host } => self.late_write(*secs, *host),
+            Fault::BmcUnreachable { host } => self.bmc_apply(BmcFault::Unreachable, *host),
+            Fault::BmcWrongCredentials { host } => {
+                self.bmc_apply(BmcFault::WrongCredentials, *host)
+            }
+            Fault::BmcLies { host } => self.bmc_apply(BmcFault::Lies, *host),
         }
+    }
+
+    /// A fault of a host's BMC (`--fencing`, given in `power.rs`).
+    fn bmc_apply(&mut self, fault: BmcFault, host: Option<u16>) -> Result<Applied, String> {
+        let (host, detail) = self.bmc_fault(fault, host)?;
+        Ok(one(host, &detail))
     }
 
     fn check_host(&self, host: u16) -> Result<(), String> {
@@ -74,24 +86,6 @@ impl Rig {
                 "host{host}: this lab has hosts 1..={}",
                 self.spec.hosts
             ))
-        }
-    }
-
-    /// `host`, or the host that runs the engine payload.
-    fn target(&self, host: Option<u16>) -> Result<u16, String> {
-        if let Some(host) = host {
-            return Ok(host);
-        }
-        let hosts: BTreeSet<u16> = truth::scan_payloads(&self.spec.id)
-            .into_iter()
-            .map(|p| p.host)
-            .collect();
-        match hosts.len() {
-            1 => Ok(*hosts.first().expect("one host")),
-            0 => Err("no engine VM runs: name a host".into()),
-            _ => Err(format!(
-                "engine VMs run on several hosts ({hosts:?}): name one"
-            )),
         }
     }
 

@@ -42,6 +42,8 @@ impl Rig {
         }
         self.heal_storage(&mut done, &mut problems);
         self.unwedge_all(&mut done, &mut problems);
+        // Before the hosts boot: a booted host's BMC is powered on with it.
+        self.heal_bmcs(&mut done, &mut problems);
         let mut cleared = Vec::new();
         for host in self.spec.host_ids() {
             let path = self.spec.control(host);

@@ -28,16 +28,25 @@
 //!   threads of its own ([`slots`]), stopped by heal and at the stop.
 //! - **Dead VMs' ports** (netns): every half second a host's engine VM port
 //!   that no payload holds is removed (`netns::reap_vm_port`).
+//! - **BMCs** (`--fencing`, [`crate::lab::cluster::fencing`]): every host's
+//!   `ipmi_sim`, started before the hosts boot, stopped after the agents;
+//!   each turn a power sentinel's off-request (a power-off through the BMC)
+//!   powers its host off, a sentinel that appears powers it on, and the
+//!   lab's own power changes are passed on to the BMC (`bmc.rs` runs them,
+//!   `power.rs` wires them to the hosts).
 //! - **Faults** are applied by `apply.rs` and undone by `heal.rs`, both on
 //!   the hosts as `rig.rs` runs them; the loop here only serves the control
 //!   socket, keeps the record of faults and writes the state file.
 //! - **Records:** its own pid (`supervisor.pid`), each agent's (`hostN/agent.pid`),
-//!   both with the process start time, and its view (`supervisor-state.json`):
+//!   each BMC's (`bmc/hostN/ipmi_sim.pid`), all with the process start time,
+//!   and its view (`supervisor-state.json`):
 //!   `he-lab down` finds everything even after this process was SIGKILLed.
 
 mod apply;
+mod bmc;
 mod heal;
 mod log;
+mod power;
 mod rig;
 pub mod slots;
 mod wedge;
@@ -126,6 +135,7 @@ impl Supervisor {
         let now = Instant::now();
         for id in self.rig.spec.host_ids() {
             self.rig.step_host(id, now);
+            self.rig.watch_bmc(id, now);
         }
         self.rig.reap_vm_ports(now);
         self.save_state(now);

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 
+use super::bmc::Bmcs;
 use super::log::log;
 use super::slots::SlotWriters;
 use crate::lab::cluster::control::{HostView, Power};
@@ -101,13 +102,21 @@ pub(super) struct Rig {
     net: Box<dyn LiveNet>,
     pub(super) dog_timeout: Duration,
     reaped_at: Instant,
+    /// The hosts' BMCs (`--fencing`).
+    pub(super) bmcs: Option<Bmcs>,
 }
 
 impl Rig {
-    /// Every host off (the caller boots them); the network running.
+    /// Every host off (the caller boots them); the network running, and with
+    /// `--fencing` every host's BMC, answering and powered off.
     pub(super) fn new(spec: LabSpec) -> anyhow::Result<Rig> {
         let backend = isolation::backend(spec.isolation);
         let net = backend.start(&spec)?;
+        let bmcs = if spec.fencing {
+            Some(Bmcs::start(&spec, backend).context("starting the BMCs")?)
+        } else {
+            None
+        };
         let now = Instant::now();
         let hosts = spec.host_ids().map(|id| HostRun::new(id, now)).collect();
         Ok(Rig {
@@ -120,11 +129,30 @@ impl Rig {
             backend,
             net,
             reaped_at: now,
+            bmcs,
         })
     }
 
     pub(super) fn host_mut(&mut self, id: u16) -> &mut HostRun {
         &mut self.hosts[usize::from(id - 1)]
+    }
+
+    /// `host`, or the host that runs the engine payload.
+    pub(super) fn target(&self, host: Option<u16>) -> Result<u16, String> {
+        if let Some(host) = host {
+            return Ok(host);
+        }
+        let hosts: BTreeSet<u16> = truth::scan_payloads(&self.spec.id)
+            .into_iter()
+            .map(|p| p.host)
+            .collect();
+        match hosts.len() {
+            1 => Ok(*hosts.first().expect("one host")),
+            0 => Err("no engine VM runs: name a host".into()),
+            _ => Err(format!(
+                "engine VMs run on several hosts ({hosts:?}): name one"
+            )),
+        }
     }
 
     /// Removes the ports dead engine VMs left on the hosts' bridges (netns).
@@ -343,10 +371,11 @@ impl Rig {
             let _ = procs::signal_group_verified(p, libc::SIGKILL);
         }
         self.sync_net();
+        self.bmc_follow_off(id);
         log(&format!("host{id}: powered off ({reason})"));
     }
 
-    /// Boots host `id`: its agent starts at once.
+    /// Boots host `id`: its agent starts at once (and its BMC powers on).
     pub(super) fn power_on(&mut self, id: u16, now: Instant) {
         let h = self.host_mut(id);
         h.off = None;
@@ -354,6 +383,7 @@ impl Rig {
         h.starts.clear();
         h.restart_at = Some(now);
         self.sync_net();
+        self.bmc_follow_on(id, now);
     }
 
     /// The engine payloads running on host `id`.
@@ -424,6 +454,7 @@ impl Rig {
                 watchdog_suspended: h.unfenced,
                 network_up: !h.net_down && !self.partition.contains(&h.id),
                 storage: self.storage_state(h.id),
+                bmc: self.bmc_view(h.id),
             })
             .collect()
     }
@@ -474,6 +505,10 @@ impl Rig {
         }
         for p in truth::scan_payloads(&self.spec.id) {
             let _ = procs::signal_group_verified(p.proc, libc::SIGKILL);
+        }
+        if let Some(bmcs) = &mut self.bmcs {
+            bmcs.stop_all();
+            log("BMCs stopped");
         }
     }
 }

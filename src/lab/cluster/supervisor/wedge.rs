@@ -79,6 +79,7 @@ mod tests {
                 prefix: [120, 7],
                 port: 30000,
             },
+            fencing: false,
         };
         let path = spec.vm_state(1);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
