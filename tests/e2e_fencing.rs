@@ -2,7 +2,7 @@
 //! host a simulated BMC (OpenIPMI's `ipmi_sim`) wired to the lab's power,
 //! and the agents a `fencing.conf` naming them; the real `fence_ipmilan`
 //! powers hosts off through them. On the default timings (loop 2 s,
-//! fence-after 10 s, lease-settle 8 s, lease-dead 40 s), three hosts:
+//! fence-after 6 s, lease-settle 8 s, lease-dead 40 s), three hosts:
 //!
 //! - the wiring: every agent starts with fencing on and `--check-config`
 //!   passes; a power-off through a host's BMC powers the lab host off, a

@@ -7,6 +7,11 @@
 //! restores, and checks the engine's disk canary (no two payloads wrote in
 //! overlapping time, epochs never went back).
 //!
+//! `HE_E2E_FENCING=1` runs every case on labs with power fencing (`he-lab up
+//! --fencing`: a simulated BMC per host, `fence_ipmilan`), as `.ci/run` does
+//! once more after the plain run: the plan's results must not change, and
+//! the canary must never see two engines.
+//!
 //! Isolation: `netns` as root (CI), `none` otherwise. As root without the `ip`,
 //! `unshare` and `mount` programs the tests say so and fall back to `none`, or
 //! fail under `HE_REQUIRE_PRIVILEGED=1`. Waits are bounded but generous: the
@@ -57,13 +62,24 @@ fn isolation() -> Isolation {
     }
 }
 
+/// Whether this run's labs fence (`HE_E2E_FENCING=1`).
+fn fencing() -> bool {
+    std::env::var("HE_E2E_FENCING").is_ok_and(|v| v == "1")
+}
+
 /// A fresh three-host lab (torn down when dropped, also on a failed assertion).
 fn lab_up(dir: &Path) -> Lab {
     let isolation = isolation();
-    eprintln!("lab isolation: {}", isolation.as_str());
+    let fencing = fencing();
+    eprintln!(
+        "lab isolation: {}, power fencing: {}",
+        isolation.as_str(),
+        if fencing { "on" } else { "off" }
+    );
     Lab::up(
         &LabOptions::new(3, dir.join("lab"))
             .isolation(isolation)
+            .fencing(fencing)
             .binaries(LAB, AGENT),
     )
     .unwrap()
