@@ -504,17 +504,32 @@ fn case_6_host_crash_restarts_the_engine_on_another_host() {
         }),
     );
     let new_host = end_sample.healthy().unwrap();
-    let expired = format!("host {holder}'s engine VM lease (epoch ");
-    assert_history_explains(
-        &lab,
-        new_host,
-        fault_ms,
-        &[
-            (new_host, &expired),
-            (new_host, "claiming the engine VM lease"),
-            (new_host, "-> EngineUp: engine healthy"),
-        ],
-    );
+    if fencing() {
+        // Fenced through its BMC instead of waited out.
+        let fenced = format!("host {holder} fenced: powered off and confirmed off");
+        assert_history_explains(
+            &lab,
+            new_host,
+            fault_ms,
+            &[
+                (new_host, "to fence it"),
+                (new_host, &fenced),
+                (new_host, "-> EngineUp: engine healthy"),
+            ],
+        );
+    } else {
+        let expired = format!("host {holder}'s engine VM lease (epoch ");
+        assert_history_explains(
+            &lab,
+            new_host,
+            fault_ms,
+            &[
+                (new_host, &expired),
+                (new_host, "claiming the engine VM lease"),
+                (new_host, "-> EngineUp: engine healthy"),
+            ],
+        );
+    }
     check(
         &lab,
         f.seen_in_order(&[
