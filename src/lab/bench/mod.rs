@@ -665,9 +665,9 @@ mod tests {
         for n in 1..=8 {
             assert!(allowed(n, Profile::Default).1 >= allowed(n, Profile::Fast).1);
         }
-        // With fencing a crashed holder is fenced after fence-after (10 s)
-        // rather than waited out for lease-dead (40 s): 10 + 8 + 6 loops + 1.
-        assert_eq!(allowed_fencing(6, Profile::Default).1, 31_000);
+        // With fencing a crashed holder is fenced after fence-after (6 s)
+        // rather than waited out for lease-dead (40 s): 6 + 8 + 6 loops + 1.
+        assert_eq!(allowed_fencing(6, Profile::Default).1, 27_000);
         assert_eq!(allowed_fencing(6, Profile::Fast).1, 13_000);
         assert_eq!(allowed_fencing(3, Profile::Fast), allowed(3, Profile::Fast));
     }
