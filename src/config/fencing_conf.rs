@@ -46,6 +46,15 @@ use crate::metadata::{HOST_ID_MAX, HostId};
 
 /// Name of the fencing file, beside the cluster's shared configuration.
 pub const FENCING_CONF_NAME: &str = "fencing.conf";
+/// The cluster's `fencing.conf` beside the metadata volume `volume`, where
+/// every host reads it.
+pub fn fencing_conf_beside(volume: &Path) -> PathBuf {
+    volume
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .join(FENCING_CONF_NAME)
+}
+
 /// Section of the cluster-wide fencing settings.
 pub const FENCING_SECTION: &str = "fencing";
 /// A host's section is `[host N]`, N its host id.

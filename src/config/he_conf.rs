@@ -742,11 +742,7 @@ impl HostedEngineConf {
     /// The cluster's `fencing.conf`: beside the metadata volume, where every
     /// host reads it.
     pub fn fencing_conf_path(&self) -> Result<PathBuf, ConfigError> {
-        let volume = self.metadata_volume_path()?;
-        Ok(volume
-            .parent()
-            .unwrap_or(Path::new("/"))
-            .join(super::FENCING_CONF_NAME))
+        Ok(super::fencing_conf_beside(&self.metadata_volume_path()?))
     }
 
     /// The path this configuration was read from.

@@ -40,7 +40,8 @@ pub use error::{ConfigError, ConfigErrors, ErrorKind};
 pub use fencing_conf::{
     AGENT_KEY, FENCE_DURATION_MAX_MS, FENCE_OPTIONS_MAX, FENCE_TIMEOUT_DEFAULT_MS,
     FENCING_CONF_NAME, FENCING_SECTION, FenceDevice, FencingConf, HOST_SECTION_PREFIX,
-    PASSWORD_FILE_KEY, PASSWORD_FILE_MAX_BYTES, Password, is_fence_agent_name, read_password_file,
+    PASSWORD_FILE_KEY, PASSWORD_FILE_MAX_BYTES, Password, fencing_conf_beside, is_fence_agent_name,
+    read_password_file,
 };
 pub use fsio::{FileLock, LOCK_TIMEOUT_MS, lock_exclusive, lock_path, read_bounded, write_atomic};
 pub use ha_conf::{HaConf, LOCAL_MAINTENANCE, LOCAL_MAINTENANCE_MANUAL};

@@ -47,7 +47,7 @@ use anyhow::Context;
 use super::isolation;
 use super::layout::{self, LabSpec, Profile};
 use super::procs::{self, ProcId};
-use crate::config::{ConfFile, FencingConf, format_secs};
+use crate::config::{FencingConf, format_secs};
 use crate::lab::bmc::{self, BMC_EMU, BmcUser, LanConf};
 
 /// The fence agents' IPMI user (user 2) on every BMC.
@@ -78,10 +78,7 @@ const PASSWORD_FILE: &str = "password";
 pub fn fence_after_ms(profile: Profile) -> u64 {
     match profile {
         Profile::Fast => FAST_FENCE_AFTER_MS,
-        Profile::Default => FencingConf::parse(Path::new("fencing.conf"), "")
-            .map_or(crate::core::fence::FENCE_AFTER_DEFAULT_MS, |conf| {
-                conf.fence_after_ms(&profile.timings())
-            }),
+        Profile::Default => crate::core::FenceConf::default_fence_after_ms(&profile.timings()),
     }
 }
 
@@ -374,6 +371,7 @@ pub fn kill_bmcs(spec: &LabSpec) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ConfFile;
     use crate::lab::cluster::layout::{Isolation, NetPlan, SPEC_VERSION};
 
     fn spec(dir: &Path, profile: Profile) -> LabSpec {

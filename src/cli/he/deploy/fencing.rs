@@ -7,14 +7,14 @@
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::answers::{Answers, FENCE_PASSWORDS_KEY, FENCING_CONF_KEY};
 use crate::cli::he::failure::{Failure, FailureKind};
 use crate::cli::he::shared_storage::{on_storage, shared_write};
 use crate::config::{
     ConfFile, ConfigPaths, FENCING_CONF_NAME, FencingConf, PASSWORD_FILE_MAX_BYTES, Timings,
-    read_bounded,
+    fencing_conf_beside, read_bounded,
 };
 
 /// Most password files one `--fence-passwords` directory may hold.
@@ -44,7 +44,7 @@ impl FencingPlan {
         paths: &ConfigPaths,
         timings: &Timings,
     ) -> Result<FencingPlan, Failure> {
-        let shared = shared_path(volume);
+        let shared = fencing_conf_beside(volume);
         let (conf_text, conf) = match (answers.get(FENCING_CONF_KEY), add_host) {
             (Some(_), true) => {
                 return Err(answer_failure(format!(
@@ -124,7 +124,7 @@ impl FencingPlan {
             write_private(&path, bytes).map_err(|e| io_failure(&path, &e))?;
         }
         if let Some(text) = &self.conf_text {
-            shared_write(&shared_path(volume), text.clone().into_bytes())?;
+            shared_write(&fencing_conf_beside(volume), text.clone().into_bytes())?;
         }
         Ok(())
     }
@@ -140,7 +140,7 @@ impl FencingPlan {
         if self.conf.is_none() {
             return Ok(());
         }
-        let path = shared_path(volume);
+        let path = fencing_conf_beside(volume);
         FencingConf::load_for_agent(&path, timings, &paths.fencing_secrets_dir())
             .map(|_| ())
             .map_err(|errors| {
@@ -176,14 +176,6 @@ impl FencingPlan {
             ),
         }
     }
-}
-
-/// The cluster's `fencing.conf` beside `volume`.
-fn shared_path(volume: &Path) -> PathBuf {
-    volume
-        .parent()
-        .unwrap_or(Path::new("/"))
-        .join(FENCING_CONF_NAME)
 }
 
 /// The shared copy, read through the storage's bound; `None` when absent.
