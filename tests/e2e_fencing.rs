@@ -487,14 +487,14 @@ fn a_crashed_or_hung_holder_is_fenced_through_its_bmc_or_waited_out_when_the_bmc
 /// storage with its engine running: its agent stopped (SIGSTOP) with no
 /// watchdog to reset the host (`agent-pause-unfenced`).
 ///
-/// While the engine answers its health page, nobody fences the silent
-/// holder at all. Then the engine's service stops (`engine-stop`, the VM
-/// runs on): a peer claims the lease to fence the holder, and the engine
-/// service comes back while the claim settles. The lying BMC reports the
-/// power off; the engine answers, so the peer does not believe it, takes
-/// nothing, and the holder's engine keeps running alone. Heal resumes the
-/// holder, its lease overdue by then (it fences itself: its engine powered
-/// off, the lease released), and the engine is healthy again on one host.
+/// A peer claims the lease to fence the silent holder (an answering engine
+/// holds no claim back) and wins the settle. The lying BMC reports the power
+/// off, but the engine goes on answering its health page: the peer waits
+/// for it to stop (liveliness-timeout + 2 loops), does not believe the off,
+/// takes nothing, and the holder's engine keeps running alone. Heal resumes
+/// the holder, its lease overdue by then (it fences itself: its engine
+/// powered off, the lease released), and the engine is healthy again on one
+/// host.
 #[test]
 fn a_lying_bmc_is_not_believed_while_the_engine_answers() {
     let _serial = serial();
@@ -506,10 +506,6 @@ fn a_lying_bmc_is_not_believed_while_the_engine_answers() {
     let mut f = Follower::new(&lab, HOSTED_ENGINE, 1);
     let holder = engine_up(&lab, &mut f, ENGINE_UP);
     let engine = f.samples().last().and_then(Sample::payload).unwrap();
-    let timings = Profile::Default.timings();
-    let fence_after = Duration::from_millis(hosted_engine::lab::cluster::fencing::fence_after_ms(
-        Profile::Default,
-    ));
     let marks = log_marks(&lab);
     fault(&lab, Fault::BmcLies { host: Some(holder) });
     f.restart();
@@ -520,36 +516,35 @@ fn a_lying_bmc_is_not_believed_while_the_engine_answers() {
             host: Some(holder),
         },
     );
-    // Silent past fence-after (counted from a peer's read, up to a loop after
-    // the holder's last write, a loop late), its engine answering.
-    let quiet = fence_after + Duration::from_millis(2 * timings.loop_ms);
-    check(
-        &lab,
-        f.during(
-            "the engine running where it was, nobody fencing",
-            quiet,
-            |s| s.payload() == Some(engine) && logged(&lab, &marks, "to fence it").is_none(),
-        ),
-    );
-    fault(&lab, Fault::EngineStop { host: Some(holder) });
     let claim = format!("host {holder} holds the engine VM lease");
     let claimed = check(
         &lab,
         f.until(
-            "a peer claiming the lease to fence the holder",
+            "a peer claiming the lease to fence the holder, its engine answering",
             RECOVERY,
-            |_| logged(&lab, &marks, &claim).is_some(),
+            |s| s.payload() != Some(engine) || logged(&lab, &marks, &claim).is_some(),
         ),
     );
-    // The engine service starts again (the payload's control file emptied,
-    // as heal does), the holder stays paused, its BMC lying.
-    std::fs::write(lab.spec().control(holder), b"").unwrap();
+    assert_eq!(
+        claimed.payload(),
+        Some(engine),
+        "the holder's engine stopped before a peer claimed:\n{}",
+        f.timeline()
+    );
     eprintln!(
-        "a peer claimed the lease to fence host{holder} {:.1} s after the pause; the engine \
-         service is back",
+        "a peer claimed the lease to fence host{holder} {:.1} s after the pause",
         claimed.at.as_secs_f64()
     );
-    let not_believed = "but an engine answers its health page: the off is not believed";
+    let waits = "but an engine answers its health page: the off is believed only once it stops";
+    let off = check(
+        &lab,
+        f.until(
+            "the lying BMC's off, the engine answering",
+            RECOVERY,
+            |_| logged(&lab, &marks, waits).is_some(),
+        ),
+    );
+    let not_believed = "but an engine still answers its health page";
     let seen = check(
         &lab,
         f.until("the lying BMC's off not believed", RECOVERY, |_| {
@@ -558,7 +553,9 @@ fn a_lying_bmc_is_not_believed_while_the_engine_answers() {
     );
     let fencer = logged(&lab, &marks, not_believed).unwrap();
     eprintln!(
-        "host{fencer} did not believe host{holder}'s BMC {:.1} s after the pause",
+        "host{fencer} heard host{holder}'s BMC say off {:.1} s after the pause, and did not \
+         believe it {:.1} s after the pause",
+        off.at.as_secs_f64(),
         seen.at.as_secs_f64()
     );
     let sup = std::fs::read_to_string(lab.spec().supervisor_log()).unwrap();

@@ -202,7 +202,7 @@ impl Agent {
                     Err(Blocker::NotIdle) => unreachable!("phase is Idle"),
                 }
             }
-            Phase::Claiming { .. } => match self.lease.settle(self.now, &self.liveness) {
+            Phase::Claiming { fence, .. } => match self.lease.settle(self.now, &self.liveness) {
                 ClaimOutcome::Pending => self.stay(),
                 ClaimOutcome::Won { epoch } => self.start_vm(epoch, "lease won"),
                 ClaimOutcome::Fence { epoch, target } => {
@@ -210,6 +210,9 @@ impl Agent {
                     self.stay()
                 }
                 ClaimOutcome::Lost { reason } => {
+                    if let Some(target) = fence {
+                        self.fence_lost.insert(target.host, target.epoch);
+                    }
                     self.give_up_start(format!("lost the engine VM lease: {reason}"))
                 }
             },

@@ -482,6 +482,14 @@ pub struct Agent {
     /// When the fence under way was handed out (the core stops waiting for
     /// its report after `FenceConf::timeout_ms` and a loop).
     fence_since: Option<Millis>,
+    /// An off reported while an engine still answered its health page, and
+    /// when: believed once the engine stops answering, within
+    /// `Agent::off_confirm_ms` (`Agent::take_fence_report`).
+    fence_off: Option<(FenceReport, Millis)>,
+    /// Holders that kept their lease against a claim we made to fence them
+    /// (host -> its lease epoch then): slow, not dead, and claimed again only
+    /// while no engine answers its health page (`Agent::fence_candidate`).
+    fence_lost: BTreeMap<HostId, u64>,
     /// The fences we confirmed, published while their host stays silent.
     proofs: BTreeMap<HostId, FenceProof>,
     /// A peer's proof that it fenced this host, once logged.
@@ -555,6 +563,8 @@ impl Agent {
             awaiting_readback: None,
             fence_order: None,
             fence_since: None,
+            fence_off: None,
+            fence_lost: BTreeMap::new(),
             proofs: BTreeMap::new(),
             told_fenced: None,
             last_host_ts: 0,

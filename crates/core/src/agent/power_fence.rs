@@ -24,15 +24,32 @@ pub const FENCE_POLL_MS: u64 = 500;
 impl Agent {
     /// The silent holder to claim the lease from by fencing it, if fencing
     /// is on and nothing speaks against it (`Lease::fence_target`). An
-    /// engine that answers its health page runs somewhere: then there is
-    /// nothing to fence for.
+    /// engine that still answers its health page does not hold a first
+    /// claim back: a crashed host's address answers no check only after
+    /// `liveliness_timeout`, and a holder silent on the storage with its
+    /// engine up self-fences soon anyway. It is the off that an answering
+    /// engine must not contradict ([`Agent::take_fence_report`]). But a
+    /// holder that kept its lease against a claim made to fence it is slow,
+    /// not dead: it is claimed again only while no engine answers, so that
+    /// slow storage does not make a claim every few loops.
     pub(super) fn fence_candidate(&self, obs: &Observation<'_>) -> Option<FenceTarget> {
         let fencing = self.cfg.fencing.as_ref()?;
-        if obs.sensors.liveliness_ok == Some(true) {
-            return None;
-        }
-        self.lease
-            .fence_target(self.now, &self.liveness, &fencing.devices)
+        let target = self
+            .lease
+            .fence_target(self.now, &self.liveness, &fencing.devices)?;
+        let slow = self.fence_lost.get(&target.host) == Some(&target.epoch);
+        (!slow || obs.sensors.liveliness_ok != Some(true)).then_some(target)
+    }
+
+    /// How long an off reported while an engine answered its health page
+    /// waits for it to stop answering before the off is not believed. The
+    /// liveliness monitor measures every loop: a check answered just before
+    /// the power went off, the next one at most a loop later running into
+    /// `liveliness_timeout` against the dead address, and a loop to spare
+    /// (the report itself comes after the off and a `status`).
+    pub(super) fn off_confirm_ms(&self) -> u64 {
+        let t = &self.cfg.timings;
+        t.liveliness_timeout_ms + 2 * t.loop_ms
     }
 
     /// The wait before the next loop: a loop, but while a claim made to fence
@@ -88,7 +105,8 @@ impl Agent {
         ));
     }
 
-    /// Takes in this step's fence report, or gives up waiting for one, or
+    /// Takes in this step's fence report, or waits on for it or for an
+    /// answering engine to fall silent after an off, or gives up waiting, or
     /// finds the fenced holder's lease expired meanwhile; keeps the proofs
     /// to publish current.
     pub(super) fn take_fence_report(&mut self, obs: &Observation<'_>) {
@@ -96,6 +114,13 @@ impl Agent {
             Phase::Evicting { target, .. } => Some(target),
             _ => None,
         };
+        if self
+            .fence_off
+            .as_ref()
+            .is_some_and(|(report, _)| Some(report.target) != waiting)
+        {
+            self.fence_off = None;
+        }
         if let Some(report) = &obs.fence {
             if waiting != Some(report.target) {
                 self.say(format!(
@@ -104,24 +129,68 @@ impl Agent {
                     describe(&report.outcome)
                 ));
             } else {
+                self.fence_since = None;
                 let took = format_secs(report.took_ms);
-                let believed = match &report.outcome {
-                    FenceOutcome::Off if obs.sensors.liveliness_ok == Some(true) => Err(format!(
-                        "{} says host {} is off, but an engine answers its health page: the \
-                         off is not believed",
-                        report.agent, report.target.host
-                    )),
-                    FenceOutcome::Off => Ok(()),
-                    FenceOutcome::Failed(why) => Err(format!(
-                        "fencing host {} failed after {took} s: {why}",
-                        report.target.host
-                    )),
-                };
-                self.fence_ended(obs, report.target, &report.agent, &took, believed);
+                match &report.outcome {
+                    FenceOutcome::Off if obs.sensors.liveliness_ok == Some(true) => {
+                        self.say(format!(
+                            "{} says host {} is off, but an engine answers its health page: \
+                             the off is believed only once it stops answering, within {} s",
+                            report.agent,
+                            report.target.host,
+                            format_secs(self.off_confirm_ms())
+                        ));
+                        self.fence_off = Some((report.clone(), self.now));
+                    }
+                    FenceOutcome::Off => {
+                        self.fence_ended(obs, report.target, &report.agent, &took, Ok(()));
+                    }
+                    FenceOutcome::Failed(why) => {
+                        let why = format!(
+                            "fencing host {} failed after {took} s: {why}",
+                            report.target.host
+                        );
+                        self.fence_ended(obs, report.target, &report.agent, &took, Err(why));
+                    }
+                }
             }
-        } else if let (Some(target), Some(since), Some(fencing)) =
-            (waiting, self.fence_since, self.cfg.fencing.as_ref())
-        {
+        } else if let Some(target) = waiting {
+            self.fence_pending(obs, target);
+        }
+        let fenced = self.lease.fenced(self.now, &self.liveness);
+        self.proofs
+            .retain(|host, proof| fenced.contains(&proof.target) && *host == proof.target.host);
+    }
+
+    /// Still evicting `target` with no report this step: an off waiting for
+    /// the engine to stop answering is believed once it does and not after
+    /// [`Agent::off_confirm_ms`]; a fence whose report is overdue is given
+    /// up; and the holder's lease may have expired by silence meanwhile.
+    fn fence_pending(&mut self, obs: &Observation<'_>, target: FenceTarget) {
+        if let Some((report, off_at)) = self.fence_off.clone() {
+            let took = format_secs(report.took_ms);
+            if obs.sensors.liveliness_ok != Some(true) {
+                self.say(format!(
+                    "the engine stopped answering its health page {} s after {} said host {} \
+                     is off: the off is believed",
+                    format_secs(self.now.since(off_at)),
+                    report.agent,
+                    target.host
+                ));
+                return self.fence_ended(obs, target, &report.agent, &took, Ok(()));
+            }
+            let bound = self.off_confirm_ms();
+            if self.now.since(off_at) > bound {
+                let why = format!(
+                    "{} said host {} is off, but an engine still answers its health page {} s \
+                     later: the off is not believed",
+                    report.agent,
+                    target.host,
+                    format_secs(bound)
+                );
+                return self.fence_ended(obs, target, &report.agent, &took, Err(why));
+            }
+        } else if let (Some(since), Some(fencing)) = (self.fence_since, self.cfg.fencing.as_ref()) {
             let bound = FenceConf::whole_fence_ms(fencing.timeout_ms) + self.cfg.timings.loop_ms;
             if self.now.since(since) > bound {
                 let why = format!(
@@ -129,21 +198,20 @@ impl Agent {
                     target.host,
                     format_secs(bound)
                 );
-                self.fence_ended(obs, target, "", "", Err(why));
-            } else if self.lease.evicting_expired(self.now, &self.liveness) {
-                self.fence_since = None;
-                self.say(format!(
-                    "host {}'s lease (epoch {}) expired while its fence ran: our claim (epoch \
-                     {}) wins as an ordinary one",
-                    target.host,
-                    target.epoch,
-                    self.lease.epoch()
-                ));
+                return self.fence_ended(obs, target, "", "", Err(why));
             }
         }
-        let fenced = self.lease.fenced(self.now, &self.liveness);
-        self.proofs
-            .retain(|host, proof| fenced.contains(&proof.target) && *host == proof.target.host);
+        if self.lease.evicting_expired(self.now, &self.liveness) {
+            self.fence_since = None;
+            self.fence_off = None;
+            self.say(format!(
+                "host {}'s lease (epoch {}) expired while its fence ran: our claim (epoch {}) \
+                 wins as an ordinary one",
+                target.host,
+                target.epoch,
+                self.lease.epoch()
+            ));
+        }
     }
 
     /// A fence under way ended: believed (`Ok`), or not, and why.
@@ -156,6 +224,7 @@ impl Agent {
         believed: Result<(), String>,
     ) {
         self.fence_since = None;
+        self.fence_off = None;
         let off = believed.is_ok();
         let took_lease = self.lease.fence_done(self.now, &self.liveness, off);
         match believed {

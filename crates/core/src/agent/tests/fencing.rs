@@ -43,7 +43,12 @@ fn fencing(timeout_ms: u64) -> Option<FenceConf> {
 /// engine up, but no engine answers its health page (here), and host 1's
 /// heartbeat stops from now on (last change seen at 12).
 fn silent_holder(fencing: Option<FenceConf>) -> Rig {
-    let mut cfg = CoreConfig::new(ME, "host2", Timings::default());
+    silent_holder_on(fencing, Timings::default())
+}
+
+/// [`silent_holder`] on `timings`.
+fn silent_holder_on(fencing: Option<FenceConf>, timings: Timings) -> Rig {
+    let mut cfg = CoreConfig::new(ME, "host2", timings);
     cfg.fencing = fencing;
     let mut rig = Rig::new(cfg);
     rig.peer(1).lease = lease(LeaseKind::Held, 4);
@@ -60,7 +65,11 @@ fn silent_holder(fencing: Option<FenceConf>) -> Rig {
 /// The rig of [`silent_holder`] run (and checked) up to the fence order at
 /// [`ORDERED_AT`]; the next loop is at 34.
 fn fence_ordered(timeout_ms: u64) -> Rig {
-    let mut rig = silent_holder(fencing(timeout_ms));
+    order_fence_of(silent_holder(fencing(timeout_ms)))
+}
+
+/// A [`silent_holder`] rig run (and checked) up to the fence order.
+fn order_fence_of(mut rig: Rig) -> Rig {
     for out in rig.run(4) {
         // 14..20: host 1 silent for less than fence-after.
         assert_eq!(rig.agent.state(), S::EngineDown, "{:?}", out.log);
@@ -252,24 +261,125 @@ fn a_failed_fence_gives_the_claim_up_and_is_never_retried() {
     assert_never_fenced_again(&mut rig);
 }
 
+/// An engine that answers its health page holds no claim back (a crashed
+/// host's address answers no check only after `liveliness_timeout`), but an
+/// off reported while it answers is believed only once it stops answering.
 #[test]
-fn an_off_is_not_believed_while_an_engine_answers_its_health_page() {
-    let mut rig = fence_ordered(5_000);
+fn an_off_reported_while_an_engine_answers_is_believed_once_it_stops_answering() {
+    let mut rig = silent_holder(fencing(5_000));
     rig.sensors.liveliness_ok = Some(true);
+    let mut rig = order_fence_of(rig);
     rig.fence = report(FenceOutcome::Off, 1_000);
     let out = rig.step(); // 34
     assert!(
         out.logged(
             "fence_ipmilan says host 1 is off, but an engine answers its health page: the off \
-             is not believed; host 1's lease (epoch 4) expires by silence"
+             is believed only once it stops answering, within 14 s"
         ),
         "{:?}",
         out.log
     );
-    assert!(!out.logged("host 1 fenced:"));
+    for out in [out, rig.step()] {
+        // 34, 36: still waiting, still a claim (a block) to every other host.
+        assert!(!out.logged("host 1 fenced:"), "{:?}", out.log);
+        assert!(matches!(rig.agent.lease().phase(), Phase::Evicting { .. }));
+        assert_eq!(out.published_lease(), lease(LeaseKind::Claim, 5));
+        assert_eq!(out.actions, NONE);
+    }
+    rig.sick();
+    let out = rig.step(); // 38
+    assert!(
+        out.logged(
+            "the engine stopped answering its health page 4 s after fence_ipmilan said host 1 \
+             is off: the off is believed"
+        ),
+        "{:?}",
+        out.log
+    );
+    assert!(out.logged(
+        "host 1 fenced: powered off and confirmed off by fence_ipmilan in 1 s; taking the \
+         engine VM lease (epoch 5) without waiting for lease-dead"
+    ));
+    assert_eq!(rig.agent.lease().phase(), Phase::Holding { epoch: 5 });
+    assert_eq!(out.published_lease(), lease(LeaseKind::Held, 5));
+}
+
+/// An engine that goes on answering after the off, for the liveliness
+/// timeout and two loops (here 4 s + 2 x 2 s), means the device lied or
+/// fenced the wrong host: the off is not believed.
+#[test]
+fn an_off_is_not_believed_while_an_engine_goes_on_answering() {
+    let timings = Timings {
+        liveliness_timeout_ms: 4_000,
+        ..Timings::default()
+    };
+    let mut rig = silent_holder_on(fencing(5_000), timings);
+    rig.sensors.liveliness_ok = Some(true);
+    let mut rig = order_fence_of(rig);
+    rig.fence = report(FenceOutcome::Off, 1_000);
+    let mut outs = vec![rig.step()]; // 34
+    outs.extend(rig.run(4)); // 36..42: up to 8 s after the off
+    for out in &outs {
+        assert!(matches!(rig.agent.lease().phase(), Phase::Evicting { .. }));
+        assert!(!out.logged("host 1 fenced:"), "{:?}", out.log);
+        assert_eq!(out.published_lease(), lease(LeaseKind::Claim, 5));
+    }
+    let out = rig.step(); // 44
+    assert!(
+        out.logged(
+            "fence_ipmilan said host 1 is off, but an engine still answers its health page 8 s \
+             later: the off is not believed; host 1's lease (epoch 4) expires by silence"
+        ),
+        "{:?}",
+        out.log
+    );
     assert_given_up(&rig, &out);
     rig.sick();
     assert_never_fenced_again(&mut rig);
+}
+
+/// A holder that publishes through a claim made to fence it is slow, not
+/// dead: while an engine answers its health page it is not claimed again
+/// (slow storage would otherwise bring a claim every few loops), and once
+/// none answers, it is.
+#[test]
+fn a_holder_that_kept_its_lease_is_claimed_again_only_while_no_engine_answers() {
+    let mut rig = silent_holder(fencing(5_000));
+    rig.sensors.liveliness_ok = Some(true);
+    rig.run(4); // 14..20
+    let out = rig.step(); // 22
+    assert!(
+        out.logged("claiming the lease (epoch 5) to fence it"),
+        "{:?}",
+        out.log
+    );
+    rig.peer(1).beating = true;
+    rig.step(); // 24: host 1 publishes, then falls silent again
+    rig.peer(1).beating = false;
+    let mut outs = rig.run(3); // 26..30
+    let out = rig.step(); // 32
+    assert!(
+        out.logged("EngineStart -> EngineDown: lost the engine VM lease: host 1 holds the lease"),
+        "{:?}",
+        out.log
+    );
+    assert_eq!(out.decision.fence, None);
+    outs.extend(rig.run(8)); // 34..48: silent for up to 24 s, an engine answers
+    for out in &outs {
+        assert!(!out.logged("to fence it"), "{:?}", out.log);
+        assert_eq!(out.decision.fence, None);
+    }
+    assert_eq!(rig.agent.state(), S::EngineDown);
+    rig.sick();
+    let out = rig.step(); // 50
+    assert!(
+        out.logged(
+            "host 1 holds the engine VM lease (epoch 4) but has been silent for 26 s: claiming \
+             the lease (epoch 6) to fence it"
+        ),
+        "{:?}",
+        out.log
+    );
 }
 
 #[test]
@@ -364,29 +474,23 @@ fn a_fence_that_outlasts_the_holders_lease_ends_in_an_ordinary_win() {
     assert_eq!(rig.agent.lease().phase(), Phase::Holding { epoch: 5 });
 }
 
-/// Without fencing, or with nothing to fence for (an engine answers its
-/// health page), or without host 1's device, the silent holder is waited
+/// Without fencing, or without host 1's device, the silent holder is waited
 /// out as before: a claim (epoch 5) once its lease expires at 52, a start at
 /// 62, never a fence order or a fencing key.
 #[test]
 fn without_fencing_a_silent_holder_is_waited_out() {
-    let cases: [(&str, Option<FenceConf>, bool); 3] = [
-        ("no fencing", None, false),
-        ("an engine answers", fencing(5_000), true),
+    let cases: [(&str, Option<FenceConf>); 2] = [
+        ("no fencing", None),
         (
             "not our device",
             Some(FenceConf {
                 devices: [3].into(),
                 ..fencing(5_000).unwrap()
             }),
-            false,
         ),
     ];
-    for (case, conf, engine_answers) in cases {
+    for (case, conf) in cases {
         let mut rig = silent_holder(conf);
-        if engine_answers {
-            rig.sensors.liveliness_ok = Some(true);
-        }
         let mut outs = Vec::new();
         while rig.now < Millis::from_secs(LEASE_DEAD_AT) {
             let out = rig.step(); // 14..50
