@@ -291,8 +291,10 @@ pub struct Effective {
     /// that tick's world time on, before its landing time by the writer's
     /// clock.
     pub visible_at: Millis,
-    /// When the agent write before it landed (see [`WorldState::erased`]).
+    /// When the agent write before it landed, and when it became visible
+    /// (see [`WorldState::erased`]).
     pub prev_landed_at: Option<Millis>,
+    pub prev_visible_at: Option<Millis>,
 }
 
 /// What one landing replaced in the area.
@@ -523,6 +525,7 @@ impl WorldState {
                 landed_at: at,
                 visible_at: at.min(self.now),
                 prev_landed_at: before.map(|b| b.landed_at),
+                prev_visible_at: before.map(|b| b.visible_at),
             },
         );
     }
@@ -531,16 +534,18 @@ impl WorldState {
     /// that stayed there less than a reader's loop and read (and the longest
     /// stale read) may have been seen by nobody: a sound reader may expire
     /// the lease from the write before it, so that one is what a claim is
-    /// judged against. (The holder cannot count the erased write either: its
-    /// own read-back does not confirm it, so it fences on time.)
+    /// judged against, and a fence's silence counted from. (The holder cannot
+    /// count the erased write either: its own read-back does not confirm it,
+    /// so it fences on time.)
     fn erased(&mut self, host: HostId, at: Millis) {
         let t = &self.params.timings;
         let unseen = t.loop_ms + t.storage_timeout_ms + self.params.stale_read_max_ms();
         if let Some(e) = self.effective.get_mut(&host)
             && at.since(e.landed_at) < unseen
-            && let Some(prev) = e.prev_landed_at
+            && let (Some(landed), Some(visible)) = (e.prev_landed_at, e.prev_visible_at)
         {
-            e.landed_at = prev;
+            e.landed_at = landed;
+            e.visible_at = visible;
         }
     }
 
