@@ -13,7 +13,8 @@
 //! - a holder whose BMC does not answer, or refuses the password, is waited
 //!   out as without fencing (the lease expires by silence);
 //! - a BMC that lies (reports the power off, leaves the host on) is not
-//!   believed while the holder's engine answers: one engine throughout.
+//!   believed while the holder's engine goes on answering after the off:
+//!   one engine throughout.
 //!
 //! Each engine payload's disk canary is checked (never two engines, epochs
 //! never back), and so is every sample's ground truth. Under root the lab runs
