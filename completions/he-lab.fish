@@ -47,7 +47,7 @@ complete -c he-lab -n "__fish_he_lab_needs_command" -f -a "help" -d 'Print this 
 complete -c he-lab -n "__fish_he_lab_using_subcommand demo" -l isolation -d 'none (loopback, no root) or netns (root: network namespaces)' -r -f -a "none\t'Plain processes on loopback addresses; no root needed'
 netns\t'A network and a mount namespace per host, a bridged switch (root)'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand demo" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
-complete -c he-lab -n "__fish_he_lab_using_subcommand demo" -l fencing -d 'A simulated BMC per host and the agents fencing through them (as `up --fencing`)'
+complete -c he-lab -n "__fish_he_lab_using_subcommand demo" -l fencing -d 'A simulated BMC per host and the agents fencing through them (as `up --fencing`); then, after the engine VM\'s kill, the engine\'s host crashes and another host fences it through its BMC (needs the openipmi, fence-agents and ipmitool packages)'
 complete -c he-lab -n "__fish_he_lab_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c he-lab -n "__fish_he_lab_using_subcommand bench-failover" -l profile -d 'The agents\' timings' -r -f -a "fast\t'Every timer short (a loop per second, the lease expires after 7 s), every lease rule kept: for tests and the demo'
 default\t'The project\'s defaults (`Timings::default()`: a 2 s loop, the lease expires after 40 s)'"

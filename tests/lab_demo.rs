@@ -2,7 +2,7 @@
 //! tells the recovery of the killed engine VM with the time it took, and leaves
 //! no process and no file behind; also when interrupted with Ctrl-C (SIGINT)
 //! or when its reader goes away (`he-lab demo | head`), and as a user without
-//! root.
+//! root; with `--fencing`, a crashed host fenced through its BMC.
 
 mod common;
 
@@ -90,14 +90,15 @@ fn run_bounded(command: &mut Command) -> Output {
     }
 }
 
-/// The whole story: the table, the kill, the recovery with its time, the
-/// canary, the teardown.
-fn assert_told_the_story(out: &Output) -> String {
+/// The whole story of a demo of `steps` steps: the table, the kill, the
+/// recovery with its time, the canary, the teardown.
+fn assert_told_the_story(out: &Output, steps: u32) -> String {
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let first = format!("[1/{steps}]");
     for told in [
-        "[1/5]",
+        first.as_str(),
         "EngineStart -> EngineStarting: lease won (epoch 1)",
         "[truth] the engine's health page answers",
         "| ID | Hostname | State",
@@ -136,11 +137,39 @@ fn the_demo_kills_the_engine_vm_tells_the_recovery_and_leaves_nothing() {
     let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let out = run_bounded(Command::new(LAB).arg("demo").env("TMPDIR", tmp.path()));
-    let stdout = assert_told_the_story(&out);
+    let stdout = assert_told_the_story(&out, 5);
     assert_nothing_left(&lab_id(&stdout), tmp.path());
 }
 
 /// Reads the demo's stdout until a line contains `until`; what was read.
+/// `he-lab demo --fencing` (issue 17): after the engine VM's kill, the
+/// engine's host crashes, and another host fences it through its simulated
+/// BMC and starts the engine without waiting for lease-dead.
+#[test]
+fn the_demo_with_fencing_fences_the_crashed_host() {
+    let _serial = serial();
+    if !common::bmc::programs_present() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_bounded(
+        Command::new(LAB)
+            .args(["demo", "--fencing"])
+            .env("TMPDIR", tmp.path()),
+    );
+    let stdout = assert_told_the_story(&out, 6);
+    for told in [
+        "[5/6] Crashing host",
+        "to fence it",
+        "fenced: powered off and confirmed off by fence_ipmilan",
+        "was fenced, without waiting for lease-dead",
+        "[6/6] Restoring",
+    ] {
+        assert!(stdout.contains(told), "{told:?} not told:\n{stdout}");
+    }
+    assert_nothing_left(&lab_id(&stdout), tmp.path());
+}
+
 fn read_until(reader: &mut impl BufRead, until: &str) -> String {
     let mut seen = String::new();
     loop {
@@ -215,7 +244,7 @@ fn the_demo_needs_no_root() {
     if unsafe { libc::geteuid() } != 0 {
         let tmp = tempfile::tempdir().unwrap();
         let out = run_bounded(Command::new(LAB).arg("demo").env("TMPDIR", tmp.path()));
-        let stdout = assert_told_the_story(&out);
+        let stdout = assert_told_the_story(&out, 5);
         assert_nothing_left(&lab_id(&stdout), tmp.path());
         return;
     }
@@ -247,7 +276,7 @@ fn the_demo_needs_no_root() {
             .env("TMPDIR", &tmp)
             .current_dir(&tmp),
     );
-    let stdout = assert_told_the_story(&out);
+    let stdout = assert_told_the_story(&out, 5);
     assert!(stdout.contains("isolation none"), "{stdout}");
     assert_nothing_left(&lab_id(&stdout), &tmp);
 }

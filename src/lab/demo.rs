@@ -168,6 +168,8 @@ fn show(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let t = Profile::Fast.timings();
+    // With fencing, a fifth step crashes the engine's host.
+    let steps = if opts.fencing { 6 } else { 5 };
     writeln!(
         out,
         "he-lab demo: a hosted-engine cluster of three hosts on this machine, and what \
@@ -175,7 +177,7 @@ fn show(
     )?;
     writeln!(
         out,
-        "[1/5] Starting three ovirt-ha-agent processes on one shared metadata volume \
+        "[1/{steps}] Starting three ovirt-ha-agent processes on one shared metadata volume \
          (isolation {}, fast timings: a loop every {} s, a silent holder's lease is free \
          after {} s{})",
         opts.isolation.as_str(),
@@ -212,7 +214,7 @@ fn show(
 
     writeln!(
         out,
-        "\n[2/5] The hosts agree on one host, which takes the engine VM lease and starts \
+        "\n[2/{steps}] The hosts agree on one host, which takes the engine VM lease and starts \
          the VM:"
     )?;
     let up = story.follow(&mut follower, out, "a healthy engine", ENGINE_UP, |s| {
@@ -224,13 +226,13 @@ fn show(
 
     writeln!(
         out,
-        "\n[3/5] hosted-engine --vm-status --format=table, run as host{observer}:"
+        "\n[3/{steps}] hosted-engine --vm-status --format=table, run as host{observer}:"
     )?;
     table(&lab, observer, &hosted_engine, out)?;
 
     writeln!(
         out,
-        "\n[4/5] Killing the engine VM: kill -9 of its process on host{holder} (test plan \
+        "\n[4/{steps}] Killing the engine VM: kill -9 of its process on host{holder} (test plan \
          case 3, engine VM crash). Expected: restarted on the same host first."
     )?;
     follower.restart();
@@ -269,8 +271,11 @@ fn show(
          (every host's events, from the shared storage):"
     )?;
     history(&lab, observer, &hosted_engine, fault_unix, out)?;
+    if opts.fencing {
+        crash_fenced(&lab, &hosted_engine, &mut story, host, out)?;
+    }
 
-    writeln!(out, "\n[5/5] Restoring and cleaning up")?;
+    writeln!(out, "\n[{steps}/{steps}] Restoring and cleaning up")?;
     writeln!(out, "      he-lab heal: {}", lab.heal()?)?;
     let report = lab.canary_check()?;
     let boots = report.boots.len();
@@ -297,6 +302,55 @@ fn show(
     )?;
     anyhow::ensure!(report.ok(), "the engine canary shows a broken rule");
     Ok(())
+}
+
+/// With fencing, step 5: the engine's host `holder` crashes (test plan case
+/// 6), another host powers it off through its BMC, has it confirmed off and
+/// starts the engine without waiting for lease-dead.
+fn crash_fenced(
+    lab: &Lab,
+    hosted_engine: &Path,
+    story: &mut Story,
+    holder: u16,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let t = Profile::Fast.timings();
+    let observer = holder % 3 + 1;
+    writeln!(
+        out,
+        "\n[5/6] Crashing host{holder}, the engine's host (test plan case 6: its power \
+         off, every process of it gone). Expected: another host powers it off through its \
+         BMC, has fence_ipmilan confirm it off, and starts the engine without waiting \
+         for lease-dead ({} s).",
+        t.lease_dead_ms as f64 / 1000.0
+    )?;
+    let mut follower = Follower::new(lab, hosted_engine, observer);
+    story.restart();
+    let said = lab.fault(Fault::HostCrash { host: Some(holder) })?;
+    writeln!(out, "      he-lab fault {said}")?;
+    let back = story.follow(
+        &mut follower,
+        out,
+        "the engine on another host",
+        RECOVERY,
+        |s| s.healthy().is_some_and(|host| host != holder),
+    )?;
+    let fenced = lab.spec().host_ids().filter(|&id| id != holder).any(|id| {
+        std::fs::read_to_string(lab.spec().agent_log(id))
+            .is_ok_and(|log| log.contains(&format!("host {holder} fenced: powered off")))
+    });
+    writeln!(
+        out,
+        "      Recovered in {:.1} s: a healthy engine again on host{}, {}.",
+        back.at.as_secs_f64(),
+        back.healthy().unwrap_or(0),
+        if fenced {
+            format!("after host{holder} was fenced, without waiting for lease-dead")
+        } else {
+            "not through a fence (see the agents' lines above) but by the lease's expiry".into()
+        }
+    )?;
+    table(lab, observer, hosted_engine, out)
 }
 
 /// Runs `hosted-engine --history --since=<since>` as host `id` into `out`,
@@ -501,6 +555,7 @@ fn worth_telling(line: &str) -> Option<&str> {
         "shutting",
         "powering",
         "self-fence",
+        "fence",
     ];
     telling.iter().any(|t| text.contains(t)).then_some(text)
 }
@@ -545,6 +600,10 @@ mod tests {
         assert_eq!(
             worth_telling("Fri Nov 27 20:10:08 2026 ready: control socket bound"),
             None
+        );
+        assert_eq!(
+            worth_telling("Mon Dec  7 18:20:01 2026 fence_ipmilan off of host 1: off (0.20 s)"),
+            Some("fence_ipmilan off of host 1: off (0.20 s)")
         );
         assert_eq!(strip_time("no time here"), "no time here");
         assert_eq!(

@@ -73,7 +73,9 @@ pub enum LabCommand {
         #[arg(long, value_enum, default_value = "none")]
         isolation: cluster::Isolation,
         /// A simulated BMC per host and the agents fencing through them (as
-        /// `up --fencing`).
+        /// `up --fencing`); then, after the engine VM's kill, the engine's
+        /// host crashes and another host fences it through its BMC (needs
+        /// the openipmi, fence-agents and ipmitool packages).
         #[arg(long)]
         fencing: bool,
     },
