@@ -2,7 +2,8 @@
 //! machine (three `ovirt-ha-agent` processes on one shared metadata volume, the
 //! engine payload as the VM), the status table, then the engine VM killed
 //! (test plan case 3) and the recovery narrated as it happens, with the time it
-//! took; then the canary checked and everything torn down.
+//! took; with `--fencing`, the engine's host crashed next and fenced through
+//! its simulated BMC; then the canary checked and everything torn down.
 //!
 //! - **One binary:** the agents and `hosted-engine` are this very `he-lab`, run
 //!   under the names `ovirt-ha-agent` (a hard link, else a copy: a stopping
@@ -554,7 +555,6 @@ fn worth_telling(line: &str) -> Option<&str> {
         "engine VM start",
         "shutting",
         "powering",
-        "self-fence",
         "fence",
     ];
     telling.iter().any(|t| text.contains(t)).then_some(text)
