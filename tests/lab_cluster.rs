@@ -407,8 +407,12 @@ fn down_after_sigkill(isolation: Isolation, fencing: bool) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Kill it as soon as its supervisor runs (it may be waiting for the agents).
+    // Kill it as soon as its supervisor has started every agent (they may not
+    // answer yet). Not before: a supervisor killed while it still starts the
+    // BMCs (with `fencing`, first) leaves no agent to start an engine, and
+    // nothing to clean up but itself (seen in CI, under load).
     let spec = wait_for_spec_and_supervisor(&lab_dir);
+    wait_for_agents(&spec);
     let _ = up.kill();
     let _ = up.wait();
     let supervisor = procs::read_pid_file(&spec.supervisor_pid()).unwrap();
@@ -490,6 +494,18 @@ fn wait_for_spec_and_supervisor(dir: &Path) -> LabSpec {
             "no supervisor in {}",
             dir.display()
         );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until every host's agent process of `spec`'s lab runs.
+fn wait_for_agents(spec: &LabSpec) {
+    let deadline = Instant::now() + ENGINE_UP;
+    while !spec
+        .host_ids()
+        .all(|id| procs::read_pid_file(&spec.agent_pid(id)).is_some_and(procs::alive))
+    {
+        assert!(Instant::now() < deadline, "not every agent started");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
