@@ -2180,7 +2180,7 @@ _he__lab() {
                     return 0
                     ;;
                 --defect)
-                    COMPREPLY=($(compgen -W "skip-settle expire-immediately release-before-down ignore-sequence unchecked-epoch take-unconfirmed-fence fence-publishing" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "skip-settle expire-immediately release-before-down ignore-sequence unchecked-epoch take-unconfirmed-fence fence-publishing take-over-early" -- "${cur}"))
                     return 0
                     ;;
                 --dir)
@@ -2270,7 +2270,7 @@ _he__lab() {
                     return 0
                     ;;
                 --defect)
-                    COMPREPLY=($(compgen -W "skip-settle expire-immediately release-before-down ignore-sequence unchecked-epoch take-unconfirmed-fence fence-publishing" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "skip-settle expire-immediately release-before-down ignore-sequence unchecked-epoch take-unconfirmed-fence fence-publishing take-over-early" -- "${cur}"))
                     return 0
                     ;;
                 --dir)

@@ -101,7 +101,8 @@ release-before-down\t'Publish `none` when fencing, before the VM is confirmed do
 ignore-sequence\t'Take a slot whose write sequence went back (a late write) for news'
 unchecked-epoch\t'Take any epoch from storage and add to it wrapping'
 take-unconfirmed-fence\t'Power fencing (with --fencing): take the lease whatever the fence\'s outcome'
-fence-publishing\t'Power fencing (with --fencing): fence a holder whether it is silent or not'"
+fence-publishing\t'Power fencing (with --fencing): fence a holder whether it is silent or not'
+take-over-early\t'Hand-over: take the lease as soon as a claim made to take it over settles, while the holder\'s engine VM may still shut down'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -l fencing -d 'Replay a seed of `fuzz --fencing`: every host with a fence device'
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -115,7 +116,8 @@ release-before-down\t'Publish `none` when fencing, before the VM is confirmed do
 ignore-sequence\t'Take a slot whose write sequence went back (a late write) for news'
 unchecked-epoch\t'Take any epoch from storage and add to it wrapping'
 take-unconfirmed-fence\t'Power fencing (with --fencing): take the lease whatever the fence\'s outcome'
-fence-publishing\t'Power fencing (with --fencing): fence a holder whether it is silent or not'"
+fence-publishing\t'Power fencing (with --fencing): fence a holder whether it is silent or not'
+take-over-early\t'Hand-over: take the lease as soon as a claim made to take it over settles, while the holder\'s engine VM may still shut down'"
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l dir -d 'The lab\'s directory (for the lab verbs)' -r -F
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -l fencing -d 'Power fencing: every host with a fence device, drawn from the seed (fence-after, latency, devices that fail, hang or do not confirm)'
 complete -c he-lab -n "__fish_he_lab_using_subcommand sim; and __fish_seen_subcommand_from fuzz" -s h -l help -d 'Print help (see more with \'--help\')'

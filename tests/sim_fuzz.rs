@@ -116,6 +116,32 @@ fn an_unchecked_epoch_is_caught() {
     caught(LeaseDefect::UncheckedEpoch);
 }
 
+/// Hand-over: the lease taken as soon as a claim made to take it over
+/// settles, while the holder's engine VM may still shut down. The seeds draw
+/// slow shutdowns, so the fuzzer finds it; the slow-shutdown scenario shows
+/// it too: sound, host 2 waits for host 1's release (the scenario passes, as
+/// its golden log shows); with the defect it holds while host 1 still does.
+#[test]
+fn a_takeover_before_the_holder_released_is_caught() {
+    caught(LeaseDefect::TakeOverEarly);
+    let text = include_str!("scenarios/handover-slow-shutdown.scn");
+    let mut scenario = Scenario::parse(text).unwrap();
+    assert!(
+        scenario.run().passed(),
+        "the scenario fails without the defect"
+    );
+    scenario.params.lease_defect = Some(LeaseDefect::TakeOverEarly);
+    let outcome = scenario.run();
+    assert!(
+        outcome
+            .violations
+            .iter()
+            .any(|v| v.contains("host2 takes the lease (epoch 2) over from host1")),
+        "the TakeOverEarly defect was not caught: {:?}",
+        outcome.violations
+    );
+}
+
 /// Power fencing on the reference's timings: the same schedules, with every
 /// host's fence device, its latency, its faults and fence-after drawn from
 /// the seed (`sim::fuzz::schedule_with`). A failing seed prints its replay

@@ -33,6 +33,9 @@ pub enum Defect {
     /// Power fencing (with --fencing): fence a holder whether it is silent
     /// or not.
     FencePublishing,
+    /// Hand-over: take the lease as soon as a claim made to take it over
+    /// settles, while the holder's engine VM may still shut down.
+    TakeOverEarly,
 }
 
 impl From<Defect> for LeaseDefect {
@@ -45,6 +48,7 @@ impl From<Defect> for LeaseDefect {
             Defect::UncheckedEpoch => LeaseDefect::UncheckedEpoch,
             Defect::TakeUnconfirmedFence => LeaseDefect::TakeUnconfirmedFence,
             Defect::FencePublishing => LeaseDefect::FencePublishing,
+            Defect::TakeOverEarly => LeaseDefect::TakeOverEarly,
         }
     }
 }

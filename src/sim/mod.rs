@@ -9,6 +9,7 @@
 pub mod fault;
 pub mod fencing;
 pub mod fuzz;
+mod handover;
 mod io;
 pub mod scenario;
 pub mod world;

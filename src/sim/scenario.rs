@@ -186,6 +186,7 @@ impl Scenario {
         };
         match (name, value) {
             ("boot", _) => self.params.boot_ms = number()? * 1000,
+            ("shutdown", _) => self.params.shutdown_ms = number()? * 1000,
             ("recovery", "on") => self.params.recovery = true,
             ("recovery", "off") => self.params.recovery = false,
             ("watchdog", "off") => self.params.watchdog_ms = None,

@@ -295,6 +295,8 @@ pub struct Effective {
     /// (see [`WorldState::erased`]).
     pub prev_landed_at: Option<Millis>,
     pub prev_visible_at: Option<Millis>,
+    /// It hands its lease over (`lease-handover` of its epoch).
+    pub handover: bool,
 }
 
 /// What one landing replaced in the area.
@@ -354,6 +356,8 @@ pub struct WorldState {
     pub starts: Vec<StartRecord>,
     /// The fence devices and the fences under way.
     pub fencing: super::fencing::FenceWorld,
+    /// The claims made to take the lease over.
+    pub(super) takeovers: super::handover::Takeovers,
     pub log: Vec<String>,
     pub violations: Vec<String>,
 }
@@ -364,6 +368,7 @@ impl WorldState {
         let fencing = super::fencing::FenceWorld::new(params.hosts, params.fencing.as_ref());
         WorldState {
             fencing,
+            takeovers: super::handover::Takeovers::default(),
             params,
             now: Millis::ZERO,
             hosts,
@@ -502,6 +507,13 @@ impl WorldState {
             {
                 self.note_fence_claim(host, lease.epoch, target);
             }
+            if let Some(from) = slot
+                .extra
+                .get(crate::core::agent::TAKEOVER_KEY)
+                .and_then(crate::core::FenceTarget::parse)
+            {
+                self.note_takeover_claim(host, lease.epoch, from);
+            }
             self.check_claim(host, lease.epoch, read_at);
             let knowable = self.knowable_epoch(host, lease.epoch);
             self.claims_knew.insert((host, lease.epoch), knowable);
@@ -511,6 +523,7 @@ impl WorldState {
         if new_hold {
             let live_for = self.live_for();
             self.check_fenced_take(host, lease.epoch, live_for);
+            self.check_takeover_take(host, lease.epoch, live_for);
         }
         self.effective.insert(
             host,
@@ -526,6 +539,11 @@ impl WorldState {
                 visible_at: at.min(self.now),
                 prev_landed_at: before.map(|b| b.landed_at),
                 prev_visible_at: before.map(|b| b.visible_at),
+                handover: slot
+                    .extra
+                    .get(crate::core::agent::HANDOVER_KEY)
+                    .and_then(|v| v.parse().ok())
+                    == Some(lease.epoch),
             },
         );
     }
@@ -555,6 +573,9 @@ impl WorldState {
     /// write late or stamp it early, is younger than lease-dead), nor against
     /// a cleanly stopped holder's.
     ///
+    /// A claim made to take the lease over (`lease-takeover`) is not judged
+    /// against the holder that hands it over either (`sim::handover`).
+    ///
     /// A claim made to fence a holder (`fence-target`) is not judged against
     /// that holder's hold: it takes nothing, and the holder disregards it.
     /// The fence it may lead to is judged when it begins
@@ -565,7 +586,9 @@ impl WorldState {
         let against = self.effective.iter().find(|(host, e)| {
             **host != claimer
                 && e.kind.holds()
-                && (e.stopped || !self.claim_fences(claimer, epoch, **host))
+                && (e.stopped
+                    || !(self.claim_fences(claimer, epoch, **host)
+                        || self.claim_takes_over(claimer, epoch, **host)))
                 && (e.stopped || (e.landed_at <= read_at && read_at.since(e.landed_at) < live_for))
         });
         if let Some((host, e)) = against.map(|(h, e)| (*h, *e)) {

@@ -63,6 +63,26 @@
 //!   every `2 x loop + storage_timeout`, and `fence_after` is at least that
 //!   (`FenceConf::violations`).
 //!
+//! - **Hand-over**: a holder that stops its VM to give the engine away
+//!   (`EngineStop`, `EngineForceStop`) says so in its slot (`lease-handover`
+//!   with its epoch). The host that would start the engine next may claim
+//!   while that holder is the *only* host blocking the lease, with the
+//!   handing-over holder left out of the settle check only while it still
+//!   hands over at that epoch ([`Lease::takeover_target`]). The winner
+//!   (`Succeeding`, still published as `claim`, with `lease-takeover`, so
+//!   every other host stays blocked) takes the lease once nothing but its own
+//!   claim stands: the holder published `none` (its VM is confirmed down),
+//!   or its lease expired by silence, or it was fenced ([`Lease::succeed`]).
+//!   Why this is safe: the winner never holds while the holder's hold
+//!   stands, by the same test as every other take (`rival`), and no third
+//!   host can claim meanwhile, as after any settled claim. What it saves: the
+//!   settle runs while the holder's VM shuts down, not after it. The holder
+//!   does not take the claim for a superseding one (it would power its VM
+//!   off at once instead of shutting it down); a holder that stops handing
+//!   over (it publishes without the key while it still holds) makes the
+//!   claimer give up, and so does one silent for `fence_after` while this
+//!   host can fence it (the fence then comes by a claim of its own).
+//!
 //! The epoch is a fencing token: it never goes back, and the VM driver hands it to
 //! the VM so that a checker can prove it. Epochs read from storage above
 //! [`EPOCH_PLAUSIBLE_MAX`] are refused (a hostile or broken writer), so no
@@ -180,6 +200,9 @@ pub enum LeaseDefect {
     TakeUnconfirmedFence,
     /// Power fencing: fence the only blocker whether it is silent or not.
     FencePublishing,
+    /// Hand-over: take the lease as soon as a claim made to take it over
+    /// settles, without waiting for the holder to release it.
+    TakeOverEarly,
 }
 
 impl LeaseTimings {
@@ -213,6 +236,9 @@ pub enum Phase {
         confirmed: bool,
         /// The silent holder this claim is made to fence, if any.
         fence: Option<FenceTarget>,
+        /// The holder handing the lease over that this claim is made to
+        /// succeed, if any.
+        takeover: Option<FenceTarget>,
     },
     /// We won a claim made to fence `target`, and its fence runs: published
     /// as `claim` (a block to every other host) until the fence is confirmed
@@ -224,6 +250,11 @@ pub enum Phase {
         target: FenceTarget,
         quiet_since: Millis,
     },
+    /// We won a claim made to take the lease over from `from`, which hands
+    /// it over (its VM shuts down): published as `claim` (a block to every
+    /// other host) until `from` no longer holds (then we hold the lease), or
+    /// stops handing over (then we withdraw).
+    Succeeding { epoch: u64, from: FenceTarget },
     /// We hold the lease under `epoch`.
     Holding { epoch: u64 },
     /// We gave the lease up (self-fence, superseded) but our VM is not
@@ -274,8 +305,22 @@ pub enum ClaimOutcome {
     /// We won a claim made to fence `target`: fence it now (the phase is now
     /// `Evicting`).
     Fence { epoch: u64, target: FenceTarget },
+    /// We won a claim made to take the lease over from `from`, which still
+    /// holds it: wait for it to let go (the phase is now `Succeeding`).
+    TakeOver { epoch: u64, from: FenceTarget },
     /// We lost to `blocker` or the claim was unsound; back to idle (publish `none`).
     Lost { reason: String },
+}
+
+/// Where a hand-over we won stands ([`Lease::succeed`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Succession {
+    /// Not succeeding, or the holder still holds and hands over.
+    Waiting,
+    /// The holder let go: we hold the lease (the phase is now `Holding`).
+    Won { epoch: u64 },
+    /// The hand-over ended without us: back to idle (publish `none`).
+    GaveUp { reason: String },
 }
 
 /// A publish not yet seen by a read of our own slot.
@@ -339,6 +384,11 @@ pub struct Lease {
     /// While we claim to fence: when the target's silence began as we saw it
     /// at the claim. The fence counts only if it stays silent from there on.
     fence_quiet_since: Option<Millis>,
+    /// The epoch each peer hands over (its `lease-handover`), if any.
+    handing_over: BTreeMap<HostId, u64>,
+    /// The holder each peer's claim is made to take over from (its
+    /// `lease-takeover`).
+    taking_over: BTreeMap<HostId, FenceTarget>,
 }
 
 impl Lease {
@@ -374,6 +424,8 @@ impl Lease {
             fence_tried: BTreeMap::new(),
             fencing_us: BTreeMap::new(),
             fence_quiet_since: None,
+            handing_over: BTreeMap::new(),
+            taking_over: BTreeMap::new(),
         }
     }
 
@@ -406,7 +458,9 @@ impl Lease {
                 LeaseKind::Fencing
             }
             Phase::Idle => LeaseKind::None,
-            Phase::Claiming { .. } | Phase::Evicting { .. } => LeaseKind::Claim,
+            Phase::Claiming { .. } | Phase::Evicting { .. } | Phase::Succeeding { .. } => {
+                LeaseKind::Claim
+            }
             Phase::Holding { .. } => LeaseKind::Held,
             Phase::Fencing { .. } => LeaseKind::Fencing,
         };
@@ -438,7 +492,9 @@ impl Lease {
     ///
     /// Not a claim made to fence us at our epoch: it judged us silent, not
     /// expired, and we publish; it loses its settle, or powers us off, and
-    /// takes nothing before that is confirmed or our lease expired.
+    /// takes nothing before that is confirmed or our lease expired. Nor a
+    /// claim made to take the lease over from us at our epoch: it takes
+    /// nothing while we hold.
     pub fn superseded_by(&self) -> Option<(HostId, LeaseState)> {
         let Phase::Holding { epoch } = self.phase else {
             return None;
@@ -447,9 +503,12 @@ impl Lease {
             host: self.me,
             epoch,
         };
+        let targets_us = |h: &HostId| {
+            self.fencing_us.get(h) == Some(&me) || self.taking_over.get(h) == Some(&me)
+        };
         self.peers
             .iter()
-            .filter(|(h, s)| !(s.kind == LeaseKind::Claim && self.fencing_us.get(h) == Some(&me)))
+            .filter(|(h, s)| !(s.kind == LeaseKind::Claim && targets_us(h)))
             .find(|(_, s)| s.kind != LeaseKind::None && s.epoch > epoch)
             .map(|(h, s)| (*h, *s))
     }
@@ -468,6 +527,31 @@ impl Lease {
             }
             None => {
                 self.fencing_us.remove(&host);
+            }
+        }
+    }
+
+    /// Records the epoch a peer hands over (its `lease-handover`), if any.
+    pub fn observe_handover(&mut self, host: HostId, epoch: Option<u64>) {
+        match epoch {
+            Some(epoch) => {
+                self.handing_over.insert(host, epoch);
+            }
+            None => {
+                self.handing_over.remove(&host);
+            }
+        }
+    }
+
+    /// Records the holder a peer's claim is made to take over from (its
+    /// `lease-takeover`), if any.
+    pub fn observe_takeover(&mut self, host: HostId, target: Option<FenceTarget>) {
+        match target {
+            Some(target) => {
+                self.taking_over.insert(host, target);
+            }
+            None => {
+                self.taking_over.remove(&host);
             }
         }
     }
@@ -547,6 +631,8 @@ impl Lease {
         self.unreadable.remove(&host);
         self.dead_ms.remove(&host);
         self.parked.remove(&host);
+        self.handing_over.remove(&host);
+        self.taking_over.remove(&host);
     }
 
     /// The highest epoch we know of: ours, every host's, and what any host
@@ -654,7 +740,14 @@ impl Lease {
     /// Starts a claim decided from the read that started at `read_started`.
     /// Returns the state to publish. Call only after [`Lease::may_claim`] said yes.
     pub fn claim(&mut self, read_started: Millis) -> LeaseState {
-        self.claim_for(read_started, None)
+        self.claim_for(read_started, None, None)
+    }
+
+    /// Starts a claim made to take the lease over from `from`, which hands
+    /// it over (see [`Lease::takeover_target`]), decided from the read that
+    /// started at `read_started`.
+    pub fn claim_to_take_over(&mut self, read_started: Millis, from: FenceTarget) -> LeaseState {
+        self.claim_for(read_started, None, Some(from))
     }
 
     /// Starts a claim made to fence `target` (see [`Lease::fence_target`]),
@@ -670,7 +763,7 @@ impl Lease {
         target: FenceTarget,
     ) -> LeaseState {
         self.fence_quiet_since = liveness.last_change_seen(read_started, target.host);
-        self.claim_for(read_started, Some(target))
+        self.claim_for(read_started, Some(target), None)
     }
 
     /// Whether `target` has stayed silent since our claim to fence it.
@@ -679,7 +772,12 @@ impl Lease {
             && liveness.last_change_seen(now, target.host) == self.fence_quiet_since
     }
 
-    fn claim_for(&mut self, read_started: Millis, fence: Option<FenceTarget>) -> LeaseState {
+    fn claim_for(
+        &mut self,
+        read_started: Millis,
+        fence: Option<FenceTarget>,
+        takeover: Option<FenceTarget>,
+    ) -> LeaseState {
         assert_eq!(self.phase, Phase::Idle, "claim while not idle");
         self.epoch = if self.defect(LeaseDefect::UncheckedEpoch) {
             self.highest_epoch().wrapping_add(1)
@@ -698,15 +796,20 @@ impl Lease {
             written: None,
             confirmed: false,
             fence,
+            takeover,
         };
         if self.defect(LeaseDefect::SkipSettle) {
-            self.phase = match fence {
-                Some(target) => Phase::Evicting {
+            self.phase = match (fence, takeover) {
+                (Some(target), _) => Phase::Evicting {
                     epoch: self.epoch,
                     target,
                     quiet_since: read_started,
                 },
-                None => Phase::Holding { epoch: self.epoch },
+                (None, Some(from)) => Phase::Succeeding {
+                    epoch: self.epoch,
+                    from,
+                },
+                (None, None) => Phase::Holding { epoch: self.epoch },
             };
         }
         self.published_state()
@@ -748,6 +851,7 @@ impl Lease {
             read_started,
             written: None,
             fence,
+            takeover,
             ..
         } = self.phase
         {
@@ -758,6 +862,7 @@ impl Lease {
                     written: Some(ended),
                     confirmed: false,
                     fence,
+                    takeover,
                 }
             } else {
                 Phase::Idle
@@ -811,6 +916,7 @@ impl Lease {
             read_started,
             written: Some(written),
             fence,
+            takeover,
             ..
         } = self.phase
             && kind == LeaseKind::Claim
@@ -821,6 +927,7 @@ impl Lease {
                 written: Some(written),
                 confirmed: true,
                 fence,
+                takeover,
             };
         }
     }
@@ -831,23 +938,22 @@ impl Lease {
         self.rival_but(now, liveness, epoch, None)
     }
 
-    /// As [`Lease::rival`], leaving out the hold of `fencing`, the silent
-    /// holder a claim of ours is made to fence, while it may still be fenced.
+    /// As [`Lease::rival`], leaving out the hold of `spared`: the silent
+    /// holder a claim of ours is made to fence while it may still be fenced,
+    /// or the holder it is made to take over from while that still hands
+    /// over ([`Lease::spared`]).
     fn rival_but(
         &self,
         now: Millis,
         liveness: &PeerLiveness,
         epoch: u64,
-        fencing: Option<FenceTarget>,
+        spared: Option<HostId>,
     ) -> Option<Blocker> {
         let mine = (epoch, self.me);
-        let spared = fencing.filter(|target| {
-            self.fenceable(now, liveness, *target) && self.quiet_since_claim(now, liveness, *target)
-        });
         let rival = self
             .peers
             .iter()
-            .filter(|(host, _)| spared.is_none_or(|target| target.host != **host))
+            .filter(|(host, _)| spared != Some(**host))
             .filter(|(host, _)| !self.expired(now, liveness, **host))
             .find(|(host, state)| match state.kind {
                 LeaseKind::Held | LeaseKind::Fencing => true,
@@ -861,6 +967,32 @@ impl Lease {
         rival.or_else(|| self.unreadable_blocker(now, liveness))
     }
 
+    /// The holder a claim of ours may be judged without: the silent one it
+    /// is made to fence while it may still be fenced, or the one it is made
+    /// to take over from while that still hands over.
+    fn spared(
+        &self,
+        now: Millis,
+        liveness: &PeerLiveness,
+        fence: Option<FenceTarget>,
+        takeover: Option<FenceTarget>,
+    ) -> Option<HostId> {
+        let fenced = fence.filter(|target| {
+            self.fenceable(now, liveness, *target) && self.quiet_since_claim(now, liveness, *target)
+        });
+        let handing = takeover.filter(|from| self.hands_over(*from));
+        fenced.or(handing).map(|target| target.host)
+    }
+
+    /// Whether `from` still holds the lease at its epoch and says it hands
+    /// it over.
+    fn hands_over(&self, from: FenceTarget) -> bool {
+        self.peers
+            .get(&from.host)
+            .is_some_and(|s| s.kind == LeaseKind::Held && s.epoch == from.epoch)
+            && self.handing_over.get(&from.host) == Some(&from.epoch)
+    }
+
     /// After the settle delay, decides a written claim against a fresh read.
     pub fn settle(&mut self, now: Millis, liveness: &PeerLiveness) -> ClaimOutcome {
         // Only a claim that read back intact is decided: a torn claim is
@@ -870,6 +1002,7 @@ impl Lease {
             written: Some(written),
             confirmed: true,
             fence,
+            takeover,
             ..
         } = self.phase
         else {
@@ -883,11 +1016,20 @@ impl Lease {
         if now.since(written) < settle_ms {
             return ClaimOutcome::Pending;
         }
-        if let Some(rival) = self.rival_but(now, liveness, epoch, fence) {
+        let spared = self.spared(now, liveness, fence, takeover);
+        if let Some(rival) = self.rival_but(now, liveness, epoch, spared) {
             self.phase = Phase::Idle;
             return ClaimOutcome::Lost {
                 reason: rival.describe(),
             };
+        }
+        if let Some(from) = takeover
+            && spared == Some(from.host)
+            && !self.expired(now, liveness, from.host)
+            && !self.defect(LeaseDefect::TakeOverEarly)
+        {
+            self.phase = Phase::Succeeding { epoch, from };
+            return ClaimOutcome::TakeOver { epoch, from };
         }
         match fence {
             // Its lease expired meanwhile: an ordinary claim now, and won.
@@ -910,6 +1052,83 @@ impl Lease {
         }
     }
 
+    /// The holder we may claim the lease to take over from: the *only* host
+    /// that blocks us, readable, not parked, holding at the epoch it says it
+    /// hands over (`lease-handover`: it shuts its VM down to give the engine
+    /// away). A holder silent for `fence-after` that this host may fence
+    /// ([`Lease::fence_target`]) is fenced rather than waited for.
+    pub fn takeover_target(&self, now: Millis, liveness: &PeerLiveness) -> Option<FenceTarget> {
+        if self.phase != Phase::Idle || self.unreadable_blocker(now, liveness).is_some() {
+            return None;
+        }
+        let (host, state) = self.only_blocker(now, liveness)?;
+        let from = FenceTarget {
+            host,
+            epoch: state.epoch,
+        };
+        (!self.parked.contains(&host) && self.hands_over(from)).then_some(from)
+    }
+
+    /// The one other host whose claim or hold stands, if exactly one does.
+    fn only_blocker(&self, now: Millis, liveness: &PeerLiveness) -> Option<(HostId, LeaseState)> {
+        let mut blockers = self
+            .peers
+            .iter()
+            .filter(|(_, state)| state.kind != LeaseKind::None)
+            .filter(|(host, _)| !self.expired(now, liveness, **host));
+        let (host, state) = blockers.next()?;
+        blockers.next().is_none().then_some((*host, *state))
+    }
+
+    /// Where the hand-over we won stands. We hold the lease once no rival
+    /// is left (the holder published `none`, or its lease expired by
+    /// silence, or it was fenced). We give up when another rival appears,
+    /// when the holder stops handing over while it holds, and when it has
+    /// been silent for `fence-after` and its device is among `devices`: a
+    /// fence is faster than waiting out its lease.
+    pub fn succeed(
+        &mut self,
+        now: Millis,
+        liveness: &PeerLiveness,
+        devices: &BTreeSet<HostId>,
+    ) -> Succession {
+        let Phase::Succeeding { epoch, from } = self.phase else {
+            return Succession::Waiting;
+        };
+        let give_up = |lease: &mut Lease, reason: String| {
+            lease.phase = Phase::Idle;
+            Succession::GaveUp { reason }
+        };
+        if let Some(rival) = self.rival_but(now, liveness, epoch, Some(from.host)) {
+            return give_up(self, rival.describe());
+        }
+        let held = self.peers.get(&from.host).is_some_and(|s| s.kind.holds())
+            && !self.expired(now, liveness, from.host);
+        if !held {
+            self.phase = Phase::Holding { epoch };
+            return Succession::Won { epoch };
+        }
+        if !self.hands_over(from) {
+            return give_up(
+                self,
+                format!(
+                    "host {} no longer hands the lease (epoch {}) over",
+                    from.host, from.epoch
+                ),
+            );
+        }
+        if devices.contains(&from.host) && self.fenceable(now, liveness, from) {
+            return give_up(
+                self,
+                format!(
+                    "host {} fell silent while handing the lease (epoch {}) over",
+                    from.host, from.epoch
+                ),
+            );
+        }
+        Succession::Waiting
+    }
+
     /// The silent holder we may claim the lease to fence, when fencing is on:
     /// the *only* host that blocks us, readable, not parked, silent on the
     /// storage for `fence-after`, whose device we can run (`devices`), and
@@ -926,17 +1145,12 @@ impl Lease {
         if self.phase != Phase::Idle || self.unreadable_blocker(now, liveness).is_some() {
             return None;
         }
-        let mut blockers = self
-            .peers
-            .iter()
-            .filter(|(_, state)| state.kind != LeaseKind::None)
-            .filter(|(host, _)| !self.expired(now, liveness, **host));
-        let (host, state) = blockers.next()?;
-        if blockers.next().is_some() || !devices.contains(host) {
+        let (host, state) = self.only_blocker(now, liveness)?;
+        if !devices.contains(&host) {
             return None;
         }
         let target = FenceTarget {
-            host: *host,
+            host,
             epoch: state.epoch,
         };
         self.fenceable(now, liveness, target).then_some(target)

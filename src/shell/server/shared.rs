@@ -206,7 +206,9 @@ pub fn status_snapshot(
     };
     let phase = match core.lease().phase() {
         Phase::Idle => LeasePhase::Idle,
-        Phase::Claiming { .. } | Phase::Evicting { .. } => LeasePhase::Claiming,
+        Phase::Claiming { .. } | Phase::Evicting { .. } | Phase::Succeeding { .. } => {
+            LeasePhase::Claiming
+        }
         Phase::Holding { .. } => LeasePhase::Holding,
         Phase::Fencing { .. } => LeasePhase::Fencing,
     };

@@ -61,7 +61,7 @@ impl Verdict {
 }
 
 impl Agent {
-    fn stay(&self) -> Verdict {
+    pub(super) fn stay(&self) -> Verdict {
         Verdict::wait(self.state, String::new())
     }
 
@@ -104,12 +104,15 @@ impl Agent {
             return Verdict::nowait(State::EngineStarting, "engine VM runs on this host");
         }
         // A silent holder we may fence is waited for no longer than
-        // fence-after, even while its last publish still says its engine is up.
+        // fence-after, even while its last publish still says its engine is
+        // up; a holder that hands the lease over is not waited for either.
         let fence = self.fence_candidate(obs);
+        let takeover = self.takeover_candidate();
+        let leaving = fence.or(takeover).map(|target| target.host);
         if let Some((host, rank)) = facts.best
             && host != me
             && rank >= 2
-            && fence.is_none_or(|target| target.host != host)
+            && leaving != Some(host)
         {
             return self.stay();
         }
@@ -127,14 +130,15 @@ impl Agent {
             return self.stay();
         }
         // A lease another host holds or claims would only turn us back: wait
-        // here, unless it is a silent holder we may fence.
+        // here, unless it is a silent holder we may fence or one that hands
+        // the lease over.
         if let Err(Blocker::Taken { .. } | Blocker::Unreadable { .. }) =
             self.lease.may_claim(self.now, &self.liveness)
-            && fence.is_none()
+            && leaving.is_none()
         {
             return self.stay();
         }
-        match better_candidate(me, mine, facts, fence.map(|target| target.host)) {
+        match better_candidate(me, mine, facts, leaving) {
             Some(_) => self.stay(),
             None => Verdict::nowait(
                 State::EngineStart,
@@ -158,6 +162,8 @@ impl Agent {
         match self.lease.phase() {
             Phase::Holding { epoch } => self.start_vm(epoch, "lease held"),
             Phase::Fencing { .. } | Phase::Evicting { .. } => self.stay(),
+            Phase::Succeeding { from, .. } if facts.fresh => self.succeed(from),
+            Phase::Succeeding { .. } => self.stay(),
             Phase::Idle => {
                 if let Some(host) = self.timing_mismatch(facts) {
                     return self.give_up_start(format!(
@@ -187,6 +193,10 @@ impl Agent {
                         self.claim_to_fence(target);
                         self.stay()
                     }
+                    Err(Blocker::Taken { .. }) if let Some(from) = self.takeover_candidate() => {
+                        self.claim_to_take_over(from);
+                        self.stay()
+                    }
                     Err(Blocker::Taken { host, state }) => self.give_up_start(format!(
                         "engine VM lease {} by host {host} (epoch {})",
                         if state.kind.holds() {
@@ -209,6 +219,10 @@ impl Agent {
                     self.order_fence(epoch, target);
                     self.stay()
                 }
+                ClaimOutcome::TakeOver { epoch, from } => {
+                    self.note_takeover_won(epoch, from);
+                    self.stay()
+                }
                 ClaimOutcome::Lost { reason } => {
                     if let Some(target) = fence {
                         self.fence_lost.insert(target.host, target.epoch);
@@ -219,7 +233,7 @@ impl Agent {
         }
     }
 
-    fn start_vm(&mut self, epoch: u64, why: &str) -> Verdict {
+    pub(super) fn start_vm(&mut self, epoch: u64, why: &str) -> Verdict {
         let paused = self.start.paused();
         self.pending.push(VmAction::Start { paused, epoch });
         Verdict::wait(
@@ -228,7 +242,7 @@ impl Agent {
         )
     }
 
-    fn give_up_start(&mut self, why: String) -> Verdict {
+    pub(super) fn give_up_start(&mut self, why: String) -> Verdict {
         if self.start.end().manual.is_some() {
             self.say("manual start abandoned".into());
         }
@@ -491,13 +505,14 @@ impl Agent {
                     self.say(format!("engine VM lease released (epoch {epoch})"));
                 }
             }
-            Phase::Claiming { .. } if self.state == State::EngineStart => {}
+            Phase::Claiming { .. } | Phase::Succeeding { .. }
+                if self.state == State::EngineStart => {}
             Phase::Claiming { .. } if facts.vm_here && !stopping => {
                 if facts.fresh {
                     self.settle_adoption();
                 }
             }
-            Phase::Claiming { epoch, .. } => {
+            Phase::Claiming { epoch, .. } | Phase::Succeeding { epoch, .. } => {
                 self.lease.release();
                 self.say(format!("engine VM lease claim withdrawn (epoch {epoch})"));
             }
@@ -575,8 +590,8 @@ impl Agent {
 
     fn settle_adoption(&mut self) {
         match self.lease.settle(self.now, &self.liveness) {
-            // A claim for a running VM is never made to fence.
-            ClaimOutcome::Pending | ClaimOutcome::Fence { .. } => {}
+            // A claim for a running VM is never made to fence or take over.
+            ClaimOutcome::Pending | ClaimOutcome::Fence { .. } | ClaimOutcome::TakeOver { .. } => {}
             ClaimOutcome::Won { epoch } => {
                 self.say(format!(
                     "engine VM lease taken for the running VM (epoch {epoch})"
@@ -614,8 +629,8 @@ impl Agent {
 /// moves later only on a lead confirmed by fresh publishes. So no freshness
 /// rule here: it would only delay starts while the engine is down.
 ///
-/// `silent` is a holder we may fence: silent for fence-after, it may still
-/// count as alive, but it will not start anything.
+/// `silent` is a holder we may fence or one that hands the lease over: it
+/// may still count as alive, but it will not start anything.
 fn better_candidate(
     me: HostId,
     mine: u32,

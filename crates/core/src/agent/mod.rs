@@ -14,11 +14,13 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+mod handover;
 mod logic;
 mod power_fence;
 mod publish;
 mod substate;
 
+pub use handover::{HANDOVER_KEY, TAKEOVER_KEY};
 pub use publish::published_dead_ms;
 
 use alloc::collections::BTreeMap;
@@ -318,6 +320,9 @@ struct PeerKeys<'a> {
     fence_tried: Option<&'a str>,
     fence_target: Option<&'a str>,
     fenced: bool,
+    /// Its [`HANDOVER_KEY`] and [`TAKEOVER_KEY`].
+    handover: Option<&'a str>,
+    takeover: Option<&'a str>,
 }
 
 impl<'a> PeerKeys<'a> {
@@ -343,6 +348,8 @@ impl<'a> PeerKeys<'a> {
                 }
                 FENCE_TRIED_KEY => &mut keys.fence_tried,
                 FENCE_TARGET_KEY => &mut keys.fence_target,
+                HANDOVER_KEY => &mut keys.handover,
+                TAKEOVER_KEY => &mut keys.takeover,
                 FENCED_KEY => {
                     keys.fenced = true;
                     continue;
@@ -656,7 +663,7 @@ impl Agent {
         self.reconcile_lease(&facts);
         if matches!(
             self.lease.phase(),
-            Phase::Claiming { .. } | Phase::Evicting { .. }
+            Phase::Claiming { .. } | Phase::Evicting { .. } | Phase::Succeeding { .. }
         ) {
             nowait = false;
         }
@@ -998,7 +1005,10 @@ impl Agent {
                      powering it off"
                 ));
             }
-            Phase::Idle | Phase::Claiming { .. } | Phase::Evicting { .. } => {}
+            Phase::Idle
+            | Phase::Claiming { .. }
+            | Phase::Evicting { .. }
+            | Phase::Succeeding { .. } => {}
         }
     }
 
@@ -1158,6 +1168,12 @@ impl Agent {
         }
         self.lease
             .observe_fence_target(id, keys.fence_target.and_then(FenceTarget::parse));
+        let handover = keys.handover.and_then(|v| v.parse().ok());
+        self.lease
+            .observe_handover(id, handover.filter(|e| self.lease.plausible(*e)));
+        let takeover = keys.takeover.and_then(FenceTarget::parse);
+        self.lease
+            .observe_takeover(id, takeover.filter(|t| self.lease.plausible(t.epoch)));
         let gateway = keys
             .gateway
             .map_or(PeerGateway::NotPublished, PeerGateway::parse);

@@ -53,20 +53,22 @@ impl Agent {
     }
 
     /// The wait before the next loop: a loop, but while a claim made to fence
-    /// settles, no later than the moment it may be decided, and while the
-    /// fence runs, [`FENCE_POLL_MS`]: a failover through a fence is not held
-    /// up by the loop's phase. (Only a host that fences runs faster, and
-    /// only for those few seconds.)
+    /// or to take over settles, no later than the moment it may be decided,
+    /// and while the fence runs or the hand-over waits for the holder to let
+    /// go, [`FENCE_POLL_MS`]: a failover through a fence or a hand-over is
+    /// not held up by the loop's phase. (Only that one host runs faster, and
+    /// only while it fences or takes over.)
     pub(super) fn fence_pace(&self) -> u64 {
         let loop_ms = self.cfg.timings.loop_ms;
         match self.lease.phase() {
-            Phase::Evicting { .. } => loop_ms.min(FENCE_POLL_MS),
+            Phase::Evicting { .. } | Phase::Succeeding { .. } => loop_ms.min(FENCE_POLL_MS),
             Phase::Claiming {
-                fence: Some(_),
                 written: Some(written),
                 confirmed: true,
+                fence,
+                takeover,
                 ..
-            } => {
+            } if fence.is_some() || takeover.is_some() => {
                 let due = written.as_millis() + self.cfg.timings.lease_settle_ms;
                 let left = due.saturating_sub(self.now.as_millis());
                 loop_ms.min(left.max(FENCE_POLL_MS))

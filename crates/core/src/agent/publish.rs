@@ -100,6 +100,7 @@ impl Agent {
         if self.cfg.keeper {
             extra.push(KEEPER_KEY, "1");
         }
+        self.push_handover_keys(&mut extra);
         if self.cfg.fencing.is_some() {
             self.push_fence_keys(&mut extra);
         }

@@ -1158,6 +1158,7 @@ fn every_published_extra_line_splits_into_one_key_and_one_value() {
 }
 
 mod fencing;
+mod handover;
 mod safety;
 
 /// One pass finds what `Extra::get` finds for each key (the first line), the

@@ -854,3 +854,5 @@ fn a_claim_to_fence_a_holder_that_published_once_during_the_settle_loses() {
         ClaimOutcome::Fence { epoch: 5, .. }
     ));
 }
+
+mod handover;
