@@ -364,25 +364,25 @@ pub fn allowed(n: u8, profile: Profile) -> (String, u64) {
     let takeover = t.lease_settle_ms + 4 * t.loop_ms;
     // The holder's stop: the shutdown goes out in the loop that decides it;
     // the VM is seen down (and the lease released) a loop after it ends.
+    // Meanwhile the next host, at its next loop, claims to take the lease
+    // over and settles (the settle decided on time); it takes the lease at
+    // the later of the two, then the same 3 loops as a takeover.
+    const HANDOVER: &str = "hand-over (loop (claim) + the longer of settle and guest shutdown \
+                            + loop (release) + 3 loops)";
     let stop = shutdown + t.loop_ms;
+    let handover = t.loop_ms + t.lease_settle_ms.max(stop) + 3 * t.loop_ms;
     match n {
         // Case 1's health check waits out its timeout (no answer at all);
         // case 2's is refused at once (503). The check runs once per loop on
         // its own thread; the agent reads it at its next loop; the timeout
         // fires at the first loop past it.
         1 => (
-            format!(
-                "loop + liveliness-timeout + loop + bad-health-timeout + loop + guest shutdown \
-                 + loop (release) + {TAKEOVER}"
-            ),
-            t.liveliness_timeout_ms + t.bad_health_timeout_ms + 3 * t.loop_ms + stop + takeover,
+            format!("loop + liveliness-timeout + loop + bad-health-timeout + loop + {HANDOVER}"),
+            t.liveliness_timeout_ms + t.bad_health_timeout_ms + 3 * t.loop_ms + handover,
         ),
         2 => (
-            format!(
-                "2 loops (a reading, the agent's) + bad-health-timeout + loop + guest shutdown \
-                 + loop (release) + {TAKEOVER}"
-            ),
-            t.bad_health_timeout_ms + 3 * t.loop_ms + stop + takeover,
+            format!("2 loops (a reading, the agent's) + bad-health-timeout + loop + {HANDOVER}"),
+            t.bad_health_timeout_ms + 3 * t.loop_ms + handover,
         ),
         // The liveliness monitor measures once per loop on its own thread: the
         // restarted VM's first good reading may be a loop after its start.
@@ -397,9 +397,9 @@ pub fn allowed(n: u8, profile: Profile) -> (String, u64) {
         4 => (
             format!(
                 "loop + gateway probes + loop (score published) + 3 loops (lead confirmed) \
-                 + guest shutdown + loop (release) + {TAKEOVER}"
+                 + {HANDOVER}"
             ),
-            probes + 5 * t.loop_ms + stop + takeover,
+            probes + 5 * t.loop_ms + handover,
         ),
         // Silence counts from the peer's read of the last renewal, up to a
         // loop after it.
@@ -657,10 +657,12 @@ mod tests {
         let (formula, ms) = allowed(6, Profile::Fast);
         assert!(formula.starts_with("lease-dead"));
         assert_eq!(ms, 7_000 + 1_000 + 2_000 + 4 * 1_000);
-        // Case 2 on the defaults: 60 + 3 loops + (5 + loop) + (8 + 4 loops).
+        // Case 2 on the defaults: 60 + 3 loops + the hand-over: a loop (the
+        // claim), the longer of the settle (8) and the shutdown and its loop
+        // (5 + 2), 3 loops.
         assert_eq!(
             allowed(2, Profile::Default).1,
-            60_000 + 6_000 + 7_000 + 16_000
+            60_000 + 6_000 + 2_000 + 8_000 + 6_000
         );
         for n in 1..=8 {
             assert!(allowed(n, Profile::Default).1 >= allowed(n, Profile::Fast).1);
