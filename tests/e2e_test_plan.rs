@@ -233,9 +233,11 @@ fn unhealthy_engine_moves(number: u8) {
         fault_ms,
         &[
             (holder, "-> EngineStop: engine unhealthy"),
+            // The hand-over: the claim while the holder's VM shuts down,
+            // the start only after its release.
+            (new_host, "hands the engine VM lease over"),
             (holder, "engine VM lease released"),
-            (new_host, "claiming the engine VM lease"),
-            (new_host, "lease won"),
+            (new_host, "starting the engine VM"),
             (new_host, "-> EngineUp: engine healthy"),
         ],
     );
@@ -386,7 +388,9 @@ fn case_4_network_failure_of_the_engine_host_restarts_it_on_another_host() {
         fault_ms,
         &[
             (holder, "gateway"),
-            (new_host, "claiming the engine VM lease"),
+            (new_host, "hands the engine VM lease over"),
+            (holder, "engine VM lease released"),
+            (new_host, "starting the engine VM"),
             (new_host, "-> EngineUp: engine healthy"),
         ],
     );
