@@ -295,8 +295,6 @@ pub struct Effective {
     /// (see [`WorldState::erased`]).
     pub prev_landed_at: Option<Millis>,
     pub prev_visible_at: Option<Millis>,
-    /// It hands its lease over (`lease-handover` of its epoch).
-    pub handover: bool,
 }
 
 /// What one landing replaced in the area.
@@ -539,11 +537,6 @@ impl WorldState {
                 visible_at: at.min(self.now),
                 prev_landed_at: before.map(|b| b.landed_at),
                 prev_visible_at: before.map(|b| b.visible_at),
-                handover: slot
-                    .extra
-                    .get(crate::core::agent::HANDOVER_KEY)
-                    .and_then(|v| v.parse().ok())
-                    == Some(lease.epoch),
             },
         );
     }
