@@ -448,7 +448,11 @@ impl WorldState {
             (Ok(Some(slot)), Writer::Agent { read_at }) => {
                 self.take_in_agent_write(host, slot, read_at, at);
             }
-            (_, Writer::ThirdParty) => self.erased(host, at),
+            // A write torn so that the slot no longer reads intact (its new
+            // record over the old extra text) erases the write before it
+            // as a third party's garbage does: readers keep the last valid
+            // state they read, which may be older still.
+            (Err(_), Writer::Agent { .. }) | (_, Writer::ThirdParty) => self.erased(host, at),
             _ => {}
         }
         let area = Arc::make_mut(&mut self.landed);
@@ -541,7 +545,8 @@ impl WorldState {
         );
     }
 
-    /// A third party overwrote `host`'s slot at `at`. An agent write of its
+    /// A third party overwrote `host`'s slot at `at`, or a torn write of its
+    /// own left it unreadable. An agent write of its
     /// that stayed there less than a reader's loop and read (and the longest
     /// stale read) may have been seen by nobody: a sound reader may expire
     /// the lease from the write before it, so that one is what a claim is
