@@ -521,39 +521,18 @@ impl Lease {
     /// Records the host a peer's claim is made to fence (its `fence-target`),
     /// if any.
     pub fn observe_fence_target(&mut self, host: HostId, target: Option<FenceTarget>) {
-        match target {
-            Some(target) => {
-                self.fencing_us.insert(host, target);
-            }
-            None => {
-                self.fencing_us.remove(&host);
-            }
-        }
+        record(&mut self.fencing_us, host, target);
     }
 
     /// Records the epoch a peer hands over (its `lease-handover`), if any.
     pub fn observe_handover(&mut self, host: HostId, epoch: Option<u64>) {
-        match epoch {
-            Some(epoch) => {
-                self.handing_over.insert(host, epoch);
-            }
-            None => {
-                self.handing_over.remove(&host);
-            }
-        }
+        record(&mut self.handing_over, host, epoch);
     }
 
     /// Records the holder a peer's claim is made to take over from (its
     /// `lease-takeover`), if any.
     pub fn observe_takeover(&mut self, host: HostId, target: Option<FenceTarget>) {
-        match target {
-            Some(target) => {
-                self.taking_over.insert(host, target);
-            }
-            None => {
-                self.taking_over.remove(&host);
-            }
-        }
+        record(&mut self.taking_over, host, target);
     }
 
     /// Records a valid read of another host's lease state (`None`: its writer
@@ -1321,6 +1300,19 @@ impl Lease {
             && self
                 .last_renewal
                 .is_none_or(|renewed| now.since(renewed) >= self.timings.fail_ms)
+    }
+}
+
+/// Records what `host`'s last publish said under one key: `value`, or
+/// nothing when it no longer carries the key.
+fn record<T>(map: &mut BTreeMap<HostId, T>, host: HostId, value: Option<T>) {
+    match value {
+        Some(value) => {
+            map.insert(host, value);
+        }
+        None => {
+            map.remove(&host);
+        }
     }
 }
 
